@@ -1,0 +1,263 @@
+"""Strict base64url and JSON, the parsing boundary for every token authcore reads.
+
+Base64url (RFC 4648 section 5, as profiled by RFC 7515 section 2 and appendix C): the URL-safe
+alphabet only, no padding, no whitespace, length % 4 != 1, and canonical trailing bits (the
+unused low bits of the last character must be zero), so each byte string has exactly one
+accepted encoding.  Malleable encodings have been the root of signature-bypass bugs in other
+libraries; here they are refused.
+
+JSON (RFC 8259 restricted as I-JSON, RFC 7493): UTF-8 only (no BOM, no UTF-16/32 detection),
+duplicate member names rejected (RFC 7515 section 5.2 leaves the choice open; we take the safe
+one), nesting depth limited, ``NaN``/``Infinity`` and numbers that overflow a double rejected,
+integers limited in length, lone surrogate escapes rejected.  :func:`json_dumps` is canonical:
+sorted keys, no insignificant whitespace, UTF-8.
+
+Every failure is :class:`~authcore.errors.DecodeError`; no other exception type escapes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from typing import Any, Final
+
+from authcore.errors import DecodeError, EncodeError
+
+__all__ = [
+    "MAX_INT_DIGITS",
+    "MAX_JSON_DEPTH",
+    "b64url_decode",
+    "b64url_encode",
+    "json_dumps",
+    "json_loads",
+]
+
+MAX_JSON_DEPTH: Final = 32
+"""Default maximum nesting of JSON arrays and objects."""
+
+MAX_INT_DIGITS: Final = 32
+"""Default maximum number of digits of a JSON integer (before any sign)."""
+
+_B64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]*")
+_B64URL_BYTES_RE: Final = re.compile(rb"[A-Za-z0-9_-]*")
+# Characters allowed last, by length % 4: with 2 trailing characters only the top 2 bits of the
+# last character carry data (4 zero bits), with 3 the top 4 bits (2 zero bits).
+_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_CANONICAL_LAST: Final = {
+    2: frozenset(c for i, c in enumerate(_ALPHABET) if i % 16 == 0),
+    3: frozenset(c for i, c in enumerate(_ALPHABET) if i % 4 == 0),
+}
+_CANONICAL_LAST_BYTES: Final = {
+    rem: frozenset(ord(c) for c in chars) for rem, chars in _CANONICAL_LAST.items()
+}
+_PADDING: Final = ("", "", "==", "=")
+
+
+def b64url_encode(data: bytes | bytearray | memoryview) -> str:
+    """Encode bytes as unpadded base64url text.
+
+    Args:
+        data: The bytes to encode.
+
+    Returns:
+        The base64url encoding without ``=`` padding.
+    """
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(data: str | bytes, *, what: str = "value") -> bytes:
+    """Decode strict, unpadded, canonical base64url.
+
+    Args:
+        data: The encoded text (``str`` or ASCII ``bytes``).
+        what: A short name of the decoded item, used in the error reason.
+
+    Returns:
+        The decoded bytes.
+
+    Raises:
+        DecodeError: On any character outside the URL-safe alphabet (including ``=`` padding
+            and whitespace), an impossible length, or non-zero unused trailing bits.
+    """
+    rem = len(data) % 4
+    if isinstance(data, str):
+        if _B64URL_RE.fullmatch(data) is None:
+            raise DecodeError(f"{what}: not base64url (bad character or padding)")
+        if rem and (rem == 1 or data[-1] not in _CANONICAL_LAST[rem]):
+            raise DecodeError(f"{what}: not canonical base64url")
+    elif isinstance(data, (bytes, bytearray)):
+        if _B64URL_BYTES_RE.fullmatch(data) is None:
+            raise DecodeError(f"{what}: not base64url (bad character or padding)")
+        if rem and (rem == 1 or data[-1] not in _CANONICAL_LAST_BYTES[rem]):
+            raise DecodeError(f"{what}: not canonical base64url")
+    else:
+        raise DecodeError(f"{what}: expected str or bytes, got {type(data).__name__}")
+    try:
+        return base64.urlsafe_b64decode(data + _PADDING[rem] if rem else data)  # type: ignore[operator]
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover - excluded by the checks above
+        raise DecodeError(f"{what}: not base64url") from exc
+
+
+def _reject_constant(name: str) -> Any:  # noqa: ANN401 - json hook signature
+    raise DecodeError(f"JSON: {name} is not allowed")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise DecodeError("JSON: number out of range")
+    return value
+
+
+def _make_parse_int(max_digits: int) -> Any:  # noqa: ANN401 - json hook
+    def parse_int(text: str) -> int:
+        if len(text) - (text[0] == "-") > max_digits:
+            raise DecodeError(f"JSON: integer longer than {max_digits} digits")
+        return int(text)
+
+    return parse_int
+
+
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:  # pragma: no branch - a duplicate exists
+            if name in seen:
+                raise DecodeError(f"JSON: duplicate member name {name[:40]!r}")
+            seen.add(name)
+    return obj
+
+
+def _make_decoder(max_int_digits: int) -> json.JSONDecoder:
+    # json.loads(**hooks) builds a new decoder per call (about 2 microseconds); reuse them.
+    return json.JSONDecoder(
+        object_pairs_hook=_object_pairs,
+        parse_constant=_reject_constant,
+        parse_float=_parse_float,
+        parse_int=_make_parse_int(max_int_digits),
+    )
+
+
+_DEFAULT_DECODER: Final = _make_decoder(MAX_INT_DIGITS)
+_SURROGATE_ESCAPE_RE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _depth(text: str) -> int:
+    """Maximum nesting depth of arrays/objects, ignoring brackets inside strings."""
+    depth = best = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            best = max(best, depth)
+        elif ch in "]}":
+            depth -= 1
+    return best
+
+
+def _check_strings(value: Any) -> None:  # noqa: ANN401 - walks arbitrary JSON
+    """Reject lone surrogates (only reachable through \\u escapes)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DecodeError("JSON: lone surrogate in string") from None
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def json_loads(
+    data: str | bytes,
+    *,
+    what: str = "JSON",
+    max_depth: int = MAX_JSON_DEPTH,
+    max_int_digits: int = MAX_INT_DIGITS,
+) -> Any:  # noqa: ANN401 - JSON is untyped until validated by the caller
+    """Parse strict I-JSON.
+
+    Args:
+        data: UTF-8 bytes or text.
+        what: A short name of the parsed item, used in the error reason.
+        max_depth: Maximum nesting of arrays and objects.
+        max_int_digits: Maximum digits of an integer.
+
+    Returns:
+        The parsed value (``dict``, ``list``, ``str``, ``int``, ``float``, ``bool`` or ``None``).
+
+    Raises:
+        DecodeError: On invalid UTF-8 (or a BOM), invalid JSON, duplicate member names, nesting
+            deeper than ``max_depth``, ``NaN``/``Infinity``, overflowing numbers, over-long
+            integers or lone surrogates.
+    """
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            raise DecodeError(f"{what}: not UTF-8") from None
+    elif isinstance(data, str):
+        text = data
+    else:
+        raise DecodeError(f"{what}: expected str or bytes, got {type(data).__name__}")
+    # str.count runs in C: only texts that could nest deeply pay for the exact scan, and the
+    # scan runs before json.loads can recurse.
+    if text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth:
+        raise DecodeError(f"{what}: nested deeper than {max_depth}")
+    decoder = (
+        _DEFAULT_DECODER if max_int_digits == MAX_INT_DIGITS else _make_decoder(max_int_digits)
+    )
+    try:
+        value = decoder.decode(text)
+    except DecodeError as exc:
+        raise DecodeError(f"{what}: {exc.reason.removeprefix('JSON: ')}") from None
+    except (ValueError, RecursionError, OverflowError) as exc:
+        # json.JSONDecodeError is a ValueError; its message names a position, never content.
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+        raise DecodeError(f"{what}: invalid JSON ({msg})") from None
+    if "\\u" in text and _SURROGATE_ESCAPE_RE.search(text):
+        try:
+            _check_strings(value)
+        except DecodeError as exc:
+            raise DecodeError(f"{what}: {exc.reason.removeprefix('JSON: ')}") from None
+    return value
+
+
+def json_dumps(value: Any) -> bytes:  # noqa: ANN401 - any JSON-serializable value
+    """Serialize canonically: sorted keys, compact separators, UTF-8, no NaN.
+
+    Args:
+        value: A JSON-serializable value.
+
+    Returns:
+        The UTF-8 encoded JSON text.
+
+    Raises:
+        EncodeError: If ``value`` is not serializable as strict JSON (``NaN``, non-string keys,
+            unsupported types, lone surrogates).
+    """
+    try:
+        return json.dumps(
+            value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+        ).encode("utf-8")
+    except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
+        raise EncodeError(f"cannot serialize as JSON ({type(exc).__name__})") from None

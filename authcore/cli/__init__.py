@@ -1,0 +1,75 @@
+"""The ``authcore`` command.
+
+Each subcommand lives in a module ``authcore.cli._<name>`` exposing
+``register(subparsers) -> None``, which adds its parser and sets ``handler`` (a function of the
+parsed namespace returning the exit code).  :data:`SUBCOMMANDS` is the registry; modules import
+their heavy dependencies inside the handler so ``authcore --version`` stays instant.
+
+Exit codes: 0 success; 1 the input was refused (a verification failure: the message says why);
+2 a usage mistake (one line on stderr, never a traceback); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from authcore import __version__
+from authcore.errors import AuthcoreError, UsageError, VerificationError
+
+__all__ = ["SUBCOMMANDS", "main"]
+
+SUBCOMMANDS: tuple[str, ...] = ("bench",)
+"""Subcommand modules under ``authcore.cli`` (``_<name>.py``), in ``--help`` order."""
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose mistakes are one line and exit 2 (via :class:`UsageError`)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full ``authcore`` argument parser from the subcommand registry."""
+    parser = _Parser(
+        prog="authcore",
+        description="Authentication primitives: API keys, JOSE/JWT, OAuth 2.x, mTLS, webhooks.",
+    )
+    parser.add_argument("--version", action="version", version=f"authcore {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"authcore.cli._{name}")
+        module.register(subparsers)
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"authcore: {message}\n")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``authcore`` command and return its exit code."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help(sys.stderr)
+            return 2
+        return handler(args)
+    except VerificationError as exc:
+        return _fail(f"{exc.code}: {exc}", 1)
+    except AuthcoreError as exc:
+        # UsageError, ConfigurationError, FetchError...: the caller's input or environment.
+        return _fail(f"error: {exc.detail or exc}", 2)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:  # pragma: no cover - `authcore ... | head`
+        return 0

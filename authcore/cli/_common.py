@@ -1,0 +1,84 @@
+"""Helpers shared by the subcommands: reading inputs and secrets, one-line failures.
+
+Secrets never come from argv (it is visible to every user of the machine through ``ps`` and
+lands in shell history): subcommands take ``--<name>-file PATH`` (``-`` for standard input) or
+``--<name>-env VARIABLE``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from authcore.errors import UsageError
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["add_secret_options", "read_input", "read_secret", "write_output"]
+
+
+def add_secret_options(parser: argparse.ArgumentParser, name: str, *, help_name: str) -> None:
+    """Add mutually exclusive ``--NAME-file`` and ``--NAME-env`` options."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        f"--{name}-file", metavar="PATH", help=f"read the {help_name} from PATH ('-' for stdin)"
+    )
+    group.add_argument(
+        f"--{name}-env", metavar="VAR", help=f"read the {help_name} from environment variable VAR"
+    )
+
+
+def read_secret(args: argparse.Namespace, name: str, *, required: bool = True) -> bytes | None:
+    """Return the secret given by ``--NAME-file`` or ``--NAME-env`` (trailing newline stripped).
+
+    Raises:
+        UsageError: If neither option was given (when required), or the source is unreadable
+            or empty.
+    """
+    attr = name.replace("-", "_")
+    path: str | None = getattr(args, f"{attr}_file", None)
+    env: str | None = getattr(args, f"{attr}_env", None)
+    if path is not None:
+        data = read_input(path).rstrip(b"\r\n")
+    elif env is not None:
+        value = os.environ.get(env)
+        if value is None:
+            raise UsageError(f"environment variable {env} is not set")
+        data = value.encode("utf-8")
+    elif required:
+        raise UsageError(f"give the {name} with --{name}-file PATH or --{name}-env VAR")
+    else:
+        return None
+    if not data:
+        raise UsageError(f"the {name} is empty")
+    return data
+
+
+def read_input(path: str) -> bytes:
+    """Read a file's bytes, or standard input for ``-``.
+
+    Raises:
+        UsageError: If the file cannot be read.
+    """
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def write_output(data: str | bytes, path: str | None = None) -> None:
+    """Write to a file, or standard output when ``path`` is ``None`` or ``-``."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if path is None or path == "-":
+        sys.stdout.buffer.write(raw)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        Path(path).write_bytes(raw)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None

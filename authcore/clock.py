@@ -1,0 +1,97 @@
+"""Time sources.  This is the only module that reads the wall clock.
+
+Every time-sensitive authcore function takes ``now`` (an aware :class:`~datetime.datetime`) or a
+:class:`Clock`; tests pass a :class:`FixedClock` instead of patching time.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Protocol, runtime_checkable
+
+from authcore.errors import ConfigurationError
+
+__all__ = ["Clock", "FixedClock", "SystemClock", "ensure_aware", "utc_now"]
+
+_UTC = dt.timezone.utc
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Anything that tells the current time as an aware UTC datetime."""
+
+    def now(self) -> dt.datetime:
+        """Return the current time, timezone-aware."""
+        ...
+
+
+def utc_now() -> dt.datetime:
+    """Return the current wall-clock time as an aware UTC datetime."""
+    return dt.datetime.now(_UTC)
+
+
+def ensure_aware(value: dt.datetime, *, name: str = "now") -> dt.datetime:
+    """Return ``value`` converted to UTC, refusing naive datetimes.
+
+    Args:
+        value: A timezone-aware datetime.
+        name: The parameter name, for the error message.
+
+    Raises:
+        ConfigurationError: If ``value`` is not a datetime or is naive.
+    """
+    if not isinstance(value, dt.datetime):
+        raise ConfigurationError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ConfigurationError(f"{name} must be timezone-aware (use datetime.timezone.utc)")
+    return value.astimezone(_UTC)
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    __slots__ = ()
+
+    def now(self) -> dt.datetime:
+        """Return the current wall-clock time."""
+        return utc_now()
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class FixedClock:
+    """A clock that only moves when told to; thread-safe.
+
+    Args:
+        at: The initial time (aware).
+    """
+
+    __slots__ = ("_lock", "_now")
+
+    def __init__(self, at: dt.datetime) -> None:
+        self._now = ensure_aware(at, name="at")
+        self._lock = threading.Lock()
+
+    def now(self) -> dt.datetime:
+        """Return the clock's current time."""
+        return self._now
+
+    def set(self, at: dt.datetime) -> None:
+        """Move the clock to ``at`` (backwards is allowed, to test clock skew)."""
+        value = ensure_aware(at, name="at")
+        with self._lock:
+            self._now = value
+
+    def advance(self, delta: dt.timedelta | float) -> dt.datetime:
+        """Move the clock forward by ``delta`` (a timedelta or seconds) and return the new time."""
+        step = delta if isinstance(delta, dt.timedelta) else dt.timedelta(seconds=delta)
+        with self._lock:
+            self._now += step
+            return self._now
+
+    def __repr__(self) -> str:
+        return f"FixedClock({self._now.isoformat()})"

@@ -1,0 +1,34 @@
+"""Shared fixtures: the conformance-vector locator (DESIGN.md section 7)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+_DEFAULT_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
+
+
+def vectors_dir() -> Path:
+    """Where the public vectors are: ``$AUTHCORE_VECTORS`` or ``../shared/vectors``."""
+    configured = os.environ.get("AUTHCORE_VECTORS")
+    return Path(configured).resolve() if configured else _DEFAULT_VECTORS
+
+
+def vector_file(*parts: str) -> Path:
+    """Return the path of a vector file, or skip (fail under AUTHCORE_REQUIRE_VECTORS=1)."""
+    path = vectors_dir().joinpath(*parts)
+    if not path.exists():
+        message = f"conformance vector {path} is not available (set AUTHCORE_VECTORS)"
+        if os.environ.get("AUTHCORE_REQUIRE_VECTORS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def vectors() -> Callable[..., Path]:
+    """A function from path parts under the vectors folder to an existing file."""
+    return vector_file
