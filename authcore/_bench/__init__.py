@@ -6,7 +6,8 @@ machine hits every implementation, and the group's *floor*, alike.  Each round y
 callable and the ratio to the floor measured in that same round; reports show medians over
 rounds.  Timings are never asserted anywhere: ratios are reported and tracked.
 
-A *suite* is a module in this package with ``NAME`` and ``groups(quick: bool) -> list[Group]``.
+A *suite* is a module in this package with ``NAME`` and ``groups(quick: bool) -> list[Group]``;
+every module here is a suite, so a new one is one new file.
 Building a group also checks each callable once (it must return what the floor returns, or pass
 the suite's own check), so ``authcore bench`` doubles as an end-to-end smoke run.
 """
@@ -15,16 +16,19 @@ from __future__ import annotations
 
 import gc
 import importlib
+import pkgutil
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["SUITES", "Group", "GroupResult", "Measurement", "load_suites", "run_group"]
+__all__ = ["Group", "GroupResult", "Measurement", "load_suites", "run_group", "suite_names"]
 
-SUITES: tuple[str, ...] = ("encoding",)
-"""Suite modules under ``authcore._bench``, in report order."""
+
+def suite_names() -> list[str]:
+    """Return the names of the suite modules in this package, sorted."""
+    return sorted(info.name for info in pkgutil.iter_modules(__path__))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,13 +105,14 @@ class Suite(Protocol):
 
 
 def load_suites(names: Sequence[str] | None = None) -> list[Suite]:
-    """Import the suite modules named (default: all of :data:`SUITES`)."""
-    chosen = SUITES if not names else tuple(names)
-    unknown = [n for n in chosen if n not in SUITES]
+    """Import the suite modules named (default: all of them)."""
+    available = suite_names()
+    chosen = available if not names else list(names)
+    unknown = [n for n in chosen if n not in available]
     if unknown:
         from authcore.errors import UsageError  # noqa: PLC0415 - only on the error path
 
-        raise UsageError(f"unknown suite {unknown[0]!r}; choose from {', '.join(SUITES)}")
+        raise UsageError(f"unknown suite {unknown[0]!r}; choose from {', '.join(available)}")
     return [importlib.import_module(f"authcore._bench.{n}") for n in chosen]  # type: ignore[misc]
 
 

@@ -2,8 +2,9 @@
 
 Each subcommand lives in a module ``authcore.cli._<name>`` exposing
 ``register(subparsers) -> None``, which adds its parser and sets ``handler`` (a function of the
-parsed namespace returning the exit code).  :data:`SUBCOMMANDS` is the registry; modules import
-their heavy dependencies inside the handler so ``authcore --version`` stays instant.
+parsed namespace returning the exit code).  The registry is the package itself: every such
+module is found by :func:`subcommand_modules`, so a new subcommand is one new file.  Modules
+import their heavy dependencies inside the handler so ``authcore --version`` stays instant.
 
 Exit codes: 0 success; 1 the input was refused (a verification failure: the message says why);
 2 a usage mistake (one line on stderr, never a traceback); 130 interrupted.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -20,10 +22,17 @@ from typing import NoReturn
 from authcore import __version__
 from authcore.errors import AuthcoreError, UsageError, VerificationError
 
-__all__ = ["SUBCOMMANDS", "main"]
+__all__ = ["main", "subcommand_modules"]
 
-SUBCOMMANDS: tuple[str, ...] = ("bench",)
-"""Subcommand modules under ``authcore.cli`` (``_<name>.py``), in ``--help`` order."""
+
+def subcommand_modules() -> list[str]:
+    """Return the names of the subcommand modules (``authcore.cli._<name>``), sorted."""
+    here = importlib.import_module(__name__).__path__
+    return sorted(
+        info.name
+        for info in pkgutil.iter_modules(here)
+        if info.name.startswith("_") and not info.name.startswith("__") and info.name != "_common"
+    )
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -43,9 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"authcore {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    for name in SUBCOMMANDS:
-        module = importlib.import_module(f"authcore.cli._{name}")
-        module.register(subparsers)
+    for name in subcommand_modules():
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
     return parser
 
 
