@@ -71,8 +71,10 @@ failed.
 
 from __future__ import annotations
 
-import datetime as _dt
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 __all__ = [
     "AlgorithmNotAllowed",
@@ -156,7 +158,7 @@ class ConfigurationError(AuthcoreError):
 
     def __init__(self, detail: str | None = None, *, errors: tuple[str, ...] = ()) -> None:
         self.errors: tuple[str, ...] = errors or ((detail,) if detail else ())
-        super().__init__(detail if detail else "; ".join(errors) or None)
+        super().__init__(detail or "; ".join(errors) or None)
 
 
 class InvalidKeyError(ConfigurationError):
@@ -423,7 +425,7 @@ class InsufficientScope(VerificationError):
     message = "insufficient scope"
 
     def __init__(self, reason: str = "", *, missing: tuple[str, ...] = ()) -> None:
-        self.missing = tuple(sorted(missing))
+        self.missing: tuple[str, ...] = tuple(sorted(missing))
         super().__init__(reason or ("missing scopes: " + " ".join(self.missing)))
 
 
@@ -486,7 +488,7 @@ class RevokedCertificate(CertificateError):
         reason: str = "",
         *,
         revocation_reason: str | None = None,
-        revocation_date: _dt.datetime | None = None,
+        revocation_date: dt.datetime | None = None,
     ) -> None:
         self.revocation_reason = revocation_reason
         self.revocation_date = revocation_date

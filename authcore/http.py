@@ -22,12 +22,15 @@ import base64
 import binascii
 import re
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypeAlias, cast
 
 from authcore._encoding import json_dumps
 from authcore.errors import MalformedHeader, MalformedRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "Authorization",
@@ -46,9 +49,7 @@ MAX_FORM_PARAMETERS: Final = 100
 # RFC 9110 section 5.6.2: token = 1*tchar.
 _TOKEN_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # RFC 9110 section 11.2: token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_CREDENTIALS_RE: Final = re.compile(
-    r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +([A-Za-z0-9._~+/-]+=*))?"
-)
+_CREDENTIALS_RE: Final = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +([A-Za-z0-9._~+/-]+=*))?")
 _FIELD_VALUE_BAD_RE: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _BASE64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 _CTL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
@@ -114,9 +115,7 @@ class Headers(Mapping[str, str]):
 
     def __repr__(self) -> str:
         # Credentials are not shown: a repr ends up in logs.
-        shown = [
-            (n, "<redacted>" if n.lower() in _SENSITIVE else v) for n, v in self._fields
-        ]
+        shown = [(n, "<redacted>" if n.lower() in _SENSITIVE else v) for n, v in self._fields]
         return f"Headers({shown!r})"
 
     def get_all(self, name: str) -> tuple[str, ...]:
@@ -146,11 +145,15 @@ _SENSITIVE: Final = frozenset(
 )
 
 
-def _as_headers(value: Headers | Mapping[str, str] | Iterable[tuple[str, str]]) -> Headers:
+HeadersLike: TypeAlias = Headers | Mapping[str, str] | Iterable[tuple[str, str]]
+"""What :class:`Request` and :class:`Response` accept as headers."""
+
+
+def _as_headers(value: HeadersLike) -> Headers:
     return value if isinstance(value, Headers) else Headers(value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Request:
     """An HTTP request as authcore sees it.
 
@@ -163,14 +166,23 @@ class Request:
 
     method: str
     url: str
-    headers: Headers = field(default_factory=Headers)
-    body: bytes = b""
+    headers: Headers
+    body: bytes
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", _as_headers(self.headers))
-        object.__setattr__(self, "method", self.method.upper())
-        if not isinstance(self.body, bytes):
+    def __init__(
+        self,
+        *,
+        method: str,
+        url: str,
+        headers: HeadersLike = (),
+        body: bytes = b"",
+    ) -> None:
+        if not isinstance(cast("object", body), bytes):
             raise MalformedRequest("body must be bytes")
+        object.__setattr__(self, "method", method.upper())
+        object.__setattr__(self, "url", url)
+        object.__setattr__(self, "headers", _as_headers(headers))
+        object.__setattr__(self, "body", body)
 
     def query(self, *, max_params: int = MAX_FORM_PARAMETERS) -> dict[str, str]:
         """Parse the URL's query string like a form (duplicates refused)."""
@@ -198,7 +210,7 @@ class Request:
         return None if value is None else parse_authorization(value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Response:
     """An HTTP response for your framework to send.
 
@@ -209,11 +221,13 @@ class Response:
     """
 
     status: int
-    headers: Headers = field(default_factory=Headers)
-    body: bytes = b""
+    headers: Headers
+    body: bytes
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", _as_headers(self.headers))
+    def __init__(self, *, status: int, headers: HeadersLike = (), body: bytes = b"") -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "headers", _as_headers(headers))
+        object.__setattr__(self, "body", body)
 
     @classmethod
     def json(
@@ -221,7 +235,7 @@ class Response:
         status: int,
         value: object,
         *,
-        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        headers: HeadersLike = (),
     ) -> Response:
         """Build a JSON response with ``Cache-Control: no-store`` (RFC 6749 section 5.1)."""
         extra = list(headers.items() if isinstance(headers, Mapping) else headers)
@@ -237,6 +251,17 @@ class Response:
             ),
             body=json_dumps(value),
         )
+
+
+def _form_text(data: bytes | str) -> str:
+    if isinstance(data, bytes):
+        try:
+            return data.decode("ascii")
+        except UnicodeDecodeError:
+            raise MalformedRequest("form data must be ASCII (percent-encode the rest)") from None
+    if isinstance(data, str):
+        return data
+    raise MalformedRequest(f"form data must be str or bytes, got {type(data).__name__}")
 
 
 def parse_form(data: bytes | str, *, max_params: int = MAX_FORM_PARAMETERS) -> dict[str, str]:
@@ -256,15 +281,7 @@ def parse_form(data: bytes | str, *, max_params: int = MAX_FORM_PARAMETERS) -> d
         MalformedRequest: On a repeated name, bad percent-encoding, invalid UTF-8, a pair
             without ``=``, or more than ``max_params`` parameters.
     """
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("ascii")
-        except UnicodeDecodeError:
-            raise MalformedRequest("form data must be ASCII (percent-encode the rest)") from None
-    elif isinstance(data, str):
-        text = data
-    else:
-        raise MalformedRequest(f"form data must be str or bytes, got {type(data).__name__}")
+    text = _form_text(data)
     if not text:
         return {}
     if _PERCENT_RE.search(text):
@@ -355,7 +372,7 @@ def parse_basic(credentials: str, *, form_urlencoded: bool = False) -> BasicCred
         MalformedHeader: On non-canonical base64, invalid UTF-8, a missing ``:``, control
             characters, or bad percent-encoding.
     """
-    if not isinstance(credentials, str) or not credentials:
+    if not isinstance(cast("object", credentials), str) or not credentials:
         raise MalformedHeader("Basic credentials are empty")
     if len(credentials) % 4 or _BASE64_RE.fullmatch(credentials) is None:
         raise MalformedHeader("Basic credentials are not base64")

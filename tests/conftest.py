@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _DEFAULT_VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 
 
+# Resolved once at import, while the working directory is still the one pytest started in
+# (tests may chdir), so a relative AUTHCORE_VECTORS such as ../shared/vectors works.
+_CONFIGURED = os.environ.get("AUTHCORE_VECTORS")
+_VECTORS = Path(_CONFIGURED).resolve() if _CONFIGURED else _DEFAULT_VECTORS
+
+
 def vectors_dir() -> Path:
     """Where the public vectors are: ``$AUTHCORE_VECTORS`` or ``../shared/vectors``."""
-    configured = os.environ.get("AUTHCORE_VECTORS")
-    return Path(configured).resolve() if configured else _DEFAULT_VECTORS
+    return _VECTORS
 
 
 def vector_file(*parts: str) -> Path:

@@ -19,9 +19,11 @@ import importlib
 import pkgutil
 import statistics
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, cast
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 __all__ = ["Group", "GroupResult", "Measurement", "load_suites", "run_group", "suite_names"]
 
@@ -113,7 +115,7 @@ def load_suites(names: Sequence[str] | None = None) -> list[Suite]:
         from authcore.errors import UsageError  # noqa: PLC0415 - only on the error path
 
         raise UsageError(f"unknown suite {unknown[0]!r}; choose from {', '.join(available)}")
-    return [importlib.import_module(f"authcore._bench.{n}") for n in chosen]  # type: ignore[misc]
+    return [cast("Suite", importlib.import_module(f"authcore._bench.{n}")) for n in chosen]
 
 
 def _calibrate(fn: Callable[[], object], target: float) -> int:

@@ -16,11 +16,14 @@ import argparse
 import importlib
 import pkgutil
 import sys
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
 
 from authcore import __version__
 from authcore.errors import AuthcoreError, UsageError, VerificationError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["main", "subcommand_modules"]
 
@@ -33,6 +36,7 @@ def subcommand_modules() -> list[str]:
         for info in pkgutil.iter_modules(here)
         if info.name.startswith("_") and not info.name.startswith("__") and info.name != "_common"
     )
+
 
 Handler = Callable[[argparse.Namespace], int]
 

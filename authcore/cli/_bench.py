@@ -55,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     results: list[GroupResult] = []
     for suite in load_suites(args.suite):
         _progress(f"{suite.NAME}: building and checking")
-        for group in suite.groups(args.quick):
-            results.append(run_group(group, min_time=min_time, rounds=rounds, progress=_progress))
+        results.extend(
+            run_group(group, min_time=min_time, rounds=rounds, progress=_progress)
+            for group in suite.groups(args.quick)
+        )
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")
     report = render_markdown(results)

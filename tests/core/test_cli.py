@@ -1,0 +1,177 @@
+"""The `authcore` command skeleton and the benchmark engine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from authcore import __version__
+from authcore._bench import Group, load_suites, render_markdown, run_group, suite_names
+from authcore.cli import build_parser, main, subcommand_modules
+from authcore.cli._common import add_secret_options, read_input, read_secret, write_output
+from authcore.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "authcore", *args],
+        input=stdin,
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_version_via_python_m() -> None:
+    """`python -m authcore --version` prints the version and exits 0."""
+    result = _run("--version")
+    assert result.returncode == 0
+    assert result.stdout.decode().strip() == f"authcore {__version__}"
+
+
+def test_help_lists_every_subcommand() -> None:
+    """--help names each registered subcommand."""
+    result = _run("--help")
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    for module in subcommand_modules():
+        assert module.removeprefix("_") in text
+
+
+def test_usage_mistakes_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown command or option prints one line on stderr and exits 2."""
+    for argv in (["no-such-command"], ["bench", "--no-such-option"], ["bench", "--rounds", "x"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert err.startswith("authcore: error: ")
+        assert "Traceback" not in err
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """Running without a command shows usage on stderr."""
+    assert main([]) == 2
+    assert "usage: authcore" in capsys.readouterr().err
+
+
+def test_subcommand_modules_are_discovered() -> None:
+    """The registry is the package: every _<name> module with register() is a command."""
+    assert "_bench" in subcommand_modules()
+    assert "_common" not in subcommand_modules()
+    assert build_parser().prog == "authcore"
+
+
+def _secret_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    add_secret_options(parser, "pepper", help_name="pepper")
+    return parser
+
+
+def test_secrets_from_file_env_and_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets come from a file (newline stripped), an environment variable or stdin."""
+    path = tmp_path / "pepper"
+    path.write_bytes(b"s3cret\n")
+    args = _secret_parser().parse_args(["--pepper-file", str(path)])
+    assert read_secret(args, "pepper") == b"s3cret"
+    monkeypatch.setenv("MY_PEPPER", "from-env")
+    args = _secret_parser().parse_args(["--pepper-env", "MY_PEPPER"])
+    assert read_secret(args, "pepper") == b"from-env"
+
+
+def test_secret_errors_are_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Missing, unset, empty or unreadable secrets raise UsageError; optional ones may be None."""
+    parser = _secret_parser()
+    with pytest.raises(UsageError, match="--pepper-file PATH or --pepper-env VAR"):
+        read_secret(parser.parse_args([]), "pepper")
+    assert read_secret(parser.parse_args([]), "pepper", required=False) is None
+    monkeypatch.delenv("UNSET_VAR", raising=False)
+    with pytest.raises(UsageError, match="UNSET_VAR is not set"):
+        read_secret(parser.parse_args(["--pepper-env", "UNSET_VAR"]), "pepper")
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"\n")
+    with pytest.raises(UsageError, match="empty"):
+        read_secret(parser.parse_args(["--pepper-file", str(empty)]), "pepper")
+    with pytest.raises(UsageError, match="cannot read"):
+        read_input(str(tmp_path / "missing"))
+
+
+def test_write_output(tmp_path: Path) -> None:
+    """write_output writes files and refuses unwritable paths with UsageError."""
+    target = tmp_path / "out.txt"
+    write_output("hello", str(target))
+    assert target.read_text() == "hello"
+    with pytest.raises(UsageError, match="cannot write"):
+        write_output("x", str(tmp_path / "missing-dir" / "out"))
+
+
+def test_bench_quick_json_runs_the_encoding_suite() -> None:
+    """`authcore bench --quick --suite encoding --json -` prints ratios to the floor."""
+    result = _run("bench", "--quick", "--suite", "encoding", "--json", "-", "--min-time", "0.005")
+    assert result.returncode == 0, result.stderr.decode()
+    data = json.loads(result.stdout)
+    assert data[0]["floor"] == "stdlib"
+    names = {row["name"]: row for row in data[0]["results"]}
+    assert names["stdlib"]["ratio_to_floor"] == 1.0
+    assert names["authcore strict"]["ops_per_sec"] > 0
+    assert b"building and checking" in result.stderr
+
+
+def test_bench_markdown_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default report is Markdown; --json PATH also writes JSON."""
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--quick", "--suite", "encoding", "--min-time", "0.005", "--rounds", "1"]
+    assert main([*argv, "--json", str(out)]) == 0
+    assert "| implementation | ops/s | x floor |" in capsys.readouterr().out
+    assert json.loads(out.read_text())[0]["group"].startswith("base64url")
+
+
+def test_bench_unknown_suite_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown suite name exits 2 and lists the suites."""
+    assert main(["bench", "--suite", "nope"]) == 2
+    assert "choose from" in capsys.readouterr().err
+
+
+def test_run_group_reports_ratios_within_a_round() -> None:
+    """The engine times every case and divides by the floor of the same round."""
+    calls = {"floor": 0, "double": 0}
+
+    def floor() -> None:
+        calls["floor"] += 1
+
+    def double() -> None:
+        calls["double"] += 1
+        sum(range(50))
+
+    progress: list[str] = []
+    result = run_group(
+        Group(name="g", floor="floor", cases={"floor": floor, "double": double}),
+        min_time=0.01,
+        rounds=2,
+        progress=progress.append,
+    )
+    assert calls["floor"] > 0
+    assert calls["double"] > 0
+    by_name = {m.name: m for m in result.results}
+    assert by_name["floor"].ratios == (1.0, 1.0)
+    assert len(by_name["double"].ops) == 2
+    assert 0 < by_name["double"].median_ratio < 1
+    assert progress == ["g: round 1/2", "g: round 2/2"]
+    assert "| floor (floor) |" in render_markdown([result])
+
+
+def test_every_suite_builds_and_smoke_checks() -> None:
+    """Every bench suite builds its groups (which checks each case's result)."""
+    for suite in load_suites():
+        groups = suite.groups(True)
+        assert groups, suite.NAME
+        for group in groups:
+            assert group.floor in group.cases
+    assert "encoding" in suite_names()

@@ -1,0 +1,212 @@
+"""Strict base64url and JSON (authcore._encoding)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from authcore._encoding import (
+    MAX_JSON_DEPTH,
+    b64url_decode,
+    b64url_encode,
+    json_dumps,
+    json_loads,
+)
+from authcore.errors import DecodeError, EncodeError
+
+_ALPHABET = string.ascii_letters + string.digits + "-_"
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(exclude_categories=["Cs"])),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(st.binary(max_size=200))
+def test_b64url_round_trip(data: bytes) -> None:
+    """Encoding then decoding gives the bytes back, from str and from bytes."""
+    encoded = b64url_encode(data)
+    assert "=" not in encoded
+    assert b64url_decode(encoded) == data
+    assert b64url_decode(encoded.encode("ascii")) == data
+
+
+@given(st.text(max_size=40))
+def test_b64url_accepts_only_the_canonical_encoding(text: str) -> None:
+    """Any text decodes only if it is exactly the canonical encoding of its bytes."""
+    try:
+        decoded = b64url_decode(text)
+    except DecodeError:
+        return
+    assert b64url_encode(decoded) == text
+
+
+@given(st.binary(max_size=200))
+def test_b64url_never_raises_other_errors(data: bytes) -> None:
+    """Arbitrary bytes either decode or raise DecodeError."""
+    try:
+        b64url_decode(data)
+    except DecodeError:
+        pass
+
+
+@given(st.binary(min_size=1, max_size=60))
+def test_b64url_rejects_non_canonical_trailing_bits(data: bytes) -> None:
+    """Flipping an unused low bit of the last character is refused."""
+    encoded = b64url_encode(data)
+    if len(encoded) % 4 == 0:
+        return
+    last = _ALPHABET.index(encoded[-1])
+    tampered = encoded[:-1] + _ALPHABET[last | 1]
+    with pytest.raises(DecodeError, match="canonical"):
+        b64url_decode(tampered)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "YQ==",  # padding
+        "YQ=",
+        "Y Q",  # whitespace
+        "YQ\n",
+        "a+b/",  # standard alphabet
+        "abcde",  # length % 4 == 1
+        "YR",  # non-zero trailing bits ("a" is YQ)
+        "\u00e9\u00e9",
+    ],
+)
+def test_b64url_rejects(text: str) -> None:
+    """Padding, whitespace, the standard alphabet, impossible lengths and junk are refused."""
+    with pytest.raises(DecodeError):
+        b64url_decode(text)
+
+
+def test_b64url_rejects_wrong_type() -> None:
+    """A non-text argument is a DecodeError, not a TypeError."""
+    with pytest.raises(DecodeError, match="expected str or bytes"):
+        b64url_decode(123)  # type: ignore[arg-type]
+
+
+def test_b64url_matches_stdlib() -> None:
+    """The decoder agrees with the standard library on canonical input."""
+    data = bytes(range(256))
+    assert b64url_decode(b64url_encode(data)) == base64.urlsafe_b64decode(
+        base64.urlsafe_b64encode(data)
+    )
+
+
+@given(json_values)
+def test_json_round_trip(value: object) -> None:
+    """Canonical dumps parse back to the same value."""
+    assert json_loads(json_dumps(value)) == value
+
+
+@given(st.dictionaries(st.text(max_size=5), st.integers(), max_size=6))
+def test_json_dumps_is_canonical(value: dict[str, int]) -> None:
+    """Dumps sorts keys, has no whitespace and is UTF-8."""
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert json_dumps(value) == expected.encode("utf-8")
+
+
+@given(st.binary(max_size=200))
+def test_json_never_raises_other_errors(data: bytes) -> None:
+    """Arbitrary bytes either parse or raise DecodeError."""
+    try:
+        json_loads(data)
+    except DecodeError:
+        pass
+
+
+@given(st.text(max_size=100))
+def test_json_text_never_raises_other_errors(text: str) -> None:
+    """Arbitrary text either parses or raises DecodeError."""
+    try:
+        json_loads(text)
+    except DecodeError:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'{"a":1,"a":2}', "duplicate member name 'a'"),
+        (b'{"x":{"b":1,"b":1}}', "duplicate member name 'b'"),
+        (b"NaN", "NaN is not allowed"),
+        (b"[Infinity]", "Infinity is not allowed"),
+        (b"-Infinity", "-Infinity is not allowed"),
+        (b"1e400", "number out of range"),
+        (b"1" * 33, "integer longer than 32 digits"),
+        (b"\xef\xbb\xbf{}", "invalid JSON"),
+        (b"\xff{}", "not UTF-8"),
+        (b'{"a":"\\ud800"}', "lone surrogate"),
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), "nested deeper"),
+        (b"{'a': 1}", "invalid JSON"),
+        (b"", "invalid JSON"),
+        (b'"\x00"', "invalid JSON"),
+    ],
+)
+def test_json_rejects(data: bytes, reason: str) -> None:
+    """Duplicates, NaN/Infinity, overflow, long integers, BOM, bad UTF-8, surrogates, depth."""
+    with pytest.raises(DecodeError, match=reason):
+        json_loads(data, what="payload")
+
+
+def test_json_reason_names_the_item() -> None:
+    """The reason starts with the caller's name for the item."""
+    with pytest.raises(DecodeError) as info:
+        json_loads(b"{", what="JWT header")
+    assert info.value.reason.startswith("JWT header: ")
+
+
+def test_json_depth_limit_is_exact() -> None:
+    """Nesting exactly at the limit parses; brackets inside strings do not count."""
+    at_limit = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert json_loads(at_limit) is not None
+    in_string = json.dumps(["[" * 1000, '{\\"' * 10])
+    assert json_loads(in_string) == json.loads(in_string)
+
+
+def test_json_deep_nesting_is_rejected_before_recursion() -> None:
+    """A megabyte of brackets is refused with DecodeError, not RecursionError."""
+    with pytest.raises(DecodeError, match="nested deeper"):
+        json_loads("[" * 1_000_000)
+
+
+def test_json_custom_limits() -> None:
+    """max_depth and max_int_digits can be tightened or relaxed."""
+    with pytest.raises(DecodeError, match="nested deeper than 1"):
+        json_loads("[[1]]", max_depth=1)
+    with pytest.raises(DecodeError, match="longer than 3 digits"):
+        json_loads("[1000]", max_int_digits=3)
+    assert json_loads("-1000", max_int_digits=4) == -1000
+    assert json_loads("1" * 40, max_int_digits=40) == int("1" * 40)
+
+
+def test_json_surrogate_pairs_are_fine() -> None:
+    """A correctly paired surrogate escape decodes to one character."""
+    assert json_loads('"\\ud83d\\ude00"') == "\U0001f600"
+
+
+def test_json_rejects_wrong_type() -> None:
+    """A non-text argument is a DecodeError."""
+    with pytest.raises(DecodeError, match="expected str or bytes"):
+        json_loads(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [float("nan"), {"a": object()}, "\ud800", {("a",): 1}])
+def test_json_dumps_rejects(value: object) -> None:
+    """Values that are not strict JSON raise EncodeError."""
+    with pytest.raises(EncodeError):
+        json_dumps(value)
