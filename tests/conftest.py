@@ -7,6 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# This machine is noisy and has 2 cores: no per-example deadline (timings are never asserted),
+# and no health check failing a test because generating data was slow.
+settings.register_profile(
+    "authcore", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "authcore"))
 
 if TYPE_CHECKING:
     from collections.abc import Callable
