@@ -1,0 +1,1 @@
+"""Implementation of :mod:`authcore.apikeys` (private: import from ``authcore.apikeys``)."""

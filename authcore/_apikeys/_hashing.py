@@ -1,0 +1,185 @@
+"""Peppered, versioned HMAC-SHA256 hashes of API key secrets.
+
+Stored form: ``v1$<pepper id>$<base64url(HMAC-SHA256(pepper, secret))>``.  The secret carries
+256 random bits, so a fast keyed hash is the right tool (a slow password hash would add nothing
+against guessing and cost every request); the pepper, kept outside the database, makes a stolen
+table useless for offline checks.  Naming the pepper in each hash lets peppers rotate: hashes
+made with an older pepper still verify and report that a rehash is due.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, NoReturn
+
+from authcore._ct import bytes_eq
+from authcore._encoding import b64url_decode, b64url_encode
+from authcore.errors import (
+    ConfigurationError,
+    DecodeError,
+    InvalidCredentials,
+    InvalidKeyError,
+    StoreError,
+)
+
+__all__ = ["HashCheck", "KeyHasher"]
+
+HASH_VERSION: Final = "v1"
+MIN_PEPPER_BYTES: Final = 32
+_PEPPER_ID_RE: Final = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+_DIGEST_BYTES: Final = 32
+NO_MATCH: Final = "no key matches this token"
+"""The one reason for an unknown key id and a wrong secret alike."""
+
+
+def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    return hmac.digest(key, message, "sha256")
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_stored(stored: str) -> tuple[str, bytes]:
+    """Return (pepper id, digest) of a stored hash; cached, since records are read repeatedly."""
+    parts = stored.split("$")
+    if len(parts) != 3 or parts[0] != HASH_VERSION:  # noqa: PLR2004 - three fields
+        raise StoreError("stored key hash has an unknown format")
+    pepper_id, encoded = parts[1], parts[2]
+    if not _PEPPER_ID_RE.fullmatch(pepper_id):
+        raise StoreError("stored key hash names an invalid pepper id")
+    try:
+        digest = b64url_decode(encoded, what="stored key hash")
+    except DecodeError:
+        raise StoreError("stored key hash is not base64url") from None
+    if len(digest) != _DIGEST_BYTES:
+        raise StoreError("stored key hash has the wrong length")
+    return pepper_id, digest
+
+
+def _as_bytes(secret: str | bytes) -> bytes:
+    if isinstance(secret, bytes):
+        return secret
+    if isinstance(secret, str):
+        return secret.encode("utf-8", "surrogatepass")
+    raise ConfigurationError(f"a secret must be str or bytes, got {type(secret).__name__}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HashCheck:
+    """The result of a successful :meth:`KeyHasher.verify`.
+
+    Attributes:
+        pepper_id: The pepper the stored hash was made with.
+        needs_rehash: ``True`` when that is not the current pepper: store
+            ``hasher.hash(secret)`` in place of the old hash.
+
+    .. versionadded:: 0.1.0
+    """
+
+    pepper_id: str
+    needs_rehash: bool
+
+
+class KeyHasher:
+    """Hash and verify API key secrets with HMAC-SHA256 under a named, rotatable pepper.
+
+    Args:
+        peppers: Pepper id to pepper bytes (at least 32 bytes each, from a secret manager or
+            the environment, never from the database).  New hashes use ``current``.
+        current: The pepper id for new hashes; default: the last one in ``peppers`` (list them
+            oldest to newest).
+
+    Raises:
+        ConfigurationError: If ``peppers`` is empty, an id is not 1-32 characters of
+            ``A-Za-z0-9_.-``, or ``current`` is not one of the ids.
+        InvalidKeyError: If a pepper is not bytes or shorter than 32 bytes.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_current", "_current_key", "_dummy", "_dummy_stored", "_peppers")
+
+    def __init__(self, peppers: Mapping[str, bytes], *, current: str | None = None) -> None:
+        given: object = peppers  # untyped callers pass anything
+        if not isinstance(given, Mapping) or not given:
+            raise ConfigurationError("peppers must be a non-empty mapping of id to bytes")
+        checked: dict[str, bytes] = {}
+        items: list[tuple[object, object]] = list(given.items())
+        for pepper_id, pepper in items:
+            if not isinstance(pepper_id, str) or not _PEPPER_ID_RE.fullmatch(pepper_id):
+                raise ConfigurationError("a pepper id must be 1-32 characters of A-Za-z0-9_.-")
+            if not isinstance(pepper, (bytes, bytearray)):
+                raise InvalidKeyError(f"pepper {pepper_id!r} must be bytes")
+            if len(pepper) < MIN_PEPPER_BYTES:
+                raise InvalidKeyError(
+                    f"pepper {pepper_id!r} is shorter than {MIN_PEPPER_BYTES} bytes"
+                )
+            checked[pepper_id] = bytes(pepper)
+        chosen = list(checked)[-1] if current is None else current
+        if chosen not in checked:
+            raise ConfigurationError("current must name one of the peppers")
+        self._peppers: Mapping[str, bytes] = checked
+        self._current = chosen
+        self._current_key = checked[chosen]
+        self._dummy = _hmac_sha256(self._current_key, b"authcore dummy key secret")
+        self._dummy_stored = f"{HASH_VERSION}${chosen}${b64url_encode(self._dummy)}"
+
+    @property
+    def current(self) -> str:
+        """The id of the pepper new hashes use."""
+        return self._current
+
+    def hash(self, secret: str | bytes) -> str:
+        """Return the storable hash of ``secret`` under the current pepper.
+
+        .. versionadded:: 0.1.0
+        """
+        digest = _hmac_sha256(self._current_key, _as_bytes(secret))
+        return f"{HASH_VERSION}${self._current}${b64url_encode(digest)}"
+
+    def verify(self, secret: str | bytes, stored: str) -> HashCheck:
+        """Check ``secret`` against a stored hash in constant time.
+
+        Args:
+            secret: The secret part of the presented key.
+            stored: A hash made by :meth:`hash` (with this or an older pepper).
+
+        Returns:
+            Which pepper matched and whether a rehash is due.
+
+        Raises:
+            InvalidCredentials: If the secret does not match, or the hash names a pepper that
+                is no longer configured (retiring a pepper retires its keys).
+            StoreError: If ``stored`` is not a hash this class made.
+
+        .. versionadded:: 0.1.0
+        """
+        if not isinstance(stored, str):
+            raise StoreError("stored key hash is not a str")
+        pepper_id, expected_digest = _split_stored(stored)
+        message = _as_bytes(secret)
+        key = self._peppers.get(pepper_id)
+        if key is None:
+            # Retired pepper: spend the same work, then refuse like a wrong secret.
+            bytes_eq(_hmac_sha256(self._current_key, message), self._dummy)
+            raise InvalidCredentials(NO_MATCH)
+        if not bytes_eq(_hmac_sha256(key, message), expected_digest):
+            raise InvalidCredentials(NO_MATCH)
+        return HashCheck(pepper_id=pepper_id, needs_rehash=pepper_id != self._current)
+
+    def reject(self, secret: str | bytes) -> NoReturn:
+        """Do the work of a failed :meth:`verify`, then raise :class:`InvalidCredentials`.
+
+        Call it when no stored hash exists (an unknown key id), so that answering costs what
+        a wrong secret costs and carries the same error.
+
+        .. versionadded:: 0.1.0
+        """
+        _, dummy_digest = _split_stored(self._dummy_stored)
+        bytes_eq(_hmac_sha256(self._current_key, _as_bytes(secret)), dummy_digest)
+        raise InvalidCredentials(NO_MATCH)
+
+    def __repr__(self) -> str:
+        return f"KeyHasher(peppers={sorted(self._peppers)!r}, current={self._current!r})"

@@ -1,0 +1,515 @@
+"""KeyManager: issue, verify, revoke, rotate and list API keys over a store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Final
+
+from authcore._apikeys._format import check_prefix, generate, parse_unchecked
+from authcore._apikeys._hashing import NO_MATCH, KeyHasher
+from authcore._apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
+from authcore.clock import Clock, SystemClock, ensure_aware
+from authcore.errors import (
+    AuthcoreError,
+    ConfigurationError,
+    Disabled,
+    Expired,
+    InsufficientScope,
+    InvalidCredentials,
+    NotFound,
+    QuotaExhausted,
+    RateLimited,
+    Revoked,
+)
+from authcore.ratelimit import GCRA
+
+if TYPE_CHECKING:
+    from authcore.ratelimit import RateLimitStore
+
+__all__ = ["IssuedKey", "KeyManager"]
+
+_log = logging.getLogger("authcore.apikeys")
+# RFC 6749 section 3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+_SCOPE_RE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
+_MAX_TEXT: Final = 256
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssuedKey:
+    """A newly issued key: show ``token`` to its owner once; only ``record`` is stored.
+
+    Attributes:
+        token: The whole API key (never stored, never logged).
+        record: The stored record.
+
+    .. versionadded:: 0.1.0
+    """
+
+    token: str = field(repr=False)
+    record: KeyRecord
+
+
+def _text(value: object, name: str, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
+        raise ConfigurationError(f"{name} must be a non-empty str of at most {_MAX_TEXT} chars")
+    return value
+
+
+def _scopes(scopes: object, name: str = "scopes") -> frozenset[str]:
+    if isinstance(scopes, (str, bytes)):
+        raise ConfigurationError(f"{name} must be a collection of scope strings, not one string")
+    if not isinstance(scopes, Iterable):
+        raise ConfigurationError(f"{name} must be a collection of scope strings")
+    result: set[str] = set()
+    for scope in scopes:
+        if not isinstance(scope, str) or not _SCOPE_RE.fullmatch(scope):
+            raise ConfigurationError(f"{name} holds an invalid scope (RFC 6749 scope-token)")
+        result.add(scope)
+    return frozenset(result)
+
+
+def _metadata(metadata: object) -> Mapping[str, str]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ConfigurationError("metadata must be a mapping of str to str")
+    items: list[tuple[object, object]] = list(metadata.items())
+    for key, value in items:
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ConfigurationError("metadata must be a mapping of str to str")
+    return dict(metadata)
+
+
+def _seconds(value: object, name: str) -> dt.timedelta:
+    if isinstance(value, dt.timedelta):
+        delta = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        delta = dt.timedelta(seconds=value)
+    else:
+        raise ConfigurationError(f"{name} must be a timedelta or seconds")
+    if delta < dt.timedelta(0):
+        raise ConfigurationError(f"{name} must not be negative")
+    return delta
+
+
+class KeyManager:
+    """Issue and verify API keys of one prefix over a :class:`~authcore.apikeys.KeyStore`.
+
+    Verification order, and what each step may reveal:
+
+    1. :func:`~authcore.apikeys.parse`: shape and checksum, offline (``MalformedKey``).
+    2. Lookup by key id, then a constant-time HMAC comparison.  An unknown id costs the same
+       HMAC and comparison and raises the same ``InvalidCredentials``.
+    3. Only now, status: ``Revoked`` (also after a rotation's grace), ``Disabled``, ``Expired``.
+    4. Scopes (``InsufficientScope``), the per-key rate limit (``RateLimited``) and the
+       remaining uses (``QuotaExhausted``, taken atomically in the store).
+
+    Usage (count and last-used time) is counted in memory and written to the store in one
+    batch by :meth:`flush`, which :meth:`verify` also calls once ``flush_interval`` has passed
+    or ``flush_threshold`` keys are pending.  There is no background thread: call
+    :meth:`flush` at shutdown (for example with :func:`atexit.register`) to keep the last
+    counts; a crash loses at most one interval of counters, never a credit.
+
+    Args:
+        store: Where records live.
+        hasher: Hashes and verifies secrets (holds the peppers).
+        prefix: The token prefix of this manager's keys, for example ``"sk_live"``.
+        clock: The time source (default: the system clock).
+        limiter: Where rate-limit state lives; without one, rate limits are not checked.
+        default_rate_limit: The limit of keys that carry none.
+        flush_interval: Longest time usage counts wait in memory.
+        flush_threshold: Most keys with pending counts before a flush.
+        rehash: Replace hashes made with an older pepper on successful verification.
+
+    Raises:
+        ConfigurationError: On an invalid prefix or option.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        store: KeyStore,
+        hasher: KeyHasher,
+        *,
+        prefix: str,
+        clock: Clock | None = None,
+        limiter: RateLimitStore | None = None,
+        default_rate_limit: GCRA | None = None,
+        flush_interval: dt.timedelta | float = 10.0,
+        flush_threshold: int = 10_000,
+        rehash: bool = True,
+    ) -> None:
+        if not isinstance(hasher, KeyHasher):
+            raise ConfigurationError("hasher must be a KeyHasher")
+        if default_rate_limit is not None and not isinstance(default_rate_limit, GCRA):
+            raise ConfigurationError("default_rate_limit must be a GCRA")
+        if default_rate_limit is not None and limiter is None:
+            raise ConfigurationError("default_rate_limit needs a limiter store")
+        if isinstance(flush_threshold, bool) or not isinstance(flush_threshold, int):
+            raise ConfigurationError("flush_threshold must be an int >= 1")
+        if flush_threshold < 1:
+            raise ConfigurationError("flush_threshold must be an int >= 1")
+        self._store = store
+        self._hasher = hasher
+        self._prefix = check_prefix(prefix)
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._limiter = limiter
+        self._default_limit = default_rate_limit
+        self._flush_interval = _seconds(flush_interval, "flush_interval")
+        self._flush_threshold = flush_threshold
+        self._rehash = bool(rehash)
+        self._usage_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}
+        self._next_flush: dt.datetime | None = None
+
+    @property
+    def prefix(self) -> str:
+        """The prefix of this manager's keys."""
+        return self._prefix
+
+    # ------------------------------------------------------------------ issuing
+
+    def create(
+        self,
+        *,
+        owner: str,
+        scopes: Iterable[str] = (),
+        expires_at: dt.datetime | None = None,
+        name: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        rate_limit: GCRA | None = None,
+        remaining_uses: int | None = None,
+    ) -> IssuedKey:
+        """Issue a new key.
+
+        Args:
+            owner: Who the key belongs to.
+            scopes: The scopes granted (RFC 6749 scope tokens).
+            expires_at: When the key stops working (aware), if ever.
+            name: A label for humans.
+            metadata: String pairs kept with the record.
+            rate_limit: A per-key limit (needs a manager with a ``limiter``).
+            remaining_uses: A number of uses after which the key stops working.
+
+        Returns:
+            The token (show it once) and the stored record.
+
+        Raises:
+            ConfigurationError: On an invalid argument.
+            StoreError: If the store fails.
+
+        .. versionadded:: 0.1.0
+        """
+        owner_checked = _text(owner, "owner")
+        assert owner_checked is not None  # noqa: S101 - _text returns a str when not optional
+        if expires_at is not None:
+            expires_at = ensure_aware(expires_at, name="expires_at")
+        if rate_limit is not None:
+            if not isinstance(rate_limit, GCRA):
+                raise ConfigurationError("rate_limit must be a GCRA")
+            if self._limiter is None:
+                raise ConfigurationError("a per-key rate_limit needs a manager with a limiter")
+        uses: object = remaining_uses
+        if uses is not None and (isinstance(uses, bool) or not isinstance(uses, int) or uses < 1):
+            raise ConfigurationError("remaining_uses must be an int >= 1")
+        generated = generate(self._prefix)
+        record = KeyRecord(
+            key_id=generated.key_id,
+            prefix=self._prefix,
+            owner=owner_checked,
+            secret_hash=self._hasher.hash(generated.secret),
+            scopes=_scopes(scopes),
+            created_at=self._clock.now(),
+            expires_at=expires_at,
+            name=_text(name, "name", optional=True),
+            metadata=_metadata(metadata),
+            rate_limit=rate_limit,
+            remaining_uses=remaining_uses,
+        )
+        self._store.add(record)
+        return IssuedKey(token=generated.token, record=record)
+
+    # ------------------------------------------------------------------ verifying
+
+    def verify(self, token: str, *, scopes: Iterable[str] = ()) -> KeyRecord:
+        """Verify a presented key and return its record.
+
+        Args:
+            token: The key as presented by the client.
+            scopes: Scopes the request needs; all must have been granted.
+
+        Returns:
+            The key's record (with ``remaining_uses`` after this use).
+
+        Raises:
+            MalformedKey: Bad shape, charset, length, prefix or checksum (no lookup done).
+            InvalidCredentials: Unknown key id or wrong secret (one error for both).
+            Revoked: The key was revoked, or rotated and its grace has ended.
+            Disabled: The key is disabled.
+            Expired: The key is past ``expires_at``.
+            InsufficientScope: A required scope was not granted (``missing`` names them).
+            RateLimited: The key's rate limit is exhausted (``retry_after`` in seconds).
+            QuotaExhausted: The key has no remaining uses.
+            StoreError: The store failed.
+
+        .. versionadded:: 0.1.0
+        """
+        parsed = parse_unchecked(token, self._prefix)
+        record = self._store.get(parsed.key_id)
+        if record is None:
+            self._hasher.reject(parsed.secret)
+        check = self._hasher.verify(parsed.secret, record.secret_hash)
+        # The secret matched: from here on, answers may depend on the record.
+        if record.prefix != self._prefix:
+            raise InvalidCredentials(NO_MATCH)
+        now = self._clock.now()
+        _check_status(record, now)
+        if scopes:
+            missing = _scopes(scopes) - record.scopes
+            if missing:
+                raise InsufficientScope(missing=tuple(missing))
+        limit = record.rate_limit or self._default_limit
+        if limit is not None and self._limiter is not None:
+            decision = limit.hit(self._limiter, f"apikey:{record.key_id}", now=now)
+            if not decision.allowed:
+                raise RateLimited(retry_after=decision.retry_after)
+        if record.remaining_uses is not None:
+            left = self._store.consume_use(record.key_id)
+            if left is None:
+                raise QuotaExhausted("key has no remaining uses")
+            record = replace(record, remaining_uses=left)
+        if check.needs_rehash and self._rehash:
+            record = self._rehash_record(record, parsed.secret)
+        self._note_use(record.key_id, now)
+        return record
+
+    def _rehash_record(self, record: KeyRecord, secret: str) -> KeyRecord:
+        new_hash = self._hasher.hash(secret)
+        try:
+            self._store.update(record.key_id, lambda r: (replace(r, secret_hash=new_hash),))
+        except AuthcoreError as exc:  # the key verified; a failed upgrade must not refuse it
+            _log.warning("could not rehash API key %s: %s", record.key_id, exc.code)
+            return record
+        return replace(record, secret_hash=new_hash)
+
+    # ------------------------------------------------------------------ usage
+
+    def _note_use(self, key_id: str, now: dt.datetime) -> None:
+        with self._usage_lock:
+            entry = self._pending.get(key_id)
+            if entry is None:
+                self._pending[key_id] = _Pending(1, now)
+            else:
+                entry.count += 1
+                entry.last = max(entry.last, now)
+            if self._next_flush is None:
+                self._next_flush = now + self._flush_interval
+            due = now >= self._next_flush or len(self._pending) >= self._flush_threshold
+        if due:
+            try:
+                self.flush()
+            except AuthcoreError as exc:  # kept for the next flush; the key did verify
+                _log.warning("could not flush API key usage: %s", exc.code)
+
+    @property
+    def pending_usage(self) -> int:
+        """How many keys have usage counted in memory and not yet flushed."""
+        return len(self._pending)
+
+    def flush(self) -> int:
+        """Write the usage counted in memory to the store in one batch.
+
+        Returns:
+            The number of keys whose usage was written.
+
+        Raises:
+            StoreError: If the store fails (the counts stay pending for the next flush).
+
+        .. versionadded:: 0.1.0
+        """
+        with self._flush_lock:
+            with self._usage_lock:
+                batch, self._pending = self._pending, {}
+                self._next_flush = None
+            if not batch:
+                return 0
+            usage = {k: Usage(count=e.count, last_used_at=e.last) for k, e in batch.items()}
+            try:
+                self._store.record_usage(usage)
+            except BaseException:
+                with self._usage_lock:
+                    for key_id, old in batch.items():
+                        entry = self._pending.get(key_id)
+                        if entry is None:
+                            self._pending[key_id] = old
+                        else:
+                            entry.count += old.count
+                            entry.last = max(entry.last, old.last)
+                raise
+            return len(usage)
+
+    # ------------------------------------------------------------------ managing
+
+    def get(self, key_id: str) -> KeyRecord:
+        """Return the record of ``key_id``.
+
+        Raises:
+            NotFound: If there is no such key (with this manager's prefix).
+
+        .. versionadded:: 0.1.0
+        """
+        given: object = key_id
+        record = self._store.get(key_id) if isinstance(given, str) else None
+        if record is None or record.prefix != self._prefix:
+            raise NotFound("no key with this id")
+        return record
+
+    def list(self, owner: str) -> tuple[KeyRecord, ...]:
+        """Return every key of ``owner`` with this manager's prefix, oldest first.
+
+        .. versionadded:: 0.1.0
+        """
+        _text(owner, "owner")
+        return tuple(r for r in self._store.list_owner(owner) if r.prefix == self._prefix)
+
+    def _update_one(self, key_id: str, change: Callable[[KeyRecord], KeyRecord]) -> KeyRecord:
+        self.get(key_id)
+        return self._store.update(key_id, lambda r: (change(r),))[0]
+
+    def revoke(self, key_id: str) -> KeyRecord:
+        """Revoke a key now, for good (idempotent).
+
+        Returns:
+            The updated record.
+
+        Raises:
+            NotFound: If there is no such key.
+
+        .. versionadded:: 0.1.0
+        """
+        now = self._clock.now()
+
+        def change(record: KeyRecord) -> KeyRecord:
+            if record.status is KeyStatus.REVOKED:
+                return record
+            when = now if record.revoked_at is None else min(record.revoked_at, now)
+            return replace(record, status=KeyStatus.REVOKED, revoked_at=when)
+
+        return self._update_one(key_id, change)
+
+    def disable(self, key_id: str) -> KeyRecord:
+        """Disable a key until :meth:`enable` (verification raises ``Disabled``).
+
+        Raises:
+            NotFound: If there is no such key.
+            Revoked: If the key is revoked (revocation is final).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._update_one(key_id, lambda r: _set_status(r, KeyStatus.DISABLED))
+
+    def enable(self, key_id: str) -> KeyRecord:
+        """Re-enable a disabled key.
+
+        Raises:
+            NotFound: If there is no such key.
+            Revoked: If the key is revoked (revocation is final).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._update_one(key_id, lambda r: _set_status(r, KeyStatus.ACTIVE))
+
+    def rotate(self, key_id: str, *, grace: dt.timedelta | float) -> IssuedKey:
+        """Issue a successor key; the old key keeps working until ``grace`` has passed.
+
+        The successor copies the owner, scopes, expiry, name, metadata, rate limit and
+        remaining uses.  Both writes happen in one store transaction.
+
+        Args:
+            key_id: The key to replace.
+            grace: How long the old key stays valid (``0``: it stops now).
+
+        Returns:
+            The new token and record.
+
+        Raises:
+            NotFound: If there is no such key.
+            Revoked: If the key is revoked, or was already rotated (rotate its successor).
+            ConfigurationError: If ``grace`` is negative.
+
+        .. versionadded:: 0.1.0
+        """
+        delta = _seconds(grace, "grace")
+        self.get(key_id)
+        now = self._clock.now()
+        generated = generate(self._prefix)
+        secret_hash = self._hasher.hash(generated.secret)
+        successor: list[KeyRecord] = []
+
+        def change(old: KeyRecord) -> tuple[KeyRecord, ...]:
+            if old.status is KeyStatus.REVOKED or (
+                old.revoked_at is not None and now >= old.revoked_at
+            ):
+                raise Revoked("cannot rotate a revoked key")
+            if old.replaced_by is not None:
+                raise Revoked("key was already rotated; rotate its successor")
+            new = KeyRecord(
+                key_id=generated.key_id,
+                prefix=old.prefix,
+                owner=old.owner,
+                secret_hash=secret_hash,
+                scopes=old.scopes,
+                status=old.status,
+                created_at=now,
+                expires_at=old.expires_at,
+                name=old.name,
+                metadata=old.metadata,
+                rate_limit=old.rate_limit,
+                remaining_uses=old.remaining_uses,
+                replaces=old.key_id,
+            )
+            successor.append(new)
+            return (replace(old, revoked_at=now + delta, replaced_by=new.key_id), new)
+
+        self._store.update(key_id, change)
+        return IssuedKey(token=generated.token, record=successor[-1])
+
+    def __repr__(self) -> str:
+        return f"KeyManager(prefix={self._prefix!r}, store={type(self._store).__name__})"
+
+
+class _Pending:
+    __slots__ = ("count", "last")
+
+    def __init__(self, count: int, last: dt.datetime) -> None:
+        self.count = count
+        self.last = last
+
+
+def _check_status(record: KeyRecord, now: dt.datetime) -> None:
+    if record.status is not KeyStatus.ACTIVE or (
+        record.revoked_at is not None and now >= record.revoked_at
+    ):
+        if record.status is KeyStatus.DISABLED:
+            raise Disabled("key is disabled")
+        if record.status is KeyStatus.ACTIVE:
+            raise Revoked("key was rotated and its grace period ended")
+        raise Revoked("key was revoked")
+    if record.expires_at is not None and now >= record.expires_at:
+        raise Expired("key is past its expiry time")
+
+
+def _set_status(record: KeyRecord, status: KeyStatus) -> KeyRecord:
+    if record.status is KeyStatus.REVOKED:
+        raise Revoked("revocation is final")
+    return replace(record, status=status)

@@ -1,0 +1,168 @@
+"""API key records and the store protocols (below both :mod:`authcore.apikeys` and the stores)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from authcore.ratelimit import GCRA
+
+__all__ = [
+    "KeyChange",
+    "KeyLookup",
+    "KeyRecord",
+    "KeyStatus",
+    "KeyStore",
+    "KeyWriter",
+    "Usage",
+    "UsageRecorder",
+]
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+class KeyStatus(enum.Enum):
+    """The administrative state of a key (expiry and rotation grace are separate times).
+
+    .. versionadded:: 0.1.0
+    """
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyRecord:
+    """What a store keeps about one API key (never the key itself).
+
+    Attributes:
+        key_id: The public key id (part of the token; safe to display and log).
+        prefix: The token prefix the key was issued with.
+        owner: Who the key belongs to (an account, user or service id).
+        secret_hash: The :class:`~authcore.apikeys.KeyHasher` hash of the secret.
+        scopes: The scopes granted.
+        status: Active, disabled (reversible) or revoked (final).
+        created_at: When the key was issued.
+        expires_at: When it stops working, if ever.
+        revoked_at: When it stopped (or, after a rotation, will stop) working.
+        name: A label for humans.
+        metadata: Free-form string pairs for the application.
+        rate_limit: A per-key limit, checked by :meth:`KeyManager.verify` when the manager has
+            a limiter.
+        remaining_uses: Uses left, or ``None`` for unlimited; decremented atomically.
+        use_count: Verified uses recorded so far (updated in batches, see ``KeyManager.flush``).
+        last_used_at: The latest recorded verified use.
+        replaces: The key this one was rotated from.
+        replaced_by: The key this one was rotated to.
+
+    .. versionadded:: 0.1.0
+    """
+
+    key_id: str
+    prefix: str
+    owner: str
+    secret_hash: str = field(repr=False)
+    scopes: frozenset[str] = frozenset()
+    status: KeyStatus = KeyStatus.ACTIVE
+    created_at: dt.datetime
+    expires_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+    name: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY, compare=False)
+    rate_limit: GCRA | None = None
+    remaining_uses: int | None = None
+    use_count: int = 0
+    last_used_at: dt.datetime | None = None
+    replaces: str | None = None
+    replaced_by: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metadata, MappingProxyType):
+            object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    def usable_at(self, now: dt.datetime) -> bool:
+        """Whether the key would verify at ``now`` (status and times only)."""
+        return (
+            self.status is KeyStatus.ACTIVE
+            and (self.revoked_at is None or now < self.revoked_at)
+            and (self.expires_at is None or now < self.expires_at)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """Verified uses of one key since the last flush.
+
+    .. versionadded:: 0.1.0
+    """
+
+    count: int
+    last_used_at: dt.datetime
+
+
+KeyChange = Callable[[KeyRecord], "tuple[KeyRecord, ...]"]
+"""A change applied atomically to a stored record: returns the records to save."""
+
+
+class KeyLookup(Protocol):
+    """Read access to key records.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        """Return the record with this key id, or ``None``."""
+        ...
+
+    def list_owner(self, owner: str) -> tuple[KeyRecord, ...]:
+        """Return every record of ``owner``, oldest first."""
+        ...
+
+
+class KeyWriter(Protocol):
+    """Atomic writes of key records.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def add(self, record: KeyRecord) -> None:
+        """Insert a new record; :class:`~authcore.errors.StoreError` if its id exists."""
+        ...
+
+    def update(self, key_id: str, change: KeyChange) -> tuple[KeyRecord, ...]:
+        """Atomically read a record, call ``change`` on it and save every record it returns.
+
+        Returned records replace the stored ones with the same id or are inserted.  An
+        exception from ``change`` aborts the whole update.  Raises
+        :class:`~authcore.errors.NotFound` if ``key_id`` does not exist.
+        """
+        ...
+
+
+class UsageRecorder(Protocol):
+    """Usage accounting: atomic use credits and batched counters.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def consume_use(self, key_id: str) -> int | None:
+        """Atomically take one use: the uses left afterwards, or ``None`` if none were left."""
+        ...
+
+    def record_usage(self, usage: Mapping[str, Usage]) -> None:
+        """Add counts and advance last-used times, for many keys in one transaction."""
+        ...
+
+
+class KeyStore(KeyLookup, KeyWriter, UsageRecorder, Protocol):
+    """Everything :class:`~authcore.apikeys.KeyManager` needs from a store.
+
+    .. versionadded:: 0.1.0
+    """

@@ -1,0 +1,237 @@
+"""Rate limiting with the Generic Cell Rate Algorithm (GCRA) over a small store protocol.
+
+GCRA keeps one number per key, the *theoretical arrival time* (TAT): when the key's bucket
+would be empty again if requests kept arriving at the sustained rate.  A request of cost ``c``
+at time ``now`` is allowed when ``max(TAT, now) + c*T - burst*T <= now`` (``T = period /
+rate``, the emission interval) and then moves the TAT forward by ``c*T``.  It is a leaky bucket
+without a background drip: exact, O(1), and one atomic read-modify-write per decision.
+
+All arithmetic is in integer nanoseconds, so a burst of ``burst`` requests at one instant is
+allowed exactly ``burst`` times whatever the float rounding of ``period / rate`` would be.
+
+The store does the atomic read-modify-write (:class:`RateLimitStore`); the policy
+(:class:`GCRA`) is an immutable value.  :class:`MemoryRateLimitStore` serves one process;
+``authcore.stores.sqlite.SQLiteRateLimitStore`` shares limits between processes on one machine.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
+
+from authcore.clock import ensure_aware
+from authcore.errors import ConfigurationError, RateLimited
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["GCRA", "Decision", "MemoryRateLimitStore", "RateLimitStore", "to_ns"]
+
+_T = TypeVar("_T")
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_NS: Final = 1_000_000_000
+_PRUNE_EVERY: Final = 1024
+
+
+def to_ns(now: dt.datetime) -> int:
+    """Return an aware datetime as integer nanoseconds since the Unix epoch (exact).
+
+    Raises:
+        ConfigurationError: If ``now`` is naive or not a datetime.
+    """
+    return ((ensure_aware(now) - _EPOCH) // dt.timedelta(microseconds=1)) * 1000
+
+
+class RateLimitStore(Protocol):
+    """Where GCRA keeps one theoretical arrival time (TAT, nanoseconds) per key.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def apply(
+        self, key: str, step: Callable[[int | None], tuple[int | None, _T]], *, now_ns: int
+    ) -> _T:
+        """Atomically read the key's TAT, call ``step`` on it, store its new TAT, return its result.
+
+        ``step`` receives ``None`` for an unknown key (or one whose TAT is not after
+        ``now_ns``: the two are equivalent) and returns ``(new_tat, result)``; a ``None``
+        new TAT leaves the stored value unchanged.  No other ``apply`` on the same key may
+        interleave, in this thread, another thread or (for shared stores) another process.
+        """
+        ...
+
+    def reset(self, key: str) -> None:
+        """Forget the key's state (its next request starts with a full burst)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """The outcome of one rate-limit check.
+
+    Attributes:
+        allowed: Whether the request may proceed.
+        limit: The burst size (the most requests allowed at one instant).
+        remaining: How many more unit requests would be allowed right now.
+        retry_after: Seconds until this request would be allowed (0 when allowed).
+        reset_after: Seconds until the key is back to a full burst.
+
+    .. versionadded:: 0.1.0
+    """
+
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: float
+    reset_after: float
+
+    def headers(self) -> dict[str, str]:
+        """Response headers: ``RateLimit-Limit``/``-Remaining``/``-Reset``, ``Retry-After``.
+
+        Seconds are rounded up, as clients must not retry early.
+        """
+        result = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(math.ceil(self.reset_after)),
+        }
+        if not self.allowed:
+            result["Retry-After"] = str(math.ceil(self.retry_after))
+        return result
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be an int >= 1")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class GCRA:
+    """A rate limit: ``rate`` requests per ``period`` seconds, bursts of up to ``burst``.
+
+    Args:
+        rate: Requests allowed per period, sustained.
+        period: The period in seconds (or a :class:`~datetime.timedelta`).
+        burst: The most requests allowed at one instant (default: ``rate``).
+
+    Raises:
+        ConfigurationError: If a value is not positive or the period is not finite.
+
+    .. versionadded:: 0.1.0
+    """
+
+    rate: int
+    period: float
+    burst: int = 0
+    _interval_ns: int = field(init=False, repr=False, compare=False)
+
+    def __init__(self, rate: int, period: float | dt.timedelta, burst: int | None = None) -> None:
+        seconds = period.total_seconds() if isinstance(period, dt.timedelta) else period
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ConfigurationError("period must be seconds or a timedelta")
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ConfigurationError("period must be a finite number of seconds > 0")
+        object.__setattr__(self, "rate", _positive_int(rate, "rate"))
+        object.__setattr__(self, "period", float(seconds))
+        object.__setattr__(self, "burst", _positive_int(rate if burst is None else burst, "burst"))
+        # Rounded up: the limit is never looser than configured (by < 1 ns per request).
+        object.__setattr__(self, "_interval_ns", max(1, math.ceil(seconds * _NS / rate)))
+
+    def step(self, tat: int | None, now_ns: int, cost: int = 1) -> tuple[int | None, Decision]:
+        """The pure GCRA transition: ``(new TAT or None if unchanged, decision)``."""
+        interval = self._interval_ns
+        capacity = interval * self.burst
+        base = now_ns if tat is None or tat < now_ns else tat
+        new_tat = base + interval * cost
+        allow_at = new_tat - capacity
+        if allow_at > now_ns:
+            return None, Decision(
+                allowed=False,
+                limit=self.burst,
+                remaining=max(0, (now_ns + capacity - base) // interval),
+                retry_after=(allow_at - now_ns) / _NS,
+                reset_after=(base - now_ns) / _NS,
+            )
+        return new_tat, Decision(
+            allowed=True,
+            limit=self.burst,
+            remaining=(now_ns + capacity - new_tat) // interval,
+            retry_after=0.0,
+            reset_after=(new_tat - now_ns) / _NS,
+        )
+
+    def hit(self, store: RateLimitStore, key: str, *, now: dt.datetime, cost: int = 1) -> Decision:
+        """Take ``cost`` units for ``key`` if allowed, atomically, and return the decision.
+
+        Args:
+            store: Where the per-key state lives.
+            key: Whose limit (for example ``"apikey:<key id>"``).
+            now: The current time (aware).
+            cost: Units this request takes (1 to ``burst``).
+
+        Raises:
+            ConfigurationError: If ``cost`` is not between 1 and ``burst`` or ``now`` is naive.
+
+        .. versionadded:: 0.1.0
+        """
+        if _positive_int(cost, "cost") > self.burst:
+            raise ConfigurationError("cost exceeds the burst: it could never be allowed")
+        now_ns = to_ns(now)
+        return store.apply(key, lambda tat: self.step(tat, now_ns, cost), now_ns=now_ns)
+
+    def enforce(
+        self, store: RateLimitStore, key: str, *, now: dt.datetime, cost: int = 1
+    ) -> Decision:
+        """Like :meth:`hit`, but raise when the request is not allowed.
+
+        Raises:
+            RateLimited: With ``retry_after`` in seconds.
+
+        .. versionadded:: 0.1.0
+        """
+        decision = self.hit(store, key, now=now, cost=cost)
+        if not decision.allowed:
+            raise RateLimited(retry_after=decision.retry_after)
+        return decision
+
+
+class MemoryRateLimitStore:
+    """A thread-safe in-process :class:`RateLimitStore`; expired entries are pruned as it goes.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_calls", "_lock", "_tats")
+
+    def __init__(self) -> None:
+        self._tats: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    def apply(
+        self, key: str, step: Callable[[int | None], tuple[int | None, _T]], *, now_ns: int
+    ) -> _T:
+        """Atomically run one GCRA step for ``key`` (see :class:`RateLimitStore`)."""
+        with self._lock:
+            self._calls += 1
+            if self._calls % _PRUNE_EVERY == 0:
+                self._tats = {k: v for k, v in self._tats.items() if v > now_ns}
+            tat = self._tats.get(key)
+            new_tat, result = step(tat if tat is not None and tat > now_ns else None)
+            if new_tat is not None:
+                self._tats[key] = new_tat
+            return result
+
+    def reset(self, key: str) -> None:
+        """Forget ``key``'s state."""
+        with self._lock:
+            self._tats.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._tats)
