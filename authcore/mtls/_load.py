@@ -1,0 +1,322 @@
+"""Parsing certificates from the forms servers hand over: objects, PEM, DER, ASGI, XFCC.
+
+Every failure is :class:`~authcore.errors.MalformedCertificate`; nothing from the parsers
+(``ValueError``, ``UnicodeDecodeError``, cryptography's deprecation warnings) escapes.
+
+Forwarded-certificate headers (``X-Forwarded-Client-Cert`` as Envoy writes it, or a bare
+URL-encoded PEM as nginx's ``$ssl_client_escaped_cert`` gives it) are spoofable unless a proxy
+you trust strips and sets them, so :func:`chain_from_headers` refuses to read them unless the
+caller passes ``trust_forwarded=True``.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final, TypeAlias
+
+from cryptography import x509
+
+from authcore.errors import ConfigurationError, MalformedCertificate, MalformedHeader
+
+__all__ = [
+    "MAX_CHAIN_LENGTH",
+    "MAX_PEM_BYTES",
+    "CertificateInput",
+    "ChainInput",
+    "chain_from_asgi",
+    "chain_from_headers",
+    "load_certificate",
+    "load_chain",
+    "load_crl",
+    "serial_of",
+]
+
+MAX_PEM_BYTES: Final = 1 << 20
+"""Largest PEM or DER input accepted (1 MiB), checked before any parsing."""
+
+MAX_CHAIN_LENGTH: Final = 64
+"""Most certificates accepted in one presented chain (leaf plus intermediates)."""
+
+CertificateInput: TypeAlias = "x509.Certificate | bytes | bytearray | memoryview | str"
+"""One certificate: an object, PEM text or bytes, or DER bytes."""
+
+ChainInput: TypeAlias = "CertificateInput | Sequence[CertificateInput]"
+"""A chain, leaf first: one input holding a PEM bundle, or a sequence of certificates."""
+
+_PEM_CERT_RE: Final = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]*?-----END CERTIFICATE-----"
+)
+_PEM_CRL_RE: Final = re.compile(
+    rb"-----BEGIN X509 CRL-----\r?\n[A-Za-z0-9+/=\r\n]*?-----END X509 CRL-----"
+)
+
+
+def serial_of(cert: x509.Certificate) -> int:
+    """Return the serial number without cryptography's warning for non-positive serials."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cert.serial_number
+
+
+def _as_bytes(data: bytes | bytearray | memoryview | str, what: str) -> bytes:
+    if isinstance(data, str):
+        try:
+            raw = data.encode("ascii")
+        except UnicodeEncodeError:
+            raise MalformedCertificate(f"{what} PEM text is not ASCII") from None
+    else:
+        raw = bytes(data)
+    if len(raw) > MAX_PEM_BYTES:
+        raise MalformedCertificate(f"{what} larger than {MAX_PEM_BYTES} bytes")
+    if not raw:
+        raise MalformedCertificate(f"{what} is empty")
+    return raw
+
+
+def _parse_der(der: bytes, what: str) -> x509.Certificate:
+    try:
+        with warnings.catch_warnings():
+            # Non-positive serials load with a deprecation warning; the chain policy refuses them.
+            warnings.simplefilter("ignore")
+            return x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise MalformedCertificate(f"{what} is not a valid DER certificate") from None
+
+
+def _split_pem(raw: bytes, what: str) -> list[x509.Certificate]:
+    blocks = _PEM_CERT_RE.findall(raw)
+    if not blocks:
+        raise MalformedCertificate(f"{what} holds no PEM certificate")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return [x509.load_pem_x509_certificate(block) for block in blocks]
+    except ValueError:
+        raise MalformedCertificate(f"{what} holds an invalid PEM certificate") from None
+
+
+def _load_many(data: object, what: str) -> list[x509.Certificate]:
+    if isinstance(data, x509.Certificate):
+        return [data]
+    if not isinstance(data, (bytes, bytearray, memoryview, str)):
+        raise MalformedCertificate(f"{what} has unsupported type {type(data).__name__}")
+    raw = _as_bytes(data, what)
+    if b"-----BEGIN" in raw:
+        return _split_pem(raw, what)
+    return [_parse_der(raw, what)]
+
+
+def load_certificate(data: CertificateInput) -> x509.Certificate:
+    """Load exactly one certificate from an object, PEM or DER.
+
+    Args:
+        data: A :class:`~cryptography.x509.Certificate`, PEM text or bytes, or DER bytes.
+
+    Returns:
+        The certificate.
+
+    Raises:
+        MalformedCertificate: If the data is not exactly one parseable certificate.
+
+    .. versionadded:: 0.1.0
+    """
+    certs = _load_many(data, "certificate")
+    if len(certs) != 1:
+        raise MalformedCertificate(f"expected one certificate, found {len(certs)}")
+    return certs[0]
+
+
+def load_chain(data: ChainInput) -> tuple[x509.Certificate, ...]:
+    """Load a presented chain, leaf first, from any accepted form.
+
+    Args:
+        data: One certificate input (a PEM bundle may hold the whole chain) or a sequence of
+            certificate inputs, leaf first.
+
+    Returns:
+        The certificates, leaf first.
+
+    Raises:
+        MalformedCertificate: If anything is unparseable, the chain is empty or longer than
+            :data:`MAX_CHAIN_LENGTH`.
+
+    .. versionadded:: 0.1.0
+    """
+    certs: list[x509.Certificate] = []
+    if isinstance(data, (x509.Certificate, bytes, bytearray, memoryview, str)):
+        certs = _load_many(data, "chain")
+    elif isinstance(data, Sequence):
+        for i, item in enumerate(data):
+            certs.extend(_load_many(item, f"chain[{i}]"))
+            if len(certs) > MAX_CHAIN_LENGTH:
+                break
+    else:
+        raise MalformedCertificate(f"chain has unsupported type {type(data).__name__}")
+    if not certs:
+        raise MalformedCertificate("chain is empty")
+    if len(certs) > MAX_CHAIN_LENGTH:
+        raise MalformedCertificate(f"chain longer than {MAX_CHAIN_LENGTH} certificates")
+    return tuple(certs)
+
+
+def load_crl(
+    data: x509.CertificateRevocationList | bytes | bytearray | memoryview | str,
+) -> list[x509.CertificateRevocationList]:
+    """Load CRLs from an object, a PEM bundle or DER.
+
+    Raises:
+        MalformedCertificate: If the data holds no parseable CRL.
+
+    .. versionadded:: 0.1.0
+    """
+    if isinstance(data, x509.CertificateRevocationList):
+        return [data]
+    if not isinstance(data, (bytes, bytearray, memoryview, str)):
+        raise MalformedCertificate(f"CRL has unsupported type {type(data).__name__}")
+    raw = _as_bytes(data, "CRL")
+    try:
+        if b"-----BEGIN" in raw:
+            blocks = _PEM_CRL_RE.findall(raw)
+            if not blocks:
+                raise MalformedCertificate("CRL data holds no PEM CRL")
+            return [x509.load_pem_x509_crl(block) for block in blocks]
+        return [x509.load_der_x509_crl(raw)]
+    except ValueError:
+        raise MalformedCertificate("CRL data is not a valid CRL") from None
+
+
+def chain_from_asgi(scope: Mapping[str, object]) -> tuple[x509.Certificate, ...]:
+    """Read the client chain from an ASGI scope's TLS extension.
+
+    The ASGI TLS extension puts ``client_cert_chain`` (PEM strings, leaf first) under
+    ``scope["extensions"]["tls"]``.
+
+    Raises:
+        MalformedCertificate: If the scope carries no client certificate or it is unparseable.
+
+    .. versionadded:: 0.1.0
+    """
+    extensions = scope.get("extensions")
+    tls = extensions.get("tls") if isinstance(extensions, Mapping) else None
+    pems = tls.get("client_cert_chain") if isinstance(tls, Mapping) else None
+    if not isinstance(pems, Iterable) or isinstance(pems, (str, bytes)):
+        raise MalformedCertificate("ASGI scope has no TLS client certificate chain")
+    items = list(pems)
+    if not items or not all(isinstance(p, str) for p in items):
+        raise MalformedCertificate("ASGI client_cert_chain must be a non-empty list of PEM strings")
+    return load_chain(items)
+
+
+def _xfcc_elements(value: str) -> list[dict[str, str]]:  # noqa: C901, PLR0912 - a tokenizer
+    """Split an XFCC value into elements of key=value pairs (quoted values may hold , ; =)."""
+    elements: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    i, n = 0, len(value)
+    while i < n:
+        eq = value.find("=", i)
+        if eq < 0:
+            raise MalformedHeader("X-Forwarded-Client-Cert pair without '='")
+        key = value[i:eq].strip().lower()
+        i = eq + 1
+        if i < n and value[i] == '"':
+            end = i + 1
+            chars: list[str] = []
+            while end < n and value[end] != '"':
+                if value[end] == "\\" and end + 1 < n:
+                    end += 1
+                chars.append(value[end])
+                end += 1
+            if end >= n:
+                raise MalformedHeader("X-Forwarded-Client-Cert has an unterminated quote")
+            item = "".join(chars)
+            i = end + 1
+        else:
+            end = i
+            while end < n and value[end] not in ",;":
+                end += 1
+            item = value[i:end].strip()
+            i = end
+        if key in current:
+            raise MalformedHeader(f"X-Forwarded-Client-Cert repeats {key!r} in one element")
+        current[key] = item
+        while i < n and value[i] == " ":
+            i += 1
+        if i < n and value[i] == ";":
+            i += 1
+        elif i < n and value[i] == ",":
+            elements.append(current)
+            current = {}
+            i += 1
+        elif i < n:
+            raise MalformedHeader("X-Forwarded-Client-Cert has text after a value")
+    if current:
+        elements.append(current)
+    return elements
+
+
+def chain_from_headers(  # noqa: C901 - two header formats
+    headers: Mapping[str, str],
+    *,
+    trust_forwarded: bool,
+    header: str = "x-forwarded-client-cert",
+) -> tuple[x509.Certificate, ...]:
+    """Read a client chain forwarded by a TLS-terminating proxy.
+
+    Two formats are understood: Envoy's ``X-Forwarded-Client-Cert`` (``Cert=`` and ``Chain=``
+    keys of the **last** element, the one the nearest proxy wrote), and a bare URL-encoded PEM
+    (nginx ``$ssl_client_escaped_cert``) in any header named by ``header``.
+
+    Only call this when a proxy you trust removes the header from client requests and sets it
+    itself: otherwise any client can claim any certificate.
+
+    Args:
+        headers: The request headers (:class:`authcore.http.Headers` or a mapping).
+        trust_forwarded: Must be ``True``; the explicit acknowledgement that a trusted proxy
+            sets the header.
+        header: The header name.
+
+    Raises:
+        ConfigurationError: If ``trust_forwarded`` is not ``True``.
+        MalformedCertificate: If the header is absent or holds no parseable certificate.
+        MalformedHeader: If the header is repeated or its XFCC syntax is broken.
+
+    .. versionadded:: 0.1.0
+    """
+    if trust_forwarded is not True:
+        raise ConfigurationError(
+            "forwarded client certificates are spoofable: pass trust_forwarded=True only "
+            "behind a proxy that strips and sets the header"
+        )
+    getter = getattr(headers, "get_single", None)
+    value = getter(header) if callable(getter) else headers.get(header)
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedCertificate(f"no forwarded certificate in {header}")
+    if len(value) > 4 * MAX_PEM_BYTES:
+        raise MalformedCertificate(f"{header} is too large")
+    stripped = value.strip()
+    if stripped.startswith(("-----BEGIN", "%2D%2D")):
+        pem = urllib.parse.unquote(stripped, errors="strict")
+        return load_chain(pem)
+    try:
+        elements = _xfcc_elements(stripped)
+    except UnicodeDecodeError:  # pragma: no cover - str input has no decoding step
+        raise MalformedHeader("X-Forwarded-Client-Cert is not text") from None
+    if not elements:
+        raise MalformedCertificate(f"no forwarded certificate in {header}")
+    last = elements[-1]
+    encoded = last.get("chain") or last.get("cert")
+    if not encoded:
+        raise MalformedCertificate(f"{header} element carries no Cert or Chain")
+    try:
+        pem = urllib.parse.unquote(encoded, errors="strict")
+    except UnicodeDecodeError:
+        raise MalformedCertificate(f"{header} certificate is not URL-encoded UTF-8") from None
+    chain = load_chain(pem)
+    if "chain" in last and "cert" in last:
+        leaf = load_chain(urllib.parse.unquote(last["cert"], errors="replace"))[0]
+        if leaf != chain[0]:
+            raise MalformedCertificate(f"{header} Cert differs from the first Chain certificate")
+    return chain

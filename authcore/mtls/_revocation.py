@@ -1,0 +1,808 @@
+"""Revocation checking: CRLs (RFC 5280 sections 5 and 6.3) and OCSP (RFC 6960), sans-IO.
+
+Both checkers take the chain that :func:`~authcore.mtls.verify_client` /
+:func:`~authcore.mtls.verify_server` verified (leaf first, anchor last) and look at each
+(certificate, issuer) pair in scope: the leaf only (:attr:`RevocationScope.LEAF`, the default)
+or every certificate below the anchor (:attr:`RevocationScope.CHAIN`).
+
+A revoked certificate always raises :class:`~authcore.errors.RevokedCertificate`.  When no
+usable status can be found, :attr:`RevocationPolicy.HARD_FAIL` (the default) raises
+:class:`~authcore.errors.RevocationUnknown` and :attr:`RevocationPolicy.SOFT_FAIL` lets the
+certificate through.
+
+I/O happens only in the ``fetch`` callables the caller passes; :func:`urllib_crl_fetcher` and
+:func:`urllib_ocsp_fetcher` are size-capped standard-library defaults.
+
+What is not supported (such data is "unusable", i.e. unknown status): indirect CRLs, delta
+CRLs, CRLs signed by a key other than the certificate issuer's, partitioned CRLs by reason,
+RSA-PSS signed OCSP responses.  Delegated OCSP responder certificates are not themselves
+checked for revocation (RFC 6960 section 4.2.2.2.1 leaves it to id-pkix-ocsp-nocheck).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import os
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Protocol, cast
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
+
+from authcore._ct import bytes_eq
+from authcore.errors import (
+    ConfigurationError,
+    FetchError,
+    MalformedCertificate,
+    RevocationUnknown,
+    RevokedCertificate,
+)
+from authcore.mtls._load import load_crl, serial_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+__all__ = [
+    "CRLChecker",
+    "CRLFetcher",
+    "OCSPChecker",
+    "OCSPFetcher",
+    "RevocationPolicy",
+    "RevocationScope",
+    "RevocationStatus",
+    "build_ocsp_request",
+    "urllib_crl_fetcher",
+    "urllib_ocsp_fetcher",
+]
+
+_MAX_CRL_NUMBER: Final = 1 << 159  # RFC 5280 5.2.3: at most 20 octets
+_OCSP_NONCE_BYTES: Final = 16
+_KNOWN_CRL_EXTENSIONS: Final = (
+    x509.CRLNumber,
+    x509.AuthorityKeyIdentifier,
+    x509.IssuerAlternativeName,
+    x509.IssuingDistributionPoint,
+    x509.FreshestCRL,
+    x509.AuthorityInformationAccess,
+)
+_KNOWN_ENTRY_EXTENSIONS: Final = (x509.CRLReason, x509.InvalidityDate)
+
+
+class RevocationPolicy(enum.Enum):
+    """What to do when no usable revocation status is found.
+
+    .. versionadded:: 0.1.0
+    """
+
+    HARD_FAIL = "hard-fail"
+    """Raise :class:`~authcore.errors.RevocationUnknown` (the default)."""
+    SOFT_FAIL = "soft-fail"
+    """Accept the certificate (revoked ones are still refused)."""
+
+
+class RevocationScope(enum.Enum):
+    """Which certificates of the chain are checked.
+
+    .. versionadded:: 0.1.0
+    """
+
+    LEAF = "leaf"
+    """Only the leaf (the default)."""
+    CHAIN = "chain"
+    """The leaf and every intermediate (not the anchor)."""
+
+
+class CRLFetcher(Protocol):
+    """Fetch a CRL from a distribution point URL; return its bytes or raise FetchError."""
+
+    def __call__(self, url: str) -> bytes:
+        """Return the CRL (DER or PEM) at ``url``."""
+        ...
+
+
+class OCSPFetcher(Protocol):
+    """Send a DER OCSP request to a responder URL; return the DER response or raise FetchError."""
+
+    def __call__(self, url: str, request: bytes) -> bytes:
+        """Return the responder's answer to ``request``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevocationStatus:
+    """The revocation status of one certificate, as a checker found it.
+
+    Attributes:
+        revoked: Whether it is revoked.
+        reason: The revocation reason name (``"keyCompromise"``...), if given.
+        date: The revocation date, if revoked.
+        problem: Why no usable status was found (then ``revoked`` is ``False``).
+
+    .. versionadded:: 0.1.0
+    """
+
+    revoked: bool = False
+    reason: str | None = None
+    date: dt.datetime | None = None
+    problem: str | None = None  # set when no usable status was found
+
+
+def _pairs(
+    chain: Sequence[x509.Certificate], scope: RevocationScope
+) -> list[tuple[int, x509.Certificate, x509.Certificate]]:
+    if len(chain) < 2:  # noqa: PLR2004 - a pair needs an issuer
+        return []
+    last = 1 if scope is RevocationScope.LEAF else len(chain) - 1
+    return [(i, chain[i], chain[i + 1]) for i in range(last)]
+
+
+def _finish(statuses: Iterable[tuple[int, RevocationStatus]], policy: RevocationPolicy) -> None:
+    for i, status in statuses:
+        where = "leaf" if i == 0 else f"chain[{i}]"
+        if status.revoked:
+            raise RevokedCertificate(
+                f"{where} is revoked" + (f" ({status.reason})" if status.reason else ""),
+                revocation_reason=status.reason,
+                revocation_date=status.date,
+            )
+        if status.problem is not None and policy is RevocationPolicy.HARD_FAIL:
+            raise RevocationUnknown(f"{where}: {status.problem}")
+
+
+def _reason_name(reason: x509.ReasonFlags | None) -> str | None:
+    return None if reason is None or reason is x509.ReasonFlags.unspecified else reason.value
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _http_urls(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> list[str]:
+    try:
+        value = cert.extensions.get_extension_for_class(ext_type).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    urls: list[str] = []
+    if isinstance(value, x509.CRLDistributionPoints):
+        for dp in value:
+            urls.extend(
+                n.value for n in dp.full_name or () if isinstance(n, x509.UniformResourceIdentifier)
+            )
+    elif isinstance(value, x509.AuthorityInformationAccess):
+        urls.extend(
+            d.access_location.value
+            for d in value
+            if d.access_method == x509.oid.AuthorityInformationAccessOID.OCSP
+            and isinstance(d.access_location, x509.UniformResourceIdentifier)
+        )
+    return [u for u in urls if urllib.parse.urlsplit(u).scheme in {"http", "https"}]
+
+
+def _key_usage_allows_crl(issuer: x509.Certificate) -> bool:
+    try:
+        ku = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return True  # RFC 5280 6.3.3(f): only checked when keyUsage is present
+    return ku.crl_sign
+
+
+# ---------------------------------------------------------------------------------------- CRL
+
+
+class CRLChecker:
+    """Check certificates against CRLs issued by their own issuers.
+
+    A CRL is used for a certificate only when: its issuer name equals the certificate's issuer
+    (and its authorityKeyIdentifier, if any, the issuer's subjectKeyIdentifier); its signature
+    verifies with the issuer's key; the issuer's keyUsage, if present, has cRLSign; it has a
+    non-critical cRLNumber of at most 20 octets; every critical extension is understood (delta
+    and indirect CRLs are refused); thisUpdate <= now <= nextUpdate (with ``leeway``); its
+    issuingDistributionPoint, if any, covers the certificate.  Among usable CRLs of one issuer
+    the highest cRLNumber wins; one with a lower number than a CRL already verified for that
+    issuer is ignored (rollback).  When none is usable and ``fetch`` is given, the
+    certificate's HTTP(S) distribution points are fetched in turn.
+
+    Args:
+        crls: CRL objects, or PEM/DER data holding CRLs.
+        policy: Hard- or soft-fail when no usable CRL is found.
+        scope: Leaf only or the whole chain.
+        fetch: Optional fetcher for distribution points (see :func:`urllib_crl_fetcher`).
+        leeway: Clock skew tolerated on thisUpdate/nextUpdate.
+
+    Raises:
+        ConfigurationError: If a given CRL cannot be parsed or an option is invalid.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = (
+        "_best",
+        "_by_issuer",
+        "_fetch",
+        "_leeway",
+        "_lock",
+        "_policy",
+        "_scope",
+        "_sig_ok",
+    )
+
+    def __init__(
+        self,
+        crls: Iterable[x509.CertificateRevocationList | bytes | str]
+        | x509.CertificateRevocationList
+        | bytes
+        | str = (),
+        *,
+        policy: RevocationPolicy = RevocationPolicy.HARD_FAIL,
+        scope: RevocationScope = RevocationScope.LEAF,
+        fetch: CRLFetcher | None = None,
+        leeway: dt.timedelta = dt.timedelta(0),
+    ) -> None:
+        if not isinstance(cast("object", policy), RevocationPolicy) or not isinstance(
+            cast("object", scope), RevocationScope
+        ):
+            raise ConfigurationError("policy and scope must be RevocationPolicy/RevocationScope")
+        if not isinstance(cast("object", leeway), dt.timedelta) or leeway < dt.timedelta(0):
+            raise ConfigurationError("leeway must be a non-negative timedelta")
+        self._policy, self._scope, self._fetch, self._leeway = policy, scope, fetch, leeway
+        self._by_issuer: dict[bytes, list[x509.CertificateRevocationList]] = {}
+        self._sig_ok: dict[tuple[bytes, bytes], bool] = {}
+        self._best: dict[bytes, int] = {}
+        self._lock = threading.Lock()
+        items = [crls] if isinstance(crls, (x509.CertificateRevocationList, bytes, str)) else crls
+        try:
+            loaded = [crl for item in items for crl in load_crl(item)]
+        except MalformedCertificate as exc:
+            raise ConfigurationError(f"CRL: {exc.reason}") from None
+        for crl in loaded:
+            self.add(crl)
+
+    def add(self, crl: x509.CertificateRevocationList) -> None:
+        """Add a CRL to the pool (it is verified when used, against the issuer in the chain)."""
+        key = crl.issuer.public_bytes()
+        with self._lock:
+            pool = self._by_issuer.setdefault(key, [])
+            if crl not in pool:
+                pool.append(crl)
+
+    def check(
+        self,
+        chain: Sequence[x509.Certificate],
+        *,
+        now: dt.datetime,
+        stapled_ocsp: bytes | None = None,
+    ) -> None:
+        """Check the chain (leaf first, anchor last); see :class:`RevocationChecker`.
+
+        Raises:
+            RevokedCertificate: If a certificate in scope is listed.
+            RevocationUnknown: If no usable CRL was found under the hard-fail policy.
+        """
+        del stapled_ocsp
+        _finish(
+            (
+                (i, self.status(cert, issuer, now=now))
+                for i, cert, issuer in _pairs(chain, self._scope)
+            ),
+            self._policy,
+        )
+
+    def status(
+        self, cert: x509.Certificate, issuer: x509.Certificate, *, now: dt.datetime
+    ) -> RevocationStatus:
+        """Return the status of ``cert`` from the CRLs of ``issuer`` (fetching if configured)."""
+        status = self._from_pool(cert, issuer, now)
+        if status.problem is None or self._fetch is None:
+            return status
+        for url in _http_urls(cert, x509.CRLDistributionPoints):
+            if not self._fetch_into_pool(self._fetch, url):
+                continue
+            fetched = self._from_pool(cert, issuer, now)
+            if fetched.problem is None:
+                return fetched
+        return status
+
+    def _fetch_into_pool(self, fetch: CRLFetcher, url: str) -> bool:
+        try:
+            crls = load_crl(fetch(url))
+        except (FetchError, MalformedCertificate):
+            return False
+        for crl in crls:
+            self.add(crl)
+        return True
+
+    def _from_pool(  # noqa: C901, PLR0911 - one exit per outcome
+        self, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime
+    ) -> RevocationStatus:
+        key = issuer.subject.public_bytes()
+        candidates = list(self._by_issuer.get(key, ()))
+        if not candidates:
+            return RevocationStatus(problem="no CRL from the issuer")
+        best: tuple[int, x509.CertificateRevocationList] | None = None
+        problem = "no CRL from the issuer"
+        for crl in candidates:
+            result = self._usable(crl, cert, issuer, now)
+            if isinstance(result, str):
+                problem = result
+                continue
+            if best is None or result > best[0]:
+                best = (result, crl)
+        if best is None:
+            return RevocationStatus(problem=problem)
+        number, crl = best
+        spki = _spki_hash(issuer)
+        with self._lock:
+            highest = self._best.get(spki, -1)
+            if number < highest:
+                return RevocationStatus(
+                    problem="CRL number is lower than one already seen (rollback)"
+                )
+            self._best[spki] = number
+        entry = crl.get_revoked_certificate_by_serial_number(serial_of(cert))
+        if entry is None:
+            return RevocationStatus()
+        reason: x509.ReasonFlags | None = None
+        try:
+            for ext in entry.extensions:
+                if isinstance(ext.value, x509.CRLReason):
+                    reason = ext.value.reason
+                elif ext.critical and not isinstance(ext.value, _KNOWN_ENTRY_EXTENSIONS):
+                    return RevocationStatus(
+                        problem="CRL entry has an unsupported critical extension"
+                    )
+        except ValueError:
+            return RevocationStatus(problem="CRL entry extensions cannot be parsed")
+        return RevocationStatus(
+            revoked=True, reason=_reason_name(reason), date=entry.revocation_date_utc
+        )
+
+    def _signature_ok(self, crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+        key = (crl.fingerprint(hashes.SHA256()), _spki_hash(issuer))
+        ok = self._sig_ok.get(key)
+        if ok is None:
+            try:
+                ok = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                ok = False
+            with self._lock:
+                self._sig_ok[key] = ok
+        return ok
+
+    def _usable(  # noqa: C901, PLR0911, PLR0912 - one check per RFC 5280 rule
+        self,
+        crl: x509.CertificateRevocationList,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        now: dt.datetime,
+    ) -> int | str:
+        """Return the CRL number of a usable CRL, or why it cannot be used."""
+        try:
+            exts = list(crl.extensions)
+        except ValueError:
+            return "CRL extensions cannot be parsed"
+        number: int | None = None
+        for ext in exts:
+            value = ext.value
+            if isinstance(value, x509.AuthorityKeyIdentifier) and value.key_identifier is not None:
+                ski = _ski(issuer)
+                if ski is not None and not bytes_eq(ski, value.key_identifier):
+                    return "CRL authorityKeyIdentifier does not match the issuer"
+            elif isinstance(value, x509.CRLNumber):
+                if ext.critical:
+                    return "cRLNumber must not be critical (RFC 5280 5.2.3)"
+                if not 0 <= value.crl_number < _MAX_CRL_NUMBER:
+                    return "cRLNumber is out of range"
+                number = value.crl_number
+            elif isinstance(value, x509.DeltaCRLIndicator):
+                return "delta CRLs are not supported"
+            elif isinstance(value, x509.IssuingDistributionPoint):
+                problem = _idp_problem(value, cert)
+                if problem is not None:
+                    return problem
+            elif ext.critical and not isinstance(value, _KNOWN_CRL_EXTENSIONS):
+                return f"CRL has an unsupported critical extension {ext.oid.dotted_string}"
+        if number is None:
+            return "CRL has no cRLNumber (RFC 5280 5.2.3)"
+        if not _key_usage_allows_crl(issuer):
+            return "CRL issuer's keyUsage lacks cRLSign"
+        if not self._signature_ok(crl, issuer):
+            return "CRL signature does not verify with the issuer's key"
+        if crl.last_update_utc > now + self._leeway:
+            return "CRL thisUpdate is in the future"
+        next_update = crl.next_update_utc
+        if next_update is None:
+            return "CRL has no nextUpdate"
+        if now > next_update + self._leeway:
+            return "CRL is stale (past nextUpdate)"
+        return number
+
+
+def _idp_problem(  # noqa: PLR0911 - one exit per IDP rule
+    idp: x509.IssuingDistributionPoint, cert: x509.Certificate
+) -> str | None:
+    if idp.indirect_crl:
+        return "indirect CRLs are not supported"
+    if idp.only_some_reasons is not None:
+        return "CRLs partitioned by reason are not supported"
+    if idp.only_contains_attribute_certs:
+        return "CRL covers attribute certificates only"
+    if idp.only_contains_user_certs and _is_ca(cert):
+        return "CRL covers end-entity certificates only"
+    if idp.only_contains_ca_certs and not _is_ca(cert):
+        return "CRL covers CA certificates only"
+    if idp.relative_name is not None:
+        return "issuingDistributionPoint with a relative name is not supported"
+    if idp.full_name:
+        try:
+            dps = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        except (x509.ExtensionNotFound, ValueError):
+            return "CRL is partitioned and the certificate names no distribution point"
+        names = {n for dp in dps for n in dp.full_name or ()}
+        if not names.intersection(idp.full_name):
+            return "CRL distribution point does not cover the certificate"
+    return None
+
+
+def _ski(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def _spki_hash(cert: x509.Certificate) -> bytes:
+    return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
+
+
+# --------------------------------------------------------------------------------------- OCSP
+
+
+def build_ocsp_request(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    *,
+    nonce: bytes | None = None,
+    hash_algorithm: hashes.HashAlgorithm | None = None,
+) -> bytes:
+    """Build a DER OCSP request for ``cert`` (RFC 6960 section 4.1).
+
+    Args:
+        cert: The certificate to ask about.
+        issuer: Its issuer.
+        nonce: An optional nonce (RFC 8954: 1 to 32 bytes).
+        hash_algorithm: The CertID hash (SHA-1 by default, as responders expect).
+
+    Raises:
+        ConfigurationError: If the nonce length is outside 1..32.
+
+    .. versionadded:: 0.1.0
+    """
+    if nonce is not None and not 1 <= len(nonce) <= 32:  # noqa: PLR2004 - RFC 8954 section 2.1
+        raise ConfigurationError("OCSP nonce must be 1 to 32 bytes")
+    builder = ocsp.OCSPRequestBuilder().add_certificate(
+        cert,
+        issuer,
+        hash_algorithm or hashes.SHA1(),  # noqa: S303 - CertID hash, RFC 5019
+    )
+    if nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+    return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def _verify_signature(signer: x509.Certificate, response: ocsp.OCSPResponse) -> bool:
+    key = signer.public_key()
+    data, signature = response.tbs_response_bytes, response.signature
+    digest = response.signature_hash_algorithm
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            if (
+                response.signature_algorithm_oid == SignatureAlgorithmOID.RSASSA_PSS
+                or digest is None
+            ):
+                return False
+            key.verify(signature, data, padding.PKCS1v15(), digest)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            if digest is None:
+                return False
+            key.verify(signature, data, ec.ECDSA(digest))
+        elif isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            key.verify(signature, data)
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _responder_matches(resp: ocsp.OCSPResponse, cert: x509.Certificate) -> bool:
+    if resp.responder_name is not None:
+        return resp.responder_name == cert.subject
+    key_hash = resp.responder_key_hash
+    return key_hash is not None and bytes_eq(key_hash, _spki_hash(cert))
+
+
+def _ocsp_signer(
+    resp: ocsp.OCSPResponse, issuer: x509.Certificate, now: dt.datetime
+) -> x509.Certificate | None:
+    if _responder_matches(resp, issuer):
+        return issuer
+    for candidate in resp.certificates:
+        if not _responder_matches(resp, candidate):
+            continue
+        try:
+            candidate.verify_directly_issued_by(issuer)
+            eku = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+            continue
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+            continue
+        if not candidate.not_valid_before_utc <= now <= candidate.not_valid_after_utc:
+            continue
+        return candidate
+    return None
+
+
+class OCSPChecker:
+    """Check certificates with OCSP responses: stapled, or fetched from the AIA responder.
+
+    A response is used only when: its status is successful; a SingleResponse's CertID (serial,
+    issuer name hash and issuer key hash) matches the certificate; it is signed by the issuer or
+    by a delegated responder certificate included in the response, directly issued by the
+    issuer, carrying id-kp-OCSPSigning and valid at ``now``; thisUpdate <= now (+ leeway) and
+    now <= nextUpdate (+ leeway), or, without nextUpdate, thisUpdate is within ``max_age``;
+    and, when a nonce was sent, the response echoes it.  A stapled response is tried for the
+    leaf before anything is fetched.  Good answers are cached until their nextUpdate.
+
+    Args:
+        fetch: Sends requests (see :func:`urllib_ocsp_fetcher`); without it only stapled
+            responses are used.
+        policy: Hard- or soft-fail when no usable response is found.
+        scope: Leaf only or the whole chain.
+        nonce: Send a random nonce and require it echoed (RFC 8954); off by default because
+            many responders serve cached responses without one.
+        max_age: Maximum age of a response without nextUpdate.
+        leeway: Clock skew tolerated on thisUpdate/nextUpdate.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_cache", "_fetch", "_leeway", "_lock", "_max_age", "_nonce", "_policy", "_scope")
+
+    def __init__(
+        self,
+        *,
+        fetch: OCSPFetcher | None = None,
+        policy: RevocationPolicy = RevocationPolicy.HARD_FAIL,
+        scope: RevocationScope = RevocationScope.LEAF,
+        nonce: bool = False,
+        max_age: dt.timedelta = dt.timedelta(days=7),
+        leeway: dt.timedelta = dt.timedelta(minutes=5),
+    ) -> None:
+        if not isinstance(cast("object", policy), RevocationPolicy) or not isinstance(
+            cast("object", scope), RevocationScope
+        ):
+            raise ConfigurationError("policy and scope must be RevocationPolicy/RevocationScope")
+        for name, value in (("max_age", max_age), ("leeway", leeway)):
+            if not isinstance(cast("object", value), dt.timedelta) or value < dt.timedelta(0):
+                raise ConfigurationError(f"{name} must be a non-negative timedelta")
+        self._fetch, self._policy, self._scope = fetch, policy, scope
+        self._nonce, self._max_age, self._leeway = nonce, max_age, leeway
+        self._cache: dict[tuple[bytes, int], tuple[dt.datetime, RevocationStatus]] = {}
+        self._lock = threading.Lock()
+
+    def check(
+        self,
+        chain: Sequence[x509.Certificate],
+        *,
+        now: dt.datetime,
+        stapled_ocsp: bytes | None = None,
+    ) -> None:
+        """Check the chain (leaf first, anchor last); see :class:`RevocationChecker`.
+
+        Raises:
+            RevokedCertificate: If a certificate in scope is revoked.
+            RevocationUnknown: If no usable response was found under the hard-fail policy.
+        """
+        _finish(
+            (
+                (i, self.status(cert, issuer, now=now, stapled=stapled_ocsp if i == 0 else None))
+                for i, cert, issuer in _pairs(chain, self._scope)
+            ),
+            self._policy,
+        )
+
+    def status(
+        self,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        *,
+        now: dt.datetime,
+        stapled: bytes | None = None,
+    ) -> RevocationStatus:
+        """Return the status of ``cert`` from a stapled, cached or fetched response."""
+        problem = "no OCSP response"
+        if stapled is not None:
+            status = self.verify_response(stapled, cert, issuer, now=now)
+            if status.problem is None:
+                return status
+            problem = f"stapled response unusable: {status.problem}"
+        cache_key = (_spki_hash(issuer), serial_of(cert))
+        cached = self._cache.get(cache_key)
+        if cached is not None and now <= cached[0]:
+            return cached[1]
+        if self._fetch is None:
+            return RevocationStatus(problem=problem)
+        urls = _http_urls(cert, x509.AuthorityInformationAccess)
+        if not urls:
+            return RevocationStatus(problem="no stapled response and no OCSP responder URL")
+        for url in urls:
+            nonce = os.urandom(_OCSP_NONCE_BYTES) if self._nonce else None
+            request = build_ocsp_request(cert, issuer, nonce=nonce)
+            try:
+                der = self._fetch(url, request)
+            except FetchError as exc:
+                problem = f"OCSP fetch failed: {exc.detail}"
+                continue
+            status = self.verify_response(der, cert, issuer, now=now, nonce=nonce)
+            if status.problem is None:
+                return status
+            problem = status.problem
+        return RevocationStatus(problem=problem)
+
+    def verify_response(  # noqa: C901, PLR0911, PLR0912 - one check per RFC 6960 rule
+        self,
+        der: bytes,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        *,
+        now: dt.datetime,
+        nonce: bytes | None = None,
+    ) -> RevocationStatus:
+        """Verify an OCSP response for ``cert`` and return the status it gives.
+
+        A response that cannot be used gives a status whose ``problem`` says why.
+        """
+        try:
+            resp = ocsp.load_der_ocsp_response(der)
+        except ValueError:
+            return RevocationStatus(problem="OCSP response cannot be parsed")
+        if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return RevocationStatus(problem=f"OCSP responder answered {resp.response_status.name}")
+        try:
+            exts = list(resp.extensions)
+            singles = list(resp.responses)
+        except ValueError:
+            return RevocationStatus(problem="OCSP response cannot be parsed")
+        for ext in exts:
+            if ext.critical and not isinstance(ext.value, x509.OCSPNonce):
+                return RevocationStatus(
+                    problem="OCSP response has an unsupported critical extension"
+                )
+        if nonce is not None:
+            echoed = next(
+                (e.value.nonce for e in exts if isinstance(e.value, x509.OCSPNonce)), None
+            )
+            if echoed is None or not bytes_eq(echoed, nonce):
+                return RevocationStatus(problem="OCSP response does not echo the nonce")
+        signer = _ocsp_signer(resp, issuer, now)
+        if signer is None:
+            return RevocationStatus(
+                problem="OCSP response is not signed by the issuer or its responder"
+            )
+        if not _verify_signature(signer, resp):
+            return RevocationStatus(problem="OCSP response signature does not verify")
+        single = self._match(singles, cert, issuer)
+        if single is None:
+            return RevocationStatus(problem="OCSP response has no answer for this certificate")
+        if single.this_update_utc > now + self._leeway:
+            return RevocationStatus(problem="OCSP response thisUpdate is in the future")
+        expires = single.next_update_utc or single.this_update_utc + self._max_age
+        if now > expires + self._leeway:
+            return RevocationStatus(problem="OCSP response is stale")
+        state = single.certificate_status
+        if state is ocsp.OCSPCertStatus.UNKNOWN:
+            return RevocationStatus(problem="OCSP responder does not know the certificate")
+        if state is ocsp.OCSPCertStatus.REVOKED:
+            status = RevocationStatus(
+                revoked=True,
+                reason=_reason_name(single.revocation_reason),
+                date=single.revocation_time_utc,
+            )
+        else:
+            status = RevocationStatus()
+        with self._lock:
+            self._cache[(_spki_hash(issuer), serial_of(cert))] = (expires + self._leeway, status)
+        return status
+
+    @staticmethod
+    def _match(
+        singles: list[ocsp.OCSPSingleResponse], cert: x509.Certificate, issuer: x509.Certificate
+    ) -> ocsp.OCSPSingleResponse | None:
+        for single in singles:
+            if single.serial_number != serial_of(cert):
+                continue
+            try:
+                req = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, single.hash_algorithm)
+                expected = req.build()
+            except (ValueError, TypeError):
+                continue
+            if bytes_eq(single.issuer_name_hash, expected.issuer_name_hash) and bytes_eq(
+                single.issuer_key_hash, expected.issuer_key_hash
+            ):
+                return single
+        return None
+
+
+# ------------------------------------------------------------------------------------ fetchers
+
+
+def _open(request: urllib.request.Request, *, timeout: float, max_bytes: int) -> bytes:
+    if urllib.parse.urlsplit(request.full_url).scheme not in {"http", "https"}:
+        raise FetchError("only http and https URLs are fetched")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+            status = getattr(response, "status", 200)
+            if status != 200:  # noqa: PLR2004 - HTTP OK
+                raise FetchError(f"HTTP status {status}")
+            body: bytes = response.read(max_bytes + 1)
+    except urllib.error.HTTPError as exc:
+        raise FetchError(f"HTTP status {exc.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise FetchError(f"cannot fetch: {type(exc).__name__}") from None
+    if len(body) > max_bytes:
+        raise FetchError(f"response larger than {max_bytes} bytes")
+    return body
+
+
+def urllib_crl_fetcher(*, timeout: float = 5.0, max_bytes: int = 4 << 20) -> Callable[[str], bytes]:
+    """Return a standard-library CRL fetcher: GET, http(s) only, timeout and size cap.
+
+    .. versionadded:: 0.1.0
+    """
+    if timeout <= 0 or max_bytes <= 0:
+        raise ConfigurationError("timeout and max_bytes must be positive")
+
+    def fetch(url: str) -> bytes:
+        request = urllib.request.Request(url)  # noqa: S310 - _open allows http(s) only
+        return _open(request, timeout=timeout, max_bytes=max_bytes)
+
+    return fetch
+
+
+def urllib_ocsp_fetcher(
+    *, timeout: float = 5.0, max_bytes: int = 64 << 10
+) -> Callable[[str, bytes], bytes]:
+    """Return a standard-library OCSP fetcher: POST (RFC 6960 appendix A.1), size-capped.
+
+    .. versionadded:: 0.1.0
+    """
+    if timeout <= 0 or max_bytes <= 0:
+        raise ConfigurationError("timeout and max_bytes must be positive")
+
+    def fetch(url: str, request: bytes) -> bytes:
+        req = urllib.request.Request(  # noqa: S310 - _open allows http(s) only
+            url,
+            data=request,
+            method="POST",
+            headers={
+                "Content-Type": "application/ocsp-request",
+                "Accept": "application/ocsp-response",
+            },
+        )
+        return _open(req, timeout=timeout, max_bytes=max_bytes)
+
+    return fetch
