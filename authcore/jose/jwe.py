@@ -1,0 +1,884 @@
+"""JSON Web Encryption: compact and JSON serializations (RFC 7516), nested JWTs (RFC 7519 5.2).
+
+:func:`encrypt` / :func:`decrypt` handle the compact form; :func:`encrypt_json` /
+:func:`decrypt_json` the general and flattened JSON forms (RFC 7516 section 7.2) with one or
+several recipients, ``aad``, and shared and per-recipient unprotected headers; :func:`encrypt_jwt`
+/ :func:`decrypt_jwt` sign-then-encrypt a JWT and decode exactly that nested profile.
+
+Algorithms (RFC 7518): key management RSA-OAEP, RSA-OAEP-256/-384/-512, A128KW/A192KW/A256KW,
+A128GCMKW/A192GCMKW/A256GCMKW, ``dir``, ECDH-ES and ECDH-ES+A128KW/A192KW/A256KW over
+P-256/P-384/P-521 and X25519/X448 (RFC 8037), PBES2-HS256+A128KW/HS384+A192KW/HS512+A256KW;
+content encryption A128GCM/A192GCM/A256GCM and A128CBC-HS256/A192CBC-HS384/A256CBC-HS512.
+RSA1_5 is decrypt-only and only when listed explicitly (RFC 7516 section 11.5 handling: a failed
+unwrap continues with a random CEK and fails at the tag with the same error).
+
+What :func:`decrypt` checks, in this order: the caller's ``algorithms`` and ``encryptions``
+(required, no defaults; :data:`RECOMMENDED_ALGORITHMS` contains neither PBES2 nor RSA1_5), the
+size cap (before any other work), the structure (five segments; a three-segment JWS is refused as
+such), strict base64url and JSON, the header (``alg`` and ``enc`` allowed, ``zip`` only when
+``decompress=True`` and only protected, ``crit`` refused because no extension is understood),
+the key (found by ``kid``; bound to ``alg``, or for ``dir`` to ``enc``; ``use`` and ``key_ops``
+honoured; type, curve and size fit), every length (``encrypted_key``, ``iv``, ``tag``) before any
+cryptography, ``p2c`` within ``[p2c_min, p2c_max]`` before PBKDF2, ``epk`` on the recipient's
+curve, then the tag (constant time, before CBC decryption) and the bounded decompression.
+
+Every failure of the cryptography raises :class:`~authcore.errors.DecryptionFailed` with one
+fixed reason, whatever went wrong.
+
+What it does **not** check: anything about the plaintext's meaning (``typ``/``cty`` are returned,
+not enforced; use :func:`decrypt_jwt` for nested JWTs); header ``jku``, ``jwk``, ``x5u``, ``x5c``
+are never used to find or fetch a key.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
+
+from authcore._encoding import b64url_decode, b64url_encode, json_dumps, json_loads
+from authcore.errors import (
+    AlgorithmNotAllowed,
+    ConfigurationError,
+    DecryptionFailed,
+    EncodeError,
+    InvalidKeyError,
+    KeyNotFound,
+    MalformedToken,
+    TokenTooLarge,
+    UnsupportedAlgorithm,
+)
+from authcore.jose._jwe_algs import (
+    CONTENT_ENCRYPTIONS,
+    FAILED,
+    KEY_MANAGEMENTS,
+    P2C_MAX,
+    P2C_MIN,
+    ContentEncryption,
+    KeyFamily,
+    KeyManagement,
+    check_key,
+    decrypt_content,
+    encrypt_content,
+    unwrap_cek,
+    wrap_cek,
+)
+from authcore.jose._jwk import JWK, KeyResolver, KeySet
+
+__all__ = [
+    "CONTENT_ENCRYPTION_ALGORITHMS",
+    "KEY_MANAGEMENT_ALGORITHMS",
+    "MAX_DECOMPRESSED",
+    "MAX_TOKEN_SIZE",
+    "RECOMMENDED_ALGORITHMS",
+    "RECOMMENDED_ENCRYPTIONS",
+    "DecryptedJWE",
+    "Recipient",
+    "decrypt",
+    "decrypt_json",
+    "decrypt_jwt",
+    "encrypt",
+    "encrypt_json",
+    "encrypt_jwt",
+]
+
+T = TypeVar("T")
+
+MAX_TOKEN_SIZE: Final = 1024 * 1024
+"""Default cap on a token's length (characters or bytes), applied before any other work."""
+MAX_DECOMPRESSED: Final = 250_000
+"""Default cap on the decompressed plaintext of a ``zip: DEF`` token, in bytes."""
+
+KEY_MANAGEMENT_ALGORITHMS: Final = frozenset(KEY_MANAGEMENTS)
+"""Every supported ``alg`` (RSA1_5 only for decryption, and only when listed explicitly)."""
+CONTENT_ENCRYPTION_ALGORITHMS: Final = frozenset(CONTENT_ENCRYPTIONS)
+"""Every supported ``enc``."""
+RECOMMENDED_ALGORITHMS: Final = (
+    "RSA-OAEP-256",
+    "ECDH-ES",
+    "ECDH-ES+A128KW",
+    "ECDH-ES+A256KW",
+    "A128KW",
+    "A256KW",
+    "A128GCMKW",
+    "A256GCMKW",
+    "dir",
+)
+"""A reasonable ``algorithms`` list.  It contains neither PBES2 nor RSA1_5, on purpose."""
+RECOMMENDED_ENCRYPTIONS: Final = ("A128GCM", "A256GCM", "A128CBC-HS256", "A256CBC-HS512")
+"""A reasonable ``encryptions`` list."""
+
+# RFC 7516 section 4.1 and RFC 7518 section 4: names the sender may not set through `headers`
+# because the algorithm produces them, or the arguments carry them.
+_GENERATED: Final = frozenset({"alg", "enc", "zip", "epk", "iv", "tag"})
+_STRING_HEADERS: Final = ("kid", "typ", "cty")
+_REGISTERED: Final = frozenset(
+    {
+        "alg", "enc", "zip", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty",
+        "crit", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c",
+    }
+)  # fmt: skip
+# key_ops (RFC 7517 section 4.3) that permit each use, by family: (encrypting, decrypting).
+_OPS: Final[Mapping[KeyFamily, tuple[frozenset[str], frozenset[str]]]] = MappingProxyType(
+    {
+        KeyFamily.DIRECT: (frozenset({"encrypt"}), frozenset({"decrypt"})),
+        KeyFamily.ECDH_ES: (frozenset({"deriveKey", "deriveBits"}),) * 2,
+        KeyFamily.ECDH_ES_KW: (frozenset({"deriveKey", "deriveBits"}),) * 2,
+        **dict.fromkeys(
+            (
+                KeyFamily.RSA1_5,
+                KeyFamily.RSA_OAEP,
+                KeyFamily.AES_KW,
+                KeyFamily.AES_GCM_KW,
+                KeyFamily.PBES2,
+            ),
+            (frozenset({"wrapKey", "encrypt"}), frozenset({"unwrapKey", "decrypt"})),
+        ),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecryptedJWE:
+    """The result of a successful decryption.
+
+    Attributes:
+        plaintext: The decrypted (and, if enabled, decompressed) plaintext.
+        header: The JOSE header of the recipient that decrypted it (protected, shared
+            unprotected and per-recipient members merged), read-only.
+        key: The key that decrypted it.
+        aad: The JSON serialization's ``aad`` member, decoded (authenticated), else ``None``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    plaintext: bytes
+    header: Mapping[str, Any]
+    key: JWK
+    aad: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recipient:
+    """One recipient of :func:`encrypt_json`.
+
+    Attributes:
+        key: The recipient's public (or symmetric) key.
+        alg: The key management algorithm; defaults to the key's ``alg``.
+        header: Per-recipient unprotected header members (``kid`` is added from the key).
+
+    .. versionadded:: 0.1.0
+    """
+
+    key: JWK
+    alg: str | None = None
+    header: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    algorithms: frozenset[str]
+    encryptions: frozenset[str]
+    decompress: bool
+    max_decompressed: int
+    p2c_min: int
+    p2c_max: int
+
+
+# ----------------------------------------------------------------------------- shared helpers
+
+
+def _names(value: object, what: str, registry: Collection[str]) -> frozenset[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigurationError(f"{what} must be a list of names, e.g. ['A256GCM']")
+    names = frozenset(value)
+    if not names:
+        raise ConfigurationError(f"{what} is empty: name the algorithms you accept")
+    for name in names:
+        if not isinstance(name, str):
+            raise ConfigurationError(f"{what} must contain strings")
+        if name not in registry:
+            raise UnsupportedAlgorithm(f"{name[:20]!r} is not a supported JWE {what[:-1]}")
+    return names
+
+
+def _positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{what} must be a positive integer")
+    return value
+
+
+def _policy(  # noqa: PLR0917 - private constructor, called with the public keywords in order
+    algorithms: object,
+    encryptions: object,
+    decompress: object,
+    max_decompressed: object,
+    p2c_min: object,
+    p2c_max: object,
+) -> _Policy:
+    low = _positive_int(p2c_min, "p2c_min")
+    high = _positive_int(p2c_max, "p2c_max")
+    if low > high:
+        raise ConfigurationError("p2c_min is larger than p2c_max")
+    return _Policy(
+        algorithms=_names(algorithms, "algorithms", KEY_MANAGEMENTS),
+        encryptions=_names(encryptions, "encryptions", CONTENT_ENCRYPTIONS),
+        decompress=bool(decompress),
+        max_decompressed=_positive_int(max_decompressed, "max_decompressed"),
+        p2c_min=low,
+        p2c_max=high,
+    )
+
+
+def _resolver(keys: object) -> KeyResolver:
+    if isinstance(keys, JWK):
+        return KeySet([keys])
+    if isinstance(keys, KeyResolver):
+        return keys
+    if isinstance(keys, (list, tuple)):
+        return KeySet(keys)
+    raise ConfigurationError(
+        f"keys must be a JWK, a KeySet, a list of JWK or a key resolver, not {type(keys).__name__}"
+    )
+
+
+def _material(key: JWK) -> object:
+    # The JWK keeps its checked `cryptography` object private; the JWE layer needs it.
+    # TODO: use a public accessor once authcore.jose.JWK offers one (reported to the lead).
+    return key._key  # noqa: SLF001 - see above
+
+
+def _key_problem(
+    key: JWK, alg: KeyManagement, enc: ContentEncryption, *, private: bool
+) -> str | None:
+    bound = key.alg
+    # RFC 7518 section 4.5: a `dir` key may instead name the content encryption it is for.
+    dir_bound = alg.family is KeyFamily.DIRECT and bound == enc.name
+    if bound is not None and bound != alg.name and not dir_bound:
+        return f"the key is bound to {bound}, not {alg.name}"
+    if key.use not in (None, "enc"):
+        return "the key's use is not 'enc'"
+    ops = key.key_ops
+    if ops is not None and not ops & _OPS[alg.family][private]:
+        return "the key's key_ops do not allow this"
+    if private and not key.is_private:
+        return "decryption needs a private key"
+    return check_key(alg, enc, _material(key), private=private)
+
+
+def _select_keys(
+    resolver: KeyResolver, kid: str | None, alg: KeyManagement, enc: ContentEncryption
+) -> list[JWK]:
+    if kid is not None:
+        key = resolver.get(kid)
+        if key is not None:
+            if _key_problem(key, alg, enc, private=True) is not None:
+                raise KeyNotFound(f"the key named by kid cannot decrypt {alg.name}/{enc.name}")
+            return [key]
+    found = [
+        key
+        for key in resolver
+        if not (kid is not None and key.kid is not None)
+        and _key_problem(key, alg, enc, private=True) is None
+    ]
+    if not found:
+        raise KeyNotFound("no key for this kid" if kid is not None else f"no key for {alg.name}")
+    return found
+
+
+def _as_ascii(token: object, max_size: int) -> str:
+    if isinstance(token, (bytes, bytearray, memoryview)):
+        raw = bytes(token)
+        if len(raw) > max_size:
+            raise TokenTooLarge(f"token longer than {max_size} bytes")
+        if not raw.isascii():
+            raise MalformedToken("token is not ASCII")
+        return raw.decode("ascii")
+    if isinstance(token, str):
+        if len(token) > max_size:
+            raise TokenTooLarge(f"token longer than {max_size} characters")
+        if not token.isascii():
+            raise MalformedToken("token is not ASCII")
+        return token
+    raise MalformedToken(f"token must be str or bytes, not {type(token).__name__}")
+
+
+def _b64(value: object, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise MalformedToken(f"{what} must be a base64url string")
+    return b64url_decode(value, what=what)
+
+
+def _header_object(segment: str) -> dict[str, Any]:
+    if not segment:
+        raise MalformedToken("empty protected header")
+    header = json_loads(_b64(segment, "protected header"), what="protected header")
+    if not isinstance(header, dict):
+        raise MalformedToken("protected header is not a JSON object")
+    return header
+
+
+def _check_crit(header: Mapping[str, Any], protected: Mapping[str, Any]) -> None:
+    if "crit" not in protected:
+        raise MalformedToken("'crit' must be in the protected header")
+    crit = protected["crit"]
+    if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
+        raise MalformedToken("'crit' must be a non-empty array of strings")
+    for name in crit:
+        if name in _REGISTERED:
+            raise MalformedToken(f"'crit' lists the registered header {name!r}")
+        if name not in header:
+            raise MalformedToken("'crit' lists a header parameter that is absent")
+    # No JWE extension is understood, so any listed one makes the token unacceptable.
+    raise MalformedToken(f"'crit' lists an unsupported extension {crit[0][:40]!r}")
+
+
+def _check_header(
+    header: Mapping[str, Any], protected: Mapping[str, Any], policy: _Policy
+) -> tuple[KeyManagement, ContentEncryption]:
+    alg, enc = header.get("alg"), header.get("enc")
+    if not isinstance(alg, str):
+        raise MalformedToken("JOSE header has no string 'alg'")
+    if not isinstance(enc, str):
+        if "enc" not in header:
+            raise MalformedToken("JOSE header has no 'enc': this is not a JWE")
+        raise MalformedToken("'enc' must be a string")
+    if alg not in policy.algorithms:
+        raise AlgorithmNotAllowed(f"alg {alg[:20]!r} is not in the allowed algorithms")
+    if enc not in policy.encryptions:
+        raise AlgorithmNotAllowed(f"enc {enc[:20]!r} is not in the allowed encryptions")
+    for name in _STRING_HEADERS:
+        if name in header and not isinstance(header[name], str):
+            raise MalformedToken(f"header {name!r} must be a string")
+    if "crit" in header:
+        _check_crit(header, protected)
+    if "zip" in header:
+        _check_zip(header, protected, policy)
+    return KEY_MANAGEMENTS[alg], CONTENT_ENCRYPTIONS[enc]
+
+
+def _check_zip(header: Mapping[str, Any], protected: Mapping[str, Any], policy: _Policy) -> None:
+    if "zip" not in protected:
+        raise MalformedToken("'zip' must be in the protected header")
+    if header["zip"] != "DEF":
+        raise MalformedToken("'zip' must be 'DEF'")
+    if not policy.decompress:
+        raise AlgorithmNotAllowed("compressed JWE ('zip') needs decompress=True")
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    # RFC 7516 section 4.1.3 / RFC 1951 raw DEFLATE.  max_length bounds the output buffer, so a
+    # bomb is refused after producing at most limit + 1 bytes.
+    inflater = zlib.decompressobj(wbits=-15)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise MalformedToken("compressed plaintext is not valid DEFLATE") from None
+    if len(out) > limit:
+        raise TokenTooLarge(f"decompressed plaintext larger than {limit} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise MalformedToken("compressed plaintext is truncated or has trailing data")
+    return out
+
+
+def _check_content_lengths(enc: ContentEncryption, iv: bytes, tag: bytes, ct: bytes) -> None:
+    if len(iv) != enc.iv_size:
+        raise MalformedToken(f"iv must be {enc.iv_size} bytes for {enc.name}")
+    if len(tag) != enc.tag_size:
+        raise MalformedToken(f"tag must be {enc.tag_size} bytes for {enc.name}")
+    if enc.hash_name is not None and (not ct or len(ct) % 16):
+        raise MalformedToken(f"ciphertext length is not a positive multiple of 16 for {enc.name}")
+
+
+def _decrypt_attempts(  # noqa: PLR0917 - private; every argument is one part of the message
+    candidates: Sequence[JWK],
+    alg: KeyManagement,
+    enc: ContentEncryption,
+    header: Mapping[str, Any],
+    parts: tuple[bytes, bytes, bytes, bytes, bytes],
+    policy: _Policy,
+) -> tuple[bytes, JWK]:
+    encrypted_key, iv, ct, tag, aad = parts
+    for key in candidates:
+        try:
+            cek = unwrap_cek(
+                alg,
+                enc,
+                _material(key),
+                header,
+                encrypted_key,
+                p2c_min=policy.p2c_min,
+                p2c_max=policy.p2c_max,
+            )
+            plaintext = decrypt_content(enc, cek, iv, ct, tag, aad)
+        except DecryptionFailed:
+            continue
+        if "zip" in header:
+            plaintext = _inflate(plaintext, policy.max_decompressed)
+        return plaintext, key
+    raise DecryptionFailed(FAILED)
+
+
+# ----------------------------------------------------------------------------- compact
+
+
+def decrypt(
+    token: str | bytes,
+    keys: JWK | KeySet | KeyResolver | Sequence[JWK],
+    *,
+    algorithms: Collection[str],
+    encryptions: Collection[str],
+    decompress: bool = False,
+    max_decompressed: int = MAX_DECOMPRESSED,
+    p2c_min: int = P2C_MIN,
+    p2c_max: int = P2C_MAX,
+    max_size: int = MAX_TOKEN_SIZE,
+) -> DecryptedJWE:
+    """Decrypt a compact JWE.
+
+    Args:
+        token: The compact serialization (five segments).
+        keys: The decryption key(s): private keys or symmetric keys.
+        algorithms: The accepted ``alg`` values (required; list PBES2 or RSA1_5 only if you
+            must accept them).
+        encryptions: The accepted ``enc`` values (required).
+        decompress: Accept ``zip: DEF`` (protected header only).
+        max_decompressed: The cap on decompressed plaintext, in bytes; larger output is refused
+            without ever being produced.
+        p2c_min: Smallest accepted PBES2 ``p2c``.
+        p2c_max: Largest accepted PBES2 ``p2c`` (checked before any key derivation).
+        max_size: The size cap, checked before anything else.
+
+    Returns:
+        The plaintext, header and the key that decrypted it.
+
+    Raises:
+        TokenTooLarge: Over ``max_size``, or decompressed output over ``max_decompressed``.
+        MalformedToken: Bad structure, header or length (a JWS is refused here).
+        DecodeError: Bad base64url or JSON.
+        AlgorithmNotAllowed: ``alg``/``enc`` not allowed, or ``zip`` without ``decompress``.
+        KeyNotFound: No key can decrypt it.
+        DecryptionFailed: Decryption failed (one error for every cause).
+        ConfigurationError: On a bad ``algorithms``, ``encryptions``, ``keys`` or limit.
+
+    .. versionadded:: 0.1.0
+    """
+    policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
+    resolver = _resolver(keys)
+    text = _as_ascii(token, max_size)
+    dots = text.count(".")
+    if dots != 4:  # noqa: PLR2004 - five segments
+        if dots == 2:  # noqa: PLR2004
+            raise MalformedToken("three segments: a JWS is not accepted where a JWE is expected")
+        if text.lstrip().startswith("{"):
+            raise MalformedToken("JSON serialization: use decrypt_json")
+        raise MalformedToken(f"a compact JWE has 5 segments, not {dots + 1}")
+    head, ek_seg, iv_seg, ct_seg, tag_seg = text.split(".")
+    header = _header_object(head)
+    alg, enc = _check_header(header, header, policy)
+    encrypted_key = _b64(ek_seg, "encrypted key")
+    iv, ct, tag = _b64(iv_seg, "iv"), _b64(ct_seg, "ciphertext"), _b64(tag_seg, "tag")
+    _check_content_lengths(enc, iv, tag, ct)
+    candidates = _select_keys(resolver, header.get("kid"), alg, enc)
+    parts = (encrypted_key, iv, ct, tag, head.encode("ascii"))
+    plaintext, key = _decrypt_attempts(candidates, alg, enc, header, parts, policy)
+    return DecryptedJWE(plaintext=plaintext, header=MappingProxyType(header), key=key)
+
+
+def _algorithm_for(key: JWK, alg: str | None, enc: ContentEncryption) -> KeyManagement:
+    if not isinstance(key, JWK):
+        raise ConfigurationError("key must be a JWK")
+    name: object = alg
+    if name is None:
+        bound = key.alg
+        if bound is None:
+            raise UnsupportedAlgorithm("the key has no alg: pass alg= explicitly")
+        name = "dir" if bound in CONTENT_ENCRYPTIONS else bound
+    spec = KEY_MANAGEMENTS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise UnsupportedAlgorithm(f"{str(name)[:20]!r} is not a supported JWE alg")
+    if not spec.encrypt:
+        raise UnsupportedAlgorithm(f"{spec.name} is not offered for encryption")
+    problem = _key_problem(key, spec, enc, private=False)
+    if problem:
+        raise InvalidKeyError(problem)
+    return spec
+
+
+def _content_encryption(enc: object) -> ContentEncryption:
+    spec = CONTENT_ENCRYPTIONS.get(enc) if isinstance(enc, str) else None
+    if spec is None:
+        raise UnsupportedAlgorithm(f"{str(enc)[:20]!r} is not a supported JWE enc")
+    return spec
+
+
+def _plaintext(plaintext: object, compress: bool) -> bytes:  # noqa: FBT001 - private
+    if not isinstance(plaintext, (bytes, bytearray, memoryview)):
+        raise EncodeError("plaintext must be bytes")
+    data = bytes(plaintext)
+    if compress:
+        deflater = zlib.compressobj(wbits=-15)
+        data = deflater.compress(data) + deflater.flush()
+    return data
+
+
+def _caller_header(headers: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    extra = dict(headers or {})
+    if not all(isinstance(name, str) for name in extra):
+        raise EncodeError(f"{what} names must be strings")
+    bad = sorted(set(extra) & _GENERATED)
+    if bad:
+        raise EncodeError(f"{what} may not set {bad[0]!r}: it comes from the arguments")
+    if "crit" in extra:
+        raise EncodeError("no JWE 'crit' extension is supported")
+    return extra
+
+
+def encrypt(
+    plaintext: bytes,
+    key: JWK,
+    *,
+    enc: str,
+    alg: str | None = None,
+    headers: Mapping[str, Any] | None = None,
+    compress: bool = False,
+) -> str:
+    """Encrypt ``plaintext`` to one recipient and return the compact serialization.
+
+    Args:
+        plaintext: The bytes to encrypt.
+        key: The recipient's public key, or a symmetric key (``dir``, A*KW, A*GCMKW), or an
+            ``oct`` key holding a PBES2 password.
+        enc: The content encryption algorithm, for example ``"A256GCM"``.
+        alg: The key management algorithm; defaults to the key's ``alg`` (a key bound to an
+            ``enc`` value means ``dir``).  RSA1_5 is refused.
+        headers: Extra protected header members (``kid`` comes from the key; ``typ``, ``cty``,
+            ``apu``/``apv``, ``p2c``/``p2s`` may be given).
+        compress: DEFLATE the plaintext first and set ``zip: DEF`` (RFC 7516 section 4.1.3).
+
+    Raises:
+        UnsupportedAlgorithm: If ``alg`` or ``enc`` is unknown or not offered.
+        InvalidKeyError: If the key cannot serve ``alg`` with ``enc``.
+        EncodeError: If the plaintext or headers cannot be encoded.
+
+    .. versionadded:: 0.1.0
+    """
+    enc_spec = _content_encryption(enc)
+    alg_spec = _algorithm_for(key, alg, enc_spec)
+    data = _plaintext(plaintext, compress)
+    header: dict[str, Any] = {"alg": alg_spec.name, "enc": enc_spec.name}
+    if key.kid is not None:
+        header["kid"] = key.kid
+    header.update(_caller_header(headers, "headers"))
+    if compress:
+        header["zip"] = "DEF"
+    cek, encrypted_key = wrap_cek(alg_spec, enc_spec, _material(key), header)
+    head = b64url_encode(json_dumps(header))
+    iv, ct, tag = encrypt_content(enc_spec, cek, data, head.encode("ascii"))
+    return ".".join((head, *(b64url_encode(part) for part in (encrypted_key, iv, ct, tag))))
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def encrypt_json(
+    plaintext: bytes,
+    recipients: JWK | Recipient | Sequence[JWK | Recipient],
+    *,
+    enc: str,
+    protected: Mapping[str, Any] | None = None,
+    unprotected: Mapping[str, Any] | None = None,
+    aad: bytes | None = None,
+    compress: bool = False,
+    flattened: bool = False,
+) -> dict[str, Any]:
+    """Encrypt ``plaintext`` to one or several recipients in the JSON serialization.
+
+    With one recipient, its ``alg``, ``kid`` and algorithm parameters (``epk``, ``iv``/``tag``,
+    ``p2s``/``p2c``) go into the protected header; with several, into each recipient's
+    unprotected header (the protected header then carries ``enc``, ``zip`` and ``protected``).
+
+    Args:
+        plaintext: The bytes to encrypt.
+        recipients: One key or :class:`Recipient`, or several (general serialization).
+        enc: The content encryption algorithm.
+        protected: Extra protected header members.
+        unprotected: Shared unprotected header members (names disjoint from the others).
+        aad: Additional authenticated data (RFC 7516 section 5.1 step 14).
+        compress: DEFLATE the plaintext and set ``zip: DEF`` (protected).
+        flattened: Produce the flattened form (exactly one recipient).
+
+    Returns:
+        The JWE JSON object, ready for ``json.dumps``.
+
+    Raises:
+        ConfigurationError: No recipient, or ``flattened`` with several.
+        UnsupportedAlgorithm: ``dir``/``ECDH-ES`` with several recipients, unknown algorithms.
+        InvalidKeyError: A key does not fit its algorithm.
+        EncodeError: Overlapping header names or values that cannot be encoded.
+
+    .. versionadded:: 0.1.0
+    """
+    items = [recipients] if isinstance(recipients, (JWK, Recipient)) else list(recipients)
+    entries = [r if isinstance(r, Recipient) else Recipient(key=r) for r in items]
+    if not entries or not all(isinstance(r.key, JWK) for r in entries):
+        raise ConfigurationError("give at least one recipient key")
+    if flattened and len(entries) != 1:
+        raise ConfigurationError("the flattened serialization carries exactly one recipient")
+    enc_spec = _content_encryption(enc)
+    data = _plaintext(plaintext, compress)
+    prot = _caller_header(protected, "protected")
+    prot["enc"] = enc_spec.name
+    if compress:
+        prot["zip"] = "DEF"
+    shared = _caller_header(unprotected, "unprotected")
+    cek, wrapped = _wrap_recipients(entries, enc_spec, prot, shared)
+    head = b64url_encode(json_dumps(prot))
+    aad_b64 = None if aad is None else b64url_encode(_plaintext(aad, compress=False))
+    full_aad = head if aad_b64 is None else f"{head}.{aad_b64}"
+    iv, ct, tag = encrypt_content(enc_spec, cek, data, full_aad.encode("ascii"))
+    out: dict[str, Any] = {"protected": head}
+    if shared:
+        out["unprotected"] = shared
+    recipient_objs = [_recipient_object(own, encrypted_key) for own, encrypted_key in wrapped]
+    if flattened:
+        out.update(recipient_objs[0])
+    else:
+        out["recipients"] = recipient_objs
+    if aad_b64 is not None:
+        out["aad"] = aad_b64
+    out.update(iv=b64url_encode(iv), ciphertext=b64url_encode(ct), tag=b64url_encode(tag))
+    return out
+
+
+def _recipient_object(own: Mapping[str, Any], encrypted_key: bytes) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    if own:
+        obj["header"] = dict(own)
+    if encrypted_key:
+        obj["encrypted_key"] = b64url_encode(encrypted_key)
+    return obj
+
+
+def _wrap_recipients(
+    entries: Sequence[Recipient],
+    enc_spec: ContentEncryption,
+    prot: dict[str, Any],
+    shared: Mapping[str, Any],
+) -> tuple[bytes, list[tuple[dict[str, Any], bytes]]]:
+    single = len(entries) == 1
+    cek: bytes | None = None
+    wrapped: list[tuple[dict[str, Any], bytes]] = []
+    for entry in entries:
+        alg_spec = _algorithm_for(entry.key, entry.alg, enc_spec)
+        own = _caller_header(entry.header, "recipient header")
+        target = prot if single else own
+        target["alg"] = alg_spec.name
+        if entry.key.kid is not None and "kid" not in prot and "kid" not in shared:
+            target.setdefault("kid", entry.key.kid)
+        overlap = (set(prot) & set(shared)) | (set(prot) & set(own)) | (set(shared) & set(own))
+        if overlap:
+            raise EncodeError(f"header {min(overlap)!r} appears in two header parts")
+        cek, encrypted_key = wrap_cek(alg_spec, enc_spec, _material(entry.key), target, cek)
+        wrapped.append((own, encrypted_key))
+    if cek is None:  # pragma: no cover - at least one recipient
+        raise ConfigurationError("no recipient")
+    return cek, wrapped
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedToken(f"{what} must be a JSON object")
+    return value
+
+
+def _recipient_entries(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if "recipients" in obj:
+        if "header" in obj or "encrypted_key" in obj:
+            raise MalformedToken("general JWE JSON mixes flattened members")
+        entries = obj["recipients"]
+        if not isinstance(entries, list) or not entries:
+            raise MalformedToken("'recipients' must be a non-empty array")
+        return [_object(e, "each recipient") for e in entries]
+    flat: dict[str, Any] = {}
+    for name in ("header", "encrypted_key"):
+        if name in obj:
+            flat[name] = obj[name]
+    return [flat]
+
+
+def _json_input(data: object, max_size: int) -> dict[str, Any]:
+    if isinstance(data, Mapping):
+        return dict(data)
+    if isinstance(data, (str, bytes, bytearray, memoryview)):
+        raw = bytes(data) if not isinstance(data, str) else data
+        if len(raw) > max_size:
+            raise TokenTooLarge(f"JWE JSON longer than {max_size}")
+        return _object(json_loads(raw, what="JWE JSON"), "JWE JSON")
+    raise MalformedToken(f"JWE JSON must be str, bytes or a mapping, not {type(data).__name__}")
+
+
+def decrypt_json(
+    data: str | bytes | Mapping[str, Any],
+    keys: JWK | KeySet | KeyResolver | Sequence[JWK],
+    *,
+    algorithms: Collection[str],
+    encryptions: Collection[str],
+    decompress: bool = False,
+    max_decompressed: int = MAX_DECOMPRESSED,
+    p2c_min: int = P2C_MIN,
+    p2c_max: int = P2C_MAX,
+    max_size: int = MAX_TOKEN_SIZE,
+) -> DecryptedJWE:
+    """Decrypt a JWE in the general or flattened JSON serialization.
+
+    Recipients are tried in order; those whose ``alg`` is not allowed or for which no key is
+    found are skipped.  The protected header, the shared ``unprotected`` header and each
+    recipient's ``header`` must have disjoint member names, and ``enc`` may not be per-recipient.
+    The checks and arguments are those of :func:`decrypt`.
+
+    Returns:
+        The plaintext, the joint header of the recipient that decrypted, the key and ``aad``.
+
+    Raises:
+        TokenTooLarge: Over ``max_size`` or ``max_decompressed``.
+        MalformedToken: Bad structure, overlapping headers, bad lengths.
+        DecodeError: Bad base64url or JSON.
+        AlgorithmNotAllowed: No recipient uses an allowed ``alg``; ``enc`` or ``zip`` refused.
+        KeyNotFound: No key for any allowed recipient.
+        DecryptionFailed: Decryption failed (one error for every cause).
+        ConfigurationError: On bad arguments.
+
+    .. versionadded:: 0.1.0
+    """
+    policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
+    resolver = _resolver(keys)
+    obj = _json_input(data, max_size)
+    head = obj.get("protected", "")
+    if not isinstance(head, str):
+        raise MalformedToken("'protected' must be a base64url string")
+    prot = _header_object(head) if head else {}
+    shared = _object(obj.get("unprotected", {}), "'unprotected'")
+    entries = _recipient_entries(obj)
+    iv, ct = _b64(obj.get("iv"), "iv"), _b64(obj.get("ciphertext"), "ciphertext")
+    tag = _b64(obj.get("tag"), "tag")
+    aad_b64 = obj.get("aad")
+    aad = None if aad_b64 is None else _b64(aad_b64, "aad")
+    full_aad = (head if aad_b64 is None else f"{head}.{aad_b64}").encode("ascii")
+    if set(prot) & set(shared):
+        raise MalformedToken("protected and unprotected headers share a member name")
+    last_error: Exception | None = None
+    for entry in entries:
+        own = _object(entry.get("header", {}), "recipient 'header'")
+        if set(own) & (set(prot) | set(shared)):
+            raise MalformedToken("a recipient header repeats a protected or shared member")
+        if "enc" in own or "zip" in own:
+            raise MalformedToken("'enc' and 'zip' may not be per-recipient")
+        header = {**prot, **shared, **own}
+        try:
+            alg, enc = _check_header(header, prot, policy)
+            _check_content_lengths(enc, iv, tag, ct)
+            candidates = _select_keys(resolver, header.get("kid"), alg, enc)
+        except (AlgorithmNotAllowed, KeyNotFound) as exc:
+            last_error = exc
+            continue
+        encrypted_key = _b64(entry.get("encrypted_key", ""), "encrypted key")
+        parts = (encrypted_key, iv, ct, tag, full_aad)
+        try:
+            plaintext, key = _decrypt_attempts(candidates, alg, enc, header, parts, policy)
+        except DecryptionFailed as exc:
+            last_error = exc
+            continue
+        return DecryptedJWE(plaintext=plaintext, header=MappingProxyType(header), key=key, aad=aad)
+    if isinstance(last_error, DecryptionFailed):
+        raise DecryptionFailed(FAILED)
+    raise last_error or KeyNotFound("no recipient")
+
+
+# ----------------------------------------------------------------------------- nested JWT
+
+
+def encrypt_jwt(
+    claims: Mapping[str, Any],
+    signing_key: JWK,
+    encryption_key: JWK,
+    *,
+    enc: str,
+    alg: str | None = None,
+    signing_headers: Mapping[str, Any] | None = None,
+    headers: Mapping[str, Any] | None = None,
+) -> str:
+    """Sign claims as a JWT, then encrypt it (RFC 7519 section 11.2: sign, then encrypt).
+
+    The inner JWS gets ``typ: JWT``; the outer JWE gets ``cty: JWT`` (RFC 7519 section 5.2),
+    which :func:`decrypt_jwt` requires.
+
+    Args:
+        claims: The JWT claims (a JSON object).
+        signing_key: The signer's private key (its ``alg`` is used).
+        encryption_key: The recipient's key.
+        enc: The content encryption algorithm.
+        alg: The key management algorithm (default: the encryption key's ``alg``).
+        signing_headers: Extra protected header members of the inner JWS.
+        headers: Extra protected header members of the outer JWE.
+
+    Raises:
+        EncodeError: If the claims are not a JSON object or cannot be encoded.
+        UnsupportedAlgorithm: If a key cannot serve its algorithm.
+        InvalidKeyError: If the encryption key does not fit.
+
+    .. versionadded:: 0.1.0
+    """
+    from authcore.jose import jws  # noqa: PLC0415 - keeps jwe importable on its own
+
+    if not isinstance(claims, Mapping):
+        raise EncodeError("claims must be a JSON object")
+    inner = jws.sign(
+        json_dumps(dict(claims)), signing_key, headers={"typ": "JWT", **(signing_headers or {})}
+    )
+    outer = {**(headers or {}), "cty": "JWT"}
+    return encrypt(inner.encode("ascii"), encryption_key, enc=enc, alg=alg, headers=outer)
+
+
+def decrypt_jwt(
+    token: str | bytes,
+    keys: JWK | KeySet | KeyResolver | Sequence[JWK],
+    *,
+    algorithms: Collection[str],
+    encryptions: Collection[str],
+    verify: Callable[[str], T],
+    max_size: int = MAX_TOKEN_SIZE,
+) -> T:
+    """Decode exactly the nested profile: a compact JWE with ``cty: JWT`` around a compact JWS.
+
+    The outer token must be a JWE (a bare JWS is refused) whose protected header says
+    ``cty: JWT``; its plaintext must be a compact JWS (a JWE inside is refused).  The inner JWS
+    is then handed to ``verify``, typically ``JWTVerifier(...).verify`` or a ``jws.verify``
+    closure, whose result is returned.  Compression is never accepted here.
+
+    Args:
+        token: The nested token.
+        keys: The decryption key(s).
+        algorithms: The accepted outer ``alg`` values.
+        encryptions: The accepted outer ``enc`` values.
+        verify: Verifies the inner JWS and returns what it returns; raises on failure.
+        max_size: The size cap of the outer token.
+
+    Raises:
+        MalformedToken: Not a JWE, no ``cty: JWT``, or the inner token is not a compact JWS.
+        VerificationError: Any error of :func:`decrypt` or of ``verify``.
+
+    .. versionadded:: 0.1.0
+    """
+    result = decrypt(token, keys, algorithms=algorithms, encryptions=encryptions, max_size=max_size)
+    cty = result.header.get("cty")
+    if not isinstance(cty, str) or cty.upper() not in ("JWT", "APPLICATION/JWT"):
+        raise MalformedToken("the JWE does not carry a nested JWT (cty is not 'JWT')")
+    inner = result.plaintext
+    if not inner.isascii() or inner.count(b".") != 2:  # noqa: PLR2004 - a compact JWS
+        raise MalformedToken("the nested token is not a compact JWS")
+    return verify(inner.decode("ascii"))
