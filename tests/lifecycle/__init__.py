@@ -1,0 +1,1 @@
+"""Key lifecycle: JWKS caching and discovery, KeyRing rotation, JWT revocation."""

@@ -1,0 +1,233 @@
+"""A scriptable HTTPS (or HTTP) server on 127.0.0.1 for fetcher and discovery tests.
+
+The certificate chain (a test CA and a leaf for ``127.0.0.1``) is made here with
+``cryptography``; nothing leaves the loopback interface.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import http.server
+import ssl
+import threading
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from authcore.clock import utc_now
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from typing_extensions import Self
+
+__all__ = ["Reply", "Server", "TestPKI", "make_pki"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class TestPKI:
+    """PEM files of a throwaway CA and a leaf certificate for 127.0.0.1."""
+
+    ca_pem: bytes
+    cert_file: Path
+    key_file: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context trusting only the test CA."""
+        return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def make_pki(folder: Path) -> TestPKI:
+    """Create a CA and a server certificate for ``127.0.0.1`` in ``folder``."""
+    import ipaddress  # noqa: PLC0415 - test helper
+
+    now = utc_now()  # certificate validity only, never asserted on
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("authcore test CA"))
+        .issuer_name(_name("authcore test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(_name("127.0.0.1"))
+        .issuer_name(ca_cert.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_file = folder / "server.pem"
+    key_file = folder / "server.key"
+    cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return TestPKI(
+        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM),
+        cert_file=cert_file,
+        key_file=key_file,
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """What the server answers on one path.
+
+    Attributes:
+        status: The HTTP status.
+        body: The body bytes.
+        content_type: The Content-Type header (``None``: none sent).
+        headers: Extra headers.
+        delay: Seconds to wait before answering (interrupted when the server stops).
+        trickle: Seconds to wait between body bytes (a slow sender).
+        length: Send a Content-Length header.
+    """
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str | None = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+    trickle: float = 0.0
+    length: bool = True
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self) -> None:
+        owner = self.server.owner
+        with owner.lock:
+            owner.requests.append(self.path)
+            reply = owner.routes.get(self.path, Reply(status=404, body=b"not found"))
+        if reply.delay and owner.stopping.wait(reply.delay):
+            return
+        self.send_response(reply.status)
+        if reply.content_type is not None:
+            self.send_header("Content-Type", reply.content_type)
+        if reply.length:
+            self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if reply.trickle:
+            for i in range(len(reply.body)):
+                if owner.stopping.wait(reply.trickle):
+                    return
+                self.wfile.write(reply.body[i : i + 1])
+                self.wfile.flush()
+        else:
+            self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+        """Keep test output quiet."""
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    owner: Server
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Client aborts (refused TLS, closed sockets) are expected in these tests."""
+
+
+class Server:
+    """A threaded server on 127.0.0.1 answering GET from a route table."""
+
+    def __init__(self, pki: TestPKI | None) -> None:
+        self.routes: dict[str, Reply] = {}
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.owner = self
+        if pki is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(pki.cert_file, pki.key_file)
+            self._httpd.socket = context.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self.scheme = "https" if pki is not None else "http"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        """The origin, for example ``https://127.0.0.1:41234``."""
+        return f"{self.scheme}://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        """The full URL of ``path``."""
+        return self.base + path
+
+    def set(self, path: str, reply: Reply) -> None:
+        """Answer ``path`` with ``reply`` from now on."""
+        with self.lock:
+            self.routes[path] = reply
+
+    def hits(self, path: str) -> int:
+        """How many GETs ``path`` received."""
+        with self.lock:
+            return self.requests.count(path)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
+
+
+def serve(pki: TestPKI | None) -> Iterator[Server]:
+    """Run a server for the duration of a fixture."""
+    with Server(pki) as server:
+        yield server
