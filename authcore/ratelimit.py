@@ -140,8 +140,9 @@ class GCRA:
         object.__setattr__(self, "rate", _positive_int(rate, "rate"))
         object.__setattr__(self, "period", float(seconds))
         object.__setattr__(self, "burst", _positive_int(rate if burst is None else burst, "burst"))
-        # Rounded up: the limit is never looser than configured (by < 1 ns per request).
-        object.__setattr__(self, "_interval_ns", max(1, math.ceil(seconds * _NS / rate)))
+        # Whole nanoseconds, rounded down: at most 1 ns per request looser than configured,
+        # so clients pacing themselves at exactly the rate (on microsecond clocks) pass.
+        object.__setattr__(self, "_interval_ns", max(1, int(seconds * _NS) // rate))
 
     def step(self, tat: int | None, now_ns: int, cost: int = 1) -> tuple[int | None, Decision]:
         """The pure GCRA transition: ``(new TAT or None if unchanged, decision)``."""
