@@ -1,0 +1,238 @@
+"""Helpers shared by the webhook schemes: header lookup, timestamps, payloads, tolerance.
+
+Theory of operation: each scheme parses its headers with :func:`find_headers` (one pass over
+the fields, case-insensitive, repeats refused), checks the timestamp syntax and tolerance
+before any MAC is computed, then compares MACs only through :func:`authcore._ct.bytes_eq`.
+Nothing here reads the wall clock except through :func:`authcore.clock.utc_now`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+from authcore.clock import ensure_aware, utc_now
+from authcore.errors import ConfigurationError, MalformedHeader, StaleTimestamp
+from authcore.http import Headers
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "MAX_TIMESTAMP_DIGITS",
+    "HeaderSpec",
+    "HeadersInput",
+    "Now",
+    "Payload",
+    "Tolerance",
+    "check_tolerance",
+    "find_headers",
+    "parse_timestamp",
+    "to_payload",
+    "to_tolerance",
+    "unix_now",
+]
+
+DEFAULT_TOLERANCE: Final = 300
+"""Seconds a signed timestamp may differ from now, in either direction."""
+
+MAX_TIMESTAMP_DIGITS: Final = 16
+"""The longest accepted decimal timestamp (far beyond any real clock, short of overflow)."""
+
+_UTC: Final = dt.timezone.utc
+
+# Accepted header inputs: authcore Headers, any mapping (a plain dict, a framework's
+# case-insensitive multi-dict, ...), or (name, value) pairs as ASGI servers provide them.
+HeadersInput: TypeAlias = Headers | Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
+Payload: TypeAlias = bytes | bytearray | memoryview
+Now: TypeAlias = dt.datetime | int | float | None
+Tolerance: TypeAlias = int | float | dt.timedelta
+
+
+def to_payload(payload: object) -> bytes:
+    """Return the raw body as ``bytes``.
+
+    Raises:
+        ConfigurationError: If ``payload`` is not bytes-like.  A ``str`` is refused on purpose:
+            the signature covers the exact bytes received, and text has usually been decoded
+            (or re-serialized) on the way.
+    """
+    if type(payload) is bytes:
+        return payload
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        return bytes(payload)
+    raise ConfigurationError(
+        f"payload must be the raw request body as bytes, got {type(payload).__name__}"
+    )
+
+
+def to_tolerance(tolerance: object) -> float:
+    """Return the tolerance in seconds.
+
+    Raises:
+        ConfigurationError: If it is not a finite, non-negative number or timedelta.
+    """
+    if isinstance(tolerance, dt.timedelta):
+        seconds = tolerance.total_seconds()
+    elif isinstance(tolerance, (int, float)) and not isinstance(tolerance, bool):
+        seconds = float(tolerance)
+    else:
+        raise ConfigurationError(
+            f"tolerance must be seconds or a timedelta, got {type(tolerance).__name__}"
+        )
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigurationError("tolerance must be a finite, non-negative number of seconds")
+    return seconds
+
+
+def unix_now(now: object = None) -> float:
+    """Return ``now`` as UNIX seconds; ``None`` means the wall clock.
+
+    Args:
+        now: An aware datetime, UNIX seconds (int or float), or ``None``.
+
+    Raises:
+        ConfigurationError: If ``now`` is a naive datetime, not finite, or of another type.
+    """
+    if now is None:
+        return utc_now().timestamp()
+    if isinstance(now, dt.datetime):
+        return ensure_aware(now).timestamp()
+    if isinstance(now, (int, float)) and not isinstance(now, bool):
+        value = float(now)
+        if math.isfinite(value):
+            return value
+        raise ConfigurationError("now must be a finite number of UNIX seconds")
+    raise ConfigurationError(
+        f"now must be an aware datetime or UNIX seconds, got {type(now).__name__}"
+    )
+
+
+def parse_timestamp(text: str, *, what: str) -> int:
+    """Parse a canonical decimal UNIX timestamp.
+
+    Canonical means ASCII digits only: no sign, point, exponent, spaces, underscores, hex or
+    leading zeros, and at most :data:`MAX_TIMESTAMP_DIGITS` digits.  Python's ``int()`` and
+    ``float()`` accept all of those; a signed value must have exactly one spelling.
+
+    Raises:
+        MalformedHeader: If ``text`` is not canonical.
+    """
+    if (
+        not text.isdigit()
+        or not text.isascii()
+        or len(text) > MAX_TIMESTAMP_DIGITS
+        or (text[0] == "0" and len(text) > 1)
+    ):
+        raise MalformedHeader(f"{what} is not a canonical decimal integer")
+    return int(text)
+
+
+def check_tolerance(timestamp: int, now: float, tolerance: float, *, what: str) -> None:
+    """Refuse a timestamp further than ``tolerance`` seconds from ``now``, either way.
+
+    Raises:
+        StaleTimestamp: If ``|now - timestamp| > tolerance``.
+    """
+    skew = now - timestamp
+    if skew > tolerance:
+        raise StaleTimestamp(f"{what} is {skew:.0f} s old (tolerance {tolerance:g} s)")
+    if -skew > tolerance:
+        raise StaleTimestamp(f"{what} is {-skew:.0f} s in the future (tolerance {tolerance:g} s)")
+
+
+def _text(value: object, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    raise MalformedHeader(f"header {name!r} is not text")
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderSpec:
+    """The lower-case header names a scheme reads, with what the lookup precomputes."""
+
+    names: tuple[str, ...]
+    lengths: frozenset[int]
+    stem: str
+
+    @classmethod
+    def of(cls, *names: str) -> HeaderSpec:
+        """Build the spec of ``names`` (lower case)."""
+        return cls(
+            names=names,
+            lengths=frozenset(len(n) for n in names),
+            stem=os.path.commonprefix(names),  # noqa: RUF071 - a text prefix is wanted
+        )
+
+
+def _find_in_dict(headers: dict[Any, Any], spec: HeaderSpec) -> list[str | None] | None:
+    """The common case, a plain dict of text, in a few C-level operations; ``None`` if unsure.
+
+    The wanted names are looked up as spelled (lower case).  Then every key is lower-cased
+    once, in one joined string, and the occurrences of the names' common prefix are
+    counted: if there are no more of them than direct hits, no other spelling of a wanted
+    name exists and the hits are exact.  Anything else (another spelling, a repeat, other
+    keys with the prefix, non-text keys or values) goes to the general scan, which gives the
+    precise answer or error.
+    """
+    found: list[Any] = list(map(headers.get, spec.names))
+    hits = len(found) - found.count(None)
+    try:
+        if "\n".join(headers).lower().count(spec.stem) != hits:
+            return None
+    except TypeError:  # a key that is not str
+        return None
+    for value in found:
+        if value is not None and type(value) is not str:
+            return None
+    return found
+
+
+def find_headers(headers: object, spec: HeaderSpec) -> list[str | None]:  # noqa: C901
+    """Return the values of the lower-case ``names``, in order (``None`` when absent).
+
+    Names are compared case-insensitively.  A field that appears more than once (twice in
+    the pairs, in two spellings of a plain dict, or combined by a multi-dict) is refused:
+    choosing one of them would be a guess an attacker could steer.
+
+    Raises:
+        MalformedHeader: On a repeated field or a value that is not text.
+        ConfigurationError: If ``headers`` is neither a mapping nor an iterable of pairs.
+    """
+    if type(headers) is dict:
+        fast = _find_in_dict(headers, spec)
+        if fast is not None:
+            return fast
+    names, lengths = spec.names, spec.lengths
+    found: list[str | None] = [None] * len(names)
+    if isinstance(headers, Headers):
+        for i, name in enumerate(names):
+            found[i] = headers.get_single(name)
+        return found
+    if isinstance(headers, Mapping):
+        pairs: Iterable[Any] = headers.items()
+    elif isinstance(headers, Iterable) and not isinstance(headers, (str, bytes)):
+        pairs = headers
+    else:
+        raise ConfigurationError(
+            f"headers must be a mapping or (name, value) pairs, got {type(headers).__name__}"
+        )
+    for pair in pairs:
+        try:
+            raw_name, raw_value = pair
+            # Most fields are skipped on their length alone, before any lower-casing.
+            if len(raw_name) not in lengths:
+                continue
+        except (TypeError, ValueError):
+            raise ConfigurationError("headers must be (name, value) pairs of text") from None
+        name = _text(raw_name, "?").lower()
+        if name in names:
+            i = names.index(name)
+            if found[i] is not None:
+                raise MalformedHeader(f"header {name!r} repeated")
+            found[i] = _text(raw_value, name)
+    return found

@@ -1,0 +1,522 @@
+"""Standard Webhooks 1.0: ``v1`` (HMAC-SHA256) and ``v1a`` (Ed25519) signatures.
+
+Implements the specification at https://www.standardwebhooks.com ("Signature scheme",
+"Webhook headers", "Verifying signatures"):
+
+* the signed content is ``{webhook-id}.{webhook-timestamp}.{payload}`` over the raw body;
+* ``webhook-signature`` is a space-separated list of ``version,base64(signature)``; any one
+  valid signature is enough, unknown versions are skipped (they are how schemes evolve);
+* ``webhook-timestamp`` is checked against the tolerance in both directions;
+* HMAC results are compared in constant time (:func:`authcore._ct.bytes_eq`), as canonical
+  base64 text, so a signature has exactly one accepted spelling.
+
+Stricter than the specification requires, on purpose: ``webhook-id`` must be 1 to 256
+visible ASCII characters without ``.`` (the specification warns that a ``.`` in the id lets
+a signed message be re-split), the timestamp must be a canonical decimal integer, a repeated
+header is refused, and the signature header is capped (:data:`MAX_SIGNATURES` entries).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
+
+from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
+
+from authcore._ct import bytes_eq
+from authcore._encoding import json_loads
+from authcore.clock import utc_now as _utc_now
+from authcore.errors import (
+    ConfigurationError,
+    InvalidKeyError,
+    InvalidSignature,
+    MalformedHeader,
+    Replayed,
+)
+from authcore.webhooks._common import (
+    DEFAULT_TOLERANCE,
+    HeadersInput,
+    HeaderSpec,
+    Now,
+    Payload,
+    Tolerance,
+    check_tolerance,
+    find_headers,
+    to_payload,
+    to_tolerance,
+    unix_now,
+)
+from authcore.webhooks._keys import PreparedKey, WebhookSecret, prepare
+
+if TYPE_CHECKING:
+    from authcore.webhooks._replay import ReplayCache
+
+__all__ = [
+    "HEADER_ID",
+    "HEADER_SIGNATURE",
+    "HEADER_TIMESTAMP",
+    "MAX_SIGNATURES",
+    "VerifiedWebhook",
+    "WebhookVerifier",
+    "sign",
+    "verify",
+]
+
+HEADER_ID: Final = "webhook-id"
+"""The message id header (the same across retries of one message)."""
+HEADER_TIMESTAMP: Final = "webhook-timestamp"
+"""The UNIX-seconds timestamp header."""
+HEADER_SIGNATURE: Final = "webhook-signature"
+"""The space-separated signatures header."""
+
+MAX_SIGNATURES: Final = 16
+"""The most entries read from one ``webhook-signature`` header."""
+
+_MAX_SIGNATURE_HEADER: Final = 4096
+_SPEC: Final = HeaderSpec.of(HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE)
+# Below this size the signed content is built by one concatenation (cheaper than a second
+# HMAC update); above it the body is fed to the HMAC as is, without a copy.
+_CONCAT_LIMIT: Final = 16384
+# Visible ASCII except "." (0x2e): the id is followed by "." in the signed content.
+_ID_RE: Final = re.compile(r"[!-\-/-~]{1,256}")
+_PREFIX_RE: Final = re.compile(r"[!-\-/-~]{1,256}\.(?:0|[1-9][0-9]{0,15})\.")
+_UTC: Final = dt.timezone.utc
+_b2a = binascii.b2a_base64
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifiedWebhook:
+    """A webhook whose signature, timestamp (and, if asked, novelty) were verified.
+
+    Nothing is checked about the payload's content: parse it, then act on it.  A sender
+    retries a message with the same ``msg_id`` and a new timestamp, so make processing
+    idempotent on ``msg_id``.
+
+    Attributes:
+        msg_id: The ``webhook-id`` header.
+        timestamp: The ``webhook-timestamp`` header, in UNIX seconds.
+        payload: The raw body that was verified.
+        version: The signature version that matched: ``"v1"`` (HMAC) or ``"v1a"`` (Ed25519).
+        key_index: The position, in the secrets given, of the one that verified (during a
+            rotation this tells when the old secret stops being used).
+
+    .. versionadded:: 0.1.0
+    """
+
+    msg_id: str
+    timestamp: int
+    payload: bytes = field(repr=False)
+    version: Literal["v1", "v1a"]
+    key_index: int
+
+    @property
+    def sent_at(self) -> dt.datetime:
+        """The timestamp as an aware UTC datetime."""
+        return dt.datetime.fromtimestamp(self.timestamp, _UTC)
+
+    def json(self) -> Any:  # noqa: ANN401 - JSON is untyped until the caller validates it
+        """Parse the payload as strict JSON (duplicate names refused).
+
+        Raises:
+            DecodeError: If the payload is not strict UTF-8 JSON.
+        """
+        return json_loads(self.payload, what="webhook payload")
+
+
+def _as_sequence(secrets: object) -> tuple[object, ...]:
+    if isinstance(secrets, (str, bytes, bytearray, memoryview)) or not isinstance(
+        secrets, Sequence
+    ):
+        return (secrets,)
+    if not secrets:
+        raise ConfigurationError("no webhook secret given")
+    return tuple(secrets)
+
+
+@dataclass(frozen=True, slots=True)
+class _KeySet:
+    hmacs: tuple[tuple[int, Any], ...]
+    publics: tuple[tuple[int, Any], ...]
+
+
+def _build_key_set(items: tuple[object, ...]) -> _KeySet:
+    hmacs: list[tuple[int, Any]] = []
+    publics: list[tuple[int, Any]] = []
+    for index, item in enumerate(items):
+        key = prepare(item)
+        if key.version == "v1":
+            hmacs.append((index, key.hmac))
+        else:
+            publics.append((index, key.public))
+    return _KeySet(hmacs=tuple(hmacs), publics=tuple(publics))
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_key_set(items: tuple[object, ...]) -> _KeySet:
+    return _build_key_set(items)
+
+
+def _key_set(secrets: object) -> _KeySet:
+    items = _as_sequence(secrets)
+    try:
+        return _cached_key_set(items)
+    except TypeError:  # an unhashable item: parse without the cache
+        return _build_key_set(items)
+
+
+def _decode_ed25519_signature(text: bytes) -> bytes | None:
+    # Canonical standard base64 of 64 bytes is exactly 88 characters ending in "==".
+    if len(text) != 88 or not text.endswith(b"=="):  # noqa: PLR2004
+        return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if bytes_eq(_b2a(raw, newline=False), text) else None
+
+
+class WebhookVerifier:
+    """Verifies Standard Webhooks deliveries with a fixed set of secrets: build once, reuse.
+
+    Parsing the secrets (and keying the HMACs) happens here, once, so :meth:`verify` does
+    only the per-message work.  Immutable and safe to share across threads.
+
+    Args:
+        secrets: One secret or a sequence of them (rotation: any one may match).  Each is a
+            ``whsec_`` secret (``v1``), a ``whpk_`` public key or ``whsk_`` signing key
+            (``v1a``), raw HMAC key bytes, or an Ed25519 key object.
+        tolerance: Seconds (or a timedelta) the timestamp may differ from now, either way.
+        replay_cache: If given, each delivery (message id and timestamp) is accepted once.
+
+    Raises:
+        InvalidKeyError: If a secret is malformed.
+        ConfigurationError: If no secret is given or ``tolerance`` is invalid.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_keys", "_replay_cache", "_tolerance")
+
+    def __init__(
+        self,
+        secrets: WebhookSecret | Sequence[WebhookSecret],
+        *,
+        tolerance: Tolerance = DEFAULT_TOLERANCE,
+        replay_cache: ReplayCache | None = None,
+    ) -> None:
+        self._keys = _key_set(secrets)
+        self._tolerance = to_tolerance(tolerance)
+        self._replay_cache = replay_cache
+
+    def __repr__(self) -> str:
+        return (
+            f"WebhookVerifier(v1_keys={len(self._keys.hmacs)}, "
+            f"v1a_keys={len(self._keys.publics)}, tolerance={self._tolerance:g})"
+        )
+
+    def verify(
+        self, payload: Payload, headers: HeadersInput, *, now: Now = None
+    ) -> VerifiedWebhook:
+        """Verify one delivery.
+
+        Args:
+            payload: The raw request body, exactly as received.
+            headers: The request headers: :class:`authcore.http.Headers`, any mapping, or
+                ``(name, value)`` pairs; names are matched case-insensitively.
+            now: The current time: an aware datetime or UNIX seconds (default: the clock).
+
+        Returns:
+            The verified message.
+
+        Raises:
+            MalformedHeader: A header is missing, repeated or malformed.
+            StaleTimestamp: The timestamp is outside the tolerance (either direction).
+            InvalidSignature: No signature in the header matches any of the secrets.
+            Replayed: The replay cache has already accepted this delivery.
+            StoreError: The replay cache failed.
+        """
+        return _verify(
+            payload,
+            headers,
+            self._keys,
+            tolerance=self._tolerance,
+            now=now,
+            replay_cache=self._replay_cache,
+        )
+
+
+# A frozen dataclass's __init__ routes every field through object.__setattr__, which costs
+# more than the HMAC on this hot path.  The slot descriptors below fill the same slots
+# directly; every field is set exactly once, so the instance is as complete and immutable as
+# one made by __init__.
+_new = object.__new__
+_set_msg_id, _set_timestamp, _set_payload, _set_version, _set_key_index = (
+    vars(VerifiedWebhook)[name].__set__
+    for name in ("msg_id", "timestamp", "payload", "version", "key_index")
+)
+
+
+def _verified(
+    msg_id: str, timestamp: int, body: bytes, version: str, index: int
+) -> VerifiedWebhook:
+    result = _new(VerifiedWebhook)
+    _set_msg_id(result, msg_id)
+    _set_timestamp(result, timestamp)
+    _set_payload(result, body)
+    _set_version(result, version)
+    _set_key_index(result, index)
+    return result
+
+
+def _split_signatures(sig_text: str) -> tuple[list[bytes], list[bytes]]:
+    """Return the ``v1`` and ``v1a`` signatures of the header; other versions are skipped."""
+    if len(sig_text) > _MAX_SIGNATURE_HEADER:
+        raise MalformedHeader("webhook-signature header too long")
+    entries = sig_text.encode("utf-8", "replace").split(b" ")
+    if len(entries) > MAX_SIGNATURES:
+        raise MalformedHeader(f"more than {MAX_SIGNATURES} entries in webhook-signature")
+    v1: list[bytes] = []
+    v1a: list[bytes] = []
+    for entry in entries:
+        if entry[:3] == b"v1,":
+            v1.append(entry[3:])
+        elif entry[:4] == b"v1a,":
+            v1a.append(entry[4:])
+        elif entry and b"," not in entry:
+            raise MalformedHeader("webhook-signature entry is not 'version,signature'")
+    return v1, v1a
+
+
+def _match_ed25519(keys: _KeySet, v1a: list[bytes], content: bytes) -> int | None:
+    """Return the index of the public key that verifies one of the ``v1a`` signatures."""
+    decoded = [d for d in map(_decode_ed25519_signature, v1a) if d is not None]
+    for index, public in keys.publics:
+        for candidate in decoded:
+            try:
+                public.verify(candidate, content)
+            except _CryptoInvalidSignature:
+                continue
+            return index
+    return None
+
+
+def _refuse_prefix(msg_id: str) -> NoReturn:
+    if _ID_RE.fullmatch(msg_id) is None:
+        raise MalformedHeader("webhook-id must be 1-256 visible ASCII characters without '.'")
+    raise MalformedHeader("webhook-timestamp is not a canonical decimal integer")
+
+
+def _verify(  # noqa: C901, PLR0912 - the hot path is kept in one frame on purpose
+    payload: object,
+    headers: object,
+    keys: _KeySet,
+    *,
+    tolerance: float,
+    now: object,
+    replay_cache: ReplayCache | None,
+) -> VerifiedWebhook:
+    body = payload if type(payload) is bytes else to_payload(payload)
+    msg_id, ts_text, sig_text = find_headers(headers, _SPEC)
+    if msg_id is None or ts_text is None or sig_text is None:
+        found = (msg_id, ts_text, sig_text)
+        missing = [n for n, v in zip(_SPEC.names, found, strict=True) if v is None]
+        raise MalformedHeader(f"missing header {', '.join(missing)}")
+    # One match checks the id (visible ASCII, no ".") and the canonical decimal timestamp,
+    # on the very text that is signed.
+    prefix_text = f"{msg_id}.{ts_text}."
+    if _PREFIX_RE.fullmatch(prefix_text) is None:
+        _refuse_prefix(msg_id)
+    timestamp = int(ts_text)
+    current = _utc_now().timestamp() if now is None else unix_now(now)
+    skew = current - timestamp
+    if skew > tolerance or -skew > tolerance:
+        check_tolerance(timestamp, current, tolerance, what="webhook-timestamp")
+    if sig_text[:3] == "v1," and " " not in sig_text:  # the usual single v1 signature
+        v1: list[bytes] = [sig_text[3:].encode("utf-8", "replace")]
+        v1a: list[bytes] = []
+    else:
+        v1, v1a = _split_signatures(sig_text)
+    prefix = prefix_text.encode("ascii")
+    if v1:
+        # Small bodies: one concatenation beats a second HMAC update; large ones are not copied.
+        content = prefix + body if len(body) <= _CONCAT_LIMIT else None
+        for index, base in keys.hmacs:
+            mac = base.copy()
+            if content is None:
+                mac.update(prefix)
+                mac.update(body)
+            else:
+                mac.update(content)
+            expected = _b2a(mac.finalize(), newline=False)
+            for candidate in v1:
+                if bytes_eq(candidate, expected):
+                    if replay_cache is None:
+                        return _verified(msg_id, timestamp, body, "v1", index)
+                    return _accept(
+                        msg_id=msg_id,
+                        timestamp=timestamp,
+                        body=body,
+                        version="v1",
+                        index=index,
+                        tolerance=tolerance,
+                        now=now,
+                        current=current,
+                        replay_cache=replay_cache,
+                    )
+    if v1a and keys.publics:
+        matched = _match_ed25519(keys, v1a, prefix + body)
+        if matched is not None:
+            return _accept(
+                msg_id=msg_id,
+                timestamp=timestamp,
+                body=body,
+                version="v1a",
+                index=matched,
+                tolerance=tolerance,
+                now=now,
+                current=current,
+                replay_cache=replay_cache,
+            )
+    if not v1 and not v1a:
+        raise InvalidSignature("no v1 or v1a entry in webhook-signature")
+    raise InvalidSignature("no signature matched any secret")
+
+
+def _accept(
+    *,
+    msg_id: str,
+    timestamp: int,
+    body: bytes,
+    version: str,
+    index: int,
+    tolerance: float,
+    now: object,
+    current: float,
+    replay_cache: ReplayCache | None,
+) -> VerifiedWebhook:
+    if replay_cache is not None:
+        now_dt = now if isinstance(now, dt.datetime) else dt.datetime.fromtimestamp(current, _UTC)
+        # Kept until the timestamp check would refuse the delivery by itself.
+        expires = dt.datetime.fromtimestamp(timestamp + tolerance + 1, _UTC)
+        if not replay_cache.add(
+            f"standard-webhooks:{msg_id}:{timestamp}", expires_at=expires, now=now_dt
+        ):
+            raise Replayed("this webhook-id and webhook-timestamp were already accepted")
+    return _verified(msg_id, timestamp, body, version, index)
+
+
+def verify(
+    payload: Payload,
+    headers: HeadersInput,
+    secrets: WebhookSecret | Sequence[WebhookSecret],
+    *,
+    tolerance: Tolerance = DEFAULT_TOLERANCE,
+    now: Now = None,
+    replay_cache: ReplayCache | None = None,
+) -> VerifiedWebhook:
+    """Verify a Standard Webhooks delivery.
+
+    Checks, in order: the three headers are present once each and well formed, the
+    timestamp is within ``tolerance`` of ``now`` (either direction), one of the signatures
+    matches one of ``secrets``, and (with a ``replay_cache``) this delivery was not accepted
+    before.  Not checked: anything about the payload's content.
+
+    Args:
+        payload: The raw request body, exactly as received (``bytes``; never re-serialized
+            JSON: see the guide).
+        headers: The request headers: :class:`authcore.http.Headers`, any mapping, or
+            ``(name, value)`` pairs; names are matched case-insensitively.
+        secrets: One secret or a sequence of them (rotation: any one may match): ``whsec_``
+            secrets verify ``v1``, ``whpk_`` public keys (or ``whsk_`` keys) verify ``v1a``.
+        tolerance: Seconds (or a timedelta) the timestamp may differ from now, either way.
+        now: The current time: an aware datetime or UNIX seconds (default: the clock).
+        replay_cache: If given, each delivery (message id and timestamp) is accepted once.
+
+    Returns:
+        The verified message.
+
+    Raises:
+        MalformedHeader: A header is missing, repeated or malformed.
+        StaleTimestamp: The timestamp is outside the tolerance.
+        InvalidSignature: No signature in the header matches any of the secrets.
+        Replayed: The replay cache has already accepted this delivery.
+        InvalidKeyError: A secret is malformed (your configuration).
+        ConfigurationError: Another argument is unusable (your code).
+
+    .. versionadded:: 0.1.0
+    """
+    return _verify(
+        payload,
+        headers,
+        _key_set(secrets),
+        tolerance=to_tolerance(tolerance),
+        now=now,
+        replay_cache=replay_cache,
+    )
+
+
+def _valid_id(msg_id: object) -> bool:
+    return isinstance(msg_id, str) and _ID_RE.fullmatch(msg_id) is not None
+
+
+def _unix_timestamp(timestamp: object) -> int:
+    if isinstance(timestamp, dt.datetime):
+        from authcore.clock import ensure_aware  # noqa: PLC0415 - keep the hot imports small
+
+        return int(ensure_aware(timestamp, name="timestamp").timestamp())
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise ConfigurationError("timestamp must be UNIX seconds (int) or an aware datetime")
+    if not 0 <= timestamp < 10**16:
+        raise ConfigurationError("timestamp out of range")
+    return timestamp
+
+
+def sign(
+    payload: Payload,
+    secret: WebhookSecret | Sequence[WebhookSecret],
+    *,
+    msg_id: str,
+    timestamp: int | dt.datetime,
+) -> dict[str, str]:
+    """Sign a payload: return the three Standard Webhooks headers to send with it.
+
+    Args:
+        payload: The exact body bytes that will be sent.
+        secret: A ``whsec_`` secret (``v1``) or a ``whsk_`` signing key (``v1a``), or a
+            sequence of them to send several signatures (during a rotation).
+        msg_id: The message id: the same for every retry of one message; 1 to 256 visible
+            ASCII characters without ``.``.
+        timestamp: The send time: UNIX seconds or an aware datetime (a retry gets a new one).
+
+    Returns:
+        ``{"webhook-id": ..., "webhook-timestamp": ..., "webhook-signature": ...}``.
+
+    Raises:
+        InvalidKeyError: A secret is malformed, or is a ``whpk_`` public key.
+        ConfigurationError: ``msg_id`` or ``timestamp`` is unusable.
+
+    .. versionadded:: 0.1.0
+    """
+    body = to_payload(payload)
+    if not _valid_id(msg_id):
+        raise ConfigurationError("msg_id must be 1-256 visible ASCII characters without '.'")
+    ts = _unix_timestamp(timestamp)
+    message = b"%s.%d.%s" % (msg_id.encode("ascii"), ts, body)
+    parts: list[str] = []
+    for item in _as_sequence(secret):
+        key: PreparedKey = prepare(item)
+        if key.version == "v1":
+            mac = key.hmac.copy()  # type: ignore[union-attr]
+            mac.update(message)
+            parts.append("v1," + base64.b64encode(mac.finalize()).decode("ascii"))
+        elif key.private is not None:
+            parts.append("v1a," + base64.b64encode(key.private.sign(message)).decode("ascii"))
+        else:
+            raise InvalidKeyError("a whpk_ public key cannot sign: use the whsk_ signing key")
+    return {HEADER_ID: msg_id, HEADER_TIMESTAMP: str(ts), HEADER_SIGNATURE: " ".join(parts)}
