@@ -70,6 +70,35 @@ def check_binding(cnf: Mapping[str, object], cert: x509.Certificate | ClientIden
     return actual
 
 
+_EXTRA_NAMES: Final = {
+    "EMAILADDRESS": x509.NameOID.EMAIL_ADDRESS,
+    "SERIALNUMBER": x509.NameOID.SERIAL_NUMBER,
+    "GIVENNAME": x509.NameOID.GIVEN_NAME,
+    "SN": x509.NameOID.SURNAME,
+    "TITLE": x509.NameOID.TITLE,
+}
+
+
+def _parse_dn(text: str) -> x509.Name:
+    """Parse an RFC 4514 DN, with attribute type names case-insensitive (RFC 4512 2.5)."""
+    out: list[str] = []
+    in_type, escaped = True, False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_type and ch == "=":
+            in_type = False
+        elif not in_type and ch in ",+":
+            in_type = True
+        out.append(ch.upper() if in_type else ch)
+    try:
+        return x509.Name.from_rfc4514_string("".join(out), _EXTRA_NAMES)
+    except ValueError:
+        raise ConfigurationError("tls_client_auth_subject_dn is not an RFC 4514 DN") from None
+
+
 def _norm(value: str) -> str:
     # RFC 4518-style preparation, simplified: case fold and collapse insignificant spaces.
     return " ".join(value.casefold().split())
@@ -114,12 +143,7 @@ class TlsClientAuth:
         if not isinstance(cast("object", self.value), str) or not self.value:
             raise ConfigurationError(f"{self.parameter} must be a non-empty string")
         if self.parameter == "tls_client_auth_subject_dn":
-            try:
-                x509.Name.from_rfc4514_string(self.value)
-            except ValueError:
-                raise ConfigurationError(
-                    "tls_client_auth_subject_dn is not an RFC 4514 DN"
-                ) from None
+            _parse_dn(self.value)
         elif self.parameter == "tls_client_auth_san_ip":
             try:
                 ipaddress.ip_address(self.value)
@@ -161,7 +185,7 @@ class TlsClientAuth:
         names = names_of(leaf)
         kind = self.parameter.removeprefix("tls_client_auth_")
         if kind == "subject_dn":
-            ok = _dn_key(leaf.subject) == _dn_key(x509.Name.from_rfc4514_string(self.value))
+            ok = _dn_key(leaf.subject) == _dn_key(_parse_dn(self.value))
         elif kind == "san_dns":
             ok = any(n.lower() == self.value.lower() for n in names.dns_names)
         elif kind == "san_uri":

@@ -247,9 +247,10 @@ class TrustStore:
         server_name: x509.DNSName | x509.IPAddress | None,
         max_depth: int | None,
         at: dt.datetime,
+        cache: bool = True,
     ) -> ServerVerifier | ClientVerifier:
         key = (domain, server_name, max_depth, at)
-        verifier = self._cache.get(key)
+        verifier = self._cache.get(key) if cache else None
         if verifier is not None:
             return verifier
         builder = PolicyBuilder().store(self._stores[domain]).time(at)
@@ -266,6 +267,8 @@ class TrustStore:
                 built = builder.build_server_verifier(server_name)
             except ValueError:
                 raise ConfigurationError("server_name is not a valid DNS name") from None
+        if not cache:
+            return built
         with self._lock:
             while len(self._cache) >= _CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
@@ -512,9 +515,10 @@ def _path(  # noqa: PLR0917 - private helper, called once
             c.not_valid_before_utc <= second <= c.not_valid_after_utc for c in chain
         ):
             return chain
-    # The window start and the exact time disagree on validity: decide at the exact time.
+    # The window start and the exact time disagree on validity: decide at the exact time,
+    # with a verifier that is not cached (rare; caching it would evict the window's).
     try:
-        return _run(trust._verifier(**args, at=at), leaf, intermediates)  # type: ignore[arg-type]  # noqa: SLF001
+        return _run(trust._verifier(**args, at=at, cache=False), leaf, intermediates)  # type: ignore[arg-type]  # noqa: SLF001
     except VerificationError as exc:
         raise _map_error(exc) from None
 

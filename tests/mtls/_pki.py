@@ -1,0 +1,301 @@
+"""A small PKI built with cryptography for the mTLS tests: CAs, leaves, CRLs, OCSP responses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+DAY = dt.timedelta(days=1)
+
+PrivateKey = (
+    ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | dsa.DSAPrivateKey | ed25519.Ed25519PrivateKey
+)
+
+_SERIAL = [1000]
+
+
+def _next_serial() -> int:
+    _SERIAL[0] += 1
+    return _SERIAL[0]
+
+
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _hash_for(key: PrivateKey) -> hashes.SHA256 | None:
+    return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+
+
+def name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+@dataclass
+class Issued:
+    cert: x509.Certificate
+    key: PrivateKey = field(repr=False)
+
+    @property
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def der(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.DER)
+
+
+def make_ca(
+    cn: str,
+    *,
+    issuer: Issued | None = None,
+    key: PrivateKey | None = None,
+    path_length: int | None = None,
+    key_usage: bool = True,
+    crl_sign: bool = True,
+    not_before: dt.datetime = NOW - 365 * DAY,
+    not_after: dt.datetime = NOW + 365 * DAY,
+    name_constraints: x509.NameConstraints | None = None,
+) -> Issued:
+    key = key or ec_key()
+    subject = name(cn)
+    signer_key = issuer.key if issuer else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.cert.subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(_next_serial())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if key_usage:
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=crl_sign,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+    if name_constraints is not None:
+        builder = builder.add_extension(name_constraints, critical=True)
+    cert = builder.sign(signer_key, _hash_for(signer_key))
+    return Issued(cert=cert, key=key)
+
+
+def make_leaf(
+    issuer: Issued,
+    *,
+    cn: str = "leaf",
+    dns: Sequence[str] = ("leaf.example",),
+    ips: Sequence[str] = (),
+    uris: Sequence[str] = (),
+    emails: Sequence[str] = (),
+    eku: Sequence[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.CLIENT_AUTH,),
+    key: PrivateKey | None = None,
+    not_before: dt.datetime = NOW - 30 * DAY,
+    not_after: dt.datetime = NOW + 30 * DAY,
+    ca: bool = False,
+    key_cert_sign: bool = False,
+    crl_urls: Sequence[str] = (),
+    ocsp_urls: Sequence[str] = (),
+) -> Issued:
+    key = key or ec_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name(cn))
+        .issuer_name(issuer.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(_next_serial())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=key_cert_sign,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    general: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+    general += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    general += [x509.UniformResourceIdentifier(u) for u in uris]
+    general += [x509.RFC822Name(e) for e in emails]
+    if general:
+        builder = builder.add_extension(x509.SubjectAlternativeName(general), critical=False)
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+    if crl_urls:
+        builder = builder.add_extension(
+            x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        full_name=[x509.UniformResourceIdentifier(u)],
+                        relative_name=None,
+                        reasons=None,
+                        crl_issuer=None,
+                    )
+                    for u in crl_urls
+                ]
+            ),
+            critical=False,
+        )
+    if ocsp_urls:
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        x509.oid.AuthorityInformationAccessOID.OCSP,
+                        x509.UniformResourceIdentifier(u),
+                    )
+                    for u in ocsp_urls
+                ]
+            ),
+            critical=False,
+        )
+    cert = builder.sign(issuer.key, _hash_for(issuer.key))
+    return Issued(cert=cert, key=key)
+
+
+def make_self_signed_leaf(cn: str = "pinned", *, dns: Sequence[str] = ()) -> Issued:
+    key = ec_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name(cn))
+        .issuer_name(name(cn))
+        .public_key(key.public_key())
+        .serial_number(_next_serial())
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + DAY)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
+            ),
+            critical=False,
+        )
+    )
+    if dns:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False
+        )
+    return Issued(cert=builder.sign(key, hashes.SHA256()), key=key)
+
+
+def make_crl(
+    issuer: Issued,
+    revoked: Sequence[tuple[int, x509.ReasonFlags | None]] = (),
+    *,
+    number: int | None = 1,
+    number_critical: bool = False,
+    this_update: dt.datetime = NOW - DAY,
+    next_update: dt.datetime | None = NOW + 7 * DAY,
+    signer: PrivateKey | None = None,
+    extra: Sequence[tuple[x509.ExtensionType, bool]] = (),
+    revocation_date: dt.datetime = NOW - 2 * DAY,
+) -> x509.CertificateRevocationList:
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(this_update)
+        .next_update(next_update or this_update + DAY)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+    )
+    if number is not None:
+        builder = builder.add_extension(x509.CRLNumber(number), critical=number_critical)
+    for ext, critical in extra:
+        builder = builder.add_extension(ext, critical=critical)
+    for serial, reason in revoked:
+        entry = (
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(revocation_date)
+        )
+        if reason is not None:
+            entry = entry.add_extension(x509.CRLReason(reason), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    key = signer or issuer.key
+    return builder.sign(key, _hash_for(key))
+
+
+def make_ocsp(
+    cert: x509.Certificate,
+    issuer: Issued,
+    *,
+    responder: Issued | None = None,
+    status: ocsp.OCSPCertStatus = ocsp.OCSPCertStatus.GOOD,
+    this_update: dt.datetime = NOW - dt.timedelta(hours=1),
+    next_update: dt.datetime | None = NOW + DAY,
+    nonce: bytes | None = None,
+    revocation_reason: x509.ReasonFlags | None = None,
+    include_responder: bool = True,
+) -> bytes:
+    signer = responder or issuer
+    builder = ocsp.OCSPResponseBuilder().add_response(
+        cert=cert,
+        issuer=issuer.cert,
+        algorithm=hashes.SHA1(),  # noqa: S303 - the OCSP CertID hash responders use
+        cert_status=status,
+        this_update=this_update,
+        next_update=next_update,
+        revocation_time=NOW - 2 * DAY if status is ocsp.OCSPCertStatus.REVOKED else None,
+        revocation_reason=revocation_reason,
+    )
+    builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, signer.cert)
+    if responder is not None and include_responder:
+        builder = builder.certificates([responder.cert])
+    if nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+    response = builder.sign(signer.key, hashes.SHA256())
+    return response.public_bytes(serialization.Encoding.DER)
+
+
+def make_responder(issuer: Issued, *, ocsp_signing: bool = True) -> Issued:
+    usages = (
+        [ExtendedKeyUsageOID.OCSP_SIGNING] if ocsp_signing else [ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
+    return make_leaf(issuer, cn="ocsp responder", eku=usages)
+
+
+def pem_of(*certs: x509.Certificate) -> bytes:
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)

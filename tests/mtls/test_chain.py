@@ -1,0 +1,398 @@
+"""verify_client / verify_server: paths, time, strict leaf policy, pinning, typed errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import VerificationError
+
+from authcore.errors import (
+    CertificateExpired,
+    ConfigurationError,
+    MalformedCertificate,
+    NameMismatch,
+    PolicyViolation,
+    UntrustedCertificate,
+    WrongUsage,
+)
+from authcore.mtls import TrustStore, thumbprint, verify_client, verify_server
+from authcore.mtls._chain import _map_error
+from tests.mtls._pki import (
+    DAY,
+    NOW,
+    UTC,
+    make_ca,
+    make_leaf,
+    make_self_signed_leaf,
+    pem_of,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.mtls.conftest import PKI
+
+
+def test_verify_client_returns_identity(pki: PKI) -> None:
+    """A valid client chain yields the chain, SAN names, subject and thumbprint."""
+    ident = verify_client([pki.client.cert, pki.inter.cert], trust=pki.trust, now=NOW)
+    assert ident.chain == (pki.client.cert, pki.inter.cert, pki.root.cert)
+    assert ident.certificate == pki.client.cert
+    assert ident.dns_names == ("client.example",)
+    assert ident.uris == ("https://client.example/id",)
+    assert ident.emails == ("ops@example.com",)
+    assert ident.ip_addresses == (ipaddress.ip_address("192.0.2.7"),)
+    assert ident.subject_text == "CN=client-1"
+    assert ident.thumbprint == thumbprint(pki.client.cert)
+    assert ident.spiffe_id is None
+
+
+@pytest.mark.parametrize("form", ["objects", "pem_bundle", "pem_str", "der_list", "pem_list"])
+def test_input_forms_are_equivalent(pki: PKI, form: str) -> None:
+    """Certificate objects, PEM bundles, PEM text and DER all verify the same way."""
+    chain: object = {
+        "objects": [pki.client.cert, pki.inter.cert],
+        "pem_bundle": pem_of(pki.client.cert, pki.inter.cert),
+        "pem_str": pem_of(pki.client.cert, pki.inter.cert).decode(),
+        "der_list": [pki.client.der, pki.inter.der],
+        "pem_list": [pki.client.pem.decode(), pki.inter.pem],
+    }[form]
+    ident = verify_client(chain, trust=pki.trust, now=NOW)  # type: ignore[arg-type]
+    assert ident.thumbprint == thumbprint(pki.client.cert)
+
+
+def test_trust_store_from_pem_and_der(pki: PKI) -> None:
+    """TrustStore.from_pem and from_der build working stores."""
+    for store in (TrustStore.from_pem(pki.root.pem), TrustStore.from_der(pki.root.der)):
+        assert store.anchors == (pki.root.cert,)
+        verify_client([pki.client.cert, pki.inter.cert], trust=store, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"",
+        b"not a certificate",
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+        42,
+    ],
+)
+def test_malformed_input_is_typed(pki: PKI, bad: object) -> None:
+    """Garbage, empty and wrongly typed chains raise MalformedCertificate."""
+    with pytest.raises(MalformedCertificate):
+        verify_client(bad, trust=pki.trust, now=NOW)  # type: ignore[arg-type]
+
+
+def test_bad_trust_store_config() -> None:
+    """Empty stores, unparseable anchors and bad windows are configuration errors."""
+    with pytest.raises(ConfigurationError):
+        TrustStore()
+    with pytest.raises(ConfigurationError):
+        TrustStore.from_pem(b"junk")
+    with pytest.raises(ConfigurationError):
+        TrustStore([b"junk"])
+    with pytest.raises(ConfigurationError):
+        TrustStore(spiffe_bundles={"Bad Domain": []})
+
+
+def test_untrusted_chain(pki: PKI) -> None:
+    """A chain to another root is UntrustedCertificate."""
+    with pytest.raises(UntrustedCertificate):
+        verify_client(
+            [pki.client.cert, pki.inter.cert], trust=TrustStore([pki.other_root.cert]), now=NOW
+        )
+
+
+def test_missing_intermediate_is_untrusted(pki: PKI) -> None:
+    """Without the intermediate no path exists."""
+    with pytest.raises(UntrustedCertificate):
+        verify_client(pki.client.cert, trust=pki.trust, now=NOW)
+
+
+@pytest.mark.parametrize("when", [NOW + 31 * DAY, NOW - 31 * DAY])
+def test_leaf_outside_validity(pki: PKI, when: dt.datetime) -> None:
+    """A leaf before notBefore or after notAfter is CertificateExpired."""
+    with pytest.raises(CertificateExpired):
+        verify_client([pki.client.cert, pki.inter.cert], trust=pki.trust, now=when)
+
+
+def test_naive_now_is_refused(pki: PKI) -> None:
+    """A naive datetime is a configuration error."""
+    naive = dt.datetime(2025, 6, 1)  # noqa: DTZ001 - the naive value under test
+    with pytest.raises(ConfigurationError):
+        verify_client([pki.client.cert, pki.inter.cert], trust=pki.trust, now=naive)
+
+
+def test_cached_verifier_honours_exact_expiry(pki: PKI) -> None:
+    """A verifier cached for a window start refuses a leaf that expired within the window."""
+    window_start = dt.datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    leaf = make_leaf(pki.inter, not_after=window_start + dt.timedelta(minutes=10))
+    trust = TrustStore([pki.root.cert], time_window=dt.timedelta(hours=1))
+    verify_client(
+        [leaf.cert, pki.inter.cert], trust=trust, now=window_start + dt.timedelta(minutes=5)
+    )
+    with pytest.raises(CertificateExpired):
+        verify_client(
+            [leaf.cert, pki.inter.cert], trust=trust, now=window_start + dt.timedelta(minutes=11)
+        )
+    assert len(trust._cache) == 1
+
+
+def test_cached_verifier_accepts_leaf_valid_since_window_start(pki: PKI) -> None:
+    """A leaf whose notBefore falls inside the window is accepted at an exact later now."""
+    window_start = dt.datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    leaf = make_leaf(pki.inter, not_before=window_start + dt.timedelta(minutes=10))
+    trust = TrustStore([pki.root.cert], time_window=dt.timedelta(hours=1))
+    with pytest.raises(CertificateExpired):
+        verify_client(
+            [leaf.cert, pki.inter.cert], trust=trust, now=window_start + dt.timedelta(minutes=9)
+        )
+    ident = verify_client(
+        [leaf.cert, pki.inter.cert], trust=trust, now=window_start + dt.timedelta(minutes=11)
+    )
+    assert ident.certificate == leaf.cert
+
+
+def test_verifiers_are_reused_within_a_window(pki: PKI) -> None:
+    """Calls within one window reuse one verifier; a new window builds another."""
+    trust = TrustStore([pki.root.cert])
+    for seconds in (0, 10, 59):
+        verify_client(
+            [pki.client.cert, pki.inter.cert], trust=trust, now=NOW + dt.timedelta(seconds=seconds)
+        )
+    assert len(trust._cache) == 1
+    verify_client(
+        [pki.client.cert, pki.inter.cert], trust=trust, now=NOW + dt.timedelta(seconds=61)
+    )
+    assert len(trust._cache) == 2
+
+
+def test_client_leaf_needs_client_auth_eku(pki: PKI) -> None:
+    """A serverAuth-only leaf is refused as a client with WrongUsage."""
+    with pytest.raises(WrongUsage):
+        verify_client([pki.server.cert, pki.inter.cert], trust=pki.trust, now=NOW)
+
+
+def test_leaf_without_eku_is_refused_unless_configured(pki: PKI) -> None:
+    """No EKU is WrongUsage by default and accepted with require_eku=False."""
+    leaf = make_leaf(pki.inter, eku=None)
+    with pytest.raises(WrongUsage):
+        verify_client([leaf.cert, pki.inter.cert], trust=pki.trust, now=NOW)
+    verify_client([leaf.cert, pki.inter.cert], trust=pki.trust, now=NOW, require_eku=False)
+
+
+def test_any_eku_leaf_is_refused(pki: PKI) -> None:
+    """A leaf listing anyExtendedKeyUsage is WrongUsage."""
+    leaf = make_leaf(
+        pki.inter,
+        eku=(ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE),
+    )
+    with pytest.raises(WrongUsage):
+        verify_client([leaf.cert, pki.inter.cert], trust=pki.trust, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("key_factory", "fragment"),
+    [
+        (lambda: rsa.generate_private_key(65537, 1024), "below 2048"),  # noqa: S505 - on purpose
+        (lambda: rsa.generate_private_key(65537, 2052), "multiple of 8"),
+        (lambda: dsa.generate_private_key(2048), "DSA"),
+        (lambda: ec.generate_private_key(ec.SECP192R1()), "secp192r1"),
+    ],
+    ids=["rsa1024", "rsa2052", "dsa", "p192"],
+)
+def test_weak_leaf_keys_are_refused(pki: PKI, key_factory: object, fragment: str) -> None:
+    """RSA below 2048 or not a multiple of 8, DSA and P-192 leaf keys are PolicyViolation."""
+    leaf = make_leaf(pki.inter, key=key_factory())  # type: ignore[operator]
+    with pytest.raises(PolicyViolation, match=fragment):
+        verify_client([leaf.cert, pki.inter.cert], trust=pki.trust, now=NOW)
+
+
+def test_ed25519_leaf_key_is_allowed(pki: PKI) -> None:
+    """An Ed25519 leaf key (signed by an ECDSA CA) is accepted."""
+    leaf = make_leaf(pki.inter, key=ed25519.Ed25519PrivateKey.generate())
+    verify_client([leaf.cert, pki.inter.cert], trust=pki.trust, now=NOW)
+
+
+def test_max_chain_depth(pki: PKI) -> None:
+    """max_chain_depth=0 refuses a chain with one intermediate; 1 accepts it."""
+    with pytest.raises(PolicyViolation):
+        verify_client(
+            [pki.client.cert, pki.inter.cert], trust=pki.trust, now=NOW, max_chain_depth=0
+        )
+    verify_client([pki.client.cert, pki.inter.cert], trust=pki.trust, now=NOW, max_chain_depth=1)
+    with pytest.raises(ConfigurationError):
+        verify_client([pki.client.cert], trust=pki.trust, now=NOW, max_chain_depth=-1)
+
+
+def test_verify_server_dns_wildcard_and_ip(pki: PKI) -> None:
+    """verify_server matches SAN DNS names, wildcards and IP addresses."""
+    chain = [pki.server.cert, pki.inter.cert]
+    for server_name in ("api.example.com", "db.svc.example.com", "2001:db8::1", "2001:DB8:0::1"):
+        ident = verify_server(chain, trust=pki.trust, server_name=server_name, now=NOW)
+        assert ident.server_name == server_name
+        assert ident.dns_names == ("api.example.com", "*.svc.example.com")
+
+
+@pytest.mark.parametrize("server_name", ["other.example.com", "a.b.svc.example.com", "2001:db8::2"])
+def test_verify_server_name_mismatch(pki: PKI, server_name: str) -> None:
+    """A name absent from the SAN is NameMismatch."""
+    with pytest.raises(NameMismatch):
+        verify_server(
+            [pki.server.cert, pki.inter.cert], trust=pki.trust, server_name=server_name, now=NOW
+        )
+
+
+def test_verify_server_needs_server_auth(pki: PKI) -> None:
+    """A clientAuth-only leaf is refused as a server."""
+    with pytest.raises(WrongUsage):
+        verify_server(
+            [pki.client.cert, pki.inter.cert],
+            trust=pki.trust,
+            server_name="client.example",
+            now=NOW,
+        )
+
+
+@pytest.mark.parametrize("server_name", ["", "bad name!", "a..b"])
+def test_verify_server_bad_server_name(pki: PKI, server_name: str) -> None:
+    """An invalid server_name is a configuration error."""
+    with pytest.raises(ConfigurationError):
+        verify_server(
+            [pki.server.cert, pki.inter.cert], trust=pki.trust, server_name=server_name, now=NOW
+        )
+
+
+def test_pinned_leaf() -> None:
+    """A pinned self-signed leaf is trusted as it is; an unpinned one is not."""
+    pinned = make_self_signed_leaf(dns=("pinned.example",))
+    trust = TrustStore(pinned=[pinned.cert])
+    ident = verify_client(pinned.cert, trust=trust, now=NOW)
+    assert ident.chain == (pinned.cert,)
+    verify_server(pinned.cert, trust=trust, server_name="pinned.example", now=NOW)
+    with pytest.raises(NameMismatch):
+        verify_server(pinned.cert, trust=trust, server_name="other.example", now=NOW)
+    with pytest.raises(CertificateExpired):
+        verify_client(pinned.cert, trust=trust, now=NOW + 2 * DAY)
+    with pytest.raises(UntrustedCertificate):
+        verify_client(make_self_signed_leaf().cert, trust=trust, now=NOW)
+
+
+def test_expired_intermediate(pki: PKI) -> None:
+    """An expired intermediate makes the chain CertificateExpired."""
+    inter = make_ca("Old Intermediate", issuer=pki.root, not_after=NOW - DAY)
+    leaf = make_leaf(inter, not_after=NOW + DAY)
+    with pytest.raises(CertificateExpired):
+        verify_client([leaf.cert, inter.cert], trust=pki.trust, now=NOW)
+
+
+def test_anchor_without_key_usage_is_accepted() -> None:
+    """A trust anchor without keyUsage is accepted (RFC 5280 6.1.1(d))."""
+    root = make_ca("No KU Root", key_usage=False)
+    leaf = make_leaf(root)
+    verify_client(leaf.cert, trust=TrustStore([root.cert]), now=NOW)
+
+
+def test_intermediate_without_key_usage_is_refused(pki: PKI) -> None:
+    """An intermediate without keyUsage is still refused."""
+    inter = make_ca("No KU Intermediate", issuer=pki.root, key_usage=False)
+    leaf = make_leaf(inter)
+    with pytest.raises(WrongUsage, match="keyUsage"):
+        verify_client([leaf.cert, inter.cert], trust=pki.trust, now=NOW)
+
+
+def test_uri_name_constraints_fail_closed() -> None:
+    """A CA with URI name constraints cannot verify anything (cryptography fails closed)."""
+    constraints = x509.NameConstraints(
+        permitted_subtrees=[x509.UniformResourceIdentifier("example.org")], excluded_subtrees=None
+    )
+    root = make_ca("URI NC Root", name_constraints=constraints)
+    leaf = make_leaf(root, uris=("spiffe://example.org/a",))
+    with pytest.raises(PolicyViolation, match="name constraint"):
+        verify_client(leaf.cert, trust=TrustStore([root.cert]), now=NOW)
+
+
+def test_ed25519_ca_fails_closed() -> None:
+    """A chain signed by an Ed25519 CA is refused (cryptography's web-PKI algorithms)."""
+    root = make_ca("Ed25519 Root", key=ed25519.Ed25519PrivateKey.generate())
+    leaf = make_leaf(root)
+    with pytest.raises(PolicyViolation, match="Forbidden"):
+        verify_client(leaf.cert, trust=TrustStore([root.cert]), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("message", "cls"),
+    [
+        ("validation failed: cert is not valid at validation time", CertificateExpired),
+        ("validation failed: leaf certificate has no matching subjectAltName", NameMismatch),
+        ("validation failed: required EKU not found", WrongUsage),
+        (
+            "validation failed: candidates exhausted: path length constraint violated",
+            PolicyViolation,
+        ),
+        ("validation failed: ASN.1 parsing error: short data", MalformedCertificate),
+        ("validation failed: candidates exhausted: signature does not match", UntrustedCertificate),
+        ("validation failed: candidates exhausted: all candidates exhausted", UntrustedCertificate),
+    ],
+)
+def test_error_mapping(message: str, cls: type[Exception]) -> None:
+    """Cryptography's messages map onto the authcore class that names the failure."""
+    err = _map_error(VerificationError(message + " (encountered processing <Certificate(...)>)"))
+    assert type(err) is cls
+    assert "encountered processing" not in err.reason
+
+
+def _openssl_verify(
+    tmp_path: Path,
+    root: x509.Certificate,
+    chain: list[x509.Certificate],
+    when: dt.datetime,
+    purpose: str,
+) -> bool:
+    (tmp_path / "root.pem").write_bytes(pem_of(root))
+    (tmp_path / "leaf.pem").write_bytes(pem_of(chain[0]))
+    args = [
+        "openssl",
+        "verify",
+        "-attime",
+        str(int(when.timestamp())),
+        "-purpose",
+        purpose,
+        "-x509_strict",
+    ]
+    args += ["-CAfile", str(tmp_path / "root.pem")]
+    if chain[1:]:
+        (tmp_path / "inter.pem").write_bytes(pem_of(*chain[1:]))
+        args += ["-untrusted", str(tmp_path / "inter.pem")]
+    args.append(str(tmp_path / "leaf.pem"))
+    return subprocess.run(args, capture_output=True, check=False).returncode == 0
+
+
+def test_openssl_oracle_agrees(pki: PKI, tmp_path: Path) -> None:
+    """On chains built here, verify_client and `openssl verify` agree."""
+    other_inter = make_ca("Stray Intermediate", issuer=pki.other_root)
+    expired_inter = make_ca("Expired Intermediate", issuer=pki.root, not_after=NOW - DAY)
+    cases = [
+        ([pki.client.cert, pki.inter.cert], NOW, True),
+        ([pki.client.cert, pki.inter.cert], NOW + 40 * DAY, False),
+        ([pki.client.cert], NOW, False),
+        ([make_leaf(other_inter).cert, other_inter.cert], NOW, False),
+        ([make_leaf(expired_inter).cert, expired_inter.cert], NOW, False),
+        ([make_leaf(pki.root).cert], NOW, True),
+        ([pki.server.cert, pki.inter.cert], NOW, False),  # serverAuth only, purpose sslclient
+    ]
+    for chain, when, expected in cases:
+        assert _openssl_verify(tmp_path, pki.root.cert, chain, when, "sslclient") is expected
+        try:
+            verify_client(chain, trust=pki.trust, now=when)
+            ours = True
+        except (UntrustedCertificate, CertificateExpired, WrongUsage):
+            ours = False
+        assert ours is expected
