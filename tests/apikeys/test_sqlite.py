@@ -1,0 +1,392 @@
+"""SQLite stores: WAL, migrations, crash safety under SIGKILL, and several processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from typing import TYPE_CHECKING
+
+import pytest
+
+from authcore import apikeys
+from authcore.apikeys import KeyHasher, KeyManager, KeyStatus
+from authcore.errors import ConfigurationError, InvalidCredentials, Revoked, StoreError
+from authcore.stores._sqlite_base import Migration, Schema, SQLiteDatabase
+from authcore.stores.sqlite import KEYS_SCHEMA, SQLiteKeyStore, SQLiteRateLimitStore
+
+from .conftest import PEPPER
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_ENV,
+    )
+
+
+def _integrity(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_wal_and_schema_versions(tmp_path: Path) -> None:
+    """A new database is in WAL mode with each component at its latest version."""
+    path = tmp_path / "db.sqlite"
+    keys = SQLiteKeyStore(path)
+    limits = SQLiteRateLimitStore(path)
+    try:
+        conn = keys.database.connection()
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert keys.database.schema_version("apikeys") == 2
+        assert limits.database.schema_version("ratelimit") == 1
+        assert keys.database.schema_version("nothing") == 0
+        assert "SQLiteKeyStore" in repr(keys)
+        assert "SQLiteRateLimitStore" in repr(limits)
+    finally:
+        keys.close()
+        limits.close()
+
+
+def test_upgrade_from_version_1(tmp_path: Path) -> None:
+    """A database at apikeys v1 keeps its rows and gains the v2 index on open."""
+    path = tmp_path / "db.sqlite"
+    v1 = Schema(component="apikeys", migrations=KEYS_SCHEMA.migrations[:1])
+    SQLiteDatabase(path, schemas=[v1]).close()
+    store = SQLiteKeyStore(path)
+    try:
+        conn = store.database.connection()
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert "authcore_api_keys_owner" in names
+        assert store.database.schema_version("apikeys") == 2
+    finally:
+        store.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A database migrated by a newer authcore is refused instead of misread."""
+    path = tmp_path / "db.sqlite"
+    SQLiteKeyStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE authcore_schema SET version = 99 WHERE component = 'apikeys'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        SQLiteKeyStore(path)
+
+
+def test_another_component_adds_its_tables(tmp_path: Path) -> None:
+    """Other areas add versioned tables to the same file with the same mechanism."""
+    path = tmp_path / "db.sqlite"
+    replay = Schema(
+        component="webhook_replay",
+        migrations=(
+            Migration(version=1, statements=("CREATE TABLE replay (k TEXT PRIMARY KEY)",)),
+            Migration(version=2, statements=("ALTER TABLE replay ADD COLUMN seen INTEGER",)),
+        ),
+    )
+    store = SQLiteKeyStore(path)
+    db = SQLiteDatabase(path, schemas=[replay])
+    try:
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO replay (k, seen) VALUES ('a', 1)")
+        assert db.schema_version("webhook_replay") == 2
+        assert db.schema_version("apikeys") == 2
+    finally:
+        db.close()
+        store.close()
+
+
+def test_failed_migration_changes_nothing(tmp_path: Path) -> None:
+    """A migration that fails rolls back every step of that open."""
+    path = tmp_path / "db.sqlite"
+    broken = Schema(
+        component="broken",
+        migrations=(
+            Migration(version=1, statements=("CREATE TABLE t1 (x)",)),
+            Migration(version=2, statements=("THIS IS NOT SQL",)),
+        ),
+    )
+    with pytest.raises(StoreError):
+        SQLiteDatabase(path, schemas=[broken])
+    db = SQLiteDatabase(path, schemas=[])
+    try:
+        assert db.schema_version("broken") == 0
+        tables = {r[0] for r in db.connection().execute("SELECT name FROM sqlite_master")}
+        assert "t1" not in tables
+    finally:
+        db.close()
+
+
+def test_bad_configuration(tmp_path: Path) -> None:
+    """:memory:, bad modes, timeouts and migration numbering are caller mistakes."""
+    for kwargs in ({"synchronous": "OFF"}, {"timeout": -1}, {"timeout": "1"}):
+        with pytest.raises(ConfigurationError):
+            SQLiteKeyStore(tmp_path / "x.db", **kwargs)
+    for path in (":memory:", "", 5):
+        with pytest.raises(ConfigurationError):
+            SQLiteKeyStore(path)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        Schema(component="x", migrations=(Migration(version=2, statements=()),))
+    with pytest.raises(ConfigurationError):
+        SQLiteRateLimitStore(tmp_path / "x.db", prune_every=0)
+
+
+def test_unopenable_file_is_store_error(tmp_path: Path) -> None:
+    """A path that cannot hold a database raises StoreError."""
+    with pytest.raises(StoreError):
+        SQLiteKeyStore(tmp_path / "missing-dir" / "db.sqlite")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError):
+        SQLiteKeyStore(garbage)
+
+
+def test_unreadable_rows_are_store_errors(tmp_path: Path) -> None:
+    """A row holding data authcore cannot read raises StoreError on lookup."""
+    store = SQLiteKeyStore(tmp_path / "db.sqlite")
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    try:
+        issued = manager.create(owner="o")
+        with store.database.transaction() as conn:
+            conn.execute("UPDATE authcore_api_keys SET scopes = 'not json'")
+        with pytest.raises(StoreError):
+            manager.verify(issued.token)
+        with store.database.transaction() as conn:
+            conn.execute("UPDATE authcore_api_keys SET scopes = '[]', secret_hash = 'junk'")
+        with pytest.raises(StoreError):
+            manager.verify(issued.token)
+    finally:
+        store.close()
+
+
+def test_closed_store_raises_store_error(tmp_path: Path) -> None:
+    """Using a closed store raises StoreError."""
+    store = SQLiteKeyStore(tmp_path / "db.sqlite")
+    store.close()
+    with pytest.raises(StoreError):
+        store.get("0" * 16)
+
+
+def test_duplicate_id_is_store_error(tmp_path: Path) -> None:
+    """Adding a record whose id exists raises StoreError and changes nothing."""
+    store = SQLiteKeyStore(tmp_path / "db.sqlite")
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    try:
+        issued = manager.create(owner="o")
+        with pytest.raises(StoreError, match="exists"):
+            store.add(issued.record)
+    finally:
+        store.close()
+
+
+_CRASH_WRITER = """
+    import sys, time
+    from authcore.apikeys import KeyHasher, KeyManager, KeyStatus
+    from authcore.stores.sqlite import SQLiteKeyStore, _row
+
+    store = SQLiteKeyStore(sys.argv[1])
+    manager = KeyManager(store, KeyHasher({"p1": b"p" * 32}), prefix="sk_test")
+    for _ in range(int(sys.argv[2])):
+        issued = manager.create(owner="committed")
+        print("committed", issued.token, flush=True)
+    template = manager.create(owner="template").record
+    from dataclasses import replace
+    with store.database.transaction() as conn:
+        for i in range(3000):  # far beyond the page cache: pages spill into the WAL
+            record = replace(template, key_id=f"{i:016d}", owner="uncommitted",
+                             metadata={"pad": "x" * 4000})
+            conn.execute(
+                "INSERT INTO authcore_api_keys VALUES (" + ", ".join("?" * 17) + ")",
+                _row(record),
+            )
+        print("in-transaction", flush=True)
+        time.sleep(600)
+"""
+
+
+def test_sigkill_mid_transaction_loses_nothing_committed(tmp_path: Path) -> None:
+    """A writer killed with SIGKILL inside a large transaction leaves committed keys intact."""
+    path = tmp_path / "db.sqlite"
+    SQLiteKeyStore(path).close()
+    proc = _spawn(_CRASH_WRITER, str(path), "25")
+    tokens: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("committed "):
+            tokens.append(line.split()[1])
+        if line.strip() == "in-transaction":
+            break
+    else:
+        pytest.fail(f"writer ended early: {proc.stderr.read() if proc.stderr else ''}")
+    assert (path.parent / (path.name + "-wal")).stat().st_size > 1_000_000
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    proc.stdout.close()
+    if proc.stderr is not None:
+        proc.stderr.close()
+    assert len(tokens) == 25
+    assert _integrity(path) == "ok"
+    store = SQLiteKeyStore(path)
+    try:
+        manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+        for token in tokens:
+            assert manager.verify(token).owner == "committed"
+        assert len(store.list_owner("committed")) == 25
+        assert store.list_owner("uncommitted") == ()
+        manager.create(owner="after-crash")  # the dead writer's lock is gone
+        assert len(store.list_owner("after-crash")) == 1
+    finally:
+        store.close()
+    assert _integrity(path) == "ok"
+
+
+_LOOP_WRITER = """
+    import sys
+    from authcore.apikeys import KeyHasher, KeyManager, KeyStatus
+    from authcore.stores.sqlite import SQLiteKeyStore
+
+    store = SQLiteKeyStore(sys.argv[1])
+    manager = KeyManager(store, KeyHasher({"p1": b"p" * 32}), prefix="sk_test")
+    while True:
+        issued = manager.create(owner="loop", metadata={"pad": "y" * 2000})
+        manager.revoke(issued.record.key_id) if len(issued.token) % 7 == 0 else None
+        print(issued.token, flush=True)
+"""
+
+
+@pytest.mark.parametrize("kill_after", [5, 40, 120])
+def test_sigkill_at_a_random_point_of_a_write_loop(tmp_path: Path, kill_after: int) -> None:
+    """Killing a busy writer anywhere keeps every key it reported and a sound database."""
+    path = tmp_path / "db.sqlite"
+    SQLiteKeyStore(path).close()
+    proc = _spawn(_LOOP_WRITER, str(path))
+    assert proc.stdout is not None
+    tokens = [proc.stdout.readline().strip() for _ in range(kill_after)]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    if proc.stderr is not None:
+        proc.stderr.close()
+    assert all(tokens)
+    assert _integrity(path) == "ok"
+    store = SQLiteKeyStore(path)
+    try:
+        manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+        for token in tokens:
+            record = store.get(apikeys.parse(token).key_id)
+            assert record is not None
+            if record.status is KeyStatus.REVOKED:
+                with pytest.raises(Revoked):
+                    manager.verify(token)
+            else:
+                assert manager.verify(token).owner == "loop"
+        assert len(store.list_owner("loop")) >= kill_after
+    finally:
+        store.close()
+
+
+_QUOTA_WORKER = """
+    import sys
+    from authcore.apikeys import KeyHasher, KeyManager, KeyStatus
+    from authcore.errors import QuotaExhausted
+    from authcore.stores.sqlite import SQLiteKeyStore
+
+    store = SQLiteKeyStore(sys.argv[1])
+    manager = KeyManager(store, KeyHasher({"p1": b"p" * 32}), prefix="sk_test")
+    ok = 0
+    while True:
+        try:
+            manager.verify(sys.argv[2])
+        except QuotaExhausted:
+            break
+        ok += 1
+    manager.flush()
+    print(ok)
+"""
+
+
+def test_remaining_uses_are_exact_across_processes(tmp_path: Path) -> None:
+    """Four processes racing on one key's credits take exactly the credits there were."""
+    path = tmp_path / "db.sqlite"
+    store = SQLiteKeyStore(path)
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o", remaining_uses=150)
+    procs = [_spawn(_QUOTA_WORKER, str(path), issued.token) for _ in range(4)]
+    counts = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        counts.append(int(out))
+    assert sum(counts) == 150
+    record = manager.get(issued.record.key_id)
+    assert (record.remaining_uses, record.use_count) == (0, 150)
+    store.close()
+
+
+_LIMIT_WORKER = """
+    import sys, datetime as dt
+    from authcore.ratelimit import GCRA
+    from authcore.stores.sqlite import SQLiteRateLimitStore
+
+    store = SQLiteRateLimitStore(sys.argv[1], prune_every=7)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    limit = GCRA(60, 3600)
+    print(sum(limit.hit(store, "shared", now=now).allowed for _ in range(40)))
+"""
+
+
+def test_rate_limit_is_exact_across_processes(tmp_path: Path) -> None:
+    """Four processes sharing a SQLite limiter get exactly the burst between them."""
+    path = tmp_path / "limits.db"
+    SQLiteRateLimitStore(path).close()
+    procs = [_spawn(_LIMIT_WORKER, str(path)) for _ in range(4)]
+    total = 0
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        total += int(out)
+    assert total == 60
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+    """After fork() the child never reuses the parent's connection."""
+    store = SQLiteKeyStore(tmp_path / "db.sqlite")
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    parent_conn = store.database.connection()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            ok = store.database.connection() is not parent_conn
+            ok = ok and manager.verify(issued.token).owner == "o"
+            manager.create(owner="child")
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    answer = os.read(read, 1)
+    os.close(read)
+    assert os.WEXITSTATUS(status) == 0
+    assert answer == b"1"
+    assert len(store.list_owner("child")) == 1
+    with pytest.raises(InvalidCredentials):
+        manager.verify(apikeys.generate("sk_test").token)
+    store.close()
