@@ -640,20 +640,21 @@ def _check_url(url: object, *, allow_http_loopback: bool, what: str = "url") -> 
     except ValueError:
         raise ConfigurationError(f"{what} is not a valid URL") from None
     host = (parts.hostname or "").lower()
+    scheme = _check_scheme(parts.scheme.lower(), host, allow_http_loopback, what)
     if not host:
         raise ConfigurationError(f"{what} has no host")
     if parts.username is not None or parts.password is not None:
         raise ConfigurationError(f"{what} must not contain credentials")
     if parts.fragment:
         raise ConfigurationError(f"{what} must not contain a fragment")
-    return _Origin(_check_scheme(parts.scheme.lower(), host, allow_http_loopback, what), host, port)
+    return _Origin(scheme, host, port)
 
 
 def _check_scheme(scheme: str, host: str, allow_http_loopback: bool, what: str) -> str:  # noqa: FBT001
     if scheme == "https":
         return scheme
     if scheme == "http" and allow_http_loopback:
-        if not _is_loopback(host):
+        if host and not _is_loopback(host):
             raise ConfigurationError(f"{what}: http is allowed only to a loopback address")
         return scheme
     if scheme == "http":
@@ -676,6 +677,7 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
     """Follow redirects only within the original origin (scheme, host and port)."""
 
     max_redirections = _MAX_REDIRECTS
+    max_repeats = _MAX_REDIRECTS
 
     def __init__(self, origin: _Origin, *, allow_http_loopback: bool) -> None:
         super().__init__()
@@ -796,6 +798,8 @@ def _http_get(
         exc.close()
         if exc.code == 404:  # noqa: PLR2004 - discovery falls back on Not Found
             return 404, b""
+        if 300 <= exc.code < 400:  # noqa: PLR2004 - urllib gave up redirecting
+            raise FetchError(f"{where}: too many redirects (HTTP status {exc.code})") from None
         raise FetchError(f"{where}: HTTP status {exc.code}") from None
     except FetchError:
         raise
@@ -857,7 +861,7 @@ def urllib_fetcher(
     max_bytes: int = DEFAULT_MAX_BYTES,
     allow_http_loopback: bool = False,
     ssl_context: ssl.SSLContext | None = None,
-) -> Fetch:
+) -> Callable[[], bytes]:
     """Return a fetch callable that GETs a JWKS with the standard library.
 
     The callable requires HTTPS with certificate verification (the default

@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-__all__ = ["Reply", "Server", "TestPKI", "make_pki"]
+__all__ = ["LoopbackPKI", "Reply", "Server", "make_pki"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class TestPKI:
+class LoopbackPKI:
     """PEM files of a throwaway CA and a leaf certificate for 127.0.0.1."""
 
     ca_pem: bytes
@@ -46,7 +46,7 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_pki(folder: Path) -> TestPKI:
+def make_pki(folder: Path) -> LoopbackPKI:
     """Create a CA and a server certificate for ``127.0.0.1`` in ``folder``."""
     import ipaddress  # noqa: PLC0415 - test helper
 
@@ -108,7 +108,7 @@ def make_pki(folder: Path) -> TestPKI:
             serialization.NoEncryption(),
         )
     )
-    return TestPKI(
+    return LoopbackPKI(
         ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM),
         cert_file=cert_file,
         key_file=key_file,
@@ -181,7 +181,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 class Server:
     """A threaded server on 127.0.0.1 answering GET from a route table."""
 
-    def __init__(self, pki: TestPKI | None) -> None:
+    def __init__(self, pki: LoopbackPKI | None) -> None:
         self.routes: dict[str, Reply] = {}
         self.requests: list[str] = []
         self.lock = threading.Lock()
@@ -195,7 +195,9 @@ class Server:
                 self._httpd.socket, server_side=True, do_handshake_on_connect=False
             )
         self.scheme = "https" if pki is not None else "http"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def base(self) -> str:
@@ -227,7 +229,7 @@ class Server:
         self._thread.join()
 
 
-def serve(pki: TestPKI | None) -> Iterator[Server]:
+def serve(pki: LoopbackPKI | None) -> Iterator[Server]:
     """Run a server for the duration of a fixture."""
     with Server(pki) as server:
         yield server
