@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+
 from authcore.apikeys import KeyManager, KeyStatus
 from authcore.errors import QuotaExhausted, Revoked
 
