@@ -9,14 +9,18 @@ Nothing here reads the wall clock except through :func:`authcore.clock.utc_now`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as _chmac
+
 from authcore.clock import ensure_aware, utc_now
-from authcore.errors import ConfigurationError, MalformedHeader, StaleTimestamp
+from authcore.errors import ConfigurationError, InvalidKeyError, MalformedHeader, StaleTimestamp
 from authcore.http import Headers
 
 __all__ = [
@@ -29,6 +33,8 @@ __all__ = [
     "Tolerance",
     "check_tolerance",
     "find_headers",
+    "header_value",
+    "keyed_hmacs",
     "parse_timestamp",
     "to_payload",
     "to_tolerance",
@@ -236,3 +242,56 @@ def find_headers(headers: object, spec: HeaderSpec) -> list[str | None]:  # noqa
                 raise MalformedHeader(f"header {name!r} repeated")
             found[i] = _text(raw_value, name)
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _keyed_sha256(key: bytes) -> _chmac.HMAC:
+    return _chmac.HMAC(key, hashes.SHA256())
+
+
+def keyed_hmacs(secrets: object, *, what: str) -> tuple[_chmac.HMAC, ...]:
+    """Return an HMAC-SHA256 object keyed with each secret (only ever copied, never updated).
+
+    Each secret is used as is: a ``str`` is encoded as UTF-8 (Stripe and GitHub key the HMAC
+    with the secret's text, ``whsec_`` prefix included).
+
+    Raises:
+        InvalidKeyError: If a secret is empty or has surrounding whitespace (a copy-paste
+            slip that would fail every verification silently).
+        ConfigurationError: If no secret is given or one is not str or bytes.
+    """
+    if isinstance(secrets, (str, bytes)):
+        items: tuple[object, ...] = (secrets,)
+    elif isinstance(secrets, Sequence) and not isinstance(secrets, (bytearray, memoryview)):
+        items = tuple(secrets)
+        if not items:
+            raise ConfigurationError(f"no {what} secret given")
+    else:
+        raise ConfigurationError(f"{what} secrets must be str, bytes or a sequence of them")
+    keyed: list[_chmac.HMAC] = []
+    for item in items:
+        if isinstance(item, str):
+            raw = item.encode("utf-8")
+        elif isinstance(item, bytes):
+            raw = item
+        else:
+            raise ConfigurationError(f"a {what} secret must be str or bytes")
+        if not raw or raw != raw.strip():
+            raise InvalidKeyError(f"a {what} secret must be non-empty, without surrounding spaces")
+        keyed.append(_keyed_sha256(raw))
+    return tuple(keyed)
+
+
+def header_value(header: object, spec: HeaderSpec) -> str:
+    """Return the one signature header from a header value or from all the headers.
+
+    Raises:
+        MalformedHeader: If it is missing or repeated.
+        ConfigurationError: If ``header`` is neither text nor headers.
+    """
+    if isinstance(header, str):
+        return header
+    (value,) = find_headers(header, spec)
+    if value is None:
+        raise MalformedHeader(f"missing header {spec.names[0]}")
+    return value

@@ -1,0 +1,215 @@
+"""Stripe-style webhook signatures: ``Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]``.
+
+The scheme (Stripe, "Verify webhook signatures manually"): ``v1`` is the lowercase hex
+HMAC-SHA256 of ``{t}.{payload}``, keyed with the endpoint secret's text as given (the whole
+``whsec_...`` string, not base64-decoded).  During a secret roll Stripe sends one ``v1`` per
+active secret; any one matching is enough.  Other schemes (``v0``, test mode) are skipped.
+
+Stricter than Stripe's own libraries, on purpose: ``t`` must appear exactly once and be a
+canonical decimal integer, the tolerance applies in both directions (a timestamp an hour
+ahead fails), and the header is capped at :data:`MAX_ENTRIES` entries.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from authcore._ct import bytes_eq
+from authcore._encoding import json_loads
+from authcore.errors import ConfigurationError, InvalidSignature, MalformedHeader, Replayed
+from authcore.webhooks._common import (
+    DEFAULT_TOLERANCE,
+    HeadersInput,
+    HeaderSpec,
+    Now,
+    Payload,
+    Tolerance,
+    check_tolerance,
+    header_value,
+    keyed_hmacs,
+    parse_timestamp,
+    to_payload,
+    to_tolerance,
+    unix_now,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from cryptography.hazmat.primitives.hmac import HMAC
+
+    from authcore.webhooks._replay import ReplayCache
+
+__all__ = ["HEADER", "MAX_ENTRIES", "VerifiedStripeWebhook", "sign", "verify"]
+
+HEADER: Final = "stripe-signature"
+"""The header carrying the timestamp and signatures."""
+
+MAX_ENTRIES: Final = 32
+"""The most comma-separated entries read from one header."""
+
+_SPEC: Final = HeaderSpec.of(HEADER)
+_MAX_HEADER: Final = 4096
+_UTC: Final = dt.timezone.utc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifiedStripeWebhook:
+    """A Stripe-style webhook whose signature and timestamp were verified.
+
+    Nothing is checked about the payload's content.  Stripe may deliver an event more than
+    once: deduplicate on the event id inside the payload.
+
+    Attributes:
+        payload: The raw body that was verified.
+        timestamp: The signed ``t``, in UNIX seconds.
+        key_index: The position, in the secrets given, of the one that verified.
+
+    .. versionadded:: 0.1.0
+    """
+
+    payload: bytes = field(repr=False)
+    timestamp: int
+    key_index: int
+
+    @property
+    def sent_at(self) -> dt.datetime:
+        """The timestamp as an aware UTC datetime."""
+        return dt.datetime.fromtimestamp(self.timestamp, _UTC)
+
+    def json(self) -> Any:  # noqa: ANN401 - JSON is untyped until the caller validates it
+        """Parse the payload as strict JSON (duplicate names refused).
+
+        Raises:
+            DecodeError: If the payload is not strict UTF-8 JSON.
+        """
+        return json_loads(self.payload, what="webhook payload")
+
+
+def _hex_mac(base: HMAC, timestamp: int, body: bytes) -> bytes:
+    mac = base.copy()
+    mac.update(b"%d." % timestamp)
+    mac.update(body)
+    return mac.finalize().hex().encode("ascii")
+
+
+def sign(payload: Payload, secret: str | bytes, *, timestamp: int | dt.datetime) -> str:
+    """Sign a payload: return the ``Stripe-Signature`` header value ``t=...,v1=...``.
+
+    Args:
+        payload: The exact body bytes that will be sent.
+        secret: The endpoint secret (its text is the HMAC key).
+        timestamp: The send time: UNIX seconds or an aware datetime.
+
+    Returns:
+        The header value.
+
+    Raises:
+        InvalidKeyError: If the secret is empty or has surrounding whitespace.
+        ConfigurationError: If ``timestamp`` is unusable.
+
+    .. versionadded:: 0.1.0
+    """
+    body = to_payload(payload)
+    (base,) = keyed_hmacs(secret, what="Stripe")
+    ts = _unix_seconds(timestamp)
+    return f"t={ts},v1={_hex_mac(base, ts, body).decode('ascii')}"
+
+
+def _unix_seconds(timestamp: object) -> int:
+    if isinstance(timestamp, dt.datetime):
+        return int(unix_now(timestamp))
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int) or not 0 <= timestamp < 10**16:
+        raise ConfigurationError("timestamp must be UNIX seconds (0 <= int < 10**16) or a datetime")
+    return timestamp
+
+
+def _parse(value: str) -> tuple[str, list[bytes]]:
+    if len(value) > _MAX_HEADER:
+        raise MalformedHeader("Stripe-Signature header too long")
+    entries = value.split(",")
+    if len(entries) > MAX_ENTRIES:
+        raise MalformedHeader(f"more than {MAX_ENTRIES} entries in Stripe-Signature")
+    t_text: str | None = None
+    v1: list[bytes] = []
+    for entry in entries:
+        name, sep, item = entry.partition("=")
+        if not sep:
+            raise MalformedHeader("Stripe-Signature entry is not 'name=value'")
+        if name == "t":
+            if t_text is not None:
+                raise MalformedHeader("Stripe-Signature has more than one t")
+            t_text = item
+        elif name == "v1":
+            v1.append(item.encode("utf-8", "replace"))
+    if t_text is None:
+        raise MalformedHeader("Stripe-Signature has no t")
+    return t_text, v1
+
+
+def verify(
+    payload: Payload,
+    header: str | HeadersInput,
+    secrets: str | bytes | Sequence[str | bytes],
+    *,
+    tolerance: Tolerance = DEFAULT_TOLERANCE,
+    now: Now = None,
+    replay_cache: ReplayCache | None = None,
+) -> VerifiedStripeWebhook:
+    """Verify a Stripe-style webhook.
+
+    Checks, in order: the header has exactly one canonical ``t``, ``t`` is within
+    ``tolerance`` of ``now`` (either direction), one ``v1`` matches one of ``secrets``, and
+    (with a ``replay_cache``) this exact signed delivery was not accepted before.
+
+    Args:
+        payload: The raw request body, exactly as received.
+        header: The ``Stripe-Signature`` value, or all the request headers (any mapping or
+            pairs; the name is matched case-insensitively and must appear once).
+        secrets: One endpoint secret or several (during a roll; any one may match).
+        tolerance: Seconds (or a timedelta) ``t`` may differ from now, either way.
+        now: The current time: an aware datetime or UNIX seconds (default: the clock).
+        replay_cache: If given, each signed delivery is accepted once.
+
+    Returns:
+        The verified payload and timestamp.
+
+    Raises:
+        MalformedHeader: The header is missing, repeated or malformed.
+        StaleTimestamp: ``t`` is outside the tolerance.
+        InvalidSignature: No ``v1`` matches any of the secrets.
+        Replayed: The replay cache has already accepted this delivery.
+        InvalidKeyError: A secret is unusable (your configuration).
+
+    .. versionadded:: 0.1.0
+    """
+    body = to_payload(payload)
+    keyed = keyed_hmacs(secrets, what="Stripe")
+    seconds = to_tolerance(tolerance)
+    t_text, v1 = _parse(header_value(header, _SPEC))
+    timestamp = parse_timestamp(t_text, what="Stripe-Signature t")
+    current = unix_now(now)
+    check_tolerance(timestamp, current, seconds, what="Stripe-Signature t")
+    if not v1:
+        raise InvalidSignature("no v1 entry in Stripe-Signature")
+    for index, base in enumerate(keyed):
+        expected = _hex_mac(base, timestamp, body)
+        for candidate in v1:
+            if bytes_eq(candidate, expected):
+                if replay_cache is not None:
+                    _record(replay_cache, timestamp, candidate, seconds, current)
+                return VerifiedStripeWebhook(payload=body, timestamp=timestamp, key_index=index)
+    raise InvalidSignature("no v1 signature matched any secret")
+
+
+def _record(
+    cache: ReplayCache, timestamp: int, matched: bytes, tolerance: float, current: float
+) -> None:
+    expires = dt.datetime.fromtimestamp(timestamp + tolerance + 1, _UTC)
+    key = f"stripe:{timestamp}:{matched.decode('ascii')}"
+    if not cache.add(key, expires_at=expires, now=dt.datetime.fromtimestamp(current, _UTC)):
+        raise Replayed("this Stripe-Signature was already accepted")
