@@ -49,7 +49,7 @@ from authcore.errors import (
 from authcore.mtls._load import load_crl, serial_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Iterable, Sequence
 
 __all__ = [
     "CRLChecker",
@@ -104,7 +104,7 @@ class RevocationScope(enum.Enum):
 class CRLFetcher(Protocol):
     """Fetch a CRL from a distribution point URL; return its bytes or raise FetchError."""
 
-    def __call__(self, url: str) -> bytes:
+    def __call__(self, url: str, /) -> bytes:
         """Return the CRL (DER or PEM) at ``url``."""
         ...
 
@@ -112,7 +112,7 @@ class CRLFetcher(Protocol):
 class OCSPFetcher(Protocol):
     """Send a DER OCSP request to a responder URL; return the DER response or raise FetchError."""
 
-    def __call__(self, url: str, request: bytes) -> bytes:
+    def __call__(self, url: str, request: bytes, /) -> bytes:
         """Return the responder's answer to ``request``."""
         ...
 
@@ -768,7 +768,7 @@ def _open(request: urllib.request.Request, *, timeout: float, max_bytes: int) ->
     return body
 
 
-def urllib_crl_fetcher(*, timeout: float = 5.0, max_bytes: int = 4 << 20) -> Callable[[str], bytes]:
+def urllib_crl_fetcher(*, timeout: float = 5.0, max_bytes: int = 4 << 20) -> CRLFetcher:
     """Return a standard-library CRL fetcher: GET, http(s) only, timeout and size cap.
 
     .. versionadded:: 0.1.0
@@ -783,9 +783,7 @@ def urllib_crl_fetcher(*, timeout: float = 5.0, max_bytes: int = 4 << 20) -> Cal
     return fetch
 
 
-def urllib_ocsp_fetcher(
-    *, timeout: float = 5.0, max_bytes: int = 64 << 10
-) -> Callable[[str, bytes], bytes]:
+def urllib_ocsp_fetcher(*, timeout: float = 5.0, max_bytes: int = 64 << 10) -> OCSPFetcher:
     """Return a standard-library OCSP fetcher: POST (RFC 6960 appendix A.1), size-capped.
 
     .. versionadded:: 0.1.0

@@ -1,0 +1,472 @@
+"""CRLChecker and OCSPChecker: verification rules, policies, scopes, stapling and fetching."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import threading
+from typing import TYPE_CHECKING, ClassVar
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from authcore.errors import ConfigurationError, FetchError, RevocationUnknown, RevokedCertificate
+from authcore.mtls import (
+    CRLChecker,
+    OCSPChecker,
+    RevocationPolicy,
+    RevocationScope,
+    build_ocsp_request,
+    urllib_crl_fetcher,
+    urllib_ocsp_fetcher,
+    verify_client,
+    verify_server,
+)
+from tests.mtls._pki import (
+    DAY,
+    NOW,
+    Issued,
+    ec_key,
+    make_ca,
+    make_crl,
+    make_leaf,
+    make_ocsp,
+    make_responder,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from tests.mtls.conftest import PKI
+
+KEY_COMPROMISE = x509.ReasonFlags.key_compromise
+
+
+def _chain(pki: PKI, leaf: Issued | None = None) -> list[x509.Certificate]:
+    return [(leaf or pki.client).cert, pki.inter.cert]
+
+
+# ----------------------------------------------------------------------------------------- CRL
+
+
+def test_crl_revoked_leaf_carries_reason_and_date(pki: PKI) -> None:
+    """A listed leaf raises RevokedCertificate with the reason name and date."""
+    leaf = make_leaf(pki.inter)
+    crl = make_crl(pki.inter, [(leaf.cert.serial_number, KEY_COMPROMISE)])
+    with pytest.raises(RevokedCertificate) as info:
+        verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=CRLChecker([crl]))
+    assert info.value.revocation_reason == "keyCompromise"
+    assert info.value.revocation_date == NOW - 2 * DAY
+
+
+def test_crl_unlisted_leaf_passes(pki: PKI) -> None:
+    """A leaf not on a valid CRL passes; PEM and DER CRL inputs work alike."""
+    crl = make_crl(pki.inter, [(12345, None)])
+    for given in (
+        crl,
+        crl.public_bytes(serialization.Encoding.PEM),
+        crl.public_bytes(serialization.Encoding.DER),
+    ):
+        verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=CRLChecker(given))
+
+
+def test_crl_without_reason(pki: PKI) -> None:
+    """A listed leaf without a reason code has revocation_reason None."""
+    leaf = make_leaf(pki.inter)
+    crl = make_crl(pki.inter, [(leaf.cert.serial_number, None)])
+    with pytest.raises(RevokedCertificate) as info:
+        verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=CRLChecker([crl]))
+    assert info.value.revocation_reason is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"signer": ec_key()}, "signature"),
+        ({"this_update": NOW + DAY, "next_update": NOW + 2 * DAY}, "future"),
+        ({"this_update": NOW - 9 * DAY, "next_update": NOW - DAY}, "stale"),
+        ({"number": None}, "no cRLNumber"),
+        ({"number_critical": True}, "must not be critical"),
+        ({"extra": [(x509.DeltaCRLIndicator(1), True)]}, "delta"),
+        (
+            {
+                "extra": [
+                    (
+                        x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00"),
+                        True,
+                    )
+                ]
+            },
+            "unsupported critical",
+        ),
+        (
+            {
+                "extra": [
+                    (
+                        x509.IssuingDistributionPoint(
+                            full_name=None,
+                            relative_name=None,
+                            only_contains_user_certs=False,
+                            only_contains_ca_certs=True,
+                            only_some_reasons=None,
+                            indirect_crl=False,
+                            only_contains_attribute_certs=False,
+                        ),
+                        True,
+                    )
+                ]
+            },
+            "CA certificates only",
+        ),
+    ],
+    ids=[
+        "bad-signature",
+        "future",
+        "stale",
+        "no-number",
+        "critical-number",
+        "delta",
+        "unknown-critical",
+        "idp-ca-only",
+    ],
+)
+def test_unusable_crl_is_unknown_under_hard_fail(
+    pki: PKI, kwargs: dict[str, object], fragment: str
+) -> None:
+    """A CRL breaking an RFC 5280 rule is not used: hard-fail raises, soft-fail passes."""
+    crl = make_crl(pki.inter, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(RevocationUnknown, match=fragment):
+        verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=CRLChecker([crl]))
+    soft = CRLChecker([crl], policy=RevocationPolicy.SOFT_FAIL)
+    verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=soft)
+
+
+def test_no_crl_for_issuer(pki: PKI) -> None:
+    """A CRL of another issuer does not cover the leaf (unknown under hard-fail)."""
+    crl = make_crl(pki.root, [(pki.client.cert.serial_number, KEY_COMPROMISE)])
+    with pytest.raises(RevocationUnknown, match="no CRL"):
+        verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=CRLChecker([crl]))
+
+
+def test_crl_issuer_without_crl_sign(pki: PKI) -> None:
+    """A CRL from an issuer whose keyUsage lacks cRLSign is not used."""
+    inter = make_ca("No cRLSign", issuer=pki.root, crl_sign=False)
+    leaf = make_leaf(inter)
+    crl = make_crl(inter)
+    with pytest.raises(RevocationUnknown, match="cRLSign"):
+        verify_client(
+            [leaf.cert, inter.cert], trust=pki.trust, now=NOW, revocation=CRLChecker([crl])
+        )
+
+
+def test_highest_crl_number_wins_and_rollback_is_refused(pki: PKI) -> None:
+    """The newest CRL decides; once seen, an older CRL alone is refused as a rollback."""
+    leaf = make_leaf(pki.inter)
+    old = make_crl(
+        pki.inter, [(leaf.cert.serial_number, x509.ReasonFlags.certificate_hold)], number=1
+    )
+    new = make_crl(pki.inter, [], number=2)
+    checker = CRLChecker([old, new])
+    verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
+    checker_old_only = CRLChecker([old])
+    with pytest.raises(RevokedCertificate):
+        verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker_old_only)
+    checker_old_only.add(new)
+    verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker_old_only)
+    rolled = CRLChecker([new])
+    verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=rolled)
+    rolled._by_issuer.clear()
+    rolled.add(old)
+    with pytest.raises(RevocationUnknown, match="rollback"):
+        verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=rolled)
+
+
+def test_chain_scope_checks_intermediates(pki: PKI) -> None:
+    """RevocationScope.CHAIN also checks the intermediate against the root's CRL."""
+    root_crl = make_crl(pki.root, [(pki.inter.cert.serial_number, x509.ReasonFlags.ca_compromise)])
+    inter_crl = make_crl(pki.inter)
+    leaf_only = CRLChecker([root_crl, inter_crl])
+    verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=leaf_only)
+    whole = CRLChecker([root_crl, inter_crl], scope=RevocationScope.CHAIN)
+    with pytest.raises(RevokedCertificate) as info:
+        verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=whole)
+    assert info.value.revocation_reason == "cACompromise"
+    assert "chain[1]" in info.value.reason
+
+
+def test_crl_checker_config_errors() -> None:
+    """Unparseable CRLs and bad options are configuration errors."""
+    with pytest.raises(ConfigurationError):
+        CRLChecker([b"not a crl"])
+    with pytest.raises(ConfigurationError):
+        CRLChecker(policy="hard")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        CRLChecker(leeway=dt.timedelta(seconds=-1))
+
+
+# ------------------------------------------------------------------------------ local server
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes: ClassVar[dict[str, Callable[[bytes], tuple[int, bytes]]]] = {}
+
+    def _serve(self, body: bytes) -> None:
+        route = self.routes.get(self.path)
+        status, payload = route(body) if route is not None else (404, b"")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:
+        self._serve(b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self._serve(self.rfile.read(length))
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        del format, args
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, dict[str, Callable[[bytes], tuple[int, bytes]]]]]:
+    """A local HTTP server on 127.0.0.1 whose routes the test sets."""
+    routes: dict[str, Callable[[bytes], tuple[int, bytes]]] = {}
+    handler = type("Handler", (_Handler,), {"routes": routes})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", routes
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def test_crl_fetched_from_distribution_point(
+    pki: PKI, server: tuple[str, dict[str, Callable[[bytes], tuple[int, bytes]]]]
+) -> None:
+    """Without a CRL in the pool the distribution point is fetched (over 127.0.0.1)."""
+    base, routes = server
+    leaf = make_leaf(pki.inter, crl_urls=(f"{base}/missing.crl", f"{base}/inter.crl"))
+    crl = make_crl(pki.inter, [(leaf.cert.serial_number, KEY_COMPROMISE)])
+    routes["/inter.crl"] = lambda _b: (200, crl.public_bytes(serialization.Encoding.DER))
+    checker = CRLChecker(fetch=urllib_crl_fetcher(timeout=5))
+    with pytest.raises(RevokedCertificate):
+        verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
+
+
+def test_crl_fetch_size_cap(
+    pki: PKI, server: tuple[str, dict[str, Callable[[bytes], tuple[int, bytes]]]]
+) -> None:
+    """A response over max_bytes is a FetchError, and the status stays unknown."""
+    base, routes = server
+    routes["/big.crl"] = lambda _b: (200, b"x" * 5000)
+    fetch = urllib_crl_fetcher(max_bytes=1000)
+    with pytest.raises(FetchError, match="larger"):
+        fetch(f"{base}/big.crl")
+    with pytest.raises(FetchError, match="404"):
+        fetch(f"{base}/nothing")
+    with pytest.raises(FetchError, match="http"):
+        fetch("file:///etc/passwd")
+    leaf = make_leaf(pki.inter, crl_urls=(f"{base}/big.crl",))
+    with pytest.raises(RevocationUnknown):
+        verify_client(
+            _chain(pki, leaf), trust=pki.trust, now=NOW, revocation=CRLChecker(fetch=fetch)
+        )
+
+
+# ---------------------------------------------------------------------------------------- OCSP
+
+
+def _ocsp_check(pki: PKI, leaf: Issued, response: bytes, **kwargs: object) -> None:
+    checker = OCSPChecker(**kwargs)  # type: ignore[arg-type]
+    verify_server(
+        [leaf.cert, pki.inter.cert],
+        trust=pki.trust,
+        server_name="leaf.example",
+        now=NOW,
+        revocation=checker,
+        stapled_ocsp=response,
+    )
+
+
+@pytest.fixture(scope="module")
+def ocsp_leaf(pki: PKI) -> Issued:
+    return make_leaf(pki.inter, eku=(ExtendedKeyUsageOID.SERVER_AUTH,))
+
+
+def test_stapled_good_response(pki: PKI, ocsp_leaf: Issued) -> None:
+    """A good stapled response signed by the issuer passes."""
+    _ocsp_check(pki, ocsp_leaf, make_ocsp(ocsp_leaf.cert, pki.inter))
+
+
+def test_stapled_revoked_response(pki: PKI, ocsp_leaf: Issued) -> None:
+    """A revoked response raises RevokedCertificate with reason and date."""
+    response = make_ocsp(
+        ocsp_leaf.cert,
+        pki.inter,
+        status=ocsp.OCSPCertStatus.REVOKED,
+        revocation_reason=KEY_COMPROMISE,
+    )
+    with pytest.raises(RevokedCertificate) as info:
+        _ocsp_check(pki, ocsp_leaf, response)
+    assert info.value.revocation_reason == "keyCompromise"
+    assert info.value.revocation_date == NOW - 2 * DAY
+
+
+def test_delegated_responder(pki: PKI, ocsp_leaf: Issued) -> None:
+    """A responder certificate issued by the issuer with id-kp-OCSPSigning is accepted."""
+    responder = make_responder(pki.inter)
+    _ocsp_check(pki, ocsp_leaf, make_ocsp(ocsp_leaf.cert, pki.inter, responder=responder))
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (
+            lambda pki, leaf: make_ocsp(
+                leaf.cert, pki.inter, responder=make_responder(pki.inter, ocsp_signing=False)
+            ),
+            "not signed",
+        ),
+        (
+            lambda pki, leaf: make_ocsp(leaf.cert, pki.inter, responder=make_responder(pki.root)),
+            "not signed",
+        ),
+        (
+            lambda pki, leaf: make_ocsp(
+                leaf.cert, pki.inter, responder=make_responder(pki.inter), include_responder=False
+            ),
+            "not signed",
+        ),
+        (
+            lambda pki, leaf: make_ocsp(
+                leaf.cert, pki.inter, this_update=NOW - 3 * DAY, next_update=NOW - DAY
+            ),
+            "stale",
+        ),
+        (
+            lambda pki, leaf: make_ocsp(
+                leaf.cert, pki.inter, this_update=NOW + DAY, next_update=NOW + 2 * DAY
+            ),
+            "future",
+        ),
+        (
+            lambda pki, leaf: make_ocsp(
+                leaf.cert, pki.inter, this_update=NOW - 8 * DAY, next_update=None
+            ),
+            "stale",
+        ),
+        (lambda pki, _leaf: make_ocsp(pki.client.cert, pki.inter), "no answer"),
+        (
+            lambda pki, leaf: make_ocsp(leaf.cert, pki.inter, status=ocsp.OCSPCertStatus.UNKNOWN),
+            "does not know",
+        ),
+        (
+            lambda _pki, _leaf: ocsp.OCSPResponseBuilder.build_unsuccessful(
+                ocsp.OCSPResponseStatus.TRY_LATER
+            ).public_bytes(serialization.Encoding.DER),
+            "TRY_LATER",
+        ),
+        (lambda _pki, _leaf: b"garbage", "cannot be parsed"),
+    ],
+    ids=[
+        "responder-no-eku",
+        "responder-wrong-issuer",
+        "responder-missing",
+        "stale",
+        "future",
+        "no-next-update-too-old",
+        "other-cert",
+        "unknown",
+        "try-later",
+        "garbage",
+    ],
+)
+def test_unusable_ocsp_response(
+    pki: PKI, ocsp_leaf: Issued, make: Callable[[PKI, Issued], bytes], fragment: str
+) -> None:
+    """An OCSP response breaking an RFC 6960 rule gives unknown status (hard-fail raises)."""
+    with pytest.raises(RevocationUnknown, match=fragment):
+        _ocsp_check(pki, ocsp_leaf, make(pki, ocsp_leaf))
+    _ocsp_check(pki, ocsp_leaf, make(pki, ocsp_leaf), policy=RevocationPolicy.SOFT_FAIL)
+
+
+def test_ocsp_tampered_signature(pki: PKI, ocsp_leaf: Issued) -> None:
+    """A response whose signature bytes were altered is not used."""
+    response = bytearray(make_ocsp(ocsp_leaf.cert, pki.inter))
+    response[-5] ^= 0x01
+    with pytest.raises(RevocationUnknown):
+        _ocsp_check(pki, ocsp_leaf, bytes(response))
+
+
+def test_ocsp_request_builder(pki: PKI) -> None:
+    """build_ocsp_request yields a parseable request with the CertID and nonce."""
+    der = build_ocsp_request(pki.client.cert, pki.inter.cert, nonce=b"n" * 16)
+    request = ocsp.load_der_ocsp_request(der)
+    assert request.serial_number == pki.client.cert.serial_number
+    assert isinstance(request.hash_algorithm, hashes.SHA1)
+    assert request.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == b"n" * 16
+    with pytest.raises(ConfigurationError):
+        build_ocsp_request(pki.client.cert, pki.inter.cert, nonce=b"")
+
+
+def test_ocsp_fetch_with_nonce(
+    pki: PKI, server: tuple[str, dict[str, Callable[[bytes], tuple[int, bytes]]]]
+) -> None:
+    """Fetched responses must echo the request nonce; good answers are then cached."""
+    base, routes = server
+    leaf = make_leaf(pki.inter, ocsp_urls=(f"{base}/ocsp",))
+    calls: list[bytes] = []
+
+    def echo(body: bytes) -> tuple[int, bytes]:
+        calls.append(body)
+        nonce = (
+            ocsp.load_der_ocsp_request(body)
+            .extensions.get_extension_for_class(x509.OCSPNonce)
+            .value.nonce
+        )
+        return 200, make_ocsp(leaf.cert, pki.inter, nonce=nonce)
+
+    routes["/ocsp"] = echo
+    checker = OCSPChecker(fetch=urllib_ocsp_fetcher(), nonce=True)
+    verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
+    verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
+    assert len(calls) == 1
+
+    routes["/ocsp"] = lambda _b: (200, make_ocsp(leaf.cert, pki.inter, nonce=b"x" * 16))
+    with pytest.raises(RevocationUnknown, match="nonce"):
+        verify_client(
+            _chain(pki, leaf),
+            trust=pki.trust,
+            now=NOW,
+            revocation=OCSPChecker(fetch=urllib_ocsp_fetcher(), nonce=True),
+        )
+    routes["/ocsp"] = lambda _b: (500, b"")
+    with pytest.raises(RevocationUnknown, match="500"):
+        verify_client(
+            _chain(pki, leaf),
+            trust=pki.trust,
+            now=NOW,
+            revocation=OCSPChecker(fetch=urllib_ocsp_fetcher()),
+        )
+
+
+def test_ocsp_without_staple_or_fetcher(pki: PKI) -> None:
+    """No staple and no fetcher is unknown under hard-fail and passes under soft-fail."""
+    with pytest.raises(RevocationUnknown):
+        verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=OCSPChecker())
+    verify_client(
+        _chain(pki),
+        trust=pki.trust,
+        now=NOW,
+        revocation=OCSPChecker(policy=RevocationPolicy.SOFT_FAIL),
+    )
+    with pytest.raises(ConfigurationError):
+        OCSPChecker(max_age=dt.timedelta(seconds=-1))
