@@ -1,0 +1,169 @@
+"""Loading chains from PEM, DER, ASGI scopes and forwarded-certificate headers."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from authcore.errors import (
+    AuthcoreError,
+    ConfigurationError,
+    MalformedCertificate,
+    MalformedHeader,
+)
+from authcore.http import Headers
+from authcore.mtls import (
+    chain_from_asgi,
+    chain_from_headers,
+    load_certificate,
+    load_chain,
+    load_crl,
+    verify_client,
+)
+from authcore.mtls._load import MAX_CHAIN_LENGTH, MAX_PEM_BYTES
+from tests.mtls._pki import NOW, pem_of
+
+if TYPE_CHECKING:
+    from tests.mtls.conftest import PKI
+
+
+def test_asgi_tls_extension(pki: PKI) -> None:
+    """The ASGI TLS extension's PEM strings load as the chain, leaf first."""
+    scope = {
+        "type": "http",
+        "extensions": {
+            "tls": {"client_cert_chain": [pki.client.pem.decode(), pki.inter.pem.decode()]}
+        },
+    }
+    chain = chain_from_asgi(scope)
+    assert chain == (pki.client.cert, pki.inter.cert)
+    verify_client(chain, trust=pki.trust, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {},
+        {"extensions": {}},
+        {"extensions": {"tls": {}}},
+        {"extensions": {"tls": {"client_cert_chain": []}}},
+        {"extensions": {"tls": {"client_cert_chain": "PEM"}}},
+        {"extensions": {"tls": {"client_cert_chain": [b"bytes"]}}},
+    ],
+)
+def test_asgi_without_client_cert(scope: dict[str, object]) -> None:
+    """A scope without a usable client chain is MalformedCertificate."""
+    with pytest.raises(MalformedCertificate):
+        chain_from_asgi(scope)
+
+
+def test_forwarded_header_needs_explicit_trust(pki: PKI) -> None:
+    """Forwarded certificates are refused unless trust_forwarded=True is passed."""
+    headers = {"x-forwarded-client-cert": urllib.parse.quote(pki.client.pem.decode())}
+    with pytest.raises(ConfigurationError, match="spoofable"):
+        chain_from_headers(headers, trust_forwarded=False)
+
+
+def test_bare_url_encoded_pem_header(pki: PKI) -> None:
+    """A URL-encoded PEM header (nginx $ssl_client_escaped_cert) loads."""
+    headers = Headers([("X-SSL-Client-Cert", urllib.parse.quote(pki.client.pem.decode()))])
+    chain = chain_from_headers(headers, trust_forwarded=True, header="x-ssl-client-cert")
+    assert chain == (pki.client.cert,)
+
+
+def test_xfcc_last_element_cert_and_chain(pki: PKI) -> None:
+    """Envoy XFCC: the last element's Chain is used and must start with its Cert."""
+    cert = urllib.parse.quote(pki.client.pem.decode())
+    chain = urllib.parse.quote(pem_of(pki.client.cert, pki.inter.cert).decode())
+    other = urllib.parse.quote(pki.server.pem.decode())
+    value = (
+        f'By=spiffe://a/b;Hash=abc;Cert="{other}";Subject="CN=x, O=y",'
+        f'By=spiffe://a/c;Hash=def;Cert="{cert}";Chain="{chain}";URI=spiffe://a/d'
+    )
+    loaded = chain_from_headers({"x-forwarded-client-cert": value}, trust_forwarded=True)
+    assert loaded == (pki.client.cert, pki.inter.cert)
+    verify_client(loaded, trust=pki.trust, now=NOW)
+    mismatch = f'Cert="{other}";Chain="{chain}"'
+    with pytest.raises(MalformedCertificate, match="differs"):
+        chain_from_headers({"x-forwarded-client-cert": mismatch}, trust_forwarded=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("", MalformedCertificate),
+        ("Hash=abc", MalformedCertificate),
+        ('Cert="unterminated', MalformedHeader),
+        ("Cert", MalformedHeader),
+        ("Cert=a;Cert=b", MalformedHeader),
+        ('Cert="x"junk', MalformedHeader),
+        ("Cert=%FF%FE", MalformedCertificate),
+    ],
+)
+def test_bad_xfcc(value: str, error: type[Exception]) -> None:
+    """Broken XFCC values raise typed errors."""
+    with pytest.raises(error):
+        chain_from_headers({"x-forwarded-client-cert": value}, trust_forwarded=True)
+
+
+def test_repeated_header_is_refused(pki: PKI) -> None:
+    """A repeated forwarded-certificate header is MalformedHeader."""
+    pem = urllib.parse.quote(pki.client.pem.decode())
+    headers = Headers(
+        [("X-Forwarded-Client-Cert", f"Cert={pem}"), ("X-Forwarded-Client-Cert", f"Cert={pem}")]
+    )
+    with pytest.raises(MalformedHeader):
+        chain_from_headers(headers, trust_forwarded=True)
+
+
+def test_size_and_length_caps(pki: PKI) -> None:
+    """Inputs over the byte cap and chains over the length cap are refused."""
+    with pytest.raises(MalformedCertificate, match="larger"):
+        load_chain(b"-" * (MAX_PEM_BYTES + 1))
+    with pytest.raises(MalformedCertificate, match="longer"):
+        load_chain([pki.client.cert] * (MAX_CHAIN_LENGTH + 1))
+    with pytest.raises(MalformedCertificate, match="one certificate"):
+        load_certificate(pem_of(pki.client.cert, pki.inter.cert))
+    with pytest.raises(MalformedCertificate):
+        load_chain("caf\u00e9")
+    with pytest.raises(MalformedCertificate):
+        load_crl(b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
+    with pytest.raises(MalformedCertificate):
+        load_crl(42)  # type: ignore[arg-type]
+
+
+@settings(max_examples=200)
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=300)))
+def test_random_input_only_raises_authcore_errors(data: bytes | str) -> None:
+    """Arbitrary bytes or text never escape as anything but an AuthcoreError."""
+    try:
+        load_chain(data)
+    except AuthcoreError:
+        pass
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=200))
+def test_random_xfcc_only_raises_authcore_errors(value: str) -> None:
+    """Arbitrary XFCC header text never escapes as anything but an AuthcoreError."""
+    try:
+        chain_from_headers({"x-forwarded-client-cert": value}, trust_forwarded=True)
+    except AuthcoreError:
+        pass
+
+
+@settings(max_examples=100)
+@given(noise=st.binary(min_size=1, max_size=64))
+def test_corrupted_der_only_raises_authcore_errors(pki: PKI, noise: bytes) -> None:
+    """A certificate with bytes overwritten is refused with a typed error, never a crash."""
+    der = bytearray(pki.client.der)
+    offset = noise[0] % len(der)
+    der[offset : offset + len(noise) - 1] = noise[1:]
+    try:
+        verify_client([bytes(der), pki.inter.der], trust=pki.trust, now=NOW)
+    except AuthcoreError:
+        pass
