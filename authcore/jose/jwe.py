@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
@@ -156,10 +156,10 @@ class DecryptedJWE:
     .. versionadded:: 0.1.0
     """
 
-    plaintext: bytes
+    plaintext: bytes = field(repr=False)
     header: Mapping[str, Any]
     key: JWK
-    aad: bytes | None = None
+    aad: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,546 @@
+"""JSON Web Tokens (RFC 7519) with the checks of RFC 8725 (JWT Best Current Practices).
+
+:class:`JWTVerifier` is built once, is immutable and thread-safe, and is the fast path: it
+remembers the parsed and checked protected header of each header segment that has verified (a
+small bounded table; a header is only remembered after a signature made with it verified).
+:func:`decode` is the one-shot form; :func:`encode` signs claims.
+
+What :meth:`JWTVerifier.verify` checks, in addition to everything :func:`authcore.jose.jws.verify`
+checks (size cap first, structure, strict base64url and JSON, ``alg`` allowlist, ``crit``, key
+selection by ``kid``, signature):
+
+* the payload is a JSON object and the header has no ``b64: false``;
+* ``exp`` (required by default): a NumericDate (a JSON number: not a bool, string, NaN or
+  infinity) and ``now < exp + leeway``;
+* ``nbf`` and ``iat`` when present: NumericDates not after ``now + leeway``; with ``max_age``,
+  ``iat`` is required and ``now <= iat + max_age + leeway``;
+* ``iss`` equals one of the expected issuers exactly (when ``issuer`` is given);
+* ``aud`` (a string or an array of strings) contains an expected audience (when ``audience``
+  is given); a token carrying ``aud`` is refused when no audience is expected (RFC 7519
+  section 4.1.3);
+* ``sub`` equals ``subject`` (when given); ``iss``, ``sub`` and ``jti`` are strings when present;
+* every claim named in ``required`` is present;
+* ``typ`` (when ``typ`` is given) equals it, compared case-insensitively with any
+  ``application/`` prefix removed (RFC 7515 section 4.1.9, RFC 8725 section 3.11).
+
+What it does **not** check: ``jti`` uniqueness (replay needs a store: use
+:mod:`authcore.stores`), revocation, the meaning of private claims or scopes, nested JWTs
+(``cty: JWT`` payloads are not unwrapped), and header ``jwk``/``jku``/``x5u``/``x5c``, which
+are never used to find a key.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, final
+
+from authcore import clock as _clock_module
+from authcore._encoding import b64url_encode, json_loads
+from authcore.clock import Clock, utc_now
+from authcore.errors import (
+    ConfigurationError,
+    EncodeError,
+    ExpiredToken,
+    ImmatureToken,
+    InvalidAudience,
+    InvalidClaim,
+    InvalidIssuer,
+    InvalidTokenType,
+    MalformedToken,
+    MissingClaim,
+)
+from authcore.jose._fast import b64d, b64d_known_alphabet, compact_alphabet_ok, loads
+from authcore.jose._jwa import Verifier
+from authcore.jose._jwk import JWK, KeyResolver, KeySet
+from authcore.jose.jws import (
+    MAX_TOKEN_SIZE,
+    _as_ascii,
+    _protected_header,
+    _verify_with,
+    as_resolver,
+    check_header,
+    normalize_algorithms,
+    parse_protected,
+    select_keys,
+    split_compact,
+)
+
+__all__ = ["JWTVerifier", "UnverifiedJWT", "decode", "decode_unverified", "encode"]
+
+_HEADER_CACHE_SIZE: Final = 64
+_TIME_CLAIMS: Final = ("exp", "nbf", "iat")
+_NUMBERS: Final = frozenset({int, float})
+_CHECKED_CLAIMS: Final = frozenset({"exp", "nbf", "iat", "iss", "sub", "aud"})
+_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+_Candidates = Sequence[tuple[JWK, Verifier]]
+
+
+def _utc_seconds() -> float:
+    return utc_now().timestamp()
+
+
+# The system time in seconds.  authcore.clock is the only reader of the wall clock; when it
+# offers a float-returning reader (``unix_now``), the hot path uses it and saves the datetime.
+_unix_now: Callable[[], float] = getattr(_clock_module, "unix_now", None) or _utc_seconds
+
+
+def _reject_compact(raw: bytes) -> None:
+    """Raise the precise error for a token that is not three base64url segments."""
+    head, payload, signature = split_compact(raw)
+    b64d(head, "protected header")
+    b64d(payload, "payload")
+    b64d(signature, "signature")
+    raise MalformedToken("unexpected character in token")  # pragma: no cover - b64d raised
+
+
+def _normalize_typ(value: str) -> str:
+    lowered = value.lower()
+    if lowered.startswith("application/") and "/" not in lowered[12:]:
+        return lowered[12:]
+    return lowered
+
+
+def _strings(value: str | Iterable[str] | None, name: str) -> frozenset[str] | None:
+    if value is None:
+        return None
+    items: list[object] = [value] if isinstance(value, str) else list(value)
+    if not items or not all(_nonempty_str(item) for item in items):
+        raise ConfigurationError(f"{name} must be a non-empty string or list of strings")
+    return frozenset(str(item) for item in items)
+
+
+def _nonempty_str(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _seconds(value: float | dt.timedelta, name: str) -> float:
+    seconds: object = value.total_seconds() if isinstance(value, dt.timedelta) else value
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        raise ConfigurationError(f"{name} must be a non-negative number of seconds")
+    return float(seconds)
+
+
+def _timestamp(now: object) -> float:
+    if not isinstance(now, dt.datetime):
+        raise ConfigurationError("now must be an aware datetime")
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ConfigurationError("now must be timezone-aware (use datetime.timezone.utc)")
+    return now.timestamp()
+
+
+def _check_options(*, subject: object, typ: object, max_size: object, clock: object) -> None:
+    if subject is not None and not _nonempty_str(subject):
+        raise ConfigurationError("subject must be a non-empty string")
+    if typ is not None and not _nonempty_str(typ):
+        raise ConfigurationError("typ must be a non-empty string")
+    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+        raise ConfigurationError("max_size must be a positive integer")
+    if clock is not None and not isinstance(clock, Clock):
+        raise ConfigurationError("clock must have a now() method")
+
+
+def _required_names(required: object, *, with_iat: bool) -> tuple[str, ...]:
+    if isinstance(required, str) or not isinstance(required, Iterable):
+        raise ConfigurationError("required must be a list of claim names")
+    names: tuple[object, ...] = tuple(dict.fromkeys(required))
+    if not all(_nonempty_str(name) for name in names):
+        raise ConfigurationError("required must contain claim names")
+    result = tuple(str(name) for name in names)
+    if with_iat and "iat" not in result:
+        result = (*result, "iat")
+    return result
+
+
+@final
+class JWTVerifier:
+    """A reusable, immutable, thread-safe JWT verifier: configure once, call :meth:`verify`.
+
+    Args:
+        keys: A :class:`~authcore.jose.JWK`, a :class:`~authcore.jose.KeySet`, a list of keys,
+            or any :class:`~authcore.jose.KeyResolver` (such as a JWKS cache).
+        algorithms: The accepted ``alg`` values.  Required; ``none`` does not exist.
+        issuer: The expected ``iss`` (one string or several accepted ones).
+        audience: The accepted audiences; the token's ``aud`` must contain one.
+        subject: The expected ``sub``.
+        leeway: Clock skew tolerated on ``exp``, ``nbf``, ``iat`` and ``max_age``, in seconds.
+        required: Claims that must be present (default ``("exp",)``).
+        typ: The required ``typ`` header (for example ``"at+jwt"``), or ``None`` for no check.
+        max_age: Maximum age after ``iat``, in seconds (makes ``iat`` required).
+        max_size: Token size cap in characters (default 16 KiB), checked before any work.
+        clock: Where the current time comes from when ``verify`` gets no ``now``.
+
+    Raises:
+        ConfigurationError: On a missing or invalid option.
+        UnsupportedAlgorithm: On an unknown algorithm name.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = (
+        "_aud",
+        "_cache",
+        "_clock",
+        "_issuers",
+        "_leeway",
+        "_max_age",
+        "_max_size",
+        "_need",
+        "_other_required",
+        "_required",
+        "_resolver",
+        "_static",
+        "_sub",
+        "_typ",
+        "algorithms",
+    )
+
+    algorithms: frozenset[str]
+    _resolver: KeyResolver
+    _static: bool
+    _issuers: frozenset[str] | None
+    _aud: frozenset[str] | None
+    _sub: str | None
+    _leeway: float
+    _required: tuple[str, ...]
+    _need: frozenset[str]
+    _other_required: tuple[str, ...]
+    _typ: str | None
+    _max_age: float | None
+    _max_size: int
+    _clock: Clock | None
+    _cache: dict[bytes, tuple[dict[str, Any], _Candidates | None]]
+
+    def __init__(
+        self,
+        keys: JWK | KeySet | KeyResolver | Sequence[JWK],
+        *,
+        algorithms: Collection[str],
+        issuer: str | Iterable[str] | None = None,
+        audience: str | Iterable[str] | None = None,
+        subject: str | None = None,
+        leeway: float | dt.timedelta = 0,
+        required: Iterable[str] = ("exp",),
+        typ: str | None = None,
+        max_age: float | dt.timedelta | None = None,
+        max_size: int = MAX_TOKEN_SIZE,
+        clock: Clock | None = None,
+    ) -> None:
+        resolver = as_resolver(keys)
+        _check_options(subject=subject, typ=typ, max_size=max_size, clock=clock)
+        required_names = _required_names(required, with_iat=max_age is not None)
+        issuers = _strings(issuer, "issuer")
+        audiences = _strings(audience, "audience")
+        need = set(required_names)
+        if issuers is not None:
+            need.add("iss")
+        if audiences is not None:
+            need.add("aud")
+        if subject is not None:
+            need.add("sub")
+        values: dict[str, object] = {
+            "algorithms": normalize_algorithms(algorithms),
+            "_resolver": resolver,
+            "_static": isinstance(resolver, KeySet),
+            "_issuers": issuers,
+            "_aud": audiences,
+            "_need": frozenset(need),
+            "_other_required": tuple(n for n in required_names if n not in _CHECKED_CLAIMS),
+            "_sub": subject,
+            "_leeway": _seconds(leeway, "leeway"),
+            "_required": required_names,
+            "_typ": _normalize_typ(typ) if typ is not None else None,
+            "_max_age": _seconds(max_age, "max_age") if max_age is not None else None,
+            "_max_size": max_size,
+            "_clock": clock,
+            "_cache": {},
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("JWTVerifier is immutable")
+
+    def __repr__(self) -> str:
+        return f"JWTVerifier(algorithms={sorted(self.algorithms)!r})"
+
+    def _header(self, head: bytes) -> tuple[dict[str, Any], _Candidates]:
+        header = parse_protected(head)
+        alg, b64 = check_header(header, allowed=self.algorithms)
+        if not b64:
+            raise MalformedToken("a JWT cannot use an unencoded payload (b64: false)")
+        if self._typ is not None:
+            typ = header.get("typ")
+            if typ is None:
+                raise InvalidTokenType("typ header missing", claim="typ")
+            if _normalize_typ(typ) != self._typ:
+                raise InvalidTokenType("typ header does not match", claim="typ")
+        return header, select_keys(self._resolver, header.get("kid"), alg)
+
+    def verify(self, token: str | bytes, *, now: dt.datetime | None = None) -> dict[str, Any]:
+        """Verify a compact JWT and return its claims.
+
+        Args:
+            token: The compact JWT.
+            now: The current time (aware); default: the verifier's clock or the system clock.
+
+        Returns:
+            The claims.
+
+        Raises:
+            TokenTooLarge, MalformedToken, DecodeError: Structure or encoding.
+            AlgorithmNotAllowed, KeyNotFound, InvalidSignature: Header, key or signature.
+            InvalidClaim: A claim check failed (``ExpiredToken``, ``ImmatureToken``,
+                ``InvalidIssuer``, ``InvalidAudience``, ``MissingClaim``, ``InvalidTokenType``).
+            ConfigurationError: If ``now`` is not an aware datetime.
+
+        .. versionadded:: 0.1.0
+        """
+        if type(token) is str and len(token) <= self._max_size:
+            try:
+                raw = token.encode("ascii")
+            except UnicodeEncodeError:
+                raise MalformedToken("token is not ASCII") from None
+        else:
+            raw = _as_ascii(token, self._max_size)
+        if not compact_alphabet_ok(raw):
+            _reject_compact(raw)
+        signing_input, _, sig_seg = raw.rpartition(b".")
+        head, _, payload_seg = signing_input.partition(b".")
+        cache = self._cache
+        entry = cache.get(head)
+        if entry is None:
+            header, candidates = self._header(head)
+        else:
+            header, cached = entry
+            candidates = (
+                cached
+                if cached is not None
+                else select_keys(self._resolver, header.get("kid"), header["alg"])
+            )
+        signature = b64d_known_alphabet(sig_seg, "signature")
+        if len(candidates) == 1:
+            candidates[0][1](signing_input, signature)
+        else:
+            _verify_with(candidates, signing_input, signature)
+        if entry is None:
+            if len(cache) >= _HEADER_CACHE_SIZE:
+                cache.clear()
+            cache[head] = (header, candidates if self._static else None)
+        claims = loads(b64d_known_alphabet(payload_seg, "payload"), "payload")
+        if type(claims) is not dict:
+            raise MalformedToken("JWT payload is not a JSON object")
+        self._check_claims(claims, now)
+        return claims
+
+    def _check_claims(self, claims: dict[str, Any], now: dt.datetime | None) -> None:  # noqa: C901, PLR0912, PLR0915
+        if now is None:
+            t = self._clock.now().timestamp() if self._clock is not None else _unix_now()
+        else:
+            t = _timestamp(now)
+        leeway = self._leeway
+        need = self._need
+        get = claims.get
+        exp = get("exp")
+        if exp is not None:
+            if type(exp) not in _NUMBERS:
+                raise InvalidClaim("exp is not a NumericDate (a JSON number)", claim="exp")
+            if t - leeway >= exp:
+                raise ExpiredToken("exp is in the past", claim="exp")
+        elif "exp" in need or "exp" in claims:
+            _missing_or_null(claims, "exp")
+        nbf = get("nbf")
+        if nbf is not None:
+            if type(nbf) not in _NUMBERS:
+                raise InvalidClaim("nbf is not a NumericDate (a JSON number)", claim="nbf")
+            if nbf > t + leeway:
+                raise ImmatureToken("nbf is in the future", claim="nbf")
+        elif "nbf" in need or "nbf" in claims:
+            _missing_or_null(claims, "nbf")
+        iat = get("iat")
+        if iat is not None:
+            if type(iat) not in _NUMBERS:
+                raise InvalidClaim("iat is not a NumericDate (a JSON number)", claim="iat")
+            if iat > t + leeway:
+                raise ImmatureToken("iat is in the future", claim="iat")
+            if self._max_age is not None and t - leeway > iat + self._max_age:
+                raise ExpiredToken("iat is older than max_age", claim="iat")
+        elif "iat" in need or "iat" in claims:
+            _missing_or_null(claims, "iat")
+        iss = get("iss")
+        if iss is not None:
+            if type(iss) is not str:
+                raise InvalidClaim("iss is not a string", claim="iss")
+            if self._issuers is not None and iss not in self._issuers:
+                raise InvalidIssuer("iss is not an expected issuer", claim="iss")
+        elif "iss" in need or "iss" in claims:
+            _missing_or_null(claims, "iss")
+        sub = get("sub")
+        if sub is not None:
+            if type(sub) is not str:
+                raise InvalidClaim("sub is not a string", claim="sub")
+            if self._sub is not None and sub != self._sub:
+                raise InvalidClaim("sub is not the expected subject", claim="sub")
+        elif "sub" in need or "sub" in claims:
+            _missing_or_null(claims, "sub")
+        aud = get("aud")
+        if aud is not None:
+            if type(aud) is str:
+                values: Iterable[object] = (aud,)
+            elif type(aud) is list and aud and all(type(a) is str for a in aud):
+                values = aud
+            else:
+                raise InvalidAudience("aud is not a string or array of strings", claim="aud")
+            if self._aud is None:
+                raise InvalidAudience("token has an audience but none is expected", claim="aud")
+            if self._aud.isdisjoint(values):
+                raise InvalidAudience("aud does not contain an expected audience", claim="aud")
+        elif "aud" in need or "aud" in claims:
+            _missing_or_null(claims, "aud")
+        jti = get("jti")
+        if jti is not None and type(jti) is not str:
+            raise InvalidClaim("jti is not a string", claim="jti")
+        for name in self._other_required:
+            if name not in claims:
+                raise MissingClaim(f"{name} is missing", claim=name)
+
+
+def _missing_or_null(claims: Mapping[str, Any], name: str) -> None:
+    if name in claims:
+        raise InvalidClaim(f"{name} is null", claim=name)
+    raise MissingClaim(f"{name} is missing", claim=name)
+
+
+def decode(
+    token: str | bytes,
+    keys: JWK | KeySet | KeyResolver | Sequence[JWK],
+    *,
+    algorithms: Collection[str],
+    issuer: str | Iterable[str] | None = None,
+    audience: str | Iterable[str] | None = None,
+    subject: str | None = None,
+    leeway: float | dt.timedelta = 0,
+    required: Iterable[str] = ("exp",),
+    typ: str | None = None,
+    max_age: float | dt.timedelta | None = None,
+    now: dt.datetime | None = None,
+    max_size: int = MAX_TOKEN_SIZE,
+) -> dict[str, Any]:
+    """Verify a JWT once and return its claims (see :class:`JWTVerifier` for the checks).
+
+    Build a :class:`JWTVerifier` instead when verifying many tokens with the same settings.
+
+    .. versionadded:: 0.1.0
+    """
+    verifier = JWTVerifier(
+        keys,
+        algorithms=algorithms,
+        issuer=issuer,
+        audience=audience,
+        subject=subject,
+        leeway=leeway,
+        required=required,
+        typ=typ,
+        max_age=max_age,
+        max_size=max_size,
+    )
+    return verifier.verify(token, now=now)
+
+
+def _claims_json(claims: Mapping[str, Any]) -> bytes:
+    if not isinstance(claims, Mapping):
+        raise EncodeError("claims must be a mapping")
+    data: Mapping[str, Any] = claims
+    for name in _TIME_CLAIMS:
+        value = claims.get(name)
+        if value is None:
+            continue
+        if isinstance(value, dt.datetime):
+            if data is claims:
+                data = dict(claims)
+            data[name] = int(_timestamp(value))  # type: ignore[index]
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise EncodeError(f"{name} must be a number or an aware datetime")
+    try:
+        return _encode_json(data).encode("utf-8")
+    except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
+        raise EncodeError(f"claims are not JSON-serializable ({type(exc).__name__})") from None
+
+
+def encode(claims: Mapping[str, Any], key: JWK, *, headers: Mapping[str, Any] | None = None) -> str:
+    """Sign ``claims`` as a compact JWT.
+
+    Args:
+        claims: The claims; ``exp``, ``nbf`` and ``iat`` may be aware datetimes.
+        key: The signing key (its ``alg`` is used unless ``headers`` names one).
+        headers: Extra protected header members (``typ`` defaults to ``"JWT"``).
+
+    Raises:
+        EncodeError: If the claims or headers cannot be encoded.
+        UnsupportedAlgorithm: If the key cannot sign.
+
+    .. versionadded:: 0.1.0
+    """
+    if not isinstance(key, JWK):
+        raise ConfigurationError("key must be a JWK")
+    memo = key._memo  # noqa: SLF001 - per-key cache owned by the jose package
+    cached = memo.get("jwt-header") if headers is None else None
+    if cached is None:
+        alg, header = _protected_header(key, {"typ": "JWT", **(headers or {})})
+        if header.get("b64", True) is not True:
+            raise EncodeError("a JWT cannot use an unencoded payload (b64: false)")
+        from authcore._encoding import json_dumps  # noqa: PLC0415 - cold path
+
+        head = b64url_encode(json_dumps(header)).encode("ascii") + b"."
+        cached = (head, key.signer(alg)[1])
+        if headers is None:
+            memo["jwt-header"] = cached
+    head, signer = cached
+    signing_input = head + b64url_encode(_claims_json(claims)).encode("ascii")
+    return signing_input.decode("ascii") + "." + b64url_encode(signer(signing_input))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnverifiedJWT:
+    """A JWT's header and claims, **not verified**: for inspection and routing only.
+
+    .. versionadded:: 0.1.0
+    """
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+
+
+def decode_unverified(token: str | bytes, *, max_size: int = MAX_TOKEN_SIZE) -> UnverifiedJWT:
+    """Parse a JWT **without verifying anything** (no signature, no claim check).
+
+    Use it to look at a token (for example its ``iss`` or ``kid``, to pick a verifier), never
+    to trust one.
+
+    Raises:
+        TokenTooLarge, MalformedToken, DecodeError: If it cannot be parsed.
+
+    .. versionadded:: 0.1.0
+    """
+    raw = _as_ascii(token, max_size)
+    head, payload_seg, _ = split_compact(raw)
+    header = parse_protected(head)
+    claims = json_loads(b64d(payload_seg, "payload"), what="payload")
+    if not isinstance(claims, dict):
+        raise MalformedToken("JWT payload is not a JSON object")
+    return UnverifiedJWT(header=header, claims=claims)
