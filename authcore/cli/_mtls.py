@@ -1,0 +1,141 @@
+"""``authcore mtls verify|thumbprint``: X.509 chains from the command line.
+
+``verify`` checks a certificate chain (leaf first, PEM or DER) against ``--ca`` anchors, as a
+TLS client certificate or, with ``--server-name``, as a server certificate; ``--crl`` adds CRL
+revocation checking (hard-fail).  Exit 0 and print the identity, or exit 1 with the reason.
+``thumbprint`` prints the RFC 8705 ``x5t#S256`` of the first certificate in a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING
+
+from authcore.cli._common import read_input, write_output
+from authcore.errors import UsageError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from authcore.mtls import ClientIdentity, ServerIdentity
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``mtls`` subcommand with ``verify`` and ``thumbprint``."""
+    parser = subparsers.add_parser(
+        "mtls",
+        help="verify X.509 client/server chains, print RFC 8705 thumbprints",
+        description="Verify X.509 certificate chains and print RFC 8705 x5t#S256 thumbprints.",
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION")
+
+    verify = actions.add_parser(
+        "verify",
+        help="verify a chain against CA anchors (exit 1 if refused)",
+        description=(
+            "Verify CERT (a PEM bundle, leaf first, or one DER certificate) against the --ca "
+            "anchors: as a TLS client certificate, or as a server certificate for "
+            "--server-name.  Prints the verified identity; exit 1 with the reason if refused."
+        ),
+    )
+    verify.add_argument("cert", metavar="CERT", help="the chain to verify ('-' for stdin)")
+    verify.add_argument(
+        "--ca", action="append", required=True, metavar="PATH", help="trust anchors (repeatable)"
+    )
+    verify.add_argument("--crl", action="append", default=[], metavar="PATH", help="a CRL file")
+    verify.add_argument("--server-name", metavar="NAME", help="verify as a server for this name")
+    verify.add_argument(
+        "--time", metavar="ISO8601", help="validation time with a UTC offset (default: now)"
+    )
+    verify.add_argument(
+        "--no-require-eku",
+        action="store_true",
+        help="accept a leaf without an explicit clientAuth/serverAuth EKU",
+    )
+    verify.add_argument("--json", action="store_true", help="print the identity as JSON")
+    verify.set_defaults(handler=run_verify)
+
+    thumb = actions.add_parser(
+        "thumbprint",
+        help="print the x5t#S256 thumbprint of a certificate",
+        description="Print the RFC 8705 x5t#S256 thumbprint of the first certificate in CERT.",
+    )
+    thumb.add_argument("cert", metavar="CERT", help="a PEM or DER certificate ('-' for stdin)")
+    thumb.set_defaults(handler=run_thumbprint)
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--time {text!r} is not an ISO 8601 date-time") from None
+    if value.tzinfo is None:
+        raise UsageError("--time needs a UTC offset, for example 2025-01-01T00:00:00Z")
+    return value
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Verify the chain and print the identity."""
+    from authcore.mtls import (  # noqa: PLC0415 - keep `authcore --version` fast
+        CRLChecker,
+        TrustStore,
+        verify_client,
+        verify_server,
+    )
+
+    now = _parse_time(args.time)
+    anchors = b"".join(read_input(path) for path in args.ca)
+    trust = (
+        TrustStore.from_pem(anchors) if b"-----BEGIN" in anchors else TrustStore.from_der(anchors)
+    )
+    revocation = CRLChecker([read_input(path) for path in args.crl]) if args.crl else None
+    chain = read_input(args.cert)
+    require_eku = not args.no_require_eku
+    identity: ClientIdentity | ServerIdentity
+    if args.server_name is not None:
+        identity = verify_server(
+            chain,
+            trust=trust,
+            server_name=args.server_name,
+            now=now,
+            revocation=revocation,
+            require_eku=require_eku,
+        )
+    else:
+        identity = verify_client(
+            chain, trust=trust, now=now, revocation=revocation, require_eku=require_eku
+        )
+    summary: dict[str, object] = {
+        "subject": identity.subject_text,
+        "x5t#S256": identity.thumbprint,
+        "dns_names": list(identity.dns_names),
+        "ip_addresses": [str(ip) for ip in identity.ip_addresses],
+        "uris": list(identity.uris),
+        "emails": list(identity.emails),
+        "chain": [cert.subject.rfc4514_string() for cert in identity.chain],
+    }
+    if args.json:
+        write_output(json.dumps(summary, indent=2) + "\n")
+        return 0
+    lines = [f"OK: {'server' if args.server_name else 'client'} certificate verified"]
+    for key, value in summary.items():
+        shown = ", ".join(value) or "-" if isinstance(value, list) else str(value)
+        lines.append(f"{key}: {shown}")
+    write_output("\n".join(lines) + "\n")
+    return 0
+
+
+def run_thumbprint(args: argparse.Namespace) -> int:
+    """Print the x5t#S256 thumbprint of the first certificate."""
+    from authcore.errors import MalformedCertificate  # noqa: PLC0415
+    from authcore.mtls import load_chain, thumbprint  # noqa: PLC0415
+
+    try:
+        cert = load_chain(read_input(args.cert))[0]
+    except MalformedCertificate as exc:
+        raise UsageError(f"{args.cert}: {exc.reason}") from None
+    write_output(thumbprint(cert) + "\n")
+    return 0
