@@ -1,0 +1,619 @@
+"""Standard Webhooks: vectors, header handling, timestamps, secrets, rotation, replay."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from authcore import webhooks
+from authcore.clock import utc_now
+from authcore.errors import (
+    AuthcoreError,
+    ConfigurationError,
+    InvalidKeyError,
+    InvalidSignature,
+    MalformedHeader,
+    Replayed,
+    StaleTimestamp,
+    VerificationError,
+)
+from authcore.http import Headers
+from authcore.webhooks import (
+    MemoryReplayCache,
+    SQLiteReplayCache,
+    VerifiedWebhook,
+    WebhookVerifier,
+    generate_secret,
+    generate_signing_key,
+    public_key,
+    sign,
+    verify,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# The official vector (Standard Webhooks specification and every reference library).
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+TIMESTAMP = 1614265330
+PAYLOAD = b'{"test": 2432232314}'
+SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+BAD_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA="
+# The reference Go library's v1a vector (webhook_asymmetric_test.go, TestAsymmetricWebhookSign).
+SIGNING_KEY = "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk="
+V1A_SIGNATURE = (
+    "v1a,tQ9V2XOqn7jL/DQenEFpqIugdBVtiMmER5mhSkXBNwM0mkATuDe6KYYUuxqtaiHeYGb7KaaBRdM5WqyeFiL8Ag=="
+)
+
+
+def _headers(signature: str = SIGNATURE, **extra: str) -> dict[str, str]:
+    return {
+        "webhook-id": MSG_ID,
+        "webhook-timestamp": str(TIMESTAMP),
+        "webhook-signature": signature,
+        **extra,
+    }
+
+
+def _verify(headers: Any, secrets: Any = SECRET, **kwargs: Any) -> VerifiedWebhook:
+    kwargs.setdefault("now", TIMESTAMP)
+    return verify(PAYLOAD, headers, secrets, **kwargs)
+
+
+# ----------------------------------------------------------------------------- vectors
+
+
+def test_official_vector_verifies() -> None:
+    """The specification's v1 vector verifies and reports what matched."""
+    result = _verify(_headers())
+    assert result.msg_id == MSG_ID
+    assert result.timestamp == TIMESTAMP
+    assert result.payload == PAYLOAD
+    assert result.version == "v1"
+    assert result.key_index == 0
+    assert result.sent_at == dt.datetime(2021, 2, 25, 15, 2, 10, tzinfo=dt.timezone.utc)
+    assert result.json() == {"test": 2432232314}
+
+
+def test_official_vector_signs() -> None:
+    """sign() reproduces the specification's headers exactly."""
+    assert sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP) == _headers()
+
+
+def test_official_vector_with_j1oa_ending_fails() -> None:
+    """The same signature ending in J1OA= is refused."""
+    with pytest.raises(InvalidSignature):
+        _verify(_headers(BAD_SIGNATURE))
+
+
+def test_v1a_reference_vector_signs_and_verifies() -> None:
+    """The reference Ed25519 vector signs identically and verifies with the whpk_ key."""
+    headers = sign(PAYLOAD, SIGNING_KEY, msg_id=MSG_ID, timestamp=TIMESTAMP)
+    assert headers["webhook-signature"] == V1A_SIGNATURE
+    result = _verify(headers, public_key(SIGNING_KEY))
+    assert result.version == "v1a"
+
+
+def test_matches_the_raw_hmac_definition() -> None:
+    """v1 is base64 HMAC-SHA256 over id.timestamp.payload keyed with the decoded secret."""
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{MSG_ID}.{TIMESTAMP}.".encode() + PAYLOAD, hashlib.sha256).digest()
+    assert "v1," + base64.b64encode(mac).decode() == SIGNATURE
+
+
+def test_interoperates_with_the_standardwebhooks_package() -> None:
+    """Signatures made by the reference Python package verify here, and ours verify there."""
+    standardwebhooks = pytest.importorskip("standardwebhooks")
+    peer = standardwebhooks.Webhook(SECRET)
+    when = dt.datetime.fromtimestamp(TIMESTAMP, dt.timezone.utc)
+    theirs = peer.sign(MSG_ID, when, PAYLOAD.decode())
+    assert _verify(_headers(theirs)).version == "v1"
+    assert theirs == SIGNATURE
+
+
+# ----------------------------------------------------------------------------- signatures
+
+
+def test_any_valid_signature_in_the_list_passes() -> None:
+    """Several space-separated signatures: one valid entry is enough, unknown versions skipped."""
+    header = f"v1,{'A' * 43}= v2,whatever {BAD_SIGNATURE} {SIGNATURE}"
+    assert _verify(_headers(header)).version == "v1"
+
+
+def test_rotation_reports_which_secret_matched() -> None:
+    """With several secrets, the index of the one that verified is returned."""
+    old = generate_secret()
+    assert _verify(_headers(), [old, SECRET]).key_index == 1
+    assert _verify(_headers(), (SECRET, old)).key_index == 0
+
+
+def test_sign_with_several_secrets_sends_several_signatures() -> None:
+    """Signing during a rotation emits one signature per secret, each verifiable alone."""
+    new = generate_secret()
+    headers = sign(PAYLOAD, [SECRET, new, SIGNING_KEY], msg_id=MSG_ID, timestamp=TIMESTAMP)
+    assert len(headers["webhook-signature"].split(" ")) == 3
+    for secret in (SECRET, new, public_key(SIGNING_KEY)):
+        assert _verify(headers, secret).payload == PAYLOAD
+
+
+def test_wrong_secret_fails() -> None:
+    """A valid-looking signature under another secret is refused."""
+    with pytest.raises(InvalidSignature):
+        _verify(_headers(), generate_secret())
+
+
+def test_no_usable_signature_version_fails_with_reason() -> None:
+    """A header with only unknown versions is InvalidSignature naming the cause."""
+    with pytest.raises(InvalidSignature, match="no v1 or v1a"):
+        _verify(_headers("v2,abc v3,def"))
+
+
+def test_v1a_signature_does_not_verify_with_hmac_secret() -> None:
+    """Symmetric secrets verify only v1, public keys only v1a."""
+    headers = sign(PAYLOAD, SIGNING_KEY, msg_id=MSG_ID, timestamp=TIMESTAMP)
+    with pytest.raises(InvalidSignature):
+        _verify(headers, SECRET)
+    with pytest.raises(InvalidSignature):
+        _verify(_headers(), public_key(SIGNING_KEY))
+
+
+def test_non_canonical_base64_signature_is_refused() -> None:
+    """Changing only the unused low bits of the last base64 character does not pass."""
+    # "E" = 000100, "F" = 000101: the last two bits are padding bits for 32 bytes.
+    variant = SIGNATURE[:-2] + "F="
+    assert base64.b64decode(variant[3:]) == base64.b64decode(SIGNATURE[3:])
+    with pytest.raises(InvalidSignature):
+        _verify(_headers(variant))
+
+
+def test_non_canonical_v1a_signature_is_refused() -> None:
+    """A v1a signature that is not canonical base64 (or truncated) does not pass."""
+    pub = public_key(SIGNING_KEY)
+    truncated = V1A_SIGNATURE[:-4]
+    for bad in (truncated, V1A_SIGNATURE[:-3] + "h==", V1A_SIGNATURE.replace("/", "_")):
+        with pytest.raises(InvalidSignature):
+            _verify(_headers(bad), pub)
+
+
+def test_entry_without_version_is_malformed() -> None:
+    """An entry that is not 'version,signature' is a malformed header."""
+    with pytest.raises(MalformedHeader):
+        _verify(_headers("g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="))
+
+
+def test_too_many_signatures_is_malformed() -> None:
+    """More than MAX_SIGNATURES entries are refused before any work."""
+    header = " ".join([BAD_SIGNATURE] * (webhooks.MAX_SIGNATURES + 1))
+    with pytest.raises(MalformedHeader, match="more than"):
+        _verify(_headers(header))
+
+
+def test_oversized_signature_header_is_malformed() -> None:
+    """A signature header longer than the cap is refused."""
+    with pytest.raises(MalformedHeader, match="too long"):
+        _verify(_headers("v1," + "A" * 5000 + " " + SIGNATURE))
+
+
+# ----------------------------------------------------------------------------- headers
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda h: {k.upper(): v for k, v in h.items()},
+        lambda h: {k.title(): v for k, v in h.items()},
+        Headers,
+        lambda h: list(h.items()),
+        lambda h: [(k.encode(), v.encode()) for k, v in h.items()],
+        lambda h: {"Content-Type": "application/json", **h},
+    ],
+    ids=["upper", "title", "Headers", "pairs", "bytes-pairs", "extra"],
+)
+def test_headers_are_read_case_insensitively(make: Callable[[dict[str, str]], Any]) -> None:
+    """Any mapping, authcore Headers, or (name, value) pairs work in any letter case."""
+    assert _verify(make(_headers())).msg_id == MSG_ID
+
+
+def test_repeated_signature_header_in_pairs_is_refused() -> None:
+    """A signature header sent twice is refused rather than guessed."""
+    pairs = [*_headers().items(), ("Webhook-Signature", SIGNATURE)]
+    with pytest.raises(MalformedHeader, match="repeated"):
+        _verify(pairs)
+    with pytest.raises(MalformedHeader, match="repeated"):
+        _verify(Headers(pairs))
+
+
+def test_two_spellings_in_a_dict_are_refused() -> None:
+    """A plain dict holding the same header in two letter cases is refused."""
+    headers = _headers()
+    headers["Webhook-Signature"] = BAD_SIGNATURE
+    with pytest.raises(MalformedHeader, match="repeated"):
+        _verify(headers)
+
+
+def test_other_webhook_prefixed_headers_are_fine() -> None:
+    """Extra webhook-* fields in a dict do not confuse the lookup."""
+    assert _verify(_headers(**{"webhook-foo": "1", "Webhook-Bar": "2"})).msg_id == MSG_ID
+
+
+@pytest.mark.parametrize("name", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+def test_missing_header_is_malformed(name: str) -> None:
+    """Each of the three headers is required."""
+    headers = _headers()
+    del headers[name]
+    with pytest.raises(MalformedHeader, match=name):
+        _verify(headers)
+
+
+@pytest.mark.parametrize(
+    "msg_id", ["", "a.b", "msg id", "msg\u00e9", "x" * 257, "msg_\x7f"], ids=repr
+)
+def test_bad_message_id_is_malformed(msg_id: str) -> None:
+    """The id must be 1-256 visible ASCII characters without '.'."""
+    with pytest.raises(MalformedHeader, match="webhook-id"):
+        _verify({**_headers(), "webhook-id": msg_id})
+
+
+def test_non_text_header_value_is_malformed() -> None:
+    """A header value that is not text is refused with a typed error."""
+    with pytest.raises(MalformedHeader):
+        _verify([*((k, v) for k, v in _headers().items() if k != "webhook-id"), ("webhook-id", 5)])
+
+
+def test_headers_of_the_wrong_type_are_a_configuration_error() -> None:
+    """Passing something that is not headers is the caller's mistake."""
+    for bad in (5, "webhook-id: x", [("only-name",)], [(1, "x")]):
+        with pytest.raises(ConfigurationError):
+            _verify(bad)
+
+
+# ----------------------------------------------------------------------------- timestamps
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+1614265330",
+        "-1614265330",
+        "1614265330.0",
+        "1.61426533e9",
+        " 1614265330",
+        "1614265330 ",
+        "1_614_265_330",
+        "0x6037bdf2",
+        "01614265330",
+        "\u0661614265330",
+        "",
+        "1" * 17,
+    ],
+    ids=repr,
+)
+def test_non_canonical_timestamps_are_malformed(text: str) -> None:
+    """Sign, point, exponent, spaces, underscores, hex, leading zeros, non-ASCII are refused."""
+    with pytest.raises(MalformedHeader, match="webhook-timestamp"):
+        _verify({**_headers(), "webhook-timestamp": text})
+
+
+@given(st.text(max_size=20))
+@settings(max_examples=300)
+def test_any_timestamp_text_is_canonical_or_malformed(text: str) -> None:
+    """Arbitrary timestamp text either is canonical decimal or raises a typed error."""
+    canonical = text.isascii() and text.isdigit() and str(int(text)) == text and len(text) <= 16
+    try:
+        _verify({**_headers(), "webhook-timestamp": text})
+    except MalformedHeader:
+        assert not canonical
+    except (StaleTimestamp, InvalidSignature):
+        assert canonical
+
+
+def test_tolerance_applies_in_both_directions() -> None:
+    """A timestamp too old or too far ahead is StaleTimestamp; the edges pass."""
+    for now in (TIMESTAMP - 300, TIMESTAMP + 300):
+        assert _verify(_headers(), now=now).payload == PAYLOAD
+    with pytest.raises(StaleTimestamp, match="old"):
+        _verify(_headers(), now=TIMESTAMP + 301)
+    with pytest.raises(StaleTimestamp, match="future"):
+        _verify(_headers(), now=TIMESTAMP - 301)
+    with pytest.raises(StaleTimestamp):
+        _verify(_headers(), now=TIMESTAMP - 3600)
+
+
+def test_tolerance_may_be_a_timedelta_or_zero() -> None:
+    """Tolerance accepts seconds or a timedelta; zero means the exact second."""
+    assert (
+        _verify(_headers(), tolerance=dt.timedelta(hours=1), now=TIMESTAMP + 3600).payload
+        == PAYLOAD
+    )
+    assert _verify(_headers(), tolerance=0).payload == PAYLOAD
+    with pytest.raises(StaleTimestamp):
+        _verify(_headers(), tolerance=0, now=TIMESTAMP + 1)
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "300", True, None])
+def test_bad_tolerance_is_a_configuration_error(bad: object) -> None:
+    """Negative, non-finite or non-numeric tolerances are refused."""
+    with pytest.raises(ConfigurationError):
+        _verify(_headers(), tolerance=bad)
+
+
+def test_now_accepts_aware_datetimes_and_refuses_naive_ones() -> None:
+    """Now may be an aware datetime or UNIX seconds; naive datetimes are refused."""
+    aware = dt.datetime.fromtimestamp(TIMESTAMP, dt.timezone(dt.timedelta(hours=5)))
+    assert _verify(_headers(), now=aware).payload == PAYLOAD
+    assert _verify(_headers(), now=float(TIMESTAMP) + 0.5).payload == PAYLOAD
+    for bad in (aware.replace(tzinfo=None), "now", float("nan"), True):
+        with pytest.raises(ConfigurationError):
+            _verify(_headers(), now=bad)
+
+
+def test_default_now_is_the_clock() -> None:
+    """Without now, a fresh signature verifies and the vector's old timestamp does not."""
+    current = int(utc_now().timestamp())
+    assert (
+        verify(PAYLOAD, sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=current), SECRET).payload
+        == PAYLOAD
+    )
+    with pytest.raises(StaleTimestamp):
+        verify(PAYLOAD, _headers(), SECRET)
+
+
+# ----------------------------------------------------------------------------- payloads
+
+
+def test_payload_must_be_bytes() -> None:
+    """Text payloads are refused: the signature covers the exact bytes received."""
+    with pytest.raises(ConfigurationError, match="bytes"):
+        verify(PAYLOAD.decode(), _headers(), SECRET, now=TIMESTAMP)  # type: ignore[arg-type]
+    assert verify(bytearray(PAYLOAD), _headers(), SECRET, now=TIMESTAMP).payload == PAYLOAD
+    assert verify(memoryview(PAYLOAD), _headers(), SECRET, now=TIMESTAMP).payload == PAYLOAD
+
+
+def test_reserialized_json_fails() -> None:
+    """Re-serializing the JSON body changes the bytes, so the signature no longer matches."""
+    reserialized = json.dumps(json.loads(PAYLOAD)).encode()
+    compact = json.dumps(json.loads(PAYLOAD), separators=(",", ":")).encode()
+    assert reserialized == PAYLOAD  # Python happens to reproduce this one...
+    with pytest.raises(InvalidSignature):  # ...but not the compact form others send
+        verify(compact, _headers(), SECRET, now=TIMESTAMP)
+
+
+def test_large_payloads_verify() -> None:
+    """Bodies above the concatenation threshold verify too."""
+    body = b"x" * 100_000
+    headers = sign(body, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP)
+    assert verify(body, headers, SECRET, now=TIMESTAMP).payload == body
+    with pytest.raises(InvalidSignature):
+        verify(body + b"y", headers, SECRET, now=TIMESTAMP)
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=100)
+def test_sign_then_verify_round_trips(body: bytes) -> None:
+    """Any body signed verifies, and any one-byte change does not."""
+    headers = sign(body, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP)
+    assert verify(body, headers, SECRET, now=TIMESTAMP).payload == body
+    with pytest.raises(InvalidSignature):
+        verify(body + b"\0", headers, SECRET, now=TIMESTAMP)
+
+
+# ----------------------------------------------------------------------------- secrets
+
+
+@pytest.mark.parametrize(
+    ("secret", "error"),
+    [
+        ("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", InvalidKeyError),
+        ("whsec_not*base64", InvalidKeyError),
+        ("whsec_" + base64.b64encode(b"k" * 23).decode(), InvalidKeyError),
+        ("whsec_" + base64.b64encode(b"k" * 65).decode(), InvalidKeyError),
+        ("whsk_" + base64.b64encode(b"k" * 31).decode(), InvalidKeyError),
+        ("whpk_" + base64.b64encode(b"k" * 33).decode(), InvalidKeyError),
+        ("whsec_" + SECRET[6:] + "\n", InvalidKeyError),
+        (b"short", InvalidKeyError),
+        (b"whsec_\xff", InvalidKeyError),
+        (12345, ConfigurationError),
+        ([], ConfigurationError),
+    ],
+    ids=repr,
+)
+def test_bad_secrets_are_configuration_errors(secret: object, error: type[Exception]) -> None:
+    """Secrets without a prefix, not base64, or of the wrong size are refused at setup."""
+    with pytest.raises(error):
+        _verify(_headers(), secret)
+
+
+def test_secret_errors_never_echo_the_secret() -> None:
+    """The error message does not contain the secret."""
+    secret = "whsec_" + base64.b64encode(b"k" * 20).decode()
+    with pytest.raises(InvalidKeyError) as info:
+        _verify(_headers(), secret)
+    assert secret[6:] not in str(info.value)
+
+
+def test_unpadded_whsec_and_raw_bytes_secrets_work() -> None:
+    """A whsec_ without padding, its bytes spelling, and the raw key bytes are accepted."""
+    raw = base64.b64decode(SECRET[6:])
+    assert _verify(_headers(), raw).payload == PAYLOAD
+    assert _verify(_headers(), SECRET.encode()).payload == PAYLOAD
+    other = "whsec_" + base64.b64encode(raw + b"12").decode()
+    assert other.endswith("=")
+    headers = sign(PAYLOAD, other, msg_id=MSG_ID, timestamp=TIMESTAMP)
+    assert _verify(headers, other.rstrip("=")).payload == PAYLOAD
+
+
+def test_ed25519_key_objects_and_libsodium_layout() -> None:
+    """Key objects work, and a 64-byte (seed || public) whsk_ is accepted when consistent."""
+    key = Ed25519PrivateKey.generate()
+    headers = sign(PAYLOAD, key, msg_id=MSG_ID, timestamp=TIMESTAMP)
+    assert _verify(headers, key.public_key()).version == "v1a"
+    assert _verify(headers, key).version == "v1a"
+    seed = key.private_bytes_raw()
+    pub = key.public_key().public_bytes_raw()
+    sodium = "whsk_" + base64.b64encode(seed + pub).decode()
+    assert (
+        _verify(sign(PAYLOAD, sodium, msg_id=MSG_ID, timestamp=TIMESTAMP), key.public_key()).payload
+        == PAYLOAD
+    )
+    mismatched = "whsk_" + base64.b64encode(seed + bytes(32)).decode()
+    with pytest.raises(InvalidKeyError, match="does not match"):
+        sign(PAYLOAD, mismatched, msg_id=MSG_ID, timestamp=TIMESTAMP)
+
+
+def test_public_key_cannot_sign() -> None:
+    """Signing with a whpk_ key is refused with a hint."""
+    with pytest.raises(InvalidKeyError, match="whsk_"):
+        sign(PAYLOAD, public_key(SIGNING_KEY), msg_id=MSG_ID, timestamp=TIMESTAMP)
+    with pytest.raises(InvalidKeyError):
+        public_key(SECRET)
+
+
+def test_generated_secrets_have_the_documented_shape() -> None:
+    """generate_secret and generate_signing_key produce prefixed base64 of the right size."""
+    secret = generate_secret()
+    assert secret.startswith("whsec_")
+    assert len(base64.b64decode(secret[6:])) == 32
+    assert len(base64.b64decode(generate_secret(64)[6:])) == 64
+    assert generate_secret() != generate_secret()
+    key = generate_signing_key()
+    assert key.startswith("whsk_")
+    assert len(base64.b64decode(key[5:])) == 32
+    assert public_key(key).startswith("whpk_")
+    for bad in (23, 65, True, "32"):
+        with pytest.raises(ConfigurationError):
+            generate_secret(bad)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- sign arguments
+
+
+def test_sign_refuses_bad_ids_and_timestamps() -> None:
+    """sign() validates its inputs as the caller's mistakes."""
+    for msg_id in ("a.b", "", 5):
+        with pytest.raises(ConfigurationError):
+            sign(PAYLOAD, SECRET, msg_id=msg_id, timestamp=TIMESTAMP)  # type: ignore[arg-type]
+    for timestamp in (-1, 10**16, 1.5, True, dt.datetime(2021, 1, 1)):  # noqa: DTZ001
+        with pytest.raises(ConfigurationError):
+            sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=timestamp)  # type: ignore[arg-type]
+
+
+def test_sign_accepts_an_aware_datetime() -> None:
+    """A datetime timestamp is signed as its whole UNIX seconds."""
+    when = dt.datetime.fromtimestamp(TIMESTAMP + 0.9, dt.timezone.utc)
+    assert sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=when) == _headers()
+
+
+# ----------------------------------------------------------------------------- verifier object
+
+
+def test_verifier_object_matches_the_function() -> None:
+    """WebhookVerifier gives the same results as verify() and hides key material."""
+    verifier = WebhookVerifier([SECRET, public_key(SIGNING_KEY)], tolerance=60)
+    assert verifier.verify(PAYLOAD, _headers(), now=TIMESTAMP) == _verify(_headers())
+    with pytest.raises(StaleTimestamp):
+        verifier.verify(PAYLOAD, _headers(), now=TIMESTAMP + 61)
+    text = repr(verifier)
+    assert "v1_keys=1" in text
+    assert "v1a_keys=1" in text
+    assert SECRET[6:] not in text
+
+
+def test_verified_webhook_is_immutable_and_hides_payload_in_repr() -> None:
+    """The result is a frozen value equal to one built normally."""
+    result = _verify(_headers())
+    with pytest.raises(AttributeError):
+        result.msg_id = "other"  # type: ignore[misc]
+    built = VerifiedWebhook(
+        msg_id=MSG_ID, timestamp=TIMESTAMP, payload=PAYLOAD, version="v1", key_index=0
+    )
+    assert result == built
+    assert hash(result) == hash(built)
+    assert "2432232314" not in repr(result)
+
+
+def test_unhashable_secret_sequences_still_work() -> None:
+    """Secrets given as a list of bytearrays (unhashable) bypass the cache correctly."""
+    raw = bytearray(base64.b64decode(SECRET[6:]))
+    assert _verify(_headers(), [raw]).key_index == 0
+
+
+# ----------------------------------------------------------------------------- replay
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_replay_cache_accepts_a_delivery_once(kind: str, tmp_path: Any) -> None:
+    """With a replay cache the same delivery is Replayed; a retry with a new timestamp passes."""
+    cache: Any = (
+        MemoryReplayCache() if kind == "memory" else SQLiteReplayCache(tmp_path / "replay.db")
+    )
+    assert _verify(_headers(), replay_cache=cache).payload == PAYLOAD
+    with pytest.raises(Replayed):
+        _verify(_headers(), replay_cache=cache, now=TIMESTAMP + 10)
+    retry = sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP + 60)
+    assert _verify(retry, replay_cache=cache, now=TIMESTAMP + 60).payload == PAYLOAD
+
+
+def test_invalid_deliveries_are_not_recorded() -> None:
+    """A refused signature never reaches the replay cache."""
+    cache = MemoryReplayCache()
+    with pytest.raises(InvalidSignature):
+        _verify(_headers(BAD_SIGNATURE), replay_cache=cache)
+    assert len(cache) == 0
+    assert _verify(_headers(), replay_cache=cache).payload == PAYLOAD
+
+
+def test_replay_cache_works_with_v1a_and_datetime_now() -> None:
+    """Ed25519 deliveries are recorded too, with now given as a datetime."""
+    cache = MemoryReplayCache()
+    headers = sign(PAYLOAD, SIGNING_KEY, msg_id=MSG_ID, timestamp=TIMESTAMP)
+    now = dt.datetime.fromtimestamp(TIMESTAMP, dt.timezone.utc)
+    verifier = WebhookVerifier(public_key(SIGNING_KEY), replay_cache=cache)
+    assert verifier.verify(PAYLOAD, headers, now=now).payload == PAYLOAD
+    with pytest.raises(Replayed):
+        verifier.verify(PAYLOAD, headers, now=now)
+
+
+# ----------------------------------------------------------------------------- robustness
+
+
+_HEADER_TEXT = st.text(st.characters(codec="utf-8"), max_size=60) | st.sampled_from(
+    [SIGNATURE, str(TIMESTAMP), MSG_ID, "v1,", "v1a,", " ", ",", "v1," + "A" * 44]
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["webhook-id", "Webhook-Timestamp", "WEBHOOK-SIGNATURE", "x"]),
+            _HEADER_TEXT,
+        ),
+        max_size=6,
+    )
+)
+@settings(max_examples=400)
+def test_garbage_headers_raise_only_typed_errors(pairs: list[tuple[str, str]]) -> None:
+    """Arbitrary header values never raise anything but a VerificationError subclass."""
+    try:
+        _verify(pairs, [SECRET, public_key(SIGNING_KEY)])
+    except VerificationError:
+        pass
+
+
+@given(st.dictionaries(st.text(max_size=20), st.text(max_size=40), max_size=6))
+@settings(max_examples=200)
+def test_garbage_dicts_raise_only_authcore_errors(headers: dict[str, str]) -> None:
+    """Arbitrary dicts of text give a typed error (or, impossibly, a verified message)."""
+    try:
+        _verify(headers)
+    except AuthcoreError:
+        pass
