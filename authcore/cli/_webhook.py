@@ -92,23 +92,23 @@ def run_sign(args: argparse.Namespace) -> int:
     from authcore.webhooks import github, sign, stripe  # noqa: PLC0415
 
     secrets = _secrets(args)
-    payload = read_input(args.payload_file)
-    timestamp = args.timestamp if args.timestamp is not None else int(utc_now().timestamp())
-    if args.scheme == "standard":
-        if not args.msg_id:
-            raise UsageError("--msg-id is required with --scheme standard")
-        headers = sign(payload, secrets, msg_id=args.msg_id, timestamp=timestamp)
-    else:
+    if args.scheme == "standard" and not args.msg_id:
+        raise UsageError("--msg-id is required with --scheme standard")
+    if args.scheme != "standard":
         if len(secrets) != 1:
             raise UsageError(f"--scheme {args.scheme} signs with exactly one secret")
         if args.msg_id:
             raise UsageError(f"--msg-id is not part of the {args.scheme} scheme")
-        if args.scheme == "stripe":
-            headers = {"Stripe-Signature": stripe.sign(payload, secrets[0], timestamp=timestamp)}
-        else:
-            if args.timestamp is not None:
-                raise UsageError("the github scheme has no timestamp")
-            headers = {"X-Hub-Signature-256": github.sign(payload, secrets[0])}
+    if args.scheme == "github" and args.timestamp is not None:
+        raise UsageError("the github scheme has no timestamp")
+    payload = read_input(args.payload_file)
+    timestamp = args.timestamp if args.timestamp is not None else int(utc_now().timestamp())
+    if args.scheme == "standard":
+        headers = sign(payload, secrets, msg_id=args.msg_id, timestamp=timestamp)
+    elif args.scheme == "stripe":
+        headers = {"Stripe-Signature": stripe.sign(payload, secrets[0], timestamp=timestamp)}
+    else:
+        headers = {"X-Hub-Signature-256": github.sign(payload, secrets[0])}
     if args.json:
         write_output(json.dumps(headers, indent=2) + "\n")
     else:
@@ -143,11 +143,11 @@ def run_verify(args: argparse.Namespace) -> int:
     """Verify the payload; print what was verified."""
     from authcore.webhooks import github, stripe, verify  # noqa: PLC0415 - keep --help fast
 
+    if args.tolerance < 0:
+        raise UsageError("--tolerance must not be negative")
     secrets = _secrets(args)
     headers = _headers(args)
     payload = read_input(args.payload_file)
-    if args.tolerance < 0:
-        raise UsageError("--tolerance must not be negative")
     summary: dict[str, object]
     if args.scheme == "standard":
         verified = verify(payload, headers, secrets, tolerance=args.tolerance, now=args.now)

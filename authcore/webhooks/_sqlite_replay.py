@@ -70,8 +70,12 @@ class SQLiteReplayCache:
             self._conn = sqlite3.connect(
                 self._path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open replay cache: {exc}") from None
+        try:
             self._init_schema()
         except sqlite3.Error as exc:
+            self._conn.close()
             raise StoreError(f"cannot open replay cache: {exc}") from None
 
     def _init_schema(self) -> None:

@@ -1,0 +1,163 @@
+"""Replay caches: memory and SQLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+
+from authcore.errors import ConfigurationError, StoreError
+from authcore.webhooks import MemoryReplayCache, ReplayCache, SQLiteReplayCache
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+LATER = NOW + dt.timedelta(minutes=5)
+
+
+def _caches(tmp_path: Path) -> list[ReplayCache]:
+    return [MemoryReplayCache(), SQLiteReplayCache(tmp_path / "r.db")]
+
+
+def test_both_caches_satisfy_the_protocol(tmp_path: Path) -> None:
+    """The memory and SQLite caches are ReplayCache implementations."""
+    for cache in _caches(tmp_path):
+        assert isinstance(cache, ReplayCache)
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["memory", "sqlite"])
+def test_add_once_then_refuse_until_expiry(tmp_path: Path, index: int) -> None:
+    """A key is new once, then refused until it expires, then new again."""
+    cache = _caches(tmp_path)[index]
+    assert cache.add("k", expires_at=LATER, now=NOW)
+    assert not cache.add("k", expires_at=LATER, now=NOW + dt.timedelta(minutes=1))
+    assert cache.add("other", expires_at=LATER, now=NOW)
+    assert cache.add("k", expires_at=LATER + dt.timedelta(minutes=5), now=LATER)
+    assert not cache.add("k", expires_at=LATER, now=LATER + dt.timedelta(seconds=1))
+
+
+def test_memory_cache_drops_expired_entries() -> None:
+    """Expired keys are purged as new keys arrive."""
+    cache = MemoryReplayCache()
+    for i in range(10):
+        cache.add(f"k{i}", expires_at=LATER, now=NOW)
+    assert len(cache) == 10
+    cache.add("fresh", expires_at=LATER + dt.timedelta(hours=1), now=LATER)
+    assert len(cache) == 1
+    assert "entries=1" in repr(cache)
+
+
+def test_memory_cache_fails_closed_when_full() -> None:
+    """A full cache raises StoreError instead of forgetting a live key."""
+    cache = MemoryReplayCache(max_entries=2)
+    cache.add("a", expires_at=LATER, now=NOW)
+    cache.add("b", expires_at=LATER, now=NOW)
+    with pytest.raises(StoreError, match="full"):
+        cache.add("c", expires_at=LATER, now=NOW)
+    assert not cache.add("a", expires_at=LATER, now=NOW)
+    assert cache.add("c", expires_at=LATER + dt.timedelta(minutes=1), now=LATER)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "10"], ids=repr)
+def test_memory_cache_validates_capacity(bad: object) -> None:
+    """max_entries must be a positive int."""
+    with pytest.raises(ConfigurationError):
+        MemoryReplayCache(max_entries=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["memory", "sqlite"])
+def test_concurrent_adds_accept_each_key_once(tmp_path: Path, index: int) -> None:
+    """Threads racing on the same keys: each key is accepted exactly once."""
+    cache = _caches(tmp_path)[index]
+    accepted: list[str] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for i in range(50):
+            if cache.add(f"key{i}", expires_at=LATER, now=NOW):
+                with lock:
+                    accepted.append(f"key{i}")
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(accepted) == sorted(f"key{i}" for i in range(50))
+
+
+def test_sqlite_cache_is_shared_between_connections(tmp_path: Path) -> None:
+    """Two caches on one file (as two processes would) see each other's keys."""
+    path = tmp_path / "shared.db"
+    with SQLiteReplayCache(path) as first, SQLiteReplayCache(path) as second:
+        assert first.add("k", expires_at=LATER, now=NOW)
+        assert not second.add("k", expires_at=LATER, now=NOW)
+        assert "shared.db" in repr(first)
+
+
+def test_sqlite_cache_uses_wal_and_records_schema_version(tmp_path: Path) -> None:
+    """The file is in WAL mode with a schema_version table holding the layout version."""
+    path = tmp_path / "r.db"
+    SQLiteReplayCache(path).close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    finally:
+        conn.close()
+
+
+def test_sqlite_cache_refuses_an_unknown_schema(tmp_path: Path) -> None:
+    """A file written by another layout version is refused, not guessed at."""
+    path = tmp_path / "r.db"
+    SQLiteReplayCache(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_version SET version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="99"):
+        SQLiteReplayCache(path)
+
+
+def test_sqlite_cache_purges_expired_rows(tmp_path: Path) -> None:
+    """Expired rows are deleted periodically."""
+    path = tmp_path / "r.db"
+    cache = SQLiteReplayCache(path)
+    for i in range(300):
+        cache.add(f"k{i}", expires_at=LATER, now=NOW)
+    for i in range(300):
+        cache.add(f"n{i}", expires_at=LATER + dt.timedelta(hours=1), now=LATER)
+    cache.close()
+    conn = sqlite3.connect(path)
+    try:
+        (old,) = conn.execute("SELECT count(*) FROM webhook_replay WHERE key LIKE 'k%'").fetchone()
+    finally:
+        conn.close()
+    assert old == 0
+
+
+def test_sqlite_errors_are_store_errors(tmp_path: Path) -> None:
+    """A closed or unopenable database raises StoreError."""
+    cache = SQLiteReplayCache(tmp_path / "r.db")
+    cache.close()
+    with pytest.raises(StoreError):
+        cache.add("k", expires_at=LATER, now=NOW)
+    with pytest.raises(StoreError):
+        SQLiteReplayCache(tmp_path / "missing-dir" / "r.db")
+    (tmp_path / "garbage.db").write_bytes(b"not a database" * 100)
+    with pytest.raises(StoreError):
+        SQLiteReplayCache(tmp_path / "garbage.db")
+    with pytest.raises(ConfigurationError):
+        SQLiteReplayCache(tmp_path / "r.db", timeout=-1)
+
+
+def test_sqlite_memory_database_works() -> None:
+    """':memory:' gives a private cache, handy in tests."""
+    cache = SQLiteReplayCache(":memory:")
+    assert cache.add("k", expires_at=LATER, now=NOW)
+    assert not cache.add("k", expires_at=LATER, now=NOW)
