@@ -818,12 +818,13 @@ def encrypt_jwt(
     which :func:`decrypt_jwt` requires.
 
     Args:
-        claims: The JWT claims (a JSON object).
+        claims: The JWT claims; ``exp``, ``nbf`` and ``iat`` may be aware datetimes.
         signing_key: The signer's private key (its ``alg`` is used).
         encryption_key: The recipient's key.
         enc: The content encryption algorithm.
         alg: The key management algorithm (default: the encryption key's ``alg``).
-        signing_headers: Extra protected header members of the inner JWS.
+        signing_headers: Extra protected header members of the inner JWS (``typ`` defaults
+            to ``"JWT"``).
         headers: Extra protected header members of the outer JWE.
 
     Raises:
@@ -833,13 +834,9 @@ def encrypt_jwt(
 
     .. versionadded:: 0.1.0
     """
-    from authcore.jose import jws  # noqa: PLC0415 - keeps jwe importable on its own
+    from authcore.jose import jwt  # noqa: PLC0415 - keeps jwe importable on its own
 
-    if not isinstance(claims, Mapping):
-        raise EncodeError("claims must be a JSON object")
-    inner = jws.sign(
-        json_dumps(dict(claims)), signing_key, headers={"typ": "JWT", **(signing_headers or {})}
-    )
+    inner = jwt.encode(claims, signing_key, headers=signing_headers)
     outer = {**(headers or {}), "cty": "JWT"}
     return encrypt(inner.encode("ascii"), encryption_key, enc=enc, alg=alg, headers=outer)
 

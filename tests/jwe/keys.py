@@ -44,9 +44,12 @@ def rsa_key(alg: str | None = None, kid: str | None = None) -> JWK:
     return JWK.from_pem(_pem(_rsa_private()), alg=alg, kid=kid)
 
 
-def curve_key(crv: str, alg: str | None = None, kid: str | None = None) -> JWK:
-    """A process-wide private key on ``crv`` (P-256/P-384/P-521/X25519/X448)."""
-    return JWK.from_pem(_pem(_curve_private(crv)), alg=alg, kid=kid)
+def curve_key(
+    crv: str, alg: str | None = None, kid: str | None = None, *, fresh: bool = False
+) -> JWK:
+    """A process-wide (or, with ``fresh``, a new) private key on ``crv``."""
+    private = _curve_private.__wrapped__(crv) if fresh else _curve_private(crv)
+    return JWK.from_pem(_pem(private), alg=alg, kid=kid)
 
 
 def oct_key(size: int, alg: str | None = None, kid: str | None = None, **extra: object) -> JWK:
