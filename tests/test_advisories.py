@@ -1,0 +1,488 @@
+"""One regression test per known JWS/JWT attack class (named after the attack).
+
+Each test forges the attacker's token byte by byte (never through authcore's signer, which
+would refuse to produce it) and checks that verification raises a typed authcore error.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from typing import Any, Final
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from authcore.errors import (
+    AlgorithmNotAllowed,
+    AuthcoreError,
+    DecodeError,
+    InvalidKeyError,
+    InvalidSignature,
+    KeyNotFound,
+    MalformedToken,
+    TokenTooLarge,
+    UnsupportedAlgorithm,
+    VerificationError,
+)
+from authcore.jose import JWK, JWTVerifier, KeySet, jws, jwt
+
+NOW: Final = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+EXP: Final = int(NOW.timestamp()) + 600
+CLAIMS: Final[dict[str, Any]] = {"sub": "alice", "exp": EXP}
+P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forge_hs256(header: bytes | dict[str, Any], payload: bytes, secret: bytes) -> str:
+    """A compact JWS with the literal header bytes, MACed with ``secret``."""
+    head = header if isinstance(header, bytes) else json.dumps(header).encode()
+    signing_input = f"{b64(head)}.{b64(payload)}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(mac)}"
+
+
+def claims_bytes() -> bytes:
+    return json.dumps(CLAIMS).encode()
+
+
+@pytest.fixture(scope="module")
+def rsa_private() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def hs_key() -> JWK:
+    return JWK.from_secret(b"k" * 32, alg="HS256", kid="hs")
+
+
+# ----------------------------------------------------------------------------- alg none
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE", "noNe"])
+@pytest.mark.parametrize("signature", ["", "c2ln"])
+def test_alg_none_in_any_casing(hs_key: JWK, alg: str, signature: str) -> None:
+    """The alg none, in any casing, with or without a signature, is never accepted."""
+    token = f"{b64(json.dumps({'alg': alg}).encode())}.{b64(claims_bytes())}.{signature}"
+    with pytest.raises(AlgorithmNotAllowed, match="none"):
+        jws.verify(token, hs_key, algorithms=["HS256"])
+    with pytest.raises(AlgorithmNotAllowed, match="none"):
+        JWTVerifier(hs_key, algorithms=["HS256"]).verify(token, now=NOW)
+
+
+@pytest.mark.parametrize("alg", ["none", "NONE"])
+def test_alg_none_cannot_be_configured(hs_key: JWK, alg: str) -> None:
+    """Asking for none (in any casing) is a configuration error, and no key can be bound to it."""
+    with pytest.raises(UnsupportedAlgorithm):
+        JWTVerifier(hs_key, algorithms=[alg])
+    with pytest.raises(UnsupportedAlgorithm):
+        JWK.generate(alg)
+    with pytest.raises(UnsupportedAlgorithm):
+        JWK.from_dict({"kty": "oct", "k": b64(b"k" * 32), "alg": alg})
+
+
+# ----------------------------------------------------------------------------- algorithm confusion
+
+
+def _public_encodings(public: Any) -> dict[str, bytes]:
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    encodings = {
+        "pem": pem,
+        "pem-no-newline": pem.rstrip(b"\n"),
+        "der": public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "ssh": public.public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        ),
+    }
+    if isinstance(public, rsa.RSAPublicKey):
+        encodings["pkcs1-pem"] = public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
+        )
+        encodings["pkcs1-der"] = public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.PKCS1
+        )
+    return encodings
+
+
+def _asymmetric_keys(rsa_private: rsa.RSAPrivateKey) -> list[tuple[str, Any]]:
+    return [
+        ("RS256", rsa_private),
+        ("ES256", ec.generate_private_key(ec.SECP256R1())),
+        ("EdDSA", ed25519.Ed25519PrivateKey.generate()),
+    ]
+
+
+@pytest.mark.parametrize("bound", [True, False], ids=["bound", "unbound"])
+def test_algorithm_confusion_hs256_with_public_key_bytes(
+    rsa_private: rsa.RSAPrivateKey, bound: bool
+) -> None:
+    """HS256 tokens MACed with a public key's PEM/DER/SSH/PKCS#1/JWK bytes are refused."""
+    for alg, private in _asymmetric_keys(rsa_private):
+        pem = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        public = JWK.from_pem(pem, alg=alg if bound else None)
+        secrets = _public_encodings(private.public_key())
+        secrets["jwk-json"] = json.dumps(public.to_dict()).encode()
+        secrets["jwk-json-sorted"] = json.dumps(public.to_dict(), sort_keys=True).encode()
+        for label, secret in secrets.items():
+            token = forge_hs256({"alg": "HS256", "typ": "JWT"}, claims_bytes(), secret)
+            # Even a caller who (wrongly) allows both families gets no HMAC key.
+            with pytest.raises(KeyNotFound):
+                jws.verify(token, public, algorithms=["HS256", alg])
+            with pytest.raises(KeyNotFound):
+                JWTVerifier(public, algorithms=["HS256", alg]).verify(token, now=NOW)
+            # And no-one can turn those bytes into an HMAC key by mistake.
+            with pytest.raises(InvalidKeyError, match="encoded key"):
+                JWK.from_secret(secret, alg="HS256")
+            assert label
+
+
+def test_algorithm_confusion_mixed_key_set_is_refused(rsa_private: rsa.RSAPrivateKey) -> None:
+    """A key set cannot mix a symmetric key with asymmetric ones (the confusion precondition)."""
+    pem = rsa_private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with pytest.raises(InvalidKeyError, match="mix"):
+        KeySet([JWK.from_pem(pem, kid="rsa"), JWK.from_secret(b"s" * 32, alg="HS256", kid="h")])
+
+
+def test_algorithm_swap_within_family_pss_key_used_for_pkcs1(
+    rsa_private: rsa.RSAPrivateKey,
+) -> None:
+    """A key bound to PS256 does not verify an RS256 token from the same RSA key."""
+    signer = JWK.from_pem(
+        rsa_private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        alg="RS256",
+    )
+    token = jwt.encode(CLAIMS, signer)
+    pss_bound = JWK.from_dict({**signer.public().to_dict(), "alg": "PS256"})
+    with pytest.raises(KeyNotFound):
+        JWTVerifier(pss_bound, algorithms=["RS256", "PS256"]).verify(token, now=NOW)
+    with pytest.raises(KeyNotFound):
+        jws.verify(token, pss_bound, algorithms=["RS256", "PS256"])
+
+
+# ----------------------------------------------------------------------------- JWE confusion
+
+
+def test_jwe_handed_to_jws_verifier(hs_key: JWK) -> None:
+    """A five-segment JWE, or a JWS-shaped token with enc, is refused by JWS and JWT verifiers."""
+    jwe = ".".join(
+        [b64(json.dumps({"alg": "dir", "enc": "A128GCM"}).encode()), "", "aXY", "Y3Q", "dGFn"]
+    )
+    with pytest.raises(MalformedToken, match="JWE"):
+        jws.verify(jwe, hs_key, algorithms=["HS256"])
+    with pytest.raises(MalformedToken, match="JWE"):
+        JWTVerifier(hs_key, algorithms=["HS256"]).verify(jwe, now=NOW)
+    shaped = forge_hs256({"alg": "HS256", "enc": "A128GCM"}, claims_bytes(), b"k" * 32)
+    with pytest.raises(MalformedToken, match="enc"):
+        jws.verify(shaped, hs_key, algorithms=["HS256"])
+
+
+# ----------------------------------------------------------------------------- embedded keys
+
+
+@pytest.mark.parametrize("member", ["jwk", "jku", "x5u", "x5c"])
+def test_embedded_header_key_is_never_used(member: str) -> None:
+    """Header jwk/jku/x5u/x5c never select a key: the attacker's own key is ignored."""
+    legit = JWK.generate("ES256", kid="legit")
+    attacker = JWK.generate("ES256", kid="legit")
+    values: dict[str, object] = {
+        "jwk": attacker.public().to_dict(),
+        "jku": "http://127.0.0.1:9/jwks.json",
+        "x5u": "http://127.0.0.1:9/cert.pem",
+        "x5c": ["MIIB"],
+    }
+    token = jws.sign(claims_bytes(), attacker, headers={member: values[member]})
+    with pytest.raises(InvalidSignature):
+        jws.verify(token, legit.public(), algorithms=["ES256"])
+    with pytest.raises(InvalidSignature):
+        JWTVerifier(legit.public(), algorithms=["ES256"]).verify(token, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "kid", ["../../../../dev/null", "/etc/passwd", "' OR '1'='1", "hs\x00", "HS", " hs"]
+)
+def test_kid_is_opaque_path_like_kids_are_unknown(hs_key: JWK, kid: str) -> None:
+    """The kid is compared by exact equality: path-like or injected kids are simply unknown."""
+    token = forge_hs256({"alg": "HS256", "kid": kid}, claims_bytes(), b"k" * 32)
+    with pytest.raises(KeyNotFound):
+        jws.verify(token, KeySet([hs_key]), algorithms=["HS256"])
+
+
+def test_kid_must_be_a_string(hs_key: JWK) -> None:
+    """A non-string kid is malformed, not coerced."""
+    token = forge_hs256({"alg": "HS256", "kid": 1}, claims_bytes(), b"k" * 32)
+    with pytest.raises(MalformedToken, match="kid"):
+        jws.verify(token, hs_key, algorithms=["HS256"])
+
+
+# ----------------------------------------------------------------------------- crit
+
+
+@pytest.mark.parametrize(
+    ("crit", "reason"),
+    [
+        (["http://example.com/UNDEFINED"], "unsupported extension"),
+        ([], "non-empty"),
+        ("b64", "non-empty array"),
+        (["alg"], "registered header"),
+        (["b64"], "lacks it"),
+        (["b64", "b64"], "distinct"),
+    ],
+)
+def test_crit_unknown_empty_or_invalid(hs_key: JWK, crit: object, reason: str) -> None:
+    """A crit listing unknown, registered or absent extensions, or empty/invalid, is refused."""
+    token = forge_hs256({"alg": "HS256", "crit": crit}, claims_bytes(), b"k" * 32)
+    with pytest.raises(MalformedToken, match=reason):
+        jws.verify(token, hs_key, algorithms=["HS256"])
+
+
+def test_crit_unprotected_is_refused(hs_key: JWK) -> None:
+    """A crit (or b64) in the unprotected header of a JSON JWS are refused."""
+    good = jws.sign_json(b"payload", hs_key, flattened=True)
+    for extra in ({"crit": ["b64"], "b64": True}, {"b64": True}):
+        forged = {**good, "header": extra}
+        with pytest.raises(MalformedToken, match="protected"):
+            jws.verify_json(forged, hs_key, algorithms=["HS256"])
+
+
+def test_b64_false_without_crit_is_refused(hs_key: JWK) -> None:
+    """b64: false is honoured only when listed in crit (RFC 7797 section 6)."""
+    head = json.dumps({"alg": "HS256", "b64": False}).encode()
+    signing_input = f"{b64(head)}.payload".encode()
+    mac = hmac.new(b"k" * 32, signing_input, hashlib.sha256).digest()
+    with pytest.raises(MalformedToken, match="crit"):
+        jws.verify(f"{signing_input.decode()}.{b64(mac)}", hs_key, algorithms=["HS256"])
+
+
+# ----------------------------------------------------------------------------- ECDSA signatures
+
+
+def _es256_token(r: int, s: int, size: int = 32) -> str:
+    head = b64(json.dumps({"alg": "ES256"}).encode()) + "." + b64(claims_bytes())
+    sig = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    return f"{head}.{b64(sig)}"
+
+
+def test_ecdsa_signature_wrong_length_zero_or_out_of_range() -> None:
+    """ECDSA signatures of the wrong length, all zero, or with r or s >= n are refused."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    key = JWK.from_pem(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    head = b64(json.dumps({"alg": "ES256"}).encode()) + "." + b64(claims_bytes())
+    der = private.sign(head.encode(), ec.ECDSA(hashes_sha256()))
+    r, s = decode_dss_signature(der)
+    good = _es256_token(r, s)
+    assert jws.verify(good, key, algorithms=["ES256"]).payload == claims_bytes()
+    bad = {
+        "der-encoded": f"{head}.{b64(der)}",
+        "short": f"{head}.{b64((r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))[:-1])}",
+        "long": f"{head}.{b64(r.to_bytes(33, 'big') + s.to_bytes(32, 'big'))}",
+        "zero": _es256_token(0, 0),
+        "r-zero": _es256_token(0, s),
+        "s-zero": _es256_token(r, 0),
+        "r-is-n": _es256_token(P256_ORDER, s),
+        "s-is-n": _es256_token(r, P256_ORDER),
+        "r-plus-n": _es256_token(r + P256_ORDER, s, size=33),
+        "empty": f"{head}.",
+    }
+    for label, token in bad.items():
+        with pytest.raises(InvalidSignature):
+            jws.verify(token, key, algorithms=["ES256"])
+        assert label
+
+
+def hashes_sha256() -> Any:
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+
+    return hashes.SHA256()
+
+
+# ----------------------------------------------------------------------------- base64url
+
+
+def test_non_canonical_or_padded_base64url(hs_key: JWK) -> None:
+    """Padded, non-canonical (unused bits set), or non-alphabet base64url is refused."""
+    good = jwt.encode(CLAIMS, hs_key)
+    head, payload, sig = good.split(".")
+    # The MAC is 32 bytes: 43 characters, the last carries 2 unused bits.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(sig[-1])
+    noncanonical = sig[:-1] + alphabet[last | 1]
+    variants = {
+        "padded-signature": f"{head}.{payload}.{sig}=",
+        "noncanonical-signature": f"{head}.{payload}.{noncanonical}",
+        "standard-alphabet": f"{head}.{payload}.{sig.replace('-', '+').replace('_', '/')}",
+        "whitespace": f"{head}.{payload}.{sig[:10]} {sig[10:]}",
+        "padded-header": f"{head}==.{payload}.{sig}",
+    }
+    verifier = JWTVerifier(hs_key, algorithms=["HS256"])
+    assert verifier.verify(good, now=NOW) == CLAIMS
+    for label, token in variants.items():
+        if token == good:  # standard-alphabet when sig has no - or _
+            continue
+        with pytest.raises(DecodeError):
+            jws.verify(token, hs_key, algorithms=["HS256"])
+        with pytest.raises(DecodeError):
+            verifier.verify(token, now=NOW)
+        assert label
+
+
+# ----------------------------------------------------------------------------- duplicate names
+
+
+def test_duplicate_member_names_in_header(hs_key: JWK) -> None:
+    """A header repeating a member name (alg twice) is refused."""
+    head = b'{"alg":"HS256","alg":"none"}'
+    token = forge_hs256(head, claims_bytes(), b"k" * 32)
+    with pytest.raises(DecodeError, match="duplicate"):
+        jws.verify(token, hs_key, algorithms=["HS256"])
+    with pytest.raises(DecodeError, match="duplicate"):
+        JWTVerifier(hs_key, algorithms=["HS256"]).verify(token, now=NOW)
+
+
+def test_duplicate_member_names_in_payload(hs_key: JWK) -> None:
+    """Claims repeating a member name (sub twice) are refused, even with a valid MAC."""
+    payload = b'{"sub":"alice","exp":%d,"sub":"admin"}' % EXP
+    token = forge_hs256({"alg": "HS256"}, payload, b"k" * 32)
+    verifier = JWTVerifier(hs_key, algorithms=["HS256"])
+    for _ in range(2):  # cold, then with the header cached
+        with pytest.raises(DecodeError, match="duplicate"):
+            verifier.verify(token, now=NOW)
+
+
+# ----------------------------------------------------------------------------- size and shape
+
+
+def test_token_size_cap_applied_before_any_work(hs_key: JWK) -> None:
+    """Tokens over the cap (16 KiB default, configurable) fail with TokenTooLarge first."""
+    huge = "\u00e9" * (16 * 1024 + 1)  # not even ASCII: the size check comes first
+    with pytest.raises(TokenTooLarge):
+        jws.verify(huge, hs_key, algorithms=["HS256"])
+    with pytest.raises(TokenTooLarge):
+        JWTVerifier(hs_key, algorithms=["HS256"]).verify(huge, now=NOW)
+    with pytest.raises(TokenTooLarge):
+        JWTVerifier(hs_key, algorithms=["HS256"]).verify(huge.encode(), now=NOW)
+    token = jwt.encode(CLAIMS, hs_key)
+    with pytest.raises(TokenTooLarge):
+        JWTVerifier(hs_key, algorithms=["HS256"], max_size=len(token) - 1).verify(token, now=NOW)
+    assert JWTVerifier(hs_key, algorithms=["HS256"], max_size=len(token)).verify(token, now=NOW)
+
+
+def test_megabyte_of_dots_rejected(hs_key: JWK) -> None:
+    """A megabyte of dots is refused as malformed (one C-level count, no splitting work)."""
+    dots = "." * 1_000_000
+    with pytest.raises(MalformedToken, match="segments"):
+        jws.verify(dots, hs_key, algorithms=["HS256"], max_size=2_000_000)
+    with pytest.raises(MalformedToken, match="segments"):
+        JWTVerifier(hs_key, algorithms=["HS256"], max_size=2_000_000).verify(dots, now=NOW)
+    with pytest.raises(TokenTooLarge):
+        JWTVerifier(hs_key, algorithms=["HS256"]).verify(dots, now=NOW)
+
+
+@pytest.mark.parametrize("where", ["header", "payload"])
+def test_deeply_nested_json(hs_key: JWK, where: str) -> None:
+    """Deeply nested JSON in the header or payload is a DecodeError, never a RecursionError."""
+    nested = b'{"alg":"HS256","x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    claims = b'{"exp":1,"x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    token = (
+        forge_hs256(nested, claims_bytes(), b"k" * 32)
+        if where == "header"
+        else forge_hs256({"alg": "HS256"}, claims, b"k" * 32)
+    )
+    with pytest.raises(DecodeError, match="nested"):
+        JWTVerifier(hs_key, algorithms=["HS256"], max_size=100_000).verify(token, now=NOW)
+
+
+def test_numeric_date_must_be_a_number(hs_key: JWK) -> None:
+    """exp/nbf/iat as bool, string or null are refused (NaN/Infinity cannot even parse)."""
+    verifier = JWTVerifier(hs_key, algorithms=["HS256"])
+    for value in (b"true", b'"2000000000"', b"null", b"[1]"):
+        token = forge_hs256({"alg": "HS256"}, b'{"exp":' + value + b"}", b"k" * 32)
+        with pytest.raises(VerificationError):
+            verifier.verify(token, now=NOW)
+    for value in (b"NaN", b"Infinity", b"1e400"):
+        token = forge_hs256({"alg": "HS256"}, b'{"exp":' + value + b"}", b"k" * 32)
+        with pytest.raises(DecodeError):
+            verifier.verify(token, now=NOW)
+
+
+# ----------------------------------------------------------------------------- fuzz
+
+
+_TOKEN_CHARS: Final = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \u00e9\x00",
+    max_size=200,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(token=st.one_of(_TOKEN_CHARS, st.binary(max_size=200)))
+def test_only_authcore_errors_escape(token: str | bytes) -> None:
+    """Arbitrary input to every verifier raises an AuthcoreError, nothing else."""
+    key = JWK.from_secret(b"k" * 32, alg="HS256")
+    verifier = JWTVerifier(key, algorithms=["HS256"])
+    for call in (
+        lambda: jws.verify(token, key, algorithms=["HS256"]),
+        lambda: verifier.verify(token, now=NOW),
+        lambda: jwt.decode_unverified(token),
+        lambda: jws.verify_json(token, key, algorithms=["HS256"]),
+    ):
+        with pytest.raises(AuthcoreError):
+            call()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=st.dictionaries(
+        st.sampled_from(["alg", "kid", "crit", "b64", "typ", "enc", "jwk", "x"]),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+            ),
+            max_leaves=6,
+        ),
+        max_size=5,
+    ),
+    payload=st.binary(max_size=60),
+)
+def test_forged_headers_raise_typed_errors(header: dict[str, Any], payload: bytes) -> None:
+    """Forged headers with valid MACs either verify or raise an authcore VerificationError."""
+    key = JWK.from_secret(b"k" * 32, alg="HS256")
+    token = forge_hs256(header, payload, b"k" * 32)
+    verifier = JWTVerifier(key, algorithms=["HS256"], required=())
+    try:
+        result = jws.verify(token, key, algorithms=["HS256"])
+    except VerificationError:
+        pass
+    else:
+        assert result.header["alg"] == "HS256"
+    try:
+        verifier.verify(token, now=NOW)
+    except VerificationError:
+        pass
