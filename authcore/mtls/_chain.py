@@ -64,6 +64,7 @@ __all__ = ["RevocationChecker", "TrustStore", "verify_client", "verify_server"]
 
 _DEFAULT_WINDOW: Final = dt.timedelta(seconds=60)
 _CACHE_SIZE: Final = 64
+_POLICY_CACHE_SIZE: Final = 1024
 _ALLOWED_CURVES: Final = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 _MIN_RSA_BITS: Final = 2048
 _MAX_DEPTH: Final = 255
@@ -108,6 +109,16 @@ def _as_certs(
         raise ConfigurationError(f"{what}: {exc.reason}") from None
 
 
+def _lacks_key_usage(cert: x509.Certificate) -> bool:
+    try:
+        cert.extensions.get_extension_for_class(x509.KeyUsage)
+    except x509.ExtensionNotFound:
+        return True
+    except (ValueError, TypeError):
+        return False  # unparseable: leave it to cryptography's default policy
+    return False
+
+
 class TrustStore:
     """Trust anchors, pinned leaf certificates and SPIFFE trust bundles, with verifier caching.
 
@@ -138,9 +149,11 @@ class TrustStore:
         "_anchors",
         "_ca_policy",
         "_cache",
+        "_leaf_fields",
         "_lock",
         "_pinned",
         "_pinned_fps",
+        "_policy_passed",
         "_spiffe",
         "_stores",
         "_window",
@@ -181,11 +194,17 @@ class TrustStore:
         for domain, certs in spiffe.items():
             self._stores[domain] = Store(list(certs))
         self._anchor_set = frozenset(self._anchors).union(*spiffe.values())
-        self._ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
-            x509.KeyUsage, Criticality.AGNOSTIC, self._validate_ca_key_usage
-        )
+        # The relaxed CA policy costs a Python callback per CA certificate: use it only when
+        # an anchor actually lacks keyUsage.  Otherwise cryptography's default is equivalent.
+        self._ca_policy: ExtensionPolicy | None = None
+        if any(_lacks_key_usage(c) for c in self._anchor_set):
+            self._ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+                x509.KeyUsage, Criticality.AGNOSTIC, self._validate_ca_key_usage
+            )
         self._cache: dict[tuple[object, ...], ServerVerifier | ClientVerifier] = {}
         self._lock = threading.Lock()
+        self._policy_passed: dict[tuple[x509.Certificate, bool], bool] = {}
+        self._leaf_fields: dict[x509.Certificate, dict[str, object]] = {}
 
     @classmethod
     def from_pem(cls, data: str | bytes, **options: object) -> TrustStore:
@@ -254,9 +273,10 @@ class TrustStore:
         if verifier is not None:
             return verifier
         builder = PolicyBuilder().store(self._stores[domain]).time(at)
-        builder = builder.extension_policies(
-            ca_policy=self._ca_policy, ee_policy=ExtensionPolicy.webpki_defaults_ee()
-        )
+        if self._ca_policy is not None:
+            builder = builder.extension_policies(
+                ca_policy=self._ca_policy, ee_policy=ExtensionPolicy.webpki_defaults_ee()
+            )
         if max_depth is not None:
             builder = builder.max_chain_depth(max_depth)
         built: ServerVerifier | ClientVerifier
@@ -265,7 +285,7 @@ class TrustStore:
         else:
             try:
                 built = builder.build_server_verifier(server_name)
-            except ValueError:
+            except (ValueError, TypeError):
                 raise ConfigurationError("server_name is not a valid DNS name") from None
         if not cache:
             return built
@@ -365,15 +385,21 @@ def _validity(cert: x509.Certificate, now: dt.datetime, where: str) -> None:
         )
 
 
-def _check_chain_policy(chain: Sequence[x509.Certificate]) -> None:
+def _check_chain_policy(
+    chain: Sequence[x509.Certificate], passed: dict[tuple[x509.Certificate, bool], bool]
+) -> None:
+    """Key strength, serials and constraint criticality; certificates that passed are cached."""
+    last = len(chain) - 1
     for i, cert in enumerate(chain):
+        if passed.get((cert, i == last)):
+            continue
         where = "leaf" if i == 0 else f"chain[{i}]"
         _check_key(cert, where)
         if serial_of(cert) <= 0 and i < len(chain) - 1:  # anchors are inputs (RFC 5280 6.1.1)
             raise PolicyViolation(f"{where} serial number is not positive")
         try:
             extensions = list(cert.extensions)
-        except ValueError:
+        except (ValueError, TypeError):
             raise MalformedCertificate(f"{where} extensions cannot be parsed") from None
         for ext in extensions:
             if (
@@ -381,6 +407,9 @@ def _check_chain_policy(chain: Sequence[x509.Certificate]) -> None:
                 and not ext.critical
             ):
                 raise PolicyViolation(f"{where} {ext.oid._name} is not critical")  # noqa: SLF001 - the OID's own name
+        if len(passed) >= _POLICY_CACHE_SIZE:
+            passed.clear()
+        passed[cert, i == last] = True
 
 
 def _check_eku(leaf: x509.Certificate, usage: x509.ObjectIdentifier, label: str) -> None:
@@ -426,11 +455,11 @@ def _server_subject(server_name: str) -> x509.DNSName | x509.IPAddress:
         raise ConfigurationError("server_name must be a non-empty DNS name or IP address")
     try:
         return x509.IPAddress(ipaddress.ip_address(server_name))
-    except ValueError:
+    except (ValueError, TypeError):
         pass
     try:
         return x509.DNSName(server_name)
-    except ValueError:
+    except (ValueError, TypeError):
         raise ConfigurationError("server_name is not a DNS name or IP address") from None
 
 
@@ -478,7 +507,7 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
         raise PolicyViolation("an X.509-SVID verified against a SPIFFE bundle is required")
     for i, cert in enumerate(verified):
         _validity(cert, at, "leaf" if i == 0 else f"chain[{i}]")
-    _check_chain_policy(verified)
+    _check_chain_policy(verified, trust._policy_passed)  # noqa: SLF001
     if require_eku:
         _check_eku(leaf, usage, label)
     if revocation is not None and not pinned:
@@ -524,20 +553,25 @@ def _path(  # noqa: PLR0917 - private helper, called once
 
 
 def _identity_fields(
-    chain: tuple[x509.Certificate, ...], spiffe_id: SpiffeId | None
+    trust: TrustStore, chain: tuple[x509.Certificate, ...], spiffe_id: SpiffeId | None
 ) -> dict[str, object]:
     leaf = chain[0]
-    names = names_of(leaf)
-    return {
-        "chain": chain,
-        "subject": leaf.subject,
-        "dns_names": names.dns_names,
-        "ip_addresses": names.ip_addresses,
-        "uris": names.uris,
-        "emails": names.emails,
-        "spiffe_id": spiffe_id,
-        "thumbprint": thumbprint(leaf),
-    }
+    cached = trust._leaf_fields.get(leaf)  # noqa: SLF001 - a pure function of the DER, cached
+    if cached is None:
+        names = names_of(leaf)
+        cached = {
+            "subject": leaf.subject,
+            "dns_names": names.dns_names,
+            "ip_addresses": names.ip_addresses,
+            "uris": names.uris,
+            "emails": names.emails,
+            "thumbprint": thumbprint(leaf),
+        }
+        with trust._lock:  # noqa: SLF001
+            if len(trust._leaf_fields) >= _POLICY_CACHE_SIZE:  # noqa: SLF001
+                trust._leaf_fields.clear()  # noqa: SLF001
+            trust._leaf_fields[leaf] = cached  # noqa: SLF001
+    return {"chain": chain, "spiffe_id": spiffe_id, **cached}
 
 
 def verify_client(
@@ -596,7 +630,7 @@ def verify_client(
         require_spiffe=require_spiffe,
         stapled_ocsp=None,
     )
-    return ClientIdentity(**_identity_fields(verified, spiffe_id))  # type: ignore[arg-type]
+    return ClientIdentity(**_identity_fields(trust, verified, spiffe_id))  # type: ignore[arg-type]
 
 
 def verify_server(
@@ -650,7 +684,7 @@ def verify_server(
     )
     if pinned:  # no verifier matched the name
         _match_pinned_name(verified[0], subject)
-    return ServerIdentity(**_identity_fields(verified, spiffe_id), server_name=server_name)  # type: ignore[arg-type]
+    return ServerIdentity(**_identity_fields(trust, verified, spiffe_id), server_name=server_name)  # type: ignore[arg-type]
 
 
 def _match_pinned_name(leaf: x509.Certificate, subject: x509.DNSName | x509.IPAddress) -> None:

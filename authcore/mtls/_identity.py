@@ -129,7 +129,7 @@ def names_of(cert: x509.Certificate) -> _Names:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return _Names(dns_names=(), ip_addresses=(), uris=(), emails=())
-    except ValueError:
+    except (ValueError, TypeError):
         raise MalformedCertificate("subjectAltName cannot be parsed") from None
     ips = tuple(
         ip

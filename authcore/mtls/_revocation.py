@@ -172,7 +172,7 @@ def _is_ca(cert: x509.Certificate) -> bool:
 def _http_urls(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> list[str]:
     try:
         value = cert.extensions.get_extension_for_class(ext_type).value
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, ValueError, TypeError):
         return []
     urls: list[str] = []
     if isinstance(value, x509.CRLDistributionPoints):
@@ -362,7 +362,7 @@ class CRLChecker:
                     return RevocationStatus(
                         problem="CRL entry has an unsupported critical extension"
                     )
-        except ValueError:
+        except (ValueError, TypeError):
             return RevocationStatus(problem="CRL entry extensions cannot be parsed")
         return RevocationStatus(
             revoked=True, reason=_reason_name(reason), date=entry.revocation_date_utc
@@ -390,7 +390,7 @@ class CRLChecker:
         """Return the CRL number of a usable CRL, or why it cannot be used."""
         try:
             exts = list(crl.extensions)
-        except ValueError:
+        except (ValueError, TypeError):
             return "CRL extensions cannot be parsed"
         number: int | None = None
         for ext in exts:
@@ -447,7 +447,7 @@ def _idp_problem(  # noqa: PLR0911 - one exit per IDP rule
     if idp.full_name:
         try:
             dps = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-        except (x509.ExtensionNotFound, ValueError):
+        except (x509.ExtensionNotFound, ValueError, TypeError):
             return "CRL is partitioned and the certificate names no distribution point"
         names = {n for dp in dps for n in dp.full_name or ()}
         if not names.intersection(idp.full_name):
@@ -458,7 +458,7 @@ def _idp_problem(  # noqa: PLR0911 - one exit per IDP rule
 def _ski(cert: x509.Certificate) -> bytes | None:
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, ValueError, TypeError):
         return None
 
 
@@ -678,14 +678,14 @@ class OCSPChecker:
         """
         try:
             resp = ocsp.load_der_ocsp_response(der)
-        except ValueError:
+        except (ValueError, TypeError):
             return RevocationStatus(problem="OCSP response cannot be parsed")
         if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
             return RevocationStatus(problem=f"OCSP responder answered {resp.response_status.name}")
         try:
             exts = list(resp.extensions)
             singles = list(resp.responses)
-        except ValueError:
+        except (ValueError, TypeError):
             return RevocationStatus(problem="OCSP response cannot be parsed")
         for ext in exts:
             if ext.critical and not isinstance(ext.value, x509.OCSPNonce):

@@ -1,0 +1,150 @@
+"""mTLS client-chain verification against raw ``cryptography.x509.verification``.
+
+The chain is P-256 root -> intermediate -> leaf (clientAuth), built here with cryptography.
+The floor is cryptography's ``ClientVerifier.verify`` with one verifier built up front (no
+exact-time validity, no leaf policy, no identity extraction); the same with a verifier built per
+call shows what rebuilding costs, which authcore's per-window cache avoids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.verification import PolicyBuilder, Store
+
+from authcore._bench import Group
+from authcore.mtls import CRLChecker, TrustStore, verify_client
+
+NAME = "mtls"
+
+_NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+_DAY = dt.timedelta(days=1)
+
+
+def _cert(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+    *,
+    ca: bool,
+    serial: int,
+) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    issuer_name = issuer[0].subject if issuer else name
+    signer = issuer[1] if issuer else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(_NOW - 30 * _DAY)
+        .not_valid_after(_NOW + 30 * _DAY)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    if issuer:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
+            critical=False,
+        )
+    if ca:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=True, path_length=None), critical=True
+        )
+    else:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("client.example")]), critical=False
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    return builder.sign(signer, hashes.SHA256())
+
+
+def groups(quick: bool) -> list[Group]:  # noqa: ARG001, C901, FBT001 - same groups either way; one closure per case
+    """Verify one client chain: raw cryptography vs verify_client, with and without a CRL."""
+    root_key, inter_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _cert("Bench Root", root_key, None, ca=True, serial=1)
+    inter = _cert("Bench Intermediate", inter_key, (root, root_key), ca=True, serial=2)
+    leaf = _cert("bench client", leaf_key, (inter, inter_key), ca=False, serial=3)
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(inter.subject)
+        .last_update(_NOW - _DAY)
+        .next_update(_NOW + 7 * _DAY)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(99).revocation_date(_NOW - _DAY).build()
+        )
+        .sign(inter_key, hashes.SHA256())
+    )
+    store = Store([root])
+    reused = PolicyBuilder().store(store).time(_NOW).build_client_verifier()
+    trust = TrustStore([root])
+    fresh_trust = TrustStore([root], time_window=dt.timedelta(0))
+    checker = CRLChecker([crl])
+    chain = [leaf, inter]
+    ticks = itertools.count()
+
+    def floor() -> object:
+        return len(reused.verify(leaf, [inter]).chain)
+
+    def raw_fresh() -> object:
+        verifier = PolicyBuilder().store(store).time(_NOW).build_client_verifier()
+        return len(verifier.verify(leaf, [inter]).chain)
+
+    def raw_crl() -> object:
+        result = len(reused.verify(leaf, [inter]).chain)
+        if not crl.is_signature_valid(inter_key.public_key()):  # pragma: no cover - smoke
+            raise AssertionError("CRL signature")
+        if crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None:
+            raise AssertionError("revoked")  # pragma: no cover - smoke
+        return result
+
+    def ours() -> object:
+        return len(verify_client(chain, trust=trust, now=_NOW).chain)
+
+    def ours_fresh() -> object:
+        # time_window=0 and a new `now` per call: a verifier is built for every call.
+        now = _NOW + dt.timedelta(microseconds=next(ticks))
+        return len(verify_client(chain, trust=fresh_trust, now=now).chain)
+
+    def ours_crl() -> object:
+        return len(verify_client(chain, trust=trust, now=_NOW, revocation=checker).chain)
+
+    cases = {
+        "cryptography (verifier reused)": floor,
+        "cryptography (verifier built per call)": raw_fresh,
+        "cryptography reused + CRL lookup": raw_crl,
+        "authcore verify_client (cached verifier)": ours,
+        "authcore verify_client (verifier built per call)": ours_fresh,
+        "authcore verify_client + CRLChecker": ours_crl,
+    }
+    expected = floor()
+    for name, fn in cases.items():  # smoke check: every path verifies the 3-certificate chain
+        if fn() != expected:  # pragma: no cover - smoke check
+            raise AssertionError(f"{name} disagrees with the floor")
+    return [
+        Group(
+            name="mTLS verify_client (P-256 root -> intermediate -> leaf)",
+            floor="cryptography (verifier reused)",
+            cases=cases,
+            note="ClientVerifier.verify with one prebuilt verifier, no extra checks",
+        )
+    ]
