@@ -6,8 +6,8 @@ signature, with no header parsing, timestamp or tolerance check.  authcore does 
 (plus reading the wall clock) and still has to stay close to it: see docs/guides/webhooks.rst.
 
 Each delivery is signed at build time with the current time, so the default ``now`` (the
-wall clock) is what is measured, as in production.  Two payload sizes: a small event and a
-typical ~1 KiB one.
+wall clock) is what is measured, as in production.  Three payload sizes: a small event, a
+typical ~1 KiB one and a ~16 KiB one (the size of a GitHub push event).
 """
 
 from __future__ import annotations
@@ -105,6 +105,28 @@ def _group(label: str, payload: bytes) -> Group:
     )
 
 
+_LARGE = json.dumps(
+    {
+        "ref": "refs/heads/main",
+        "commits": [
+            {
+                "id": f"{i:040x}",
+                "message": "Refactor the webhook verifier " * 4,
+                "author": {"name": "A. Developer", "email": "dev@example.com"},
+                "added": [f"src/module_{i}_{j}.py" for j in range(8)],
+                "modified": [f"tests/test_{i}_{j}.py" for j in range(8)],
+            }
+            for i in range(28)
+        ],
+    },
+    separators=(",", ":"),
+).encode()
+
+
 def groups(quick: bool) -> list[Group]:  # noqa: ARG001, FBT001 - same groups either way
-    """Verify a small and a typical payload."""
-    return [_group("small event", _SMALL), _group("typical event", _TYPICAL)]
+    """Verify a small, a typical and a large (GitHub push-sized) payload."""
+    return [
+        _group("small event", _SMALL),
+        _group("typical event", _TYPICAL),
+        _group("large event", _LARGE),
+    ]

@@ -160,7 +160,7 @@ def test_python_m_authcore_webhook_help() -> None:
 def test_bench_groups_build_check_and_run() -> None:
     """The suite builds, smoke-checks its cases, and produces ratios to the floor."""
     built = groups(quick=True)
-    assert len(built) == 2
+    assert len(built) == 3
     for group in built:
         assert {"raw HMAC floor", "authcore WebhookVerifier", "authcore verify()"} <= set(
             group.cases
