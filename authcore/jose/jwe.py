@@ -40,10 +40,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
-from authcore._encoding import b64url_decode, b64url_encode, json_dumps, json_loads
+from authcore._encoding import b64url_encode, json_dumps, json_loads
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
+    DecodeError,
     DecryptionFailed,
     EncodeError,
     InvalidKeyError,
@@ -52,6 +53,7 @@ from authcore.errors import (
     TokenTooLarge,
     UnsupportedAlgorithm,
 )
+from authcore.jose._fast import b64d, loads
 from authcore.jose._jwe_algs import (
     CONTENT_ENCRYPTIONS,
     FAILED,
@@ -214,7 +216,48 @@ def _positive_int(value: object, what: str) -> int:
     return value
 
 
+def _hashable(value: object) -> object:
+    # Lists become tuples so a policy can be cached; strings stay as they are (and are then
+    # refused by _names), anything unhashable makes the cache lookup raise TypeError.
+    return tuple(value) if isinstance(value, (list, tuple, set, frozenset)) else value
+
+
+_POLICIES: dict[tuple[object, ...], _Policy] = {}
+_POLICY_CACHE_SIZE: Final = 256
+
+
 def _policy(  # noqa: PLR0917 - private constructor, called with the public keywords in order
+    algorithms: object,
+    encryptions: object,
+    decompress: object,
+    max_decompressed: object,
+    p2c_min: object,
+    p2c_max: object,
+) -> _Policy:
+    """Check the caller's options once; the same options are served from a small cache."""
+    cache_key = (
+        _hashable(algorithms),
+        _hashable(encryptions),
+        decompress,
+        max_decompressed,
+        p2c_min,
+        p2c_max,
+    )
+    try:
+        return _POLICIES[cache_key]
+    except (KeyError, TypeError):
+        pass
+    policy = _build_policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
+    try:
+        if len(_POLICIES) >= _POLICY_CACHE_SIZE:
+            _POLICIES.clear()
+        _POLICIES[cache_key] = policy
+    except TypeError:  # an unhashable but valid collection: simply not cached
+        pass
+    return policy
+
+
+def _build_policy(  # noqa: PLR0917 - see _policy
     algorithms: object,
     encryptions: object,
     decompress: object,
@@ -236,9 +279,9 @@ def _policy(  # noqa: PLR0917 - private constructor, called with the public keyw
     )
 
 
-def _resolver(keys: object) -> KeyResolver:
+def _resolver(keys: object) -> JWK | KeyResolver:
     if isinstance(keys, JWK):
-        return KeySet([keys])
+        return keys
     if isinstance(keys, KeyResolver):
         return keys
     if isinstance(keys, (list, tuple)):
@@ -254,7 +297,30 @@ def _material(key: JWK) -> object:
     return key._key  # noqa: SLF001 - see above
 
 
+_FITS: dict[tuple[int, str, str, bool], tuple[JWK, str | None]] = {}
+_FITS_CACHE_SIZE: Final = 1024
+
+
 def _key_problem(
+    key: JWK, alg: KeyManagement, enc: ContentEncryption, *, private: bool
+) -> str | None:
+    """Why ``key`` cannot serve ``alg``/``enc`` (``None`` if it can); memoized per key object.
+
+    JWK objects are immutable, so the answer never changes; the cache keeps the key itself
+    alive next to its id, so an id is never confused with a later object's.
+    """
+    slot = (id(key), alg.name, enc.name, private)
+    cached = _FITS.get(slot)
+    if cached is not None and cached[0] is key:
+        return cached[1]
+    problem = _uncached_key_problem(key, alg, enc, private=private)
+    if len(_FITS) >= _FITS_CACHE_SIZE:
+        _FITS.clear()
+    _FITS[slot] = (key, problem)
+    return problem
+
+
+def _uncached_key_problem(
     key: JWK, alg: KeyManagement, enc: ContentEncryption, *, private: bool
 ) -> str | None:
     bound = key.alg
@@ -273,8 +339,14 @@ def _key_problem(
 
 
 def _select_keys(
-    resolver: KeyResolver, kid: str | None, alg: KeyManagement, enc: ContentEncryption
+    resolver: JWK | KeyResolver, kid: str | None, alg: KeyManagement, enc: ContentEncryption
 ) -> list[JWK]:
+    if isinstance(resolver, JWK):  # one key: the KeySet rules, without building a KeySet
+        if kid is not None and resolver.kid is not None and resolver.kid != kid:
+            raise KeyNotFound("no key for this kid")
+        if _key_problem(resolver, alg, enc, private=True) is not None:
+            raise KeyNotFound(f"the key cannot decrypt {alg.name}/{enc.name}")
+        return [resolver]
     if kid is not None:
         key = resolver.get(kid)
         if key is not None:
@@ -292,36 +364,65 @@ def _select_keys(
     return found
 
 
-def _as_ascii(token: object, max_size: int) -> str:
+def _as_ascii(token: object, max_size: int) -> bytes:
+    if isinstance(token, str):
+        if len(token) > max_size:
+            raise TokenTooLarge(f"token longer than {max_size} characters")
+        if not token.isascii():
+            raise MalformedToken("token is not ASCII")
+        return token.encode("ascii")
     if isinstance(token, (bytes, bytearray, memoryview)):
         raw = bytes(token)
         if len(raw) > max_size:
             raise TokenTooLarge(f"token longer than {max_size} bytes")
         if not raw.isascii():
             raise MalformedToken("token is not ASCII")
-        return raw.decode("ascii")
-    if isinstance(token, str):
-        if len(token) > max_size:
-            raise TokenTooLarge(f"token longer than {max_size} characters")
-        if not token.isascii():
-            raise MalformedToken("token is not ASCII")
-        return token
+        return raw
     raise MalformedToken(f"token must be str or bytes, not {type(token).__name__}")
 
 
 def _b64(value: object, what: str) -> bytes:
     if not isinstance(value, str):
         raise MalformedToken(f"{what} must be a base64url string")
-    return b64url_decode(value, what=what)
+    if not value.isascii():
+        raise DecodeError(f"{what}: not base64url (bad character or padding)")
+    return b64d(value.encode("ascii"), what)
 
 
-def _header_object(segment: str) -> dict[str, Any]:
+def _header_object(segment: bytes) -> dict[str, Any]:
     if not segment:
         raise MalformedToken("empty protected header")
-    header = json_loads(_b64(segment, "protected header"), what="protected header")
+    header = loads(b64d(segment, "protected header"), "protected header")
     if not isinstance(header, dict):
         raise MalformedToken("protected header is not a JSON object")
     return header
+
+
+_HEADERS: dict[tuple[int, bytes], tuple[_Policy, dict[str, Any], KeyManagement, ContentEncryption]]
+_HEADERS = {}
+_HEADERS_CACHE_SIZE: Final = 256
+_CACHED_HEADER_MAX: Final = 512
+
+
+def _compact_header(
+    head: bytes, policy: _Policy
+) -> tuple[dict[str, Any], KeyManagement, ContentEncryption]:
+    """Parse and check a protected header; repeated headers come from a small cache.
+
+    Only headers that passed every check under the same policy are cached, and the cached
+    dict is never mutated (callers get it behind a read-only proxy).
+    """
+    slot = (id(policy), head)
+    cached = _HEADERS.get(slot)
+    if cached is not None and cached[0] is policy:
+        return cached[1], cached[2], cached[3]
+    header = _header_object(head)
+    alg, enc = _check_header(header, header, policy)
+    if len(head) <= _CACHED_HEADER_MAX:
+        if len(_HEADERS) >= _HEADERS_CACHE_SIZE:
+            _HEADERS.clear()
+        _HEADERS[slot] = (policy, header, alg, enc)
+    return header, alg, enc
 
 
 def _check_crit(header: Mapping[str, Any], protected: Mapping[str, Any]) -> None:
@@ -471,22 +572,21 @@ def decrypt(
     """
     policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
     resolver = _resolver(keys)
-    text = _as_ascii(token, max_size)
-    dots = text.count(".")
+    raw = _as_ascii(token, max_size)
+    dots = raw.count(b".")
     if dots != 4:  # noqa: PLR2004 - five segments
         if dots == 2:  # noqa: PLR2004
             raise MalformedToken("three segments: a JWS is not accepted where a JWE is expected")
-        if text.lstrip().startswith("{"):
+        if raw.lstrip().startswith(b"{"):
             raise MalformedToken("JSON serialization: use decrypt_json")
         raise MalformedToken(f"a compact JWE has 5 segments, not {dots + 1}")
-    head, ek_seg, iv_seg, ct_seg, tag_seg = text.split(".")
-    header = _header_object(head)
-    alg, enc = _check_header(header, header, policy)
-    encrypted_key = _b64(ek_seg, "encrypted key")
-    iv, ct, tag = _b64(iv_seg, "iv"), _b64(ct_seg, "ciphertext"), _b64(tag_seg, "tag")
+    head, ek_seg, iv_seg, ct_seg, tag_seg = raw.split(b".")
+    header, alg, enc = _compact_header(head, policy)
+    encrypted_key = b64d(ek_seg, "encrypted key")
+    iv, ct, tag = b64d(iv_seg, "iv"), b64d(ct_seg, "ciphertext"), b64d(tag_seg, "tag")
     _check_content_lengths(enc, iv, tag, ct)
     candidates = _select_keys(resolver, header.get("kid"), alg, enc)
-    parts = (encrypted_key, iv, ct, tag, head.encode("ascii"))
+    parts = (encrypted_key, iv, ct, tag, head)
     plaintext, key = _decrypt_attempts(candidates, alg, enc, header, parts, policy)
     return DecryptedJWE(plaintext=plaintext, header=MappingProxyType(header), key=key)
 
@@ -763,7 +863,9 @@ def decrypt_json(
     head = obj.get("protected", "")
     if not isinstance(head, str):
         raise MalformedToken("'protected' must be a base64url string")
-    prot = _header_object(head) if head else {}
+    if not head.isascii():
+        raise DecodeError("protected header: not base64url (bad character or padding)")
+    prot = _header_object(head.encode("ascii")) if head else {}
     shared = _object(obj.get("unprotected", {}), "'unprotected'")
     entries = _recipient_entries(obj)
     iv, ct = _b64(obj.get("iv"), "iv"), _b64(obj.get("ciphertext"), "ciphertext")

@@ -1,0 +1,201 @@
+"""JWE decryption against the floor: parsing plus the raw ``cryptography`` operations.
+
+The floor for each group does the least any correct decryptor must: split the compact token,
+base64url-decode the five segments, parse the header JSON, then run exactly the primitive
+calls of the algorithm on pre-parsed keys (for ECDH-ES+A256KW: build the ephemeral point,
+ECDH, Concat KDF, AES key unwrap; then AES-GCM).  ``jwe.decrypt`` adds the strict encoding, the
+header and policy checks, key selection and binding, every length check and ``epk``
+validation.  Peers (joserfc, jwcrypto) are measured in the same run when installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
+
+from authcore._bench import Group
+from authcore._encoding import b64url_encode
+from authcore.jose import JWK
+from authcore.jose import jwe as authcore_jwe
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+NAME = "jwe"
+
+_PLAINTEXT = json.dumps(
+    {
+        "iss": "https://issuer.example",
+        "sub": "user-1234",
+        "aud": "bench-audience",
+        "exp": 2_000_000_000,
+        "scope": "read write",
+    }
+).encode()
+
+
+def _b64d(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _split(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes, bytes, bytes]:
+    head, ek, iv, ct, tag = token.split(".")
+    header = json.loads(_b64d(head))
+    return header, _b64d(ek), _b64d(iv), _b64d(ct), _b64d(tag), head.encode("ascii")
+
+
+def _pem(private: object) -> bytes:
+    data: bytes = private.private_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return data
+
+
+def _peers(
+    token: str, alg: str, enc: str, *, secret: bytes | None = None, pem: bytes | None = None
+) -> dict[str, Callable[[], object]]:
+    """joserfc and jwcrypto decryptors for ``token``, when installed."""
+    cases: dict[str, Callable[[], object]] = {}
+    try:
+        from joserfc import jwe as joserfc_jwe  # noqa: PLC0415 - optional peer
+        from joserfc.jwk import ECKey, OctKey, RSAKey  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - peers are optional
+        pass
+    else:
+        if secret is not None:
+            jr_key: Any = OctKey.import_key(secret)
+        elif alg.startswith("RSA"):
+            jr_key = RSAKey.import_key(pem)
+        else:
+            jr_key = ECKey.import_key(pem)
+        jr_algs = [alg, enc]
+        cases["joserfc"] = lambda: (
+            joserfc_jwe.decrypt_compact(token, jr_key, algorithms=jr_algs).plaintext
+        )
+    try:
+        from jwcrypto import jwe as jwcrypto_jwe  # noqa: PLC0415 - optional peer
+        from jwcrypto import jwk as jwcrypto_jwk  # noqa: PLC0415
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        if secret is not None:
+            jc_key = jwcrypto_jwk.JWK(kty="oct", k=b64url_encode(secret))
+        else:
+            jc_key = jwcrypto_jwk.JWK.from_pem(pem)
+
+        def jwcrypto_decrypt() -> object:
+            obj = jwcrypto_jwe.JWE()
+            obj.allowed_algs = [alg, enc]
+            obj.deserialize(token, key=jc_key)
+            return obj.payload
+
+        cases["jwcrypto"] = jwcrypto_decrypt
+    return cases
+
+
+def _dir_group() -> Group:
+    secret = bytes(range(32))
+    key = JWK.from_dict({"kty": "oct", "k": b64url_encode(secret), "alg": "dir"})
+    token = authcore_jwe.encrypt(_PLAINTEXT, key, enc="A256GCM")
+    aead = AESGCM(secret)
+
+    def floor() -> object:
+        header, ek, iv, ct, tag, aad = _split(token)
+        if header["alg"] != "dir" or header["enc"] != "A256GCM" or ek:
+            raise AssertionError("header")
+        return aead.decrypt(iv, ct + tag, aad)
+
+    def ours() -> object:
+        return authcore_jwe.decrypt(
+            token, key, algorithms=["dir"], encryptions=["A256GCM"]
+        ).plaintext
+
+    return _group("dir + A256GCM", floor, ours, _peers(token, "dir", "A256GCM", secret=secret))
+
+
+def _rsa_group() -> Group:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = _pem(private)
+    key = JWK.from_pem(pem, alg="RSA-OAEP-256")
+    token = authcore_jwe.encrypt(_PLAINTEXT, key.public(), enc="A256GCM")
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+
+    def floor() -> object:
+        header, ek, iv, ct, tag, aad = _split(token)
+        if header["alg"] != "RSA-OAEP-256" or header["enc"] != "A256GCM":
+            raise AssertionError("header")
+        return AESGCM(private.decrypt(ek, oaep)).decrypt(iv, ct + tag, aad)
+
+    def ours() -> object:
+        return authcore_jwe.decrypt(
+            token, key, algorithms=["RSA-OAEP-256"], encryptions=["A256GCM"]
+        ).plaintext
+
+    peers = _peers(token, "RSA-OAEP-256", "A256GCM", pem=pem)
+    return _group("RSA-OAEP-256 + A256GCM", floor, ours, peers)
+
+
+def _ecdh_group() -> Group:
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = _pem(private)
+    key = JWK.from_pem(pem, alg="ECDH-ES+A256KW")
+    token = authcore_jwe.encrypt(_PLAINTEXT, key.public(), enc="A256GCM")
+    alg_id = b"ECDH-ES+A256KW"
+    other_info = (
+        struct.pack(">I", len(alg_id)) + alg_id + struct.pack(">II", 0, 0) + struct.pack(">I", 256)
+    )
+
+    def floor() -> object:
+        header, ek, iv, ct, tag, aad = _split(token)
+        if header["alg"] != "ECDH-ES+A256KW" or header["enc"] != "A256GCM":
+            raise AssertionError("header")
+        epk = header["epk"]
+        point = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(_b64d(epk["x"]), "big"),
+            int.from_bytes(_b64d(epk["y"]), "big"),
+            ec.SECP256R1(),
+        ).public_key()
+        z = private.exchange(ec.ECDH(), point)
+        kek = ConcatKDFHash(algorithm=hashes.SHA256(), length=32, otherinfo=other_info).derive(z)
+        return AESGCM(aes_key_unwrap(kek, ek)).decrypt(iv, ct + tag, aad)
+
+    def ours() -> object:
+        return authcore_jwe.decrypt(
+            token, key, algorithms=["ECDH-ES+A256KW"], encryptions=["A256GCM"]
+        ).plaintext
+
+    peers = _peers(token, "ECDH-ES+A256KW", "A256GCM", pem=pem)
+    return _group("ECDH-ES+A256KW + A256GCM (P-256)", floor, ours, peers)
+
+
+def _group(
+    what: str,
+    floor: Callable[[], object],
+    ours: Callable[[], object],
+    peers: dict[str, Callable[[], object]],
+) -> Group:
+    cases = {"floor": floor, "authcore jwe.decrypt": ours, **peers}
+    for name, fn in cases.items():
+        if fn() != _PLAINTEXT:  # pragma: no cover - smoke check
+            raise AssertionError(f"{name} did not decrypt {what} to the plaintext")
+    return Group(
+        name=f"JWE decrypt {what}",
+        floor="floor",
+        cases=cases,
+        note="split + base64 + json.loads, then the raw cryptography calls on pre-parsed keys",
+    )
+
+
+def groups(quick: bool) -> list[Group]:  # noqa: ARG001, FBT001 - same groups either way
+    """Decrypt one compact token per key management family."""
+    return [_dir_group(), _rsa_group(), _ecdh_group()]
