@@ -53,7 +53,7 @@ from authcore.errors import (
     WrongUsage,
 )
 from authcore.mtls._identity import ClientIdentity, ServerIdentity, SpiffeId, names_of, thumbprint
-from authcore.mtls._load import ChainInput, load_chain, serial_of
+from authcore.mtls._load import ChainInput, load_bundle, load_chain, serial_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -98,13 +98,11 @@ class RevocationChecker(Protocol):
 def _as_certs(
     data: ChainInput | Iterable[x509.Certificate], what: str
 ) -> tuple[x509.Certificate, ...]:
-    if isinstance(data, (x509.Certificate, bytes, bytearray, memoryview, str)):
-        return load_chain(data)
-    items = list(data)
-    if not items:
-        return ()
+    """Load anchors or pinned leaves: no chain-length cap (a CA bundle holds hundreds)."""
+    single = isinstance(data, (x509.Certificate, bytes, bytearray, memoryview, str))
+    items: list[object] = [data] if single else list(data)  # type: ignore[arg-type]
     try:
-        return load_chain(items)
+        return tuple(cert for item in items for cert in load_bundle(item))
     except MalformedCertificate as exc:
         raise ConfigurationError(f"{what}: {exc.reason}") from None
 
@@ -207,22 +205,46 @@ class TrustStore:
         self._leaf_fields: dict[x509.Certificate, dict[str, object]] = {}
 
     @classmethod
-    def from_pem(cls, data: str | bytes, **options: object) -> TrustStore:
-        """Build a store from a PEM bundle of anchors; ``options`` as for the constructor.
+    def from_pem(
+        cls,
+        data: str | bytes,
+        *,
+        pinned: ChainInput | Iterable[x509.Certificate] = (),
+        spiffe_bundles: Mapping[str, ChainInput | Iterable[x509.Certificate]] | None = None,
+        time_window: dt.timedelta = _DEFAULT_WINDOW,
+    ) -> TrustStore:
+        """Build a store from a PEM bundle of anchors (options as for the constructor).
 
         Raises:
             ConfigurationError: If the bundle holds no parseable certificate.
         """
-        try:
-            certs = load_chain(data)
-        except MalformedCertificate as exc:
-            raise ConfigurationError(f"trust bundle: {exc.reason}") from None
-        return cls(certs, **options)  # type: ignore[arg-type]
+        return cls(
+            _as_certs(data, "trust bundle"),
+            pinned=pinned,
+            spiffe_bundles=spiffe_bundles,
+            time_window=time_window,
+        )
 
     @classmethod
-    def from_der(cls, data: bytes, **options: object) -> TrustStore:
-        """Build a store from one DER anchor; ``options`` as for the constructor."""
-        return cls.from_pem(data, **options)
+    def from_der(
+        cls,
+        data: bytes,
+        *,
+        pinned: ChainInput | Iterable[x509.Certificate] = (),
+        spiffe_bundles: Mapping[str, ChainInput | Iterable[x509.Certificate]] | None = None,
+        time_window: dt.timedelta = _DEFAULT_WINDOW,
+    ) -> TrustStore:
+        """Build a store from one DER anchor (options as for the constructor).
+
+        Raises:
+            ConfigurationError: If the data is not a DER certificate.
+        """
+        return cls(
+            _as_certs(data, "trust anchor"),
+            pinned=pinned,
+            spiffe_bundles=spiffe_bundles,
+            time_window=time_window,
+        )
 
     @property
     def anchors(self) -> tuple[x509.Certificate, ...]:

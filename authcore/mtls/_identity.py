@@ -146,6 +146,8 @@ def names_of(cert: x509.Certificate) -> _Names:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Identity:
+    """Fields shared by :class:`ClientIdentity` and :class:`ServerIdentity`."""
+
     chain: tuple[x509.Certificate, ...]
     subject: x509.Name
     dns_names: tuple[str, ...]

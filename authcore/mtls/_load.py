@@ -28,6 +28,7 @@ __all__ = [
     "ChainInput",
     "chain_from_asgi",
     "chain_from_headers",
+    "load_bundle",
     "load_certificate",
     "load_chain",
     "load_crl",
@@ -127,6 +128,15 @@ def load_certificate(data: CertificateInput) -> x509.Certificate:
     if len(certs) != 1:
         raise MalformedCertificate(f"expected one certificate, found {len(certs)}")
     return certs[0]
+
+
+def load_bundle(data: object) -> list[x509.Certificate]:
+    """Load every certificate of a PEM bundle, DER data or object (no chain-length cap).
+
+    Raises:
+        MalformedCertificate: If the data holds no parseable certificate.
+    """
+    return _load_many(data, "bundle")
 
 
 def load_chain(data: ChainInput) -> tuple[x509.Certificate, ...]:

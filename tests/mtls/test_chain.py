@@ -396,3 +396,15 @@ def test_openssl_oracle_agrees(pki: PKI, tmp_path: Path) -> None:
         except (UntrustedCertificate, CertificateExpired, WrongUsage):
             ours = False
         assert ours is expected
+
+
+def test_large_anchor_bundle_and_bad_single_input(pki: PKI) -> None:
+    """A bundle of more anchors than a chain may hold loads; a bad single input is a config error."""
+    extra = [make_ca(f"Extra {i}").cert for i in range(70)]
+    store = TrustStore.from_pem(pem_of(*extra, pki.root.cert))
+    assert len(store.anchors) == 71
+    verify_client([pki.client.cert, pki.inter.cert], trust=store, now=NOW)
+    with pytest.raises(ConfigurationError):
+        TrustStore(b"junk")
+    with pytest.raises(ConfigurationError):
+        TrustStore.from_der(b"\x30\x03\x02\x01\x01")
