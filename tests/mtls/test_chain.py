@@ -399,7 +399,7 @@ def test_openssl_oracle_agrees(pki: PKI, tmp_path: Path) -> None:
 
 
 def test_large_anchor_bundle_and_bad_single_input(pki: PKI) -> None:
-    """A bundle of more anchors than a chain may hold loads; a bad single input is a config error."""
+    """A bundle larger than any chain loads; a bad single anchor input is a config error."""
     extra = [make_ca(f"Extra {i}").cert for i in range(70)]
     store = TrustStore.from_pem(pem_of(*extra, pki.root.cert))
     assert len(store.anchors) == 71
