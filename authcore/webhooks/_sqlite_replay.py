@@ -57,25 +57,31 @@ class SQLiteReplayCache:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_adds", "_conn", "_lock", "_path")
+    __slots__ = ("_adds", "_closed", "_conn", "_lock", "_path", "_pid", "_timeout")
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
         given: object = timeout  # checked at run time: callers may not be type-checked
         if isinstance(given, bool) or not isinstance(given, (int, float)) or given < 0:
             raise ConfigurationError("timeout must be a non-negative number of seconds")
         self._path = os.fspath(path)
+        self._timeout = float(timeout)
         self._lock = threading.Lock()
         self._adds = 0
-        try:
-            self._conn = sqlite3.connect(
-                self._path, timeout=timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open replay cache: {exc}") from None
+        self._closed = False
+        self._conn = self._connect()
         try:
             self._init_schema()
         except sqlite3.Error as exc:
             self._conn.close()
+            raise StoreError(f"cannot open replay cache: {exc}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        self._pid = os.getpid()
+        try:
+            return sqlite3.connect(
+                self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
             raise StoreError(f"cannot open replay cache: {exc}") from None
 
     def _init_schema(self) -> None:
@@ -102,9 +108,11 @@ class SQLiteReplayCache:
         return f"SQLiteReplayCache({self._path!r})"
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection; later calls to :meth:`add` raise StoreError."""
         with self._lock:
-            self._conn.close()
+            self._closed = True
+            if self._pid == os.getpid():
+                self._conn.close()
 
     def __enter__(self) -> Self:
         return self
@@ -127,6 +135,13 @@ class SQLiteReplayCache:
                 raise StoreError(f"replay cache: {exc}") from None
 
     def _add(self, key: str, expiry: float, current: float) -> bool:
+        if self._closed:
+            raise StoreError("replay cache is closed")
+        if self._pid != os.getpid():
+            # A connection inherited through fork must never be used (nor closed) in the
+            # child: SQLite's locks belong to the parent.  Abandon it and open our own.
+            self._conn = self._connect()
+            self._init_schema()
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import threading
 from typing import TYPE_CHECKING
@@ -154,6 +155,24 @@ def test_sqlite_errors_are_store_errors(tmp_path: Path) -> None:
         SQLiteReplayCache(tmp_path / "garbage.db")
     with pytest.raises(ConfigurationError):
         SQLiteReplayCache(tmp_path / "r.db", timeout=-1)
+
+
+def test_sqlite_cache_survives_fork(tmp_path: Path) -> None:
+    """A forked child opens its own connection and shares the keys through the file."""
+    cache = SQLiteReplayCache(tmp_path / "r.db")
+    assert cache.add("parent", expires_at=LATER, now=NOW)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        ok = not cache.add("parent", expires_at=LATER, now=NOW) and cache.add(
+            "child", expires_at=LATER, now=NOW
+        )
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not cache.add("child", expires_at=LATER, now=NOW)
+    cache.close()
+    with pytest.raises(StoreError, match="closed"):
+        cache.add("after", expires_at=LATER, now=NOW)
 
 
 def test_sqlite_memory_database_works() -> None:
