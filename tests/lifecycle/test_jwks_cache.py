@@ -562,3 +562,17 @@ def test_async_failure_of_first_fetch_raises() -> None:
         assert len(source.calls) == 1
 
     asyncio.run(scenario())
+
+
+def test_cache_works_wherever_a_key_set_does() -> None:
+    """jws.verify, jws.verify_json and jwt.decode accept the cache as their keys."""
+    from authcore.jose import jws  # noqa: PLC0415 - keeps the module header about caches
+
+    cache, source, clock = make()
+    compact = jws.sign(b"payload", KEY_A)
+    assert jws.verify(compact, cache, algorithms=["EdDSA"]).payload == b"payload"
+    general = jws.sign_json(b"payload", [KEY_A])
+    assert jws.verify_json(general, cache, algorithms=["EdDSA"]).payload == b"payload"
+    token = jwt.encode({"exp": T0 + dt.timedelta(hours=1), "sub": "s"}, KEY_A)
+    assert jwt.decode(token, cache, algorithms=["EdDSA"], now=clock.now())["sub"] == "s"
+    assert len(source.calls) == 1
