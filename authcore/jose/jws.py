@@ -114,7 +114,7 @@ def as_resolver(keys: object) -> KeyResolver:
     """
     if isinstance(keys, JWK):
         return KeySet([keys])
-    if isinstance(keys, KeyResolver):
+    if isinstance(keys, KeyResolver) and not isinstance(keys, (Mapping, str, bytes)):
         return keys
     if isinstance(keys, (list, tuple)):
         return KeySet(keys)
@@ -135,12 +135,14 @@ def select_keys(resolver: KeyResolver, kid: str | None, alg: str) -> list[tuple[
     if kid is not None:
         key = resolver.get(kid)
         if key is not None:
+            _check_resolved(key)
             verifier = key.verifier(alg)
             if verifier is None:
                 raise KeyNotFound(f"the key named by kid cannot verify {alg}")
             return [(key, verifier)]
     found: list[tuple[JWK, Verifier]] = []
     for key in resolver:
+        _check_resolved(key)
         if kid is not None and key.kid is not None:
             continue
         verifier = key.verifier(alg)
@@ -149,6 +151,11 @@ def select_keys(resolver: KeyResolver, kid: str | None, alg: str) -> list[tuple[
     if not found:
         raise KeyNotFound("no key for this kid" if kid is not None else f"no key for {alg}")
     return found
+
+
+def _check_resolved(key: object) -> None:
+    if not isinstance(key, JWK):
+        raise ConfigurationError(f"the key resolver returned {type(key).__name__}, not a JWK")
 
 
 def check_header(

@@ -461,6 +461,9 @@ def decode(
 def _claims_json(claims: Mapping[str, Any]) -> bytes:
     if not isinstance(claims, Mapping):
         raise EncodeError("claims must be a mapping")
+    for name in claims:
+        if type(name) is not str:
+            raise EncodeError("claim names must be strings")
     data: Mapping[str, Any] = claims
     for name in _TIME_CLAIMS:
         value = claims.get(name)
