@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import os
 import threading
 import urllib.error
@@ -235,7 +236,7 @@ class CRLChecker:
         "_lock",
         "_policy",
         "_scope",
-        "_sig_ok",
+        "_static_cache",
     )
 
     def __init__(
@@ -258,7 +259,10 @@ class CRLChecker:
             raise ConfigurationError("leeway must be a non-negative timedelta")
         self._policy, self._scope, self._fetch, self._leeway = policy, scope, fetch, leeway
         self._by_issuer: dict[bytes, list[x509.CertificateRevocationList]] = {}
-        self._sig_ok: dict[tuple[bytes, bytes], bool] = {}
+        self._static_cache: dict[
+            tuple[int, x509.Certificate],
+            tuple[x509.CertificateRevocationList, int | str, x509.IssuingDistributionPoint | None],
+        ] = {}
         self._best: dict[bytes, int] = {}
         self._lock = threading.Lock()
         items = [crls] if isinstance(crls, (x509.CertificateRevocationList, bytes, str)) else crls
@@ -368,19 +372,20 @@ class CRLChecker:
             revoked=True, reason=_reason_name(reason), date=entry.revocation_date_utc
         )
 
-    def _signature_ok(self, crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
-        key = (crl.fingerprint(hashes.SHA256()), _spki_hash(issuer))
-        ok = self._sig_ok.get(key)
-        if ok is None:
-            try:
-                ok = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                ok = False
-            with self._lock:
-                self._sig_ok[key] = ok
-        return ok
+    def _static(
+        self, crl: x509.CertificateRevocationList, issuer: x509.Certificate
+    ) -> tuple[int | str, x509.IssuingDistributionPoint | None]:
+        """The time-independent checks of ``crl`` for ``issuer``, cached per pair."""
+        key = (id(crl), issuer)
+        cached = self._static_cache.get(key)
+        if cached is not None and cached[0] is crl:
+            return cached[1], cached[2]
+        result, idp = _static_checks(crl, issuer)
+        with self._lock:
+            self._static_cache[key] = (crl, result, idp)
+        return result, idp
 
-    def _usable(  # noqa: C901, PLR0911, PLR0912 - one check per RFC 5280 rule
+    def _usable(
         self,
         crl: x509.CertificateRevocationList,
         cert: x509.Certificate,
@@ -388,37 +393,13 @@ class CRLChecker:
         now: dt.datetime,
     ) -> int | str:
         """Return the CRL number of a usable CRL, or why it cannot be used."""
-        try:
-            exts = list(crl.extensions)
-        except (ValueError, TypeError):
-            return "CRL extensions cannot be parsed"
-        number: int | None = None
-        for ext in exts:
-            value = ext.value
-            if isinstance(value, x509.AuthorityKeyIdentifier) and value.key_identifier is not None:
-                ski = _ski(issuer)
-                if ski is not None and not bytes_eq(ski, value.key_identifier):
-                    return "CRL authorityKeyIdentifier does not match the issuer"
-            elif isinstance(value, x509.CRLNumber):
-                if ext.critical:
-                    return "cRLNumber must not be critical (RFC 5280 5.2.3)"
-                if not 0 <= value.crl_number < _MAX_CRL_NUMBER:
-                    return "cRLNumber is out of range"
-                number = value.crl_number
-            elif isinstance(value, x509.DeltaCRLIndicator):
-                return "delta CRLs are not supported"
-            elif isinstance(value, x509.IssuingDistributionPoint):
-                problem = _idp_problem(value, cert)
-                if problem is not None:
-                    return problem
-            elif ext.critical and not isinstance(value, _KNOWN_CRL_EXTENSIONS):
-                return f"CRL has an unsupported critical extension {ext.oid.dotted_string}"
-        if number is None:
-            return "CRL has no cRLNumber (RFC 5280 5.2.3)"
-        if not _key_usage_allows_crl(issuer):
-            return "CRL issuer's keyUsage lacks cRLSign"
-        if not self._signature_ok(crl, issuer):
-            return "CRL signature does not verify with the issuer's key"
+        number, idp = self._static(crl, issuer)
+        if isinstance(number, str):
+            return number
+        if idp is not None:
+            problem = _idp_problem(idp, cert)
+            if problem is not None:
+                return problem
         if crl.last_update_utc > now + self._leeway:
             return "CRL thisUpdate is in the future"
         next_update = crl.next_update_utc
@@ -427,6 +408,47 @@ class CRLChecker:
         if now > next_update + self._leeway:
             return "CRL is stale (past nextUpdate)"
         return number
+
+
+def _static_checks(  # noqa: C901, PLR0911, PLR0912 - one check per RFC 5280 rule
+    crl: x509.CertificateRevocationList, issuer: x509.Certificate
+) -> tuple[int | str, x509.IssuingDistributionPoint | None]:
+    """Extensions, cRLNumber, the issuer's cRLSign and the signature (RFC 5280 5.2, 6.3.3)."""
+    try:
+        exts = list(crl.extensions)
+    except (ValueError, TypeError):
+        return "CRL extensions cannot be parsed", None
+    number: int | None = None
+    idp: x509.IssuingDistributionPoint | None = None
+    for ext in exts:
+        value = ext.value
+        if isinstance(value, x509.AuthorityKeyIdentifier) and value.key_identifier is not None:
+            ski = _ski(issuer)
+            if ski is not None and not bytes_eq(ski, value.key_identifier):
+                return "CRL authorityKeyIdentifier does not match the issuer", None
+        elif isinstance(value, x509.CRLNumber):
+            if ext.critical:
+                return "cRLNumber must not be critical (RFC 5280 5.2.3)", None
+            if not 0 <= value.crl_number < _MAX_CRL_NUMBER:
+                return "cRLNumber is out of range", None
+            number = value.crl_number
+        elif isinstance(value, x509.DeltaCRLIndicator):
+            return "delta CRLs are not supported", None
+        elif isinstance(value, x509.IssuingDistributionPoint):
+            idp = value
+        elif ext.critical and not isinstance(value, _KNOWN_CRL_EXTENSIONS):
+            return f"CRL has an unsupported critical extension {ext.oid.dotted_string}", None
+    if number is None:
+        return "CRL has no cRLNumber (RFC 5280 5.2.3)", None
+    if not _key_usage_allows_crl(issuer):
+        return "CRL issuer's keyUsage lacks cRLSign", None
+    try:
+        valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        return "CRL signature does not verify with the issuer's key", None
+    return number, idp
 
 
 def _idp_problem(  # noqa: PLR0911 - one exit per IDP rule
@@ -462,7 +484,9 @@ def _ski(cert: x509.Certificate) -> bytes | None:
         return None
 
 
+@functools.lru_cache(maxsize=1024)
 def _spki_hash(cert: x509.Certificate) -> bytes:
+    """SHA-1 of the subjectPublicKey bits: the RFC 6960 key hash (memoized per certificate)."""
     return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
 
 
