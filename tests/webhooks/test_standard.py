@@ -246,6 +246,16 @@ def test_other_webhook_prefixed_headers_are_fine() -> None:
     assert _verify(_headers(**{"webhook-foo": "1", "Webhook-Bar": "2"})).msg_id == MSG_ID
 
 
+def test_dict_values_must_be_text() -> None:
+    """A dict value that is not text is refused, bytes values are decoded like pairs."""
+    with pytest.raises(MalformedHeader, match="not text"):
+        _verify({**_headers(), "webhook-id": 5})
+    assert _verify({**_headers(), "webhook-id": MSG_ID.encode()}).msg_id == MSG_ID
+    assert _verify({k.encode(): v for k, v in _headers().items()}).msg_id == MSG_ID
+    with pytest.raises(MalformedHeader, match="repeated"):
+        _verify({b"webhook-id": MSG_ID, **_headers()})
+
+
 @pytest.mark.parametrize("name", ["webhook-id", "webhook-timestamp", "webhook-signature"])
 def test_missing_header_is_malformed(name: str) -> None:
     """Each of the three headers is required."""
