@@ -62,9 +62,12 @@ def _pem(private: object) -> bytes:
 
 
 def _peers(
-    token: str, alg: str, enc: str, *, secret: bytes | None = None, pem: bytes | None = None
+    token: str, alg: str, enc: str, material: bytes, *, symmetric: bool
 ) -> dict[str, Callable[[], object]]:
-    """joserfc and jwcrypto decryptors for ``token``, when installed."""
+    """Decryptors of the peer libraries (joserfc, jwcrypto) for ``token``, when installed.
+
+    ``material`` is the raw secret when ``symmetric``, else the private key's PEM.
+    """
     cases: dict[str, Callable[[], object]] = {}
     try:
         from joserfc import jwe as joserfc_jwe  # noqa: PLC0415 - optional peer
@@ -72,12 +75,12 @@ def _peers(
     except ImportError:  # pragma: no cover - peers are optional
         pass
     else:
-        if secret is not None:
-            jr_key: Any = OctKey.import_key(secret)
+        if symmetric:
+            jr_key: Any = OctKey.import_key(material)
         elif alg.startswith("RSA"):
-            jr_key = RSAKey.import_key(pem)
+            jr_key = RSAKey.import_key(material)
         else:
-            jr_key = ECKey.import_key(pem)
+            jr_key = ECKey.import_key(material)
         jr_algs = [alg, enc]
         cases["joserfc"] = lambda: (
             joserfc_jwe.decrypt_compact(token, jr_key, algorithms=jr_algs).plaintext
@@ -88,10 +91,10 @@ def _peers(
     except ImportError:  # pragma: no cover
         pass
     else:
-        if secret is not None:
-            jc_key = jwcrypto_jwk.JWK(kty="oct", k=b64url_encode(secret))
+        if symmetric:
+            jc_key = jwcrypto_jwk.JWK(kty="oct", k=b64url_encode(material))
         else:
-            jc_key = jwcrypto_jwk.JWK.from_pem(pem)
+            jc_key = jwcrypto_jwk.JWK.from_pem(material)
 
         def jwcrypto_decrypt() -> object:
             obj = jwcrypto_jwe.JWE()
@@ -120,7 +123,9 @@ def _dir_group() -> Group:
             token, key, algorithms=["dir"], encryptions=["A256GCM"]
         ).plaintext
 
-    return _group("dir + A256GCM", floor, ours, _peers(token, "dir", "A256GCM", secret=secret))
+    return _group(
+        "dir + A256GCM", floor, ours, _peers(token, "dir", "A256GCM", secret, symmetric=True)
+    )
 
 
 def _rsa_group() -> Group:
@@ -141,7 +146,7 @@ def _rsa_group() -> Group:
             token, key, algorithms=["RSA-OAEP-256"], encryptions=["A256GCM"]
         ).plaintext
 
-    peers = _peers(token, "RSA-OAEP-256", "A256GCM", pem=pem)
+    peers = _peers(token, "RSA-OAEP-256", "A256GCM", pem, symmetric=False)
     return _group("RSA-OAEP-256 + A256GCM", floor, ours, peers)
 
 
@@ -174,7 +179,7 @@ def _ecdh_group() -> Group:
             token, key, algorithms=["ECDH-ES+A256KW"], encryptions=["A256GCM"]
         ).plaintext
 
-    peers = _peers(token, "ECDH-ES+A256KW", "A256GCM", pem=pem)
+    peers = _peers(token, "ECDH-ES+A256KW", "A256GCM", pem, symmetric=False)
     return _group("ECDH-ES+A256KW + A256GCM (P-256)", floor, ours, peers)
 
 

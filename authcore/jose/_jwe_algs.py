@@ -761,6 +761,7 @@ def unwrap_cek(
     *,
     p2c_min: int = P2C_MIN,
     p2c_max: int = P2C_MAX,
+    key_checked: bool = False,
 ) -> bytes:
     """Recover the CEK for one recipient.
 
@@ -776,6 +777,7 @@ def unwrap_cek(
         encrypted_key: The JWE Encrypted Key.
         p2c_min: Smallest accepted PBES2 iteration count.
         p2c_max: Largest accepted PBES2 iteration count.
+        key_checked: The caller already ran :func:`check_key` (``private=True``) on this key.
 
     Returns:
         The CEK (for RSA1_5 possibly a random one: see the module documentation).
@@ -785,7 +787,7 @@ def unwrap_cek(
         MalformedToken: On a wrong length or a bad header parameter.
         DecryptionFailed: If the unwrap itself fails.
     """
-    problem = check_key(alg, enc, key, private=True)
+    problem = None if key_checked else check_key(alg, enc, key, private=True)
     if problem:
         raise InvalidKeyError(problem)
     _check_encrypted_key_length(alg, enc, key, encrypted_key)

@@ -516,6 +516,7 @@ def _decrypt_attempts(  # noqa: PLR0917 - private; every argument is one part of
                 encrypted_key,
                 p2c_min=policy.p2c_min,
                 p2c_max=policy.p2c_max,
+                key_checked=True,  # _select_keys ran check_key through _key_problem
             )
             plaintext = decrypt_content(enc, cek, iv, ct, tag, aad)
         except DecryptionFailed:
