@@ -91,6 +91,9 @@ def verify(
 ) -> VerifiedGitHubWebhook:
     """Verify a GitHub-style webhook.
 
+    Not checked: freshness (the scheme has no timestamp, so a captured delivery verifies
+    forever; deduplicate on ``X-GitHub-Delivery``) and the payload's content.
+
     Args:
         payload: The raw request body, exactly as received.
         header: The ``X-Hub-Signature-256`` value, or all the request headers (any mapping or

@@ -164,7 +164,9 @@ def verify(
 
     Checks, in order: the header has exactly one canonical ``t``, ``t`` is within
     ``tolerance`` of ``now`` (either direction), one ``v1`` matches one of ``secrets``, and
-    (with a ``replay_cache``) this exact signed delivery was not accepted before.
+    (with a ``replay_cache``) this exact signed delivery was not accepted before.  Not
+    checked: the payload's content, and whether Stripe already delivered this event (its
+    retries are signed anew): deduplicate on the event id after processing.
 
     Args:
         payload: The raw request body, exactly as received.
