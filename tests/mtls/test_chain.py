@@ -408,3 +408,39 @@ def test_large_anchor_bundle_and_bad_single_input(pki: PKI) -> None:
         TrustStore(b"junk")
     with pytest.raises(ConfigurationError):
         TrustStore.from_der(b"\x30\x03\x02\x01\x01")
+
+
+def test_zero_window_and_cache_bound(pki: PKI) -> None:
+    """time_window=0 builds per distinct now; the verifier cache stays bounded."""
+    trust = TrustStore([pki.root.cert], time_window=dt.timedelta(0))
+    for seconds in range(70):
+        verify_client(
+            [pki.client.cert, pki.inter.cert], trust=trust, now=NOW + dt.timedelta(seconds=seconds)
+        )
+    assert len(trust._cache) == 64
+    with pytest.raises(ConfigurationError):
+        TrustStore([pki.root.cert], time_window=dt.timedelta(seconds=-1))
+
+
+def test_relaxed_anchor_policy_still_needs_intermediate_key_usage() -> None:
+    """With a keyUsage-less anchor in the store, intermediates still need keyUsage."""
+    root = make_ca("No KU Root 2", key_usage=False)
+    good = make_ca("Good Intermediate", issuer=root)
+    bad = make_ca("KU-less Intermediate", issuer=root, key_usage=False)
+    trust = TrustStore([root.cert])
+    verify_client([make_leaf(good).cert, good.cert], trust=trust, now=NOW)
+    with pytest.raises(WrongUsage, match="keyUsage"):
+        verify_client([make_leaf(bad).cert, bad.cert], trust=trust, now=NOW)
+
+
+def test_pinned_server_ip_and_trust_type(pki: PKI) -> None:
+    """A pinned leaf matches IP names exactly; trust must be a TrustStore."""
+    pinned = make_self_signed_leaf()
+    trust = TrustStore(pinned=pinned.cert)
+    assert trust.pinned == (pinned.cert,)
+    with pytest.raises(NameMismatch):
+        verify_server(pinned.cert, trust=trust, server_name="192.0.2.1", now=NOW)
+    with pytest.raises(ConfigurationError):
+        verify_client(pki.client.cert, trust=object(), now=NOW)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        TrustStore(spiffe_bundles={"a.example": []})
