@@ -720,7 +720,7 @@ def _network_reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate verification failed ({exc.verify_message})"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS error ({exc.reason or type(exc).__name__})"
+        return f"TLS error ({getattr(exc, 'reason', None) or type(exc).__name__})"
     if isinstance(exc, http.client.HTTPException):
         return f"bad HTTP response ({type(exc).__name__})"
     for kind, reason in _NETWORK_REASONS:

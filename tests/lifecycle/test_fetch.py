@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import ssl
+import urllib.error
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -327,3 +331,27 @@ def test_parse_metadata_accepts_loopback_http_when_allowed() -> None:
     assert metadata.document["jwks_uri"] == "http://127.0.0.1:8000/k"
     with pytest.raises(FetchError, match="https"):
         parse_metadata(document, issuer="http://127.0.0.1:8000")
+
+
+def test_localhost_counts_as_loopback() -> None:
+    """http://localhost is accepted with allow_http_loopback, like 127.0.0.1 and ::1."""
+    for url in ("http://localhost:8080/jwks", "http://[::1]/jwks", "http://127.1.2.3/jwks"):
+        assert "urllib_fetcher" in repr(urllib_fetcher(url, allow_http_loopback=True))
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ssl.SSLError(1, "bad record mac"), "TLS error"),
+        (http.client.BadStatusLine("x"), "bad HTTP response (BadStatusLine)"),
+        (urllib.error.URLError(socket.gaierror("no such host")), "host name not resolved"),
+        (urllib.error.URLError("plain text reason"), "network error (URLError)"),
+        (OSError("disk"), "network error (OSError)"),
+        (TimeoutError(), "timed out"),
+    ],
+)
+def test_network_errors_are_named(error: BaseException, reason: str) -> None:
+    """Each low-level failure maps to a short reason without addresses or payloads."""
+    from authcore.jose.jwks import _network_reason  # noqa: PLC0415 - private helper
+
+    assert _network_reason(error).startswith(reason)

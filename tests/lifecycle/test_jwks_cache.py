@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from authcore.clock import FixedClock
 from authcore.errors import ConfigurationError, DecodeError, FetchError, MalformedToken
-from authcore.jose import JWK, JWTVerifier, KeyResolver, jwt
+from authcore.jose import JWK, JWTVerifier, KeyResolver, jws, jwt
 from authcore.jose.jwks import AsyncJWKSCache, JWKSCache, parse_jwks
 
 if TYPE_CHECKING:
@@ -566,8 +566,6 @@ def test_async_failure_of_first_fetch_raises() -> None:
 
 def test_cache_works_wherever_a_key_set_does() -> None:
     """jws.verify, jws.verify_json and jwt.decode accept the cache as their keys."""
-    from authcore.jose import jws  # noqa: PLC0415 - keeps the module header about caches
-
     cache, source, clock = make()
     compact = jws.sign(b"payload", KEY_A)
     assert jws.verify(compact, cache, algorithms=["EdDSA"]).payload == b"payload"
@@ -576,3 +574,30 @@ def test_cache_works_wherever_a_key_set_does() -> None:
     token = jwt.encode({"exp": T0 + dt.timedelta(hours=1), "sub": "s"}, KEY_A)
     assert jwt.decode(token, cache, algorithms=["EdDSA"], now=clock.now())["sub"] == "s"
     assert len(source.calls) == 1
+
+
+def test_reader_does_not_wait_when_a_refresh_holds_the_lock() -> None:
+    """A due refresh finding another fetch in progress returns the current keys at once."""
+    cache, source, clock = make(ttl=60, cooldown=10)
+    assert cache.get("a") is not None
+    clock.advance(60)
+    assert cache._lock.acquire(blocking=False)  # another thread is about to fetch
+    try:
+        assert cache.get("a") == KEY_A.public()
+    finally:
+        cache._lock.release()
+    assert len(source.calls) == 1
+
+
+def test_async_reader_does_not_wait_when_a_refresh_holds_the_lock() -> None:
+    """The async cache also answers from memory while another refresh holds the lock."""
+
+    async def scenario() -> None:
+        cache, source, clock = make_async(ttl=60, cooldown=10)
+        assert await cache.aget("a") is not None
+        clock.advance(60)
+        async with cache._lock:
+            assert await cache.aget("a") == KEY_A.public()
+        assert len(source.calls) == 1
+
+    asyncio.run(scenario())

@@ -258,3 +258,9 @@ def test_ring_is_immutable() -> None:
     ring = ring_at(FixedClock(T0))
     with pytest.raises(AttributeError):
         ring._entries = ()
+
+
+def test_ring_constructor_checks_the_clock() -> None:
+    """KeyRing(entries, clock=...) needs a Clock."""
+    with pytest.raises(ConfigurationError, match="clock"):
+        KeyRing([RingKey(key=K1, active_from=T0)], clock=42)  # type: ignore[arg-type]
