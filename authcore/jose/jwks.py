@@ -696,8 +696,10 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
         try:
             target = _check_url(newurl, allow_http_loopback=self._allow_http_loopback)
         except ConfigurationError:
+            fp.close()
             raise FetchError(f"redirect ({code}) to a refused URL") from None
         if target != self._origin:
+            fp.close()
             raise FetchError(f"redirect ({code}) to another origin ({target.host}) refused")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
@@ -847,7 +849,8 @@ class _UrllibFetcher:
             what="JWKS",
         )
         if status != 200:  # noqa: PLR2004
-            raise FetchError(f"JWKS from {urllib.parse.urlsplit(self._url).hostname}: HTTP 404")
+            host = urllib.parse.urlsplit(self._url).hostname
+            raise FetchError(f"JWKS from {host}: HTTP status {status}")
         return body
 
     def __repr__(self) -> str:

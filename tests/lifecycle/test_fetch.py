@@ -90,7 +90,7 @@ def test_cache_over_the_fetcher_follows_rotation_and_survives_500(
     ("reply", "reason"),
     [
         (Reply(status=500), "HTTP status 500"),
-        (Reply(status=404), "HTTP 404"),
+        (Reply(status=404), "HTTP status 404"),
         (Reply(status=204), "unexpected HTTP status 204"),
         (Reply(body=b"{}", content_type="text/html"), "content type 'text/html' is not accepted"),
         (Reply(body=b"{}", content_type=None), "content type 'none' is not accepted"),
