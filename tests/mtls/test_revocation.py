@@ -470,3 +470,151 @@ def test_ocsp_without_staple_or_fetcher(pki: PKI) -> None:
     )
     with pytest.raises(ConfigurationError):
         OCSPChecker(max_age=dt.timedelta(seconds=-1))
+
+
+def _idp(**kwargs: object) -> x509.IssuingDistributionPoint:
+    fields: dict[str, object] = {
+        "full_name": None,
+        "relative_name": None,
+        "only_contains_user_certs": False,
+        "only_contains_ca_certs": False,
+        "only_some_reasons": None,
+        "indirect_crl": False,
+        "only_contains_attribute_certs": False,
+    }
+    fields.update(kwargs)
+    return x509.IssuingDistributionPoint(**fields)  # type: ignore[arg-type]
+
+
+_URL = "http://crl.example/inter.crl"
+
+
+@pytest.mark.parametrize(
+    ("idp", "leaf_urls", "fragment"),
+    [
+        (_idp(indirect_crl=True), (), "indirect"),
+        (_idp(only_some_reasons=frozenset({x509.ReasonFlags.key_compromise})), (), "by reason"),
+        (_idp(only_contains_attribute_certs=True), (), "attribute"),
+        (_idp(full_name=[x509.UniformResourceIdentifier(_URL)]), (), "names no distribution point"),
+        (
+            _idp(full_name=[x509.UniformResourceIdentifier(_URL)]),
+            ("http://other.example/x.crl",),
+            "does not cover",
+        ),
+        (
+            _idp(
+                relative_name=x509.RelativeDistinguishedName(
+                    [x509.NameAttribute(x509.NameOID.COMMON_NAME, "dp")]
+                )
+            ),
+            (),
+            "relative name",
+        ),
+    ],
+    ids=["indirect", "reasons", "attribute", "no-dp", "other-dp", "relative"],
+)
+def test_issuing_distribution_point_scope(
+    pki: PKI, idp: x509.IssuingDistributionPoint, leaf_urls: tuple[str, ...], fragment: str
+) -> None:
+    """An issuingDistributionPoint that does not cover the leaf, or is unsupported, is not used."""
+    leaf = make_leaf(pki.inter, crl_urls=leaf_urls)
+    crl = make_crl(pki.inter, extra=[(idp, True)])
+    with pytest.raises(RevocationUnknown, match=fragment):
+        verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=CRLChecker([crl]))
+
+
+def test_issuing_distribution_point_matching(pki: PKI) -> None:
+    """A partitioned CRL naming the leaf's distribution point is used; user-only CRLs skip CAs."""
+    leaf = make_leaf(pki.inter, crl_urls=(_URL,))
+    crl = make_crl(
+        pki.inter,
+        [(leaf.cert.serial_number, KEY_COMPROMISE)],
+        extra=[(_idp(full_name=[x509.UniformResourceIdentifier(_URL)]), True)],
+    )
+    with pytest.raises(RevokedCertificate):
+        verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=CRLChecker([crl]))
+    users_only = make_crl(pki.root, extra=[(_idp(only_contains_user_certs=True), True)])
+    checker = CRLChecker([users_only, make_crl(pki.inter)], scope=RevocationScope.CHAIN)
+    with pytest.raises(RevocationUnknown, match="end-entity"):
+        verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=checker)
+
+
+def test_crl_aki_mismatch_and_entry_critical_extension(pki: PKI) -> None:
+    """A CRL naming another key, or an entry with an unknown critical extension, is not used."""
+    other = make_ca("Test Intermediate")  # same name, different key
+    forged = make_crl(pki.inter, signer=other.key)
+    with pytest.raises(RevocationUnknown):
+        verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=CRLChecker([forged]))
+
+    leaf = make_leaf(pki.inter)
+    entry = (
+        x509.RevokedCertificateBuilder()
+        .serial_number(leaf.cert.serial_number)
+        .revocation_date(NOW - DAY)
+        .add_extension(x509.CertificateIssuer([x509.DNSName("other.example")]), critical=True)
+        .build()
+    )
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.inter.cert.subject)
+        .last_update(NOW - DAY)
+        .next_update(NOW + DAY)
+        .add_extension(x509.CRLNumber(5), critical=False)
+        .add_revoked_certificate(entry)
+        .sign(pki.inter.key, hashes.SHA256())
+    )
+    with pytest.raises(RevocationUnknown, match="entry"):
+        verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=CRLChecker([crl]))
+
+
+def test_non_http_distribution_points_are_not_fetched(pki: PKI) -> None:
+    """Only http(s) distribution points reach the fetcher."""
+    seen: list[str] = []
+
+    def fetch(url: str, /) -> bytes:
+        seen.append(url)
+        raise FetchError("offline")
+
+    leaf = make_leaf(pki.inter, crl_urls=("ldap://dir.example/cn=crl", "http://crl.example/a.crl"))
+    with pytest.raises(RevocationUnknown):
+        verify_client(
+            _chain(pki, leaf), trust=pki.trust, now=NOW, revocation=CRLChecker(fetch=fetch)
+        )
+    assert seen == ["http://crl.example/a.crl"]
+
+
+def test_ocsp_responder_by_name_and_unknown_critical_extension(pki: PKI, ocsp_leaf: Issued) -> None:
+    """A response identified by responder name verifies; an unknown critical extension does not."""
+    builder = ocsp.OCSPResponseBuilder().add_response(
+        cert=ocsp_leaf.cert,
+        issuer=pki.inter.cert,
+        algorithm=hashes.SHA1(),  # noqa: S303 - the CertID hash
+        cert_status=ocsp.OCSPCertStatus.GOOD,
+        this_update=NOW - DAY,
+        next_update=NOW + DAY,
+        revocation_time=None,
+        revocation_reason=None,
+    )
+    by_name = builder.responder_id(ocsp.OCSPResponderEncoding.NAME, pki.inter.cert)
+    der = by_name.sign(pki.inter.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    _ocsp_check(pki, ocsp_leaf, der)
+    odd = by_name.add_extension(
+        x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4.5"), b"\x05\x00"), critical=True
+    )
+    der = odd.sign(pki.inter.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    with pytest.raises(RevocationUnknown, match="critical"):
+        _ocsp_check(pki, ocsp_leaf, der)
+
+
+def test_ocsp_chain_scope_and_no_responder_url(pki: PKI, ocsp_leaf: Issued) -> None:
+    """CHAIN scope asks about the intermediate too; without an AIA URL the status is unknown."""
+    checker = OCSPChecker(fetch=urllib_ocsp_fetcher(), scope=RevocationScope.CHAIN)
+    with pytest.raises(RevocationUnknown, match=r"chain\[1\].*no OCSP responder URL"):
+        verify_server(
+            [ocsp_leaf.cert, pki.inter.cert],
+            trust=pki.trust,
+            server_name="leaf.example",
+            now=NOW,
+            revocation=checker,
+            stapled_ocsp=make_ocsp(ocsp_leaf.cert, pki.inter),
+        )
