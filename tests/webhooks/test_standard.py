@@ -202,6 +202,8 @@ def test_oversized_signature_header_is_malformed() -> None:
     """A signature header longer than the cap is refused."""
     with pytest.raises(MalformedHeader, match="too long"):
         _verify(_headers("v1," + "A" * 5000 + " " + SIGNATURE))
+    with pytest.raises(MalformedHeader, match="too long"):
+        _verify(_headers("v1," + "A" * 5000))
 
 
 # ----------------------------------------------------------------------------- headers
