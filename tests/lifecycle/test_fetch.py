@@ -10,6 +10,8 @@ import urllib.error
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from authcore.clock import FixedClock
 from authcore.errors import ConfigurationError, FetchError
@@ -355,3 +357,13 @@ def test_network_errors_are_named(error: BaseException, reason: str) -> None:
     from authcore.jose.jwks import _network_reason  # noqa: PLC0415 - private helper
 
     assert _network_reason(error).startswith(reason)
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=st.binary(max_size=64) | st.dictionaries(st.text(max_size=9), st.text(max_size=30)))
+def test_parse_metadata_raises_only_fetch_error(document: Any) -> None:
+    """Any metadata document parses or raises FetchError."""
+    try:
+        parse_metadata(document, issuer="https://as.example")
+    except FetchError:
+        pass

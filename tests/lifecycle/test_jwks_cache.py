@@ -601,3 +601,43 @@ def test_async_reader_does_not_wait_when_a_refresh_holds_the_lock() -> None:
         assert len(source.calls) == 1
 
     asyncio.run(scenario())
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=12,
+)
+_MEMBERS = st.dictionaries(
+    st.sampled_from(["kty", "kid", "alg", "crv", "x", "y", "n", "e", "d", "k", "use"]),
+    st.sampled_from(["EC", "OKP", "RSA", "oct", "P-256", "Ed25519", "AQAB", "", "a", 1, None]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.binary(max_size=64)
+    | _JSON
+    | st.builds(lambda keys: {"keys": keys}, st.lists(_MEMBERS | _JSON, max_size=4))
+)
+def test_parse_jwks_raises_only_fetch_error(data: Any) -> None:
+    """Whatever a server sends, parsing returns a KeySet or raises FetchError."""
+    try:
+        parse_jwks(data)
+    except FetchError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(token=st.text(max_size=80) | st.binary(max_size=80))
+def test_prepare_raises_only_typed_errors(token: str | bytes) -> None:
+    """Reading a token's kid raises only MalformedToken or DecodeError."""
+
+    async def scenario() -> None:
+        cache, _, _ = make_async()
+        try:
+            await cache.prepare(token)
+        except (MalformedToken, DecodeError):
+            pass
+
+    asyncio.run(scenario())
