@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import TYPE_CHECKING
 
 import pytest
 
 from authcore.cli import main
+from authcore.cli._jwks import add_jwks_url_options, keys_from_jwks_url
+from authcore.errors import FetchError, UsageError
 from authcore.jose import JWK
 from tests.lifecycle._server import LoopbackPKI, Reply, Server, make_pki, serve
 
@@ -136,3 +139,18 @@ def test_jwks_without_action_prints_help(capsys: pytest.CaptureFixture[str]) -> 
     """`authcore jwks` alone is a usage error with help."""
     assert main(["jwks"]) == 2
     assert "fetch" in capsys.readouterr().err
+
+
+def test_jwks_url_options_fetch_a_key_set(server: Server, cafile: str) -> None:
+    """The --jwks-url helpers (for `authcore jwt verify`) fetch and validate a key set."""
+    parser = argparse.ArgumentParser()
+    add_jwks_url_options(parser)
+    server.set("/jwks", Reply(body=jwks_body(EC)))
+    args = parser.parse_args(["--jwks-url", server.url("/jwks"), "--jwks-cafile", cafile])
+    assert [key.kid for key in keys_from_jwks_url(args)] == ["ec-1"]
+    server.set("/jwks", Reply(status=500))
+    with pytest.raises(FetchError, match="HTTP status 500"):
+        keys_from_jwks_url(args)
+    bad = parser.parse_args(["--jwks-url", server.url("/jwks"), "--jwks-cafile", "/nope"])
+    with pytest.raises(UsageError, match="--jwks-cafile"):
+        keys_from_jwks_url(bad)
