@@ -75,6 +75,7 @@ __all__ = [
     "CacheStatus",
     "Fetch",
     "JWKSCache",
+    "JWKSData",
     "ProviderMetadata",
     "cache_from_issuer",
     "discover",
