@@ -444,3 +444,21 @@ def test_pinned_server_ip_and_trust_type(pki: PKI) -> None:
         verify_client(pki.client.cert, trust=object(), now=NOW)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         TrustStore(spiffe_bundles={"a.example": []})
+
+
+def test_openssl_oracle_agrees_on_server_chains(pki: PKI, tmp_path: Path) -> None:
+    """On server chains, verify_server and `openssl verify -purpose sslserver` agree."""
+    cases = [
+        ([pki.server.cert, pki.inter.cert], NOW, True),
+        ([pki.server.cert, pki.inter.cert], NOW - 40 * DAY, False),
+        ([pki.client.cert, pki.inter.cert], NOW, False),  # clientAuth only
+        ([pki.server.cert], NOW, False),
+    ]
+    for chain, when, expected in cases:
+        assert _openssl_verify(tmp_path, pki.root.cert, chain, when, "sslserver") is expected
+        try:
+            verify_server(chain, trust=pki.trust, server_name="api.example.com", now=when)
+            ours = True
+        except (UntrustedCertificate, CertificateExpired, WrongUsage, NameMismatch):
+            ours = False
+        assert ours is expected
