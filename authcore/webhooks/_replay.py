@@ -86,12 +86,11 @@ class MemoryReplayCache:
         return f"MemoryReplayCache(entries={len(self)}, max_entries={self._max_entries})"
 
     def _purge(self, now: float) -> None:
+        # Invariant: each key in _entries has exactly one heap item (a key is only added when
+        # absent, and removed together with its item), so popping an item removes its key.
         heap, entries = self._heap, self._entries
         while heap and heap[0][0] <= now:
-            expiry, key = heapq.heappop(heap)
-            # A key re-added later has a newer expiry: only drop the entry this heap item made.
-            if entries.get(key) == expiry:
-                del entries[key]
+            del entries[heapq.heappop(heap)[1]]
 
     def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
         """Record ``key`` until ``expires_at``; ``False`` if it is already recorded.
@@ -103,8 +102,7 @@ class MemoryReplayCache:
         current = now.timestamp()
         with self._lock:
             self._purge(current)
-            held = self._entries.get(key)
-            if held is not None and held > current:
+            if key in self._entries:  # unexpired: _purge() dropped every expired key
                 return False
             if len(self._entries) >= self._max_entries:
                 raise StoreError("replay cache is full")

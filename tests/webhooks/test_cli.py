@@ -123,7 +123,9 @@ def test_usage_mistakes_exit_2(
     base = ["webhook", "verify", "--payload-file", files["payload"]]
     (tmp_path / "bad").write_text("not-a-secret\n")
     (tmp_path / "two").write_text(SECRET + "\n" + SECRET + "\n")
-    (tmp_path / "blank").write_text("\n\n")
+    (tmp_path / "blank").write_text("  \n  \n")
+    (tmp_path / "latin").write_bytes(b"whsec_\xff\n")
+    (tmp_path / "bad-headers").write_bytes(b"webhook-id: \xff\n")
     cases = [
         [*base, "--headers-file", files["headers"]],
         [*base, "--secret", SECRET],
@@ -131,6 +133,8 @@ def test_usage_mistakes_exit_2(
         [*base, "--secret-file", files["secret"]],
         [*base, "--secret-file", str(tmp_path / "bad"), "--headers-file", files["headers"]],
         [*base, "--secret-file", str(tmp_path / "blank"), "--headers-file", files["headers"]],
+        [*base, "--secret-file", str(tmp_path / "latin"), "--headers-file", files["headers"]],
+        [*base, "--secret-file", files["secret"], "--headers-file", str(tmp_path / "bad-headers")],
         [*base, "--secret-file", files["secret"], "--header", "a: b", "--tolerance", "-1"],
         ["webhook", "verify", "--secret-file", "-", "--header", "a: b"],
         ["webhook", "verify", "--secret-file", files["secret"], "--headers-file", "-"],

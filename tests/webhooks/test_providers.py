@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from authcore.clock import utc_now
 from authcore.errors import (
     AuthcoreError,
     ConfigurationError,
@@ -76,6 +77,15 @@ def test_stripe_header_from_mapping_case_insensitive() -> None:
         )
     with pytest.raises(MalformedHeader, match="missing"):
         stripe.verify(BODY, {"other": "x"}, STRIPE_SECRET, now=T)
+
+
+def test_stripe_default_now_is_the_clock() -> None:
+    """Without now, a fresh header verifies and an old one is stale."""
+    current = int(utc_now().timestamp())
+    fresh = stripe.sign(BODY, STRIPE_SECRET, timestamp=current)
+    assert stripe.verify(BODY, fresh, STRIPE_SECRET).timestamp == current
+    with pytest.raises(StaleTimestamp):
+        stripe.verify(BODY, stripe.sign(BODY, STRIPE_SECRET, timestamp=T), STRIPE_SECRET)
 
 
 def test_stripe_timestamp_an_hour_ahead_fails() -> None:

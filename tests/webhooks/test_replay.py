@@ -175,6 +175,33 @@ def test_sqlite_cache_survives_fork(tmp_path: Path) -> None:
         cache.add("after", expires_at=LATER, now=NOW)
 
 
+def test_sqlite_failure_mid_transaction_rolls_back(tmp_path: Path) -> None:
+    """A statement failing inside add() rolls back and raises StoreError; the cache recovers."""
+    path = tmp_path / "r.db"
+    cache = SQLiteReplayCache(path)
+    other = sqlite3.connect(path)
+    other.execute("ALTER TABLE webhook_replay RENAME TO moved")
+    other.commit()
+    with pytest.raises(StoreError):
+        cache.add("k", expires_at=LATER, now=NOW)
+    other.execute("ALTER TABLE moved RENAME TO webhook_replay")
+    other.commit()
+    other.close()
+    assert cache.add("k", expires_at=LATER, now=NOW)
+    cache.close()
+
+
+def test_sqlite_schema_failure_rolls_back(tmp_path: Path) -> None:
+    """A file whose replay table cannot be indexed is refused with StoreError."""
+    path = tmp_path / "r.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE VIEW webhook_replay AS SELECT 1 AS key, 2 AS expires_at")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError):
+        SQLiteReplayCache(path)
+
+
 def test_sqlite_memory_database_works() -> None:
     """':memory:' gives a private cache, handy in tests."""
     cache = SQLiteReplayCache(":memory:")

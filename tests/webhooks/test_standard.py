@@ -38,6 +38,7 @@ from authcore.webhooks import (
     sign,
     verify,
 )
+from authcore.webhooks._keys import prepare
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -167,6 +168,14 @@ def test_v1a_signature_does_not_verify_with_hmac_secret() -> None:
         _verify(_headers(), public_key(SIGNING_KEY))
 
 
+def test_v1a_signature_from_another_key_fails() -> None:
+    """A well-formed Ed25519 signature made with another key is refused."""
+    other = generate_signing_key()
+    headers = sign(PAYLOAD, other, msg_id=MSG_ID, timestamp=TIMESTAMP)
+    with pytest.raises(InvalidSignature, match="no signature matched"):
+        _verify(headers, public_key(SIGNING_KEY))
+
+
 def test_non_canonical_base64_signature_is_refused() -> None:
     """Changing only the unused low bits of the last base64 character does not pass."""
     # "E" = 000100, "F" = 000101: the last two bits are padding bits for 32 bytes.
@@ -216,10 +225,11 @@ def test_oversized_signature_header_is_malformed() -> None:
         lambda h: {k.title(): v for k, v in h.items()},
         Headers,
         lambda h: list(h.items()),
+        lambda h: [("User-Agent", "Svix-Webhooks/1.0"), *h.items()],
         lambda h: [(k.encode(), v.encode()) for k, v in h.items()],
         lambda h: {"Content-Type": "application/json", **h},
     ],
-    ids=["upper", "title", "Headers", "pairs", "bytes-pairs", "extra"],
+    ids=["upper", "title", "Headers", "pairs", "pairs-extra", "bytes-pairs", "extra"],
 )
 def test_headers_are_read_case_insensitively(make: Callable[[dict[str, str]], Any]) -> None:
     """Any mapping, authcore Headers, or (name, value) pairs work in any letter case."""
@@ -280,6 +290,12 @@ def test_non_text_header_value_is_malformed() -> None:
     """A header value that is not text is refused with a typed error."""
     with pytest.raises(MalformedHeader):
         _verify([*((k, v) for k, v in _headers().items() if k != "webhook-id"), ("webhook-id", 5)])
+
+
+def test_dict_with_non_text_keys_is_a_configuration_error() -> None:
+    """A dict whose keys are not all text cannot be headers."""
+    with pytest.raises(ConfigurationError):
+        _verify({1: "x", **_headers()})
 
 
 def test_headers_of_the_wrong_type_are_a_configuration_error() -> None:
@@ -443,6 +459,18 @@ def test_bad_secrets_are_configuration_errors(secret: object, error: type[Except
     """Secrets without a prefix, not base64, or of the wrong size are refused at setup."""
     with pytest.raises(error):
         _verify(_headers(), secret)
+
+
+def test_impossible_base64_length_is_refused() -> None:
+    """A whsec_ body whose length cannot be base64 is an InvalidKeyError."""
+    with pytest.raises(InvalidKeyError, match="base64"):
+        _verify(_headers(), "whsec_" + "A" * 33)
+
+
+def test_prepared_keys_hide_material_in_repr() -> None:
+    """The parsed-key value never shows key bytes."""
+    assert repr(prepare(SECRET)) == "PreparedKey(version='v1')"
+    assert repr(prepare(SIGNING_KEY)) == "PreparedKey(version='v1a')"
 
 
 def test_secret_errors_never_echo_the_secret() -> None:
