@@ -137,9 +137,7 @@ class SQLiteReplayCache:
     def _add(self, key: str, expiry: float, current: float) -> bool:
         if self._closed:
             raise StoreError("replay cache is closed")
-        if (
-            self._pid != os.getpid()
-        ):  # pragma: no cover - runs in test_sqlite_cache_survives_fork's child
+        if self._pid != os.getpid():  # pragma: no cover - only in a forked child
             # A connection inherited through fork must never be used (nor closed) in the
             # child: SQLite's locks belong to the parent.  Abandon it and open our own.
             self._conn = self._connect()
