@@ -272,6 +272,9 @@ class TrustStore:
         elif not ku.key_cert_sign:
             raise ValueError("keyUsage.keyCertSign must be asserted in a CA certificate")
 
+    def _domain_anchors(self, domain: str) -> tuple[x509.Certificate, ...]:
+        return self._spiffe[domain] if domain else self._anchors
+
     def _pinned_match(self, leaf: x509.Certificate) -> bool:
         if not self._pinned_fps:
             return False
@@ -405,6 +408,11 @@ def _validity(cert: x509.Certificate, now: dt.datetime, where: str) -> None:
         raise CertificateExpired(
             f"{where} expired at {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}"
         )
+
+
+def _valid(cert: x509.Certificate, when: dt.datetime) -> bool:
+    second = when.replace(microsecond=0)  # one-second granularity (RFC 5280 4.1.2.5)
+    return cert.not_valid_before_utc <= second <= cert.not_valid_after_utc
 
 
 def _check_chain_policy(
@@ -558,13 +566,15 @@ def _path(  # noqa: PLR0917 - private helper, called once
     try:
         chain = _run(trust._verifier(**args, at=start), leaf, intermediates)  # type: ignore[arg-type]  # noqa: SLF001
     except VerificationError as exc:
-        if start == at or _TIME_HINT not in str(exc):
+        # Validity is the only input that depends on time: if no candidate certificate
+        # changes validity between the window start and `at`, a verifier built at `at`
+        # would fail the same way.
+        candidates = (leaf, *intermediates, *trust._domain_anchors(domain))  # noqa: SLF001
+        if start == at or all(_valid(c, start) == _valid(c, at) for c in candidates):
             raise _map_error(exc) from None
     else:
-        second = at.replace(microsecond=0)
-        if start == at or all(
-            c.not_valid_before_utc <= second <= c.not_valid_after_utc for c in chain
-        ):
+        # Every certificate of the found path valid at `at`: a verifier built at `at` accepts.
+        if start == at or all(_valid(c, at) for c in chain):
             return chain
     # The window start and the exact time disagree on validity: decide at the exact time,
     # with a verifier that is not cached (rare; caching it would evict the window's).

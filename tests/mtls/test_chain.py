@@ -462,3 +462,23 @@ def test_openssl_oracle_agrees_on_server_chains(pki: PKI, tmp_path: Path) -> Non
         except (UntrustedCertificate, CertificateExpired, WrongUsage, NameMismatch):
             ours = False
         assert ours is expected
+
+
+def test_window_retry_finds_the_path_valid_at_exact_now(pki: PKI) -> None:
+    """Two intermediates with one key: the one valid at the exact now is used, not the window's."""
+    start = dt.datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    old = make_ca(
+        "Rolled Intermediate", issuer=pki.root, key=key, not_after=start + dt.timedelta(minutes=5)
+    )
+    new = make_ca(
+        "Rolled Intermediate", issuer=pki.root, key=key, not_before=start + dt.timedelta(minutes=10)
+    )
+    leaf = make_leaf(old)  # signed by the shared key, so either intermediate chains it
+    trust = TrustStore([pki.root.cert], time_window=dt.timedelta(hours=1))
+    ident = verify_client(
+        [leaf.cert, old.cert, new.cert], trust=trust, now=start + dt.timedelta(minutes=11)
+    )
+    assert ident.chain[1] == new.cert
+    with pytest.raises(CertificateExpired):
+        verify_client([leaf.cert, old.cert], trust=trust, now=start + dt.timedelta(minutes=11))
