@@ -117,6 +117,13 @@ def groups(quick: bool) -> list[Group]:  # noqa: ARG001, C901, FBT001 - same gro
             raise AssertionError("revoked")  # pragma: no cover - smoke
         return result
 
+    def raw_store() -> object:
+        verifier = PolicyBuilder().store(Store([root])).time(_NOW).build_client_verifier()
+        return len(verifier.verify(leaf, [inter]).chain)
+
+    def ours_new_store() -> object:
+        return len(verify_client(chain, trust=TrustStore([root]), now=_NOW).chain)
+
     def ours() -> object:
         return len(verify_client(chain, trust=trust, now=_NOW).chain)
 
@@ -135,6 +142,8 @@ def groups(quick: bool) -> list[Group]:  # noqa: ARG001, C901, FBT001 - same gro
         "authcore verify_client (cached verifier)": ours,
         "authcore verify_client (verifier built per call)": ours_fresh,
         "authcore verify_client + CRLChecker": ours_crl,
+        "cryptography (Store and verifier built per call)": raw_store,
+        "authcore verify_client (new TrustStore per call)": ours_new_store,
     }
     expected = floor()
     for name, fn in cases.items():  # smoke check: every path verifies the 3-certificate chain
