@@ -87,8 +87,6 @@ def _load_keys(path: str, alg: str | None, *, allow_set: bool) -> JWK | KeySet:
         obj = json_loads(data, what=path)
     except AuthcoreError as exc:
         raise UsageError(f"{path}: {exc.detail or exc}") from None
-    if not isinstance(obj, dict):
-        raise UsageError(f"{path}: not a JWK")
     if "keys" in obj:
         if not allow_set:
             raise UsageError(f"{path}: encrypt to one key, not a JWK Set")

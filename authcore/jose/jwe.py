@@ -199,7 +199,10 @@ class _Policy:
 def _names(value: object, what: str, registry: Collection[str]) -> frozenset[str]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise ConfigurationError(f"{what} must be a list of names, e.g. ['A256GCM']")
-    names = frozenset(value)
+    try:
+        names = frozenset(value)
+    except TypeError:
+        raise ConfigurationError(f"{what} must contain strings") from None
     if not names:
         raise ConfigurationError(f"{what} is empty: name the algorithms you accept")
     for name in names:
@@ -235,25 +238,24 @@ def _policy(  # noqa: PLR0917 - private constructor, called with the public keyw
     p2c_max: object,
 ) -> _Policy:
     """Check the caller's options once; the same options are served from a small cache."""
+    # The types are part of the key: 1.0 == 1 == True must not reuse a checked int's policy.
+    limits = (max_decompressed, p2c_min, p2c_max)
     cache_key = (
         _hashable(algorithms),
         _hashable(encryptions),
-        decompress,
-        max_decompressed,
-        p2c_min,
-        p2c_max,
+        bool(decompress),
+        *limits,
+        *map(type, limits),
     )
     try:
         return _POLICIES[cache_key]
     except (KeyError, TypeError):
         pass
+    # A valid policy always has a hashable key: names are strings and limits are ints.
     policy = _build_policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
-    try:
-        if len(_POLICIES) >= _POLICY_CACHE_SIZE:
-            _POLICIES.clear()
-        _POLICIES[cache_key] = policy
-    except TypeError:  # an unhashable but valid collection: simply not cached
-        pass
+    if len(_POLICIES) >= _POLICY_CACHE_SIZE:
+        _POLICIES.clear()
+    _POLICIES[cache_key] = policy
     return policy
 
 

@@ -87,8 +87,10 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad.write_text("{not json", encoding="utf-8")
     jwks = tmp_path / "set.json"
     jwks.write_text(json.dumps({"keys": []}), encoding="utf-8")
+    array = tmp_path / "array.json"
+    array.write_text("[{}]", encoding="utf-8")
     message = str(tmp_path / "m")
-    for key_file in (str(tmp_path / "missing"), str(bad), str(jwks)):
+    for key_file in (str(tmp_path / "missing"), str(bad), str(jwks), str(array)):
         assert main(["jwe", "encrypt", message, "--key-file", key_file, "--enc", "A128GCM"]) == 2
         assert capsys.readouterr().err.startswith("authcore: error:")
     assert main(["jwe", "decrypt", message, "--enc", "A128GCM"]) == 2
