@@ -36,6 +36,7 @@ __all__ = [
     "header_value",
     "keyed_hmacs",
     "parse_timestamp",
+    "signing_timestamp",
     "to_payload",
     "to_tolerance",
     "unix_now",
@@ -114,6 +115,23 @@ def unix_now(now: object = None) -> float:
     raise ConfigurationError(
         f"now must be an aware datetime or UNIX seconds, got {type(now).__name__}"
     )
+
+
+def signing_timestamp(timestamp: object) -> int:
+    """Return the UNIX seconds to sign, from an int or an aware datetime (floored).
+
+    Raises:
+        ConfigurationError: If it is another type, naive, or outside 0 to 10**16 - 1.
+    """
+    if isinstance(timestamp, dt.datetime):
+        value = math.floor(ensure_aware(timestamp, name="timestamp").timestamp())
+    elif isinstance(timestamp, int) and not isinstance(timestamp, bool):
+        value = timestamp
+    else:
+        raise ConfigurationError("timestamp must be UNIX seconds (int) or an aware datetime")
+    if not 0 <= value < 10**MAX_TIMESTAMP_DIGITS:
+        raise ConfigurationError(f"timestamp must be 0 to 10**{MAX_TIMESTAMP_DIGITS} - 1")
+    return value
 
 
 def parse_timestamp(text: str, *, what: str) -> int:

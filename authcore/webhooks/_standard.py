@@ -48,6 +48,7 @@ from authcore.webhooks._common import (
     Tolerance,
     check_tolerance,
     find_headers,
+    signing_timestamp,
     to_payload,
     to_tolerance,
     unix_now,
@@ -479,18 +480,6 @@ def _valid_id(msg_id: object) -> bool:
     return isinstance(msg_id, str) and _ID_RE.fullmatch(msg_id) is not None
 
 
-def _unix_timestamp(timestamp: object) -> int:
-    if isinstance(timestamp, dt.datetime):
-        from authcore.clock import ensure_aware  # noqa: PLC0415 - keep the hot imports small
-
-        return int(ensure_aware(timestamp, name="timestamp").timestamp())
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
-        raise ConfigurationError("timestamp must be UNIX seconds (int) or an aware datetime")
-    if not 0 <= timestamp < 10**16:
-        raise ConfigurationError("timestamp out of range")
-    return timestamp
-
-
 def sign(
     payload: Payload,
     secret: WebhookSecret | Sequence[WebhookSecret],
@@ -520,7 +509,7 @@ def sign(
     body = to_payload(payload)
     if not _valid_id(msg_id):
         raise ConfigurationError("msg_id must be 1-256 visible ASCII characters without '.'")
-    ts = _unix_timestamp(timestamp)
+    ts = signing_timestamp(timestamp)
     message = b"%s.%d.%s" % (msg_id.encode("ascii"), ts, body)
     parts: list[str] = []
     for item in _as_sequence(secret):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from authcore._ct import bytes_eq
 from authcore._encoding import json_loads
-from authcore.errors import ConfigurationError, InvalidSignature, MalformedHeader, Replayed
+from authcore.errors import InvalidSignature, MalformedHeader, Replayed
 from authcore.webhooks._common import (
     DEFAULT_TOLERANCE,
     HeadersInput,
@@ -32,6 +32,7 @@ from authcore.webhooks._common import (
     header_value,
     keyed_hmacs,
     parse_timestamp,
+    signing_timestamp,
     to_payload,
     to_tolerance,
     unix_now,
@@ -116,16 +117,8 @@ def sign(payload: Payload, secret: str | bytes, *, timestamp: int | dt.datetime)
     """
     body = to_payload(payload)
     (base,) = keyed_hmacs(secret, what="Stripe")
-    ts = _unix_seconds(timestamp)
+    ts = signing_timestamp(timestamp)
     return f"t={ts},v1={_hex_mac(base, ts, body).decode('ascii')}"
-
-
-def _unix_seconds(timestamp: object) -> int:
-    if isinstance(timestamp, dt.datetime):
-        return int(unix_now(timestamp))
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int) or not 0 <= timestamp < 10**16:
-        raise ConfigurationError("timestamp must be UNIX seconds (0 <= int < 10**16) or a datetime")
-    return timestamp
 
 
 def _parse(value: str) -> tuple[str, list[bytes]]:

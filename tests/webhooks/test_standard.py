@@ -542,7 +542,8 @@ def test_sign_refuses_bad_ids_and_timestamps() -> None:
     for msg_id in ("a.b", "", 5):
         with pytest.raises(ConfigurationError):
             sign(PAYLOAD, SECRET, msg_id=msg_id, timestamp=TIMESTAMP)  # type: ignore[arg-type]
-    for timestamp in (-1, 10**16, 1.5, True, dt.datetime(2021, 1, 1)):  # noqa: DTZ001
+    before_1970 = dt.datetime(1969, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc)
+    for timestamp in (-1, 10**16, 1.5, True, dt.datetime(2021, 1, 1), before_1970):  # noqa: DTZ001
         with pytest.raises(ConfigurationError):
             sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=timestamp)  # type: ignore[arg-type]
 
