@@ -53,6 +53,7 @@ from authcore._encoding import b64url_decode, b64url_encode
 from authcore.errors import (
     AuthcoreError,
     DecryptionFailed,
+    EncodeError,
     InvalidKeyError,
     MalformedToken,
     UnsupportedAlgorithm,
@@ -590,7 +591,10 @@ def _wrap_ecdh(
     else:
         ephemeral = x448.X448PrivateKey.generate()
     header["epk"] = _epk_dict(ephemeral.public_key(), crv)
-    derived = _ecdh_derive(alg, enc, ecdh_shared_secret(ephemeral, public), header)
+    try:
+        derived = _ecdh_derive(alg, enc, ecdh_shared_secret(ephemeral, public), header)
+    except MalformedToken as exc:  # the caller's own apu/apv
+        raise EncodeError(exc.reason) from None
     if alg.family is KeyFamily.ECDH_ES:
         return derived, b""
     cek = os.urandom(enc.key_size) if cek is None else cek

@@ -23,7 +23,7 @@ from authcore.errors import (
 from authcore.jose import _jwe_algs as algs
 from authcore.jose import jwe
 from authcore.jose._jwk import KeySet
-from tests.jwe.keys import oct_key
+from tests.jwe.keys import curve_key, oct_key
 
 GCM = algs.CONTENT_ENCRYPTIONS["A128GCM"]
 CBC = algs.CONTENT_ENCRYPTIONS["A128CBC-HS256"]
@@ -309,3 +309,14 @@ def test_large_headers_are_not_cached_but_work() -> None:
     for _ in range(2):
         result = jwe.decrypt(token, key, algorithms=["A128KW"], encryptions=["A128GCM"])
         assert result.header["pad"] == "p" * 600
+
+
+def test_ecdh_party_info_round_trips_and_is_checked() -> None:
+    """apu/apv enter the Concat KDF on both sides; a bad one is the sender's encode error."""
+    key = curve_key("P-256", "ECDH-ES")
+    party = {"apu": b64url_encode(b"Alice"), "apv": b64url_encode(b"Bob")}
+    token = jwe.encrypt(b"x", key.public(), enc="A128GCM", headers=party)
+    result = jwe.decrypt(token, key, algorithms=["ECDH-ES"], encryptions=["A128GCM"])
+    assert result.header["apu"] == party["apu"]
+    with pytest.raises(EncodeError):
+        jwe.encrypt(b"x", key.public(), enc="A128GCM", headers={"apu": "not base64!"})
