@@ -103,7 +103,10 @@ class RevocationScope(enum.Enum):
 
 
 class CRLFetcher(Protocol):
-    """Fetch a CRL from a distribution point URL; return its bytes or raise FetchError."""
+    """Fetch a CRL from a distribution point URL; return its bytes or raise FetchError.
+
+    .. versionadded:: 0.1.0
+    """
 
     def __call__(self, url: str, /) -> bytes:
         """Return the CRL (DER or PEM) at ``url``."""
@@ -111,7 +114,10 @@ class CRLFetcher(Protocol):
 
 
 class OCSPFetcher(Protocol):
-    """Send a DER OCSP request to a responder URL; return the DER response or raise FetchError."""
+    """Send a DER OCSP request to a responder URL; return the DER response or raise FetchError.
+
+    .. versionadded:: 0.1.0
+    """
 
     def __call__(self, url: str, request: bytes, /) -> bytes:
         """Return the responder's answer to ``request``."""
