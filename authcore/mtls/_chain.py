@@ -130,7 +130,8 @@ class TrustStore:
     Args:
         anchors: Trust anchors (certificate objects, PEM or DER).
         pinned: Leaf certificates trusted as they are, matched by their SHA-256 fingerprint
-            (self-signed service certificates); their validity, key and EKU are still checked.
+            (self-signed service certificates); their validity, key and EKU are still checked,
+            revocation is not (a pinned leaf has no issuer to ask: unpin it to revoke it).
         spiffe_bundles: Trust domain name to that domain's X.509 bundle.  Leaves carrying a
             ``spiffe://`` URI are verified as X.509-SVIDs against their own domain's bundle only.
         time_window: The verifier cache's time granularity (default 60 seconds).
