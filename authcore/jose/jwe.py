@@ -126,12 +126,13 @@ _REGISTERED: Final = frozenset(
         "crit", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c",
     }
 )  # fmt: skip
+_DERIVE: Final = frozenset({"deriveKey", "deriveBits"})
 # key_ops (RFC 7517 section 4.3) that permit each use, by family: (encrypting, decrypting).
 _OPS: Final[Mapping[KeyFamily, tuple[frozenset[str], frozenset[str]]]] = MappingProxyType(
     {
         KeyFamily.DIRECT: (frozenset({"encrypt"}), frozenset({"decrypt"})),
-        KeyFamily.ECDH_ES: (frozenset({"deriveKey", "deriveBits"}),) * 2,
-        KeyFamily.ECDH_ES_KW: (frozenset({"deriveKey", "deriveBits"}),) * 2,
+        KeyFamily.ECDH_ES: (_DERIVE, _DERIVE),
+        KeyFamily.ECDH_ES_KW: (_DERIVE, _DERIVE),
         **dict.fromkeys(
             (
                 KeyFamily.RSA1_5,
@@ -400,8 +401,8 @@ def _header_object(segment: bytes) -> dict[str, Any]:
     return header
 
 
-_HEADERS: dict[tuple[int, bytes], tuple[_Policy, dict[str, Any], KeyManagement, ContentEncryption]]
-_HEADERS = {}
+_CachedHeader = tuple[_Policy, dict[str, Any], KeyManagement, ContentEncryption]
+_HEADERS: dict[tuple[int, bytes], _CachedHeader] = {}
 _HEADERS_CACHE_SIZE: Final = 256
 _CACHED_HEADER_MAX: Final = 512
 
