@@ -23,9 +23,12 @@ import re
 import secrets
 import zlib
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from authcore.errors import ConfigurationError, MalformedKey
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "BODY_LENGTH",
@@ -37,6 +40,7 @@ __all__ = [
     "ParsedKey",
     "check_prefix",
     "generate",
+    "make_splitter",
     "parse",
     "parse_unchecked",
 ]
@@ -170,7 +174,12 @@ def parse(token: str, *, prefix: str | None = None) -> ParsedKey:
 
 
 def parse_unchecked(token: str, prefix: str | None) -> ParsedKey:
-    """:func:`parse` for callers that validated ``prefix`` already (the verify fast path)."""
+    """:func:`parse` for callers that validated ``prefix`` already."""
+    head, key_id, secret = _split(token, prefix)
+    return ParsedKey(prefix=head, key_id=key_id, secret=secret)
+
+
+def _split(token: str, prefix: str | None) -> tuple[str, str, str]:
     if not isinstance(token, str):
         raise MalformedKey(f"an API key must be a str, got {type(token).__name__}")
     if len(token) > _MAX_TOKEN_LENGTH:
@@ -190,6 +199,46 @@ def parse_unchecked(token: str, prefix: str | None) -> ParsedKey:
     body = tail[:BODY_LENGTH]
     if zlib.crc32(body.encode("ascii")) != _decode62(tail[BODY_LENGTH:]):
         raise MalformedKey("checksum mismatch")
-    return ParsedKey(
-        prefix=head, key_id=tail[:KEY_ID_LENGTH], secret=tail[KEY_ID_LENGTH:BODY_LENGTH]
-    )
+    return head, tail[:KEY_ID_LENGTH], tail[KEY_ID_LENGTH:BODY_LENGTH]
+
+
+_VALUES: Final = tuple(_INDEX.get(chr(b), 0) for b in range(128))
+
+
+def make_splitter(prefix: str) -> Callable[[str], tuple[str, bytes]]:
+    """Return the verify fast path for one prefix: ``token -> (key id, secret bytes)``.
+
+    It accepts exactly what :func:`parse` with ``prefix=`` accepts (a property test checks that
+    they agree); anything off the happy path goes to :func:`parse` for its precise reason.
+
+    Raises:
+        ConfigurationError: If the prefix is invalid.
+        MalformedKey: (from the returned function) for any malformed token.
+    """
+    head = check_prefix(prefix).encode("ascii") + b"_"
+    start = len(head)
+    length = start + _TAIL_LENGTH
+    id_end = start + KEY_ID_LENGTH
+    body_end = start + BODY_LENGTH
+    values = _VALUES
+
+    def split(token: str) -> tuple[str, bytes]:
+        given: object = token  # typed callers pass str; peers' junk must still be refused
+        if isinstance(given, str) and len(given) == length:
+            try:
+                raw = token.encode("ascii")
+            except UnicodeEncodeError:
+                raw = b""
+            # bytes.isalnum() is ASCII-only: exactly the base62 alphabet.
+            if raw.startswith(head) and raw[start:].isalnum():
+                a, b, c, d, e, f = raw[body_end:]
+                checksum = (
+                    ((((values[a] * 62 + values[b]) * 62 + values[c]) * 62 + values[d]) * 62)
+                    + values[e]
+                ) * 62 + values[f]
+                if zlib.crc32(raw[start:body_end]) == checksum:
+                    return token[start:id_end], raw[id_end:body_end]
+        _split(token, prefix)
+        raise MalformedKey("invalid token")  # pragma: no cover - _split raised already
+
+    return split

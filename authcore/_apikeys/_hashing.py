@@ -36,6 +36,9 @@ NO_MATCH: Final = "no key matches this token"
 """The one reason for an unknown key id and a wrong secret alike."""
 
 
+_RESOLVED_MAX: Final = 65_536
+
+
 def _hmac_sha256(key: bytes, message: bytes) -> bytes:
     return hmac.digest(key, message, "sha256")
 
@@ -99,7 +102,15 @@ class KeyHasher:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_current", "_current_key", "_dummy", "_dummy_stored", "_peppers")
+    __slots__ = (
+        "_checks",
+        "_current",
+        "_current_key",
+        "_dummy",
+        "_dummy_stored",
+        "_peppers",
+        "_resolved",
+    )
 
     def __init__(self, peppers: Mapping[str, bytes], *, current: str | None = None) -> None:
         given: object = peppers  # untyped callers pass anything
@@ -125,6 +136,11 @@ class KeyHasher:
         self._current_key = checked[chosen]
         self._dummy = _hmac_sha256(self._current_key, b"authcore dummy key secret")
         self._dummy_stored = f"{HASH_VERSION}${chosen}${b64url_encode(self._dummy)}"
+        self._checks = {
+            pid: HashCheck(pepper_id=pid, needs_rehash=pid != chosen) for pid in checked
+        }
+        # stored hash -> (pepper or None if retired, digest, needs rehash); bounded below.
+        self._resolved: dict[str, tuple[bytes | None, bytes, bool]] = {}
 
     @property
     def current(self) -> str:
@@ -167,7 +183,33 @@ class KeyHasher:
             raise InvalidCredentials(NO_MATCH)
         if not bytes_eq(_hmac_sha256(key, message), expected_digest):
             raise InvalidCredentials(NO_MATCH)
-        return HashCheck(pepper_id=pepper_id, needs_rehash=pepper_id != self._current)
+        return self._checks[pepper_id]
+
+    def check(self, secret: bytes, stored: str) -> bool:
+        """The verify fast path: whether a rehash is due, or :class:`InvalidCredentials`.
+
+        Same checks as :meth:`verify`, without building a :class:`HashCheck`.
+        """
+        entry = self._resolved.get(stored)
+        if entry is None:
+            entry = self._resolve(stored)
+        key, expected_digest, needs_rehash = entry
+        if key is None:
+            bytes_eq(_hmac_sha256(self._current_key, secret), self._dummy)
+            raise InvalidCredentials(NO_MATCH)
+        if not bytes_eq(_hmac_sha256(key, secret), expected_digest):
+            raise InvalidCredentials(NO_MATCH)
+        return needs_rehash
+
+    def _resolve(self, stored: str) -> tuple[bytes | None, bytes, bool]:
+        if not isinstance(stored, str):
+            raise StoreError("stored key hash is not a str")
+        pepper_id, digest = _split_stored(stored)
+        entry = (self._peppers.get(pepper_id), digest, pepper_id != self._current)
+        if len(self._resolved) >= _RESOLVED_MAX:
+            self._resolved.clear()
+        self._resolved[stored] = entry
+        return entry
 
     def reject(self, secret: str | bytes) -> NoReturn:
         """Do the work of a failed :meth:`verify`, then raise :class:`InvalidCredentials`.

@@ -7,11 +7,12 @@ import logging
 import math
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NoReturn
 
-from authcore._apikeys._format import check_prefix, generate, parse_unchecked
+from authcore._apikeys._format import check_prefix, generate, make_splitter
 from authcore._apikeys._hashing import NO_MATCH, KeyHasher
 from authcore._apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
 from authcore.clock import Clock, SystemClock, ensure_aware
@@ -38,6 +39,7 @@ _log = logging.getLogger("authcore.apikeys")
 # RFC 6749 section 3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
 _SCOPE_RE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 _MAX_TEXT: Final = 256
+_LAST_USED_MAX: Final = 100_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,7 +116,7 @@ class KeyManager:
 
     Usage (count and last-used time) is counted in memory and written to the store in one
     batch by :meth:`flush`, which :meth:`verify` also calls once ``flush_interval`` has passed
-    or ``flush_threshold`` keys are pending.  There is no background thread: call
+    or ``flush_threshold`` uses are pending.  There is no background thread: call
     :meth:`flush` at shutdown (for example with :func:`atexit.register`) to keep the last
     counts; a crash loses at most one interval of counters, never a credit.
 
@@ -126,7 +128,7 @@ class KeyManager:
         limiter: Where rate-limit state lives; without one, rate limits are not checked.
         default_rate_limit: The limit of keys that carry none.
         flush_interval: Longest time usage counts wait in memory.
-        flush_threshold: Most keys with pending counts before a flush.
+        flush_threshold: Most uses counted in memory before a flush.
         rehash: Replace hashes made with an older pepper on successful verification.
 
     Raises:
@@ -161,16 +163,22 @@ class KeyManager:
         self._store = store
         self._hasher = hasher
         self._prefix = check_prefix(prefix)
+        self._split = make_splitter(prefix)
+        self._get = store.get
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._now = self._clock.now
         self._limiter = limiter
         self._default_limit = default_rate_limit
         self._flush_interval = _seconds(flush_interval, "flush_interval")
         self._flush_threshold = flush_threshold
         self._rehash = bool(rehash)
-        self._usage_lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._pending: dict[str, _Pending] = {}
-        self._next_flush: dt.datetime | None = None
+        # Usage is recorded without a lock: verifying threads only append to _uses and set
+        # _last_used items (each one atomic operation); only flush() removes, and only the
+        # items that were present when it started, so no use is ever lost or counted twice.
+        self._uses: list[str] = []
+        self._last_used: dict[str, dt.datetime] = {}
+        self._next_flush = self._now() + self._flush_interval
 
     @property
     def prefix(self) -> str:
@@ -264,36 +272,53 @@ class KeyManager:
 
         .. versionadded:: 0.1.0
         """
-        parsed = parse_unchecked(token, self._prefix)
-        record = self._store.get(parsed.key_id)
+        key_id, secret = self._split(token)
+        record = self._get(key_id)
         if record is None:
-            self._hasher.reject(parsed.secret)
-        check = self._hasher.verify(parsed.secret, record.secret_hash)
+            self._hasher.reject(secret)
+        needs_rehash = self._hasher.check(secret, record.secret_hash)
         # The secret matched: from here on, answers may depend on the record.
         if record.prefix != self._prefix:
             raise InvalidCredentials(NO_MATCH)
-        now = self._clock.now()
-        _check_status(record, now)
+        now = self._now()
+        until = record.usable_until
+        if until is not None and now >= until:
+            _refuse_status(record, now)
         if scopes:
-            missing = _scopes(scopes) - record.scopes
-            if missing:
-                raise InsufficientScope(missing=tuple(missing))
-        limit = record.rate_limit or self._default_limit
-        if limit is not None and self._limiter is not None:
-            decision = limit.hit(self._limiter, f"apikey:{record.key_id}", now=now)
+            _require(scopes, record.scopes)
+        if record.rate_limit is not None or record.remaining_uses is not None or needs_rehash:
+            record = self._slow_checks(record, secret, now, needs_rehash=needs_rehash)
+        elif self._default_limit is not None:
+            self._limit(self._default_limit, key_id, now)
+        # Batched usage: counted in memory, written by flush().
+        self._uses.append(key_id)
+        self._last_used[key_id] = now
+        if now >= self._next_flush or len(self._uses) >= self._flush_threshold:
+            self._auto_flush()
+        return record
+
+    def _limit(self, limit: GCRA, key_id: str, now: dt.datetime) -> None:
+        if self._limiter is not None:
+            decision = limit.hit(self._limiter, f"apikey:{key_id}", now=now)
             if not decision.allowed:
                 raise RateLimited(retry_after=decision.retry_after)
+
+    def _slow_checks(
+        self, record: KeyRecord, secret: bytes, now: dt.datetime, *, needs_rehash: bool
+    ) -> KeyRecord:
+        limit = record.rate_limit or self._default_limit
+        if limit is not None:
+            self._limit(limit, record.key_id, now)
         if record.remaining_uses is not None:
             left = self._store.consume_use(record.key_id)
             if left is None:
                 raise QuotaExhausted("key has no remaining uses")
             record = replace(record, remaining_uses=left)
-        if check.needs_rehash and self._rehash:
-            record = self._rehash_record(record, parsed.secret)
-        self._note_use(record.key_id, now)
+        if needs_rehash and self._rehash:
+            record = self._rehash_record(record, secret)
         return record
 
-    def _rehash_record(self, record: KeyRecord, secret: str) -> KeyRecord:
+    def _rehash_record(self, record: KeyRecord, secret: bytes) -> KeyRecord:
         new_hash = self._hasher.hash(secret)
         try:
             self._store.update(record.key_id, lambda r: (replace(r, secret_hash=new_hash),))
@@ -304,27 +329,16 @@ class KeyManager:
 
     # ------------------------------------------------------------------ usage
 
-    def _note_use(self, key_id: str, now: dt.datetime) -> None:
-        with self._usage_lock:
-            entry = self._pending.get(key_id)
-            if entry is None:
-                self._pending[key_id] = _Pending(1, now)
-            else:
-                entry.count += 1
-                entry.last = max(entry.last, now)
-            if self._next_flush is None:
-                self._next_flush = now + self._flush_interval
-            due = now >= self._next_flush or len(self._pending) >= self._flush_threshold
-        if due:
-            try:
-                self.flush()
-            except AuthcoreError as exc:  # kept for the next flush; the key did verify
-                _log.warning("could not flush API key usage: %s", exc.code)
+    def _auto_flush(self) -> None:
+        try:
+            self.flush()
+        except AuthcoreError as exc:  # kept for the next flush; the key did verify
+            _log.warning("could not flush API key usage: %s", exc.code)
 
     @property
     def pending_usage(self) -> int:
-        """How many keys have usage counted in memory and not yet flushed."""
-        return len(self._pending)
+        """How many verified uses are counted in memory and not yet flushed."""
+        return len(self._uses)
 
     def flush(self) -> int:
         """Write the usage counted in memory to the store in one batch.
@@ -338,23 +352,25 @@ class KeyManager:
         .. versionadded:: 0.1.0
         """
         with self._flush_lock:
-            with self._usage_lock:
-                batch, self._pending = self._pending, {}
-                self._next_flush = None
-            if not batch:
+            now = self._now()
+            self._next_flush = now + self._flush_interval
+            uses = self._uses
+            taken = len(uses)
+            if not taken:
                 return 0
-            usage = {k: Usage(count=e.count, last_used_at=e.last) for k, e in batch.items()}
+            counts = Counter(uses[:taken])
+            del uses[:taken]  # later appends stay for the next flush
+            last_used = self._last_used.copy()
+            if len(last_used) > _LAST_USED_MAX:
+                self._last_used.clear()
+            usage = {
+                key_id: Usage(count=count, last_used_at=last_used.get(key_id, now))
+                for key_id, count in counts.items()
+            }
             try:
                 self._store.record_usage(usage)
             except BaseException:
-                with self._usage_lock:
-                    for key_id, old in batch.items():
-                        entry = self._pending.get(key_id)
-                        if entry is None:
-                            self._pending[key_id] = old
-                        else:
-                            entry.count += old.count
-                            entry.last = max(entry.last, old.last)
+                uses.extend(counts.elements())  # counted again next time
                 raise
             return len(usage)
 
@@ -488,25 +504,23 @@ class KeyManager:
         return f"KeyManager(prefix={self._prefix!r}, store={type(self._store).__name__})"
 
 
-class _Pending:
-    __slots__ = ("count", "last")
+def _require(scopes: Iterable[str], granted: frozenset[str]) -> None:
+    if isinstance(scopes, str):
+        raise ConfigurationError("scopes must be a collection of scope strings, not one string")
+    for scope in scopes:
+        if scope not in granted:
+            raise InsufficientScope(missing=tuple({s for s in scopes if s not in granted}))
 
-    def __init__(self, count: int, last: dt.datetime) -> None:
-        self.count = count
-        self.last = last
 
-
-def _check_status(record: KeyRecord, now: dt.datetime) -> None:
-    if record.status is not KeyStatus.ACTIVE or (
-        record.revoked_at is not None and now >= record.revoked_at
-    ):
-        if record.status is KeyStatus.DISABLED:
-            raise Disabled("key is disabled")
-        if record.status is KeyStatus.ACTIVE:
-            raise Revoked("key was rotated and its grace period ended")
+def _refuse_status(record: KeyRecord, now: dt.datetime) -> NoReturn:
+    """Raise the status error of a key that matched but is not usable at ``now``."""
+    if record.status is KeyStatus.REVOKED:
         raise Revoked("key was revoked")
-    if record.expires_at is not None and now >= record.expires_at:
-        raise Expired("key is past its expiry time")
+    if record.status is KeyStatus.DISABLED:
+        raise Disabled("key is disabled")
+    if record.revoked_at is not None and now >= record.revoked_at:
+        raise Revoked("key was rotated and its grace period ended")
+    raise Expired("key is past its expiry time")
 
 
 def _set_status(record: KeyRecord, status: KeyStatus) -> KeyRecord:

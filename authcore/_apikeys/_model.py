@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from authcore.ratelimit import GCRA
 
 __all__ = [
@@ -25,6 +24,7 @@ __all__ = [
 ]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_ALWAYS: Final = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
 
 class KeyStatus(enum.Enum):
@@ -43,6 +43,8 @@ class KeyRecord:
     """What a store keeps about one API key (never the key itself).
 
     Attributes:
+        usable_until: Derived, not stored: the first instant the key no longer verifies
+            (``None``: never; the distant past for a revoked or disabled key).
         key_id: The public key id (part of the token; safe to display and log).
         prefix: The token prefix the key was issued with.
         owner: Who the key belongs to (an account, user or service id).
@@ -82,18 +84,22 @@ class KeyRecord:
     last_used_at: dt.datetime | None = None
     replaces: str | None = None
     replaced_by: str | None = None
+    usable_until: dt.datetime | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.metadata, MappingProxyType):
             object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        if self.status is not KeyStatus.ACTIVE:
+            until: dt.datetime | None = _ALWAYS
+        elif self.expires_at is None or self.revoked_at is None:
+            until = self.expires_at if self.revoked_at is None else self.revoked_at
+        else:
+            until = min(self.expires_at, self.revoked_at)
+        object.__setattr__(self, "usable_until", until)
 
     def usable_at(self, now: dt.datetime) -> bool:
         """Whether the key would verify at ``now`` (status and times only)."""
-        return (
-            self.status is KeyStatus.ACTIVE
-            and (self.revoked_at is None or now < self.revoked_at)
-            and (self.expires_at is None or now < self.expires_at)
-        )
+        return self.usable_until is None or now < self.usable_until
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -131,3 +131,30 @@ def test_credits_are_exact_under_threads(manager: KeyManager) -> None:
     manager.flush()
     record = manager.get(issued.record.key_id)
     assert (record.remaining_uses, record.use_count) == (0, 120)
+
+
+def test_no_use_is_lost_or_doubled_while_flushing(manager: KeyManager) -> None:
+    """Usage counted without locks adds up exactly while another thread keeps flushing."""
+    keys = [manager.create(owner="o") for _ in range(4)]
+    stop = threading.Event()
+    done: list[int] = []
+    lock = threading.Lock()
+
+    def verifier(index: int) -> None:
+        for _ in range(300):
+            manager.verify(keys[index % 4].token)
+        with lock:
+            done.append(300)
+
+    def flusher() -> None:
+        while not stop.is_set():
+            manager.flush()
+
+    background = threading.Thread(target=flusher)
+    background.start()
+    _run([threading.Thread(target=verifier, args=(i,)) for i in range(6)])
+    stop.set()
+    background.join(timeout=120)
+    manager.flush()
+    assert manager.pending_usage == 0
+    assert sum(r.use_count for r in manager.list("o")) == sum(done) == 1800

@@ -18,6 +18,7 @@ from authcore._apikeys._format import (
     SECRET_LENGTH,
     _decode62,
     _encode62,
+    make_splitter,
 )
 from authcore.errors import ConfigurationError, MalformedKey
 
@@ -183,3 +184,32 @@ def test_reprs_hide_secrets() -> None:
     for text in (repr(key), repr(parsed)):
         assert key.secret not in text
         assert key.key_id in text
+
+
+@given(
+    st.sampled_from(["sk_live", "pk", "a1_b2"]),
+    st.integers(min_value=0, max_value=80),
+    st.sampled_from([*ALPHABET, "_", "-", "é", "٣", "\x00", ""]),
+)
+@settings(max_examples=1000)
+def test_fast_splitter_agrees_with_parse(prefix: str, position: int, char: str) -> None:
+    """The verify fast path accepts exactly what parse(prefix=...) accepts, with equal parts."""
+    token = apikeys.generate(prefix).token
+    mutated = token[:position] + char + token[position + 1 :]
+    split = make_splitter(prefix)
+    try:
+        parsed = apikeys.parse(mutated, prefix=prefix)
+    except MalformedKey:
+        with pytest.raises(MalformedKey):
+            split(mutated)
+    else:
+        assert split(mutated) == (parsed.key_id, parsed.secret.encode())
+
+
+def test_fast_splitter_refuses_non_strings() -> None:
+    """The fast path refuses bytes and other types with MalformedKey."""
+    split = make_splitter("sk")
+    token = apikeys.generate("sk").token
+    for value in (token.encode(), None, 7, bytearray(token.encode())):
+        with pytest.raises(MalformedKey):
+            split(value)  # type: ignore[arg-type]
