@@ -412,8 +412,8 @@ def _compact_header(
 ) -> tuple[dict[str, Any], KeyManagement, ContentEncryption]:
     """Parse and check a protected header; repeated headers come from a small cache.
 
-    Only headers that passed every check under the same policy are cached, and the cached
-    dict is never mutated (callers get it behind a read-only proxy).
+    Only flat headers that passed every check under the same policy are cached, and the
+    cached dict is never mutated (callers get it behind a read-only proxy).
     """
     slot = (id(policy), head)
     cached = _HEADERS.get(slot)
@@ -421,7 +421,11 @@ def _compact_header(
         return cached[1], cached[2], cached[3]
     header = _header_object(head)
     alg, enc = _check_header(header, header, policy)
-    if len(head) <= _CACHED_HEADER_MAX:
+    # Only flat headers are cached: a nested value (epk, a list) handed out inside the result
+    # could be mutated by the caller and must never leak into a later decryption.
+    if len(head) <= _CACHED_HEADER_MAX and not any(
+        isinstance(value, (dict, list)) for value in header.values()
+    ):
         if len(_HEADERS) >= _HEADERS_CACHE_SIZE:
             _HEADERS.clear()
         _HEADERS[slot] = (policy, header, alg, enc)

@@ -320,3 +320,13 @@ def test_ecdh_party_info_round_trips_and_is_checked() -> None:
     assert result.header["apu"] == party["apu"]
     with pytest.raises(EncodeError):
         jwe.encrypt(b"x", key.public(), enc="A128GCM", headers={"apu": "not base64!"})
+
+
+def test_mutating_a_returned_header_never_affects_later_decryptions() -> None:
+    """Nested header values handed to one caller are not shared with the next decryption."""
+    key = oct_key(16, "A128KW")
+    token = jwe.encrypt(b"x", key, enc="A128GCM", headers={"roles": ["a"]})
+    first = jwe.decrypt(token, key, algorithms=["A128KW"], encryptions=["A128GCM"])
+    first.header["roles"].append("admin")
+    second = jwe.decrypt(token, key, algorithms=["A128KW"], encryptions=["A128GCM"])
+    assert second.header["roles"] == ["a"]
