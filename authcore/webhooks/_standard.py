@@ -81,6 +81,7 @@ MAX_SIGNATURES: Final = 16
 
 _MAX_SIGNATURE_HEADER: Final = 4096
 _SHORT_ENTRY: Final = 100
+_DEFAULT_SECONDS: Final = float(DEFAULT_TOLERANCE)
 _SPEC: Final = HeaderSpec.of(HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE)
 # Below this size the signed content is built by one concatenation (cheaper than a second
 # HMAC update); above it the body is fed to the HMAC as is, without a copy.
@@ -164,7 +165,14 @@ def _cached_key_set(items: tuple[object, ...]) -> _KeySet:
     return _build_key_set(items)
 
 
+@functools.lru_cache(maxsize=128)
+def _cached_single(secret: str) -> _KeySet:
+    return _build_key_set((secret,))
+
+
 def _key_set(secrets: object) -> _KeySet:
+    if type(secrets) is str:  # the common case, without building a tuple
+        return _cached_single(secrets)
     items = _as_sequence(secrets)
     try:
         return _cached_key_set(items)
@@ -470,7 +478,7 @@ def verify(
         payload,
         headers,
         _key_set(secrets),
-        tolerance=to_tolerance(tolerance),
+        tolerance=_DEFAULT_SECONDS if tolerance == DEFAULT_TOLERANCE else to_tolerance(tolerance),
         now=now,
         replay_cache=replay_cache,
     )
