@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -567,6 +568,30 @@ def test_verifier_object_matches_the_function() -> None:
     assert "v1_keys=1" in text
     assert "v1a_keys=1" in text
     assert SECRET[6:] not in text
+
+
+def test_verifier_is_safe_to_share_between_threads() -> None:
+    """Threads verifying good and bad deliveries on one verifier all get the right answer."""
+    verifier = WebhookVerifier([generate_secret(), SECRET])
+    errors: list[str] = []
+
+    def work(good: bool) -> None:
+        headers = _headers() if good else _headers(BAD_SIGNATURE)
+        for _ in range(300):
+            try:
+                verifier.verify(PAYLOAD, headers, now=TIMESTAMP)
+                if not good:
+                    errors.append("bad delivery verified")
+            except InvalidSignature:
+                if good:
+                    errors.append("good delivery refused")
+
+    threads = [threading.Thread(target=work, args=(i % 2 == 0,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
 
 
 def test_verified_webhook_is_immutable_and_hides_payload_in_repr() -> None:
