@@ -513,6 +513,8 @@ def _decrypt_attempts(  # noqa: PLR0917 - private; every argument is one part of
     policy: _Policy,
 ) -> tuple[bytes, JWK]:
     encrypted_key, iv, ct, tag, aad = parts
+    malformed: MalformedToken | None = None
+    failed = False
     for key in candidates:
         try:
             cek = unwrap_cek(
@@ -527,10 +529,17 @@ def _decrypt_attempts(  # noqa: PLR0917 - private; every argument is one part of
             )
             plaintext = decrypt_content(enc, cek, iv, ct, tag, aad)
         except DecryptionFailed:
+            failed = True
+            continue
+        except MalformedToken as exc:
+            # A length that depends on the key (an RSA modulus) may fit another candidate.
+            malformed = malformed or exc
             continue
         if "zip" in header:
             plaintext = _inflate(plaintext, policy.max_decompressed)
         return plaintext, key
+    if malformed is not None and not failed:
+        raise malformed
     raise DecryptionFailed(FAILED)
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
 
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
@@ -22,7 +23,7 @@ from authcore.errors import (
 )
 from authcore.jose import _jwe_algs as algs
 from authcore.jose import jwe
-from authcore.jose._jwk import KeySet
+from authcore.jose._jwk import JWK, KeySet
 from tests.jwe.keys import curve_key, oct_key
 
 GCM = algs.CONTENT_ENCRYPTIONS["A128GCM"]
@@ -330,3 +331,22 @@ def test_mutating_a_returned_header_never_affects_later_decryptions() -> None:
     first.header["roles"].append("admin")
     second = jwe.decrypt(token, key, algorithms=["A128KW"], encryptions=["A128GCM"])
     assert second.header["roles"] == ["a"]
+
+
+def test_rsa_keys_of_different_sizes_without_kid() -> None:
+    """A key whose modulus does not match is skipped; the fitting RSA key still decrypts."""
+    small = JWK.from_pem(_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    large = JWK.from_pem(_pem(rsa.generate_private_key(public_exponent=65537, key_size=3072)))
+    options: dict[str, Any] = {"algorithms": ["RSA-OAEP-256"], "encryptions": ["A128GCM"]}
+    token = jwe.encrypt(b"x", large.public(), enc="A128GCM", alg="RSA-OAEP-256")
+    assert jwe.decrypt(token, [small, large], **options).key == large
+    with pytest.raises(MalformedToken, match="encrypted_key"):
+        jwe.decrypt(token, [small], **options)
+
+
+def _pem(private: rsa.RSAPrivateKey) -> bytes:
+    return private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
