@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import datetime as dt
 
+from authcore.clock import ensure_aware
 from authcore.errors import ConfigurationError, StoreError
 
-__all__ = ["DEFAULT_MAX_ENTRIES", "MemoryReplayCache", "ReplayCache"]
+__all__ = ["DEFAULT_MAX_ENTRIES", "MemoryReplayCache", "ReplayCache", "check_add_arguments"]
 
 DEFAULT_MAX_ENTRIES: Final = 1_000_000
 """Default capacity of :class:`MemoryReplayCache`."""
@@ -46,6 +47,20 @@ class ReplayCache(Protocol):
             StoreError: If the cache cannot record the key.
         """
         ...
+
+
+def check_add_arguments(key: object, expires_at: object, now: object) -> tuple[float, float]:
+    """Check :meth:`ReplayCache.add`'s arguments; return the two instants in UNIX seconds.
+
+    Raises:
+        ConfigurationError: If ``key`` is not a non-empty str or a time is not aware.
+    """
+    if not isinstance(key, str) or not key:
+        raise ConfigurationError("a replay-cache key must be a non-empty str")
+    return (
+        ensure_aware(expires_at, name="expires_at").timestamp(),  # type: ignore[arg-type]
+        ensure_aware(now, name="now").timestamp(),  # type: ignore[arg-type]
+    )
 
 
 class MemoryReplayCache:
@@ -98,8 +113,7 @@ class MemoryReplayCache:
         Raises:
             StoreError: If the cache is full of unexpired keys.
         """
-        expiry = expires_at.timestamp()
-        current = now.timestamp()
+        expiry, current = check_add_arguments(key, expires_at, now)
         with self._lock:
             self._purge(current)
             if key in self._entries:  # unexpired: _purge() dropped every expired key

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 from authcore.errors import ConfigurationError, StoreError
+from authcore.webhooks._replay import check_add_arguments
 
 __all__ = ["SCHEMA_VERSION", "SQLiteReplayCache"]
 
@@ -126,8 +127,7 @@ class SQLiteReplayCache:
         Raises:
             StoreError: If the database fails (locked too long, disk full, closed, ...).
         """
-        expiry = expires_at.timestamp()
-        current = now.timestamp()
+        expiry, current = check_add_arguments(key, expires_at, now)
         with self._lock:
             try:
                 return self._add(key, expiry, current)

@@ -42,6 +42,23 @@ def test_add_once_then_refuse_until_expiry(tmp_path: Path, index: int) -> None:
     assert not cache.add("k", expires_at=LATER, now=LATER + dt.timedelta(seconds=1))
 
 
+@pytest.mark.parametrize("index", [0, 1], ids=["memory", "sqlite"])
+def test_add_arguments_are_checked(tmp_path: Path, index: int) -> None:
+    """Empty or non-str keys and naive or non-datetime times are configuration errors."""
+    cache = _caches(tmp_path)[index]
+    naive = NOW.replace(tzinfo=None)
+    bad_calls: list[tuple[object, object, object]] = [
+        ("", LATER, NOW),
+        (5, LATER, NOW),
+        ("k", naive, NOW),
+        ("k", LATER, naive),
+        ("k", 1700000000, NOW),
+    ]
+    for key, expires_at, now in bad_calls:
+        with pytest.raises(ConfigurationError):
+            cache.add(key, expires_at=expires_at, now=now)  # type: ignore[arg-type]
+
+
 def test_memory_cache_drops_expired_entries() -> None:
     """Expired keys are purged as new keys arrive."""
     cache = MemoryReplayCache()
