@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 from authcore.clock import ensure_aware
 from authcore.errors import ConfigurationError, StoreError
 
-__all__ = ["DEFAULT_MAX_ENTRIES", "MemoryReplayCache", "ReplayCache", "check_add_arguments"]
+__all__ = [
+    "DEFAULT_MAX_ENTRIES",
+    "MemoryReplayCache",
+    "ReplayCache",
+    "check_add_arguments",
+    "check_replay_cache",
+]
 
 DEFAULT_MAX_ENTRIES: Final = 1_000_000
 """Default capacity of :class:`MemoryReplayCache`."""
@@ -47,6 +53,18 @@ class ReplayCache(Protocol):
             StoreError: If the cache cannot record the key.
         """
         ...
+
+
+def check_replay_cache(cache: object) -> None:
+    """Refuse a ``replay_cache`` argument that is not ``None`` or a :class:`ReplayCache`.
+
+    Raises:
+        ConfigurationError: If ``cache`` has no ``add`` method.
+    """
+    if cache is not None and not isinstance(cache, ReplayCache):
+        raise ConfigurationError(
+            f"replay_cache must be a ReplayCache (with add()), got {type(cache).__name__}"
+        )
 
 
 def check_add_arguments(key: object, expires_at: object, now: object) -> tuple[float, float]:

@@ -64,7 +64,10 @@ class SQLiteReplayCache:
         given: object = timeout  # checked at run time: callers may not be type-checked
         if isinstance(given, bool) or not isinstance(given, (int, float)) or given < 0:
             raise ConfigurationError("timeout must be a non-negative number of seconds")
-        self._path = os.fspath(path)
+        try:
+            self._path = os.fspath(path)
+        except TypeError:
+            raise ConfigurationError("path must be a str or os.PathLike") from None
         self._timeout = float(timeout)
         self._lock = threading.Lock()
         self._adds = 0

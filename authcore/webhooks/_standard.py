@@ -54,6 +54,7 @@ from authcore.webhooks._common import (
     unix_now,
 )
 from authcore.webhooks._keys import PreparedKey, WebhookSecret, prepare
+from authcore.webhooks._replay import check_replay_cache
 
 if TYPE_CHECKING:
     from authcore.webhooks._replay import ReplayCache
@@ -220,6 +221,7 @@ class WebhookVerifier:
         tolerance: Tolerance = DEFAULT_TOLERANCE,
         replay_cache: ReplayCache | None = None,
     ) -> None:
+        check_replay_cache(replay_cache)
         self._keys = _key_set(secrets)
         self._tolerance = to_tolerance(tolerance)
         self._replay_cache = replay_cache
@@ -474,6 +476,8 @@ def verify(
 
     .. versionadded:: 0.1.0
     """
+    if replay_cache is not None:
+        check_replay_cache(replay_cache)
     return _verify(
         payload,
         headers,

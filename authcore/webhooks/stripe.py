@@ -37,6 +37,7 @@ from authcore.webhooks._common import (
     to_tolerance,
     unix_now,
 )
+from authcore.webhooks._replay import check_replay_cache
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -185,6 +186,7 @@ def verify(
     body = to_payload(payload)
     keyed = keyed_hmacs(secrets, what="Stripe")
     seconds = to_tolerance(tolerance)
+    check_replay_cache(replay_cache)
     t_text, v1 = _parse(header_value(header, _SPEC))
     timestamp = parse_timestamp(t_text, what="Stripe-Signature t")
     current = unix_now(now)

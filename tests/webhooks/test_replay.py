@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from authcore.errors import ConfigurationError, StoreError
-from authcore.webhooks import MemoryReplayCache, ReplayCache, SQLiteReplayCache
+from authcore.webhooks import (
+    MemoryReplayCache,
+    ReplayCache,
+    SQLiteReplayCache,
+    WebhookVerifier,
+    stripe,
+    verify,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -217,6 +224,18 @@ def test_sqlite_schema_failure_rolls_back(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreError):
         SQLiteReplayCache(path)
+
+
+def test_bad_replay_cache_arguments_are_configuration_errors() -> None:
+    """An object without add(), or a path that is not a path, is refused at setup."""
+    with pytest.raises(ConfigurationError, match="replay_cache"):
+        WebhookVerifier("whsec_" + "A" * 32, replay_cache=object())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="replay_cache"):
+        verify(b"", {}, "whsec_" + "A" * 32, replay_cache=object())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="replay_cache"):
+        stripe.verify(b"", "t=1,v1=a", "s", replay_cache=object())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="path"):
+        SQLiteReplayCache(5)  # type: ignore[arg-type]
 
 
 def test_sqlite_memory_database_works() -> None:
