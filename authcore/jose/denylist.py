@@ -39,6 +39,7 @@ __all__ = [
     "MemoryDenylist",
     "SQLiteDenylist",
     "check_not_revoked",
+    "optional_denylist",
 ]
 
 MAX_JTI_LENGTH: Final = 1024
@@ -90,6 +91,19 @@ def _check_jti(jti: object) -> str:
 
 def _micros(value: dt.datetime, name: str) -> int:
     return (ensure_aware(value, name=name) - _EPOCH) // _US
+
+
+def optional_denylist(value: object) -> Denylist | None:
+    """Return ``value`` if it is ``None`` or a :class:`Denylist` (for verifier options).
+
+    Raises:
+        ConfigurationError: For anything else.
+
+    .. versionadded:: 0.1.0
+    """
+    if value is None or isinstance(value, Denylist):
+        return value
+    raise ConfigurationError("denylist must be a Denylist (add, contains, purge)")
 
 
 def check_not_revoked(denylist: Denylist, claims: Mapping[str, Any], *, now: dt.datetime) -> None:

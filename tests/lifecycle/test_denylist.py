@@ -18,6 +18,7 @@ from authcore.jose.denylist import (
     MemoryDenylist,
     SQLiteDenylist,
     check_not_revoked,
+    optional_denylist,
 )
 from authcore.stores._sqlite_base import SQLiteDatabase
 
@@ -228,3 +229,12 @@ def test_check_not_revoked() -> None:
     for bad in (1, "", ["gone"]):
         with pytest.raises(InvalidClaim, match="jti is not a non-empty string"):
             check_not_revoked(denylist, {"jti": bad}, now=T0)
+
+
+def test_optional_denylist_accepts_none_and_denylists_only() -> None:
+    """The verifier option helper passes None and Denylists through, refuses the rest."""
+    denylist = MemoryDenylist()
+    assert optional_denylist(None) is None
+    assert optional_denylist(denylist) is denylist
+    with pytest.raises(ConfigurationError, match="denylist must be a Denylist"):
+        optional_denylist({"jti"})
