@@ -474,6 +474,23 @@ def test_prepared_keys_hide_material_in_repr() -> None:
     assert repr(prepare(SIGNING_KEY)) == "PreparedKey(version='v1a')"
 
 
+def test_refusals_never_echo_secrets_or_signatures() -> None:
+    """No refusal reason contains the secret, the expected MAC or the signature sent."""
+    scenarios: list[dict[str, str]] = [
+        _headers(BAD_SIGNATURE),
+        _headers("v1a," + "A" * 86 + "=="),
+        {**_headers(), "webhook-timestamp": "1"},
+        {**_headers(), "webhook-id": "a.b"},
+        _headers("garbage"),
+    ]
+    for headers in scenarios:
+        with pytest.raises(VerificationError) as info:
+            _verify(headers, [SECRET, public_key(SIGNING_KEY)])
+        text = f"{info.value} {info.value.reason}"
+        for needle in (SECRET[6:], SIGNATURE[3:], BAD_SIGNATURE[3:], SIGNING_KEY[5:]):
+            assert needle not in text
+
+
 def test_secret_errors_never_echo_the_secret() -> None:
     """The error message does not contain the secret."""
     secret = "whsec_" + base64.b64encode(b"k" * 20).decode()
