@@ -269,7 +269,7 @@ class CRLChecker:
             tuple[int, x509.Certificate],
             tuple[x509.CertificateRevocationList, int | str, x509.IssuingDistributionPoint | None],
         ] = {}
-        self._best: dict[bytes, int] = {}
+        self._best: dict[tuple[bytes, x509.IssuingDistributionPoint | None], int] = {}
         self._lock = threading.Lock()
         items = [crls] if isinstance(crls, (x509.CertificateRevocationList, bytes, str)) else crls
         try:
@@ -352,14 +352,16 @@ class CRLChecker:
         if best is None:
             return RevocationStatus(problem=problem)
         number, crl = best
-        spki = _spki_hash(issuer)
+        # cRLNumber increases per issuer and CRL scope (RFC 5280 5.2.3): the scope is the
+        # issuing distribution point, so partitions are tracked separately.
+        scope = (_spki_hash(issuer), self._static(crl, issuer)[1])
         with self._lock:
-            highest = self._best.get(spki, -1)
+            highest = self._best.get(scope, -1)
             if number < highest:
                 return RevocationStatus(
                     problem="CRL number is lower than one already seen (rollback)"
                 )
-            self._best[spki] = number
+            self._best[scope] = number
         entry = crl.get_revoked_certificate_by_serial_number(serial_of(cert))
         if entry is None:
             return RevocationStatus()

@@ -618,3 +618,19 @@ def test_ocsp_chain_scope_and_no_responder_url(pki: PKI, ocsp_leaf: Issued) -> N
             revocation=checker,
             stapled_ocsp=make_ocsp(ocsp_leaf.cert, pki.inter),
         )
+
+
+def test_rollback_is_tracked_per_partition(pki: PKI) -> None:
+    """Numbers of different distribution-point partitions do not count as rollbacks."""
+    dp_a, dp_b = "http://crl.example/a.crl", "http://crl.example/b.crl"
+    leaf_a = make_leaf(pki.inter, crl_urls=(dp_a,))
+    leaf_b = make_leaf(pki.inter, crl_urls=(dp_b,))
+    crl_a = make_crl(
+        pki.inter, number=10, extra=[(_idp(full_name=[x509.UniformResourceIdentifier(dp_a)]), True)]
+    )
+    crl_b = make_crl(
+        pki.inter, number=3, extra=[(_idp(full_name=[x509.UniformResourceIdentifier(dp_b)]), True)]
+    )
+    checker = CRLChecker([crl_a, crl_b])
+    verify_client(_chain(pki, leaf_a), trust=pki.trust, now=NOW, revocation=checker)
+    verify_client(_chain(pki, leaf_b), trust=pki.trust, now=NOW, revocation=checker)
