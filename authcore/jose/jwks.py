@@ -82,6 +82,7 @@ __all__ = [
     "metadata_urls",
     "parse_jwks",
     "parse_metadata",
+    "run_in_thread",
     "urllib_fetcher",
 ]
 
@@ -900,6 +901,26 @@ def urllib_fetcher(
         allow_http_loopback=allow_http_loopback,
         ssl_context=ssl_context,
     )
+
+
+def run_in_thread(fetch: Fetch) -> AsyncFetch:
+    """Wrap a synchronous fetch (such as :func:`urllib_fetcher`) for :class:`AsyncJWKSCache`.
+
+    Each call runs ``fetch`` in the default executor (:func:`asyncio.to_thread`), so the event
+    loop keeps serving while the key set downloads.
+
+    Raises:
+        ConfigurationError: If ``fetch`` is not callable.
+
+    .. versionadded:: 0.1.0
+    """
+    if not callable(fetch):
+        raise ConfigurationError("fetch must be callable")
+
+    async def fetch_in_thread() -> JWKSData:
+        return await asyncio.to_thread(fetch)
+
+    return fetch_in_thread
 
 
 # ================================================================================= discovery

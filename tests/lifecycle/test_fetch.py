@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import socket
@@ -17,11 +18,13 @@ from authcore.clock import FixedClock
 from authcore.errors import ConfigurationError, FetchError
 from authcore.jose import JWK
 from authcore.jose.jwks import (
+    AsyncJWKSCache,
     JWKSCache,
     cache_from_issuer,
     discover,
     metadata_urls,
     parse_metadata,
+    run_in_thread,
     urllib_fetcher,
 )
 from tests.lifecycle._server import LoopbackPKI, Reply, Server, make_pki, serve
@@ -367,3 +370,18 @@ def test_parse_metadata_raises_only_fetch_error(document: Any) -> None:
         parse_metadata(document, issuer="https://as.example")
     except FetchError:
         pass
+
+
+def test_async_cache_over_the_threaded_urllib_fetcher(server: Server, pki: LoopbackPKI) -> None:
+    """run_in_thread(urllib_fetcher(...)) feeds an AsyncJWKSCache without blocking the loop."""
+    server.set("/jwks", Reply(body=body(jwks(KEY_1))))
+
+    async def scenario() -> None:
+        cache = AsyncJWKSCache(run_in_thread(fetcher(server, pki)), clock=FixedClock(T0))
+        found = await asyncio.gather(*(cache.aget("one") for _ in range(5)))
+        assert found == [KEY_1.public()] * 5
+
+    asyncio.run(scenario())
+    assert server.hits("/jwks") == 1
+    with pytest.raises(ConfigurationError, match="callable"):
+        run_in_thread("https://example.com")  # type: ignore[arg-type]
