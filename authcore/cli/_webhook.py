@@ -64,6 +64,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheme", choices=_SCHEMES, default="standard", help="default: standard")
+    parser.add_argument(
+        "--header-prefix",
+        metavar="PREFIX",
+        help="standard scheme: header-name prefix (default 'webhook-'; 'svix-' for Svix)",
+    )
     add_secret_options(parser, "secret", help_name="secret(s), one per line")
     parser.add_argument(
         "--payload-file", default="-", metavar="PATH", help="the raw payload (default: stdin)"
@@ -89,9 +94,10 @@ def _secrets(args: argparse.Namespace) -> list[str]:
 def run_sign(args: argparse.Namespace) -> int:
     """Sign the payload and print the headers."""
     from authcore.clock import utc_now  # noqa: PLC0415 - keep `authcore --help` fast
-    from authcore.webhooks import github, sign, stripe  # noqa: PLC0415
+    from authcore.webhooks import DEFAULT_HEADER_PREFIX, github, sign, stripe  # noqa: PLC0415
 
     secrets = _secrets(args)
+    _check_prefix(args)
     if args.scheme == "standard" and not args.msg_id:
         raise UsageError("--msg-id is required with --scheme standard")
     if args.scheme != "standard":
@@ -104,7 +110,13 @@ def run_sign(args: argparse.Namespace) -> int:
     payload = read_input(args.payload_file)
     timestamp = args.timestamp if args.timestamp is not None else int(utc_now().timestamp())
     if args.scheme == "standard":
-        headers = sign(payload, secrets, msg_id=args.msg_id, timestamp=timestamp)
+        headers = sign(
+            payload,
+            secrets,
+            msg_id=args.msg_id,
+            timestamp=timestamp,
+            header_prefix=args.header_prefix or DEFAULT_HEADER_PREFIX,
+        )
     elif args.scheme == "stripe":
         headers = {"Stripe-Signature": stripe.sign(payload, secrets[0], timestamp=timestamp)}
     else:
@@ -114,6 +126,11 @@ def run_sign(args: argparse.Namespace) -> int:
     else:
         write_output("".join(f"{name}: {value}\n" for name, value in headers.items()))
     return 0
+
+
+def _check_prefix(args: argparse.Namespace) -> None:
+    if args.header_prefix is not None and args.scheme != "standard":
+        raise UsageError("--header-prefix applies to the standard scheme only")
 
 
 def _parse_header_line(line: str) -> tuple[str, str]:
@@ -141,16 +158,29 @@ def _headers(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Verify the payload; print what was verified."""
-    from authcore.webhooks import github, stripe, verify  # noqa: PLC0415 - keep --help fast
+    from authcore.webhooks import (  # noqa: PLC0415 - keep --help fast
+        DEFAULT_HEADER_PREFIX,
+        github,
+        stripe,
+        verify,
+    )
 
     if args.tolerance < 0:
         raise UsageError("--tolerance must not be negative")
     secrets = _secrets(args)
+    _check_prefix(args)
     headers = _headers(args)
     payload = read_input(args.payload_file)
     summary: dict[str, object]
     if args.scheme == "standard":
-        verified = verify(payload, headers, secrets, tolerance=args.tolerance, now=args.now)
+        verified = verify(
+            payload,
+            headers,
+            secrets,
+            tolerance=args.tolerance,
+            now=args.now,
+            header_prefix=args.header_prefix or DEFAULT_HEADER_PREFIX,
+        )
         summary = {
             "scheme": "standard",
             "msg_id": verified.msg_id,

@@ -25,6 +25,7 @@ from authcore.webhooks._keys import (
 from authcore.webhooks._replay import MemoryReplayCache, ReplayCache
 from authcore.webhooks._sqlite_replay import SQLiteReplayCache
 from authcore.webhooks._standard import (
+    DEFAULT_HEADER_PREFIX,
     HEADER_ID,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
@@ -36,6 +37,7 @@ from authcore.webhooks._standard import (
 )
 
 __all__ = [
+    "DEFAULT_HEADER_PREFIX",
     "HEADER_ID",
     "HEADER_SIGNATURE",
     "HEADER_TIMESTAMP",

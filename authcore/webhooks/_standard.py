@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from authcore.webhooks._replay import ReplayCache
 
 __all__ = [
+    "DEFAULT_HEADER_PREFIX",
     "HEADER_ID",
     "HEADER_SIGNATURE",
     "HEADER_TIMESTAMP",
@@ -83,7 +84,11 @@ MAX_SIGNATURES: Final = 16
 _MAX_SIGNATURE_HEADER: Final = 4096
 _SHORT_ENTRY: Final = 100
 _DEFAULT_SECONDS: Final = float(DEFAULT_TOLERANCE)
+DEFAULT_HEADER_PREFIX: Final = "webhook-"
+"""The header-name prefix of the specification (Svix also sends the same headers as ``svix-``)."""
+
 _SPEC: Final = HeaderSpec.of(HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE)
+_PREFIX_NAME_RE: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*-")
 # Below this size the signed content is built by one concatenation (cheaper than a second
 # HMAC update); above it the body is fed to the HMAC as is, without a copy.
 _CONCAT_LIMIT: Final = 16384
@@ -204,6 +209,8 @@ class WebhookVerifier:
             (``v1a``), raw HMAC key bytes, or an Ed25519 key object.
         tolerance: Seconds (or a timedelta) the timestamp may differ from now, either way.
         replay_cache: If given, each delivery (message id and timestamp) is accepted once.
+        header_prefix: The header names' prefix: ``"webhook-"`` (the specification) or, for
+            Svix-branded deliveries (Clerk, Resend, ...), ``"svix-"``.
 
     Raises:
         InvalidKeyError: If a secret is malformed.
@@ -212,7 +219,7 @@ class WebhookVerifier:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_keys", "_replay_cache", "_tolerance")
+    __slots__ = ("_keys", "_replay_cache", "_spec", "_tolerance")
 
     def __init__(
         self,
@@ -220,8 +227,10 @@ class WebhookVerifier:
         *,
         tolerance: Tolerance = DEFAULT_TOLERANCE,
         replay_cache: ReplayCache | None = None,
+        header_prefix: str = DEFAULT_HEADER_PREFIX,
     ) -> None:
         check_replay_cache(replay_cache)
+        self._spec = _header_spec(header_prefix)
         self._keys = _key_set(secrets)
         self._tolerance = to_tolerance(tolerance)
         self._replay_cache = replay_cache
@@ -257,6 +266,7 @@ class WebhookVerifier:
             payload,
             headers,
             self._keys,
+            self._spec,
             tolerance=self._tolerance,
             now=now,
             replay_cache=self._replay_cache,
@@ -284,6 +294,24 @@ def _verified(
     _set_version(result, version)
     _set_key_index(result, index)
     return result
+
+
+@functools.lru_cache(maxsize=16)
+def _spec_for(prefix: object) -> HeaderSpec:
+    if not isinstance(prefix, str) or _PREFIX_NAME_RE.fullmatch(prefix) is None:
+        raise ConfigurationError(
+            "header_prefix must be lower-case letters, digits and '-', ending in '-'"
+        )
+    return HeaderSpec.of(f"{prefix}id", f"{prefix}timestamp", f"{prefix}signature")
+
+
+def _header_spec(prefix: object) -> HeaderSpec:
+    if prefix == DEFAULT_HEADER_PREFIX:
+        return _SPEC
+    try:
+        return _spec_for(prefix)
+    except TypeError:  # unhashable
+        raise ConfigurationError("header_prefix must be a str") from None
 
 
 def _split_signatures(sig_text: str) -> tuple[list[bytes], list[bytes]]:
@@ -318,16 +346,18 @@ def _match_ed25519(keys: _KeySet, v1a: list[bytes], content: bytes) -> int | Non
     return None
 
 
-def _refuse_prefix(msg_id: str) -> NoReturn:
+def _refuse_prefix(msg_id: str, spec: HeaderSpec) -> NoReturn:
+    id_name, ts_name, _ = spec.names
     if _ID_RE.fullmatch(msg_id) is None:
-        raise MalformedHeader("webhook-id must be 1-256 visible ASCII characters without '.'")
-    raise MalformedHeader("webhook-timestamp is not a canonical decimal integer")
+        raise MalformedHeader(f"{id_name} must be 1-256 visible ASCII characters without '.'")
+    raise MalformedHeader(f"{ts_name} is not a canonical decimal integer")
 
 
 def _verify(  # noqa: C901, PLR0912 - the hot path is kept in one frame on purpose
     payload: object,
     headers: object,
     keys: _KeySet,
+    spec: HeaderSpec,
     *,
     tolerance: float,
     now: object,
@@ -338,29 +368,30 @@ def _verify(  # noqa: C901, PLR0912 - the hot path is kept in one frame on purpo
         # find_headers()'s plain-dict fast path, inlined: direct lookups, then one
         # lower-cased scan proving that no other spelling of the names is present.
         get = headers.get
-        msg_id, ts_text, sig_text = get(HEADER_ID), get(HEADER_TIMESTAMP), get(HEADER_SIGNATURE)
+        id_name, ts_name, sig_name = spec.names
+        msg_id, ts_text, sig_text = get(id_name), get(ts_name), get(sig_name)
         try:
-            exact = "\n".join(headers).lower().count("webhook-") == 3  # noqa: PLR2004
+            exact = "\n".join(headers).lower().count(spec.stem) == 3  # noqa: PLR2004
         except TypeError:
             exact = False
         if not (exact and type(msg_id) is str and type(ts_text) is str and type(sig_text) is str):
-            msg_id, ts_text, sig_text = find_headers(headers, _SPEC)
+            msg_id, ts_text, sig_text = find_headers(headers, spec)
     else:
-        msg_id, ts_text, sig_text = find_headers(headers, _SPEC)
+        msg_id, ts_text, sig_text = find_headers(headers, spec)
     if msg_id is None or ts_text is None or sig_text is None:
         found = (msg_id, ts_text, sig_text)
-        missing = [n for n, v in zip(_SPEC.names, found, strict=True) if v is None]
+        missing = [n for n, v in zip(spec.names, found, strict=True) if v is None]
         raise MalformedHeader(f"missing header {', '.join(missing)}")
     # One match checks the id (visible ASCII, no ".") and the canonical decimal timestamp,
     # on the very text that is signed.
     prefix_text = f"{msg_id}.{ts_text}."
     if _PREFIX_RE.fullmatch(prefix_text) is None:
-        _refuse_prefix(msg_id)
+        _refuse_prefix(msg_id, spec)
     timestamp = int(ts_text)
     current = _utc_now().timestamp() if now is None else unix_now(now)
     skew = current - timestamp
     if skew > tolerance or -skew > tolerance:
-        check_tolerance(timestamp, current, tolerance, what="webhook-timestamp")
+        check_tolerance(timestamp, current, tolerance, what=spec.names[1])
     # The usual case, one short v1 signature, skips the general split (which caps sizes).
     if sig_text[:3] == "v1," and " " not in sig_text and len(sig_text) < _SHORT_ENTRY:
         v1: list[bytes] = [sig_text[3:].encode("utf-8", "replace")]
@@ -444,6 +475,7 @@ def verify(
     tolerance: Tolerance = DEFAULT_TOLERANCE,
     now: Now = None,
     replay_cache: ReplayCache | None = None,
+    header_prefix: str = DEFAULT_HEADER_PREFIX,
 ) -> VerifiedWebhook:
     """Verify a Standard Webhooks delivery.
 
@@ -462,6 +494,8 @@ def verify(
         tolerance: Seconds (or a timedelta) the timestamp may differ from now, either way.
         now: The current time: an aware datetime or UNIX seconds (default: the clock).
         replay_cache: If given, each delivery (message id and timestamp) is accepted once.
+        header_prefix: The header names' prefix: ``"webhook-"`` (the specification) or, for
+            Svix-branded deliveries (Clerk, Resend, ...), ``"svix-"``.
 
     Returns:
         The verified message.
@@ -482,6 +516,7 @@ def verify(
         payload,
         headers,
         _key_set(secrets),
+        _header_spec(header_prefix),
         tolerance=_DEFAULT_SECONDS if tolerance == DEFAULT_TOLERANCE else to_tolerance(tolerance),
         now=now,
         replay_cache=replay_cache,
@@ -498,6 +533,7 @@ def sign(
     *,
     msg_id: str,
     timestamp: int | dt.datetime,
+    header_prefix: str = DEFAULT_HEADER_PREFIX,
 ) -> dict[str, str]:
     """Sign a payload: return the three Standard Webhooks headers to send with it.
 
@@ -508,6 +544,7 @@ def sign(
         msg_id: The message id: the same for every retry of one message; 1 to 256 visible
             ASCII characters without ``.``.
         timestamp: The send time: UNIX seconds or an aware datetime (a retry gets a new one).
+        header_prefix: The header names' prefix (``"webhook-"``; ``"svix-"`` for Svix's).
 
     Returns:
         ``{"webhook-id": ..., "webhook-timestamp": ..., "webhook-signature": ...}``.
@@ -519,6 +556,7 @@ def sign(
     .. versionadded:: 0.1.0
     """
     body = to_payload(payload)
+    id_name, ts_name, sig_name = _header_spec(header_prefix).names
     if not _valid_id(msg_id):
         raise ConfigurationError("msg_id must be 1-256 visible ASCII characters without '.'")
     ts = signing_timestamp(timestamp)
@@ -534,4 +572,4 @@ def sign(
             parts.append("v1a," + base64.b64encode(key.private.sign(message)).decode("ascii"))
         else:
             raise InvalidKeyError("a whpk_ public key cannot sign: use the whsk_ signing key")
-    return {HEADER_ID: msg_id, HEADER_TIMESTAMP: str(ts), HEADER_SIGNATURE: " ".join(parts)}
+    return {id_name: msg_id, ts_name: str(ts), sig_name: " ".join(parts)}

@@ -79,6 +79,24 @@ def test_secret_from_environment_and_rotation(
     assert json.loads(capsys.readouterr().out)["key_index"] == 1
 
 
+def test_svix_prefix_round_trip(
+    files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--header-prefix svix- signs and verifies Svix-branded headers."""
+    argv = ["webhook", "sign", "--secret-file", files["secret"], "--payload-file"]
+    argv += [files["payload"], "--msg-id", MSG_ID, "--timestamp", "1614265330"]
+    assert main([*argv, "--header-prefix", "svix-"]) == 0
+    out = capsys.readouterr().out
+    assert out == HEADERS.replace("webhook-", "svix-")
+    (tmp_path / "svix").write_text(out)
+    check = ["webhook", "verify", "--secret-file", files["secret"], "--payload-file"]
+    check += [files["payload"], "--headers-file", str(tmp_path / "svix"), "--now", "1614265330"]
+    assert main([*check, "--header-prefix", "svix-"]) == 0
+    assert json.loads(capsys.readouterr().out)["msg_id"] == MSG_ID
+    assert main(check) == 1
+    assert "missing header webhook-id" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("scheme", ["stripe", "github"])
 def test_provider_schemes_round_trip(
     scheme: str, files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -102,8 +120,10 @@ def test_provider_schemes_round_trip(
         [],  # no --msg-id for the standard scheme
         ["--msg-id", "a", "--scheme", "github"],
         ["--scheme", "github", "--timestamp", "5"],
+        ["--scheme", "stripe", "--header-prefix", "svix-"],
+        ["--msg-id", "a", "--header-prefix", "Svix"],
     ],
-    ids=["no-msg-id", "msg-id-github", "timestamp-github"],
+    ids=["no-msg-id", "msg-id-github", "timestamp-github", "prefix-stripe", "bad-prefix"],
 )
 def test_sign_usage_mistakes_exit_2(
     extra: list[str], files: dict[str, str], capsys: pytest.CaptureFixture[str]

@@ -306,6 +306,30 @@ def test_headers_of_the_wrong_type_are_a_configuration_error() -> None:
             _verify(bad)
 
 
+def test_svix_header_prefix() -> None:
+    """Svix-branded headers (svix-id, ...) verify when asked for, and only then."""
+    headers = sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP, header_prefix="svix-")
+    assert sorted(headers) == ["svix-id", "svix-signature", "svix-timestamp"]
+    assert headers["svix-signature"] == SIGNATURE
+    assert _verify(headers, header_prefix="svix-").msg_id == MSG_ID
+    verifier = WebhookVerifier(SECRET, header_prefix="svix-")
+    title = {k.title(): v for k, v in headers.items()}
+    assert verifier.verify(PAYLOAD, title, now=TIMESTAMP).msg_id == MSG_ID
+    with pytest.raises(MalformedHeader, match="missing header webhook-id"):
+        _verify(headers)
+    with pytest.raises(MalformedHeader, match="svix-timestamp"):
+        _verify({**headers, "svix-timestamp": "x"}, header_prefix="svix-")
+
+
+@pytest.mark.parametrize("prefix", ["Svix-", "svix", "", "a--", 5, ["svix-"]], ids=repr)
+def test_bad_header_prefix_is_a_configuration_error(prefix: object) -> None:
+    """A prefix must be lower-case token characters ending in '-'."""
+    with pytest.raises(ConfigurationError, match="header_prefix"):
+        _verify(_headers(), header_prefix=prefix)
+    with pytest.raises(ConfigurationError, match="header_prefix"):
+        sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP, header_prefix=prefix)  # type: ignore[arg-type]
+
+
 # ----------------------------------------------------------------------------- timestamps
 
 
