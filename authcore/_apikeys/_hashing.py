@@ -40,6 +40,7 @@ _RESOLVED_MAX: Final = 65_536
 
 
 def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    # A plain function: measurably faster than functools.partial(hmac.digest, digest=...).
     return hmac.digest(key, message, "sha256")
 
 

@@ -7,6 +7,7 @@ import logging
 import math
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 from authcore._apikeys._format import check_prefix, generate, make_splitter
 from authcore._apikeys._hashing import NO_MATCH, KeyHasher
 from authcore._apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
-from authcore.clock import Clock, SystemClock, ensure_aware
+from authcore.clock import Clock, SystemClock, ensure_aware, utc_now
 from authcore.errors import (
     AuthcoreError,
     ConfigurationError,
@@ -116,9 +117,12 @@ class KeyManager:
 
     Usage (count and last-used time) is counted in memory and written to the store in one
     batch by :meth:`flush`, which :meth:`verify` also calls once ``flush_interval`` has passed
-    or ``flush_threshold`` uses are pending.  There is no background thread: call
-    :meth:`flush` at shutdown (for example with :func:`atexit.register`) to keep the last
-    counts; a crash loses at most one interval of counters, never a credit.
+    (on the monotonic clock) or ``flush_threshold`` uses are pending.  There is no background
+    thread: call :meth:`flush` at shutdown (for example with :func:`atexit.register`), and
+    periodically if traffic can stop for long, to keep the last counts; a crash loses the
+    unflushed counters, never a credit (credits are taken in the store, atomically).
+    Last-used times are measured on the monotonic clock and dated at flush from ``clock``,
+    so :meth:`verify` reads ``clock`` only for keys whose answer depends on the time.
 
     Args:
         store: Where records live.
@@ -162,11 +166,13 @@ class KeyManager:
             raise ConfigurationError("flush_threshold must be an int >= 1")
         self._store = store
         self._hasher = hasher
+        self._check = hasher.check
         self._prefix = check_prefix(prefix)
         self._split = make_splitter(prefix)
         self._get = store.get
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._now = self._clock.now
+        # SystemClock.now() is utc_now(): call it directly, one frame less per verify.
+        self._now = utc_now if type(self._clock) is SystemClock else self._clock.now
         self._limiter = limiter
         self._default_limit = default_rate_limit
         self._flush_interval = _seconds(flush_interval, "flush_interval")
@@ -176,9 +182,13 @@ class KeyManager:
         # Usage is recorded without a lock: verifying threads only append to _uses and set
         # _last_used items (each one atomic operation); only flush() removes, and only the
         # items that were present when it started, so no use is ever lost or counted twice.
+        # Use times are monotonic-clock stamps, turned into datetimes at flush relative to
+        # the manager's clock: a verify reads the (slower) wall clock only when the key's
+        # status depends on the time.
         self._uses: list[str] = []
-        self._last_used: dict[str, dt.datetime] = {}
-        self._next_flush = self._now() + self._flush_interval
+        self._last_used: dict[str, int] = {}
+        self._interval_ns = int(self._flush_interval.total_seconds() * 1e9)
+        self._next_flush = time.monotonic_ns() + self._interval_ns
 
     @property
     def prefix(self) -> str:
@@ -276,24 +286,24 @@ class KeyManager:
         record = self._get(key_id)
         if record is None:
             self._hasher.reject(secret)
-        needs_rehash = self._hasher.check(secret, record.secret_hash)
+        needs_rehash = self._check(secret, record.secret_hash)
         # The secret matched: from here on, answers may depend on the record.
         if record.prefix != self._prefix:
             raise InvalidCredentials(NO_MATCH)
-        now = self._now()
         until = record.usable_until
-        if until is not None and now >= until:
-            _refuse_status(record, now)
-        if scopes:
-            _require(scopes, record.scopes)
-        if record.rate_limit is not None or record.remaining_uses is not None or needs_rehash:
-            record = self._slow_checks(record, secret, now, needs_rehash=needs_rehash)
-        elif self._default_limit is not None:
-            self._limit(self._default_limit, key_id, now)
+        if until is not None:
+            now = self._now()
+            if now >= until:
+                _refuse_status(record, now)
+        if scopes and (isinstance(scopes, str) or not record.scopes.issuperset(scopes)):
+            _refuse_scopes(scopes, record.scopes)
+        if record.metered or needs_rehash or self._default_limit is not None:
+            record = self._slow_checks(record, secret, needs_rehash=needs_rehash)
         # Batched usage: counted in memory, written by flush().
+        stamp = time.monotonic_ns()
         self._uses.append(key_id)
-        self._last_used[key_id] = now
-        if now >= self._next_flush or len(self._uses) >= self._flush_threshold:
+        self._last_used[key_id] = stamp
+        if stamp >= self._next_flush or len(self._uses) >= self._flush_threshold:
             self._auto_flush()
         return record
 
@@ -303,9 +313,8 @@ class KeyManager:
             if not decision.allowed:
                 raise RateLimited(retry_after=decision.retry_after)
 
-    def _slow_checks(
-        self, record: KeyRecord, secret: bytes, now: dt.datetime, *, needs_rehash: bool
-    ) -> KeyRecord:
+    def _slow_checks(self, record: KeyRecord, secret: bytes, *, needs_rehash: bool) -> KeyRecord:
+        now = self._now()
         limit = record.rate_limit or self._default_limit
         if limit is not None:
             self._limit(limit, record.key_id, now)
@@ -352,19 +361,24 @@ class KeyManager:
         .. versionadded:: 0.1.0
         """
         with self._flush_lock:
+            stamp = time.monotonic_ns()
             now = self._now()
-            self._next_flush = now + self._flush_interval
+            self._next_flush = stamp + self._interval_ns
             uses = self._uses
             taken = len(uses)
             if not taken:
                 return 0
             counts = Counter(uses[:taken])
             del uses[:taken]  # later appends stay for the next flush
-            last_used = self._last_used.copy()
-            if len(last_used) > _LAST_USED_MAX:
+            stamps = self._last_used.copy()
+            if len(stamps) > _LAST_USED_MAX:
                 self._last_used.clear()
             usage = {
-                key_id: Usage(count=count, last_used_at=last_used.get(key_id, now))
+                key_id: Usage(
+                    count=count,
+                    last_used_at=now
+                    - dt.timedelta(microseconds=(stamp - stamps.get(key_id, stamp)) // 1000),
+                )
                 for key_id, count in counts.items()
             }
             try:
@@ -504,12 +518,15 @@ class KeyManager:
         return f"KeyManager(prefix={self._prefix!r}, store={type(self._store).__name__})"
 
 
-def _require(scopes: Iterable[str], granted: frozenset[str]) -> None:
+def _since(stamp: int, then: int | None) -> dt.timedelta:
+    """Monotonic nanoseconds from ``then`` to ``stamp`` as a timedelta (0 if unknown)."""
+    return dt.timedelta(0) if then is None else dt.timedelta(microseconds=(stamp - then) // 1000)
+
+
+def _refuse_scopes(scopes: Iterable[str], granted: frozenset[str]) -> NoReturn:
     if isinstance(scopes, str):
         raise ConfigurationError("scopes must be a collection of scope strings, not one string")
-    for scope in scopes:
-        if scope not in granted:
-            raise InsufficientScope(missing=tuple({s for s in scopes if s not in granted}))
+    raise InsufficientScope(missing=tuple({s for s in scopes if s not in granted}))
 
 
 def _refuse_status(record: KeyRecord, now: dt.datetime) -> NoReturn:

@@ -45,6 +45,7 @@ class KeyRecord:
     Attributes:
         usable_until: Derived, not stored: the first instant the key no longer verifies
             (``None``: never; the distant past for a revoked or disabled key).
+        metered: Derived: whether verification takes a rate-limit token or a use credit.
         key_id: The public key id (part of the token; safe to display and log).
         prefix: The token prefix the key was issued with.
         owner: Who the key belongs to (an account, user or service id).
@@ -85,6 +86,7 @@ class KeyRecord:
     replaces: str | None = None
     replaced_by: str | None = None
     usable_until: dt.datetime | None = field(init=False, repr=False, compare=False)
+    metered: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.metadata, MappingProxyType):
@@ -96,6 +98,9 @@ class KeyRecord:
         else:
             until = min(self.expires_at, self.revoked_at)
         object.__setattr__(self, "usable_until", until)
+        object.__setattr__(
+            self, "metered", self.rate_limit is not None or self.remaining_uses is not None
+        )
 
     def usable_at(self, now: dt.datetime) -> bool:
         """Whether the key would verify at ``now`` (status and times only)."""

@@ -305,25 +305,36 @@ def test_default_rate_limit(store: KeyStore, hasher: KeyHasher, clock: FixedCloc
 
 
 def test_usage_is_batched_and_flushed(manager: KeyManager, clock: FixedClock) -> None:
-    """Uses are counted in memory and written by flush(), or when the interval passes."""
+    """Uses are counted in memory and written by flush(), dated from the manager's clock."""
     issued = manager.create(owner="acct_1")
     key_id = issued.record.key_id
     for _ in range(3):
         manager.verify(issued.token)
     assert manager.get(key_id).use_count == 0
     assert manager.pending_usage == 3
+    clock.advance(60)
     assert manager.flush() == 1
     assert manager.flush() == 0
     record = manager.get(key_id)
-    assert (record.use_count, record.last_used_at) == (3, START)
-    clock.advance(11)
-    manager.verify(issued.token)  # the interval (10 s) has passed since the first pending use
-    clock.advance(11)
-    manager.verify(issued.token)
-    record = manager.get(key_id)
-    assert record.use_count >= 4
+    assert record.use_count == 3
     assert record.last_used_at is not None
-    assert record.last_used_at > START
+    # Used just before the flush (monotonic time), dated relative to the clock at flush.
+    assert START + dt.timedelta(seconds=50) < record.last_used_at <= START + dt.timedelta(seconds=60)
+
+
+def test_usage_flushes_after_the_interval(
+    store: KeyStore, hasher: KeyHasher, clock: FixedClock
+) -> None:
+    """Once flush_interval has passed, the next verify writes the pending usage."""
+    manager = KeyManager(store, hasher, prefix="sk_test", clock=clock, flush_interval=0)
+    issued = manager.create(owner="o")
+    manager.verify(issued.token)
+    manager.verify(issued.token)
+    assert manager.pending_usage == 0
+    assert manager.get(issued.record.key_id).use_count == 2
+    lazy = KeyManager(store, hasher, prefix="sk_test", clock=clock, flush_interval=3600)
+    lazy.verify(issued.token)
+    assert lazy.pending_usage == 1
 
 
 def test_flush_threshold(store: KeyStore, hasher: KeyHasher, clock: FixedClock) -> None:
