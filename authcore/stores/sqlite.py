@@ -11,6 +11,7 @@ migration mechanism.  For several machines, use a networked store.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, TypeVar
@@ -156,8 +157,13 @@ def _row(record: KeyRecord) -> tuple[object, ...]:
     )
 
 
+@functools.lru_cache(maxsize=8192)
 def _record(row: tuple[object, ...]) -> KeyRecord:
-    """Build a record from a row; anything unreadable is a :class:`StoreError`."""
+    """Build a record from a row; anything unreadable is a :class:`StoreError`.
+
+    Cached: a row (a tuple of str, int and None) fully determines its immutable record, and
+    decoding dominates the cost of a lookup.
+    """
     try:
         (key_id, prefix, owner, secret_hash, scopes, status, created, expires, revoked, name,
          metadata, limit, remaining, uses, last_used, replaces, replaced_by) = row  # fmt: skip
