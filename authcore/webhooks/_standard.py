@@ -81,20 +81,21 @@ HEADER_SIGNATURE: Final = "webhook-signature"
 MAX_SIGNATURES: Final = 16
 """The most entries read from one ``webhook-signature`` header."""
 
+DEFAULT_HEADER_PREFIX: Final = "webhook-"
+"""The header-name prefix of the specification (Svix sends the same headers as ``svix-``)."""
+
 _MAX_SIGNATURE_HEADER: Final = 4096
 _SHORT_ENTRY: Final = 100
 _DEFAULT_SECONDS: Final = float(DEFAULT_TOLERANCE)
-DEFAULT_HEADER_PREFIX: Final = "webhook-"
-"""The header-name prefix of the specification (Svix also sends the same headers as ``svix-``)."""
 
 _SPEC: Final = HeaderSpec.of(HEADER_ID, HEADER_TIMESTAMP, HEADER_SIGNATURE)
-_PREFIX_NAME_RE: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*-")
+_HEADER_PREFIX_RE: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*-")
 # Below this size the signed content is built by one concatenation (cheaper than a second
 # HMAC update); above it the body is fed to the HMAC as is, without a copy.
 _CONCAT_LIMIT: Final = 16384
 # Visible ASCII except "." (0x2e): the id is followed by "." in the signed content.
 _ID_RE: Final = re.compile(r"[!-\-/-~]{1,256}")
-_PREFIX_RE: Final = re.compile(r"[!-\-/-~]{1,256}\.(?:0|[1-9][0-9]{0,15})\.")
+_SIGNED_PREFIX_RE: Final = re.compile(r"[!-\-/-~]{1,256}\.(?:0|[1-9][0-9]{0,15})\.")
 _UTC: Final = dt.timezone.utc
 _b2a = binascii.b2a_base64
 
@@ -298,7 +299,7 @@ def _verified(
 
 @functools.lru_cache(maxsize=16)
 def _spec_for(prefix: object) -> HeaderSpec:
-    if not isinstance(prefix, str) or _PREFIX_NAME_RE.fullmatch(prefix) is None:
+    if not isinstance(prefix, str) or _HEADER_PREFIX_RE.fullmatch(prefix) is None:
         raise ConfigurationError(
             "header_prefix must be lower-case letters, digits and '-', ending in '-'"
         )
@@ -346,7 +347,7 @@ def _match_ed25519(keys: _KeySet, v1a: list[bytes], content: bytes) -> int | Non
     return None
 
 
-def _refuse_prefix(msg_id: str, spec: HeaderSpec) -> NoReturn:
+def _refuse_signed_prefix(msg_id: str, spec: HeaderSpec) -> NoReturn:
     id_name, ts_name, _ = spec.names
     if _ID_RE.fullmatch(msg_id) is None:
         raise MalformedHeader(f"{id_name} must be 1-256 visible ASCII characters without '.'")
@@ -385,8 +386,8 @@ def _verify(  # noqa: C901, PLR0912 - the hot path is kept in one frame on purpo
     # One match checks the id (visible ASCII, no ".") and the canonical decimal timestamp,
     # on the very text that is signed.
     prefix_text = f"{msg_id}.{ts_text}."
-    if _PREFIX_RE.fullmatch(prefix_text) is None:
-        _refuse_prefix(msg_id, spec)
+    if _SIGNED_PREFIX_RE.fullmatch(prefix_text) is None:
+        _refuse_signed_prefix(msg_id, spec)
     timestamp = int(ts_text)
     current = _utc_now().timestamp() if now is None else unix_now(now)
     skew = current - timestamp
