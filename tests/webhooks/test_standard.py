@@ -121,6 +121,8 @@ def test_interoperates_with_the_standardwebhooks_package() -> None:
     theirs = peer.sign(MSG_ID, when, PAYLOAD.decode())
     assert _verify(_headers(theirs)).version == "v1"
     assert theirs == SIGNATURE
+    ours = sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=int(utc_now().timestamp()))
+    assert peer.verify(PAYLOAD, ours) == {"test": 2432232314}
 
 
 # ----------------------------------------------------------------------------- signatures
