@@ -319,7 +319,9 @@ def test_usage_is_batched_and_flushed(manager: KeyManager, clock: FixedClock) ->
     assert record.use_count == 3
     assert record.last_used_at is not None
     # Used just before the flush (monotonic time), dated relative to the clock at flush.
-    assert START + dt.timedelta(seconds=50) < record.last_used_at <= START + dt.timedelta(seconds=60)
+    assert (
+        START + dt.timedelta(seconds=50) < record.last_used_at <= START + dt.timedelta(seconds=60)
+    )
 
 
 def test_usage_flushes_after_the_interval(

@@ -1,0 +1,126 @@
+"""``authcore apikey``: generate keys, check their format offline, hash them for storage.
+
+Secrets never come from argv: peppers only through ``--pepper-file``/``--pepper-env``; a token
+to check or hash comes from ``--token-file``/``--token-env`` or standard input (a positional
+TOKEN is accepted by ``check`` for convenience, as it only validates the format, but it lands
+in shell history: prefer ``-`` and a pipe).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from authcore.cli._common import add_secret_options, read_input, read_secret, write_output
+from authcore.errors import UsageError
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``apikey`` subcommand and its ``new``, ``check`` and ``hash`` actions."""
+    parser = subparsers.add_parser(
+        "apikey",
+        help="generate, check and hash API keys",
+        description="Generate API keys, check their format and checksum offline, and hash "
+        "them for storage with a pepper.",
+    )
+    actions = parser.add_subparsers(
+        title="actions", metavar="ACTION", parser_class=type(parser), required=True
+    )
+
+    new = actions.add_parser(
+        "new",
+        help="generate a key; with a pepper, also its storage hash",
+        description="Generate a new API key: prints the token (show it once), its key id and, "
+        "given a pepper, the hash to store.",
+    )
+    new.add_argument("--prefix", required=True, help="the key prefix, for example sk_live")
+    add_secret_options(new, "pepper", help_name="pepper (32 bytes or more)")
+    new.add_argument("--pepper-id", default="p1", help="the pepper's id in the hash (p1)")
+    new.add_argument("--json", action="store_true", help="print one JSON object")
+    new.set_defaults(handler=_new)
+
+    check = actions.add_parser(
+        "check",
+        help="check a key's format and checksum offline",
+        description="Check a token's prefix, charset, length and CRC32 checksum without any "
+        "store; exit 1 if it is malformed.",
+    )
+    check.add_argument(
+        "token", nargs="?", default=None, help="the token, or '-' for stdin (the default)"
+    )
+    add_secret_options(check, "token", help_name="token")
+    check.add_argument("--prefix", help="also require this prefix")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(handler=_check)
+
+    hasher = actions.add_parser(
+        "hash",
+        help="print the storage hash of a key (pepper from a file or the environment)",
+        description="Read a token (stdin by default), check it, and print the hash of its "
+        "secret under the pepper: the value a key store keeps.",
+    )
+    add_secret_options(hasher, "pepper", help_name="pepper (32 bytes or more)")
+    hasher.add_argument("--pepper-id", default="p1", help="the pepper's id in the hash (p1)")
+    add_secret_options(hasher, "token", help_name="token")
+    hasher.add_argument("--json", action="store_true", help="print one JSON object")
+    hasher.set_defaults(handler=_hash)
+
+
+def _emit(args: argparse.Namespace, fields: dict[str, str]) -> None:
+    if args.json:
+        write_output(json.dumps(fields, sort_keys=True) + "\n")
+    else:
+        write_output("".join(f"{name}: {value}\n" for name, value in fields.items()))
+
+
+def _token(args: argparse.Namespace, positional: str | None = None) -> str:
+    if positional is not None and positional != "-":
+        if args.token_file is not None or args.token_env is not None:
+            raise UsageError("give the token once: as TOKEN, --token-file or --token-env")
+        return positional
+    raw = read_secret(args, "token", required=False)
+    if raw is None:
+        raw = read_input("-").rstrip(b"\r\n")
+    try:
+        return raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        from authcore.errors import MalformedKey  # noqa: PLC0415 - only on the error path
+
+        raise MalformedKey("characters outside base62") from None
+
+
+def _new(args: argparse.Namespace) -> int:
+    from authcore.apikeys import KeyHasher, generate  # noqa: PLC0415 - keep --help instant
+
+    key = generate(args.prefix)
+    fields = {"token": key.token, "key_id": key.key_id}
+    pepper = read_secret(args, "pepper", required=False)
+    if pepper is not None:
+        fields["hash"] = KeyHasher({args.pepper_id: pepper}).hash(key.secret)
+    elif not args.json:
+        sys.stderr.write("authcore: no pepper given: no storage hash printed\n")
+    _emit(args, fields)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from authcore.apikeys import parse  # noqa: PLC0415
+
+    parsed = parse(_token(args, args.token), prefix=args.prefix)
+    _emit(args, {"status": "ok", "prefix": parsed.prefix, "key_id": parsed.key_id})
+    return 0
+
+
+def _hash(args: argparse.Namespace) -> int:
+    from authcore.apikeys import KeyHasher, parse  # noqa: PLC0415
+
+    pepper = read_secret(args, "pepper")
+    assert pepper is not None  # noqa: S101 - required=True returns bytes or raises
+    hasher = KeyHasher({args.pepper_id: pepper})
+    parsed = parse(_token(args))
+    _emit(args, {"key_id": parsed.key_id, "hash": hasher.hash(parsed.secret)})
+    return 0

@@ -1,0 +1,144 @@
+"""`authcore apikey new|check|hash`."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from authcore import apikeys
+from authcore.cli import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PEPPER = b"cli-pepper-" + b"x" * 32
+
+
+@pytest.fixture
+def pepper_file(tmp_path: Path) -> str:
+    """A pepper file with a trailing newline."""
+    path = tmp_path / "pepper"
+    path.write_bytes(PEPPER + b"\n")
+    return str(path)
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data.encode())))
+
+
+def test_new_prints_token_id_and_hash(pepper_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`new` prints a valid token, its key id and the hash a KeyHasher would store."""
+    assert (
+        main(["apikey", "new", "--prefix", "sk_live", "--pepper-file", pepper_file, "--json"]) == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    parsed = apikeys.parse(out["token"], prefix="sk_live")
+    assert out["key_id"] == parsed.key_id
+    hasher = apikeys.KeyHasher({"p1": PEPPER})
+    assert hasher.verify(parsed.secret, out["hash"]).pepper_id == "p1"
+
+
+def test_new_without_pepper(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a pepper, `new` prints the token and says no hash was printed."""
+    assert main(["apikey", "new", "--prefix", "pk_test"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("token: pk_test_")
+    assert "hash" not in captured.out
+    assert "no pepper" in captured.err
+
+
+def test_new_with_pepper_from_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pepper may come from an environment variable, with its own id."""
+    monkeypatch.setenv("MY_PEPPER", PEPPER.decode())
+    argv = ["apikey", "new", "--prefix", "sk", "--pepper-env", "MY_PEPPER", "--pepper-id", "k2"]
+    assert main(argv) == 0
+    assert "hash: v1$k2$" in capsys.readouterr().out
+
+
+def test_check_accepts_good_tokens(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check` accepts a valid token from argv or stdin and prints its key id."""
+    key = apikeys.generate("sk_live")
+    assert main(["apikey", "check", key.token, "--prefix", "sk_live"]) == 0
+    assert f"key_id: {key.key_id}" in capsys.readouterr().out
+    _stdin(monkeypatch, key.token + "\n")
+    assert main(["apikey", "check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "ok"
+
+
+def test_check_refuses_bad_tokens(capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo exits 1 with the reason on one line and without echoing the token."""
+    key = apikeys.generate("sk_live")
+    typo = key.token[:-1] + ("a" if key.token[-1] != "a" else "b")
+    assert main(["apikey", "check", typo]) == 1
+    err = capsys.readouterr().err
+    assert "checksum mismatch" in err
+    assert key.secret not in err
+    assert err.count("\n") == 1
+    assert main(["apikey", "check", key.token, "--prefix", "sk_test"]) == 1
+    assert "unexpected prefix" in capsys.readouterr().err
+
+
+def test_check_refuses_non_ascii_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Non-ASCII input is a malformed key (exit 1), not a traceback."""
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"\xff\xfe")))
+    assert main(["apikey", "check"]) == 1
+    assert "malformed_key" in capsys.readouterr().err
+
+
+def test_check_token_given_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A positional token plus --token-file is a usage error."""
+    path = tmp_path / "t"
+    path.write_text("x")
+    assert main(["apikey", "check", "abc", "--token-file", str(path)]) == 2
+    assert "once" in capsys.readouterr().err
+
+
+def test_hash_matches_the_library(
+    pepper_file: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hash` prints the same storage hash as KeyHasher for the token's secret."""
+    key = apikeys.generate("sk_live")
+    token_file = tmp_path / "token"
+    token_file.write_text(key.token + "\n")
+    argv = ["apikey", "hash", "--pepper-file", pepper_file, "--token-file", str(token_file)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"hash: {apikeys.KeyHasher({'p1': PEPPER}).hash(key.secret)}" in out
+    assert key.secret not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["apikey"], 2, "required"),
+        (["apikey", "new"], 2, "--prefix"),
+        (["apikey", "new", "--prefix", "SK"], 2, "prefix must be"),
+        (["apikey", "hash"], 2, "--pepper-file"),
+        (["apikey", "hash", "--pepper-env", "AUTHCORE_TEST_UNSET_VAR"], 2, "not set"),
+    ],
+)
+def test_usage_mistakes(
+    argv: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Usage mistakes exit 2 with one line on stderr."""
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_short_pepper_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pepper shorter than 32 bytes exits 2."""
+    path = tmp_path / "short"
+    path.write_bytes(b"short")
+    assert main(["apikey", "new", "--prefix", "sk", "--pepper-file", str(path)]) == 2
+    assert "shorter than 32 bytes" in capsys.readouterr().err
