@@ -329,9 +329,14 @@ def make_signer(alg: SignatureAlgorithm, key: object) -> Signer:
     if family is Family.HMAC:
         if not isinstance(key, bytes):  # pragma: no cover
             raise UnsupportedAlgorithm("HMAC needs a secret")
-        hash_name = alg.hash_name or "sha256"
-        digest = hmac.digest
-        return lambda data: digest(key, data, hash_name)
+        template = hmac.new(key, digestmod=alg.hash_name or "sha256")
+
+        def sign_hmac(data: bytes) -> bytes:
+            mac = template.copy()
+            mac.update(data)
+            return mac.digest()
+
+        return sign_hmac
     if family is Family.EDDSA:
         if not isinstance(
             key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)

@@ -84,7 +84,7 @@ class VerifiedJWS:
 # ----------------------------------------------------------------------------- shared helpers
 
 
-def normalize_algorithms(algorithms: object) -> frozenset[str]:
+def _normalize_algorithms(algorithms: object) -> frozenset[str]:
     """Check the caller's ``algorithms`` list.
 
     Raises:
@@ -106,7 +106,7 @@ def normalize_algorithms(algorithms: object) -> frozenset[str]:
     return names
 
 
-def as_resolver(keys: object) -> KeyResolver:
+def _as_resolver(keys: object) -> KeyResolver:
     """Accept a :class:`JWK`, an iterable of them, a :class:`KeySet` or any :class:`KeyResolver`.
 
     Raises:
@@ -123,7 +123,7 @@ def as_resolver(keys: object) -> KeyResolver:
     )
 
 
-def select_keys(resolver: KeyResolver, kid: str | None, alg: str) -> list[tuple[JWK, Verifier]]:
+def _select_keys(resolver: KeyResolver, kid: str | None, alg: str) -> list[tuple[JWK, Verifier]]:
     """Return the keys that may verify a signature with ``alg`` and ``kid``.
 
     A ``kid`` selects the key with exactly that id; when no key has it, only keys without a
@@ -158,7 +158,7 @@ def _check_resolved(key: object) -> None:
         raise ConfigurationError(f"the key resolver returned {type(key).__name__}, not a JWK")
 
 
-def check_header(
+def _check_header(
     header: object, *, allowed: Collection[str], protected: Mapping[str, Any] | None = None
 ) -> tuple[str, bool]:
     """Validate a JOSE header; return ``(alg, b64)``.
@@ -243,7 +243,7 @@ def _as_ascii(token: object, max_size: int) -> bytes:
     raise MalformedToken(f"token must be str or bytes, not {type(token).__name__}")
 
 
-def split_compact(raw: bytes) -> tuple[bytes, bytes, bytes]:
+def _split_compact(raw: bytes) -> tuple[bytes, bytes, bytes]:
     """Split ``header.payload.signature``; refuse other shapes (a JWE in particular)."""
     dots = raw.count(b".")
     if dots != 2:  # noqa: PLR2004 - three segments
@@ -254,7 +254,7 @@ def split_compact(raw: bytes) -> tuple[bytes, bytes, bytes]:
     return head, payload, signature
 
 
-def parse_protected(segment: bytes) -> dict[str, Any]:
+def _parse_protected(segment: bytes) -> dict[str, Any]:
     """Decode a protected header segment into a JSON object."""
     if not segment:
         raise MalformedToken("empty protected header")
@@ -311,12 +311,12 @@ def verify(
 
     .. versionadded:: 0.1.0
     """
-    allowed = normalize_algorithms(algorithms)
-    resolver = as_resolver(keys)
+    allowed = _normalize_algorithms(algorithms)
+    resolver = _as_resolver(keys)
     raw = _as_ascii(token, max_size)
-    head, payload_seg, sig_seg = split_compact(raw)
-    header = parse_protected(head)
-    alg, b64 = check_header(header, allowed=allowed)
+    head, payload_seg, sig_seg = _split_compact(raw)
+    header = _parse_protected(head)
+    alg, b64 = _check_header(header, allowed=allowed)
     if detached_payload is not None:
         if payload_seg:
             raise MalformedToken("detached payload given but the token carries a payload")
@@ -330,7 +330,7 @@ def verify(
     else:
         payload = payload_part = payload_seg
     signature = b64d(sig_seg, "signature")
-    candidates = select_keys(resolver, header.get("kid"), alg)
+    candidates = _select_keys(resolver, header.get("kid"), alg)
     key = _verify_with(candidates, head + b"." + payload_part, signature)
     return VerifiedJWS(payload=payload, header=header, key=key)
 
@@ -502,13 +502,13 @@ def _entry_header(
     if unprotected is not None and not isinstance(unprotected, dict):
         raise MalformedToken("'header' must be a JSON object")
     head = (protected_text or "").encode("ascii", "replace")
-    protected = parse_protected(head) if protected_text else {}
+    protected = _parse_protected(head) if protected_text else {}
     merged = dict(protected)
     for name, value in (unprotected or {}).items():
         if name in merged:
             raise MalformedToken(f"header {name[:40]!r} is both protected and unprotected")
         merged[name] = value
-    alg, b64 = check_header(merged, allowed=allowed, protected=protected)
+    alg, b64 = _check_header(merged, allowed=allowed, protected=protected)
     return head, merged, alg, b64
 
 
@@ -543,8 +543,8 @@ def verify_json(
 
     .. versionadded:: 0.1.0
     """
-    allowed = normalize_algorithms(algorithms)
-    resolver = as_resolver(keys)
+    allowed = _normalize_algorithms(algorithms)
+    resolver = _as_resolver(keys)
     if isinstance(jws, (str, bytes, bytearray)):
         if len(jws) > max_size:
             raise TokenTooLarge(f"JWS JSON longer than {max_size}")
@@ -570,7 +570,7 @@ def verify_json(
             if not isinstance(sig_text, str):
                 raise MalformedToken("'signature' must be a string")
             signature = b64d(sig_text.encode("ascii", "replace"), "signature")
-            candidates = select_keys(resolver, header.get("kid"), alg)
+            candidates = _select_keys(resolver, header.get("kid"), alg)
             key = _verify_with(candidates, head + b"." + payload_part, signature)
         except (AlgorithmNotAllowed, KeyNotFound, InvalidSignature) as exc:
             first_error = first_error or exc

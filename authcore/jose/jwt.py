@@ -36,12 +36,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from binascii import b2a_base64
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, final
 
 from authcore import clock as _clock_module
-from authcore._encoding import b64url_encode, json_loads
+from authcore._encoding import b64url_encode, json_dumps, json_loads
 from authcore.clock import Clock, utc_now
 from authcore.errors import (
     ConfigurationError,
@@ -61,14 +62,14 @@ from authcore.jose._jwk import JWK, KeyResolver, KeySet
 from authcore.jose.jws import (
     MAX_TOKEN_SIZE,
     _as_ascii,
+    _as_resolver,
+    _check_header,
+    _normalize_algorithms,
+    _parse_protected,
     _protected_header,
+    _select_keys,
+    _split_compact,
     _verify_with,
-    as_resolver,
-    check_header,
-    normalize_algorithms,
-    parse_protected,
-    select_keys,
-    split_compact,
 )
 
 __all__ = ["JWTVerifier", "UnverifiedJWT", "decode", "decode_unverified", "encode"]
@@ -76,6 +77,7 @@ __all__ = ["JWTVerifier", "UnverifiedJWT", "decode", "decode_unverified", "encod
 _HEADER_CACHE_SIZE: Final = 64
 _TIME_CLAIMS: Final = ("exp", "nbf", "iat")
 _NUMBERS: Final = frozenset({int, float})
+_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
 _CHECKED_CLAIMS: Final = frozenset({"exp", "nbf", "iat", "iss", "sub", "aud"})
 _encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
@@ -93,7 +95,7 @@ _unix_now: Callable[[], float] = getattr(_clock_module, "unix_now", None) or _ut
 
 def _reject_compact(raw: bytes) -> None:
     """Raise the precise error for a token that is not three base64url segments."""
-    head, payload, signature = split_compact(raw)
+    head, payload, signature = _split_compact(raw)
     b64d(head, "protected header")
     b64d(payload, "payload")
     b64d(signature, "signature")
@@ -237,7 +239,7 @@ class JWTVerifier:
         max_size: int = MAX_TOKEN_SIZE,
         clock: Clock | None = None,
     ) -> None:
-        resolver = as_resolver(keys)
+        resolver = _as_resolver(keys)
         _check_options(subject=subject, typ=typ, max_size=max_size, clock=clock)
         required_names = _required_names(required, with_iat=max_age is not None)
         issuers = _strings(issuer, "issuer")
@@ -250,7 +252,7 @@ class JWTVerifier:
         if subject is not None:
             need.add("sub")
         values: dict[str, object] = {
-            "algorithms": normalize_algorithms(algorithms),
+            "algorithms": _normalize_algorithms(algorithms),
             "_resolver": resolver,
             "_static": isinstance(resolver, KeySet),
             "_issuers": issuers,
@@ -276,8 +278,8 @@ class JWTVerifier:
         return f"JWTVerifier(algorithms={sorted(self.algorithms)!r})"
 
     def _header(self, head: bytes) -> tuple[dict[str, Any], _Candidates]:
-        header = parse_protected(head)
-        alg, b64 = check_header(header, allowed=self.algorithms)
+        header = _parse_protected(head)
+        alg, b64 = _check_header(header, allowed=self.algorithms)
         if not b64:
             raise MalformedToken("a JWT cannot use an unencoded payload (b64: false)")
         if self._typ is not None:
@@ -286,7 +288,7 @@ class JWTVerifier:
                 raise InvalidTokenType("typ header missing", claim="typ")
             if _normalize_typ(typ) != self._typ:
                 raise InvalidTokenType("typ header does not match", claim="typ")
-        return header, select_keys(self._resolver, header.get("kid"), alg)
+        return header, _select_keys(self._resolver, header.get("kid"), alg)
 
     def verify(self, token: str | bytes, *, now: dt.datetime | None = None) -> dict[str, Any]:
         """Verify a compact JWT and return its claims.
@@ -327,7 +329,7 @@ class JWTVerifier:
             candidates = (
                 cached
                 if cached is not None
-                else select_keys(self._resolver, header.get("kid"), header["alg"])
+                else _select_keys(self._resolver, header.get("kid"), header["alg"])
             )
         signature = b64d_known_alphabet(sig_seg, "signature")
         if len(candidates) == 1:
@@ -459,15 +461,18 @@ def decode(
 
 
 def _claims_json(claims: Mapping[str, Any]) -> bytes:
-    if not isinstance(claims, Mapping):
+    if type(claims) is not dict and not isinstance(claims, Mapping):
         raise EncodeError("claims must be a mapping")
-    for name in claims:
-        if type(name) is not str:
-            raise EncodeError("claim names must be strings")
+    try:
+        # str.join raises TypeError on the first name that is not a str, in C: json.dumps
+        # would silently turn int/float/bool/None names into strings.
+        "".join(claims)
+    except TypeError:
+        raise EncodeError("claim names must be strings") from None
     data: Mapping[str, Any] = claims
     for name in _TIME_CLAIMS:
         value = claims.get(name)
-        if value is None:
+        if value is None or type(value) is int:
             continue
         if isinstance(value, dt.datetime):
             if data is claims:
@@ -485,6 +490,10 @@ def _claims_json(claims: Mapping[str, Any]) -> bytes:
         raise EncodeError(f"claims are not JSON-serializable ({type(exc).__name__})") from None
 
 
+def _b64(data: bytes) -> bytes:
+    return b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+
+
 def encode(claims: Mapping[str, Any], key: JWK, *, headers: Mapping[str, Any] | None = None) -> str:
     """Sign ``claims`` as a compact JWT.
 
@@ -499,23 +508,20 @@ def encode(claims: Mapping[str, Any], key: JWK, *, headers: Mapping[str, Any] | 
 
     .. versionadded:: 0.1.0
     """
-    if not isinstance(key, JWK):
+    if type(key) is not JWK:
         raise ConfigurationError("key must be a JWK")
-    memo = key._memo  # noqa: SLF001 - per-key cache owned by the jose package
-    cached = memo.get("jwt-header") if headers is None else None
+    cached = key._memo.get("jwt-header") if headers is None else None  # noqa: SLF001 - jose's cache
     if cached is None:
         alg, header = _protected_header(key, {"typ": "JWT", **(headers or {})})
         if header.get("b64", True) is not True:
             raise EncodeError("a JWT cannot use an unencoded payload (b64: false)")
-        from authcore._encoding import json_dumps  # noqa: PLC0415 - cold path
-
         head = b64url_encode(json_dumps(header)).encode("ascii") + b"."
         cached = (head, key.signer(alg)[1])
         if headers is None:
-            memo["jwt-header"] = cached
+            key._memo["jwt-header"] = cached  # noqa: SLF001
     head, signer = cached
-    signing_input = head + b64url_encode(_claims_json(claims)).encode("ascii")
-    return signing_input.decode("ascii") + "." + b64url_encode(signer(signing_input))
+    signing_input = head + _b64(_claims_json(claims))
+    return (signing_input + b"." + _b64(signer(signing_input))).decode("ascii")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -541,8 +547,8 @@ def decode_unverified(token: str | bytes, *, max_size: int = MAX_TOKEN_SIZE) -> 
     .. versionadded:: 0.1.0
     """
     raw = _as_ascii(token, max_size)
-    head, payload_seg, _ = split_compact(raw)
-    header = parse_protected(head)
+    head, payload_seg, _ = _split_compact(raw)
+    header = _parse_protected(head)
     claims = json_loads(b64d(payload_seg, "payload"), what="payload")
     if not isinstance(claims, dict):
         raise MalformedToken("JWT payload is not a JSON object")
