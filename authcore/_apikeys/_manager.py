@@ -518,11 +518,6 @@ class KeyManager:
         return f"KeyManager(prefix={self._prefix!r}, store={type(self._store).__name__})"
 
 
-def _since(stamp: int, then: int | None) -> dt.timedelta:
-    """Monotonic nanoseconds from ``then`` to ``stamp`` as a timedelta (0 if unknown)."""
-    return dt.timedelta(0) if then is None else dt.timedelta(microseconds=(stamp - then) // 1000)
-
-
 def _refuse_scopes(scopes: Iterable[str], granted: frozenset[str]) -> NoReturn:
     if isinstance(scopes, str):
         raise ConfigurationError("scopes must be a collection of scope strings, not one string")

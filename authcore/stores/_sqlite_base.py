@@ -111,7 +111,7 @@ class SQLiteDatabase:
             raise ConfigurationError("synchronous must be FULL, EXTRA or NORMAL")
         if isinstance(given[1], bool) or not isinstance(given[1], (int, float)) or timeout < 0:
             raise ConfigurationError("timeout must be a number of seconds >= 0")
-        self.path = Path(path)
+        self.path: Path = Path(path)
         self._timeout = float(timeout)
         self._synchronous = synchronous
         self._local = threading.local()
