@@ -295,8 +295,13 @@ class KeyManager:
             now = self._now()
             if now >= until:
                 _refuse_status(record, now)
-        if scopes and (isinstance(scopes, str) or not record.scopes.issuperset(scopes)):
-            _refuse_scopes(scopes, record.scopes)
+        if scopes:
+            try:
+                granted = not isinstance(scopes, str) and record.scopes.issuperset(scopes)
+            except TypeError:  # not iterable, or unhashable items: a caller mistake
+                granted = False
+            if not granted:
+                _refuse_scopes(scopes, record.scopes)
         if record.metered or needs_rehash or self._default_limit is not None:
             record = self._slow_checks(record, secret, needs_rehash=needs_rehash)
         # Batched usage: counted in memory, written by flush().
@@ -519,9 +524,8 @@ class KeyManager:
 
 
 def _refuse_scopes(scopes: Iterable[str], granted: frozenset[str]) -> NoReturn:
-    if isinstance(scopes, str):
-        raise ConfigurationError("scopes must be a collection of scope strings, not one string")
-    raise InsufficientScope(missing=tuple({s for s in scopes if s not in granted}))
+    """Raise ConfigurationError for malformed required scopes, else InsufficientScope."""
+    raise InsufficientScope(missing=tuple(_scopes(scopes) - granted))
 
 
 def _refuse_status(record: KeyRecord, now: dt.datetime) -> NoReturn:
