@@ -185,6 +185,20 @@ class SQLiteDatabase:
             if isinstance(exc, sqlite3.Error):
                 raise store_error(exc) from None
             raise
+        finally:
+            self._local.writes = getattr(self._local, "writes", 0) + 1
+
+    def change_marker(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """A value that differs whenever the data may have changed since it was last taken.
+
+        ``PRAGMA data_version`` changes when another connection (thread or process) commits;
+        the count of this thread's transactions covers its own writes.  Caches built on it
+        stay exact as long as writes go through :meth:`transaction`.
+
+        Raises:
+            sqlite3.Error: Left to the caller, which translates it.
+        """
+        return conn.execute("PRAGMA data_version").fetchone()[0], getattr(self._local, "writes", 0)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import sqlite3
+import threading
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -33,6 +34,7 @@ __all__ = ["KEYS_SCHEMA", "RATE_LIMIT_SCHEMA", "SQLiteKeyStore", "SQLiteRateLimi
 _T = TypeVar("_T")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _US: Final = dt.timedelta(microseconds=1)
+_CACHE_MAX: Final = 4096
 
 KEYS_SCHEMA: Final = Schema(
     component="apikeys",
@@ -225,6 +227,7 @@ class SQLiteKeyStore:
         self._db = SQLiteDatabase(
             path, schemas=(KEYS_SCHEMA,), timeout=timeout, synchronous=synchronous
         )
+        self._local = threading.local()
 
     @property
     def database(self) -> SQLiteDatabase:
@@ -232,12 +235,35 @@ class SQLiteKeyStore:
         return self._db
 
     def get(self, key_id: str) -> KeyRecord | None:
-        """Return the record with this key id, or ``None``."""
+        """Return the record with this key id, or ``None``.
+
+        Records read by this thread are cached until the database changes (any commit by any
+        connection or process, see :meth:`SQLiteDatabase.change_marker`), which costs one
+        ``PRAGMA data_version`` per call instead of a query and a decode.
+        """
+        local = self._local
         try:
-            row = self._db.connection().execute(_GET, (key_id,)).fetchone()
+            conn = self._db.connection()
+            marker = self._db.change_marker(conn)
+            cache: dict[str, KeyRecord] | None = getattr(local, "cache", None)
+            if cache is None or local.conn is not conn or local.marker != marker:
+                cache = local.cache = {}
+                local.conn = conn
+                local.marker = marker
+            else:
+                record = cache.get(key_id)
+                if record is not None:
+                    return record
+            row = conn.execute(_GET, (key_id,)).fetchone()
         except sqlite3.Error as exc:
             raise store_error(exc) from None
-        return None if row is None else _record(row)
+        if row is None:
+            return None  # unknown ids are never cached: peers choose them
+        record = _record(row)
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[key_id] = record
+        return record
 
     def list_owner(self, owner: str) -> tuple[KeyRecord, ...]:
         """Return every record of ``owner``, oldest first."""

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
@@ -390,3 +391,59 @@ def test_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     with pytest.raises(InvalidCredentials):
         manager.verify(apikeys.generate("sk_test").token)
     store.close()
+
+
+_REVOKER = """
+    import sys
+    from authcore.apikeys import KeyHasher, KeyManager
+    from authcore.stores.sqlite import SQLiteKeyStore
+
+    store = SQLiteKeyStore(sys.argv[1])
+    KeyManager(store, KeyHasher({"p1": b"p" * 32}), prefix="sk_test").revoke(sys.argv[2])
+    store.close()
+"""
+
+
+def test_cached_records_see_other_processes_threads_and_stores(tmp_path: Path) -> None:
+    """A revocation by another process, thread or store object applies at the next verify."""
+    path = tmp_path / "db.sqlite"
+    store = SQLiteKeyStore(path)
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    keys = [manager.create(owner="o") for _ in range(3)]
+    for key in keys:  # read twice: the second read is served from the cache
+        manager.verify(key.token)
+        manager.verify(key.token)
+    proc = _spawn(_REVOKER, str(path), keys[0].record.key_id)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    with pytest.raises(Revoked):
+        manager.verify(keys[0].token)
+
+    thread = threading.Thread(target=manager.revoke, args=(keys[1].record.key_id,))
+    thread.start()
+    thread.join()
+    with pytest.raises(Revoked):
+        manager.verify(keys[1].token)
+
+    other = SQLiteKeyStore(path)
+    KeyManager(other, KeyHasher({"p1": PEPPER}), prefix="sk_test").revoke(keys[2].record.key_id)
+    with pytest.raises(Revoked):
+        manager.verify(keys[2].token)
+    other.close()
+    store.close()
+
+
+def test_cache_is_bounded(tmp_path: Path) -> None:
+    """The per-thread record cache never grows past its bound."""
+    store = SQLiteKeyStore(tmp_path / "db.sqlite")
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    ids = [manager.create(owner="o").record.key_id for _ in range(50)]
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr("authcore.stores.sqlite._CACHE_MAX", 10)
+    try:
+        for key_id in ids:
+            assert store.get(key_id) is not None
+        assert len(store._local.cache) <= 10
+    finally:
+        monkey.undo()
+        store.close()
