@@ -41,7 +41,8 @@ class MemoryKeyStore:
 
     def list_owner(self, owner: str) -> tuple[KeyRecord, ...]:
         """Return every record of ``owner``, oldest first."""
-        records = [r for r in list(self._records.values()) if r.owner == owner]
+        with self._lock:
+            records = [r for r in self._records.values() if r.owner == owner]
         return tuple(sorted(records, key=lambda r: (r.created_at, r.key_id)))
 
     def add(self, record: KeyRecord) -> None:
