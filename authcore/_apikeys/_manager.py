@@ -41,6 +41,7 @@ _log = logging.getLogger("authcore.apikeys")
 _SCOPE_RE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 _MAX_TEXT: Final = 256
 _LAST_USED_MAX: Final = 100_000
+_STORE_METHODS: Final = ("get", "list_owner", "add", "update", "consume_use", "record_usage")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +157,9 @@ class KeyManager:
     ) -> None:
         if not isinstance(hasher, KeyHasher):
             raise ConfigurationError("hasher must be a KeyHasher")
+        missing = [name for name in _STORE_METHODS if not callable(getattr(store, name, None))]
+        if missing:
+            raise ConfigurationError(f"store lacks KeyStore methods: {', '.join(missing)}")
         if default_rate_limit is not None and not isinstance(default_rate_limit, GCRA):
             raise ConfigurationError("default_rate_limit must be a GCRA")
         if default_rate_limit is not None and limiter is None:

@@ -425,11 +425,12 @@ def test_manager_configuration(hasher: KeyHasher) -> None:
         {"prefix": "sk", "default_rate_limit": 5, "limiter": MemoryRateLimitStore()},
         {"prefix": "sk", "flush_threshold": 0},
         {"prefix": "sk", "flush_interval": -1},
+        {"prefix": "sk", "store": object()},
     ]
     for options in bad:
-        kwargs = {"hasher": hasher, **options}
+        kwargs = {"store": store, "hasher": hasher, **options}
         with pytest.raises(ConfigurationError):
-            KeyManager(store, **kwargs)  # type: ignore[arg-type]
+            KeyManager(**kwargs)  # type: ignore[arg-type]
     manager = KeyManager(store, hasher, prefix="sk")
     with pytest.raises(ConfigurationError):  # a per-key limit needs a limiter
         manager.create(owner="o", rate_limit=GCRA(1, 1))
