@@ -220,6 +220,10 @@ _CRASH_WRITER = """
 """
 
 
+_POSIX_ONLY = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX-only")
+
+
+@_POSIX_ONLY
 def test_sigkill_mid_transaction_loses_nothing_committed(tmp_path: Path) -> None:
     """A writer killed with SIGKILL inside a large transaction leaves committed keys intact."""
     path = tmp_path / "db.sqlite"
@@ -270,6 +274,7 @@ _LOOP_WRITER = """
 """
 
 
+@_POSIX_ONLY
 @pytest.mark.parametrize("kill_after", [5, 40, 120])
 def test_sigkill_at_a_random_point_of_a_write_loop(tmp_path: Path, kill_after: int) -> None:
     """Killing a busy writer anywhere keeps every key it reported and a sound database."""
