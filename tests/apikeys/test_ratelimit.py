@@ -205,3 +205,39 @@ def test_naive_now_is_refused() -> None:
     """A naive datetime is a caller mistake."""
     with pytest.raises(ConfigurationError):
         to_ns(dt.datetime(2026, 1, 1))  # noqa: DTZ001 - naive on purpose
+
+
+@given(
+    rate=st.integers(1, 50),
+    unit_ms=st.integers(1, 1000),
+    burst=st.integers(1, 20),
+    steps=st.lists(st.tuples(st.integers(0, 3_000_000), st.integers(1, 5)), max_size=60),
+)
+def test_gcra_matches_an_exact_token_bucket(
+    rate: int, unit_ms: int, burst: int, steps: list[tuple[int, int]]
+) -> None:
+    """GCRA decides exactly like a token bucket in rational arithmetic (burst tokens, 1/T)."""
+    from fractions import Fraction  # noqa: PLC0415 - only this test needs it
+
+    period_s = Fraction(rate * unit_ms, 1000)  # a whole number of ms per request
+    limit = GCRA(rate, float(period_s), burst)
+    store = MemoryRateLimitStore()
+    interval = period_s / rate
+    tokens, last = Fraction(burst), Fraction(0)
+    now = START
+    elapsed = Fraction(0)
+    for gap_us, cost in steps:
+        now += dt.timedelta(microseconds=gap_us)
+        elapsed += Fraction(gap_us, 1_000_000)
+        tokens = min(Fraction(burst), tokens + (elapsed - last) / interval)
+        last = elapsed
+        expected = cost <= burst and tokens >= cost
+        if cost > burst:
+            with pytest.raises(ConfigurationError):
+                limit.hit(store, "k", now=now, cost=cost)
+            continue
+        decision = limit.hit(store, "k", now=now, cost=cost)
+        assert decision.allowed == expected
+        if expected:
+            tokens -= cost
+        assert decision.remaining == int(tokens)
