@@ -20,6 +20,7 @@ verified, requires a string ``jti``, and raises :class:`~authcore.errors.Revoked
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final, runtime_checkable
 
@@ -40,6 +41,7 @@ __all__ = [
     "SQLiteDenylist",
     "check_not_revoked",
     "optional_denylist",
+    "revoke",
 ]
 
 MAX_JTI_LENGTH: Final = 1024
@@ -104,6 +106,29 @@ def optional_denylist(value: object) -> Denylist | None:
     if value is None or isinstance(value, Denylist):
         return value
     raise ConfigurationError("denylist must be a Denylist (add, contains, purge)")
+
+
+def revoke(denylist: Denylist, claims: Mapping[str, Any]) -> None:
+    """Deny a verified token until it expires: ``denylist.add(jti, expires_at=exp)``.
+
+    Args:
+        denylist: Where to record the revocation.
+        claims: The token's verified claims, with a string ``jti`` and a numeric ``exp``.
+
+    Raises:
+        ConfigurationError: If ``jti`` or ``exp`` is missing or invalid (a token without
+            ``exp`` would have to stay on the list forever: record it yourself if you must).
+
+    .. versionadded:: 0.1.0
+    """
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        raise ConfigurationError("the claims need a numeric exp to be revoked until it")
+    try:
+        expires_at = dt.datetime.fromtimestamp(math.ceil(exp), dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise ConfigurationError("exp is out of range") from None
+    denylist.add(_check_jti(claims.get("jti")), expires_at=expires_at)
 
 
 def check_not_revoked(denylist: Denylist, claims: Mapping[str, Any], *, now: dt.datetime) -> None:

@@ -19,6 +19,7 @@ from authcore.jose.denylist import (
     SQLiteDenylist,
     check_not_revoked,
     optional_denylist,
+    revoke,
 )
 from authcore.stores._sqlite_base import SQLiteDatabase
 
@@ -238,3 +239,20 @@ def test_optional_denylist_accepts_none_and_denylists_only() -> None:
     assert optional_denylist(denylist) is denylist
     with pytest.raises(ConfigurationError, match="denylist must be a Denylist"):
         optional_denylist({"jti"})
+
+
+def test_revoke_denies_a_token_until_its_exp() -> None:
+    """revoke(denylist, claims) records the jti until the token's exp (rounded up)."""
+    denylist = MemoryDenylist()
+    exp = (T0 + dt.timedelta(hours=1)).timestamp() + 0.5
+    revoke(denylist, {"jti": "t", "exp": exp})
+    assert denylist.contains("t", now=T0 + dt.timedelta(hours=1, seconds=0.9))
+    assert not denylist.contains("t", now=T0 + dt.timedelta(hours=1, seconds=1))
+    for claims, reason in (
+        ({"jti": "t"}, "numeric exp"),
+        ({"jti": "t", "exp": True}, "numeric exp"),
+        ({"jti": "t", "exp": 1e300}, "out of range"),
+        ({"exp": 10}, "jti must be"),
+    ):
+        with pytest.raises(ConfigurationError, match=reason):
+            revoke(denylist, claims)
