@@ -22,9 +22,10 @@ from typing import Any, Final
 from authcore._encoding import MAX_INT_DIGITS, MAX_JSON_DEPTH, json_loads
 from authcore.errors import AuthcoreError, DecodeError
 
-__all__ = ["b64d", "b64d_known_alphabet", "compact_alphabet_ok", "loads"]
+__all__ = ["B64URL_ALPHABET", "b64d", "b64d_known_alphabet", "compact_alphabet_ok", "loads"]
 
-_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+B64URL_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_ALPHABET: Final = B64URL_ALPHABET
 _TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
 # The last character of a segment with 2 (3) characters in its final quantum may only carry
 # 2 (4) data bits: its alphabet index must be a multiple of 16 (4).

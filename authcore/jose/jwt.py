@@ -56,7 +56,7 @@ from authcore.errors import (
     MalformedToken,
     MissingClaim,
 )
-from authcore.jose._fast import b64d, b64d_known_alphabet, compact_alphabet_ok, loads
+from authcore.jose._fast import B64URL_ALPHABET, b64d, b64d_known_alphabet, loads
 from authcore.jose._jwa import Verifier
 from authcore.jose._jwk import JWK, KeyResolver, KeySet
 from authcore.jose.jws import (
@@ -82,6 +82,8 @@ _CHECKED_CLAIMS: Final = frozenset({"exp", "nbf", "iat", "iss", "sub", "aud"})
 _encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 _Candidates = Sequence[tuple[JWK, Verifier]]
+# header segment -> (checked header, candidate keys if static, the single verifier if static)
+_CacheEntry = tuple[dict[str, Any], _Candidates | None, Verifier | None]
 
 
 def _utc_seconds() -> float:
@@ -222,7 +224,7 @@ class JWTVerifier:
     _max_age: float | None
     _max_size: int
     _clock: Clock | None
-    _cache: dict[bytes, tuple[dict[str, Any], _Candidates | None]]
+    _cache: dict[bytes, _CacheEntry]
 
     def __init__(
         self,
@@ -316,35 +318,52 @@ class JWTVerifier:
                 raise MalformedToken("token is not ASCII") from None
         else:
             raw = _as_ascii(token, self._max_size)
-        if not compact_alphabet_ok(raw):
+        # One C pass: only base64url characters and exactly two dots (compact_alphabet_ok).
+        if raw.translate(None, B64URL_ALPHABET) != b"..":
             _reject_compact(raw)
         signing_input, _, sig_seg = raw.rpartition(b".")
         head, _, payload_seg = signing_input.partition(b".")
         cache = self._cache
         entry = cache.get(head)
-        if entry is None:
-            header, candidates = self._header(head)
-        else:
-            header, cached = entry
-            candidates = (
-                cached
-                if cached is not None
-                else _select_keys(self._resolver, header.get("kid"), header["alg"])
-            )
         signature = b64d_known_alphabet(sig_seg, "signature")
-        if len(candidates) == 1:
-            candidates[0][1](signing_input, signature)
+        single = entry[2] if entry is not None else None
+        if single is not None:
+            single(signing_input, signature)  # static keys, header seen before: the hot path
         else:
-            _verify_with(candidates, signing_input, signature)
-        if entry is None:
-            if len(cache) >= _HEADER_CACHE_SIZE:
-                cache.clear()
-            cache[head] = (header, candidates if self._static else None)
+            self._verify_slow(entry, head, signing_input, signature)
         claims = loads(b64d_known_alphabet(payload_seg, "payload"), "payload")
         if type(claims) is not dict:
             raise MalformedToken("JWT payload is not a JSON object")
         self._check_claims(claims, now)
         return claims
+
+    def _verify_slow(
+        self, entry: _CacheEntry | None, head: bytes, signing_input: bytes, signature: bytes
+    ) -> None:
+        if entry is None:
+            header, candidates = self._header(head)
+        else:
+            header, cached, _ = entry
+            candidates = (
+                cached
+                if cached is not None
+                else _select_keys(self._resolver, header.get("kid"), header["alg"])
+            )
+        if len(candidates) == 1:
+            candidates[0][1](signing_input, signature)
+        else:
+            _verify_with(candidates, signing_input, signature)
+        if entry is None:
+            # Remembered only now that a signature under this header has verified.  Keys are
+            # remembered only when they cannot change (a KeySet); resolvers are asked each time.
+            cache = self._cache
+            if len(cache) >= _HEADER_CACHE_SIZE:
+                cache.clear()
+            if self._static:
+                single = candidates[0][1] if len(candidates) == 1 else None
+                cache[head] = (header, candidates, single)
+            else:
+                cache[head] = (header, None, None)
 
     def _check_claims(self, claims: dict[str, Any], now: dt.datetime | None) -> None:  # noqa: C901, PLR0912, PLR0915
         if now is None:
