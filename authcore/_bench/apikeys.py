@@ -52,6 +52,11 @@ def groups(quick: bool) -> list[Group]:  # noqa: FBT001 - suite protocol
     sqlite_store = SQLiteKeyStore(Path(directory) / "keys.db", synchronous="NORMAL")
     atexit.register(sqlite_store.close)
     sqlite, sqlite_tokens = _manager(sqlite_store, count)
+    stale_store = SQLiteKeyStore(
+        Path(directory) / "keys.db", synchronous="NORMAL", max_staleness=1.0
+    )
+    atexit.register(stale_store.close)
+    stale = KeyManager(stale_store, KeyHasher({"p1": _PEPPER}), prefix=_PREFIX, flush_interval=5)
     table = _floor(tokens)
     token = tokens[count // 2]
     sqlite_token = sqlite_tokens[count // 2]
@@ -73,9 +78,13 @@ def groups(quick: bool) -> list[Group]:  # noqa: FBT001 - suite protocol
     def verify_sqlite() -> object:
         return sqlite.verify(sqlite_token, scopes=("read",)).key_id
 
+    def verify_stale() -> object:
+        return stale.verify(sqlite_token, scopes=("read",)).key_id
+
     if verify_memory() != floor():  # pragma: no cover - smoke check
         raise AssertionError("KeyManager.verify disagrees with the floor")
-    if verify_sqlite() != sqlite_token.rpartition("_")[2][:KEY_ID_LENGTH]:  # pragma: no cover
+    expected = sqlite_token.rpartition("_")[2][:KEY_ID_LENGTH]
+    if not verify_sqlite() == verify_stale() == expected:  # pragma: no cover
         raise AssertionError("SQLite KeyManager.verify returned another key")
     return [
         Group(
@@ -85,6 +94,7 @@ def groups(quick: bool) -> list[Group]:  # noqa: FBT001 - suite protocol
                 "floor": floor,
                 "KeyManager (memory)": verify_memory,
                 "KeyManager (SQLite)": verify_sqlite,
+                "KeyManager (SQLite, max_staleness=1s)": verify_stale,
             },
             note="parse + CRC32 + dict lookup + HMAC-SHA256 + compare_digest",
         )

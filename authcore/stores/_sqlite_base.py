@@ -198,7 +198,12 @@ class SQLiteDatabase:
         Raises:
             sqlite3.Error: Left to the caller, which translates it.
         """
-        return conn.execute("PRAGMA data_version").fetchone()[0], getattr(self._local, "writes", 0)
+        return conn.execute("PRAGMA data_version").fetchone()[0], self.local_writes()
+
+    def local_writes(self) -> int:
+        """How many transactions this thread has run on this database (a change counter)."""
+        writes: int = getattr(self._local, "writes", 0)
+        return writes
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import sqlite3
 import threading
+import time
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -214,20 +216,38 @@ class SQLiteKeyStore:
         path: The database file (created and migrated if needed).
         timeout: Seconds to wait for another writer.
         synchronous: ``"FULL"`` (default: committed keys survive power loss) or ``"NORMAL"``.
+        max_staleness: Seconds a thread may serve cached records without checking for
+            changes by other connections (default 0: every read checks, so a revocation
+            anywhere applies to the next verification).
 
     Raises:
+        ConfigurationError: On an invalid option.
         StoreError: If the file cannot be opened or migrated.
 
     .. versionadded:: 0.1.0
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, timeout: float = 10.0, synchronous: str = "FULL"
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 10.0,
+        synchronous: str = "FULL",
+        max_staleness: float = 0.0,
     ) -> None:
+        given: object = max_staleness
+        if (
+            isinstance(given, bool)
+            or not isinstance(given, (int, float))
+            or not math.isfinite(given)
+            or given < 0
+        ):
+            raise ConfigurationError("max_staleness must be a finite number of seconds >= 0")
         self._db = SQLiteDatabase(
             path, schemas=(KEYS_SCHEMA,), timeout=timeout, synchronous=synchronous
         )
         self._local = threading.local()
+        self._staleness_ns = int(given * 1e9)
 
     @property
     def database(self) -> SQLiteDatabase:
@@ -237,32 +257,48 @@ class SQLiteKeyStore:
     def get(self, key_id: str) -> KeyRecord | None:
         """Return the record with this key id, or ``None``.
 
-        Records read by this thread are cached until the database changes (any commit by any
-        connection or process, see :meth:`SQLiteDatabase.change_marker`), which costs one
-        ``PRAGMA data_version`` per call instead of a query and a decode.
+        Records read by this thread are cached until the database changes: any commit by
+        any connection or process (``PRAGMA data_version``, one cheap statement per call
+        instead of a query and a decode), or by this thread.  With ``max_staleness`` > 0,
+        the change check itself is skipped for that long after the last one, so other
+        processes' revocations may take up to that long to be seen.
         """
         local = self._local
+        db = self._db
         try:
-            conn = self._db.connection()
-            marker = self._db.change_marker(conn)
+            conn = db.connection()
             cache: dict[str, KeyRecord] | None = getattr(local, "cache", None)
-            if cache is None or local.conn is not conn or local.marker != marker:
-                cache = local.cache = {}
-                local.conn = conn
-                local.marker = marker
-            else:
-                record = cache.get(key_id)
+            fresh = False
+            if cache is not None and local.conn is conn:
+                if (
+                    self._staleness_ns
+                    and time.monotonic_ns() < local.until
+                    and local.marker[1] == db.local_writes()
+                ):
+                    fresh = True
+                else:
+                    marker = db.change_marker(conn)
+                    fresh = marker == local.marker
+                    local.until = time.monotonic_ns() + self._staleness_ns
+            if fresh:
+                record = cache.get(key_id) if cache is not None else None
                 if record is not None:
                     return record
+            else:
+                cache = local.cache = {}
+                local.conn = conn
+                local.marker = db.change_marker(conn)
+                local.until = time.monotonic_ns() + self._staleness_ns
             row = conn.execute(_GET, (key_id,)).fetchone()
         except sqlite3.Error as exc:
             raise store_error(exc) from None
         if row is None:
             return None  # unknown ids are never cached: peers choose them
         record = _record(row)
-        if len(cache) >= _CACHE_MAX:
-            cache.clear()
-        cache[key_id] = record
+        if cache is not None:
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[key_id] = record
         return record
 
     def list_owner(self, owner: str) -> tuple[KeyRecord, ...]:

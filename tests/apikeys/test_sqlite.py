@@ -452,3 +452,26 @@ def test_cache_is_bounded(tmp_path: Path) -> None:
     finally:
         monkey.undo()
         store.close()
+
+
+def test_max_staleness_trades_propagation_delay_for_speed(tmp_path: Path) -> None:
+    """With max_staleness, other connections' changes wait for it; own writes apply at once."""
+    path = tmp_path / "db.sqlite"
+    store = SQLiteKeyStore(path, max_staleness=3600)
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    first, second = manager.create(owner="o"), manager.create(owner="o")
+    manager.verify(first.token)
+    manager.verify(second.token)
+    other = SQLiteKeyStore(path)
+    KeyManager(other, KeyHasher({"p1": PEPPER}), prefix="sk_test").revoke(first.record.key_id)
+    other.close()
+    manager.verify(first.token)  # still cached: the documented staleness window
+    manager.revoke(second.record.key_id)  # this thread's own write
+    with pytest.raises(Revoked):
+        manager.verify(second.token)
+    with pytest.raises(Revoked):  # the own write refreshed the whole cache
+        manager.verify(first.token)
+    store.close()
+    for bad in (-1, float("inf"), "1", True):
+        with pytest.raises(ConfigurationError):
+            SQLiteKeyStore(path, max_staleness=bad)  # type: ignore[arg-type]
