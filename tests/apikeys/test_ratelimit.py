@@ -126,10 +126,10 @@ def test_burst_is_exact_despite_float_periods() -> None:
     assert sum(limit.hit(store, "k", now=START).allowed for _ in range(20)) == 7
 
 
-def test_threads_take_exactly_the_burst() -> None:
+def test_threads_take_exactly_the_burst(limiter: RateLimitStore) -> None:
     """Eight threads racing on one key at one instant get exactly `burst` allowances."""
     limit = GCRA(100, 3600)
-    store = MemoryRateLimitStore()
+    store = limiter
     results: list[bool] = []
     lock = threading.Lock()
 
