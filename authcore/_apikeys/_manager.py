@@ -41,6 +41,7 @@ _log = logging.getLogger("authcore.apikeys")
 _SCOPE_RE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 _MAX_TEXT: Final = 256
 _LAST_USED_MAX: Final = 100_000
+_RETRY_NS: Final = 1_000_000_000  # after a failed automatic flush, retry at most once a second
 _STORE_METHODS: Final = ("get", "list_owner", "add", "update", "consume_use", "record_usage")
 
 
@@ -190,6 +191,8 @@ class KeyManager:
         # the manager's clock: a verify reads the (slower) wall clock only when the key's
         # status depends on the time.
         self._uses: list[str] = []
+        self._backlog: Counter[str] = Counter()
+        self._suspended_until = 0
         self._last_used: dict[str, int] = {}
         self._interval_ns = int(self._flush_interval.total_seconds() * 1e9)
         self._next_flush = time.monotonic_ns() + self._interval_ns
@@ -348,15 +351,34 @@ class KeyManager:
     # ------------------------------------------------------------------ usage
 
     def _auto_flush(self) -> None:
+        if time.monotonic_ns() < self._suspended_until:
+            # The store failed recently: fold the pending uses into counters (bounded
+            # memory, no I/O) and wait for the retry time or an explicit flush().
+            with self._flush_lock:
+                counts = self._take()  # replaces self._backlog: update the new one after
+                self._backlog.update(counts)
+            return
         try:
             self.flush()
         except AuthcoreError as exc:  # kept for the next flush; the key did verify
+            self._suspended_until = time.monotonic_ns() + max(self._interval_ns, _RETRY_NS)
             _log.warning("could not flush API key usage: %s", exc.code)
+
+    def _take(self) -> Counter[str]:
+        """Remove and count the pending uses (with the flush lock held)."""
+        uses = self._uses
+        taken = len(uses)
+        counts = Counter(uses[:taken])
+        del uses[:taken]  # appends made meanwhile stay for the next flush
+        if self._backlog:
+            counts.update(self._backlog)
+            self._backlog = Counter()
+        return counts
 
     @property
     def pending_usage(self) -> int:
         """How many verified uses are counted in memory and not yet flushed."""
-        return len(self._uses)
+        return len(self._uses) + self._backlog.total()
 
     def flush(self) -> int:
         """Write the usage counted in memory to the store in one batch.
@@ -373,12 +395,9 @@ class KeyManager:
             stamp = time.monotonic_ns()
             now = self._now()
             self._next_flush = stamp + self._interval_ns
-            uses = self._uses
-            taken = len(uses)
-            if not taken:
+            counts = self._take()
+            if not counts:
                 return 0
-            counts = Counter(uses[:taken])
-            del uses[:taken]  # later appends stay for the next flush
             stamps = self._last_used.copy()
             if len(stamps) > _LAST_USED_MAX:
                 self._last_used.clear()
@@ -393,8 +412,9 @@ class KeyManager:
             try:
                 self._store.record_usage(usage)
             except BaseException:
-                uses.extend(counts.elements())  # counted again next time
+                self._backlog.update(counts)  # counted again next time
                 raise
+            self._suspended_until = 0
             return len(usage)
 
     # ------------------------------------------------------------------ managing

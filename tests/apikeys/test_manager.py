@@ -352,12 +352,14 @@ def test_flush_threshold(store: KeyStore, hasher: KeyHasher, clock: FixedClock) 
 def test_failed_flush_keeps_counts(
     hasher: KeyHasher, clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A store failure during flush keeps the counts for the next flush; verify still passes."""
+    """A store outage keeps the counts, backs off automatic flushes, and verify still passes."""
 
     class FlakyStore(MemoryKeyStore):
         fail = True
+        calls = 0
 
         def record_usage(self, usage: object) -> None:
+            self.calls += 1
             if self.fail:
                 raise StoreError("down")
             super().record_usage(usage)  # type: ignore[arg-type]
@@ -368,11 +370,18 @@ def test_failed_flush_keeps_counts(
     with caplog.at_level(logging.WARNING, logger="authcore.apikeys"):
         manager.verify(issued.token)
     assert "store_error" in caplog.text
-    with pytest.raises(StoreError):
+    for _ in range(50):  # backing off: counted in memory, no store call per verify
+        manager.verify(issued.token)
+    assert store.calls == 1
+    assert manager.pending_usage == 51
+    with pytest.raises(StoreError):  # an explicit flush always tries
         manager.flush()
+    assert manager.pending_usage == 51
     store.fail = False
-    manager.verify(issued.token)
-    assert manager.get(issued.record.key_id).use_count == 2
+    assert manager.flush() == 1
+    manager.verify(issued.token)  # the next automatic flush is no longer suspended
+    assert manager.get(issued.record.key_id).use_count == 52
+    assert manager.pending_usage == 0
 
 
 def test_old_pepper_is_rehashed_on_verify(store: KeyStore, clock: FixedClock) -> None:
