@@ -119,14 +119,18 @@ class SQLiteDatabase:
         self._connections: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._pid = os.getpid()
         self._closed = False
-        conn = self.connection()
         try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise store_error(exc) from None
-        if str(mode).lower() != "wal":
-            raise StoreError(f"could not enable WAL (journal mode is {mode})")
-        self.migrate(schemas)
+            conn = self.connection()
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise store_error(exc) from None
+            if str(mode).lower() != "wal":
+                raise StoreError(f"could not enable WAL (journal mode is {mode})")
+            self.migrate(schemas)
+        except BaseException:
+            self.close()  # no connection outlives a failed open
+            raise
 
     # ------------------------------------------------------------------ connections
 
