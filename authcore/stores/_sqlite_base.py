@@ -120,17 +120,19 @@ class SQLiteDatabase:
         self._pid = os.getpid()
         self._closed = False
         try:
-            conn = self.connection()
-            try:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            except sqlite3.Error as exc:
-                raise store_error(exc) from None
-            if str(mode).lower() != "wal":
-                raise StoreError(f"could not enable WAL (journal mode is {mode})")
+            self._enable_wal()
             self.migrate(schemas)
         except BaseException:
             self.close()  # no connection outlives a failed open
             raise
+
+    def _enable_wal(self) -> None:
+        try:
+            mode = self.connection().execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise store_error(exc) from None
+        if str(mode).lower() != "wal":
+            raise StoreError(f"could not enable WAL (journal mode is {mode})")
 
     # ------------------------------------------------------------------ connections
 
