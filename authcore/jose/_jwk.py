@@ -189,14 +189,8 @@ class JWK:
 
     Build one with :meth:`generate`, :meth:`from_dict`, :meth:`from_pem` or :meth:`from_secret`.
     ``repr`` never shows key material; two keys are equal when their material and metadata are.
-
-    Attributes:
-        kty: The key type (``"oct"``, ``"RSA"``, ``"EC"`` or ``"OKP"``).
-        crv: The curve (EC and OKP keys), else ``None``.
-        alg: The algorithm the key is bound to, or ``None`` (any algorithm of its type).
-        kid: The key id, or ``None``.
-        use: The ``use`` member (``"sig"``, ``"enc"``) or ``None``.
-        key_ops: The permitted ``key_ops`` or ``None`` (no restriction).
+    The read-only properties ``kty``, ``crv``, ``alg`` (``None``: any algorithm of its type),
+    ``kid``, ``use`` and ``key_ops`` (``None``: no restriction) describe it.
 
     .. versionadded:: 0.1.0
     """
