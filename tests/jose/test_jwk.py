@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa, x448, x25519
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from authcore.errors import InvalidKeyError, UnsupportedAlgorithm
 from authcore.jose import JWK, SIGNATURE_ALGORITHMS, KeyResolver, KeySet, KeyType
@@ -351,3 +353,49 @@ def test_thumbprint_ignores_metadata() -> None:
     plain = JWK.from_dict({m: members[m] for m in ("kty", "crv", "x", "y")})
     assert plain.thumbprint() == key.thumbprint()
     assert plain != key.public()
+
+
+_member_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=12),
+    st.sampled_from(["", "AQAB", "AA", "_w", "P-256", "Ed25519", "X25519", "secp256k1"]),
+    st.lists(st.text(max_size=6), max_size=3),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    members=st.dictionaries(
+        st.sampled_from(
+            ["kty", "crv", "x", "y", "d", "n", "e", "k", "p", "q", "alg", "use", "key_ops", "kid"]
+        ),
+        _member_values,
+        max_size=8,
+    ),
+    kty=st.sampled_from(["oct", "RSA", "EC", "OKP", "other", None]),
+)
+def test_from_dict_raises_only_configuration_errors(
+    members: dict[str, Any], kty: str | None
+) -> None:
+    """Arbitrary JWK members import or raise InvalidKeyError/UnsupportedAlgorithm, nothing else."""
+    if kty is not None:
+        members = {**members, "kty": kty}
+    try:
+        key = JWK.from_dict(members)
+    except (InvalidKeyError, UnsupportedAlgorithm):
+        return
+    assert JWK.from_dict(key.to_dict(private=True)) == key
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_from_pem_raises_only_invalid_key(data: bytes) -> None:
+    """Arbitrary bytes, with or without a PEM armor, raise InvalidKeyError."""
+    for candidate in (
+        data,
+        b"-----BEGIN PUBLIC KEY-----\n" + data + b"\n-----END PUBLIC KEY-----\n",
+    ):
+        with pytest.raises(InvalidKeyError):
+            JWK.from_pem(candidate)
