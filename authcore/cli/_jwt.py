@@ -2,8 +2,8 @@
 
 ``encode`` signs claims given as JSON (``--claims`` or ``--claims-file``), optionally adding
 ``iat``/``exp``; ``verify`` checks a token with every check of :class:`~authcore.jose.JWTVerifier`
-and prints the claims; ``decode`` prints header and claims **without verifying anything**, and
-says so in its output.
+and prints the claims (keys from a key option or fetched from ``--jwks-url``); ``decode`` prints
+header and claims **without verifying anything**, and says so in its output.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from authcore.cli._common import read_input, write_output
 from authcore.cli._jwk import add_key_options, load_keys, load_signing_key
+from authcore.cli._jwks import add_jwks_url_options, keys_from_jwks_url
 from authcore.cli._jws import read_token
 from authcore.errors import AuthcoreError, ConfigurationError, UsageError
 
@@ -59,10 +60,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="verify a JWT and print its claims",
         description=(
             "Verify signature and claims (exp, nbf, iat, iss, aud, sub, typ) and print the "
-            "claims; exit 1 with the reason if the token is refused."
+            "claims; exit 1 with the reason if the token is refused.  Keys come from a key "
+            "option or from the JWK Set at --jwks-url."
         ),
     )
     add_key_options(verify, what="verification key(s)")
+    add_jwks_url_options(verify)
     verify.add_argument("--token-file", metavar="PATH", help="read the token from PATH")
     verify.add_argument("--token-env", metavar="VAR", help="read the token from VAR")
     verify.add_argument(
@@ -130,7 +133,12 @@ def run_verify(args: argparse.Namespace) -> int:
     """Verify the token and print its claims."""
     from authcore.jose import JWTVerifier  # noqa: PLC0415
 
-    keys = load_keys(args, alg=args.alg[0] if len(args.alg) == 1 else None)
+    if args.jwks_url is not None:
+        if any(getattr(args, f"{n}_{s}", None) for n in ("key", "secret") for s in ("file", "env")):
+            raise UsageError("give either --jwks-url or a key option, not both")
+        keys = keys_from_jwks_url(args)
+    else:
+        keys = load_keys(args, alg=args.alg[0] if len(args.alg) == 1 else None)
     try:
         verifier = JWTVerifier(
             keys,

@@ -24,7 +24,8 @@ selection by ``kid``, signature):
   ``application/`` prefix removed (RFC 7515 section 4.1.9, RFC 8725 section 3.11).
 
 What it does **not** check: ``jti`` uniqueness (replay needs a store: use
-:mod:`authcore.stores`), revocation, the meaning of private claims or scopes, nested JWTs
+:mod:`authcore.stores`), revocation (unless a ``denylist`` is given, see
+:mod:`authcore.jose.denylist`), the meaning of private claims or scopes, nested JWTs
 (``cty: JWT`` payloads are not unwrapped), and header ``jwk``/``jku``/``x5u``/``x5c``, which
 are never used to find a key.
 
@@ -59,6 +60,7 @@ from authcore.errors import (
 from authcore.jose._fast import B64URL_ALPHABET, b64d, b64d_known_alphabet, loads
 from authcore.jose._jwa import Verifier
 from authcore.jose._jwk import JWK, KeyResolver, KeySet
+from authcore.jose.denylist import Denylist, check_not_revoked, optional_denylist
 from authcore.jose.jws import (
     MAX_TOKEN_SIZE,
     _as_ascii,
@@ -184,6 +186,8 @@ class JWTVerifier:
         max_age: Maximum age after ``iat``, in seconds (makes ``iat`` required).
         max_size: Token size cap in characters (default 16 KiB), checked before any work.
         clock: Where the current time comes from when ``verify`` gets no ``now``.
+        denylist: Revoked token ids (:class:`~authcore.jose.denylist.Denylist`), consulted
+            after the signature and every claim verified; tokens must then carry a ``jti``.
 
     Raises:
         ConfigurationError: On a missing or invalid option.
@@ -196,6 +200,7 @@ class JWTVerifier:
         "_aud",
         "_cache",
         "_clock",
+        "_denylist",
         "_issuers",
         "_leeway",
         "_max_age",
@@ -224,6 +229,7 @@ class JWTVerifier:
     _max_age: float | None
     _max_size: int
     _clock: Clock | None
+    _denylist: Denylist | None
     _cache: dict[bytes, _CacheEntry]
 
     def __init__(
@@ -240,6 +246,7 @@ class JWTVerifier:
         max_age: float | dt.timedelta | None = None,
         max_size: int = MAX_TOKEN_SIZE,
         clock: Clock | None = None,
+        denylist: Denylist | None = None,
     ) -> None:
         resolver = _as_resolver(keys)
         _check_options(subject=subject, typ=typ, max_size=max_size, clock=clock)
@@ -268,6 +275,7 @@ class JWTVerifier:
             "_max_age": _seconds(max_age, "max_age") if max_age is not None else None,
             "_max_size": max_size,
             "_clock": clock,
+            "_denylist": optional_denylist(denylist),
             "_cache": {},
         }
         for name, value in values.items():
@@ -306,7 +314,9 @@ class JWTVerifier:
             TokenTooLarge, MalformedToken, DecodeError: Structure or encoding.
             AlgorithmNotAllowed, KeyNotFound, InvalidSignature: Header, key or signature.
             InvalidClaim: A claim check failed (``ExpiredToken``, ``ImmatureToken``,
-                ``InvalidIssuer``, ``InvalidAudience``, ``MissingClaim``, ``InvalidTokenType``).
+                ``InvalidIssuer``, ``InvalidAudience``, ``MissingClaim``, ``InvalidTokenType``;
+                with a denylist, ``MissingClaim`` for a token without ``jti``).
+            Revoked: The token's ``jti`` is on the denylist.
             ConfigurationError: If ``now`` is not an aware datetime.
 
         .. versionadded:: 0.1.0
@@ -335,6 +345,15 @@ class JWTVerifier:
         if type(claims) is not dict:
             raise MalformedToken("JWT payload is not a JSON object")
         self._check_claims(claims, now)
+        denylist = self._denylist
+        return claims if denylist is None else self._not_revoked(denylist, claims, now)
+
+    def _not_revoked(
+        self, denylist: Denylist, claims: dict[str, Any], now: dt.datetime | None
+    ) -> dict[str, Any]:
+        if now is None:
+            now = self._clock.now() if self._clock is not None else utc_now()
+        check_not_revoked(denylist, claims, now=now)
         return claims
 
     def _verify_slow(
