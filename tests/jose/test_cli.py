@@ -197,3 +197,20 @@ def test_jwt_encode_errors(
     code, _, err = run(["jwt", "encode", "--key-file", str(public), "--claims", "{}"], capsys)
     assert code == 2
     assert "private" in err
+
+
+def test_jws_sign_extra_header(
+    es_key: tuple[JWK, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--header adds protected members; a non-object --header is a usage error."""
+    key, private, _ = es_key
+    argv = ["jws", "sign", "--key-file", str(private), "--header", '{"typ": "x+jws"}']
+    code, token, _ = run(argv, capsys, stdin=b"p")
+    assert code == 0
+    assert jws.verify(token.strip(), key.public(), algorithms=["ES256"]).header["typ"] == "x+jws"
+    for bad in ("[1]", "{"):
+        argv = ["jws", "sign", "--key-file", str(private), "--header", bad]
+        assert run(argv, capsys, stdin=b"p")[0] == 2
+    code, _, err = run(["jws", "sign", "--key-file", str(private), "--alg", "ES384"], capsys)
+    assert code == 2
+    assert "ES384" in err
