@@ -21,6 +21,7 @@ import base64
 import json
 import math
 import re
+from binascii import a2b_base64
 from typing import Any, Final
 
 from authcore.errors import DecodeError, EncodeError
@@ -40,19 +41,15 @@ MAX_JSON_DEPTH: Final = 32
 MAX_INT_DIGITS: Final = 32
 """Default maximum number of digits of a JSON integer (before any sign)."""
 
-_B64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]*")
-_B64URL_BYTES_RE: Final = re.compile(rb"[A-Za-z0-9_-]*")
-# Characters allowed last, by length % 4: with 2 trailing characters only the top 2 bits of the
-# last character carry data (4 zero bits), with 3 the top 4 bits (2 zero bits).
-_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_CANONICAL_LAST: Final = {
-    2: frozenset(c for i, c in enumerate(_ALPHABET) if i % 16 == 0),
-    3: frozenset(c for i, c in enumerate(_ALPHABET) if i % 4 == 0),
-}
-_CANONICAL_LAST_BYTES: Final = {
-    rem: frozenset(ord(c) for c in chars) for rem, chars in _CANONICAL_LAST.items()
-}
-_PADDING: Final = ("", "", "==", "=")
+B64URL_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+"""The base64url alphabet (RFC 4648 section 5), as bytes for ``bytes.translate`` checks."""
+
+_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+# The last character of a segment with 2 (3) characters in its final quantum carries only
+# 2 (4) data bits: its alphabet index must be a multiple of 16 (4), or the encoding is not the
+# canonical one of its bytes.
+_LAST_2: Final = frozenset(c for i, c in enumerate(B64URL_ALPHABET) if i % 16 == 0)
+_LAST_3: Final = frozenset(c for i, c in enumerate(B64URL_ALPHABET) if i % 4 == 0)
 
 
 def b64url_encode(data: bytes | bytearray | memoryview) -> str:
@@ -82,22 +79,35 @@ def b64url_decode(data: str | bytes, *, what: str = "value") -> bytes:
             and whitespace), an impossible length, or non-zero unused trailing bits.
     """
     if isinstance(data, str):
-        rem = len(data) % 4
-        if _B64URL_RE.fullmatch(data) is None:
+        if not data.isascii():
             raise DecodeError(f"{what}: not base64url (bad character or padding)")
-        if rem and (rem == 1 or data[-1] not in _CANONICAL_LAST[rem]):
-            raise DecodeError(f"{what}: not canonical base64url")
-        padded: str | bytes = data + _PADDING[rem] if rem else data
+        raw = data.encode("ascii")
     elif isinstance(data, (bytes, bytearray)):
-        rem = len(data) % 4
-        if _B64URL_BYTES_RE.fullmatch(data) is None:
-            raise DecodeError(f"{what}: not base64url (bad character or padding)")
-        if rem and (rem == 1 or data[-1] not in _CANONICAL_LAST_BYTES[rem]):
-            raise DecodeError(f"{what}: not canonical base64url")
-        padded = bytes(data) + _PADDING[rem].encode() if rem else bytes(data)
+        raw = bytes(data)
     else:
         raise DecodeError(f"{what}: expected str or bytes, got {type(data).__name__}")
-    return base64.urlsafe_b64decode(padded)
+    # One C-level pass deletes every alphabet character: anything left is foreign.
+    if raw.translate(None, B64URL_ALPHABET):
+        raise DecodeError(f"{what}: not base64url (bad character or padding)")
+    return b64url_decode_known_alphabet(raw, what)
+
+
+def b64url_decode_known_alphabet(segment: bytes, what: str) -> bytes:
+    """:func:`b64url_decode` for bytes already known to hold only base64url characters.
+
+    The hot path of compact tokens checks the alphabet of the whole token in one pass, then
+    decodes each segment with this.
+    """
+    rem = len(segment) & 3
+    if rem == 0:
+        return a2b_base64(segment.translate(_TO_STANDARD))
+    if rem == 2:  # noqa: PLR2004 - base64 quantum sizes
+        if segment[-1] not in _LAST_2:
+            raise DecodeError(f"{what}: not canonical base64url")
+        return a2b_base64(segment.translate(_TO_STANDARD) + b"==")
+    if rem == 3 and segment[-1] in _LAST_3:  # noqa: PLR2004
+        return a2b_base64(segment.translate(_TO_STANDARD) + b"=")
+    raise DecodeError(f"{what}: not canonical base64url")
 
 
 def _reject_constant(name: str) -> Any:  # noqa: ANN401 - json hook signature
@@ -184,6 +194,39 @@ def _check_strings(value: Any) -> None:  # noqa: ANN401 - walks arbitrary JSON
             stack.extend(item)
 
 
+# The fast path for token segments (bytes, default limits).  It runs the C scanner directly,
+# without the per-integer hook, on texts that cannot reach any corner of the strict rules: no
+# backslash (lone surrogates are only reachable through escapes), no more "[" and "{" than the
+# depth limit, no run of digits longer than the integer limit (one bytes.translate maps digits to
+# "0" and "{" to "[" so both are substring counts).  Matches inside strings only cost speed.
+# Anything else, and every failure, goes to the strict path, which decides and explains.
+_SLOW: Final = object()
+_FAST_SCAN: Final = json.scanner.make_scanner(  # type: ignore[attr-defined]
+    json.JSONDecoder(
+        object_pairs_hook=_object_pairs,
+        parse_constant=_reject_constant,
+        parse_float=_parse_float,
+    )
+)
+_PRECHECK: Final = bytes.maketrans(b"0123456789{", b"0000000000[")
+_LONG_DIGIT_RUN: Final = b"0" * (MAX_INT_DIGITS + 1)
+_WHITESPACE: Final = " \t\n\r"
+
+
+def _fast_loads(raw: bytes) -> Any:  # noqa: ANN401 - JSON is untyped until checked
+    mapped = raw.translate(_PRECHECK)
+    if b"\\" in raw or mapped.count(b"[") > MAX_JSON_DEPTH or _LONG_DIGIT_RUN in mapped:
+        return _SLOW
+    try:
+        text = raw.decode("utf-8")
+        value, end = _FAST_SCAN(text, 0)
+    except (UnicodeDecodeError, StopIteration, ValueError, RecursionError, DecodeError):
+        return _SLOW
+    if end != len(text) and text[end:].strip(_WHITESPACE):
+        return _SLOW
+    return value
+
+
 def json_loads(
     data: str | bytes,
     *,
@@ -208,14 +251,23 @@ def json_loads(
             integers or lone surrogates.
     """
     if isinstance(data, (bytes, bytearray)):
+        raw = bytes(data)
+        if max_depth == MAX_JSON_DEPTH and max_int_digits == MAX_INT_DIGITS:
+            value = _fast_loads(raw)
+            if value is not _SLOW:
+                return value
         try:
-            text = bytes(data).decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise DecodeError(f"{what}: not UTF-8") from None
     elif isinstance(data, str):
         text = data
     else:
         raise DecodeError(f"{what}: expected str or bytes, got {type(data).__name__}")
+    return _loads_text(text, what, max_depth, max_int_digits)
+
+
+def _loads_text(text: str, what: str, max_depth: int, max_int_digits: int) -> Any:  # noqa: ANN401
     # str.count runs in C: only texts that could nest deeply pay for the exact scan, and the
     # scan runs before json.loads can recurse.
     if text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth:

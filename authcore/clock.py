@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from typing import Protocol, runtime_checkable
 
 from authcore.errors import ConfigurationError
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "ensure_aware", "utc_now"]
+__all__ = ["Clock", "FixedClock", "SystemClock", "ensure_aware", "unix_now", "utc_now"]
 
 _UTC = dt.timezone.utc
 
@@ -31,6 +32,16 @@ class Clock(Protocol):
 def utc_now() -> dt.datetime:
     """Return the current wall-clock time as an aware UTC datetime."""
     return dt.datetime.now(_UTC)
+
+
+def unix_now() -> float:
+    """Return the current wall-clock time in seconds since the epoch.
+
+    The same instant as :func:`utc_now`, without building a datetime: verification hot paths
+    (JWT claims, webhook timestamps) compare NumericDates and use this when no clock was
+    injected.
+    """
+    return time.time()
 
 
 def ensure_aware(value: dt.datetime, *, name: str = "now") -> dt.datetime:

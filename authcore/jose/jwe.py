@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
-from authcore._encoding import b64url_encode, json_dumps, json_loads
+from authcore._encoding import b64url_decode, b64url_encode, json_dumps, json_loads
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -53,7 +53,6 @@ from authcore.errors import (
     TokenTooLarge,
     UnsupportedAlgorithm,
 )
-from authcore.jose._fast import b64d, loads
 from authcore.jose._jwe_algs import (
     CONTENT_ENCRYPTIONS,
     FAILED,
@@ -387,15 +386,13 @@ def _as_ascii(token: object, max_size: int) -> bytes:
 def _b64(value: object, what: str) -> bytes:
     if not isinstance(value, str):
         raise MalformedToken(f"{what} must be a base64url string")
-    if not value.isascii():
-        raise DecodeError(f"{what}: not base64url (bad character or padding)")
-    return b64d(value.encode("ascii"), what)
+    return b64url_decode(value, what=what)
 
 
 def _header_object(segment: bytes) -> dict[str, Any]:
     if not segment:
         raise MalformedToken("empty protected header")
-    header = loads(b64d(segment, "protected header"), "protected header")
+    header = json_loads(b64url_decode(segment, what="protected header"), what="protected header")
     if not isinstance(header, dict):
         raise MalformedToken("protected header is not a JSON object")
     return header
@@ -599,8 +596,12 @@ def decrypt(
         raise MalformedToken(f"a compact JWE has 5 segments, not {dots + 1}")
     head, ek_seg, iv_seg, ct_seg, tag_seg = raw.split(b".")
     header, alg, enc = _compact_header(head, policy)
-    encrypted_key = b64d(ek_seg, "encrypted key")
-    iv, ct, tag = b64d(iv_seg, "iv"), b64d(ct_seg, "ciphertext"), b64d(tag_seg, "tag")
+    encrypted_key = b64url_decode(ek_seg, what="encrypted key")
+    iv, ct, tag = (
+        b64url_decode(iv_seg, what="iv"),
+        b64url_decode(ct_seg, what="ciphertext"),
+        b64url_decode(tag_seg, what="tag"),
+    )
     _check_content_lengths(enc, iv, tag, ct)
     candidates = _select_keys(resolver, header.get("kid"), alg, enc)
     parts = (encrypted_key, iv, ct, tag, head)

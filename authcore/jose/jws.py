@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from authcore._encoding import b64url_encode, json_dumps, json_loads
+from authcore._encoding import b64url_decode, b64url_encode, json_dumps, json_loads
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -37,7 +37,6 @@ from authcore.errors import (
     UnsupportedAlgorithm,
     VerificationError,
 )
-from authcore.jose._fast import b64d
 from authcore.jose._jwa import SIGNATURE_ALGORITHMS, Verifier
 from authcore.jose._jwk import JWK, KeyResolver, KeySet
 
@@ -258,7 +257,7 @@ def _parse_protected(segment: bytes) -> dict[str, Any]:
     """Decode a protected header segment into a JSON object."""
     if not segment:
         raise MalformedToken("empty protected header")
-    header = json_loads(b64d(segment, "protected header"), what="protected header")
+    header = json_loads(b64url_decode(segment, what="protected header"), what="protected header")
     if not isinstance(header, dict):
         raise MalformedToken("protected header is not a JSON object")
     return header
@@ -325,11 +324,11 @@ def verify(
         payload = detached_payload
         payload_part = b64url_encode(payload).encode("ascii") if b64 else payload
     elif b64:
-        payload = b64d(payload_seg, "payload")
+        payload = b64url_decode(payload_seg, what="payload")
         payload_part = payload_seg
     else:
         payload = payload_part = payload_seg
-    signature = b64d(sig_seg, "signature")
+    signature = b64url_decode(sig_seg, what="signature")
     candidates = _select_keys(resolver, header.get("kid"), alg)
     key = _verify_with(candidates, head + b"." + payload_part, signature)
     return VerifiedJWS(payload=payload, header=header, key=key)
@@ -569,7 +568,7 @@ def verify_json(
             sig_text = entry.get("signature")
             if not isinstance(sig_text, str):
                 raise MalformedToken("'signature' must be a string")
-            signature = b64d(sig_text.encode("ascii", "replace"), "signature")
+            signature = b64url_decode(sig_text.encode("ascii", "replace"), what="signature")
             candidates = _select_keys(resolver, header.get("kid"), alg)
             key = _verify_with(candidates, head + b"." + payload_part, signature)
         except (AlgorithmNotAllowed, KeyNotFound, InvalidSignature) as exc:
@@ -603,6 +602,6 @@ def _json_payload(
         raise MalformedToken("JWS JSON has no string 'payload' (detached? pass detached_payload)")
     if b64:
         part = text.encode("ascii", "replace")
-        return b64d(part, "payload"), part
+        return b64url_decode(part, what="payload"), part
     raw = text.encode("utf-8", "surrogatepass")
     return raw, raw

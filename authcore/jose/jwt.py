@@ -38,13 +38,19 @@ import datetime as dt
 import json
 import math
 from binascii import b2a_base64
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, final
 
-from authcore import clock as _clock_module
-from authcore._encoding import b64url_encode, json_dumps, json_loads
-from authcore.clock import Clock, utc_now
+from authcore._encoding import (
+    B64URL_ALPHABET,
+    b64url_decode,
+    b64url_decode_known_alphabet,
+    b64url_encode,
+    json_dumps,
+    json_loads,
+)
+from authcore.clock import Clock, unix_now, utc_now
 from authcore.errors import (
     ConfigurationError,
     EncodeError,
@@ -57,7 +63,6 @@ from authcore.errors import (
     MalformedToken,
     MissingClaim,
 )
-from authcore.jose._fast import B64URL_ALPHABET, b64d, b64d_known_alphabet, loads
 from authcore.jose._jwa import Verifier
 from authcore.jose._jwk import JWK, KeyResolver, KeySet
 from authcore.jose.denylist import Denylist, check_not_revoked, optional_denylist
@@ -88,22 +93,13 @@ _Candidates = Sequence[tuple[JWK, Verifier]]
 _CacheEntry = tuple[dict[str, Any], _Candidates | None, Verifier | None]
 
 
-def _utc_seconds() -> float:
-    return utc_now().timestamp()
-
-
-# The system time in seconds.  authcore.clock is the only reader of the wall clock; when it
-# offers a float-returning reader (``unix_now``), the hot path uses it and saves the datetime.
-_unix_now: Callable[[], float] = getattr(_clock_module, "unix_now", None) or _utc_seconds
-
-
 def _reject_compact(raw: bytes) -> None:
     """Raise the precise error for a token that is not three base64url segments."""
     head, payload, signature = _split_compact(raw)
-    b64d(head, "protected header")
-    b64d(payload, "payload")
-    b64d(signature, "signature")
-    raise MalformedToken("unexpected character in token")  # pragma: no cover - b64d raised
+    b64url_decode(head, what="protected header")
+    b64url_decode(payload, what="payload")
+    b64url_decode(signature, what="signature")
+    raise MalformedToken("unexpected character in token")  # pragma: no cover - b64url_decode raised
 
 
 def _normalize_typ(value: str) -> str:
@@ -335,13 +331,13 @@ class JWTVerifier:
         head, _, payload_seg = signing_input.partition(b".")
         cache = self._cache
         entry = cache.get(head)
-        signature = b64d_known_alphabet(sig_seg, "signature")
+        signature = b64url_decode_known_alphabet(sig_seg, "signature")
         single = entry[2] if entry is not None else None
         if single is not None:
             single(signing_input, signature)  # static keys, header seen before: the hot path
         else:
             self._verify_slow(entry, head, signing_input, signature)
-        claims = loads(b64d_known_alphabet(payload_seg, "payload"), "payload")
+        claims = json_loads(b64url_decode_known_alphabet(payload_seg, "payload"), what="payload")
         if type(claims) is not dict:
             raise MalformedToken("JWT payload is not a JSON object")
         self._check_claims(claims, now)
@@ -386,7 +382,7 @@ class JWTVerifier:
 
     def _check_claims(self, claims: dict[str, Any], now: dt.datetime | None) -> None:  # noqa: C901, PLR0912, PLR0915
         if now is None:
-            t = self._clock.now().timestamp() if self._clock is not None else _unix_now()
+            t = self._clock.now().timestamp() if self._clock is not None else unix_now()
         else:
             t = _timestamp(now)
         leeway = self._leeway
@@ -587,7 +583,7 @@ def decode_unverified(token: str | bytes, *, max_size: int = MAX_TOKEN_SIZE) -> 
     raw = _as_ascii(token, max_size)
     head, payload_seg, _ = _split_compact(raw)
     header = _parse_protected(head)
-    claims = json_loads(b64d(payload_seg, "payload"), what="payload")
+    claims = json_loads(b64url_decode(payload_seg, what="payload"), what="payload")
     if not isinstance(claims, dict):
         raise MalformedToken("JWT payload is not a JSON object")
     return UnverifiedJWT(header=header, claims=claims)
