@@ -11,7 +11,10 @@ closed).
 
 from __future__ import annotations
 
-from authcore.mtls._binding import TLS_CLIENT_AUTH_PARAMETERS, TlsClientAuth, check_binding
+from typing import Final
+
+from authcore.mtls import _binding
+from authcore.mtls._binding import TlsClientAuth, check_binding
 from authcore.mtls._chain import RevocationChecker, TrustStore, verify_client, verify_server
 from authcore.mtls._identity import ClientIdentity, ServerIdentity, SpiffeId, thumbprint
 from authcore.mtls._load import (
@@ -33,6 +36,15 @@ from authcore.mtls._revocation import (
     urllib_crl_fetcher,
     urllib_ocsp_fetcher,
 )
+
+# Bound here, not imported, so that autodoc finds the docstring (it reads this module's source).
+TLS_CLIENT_AUTH_PARAMETERS: Final[tuple[str, ...]] = _binding.TLS_CLIENT_AUTH_PARAMETERS
+"""The RFC 8705 section 2.1.2 client metadata names, of which a client uses exactly one.
+
+:meth:`TlsClientAuth.from_metadata` looks for exactly one of these keys.
+
+.. versionadded:: 0.1.0
+"""
 
 __all__ = [
     "TLS_CLIENT_AUTH_PARAMETERS",

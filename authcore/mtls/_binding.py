@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TLS_CLIENT_AUTH_PARAMETERS", "TlsClientAuth", "check_binding"]
 
+# Documented where authcore.mtls exports it (autodoc reads the docstring there).
 TLS_CLIENT_AUTH_PARAMETERS: Final = (
     "tls_client_auth_subject_dn",
     "tls_client_auth_san_dns",
@@ -33,7 +34,6 @@ TLS_CLIENT_AUTH_PARAMETERS: Final = (
     "tls_client_auth_san_ip",
     "tls_client_auth_san_email",
 )
-"""The RFC 8705 section 2.1.2 client metadata names, of which a client uses exactly one."""
 
 
 def _leaf(cert: x509.Certificate | ClientIdentity) -> x509.Certificate:
