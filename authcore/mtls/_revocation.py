@@ -30,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Protocol, cast
+from typing import TYPE_CHECKING, Final, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -50,7 +50,7 @@ from authcore.errors import (
 from authcore.mtls._load import load_crl, serial_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "CRLChecker",
@@ -143,17 +143,24 @@ class RevocationStatus:
     problem: str | None = None  # set when no usable status was found
 
 
-def _pairs(
-    chain: Sequence[x509.Certificate], scope: RevocationScope
-) -> list[tuple[int, x509.Certificate, x509.Certificate]]:
-    if len(chain) < 2:  # noqa: PLR2004 - a pair needs an issuer
-        return []
+def _check_options(policy: object, scope: object, **durations: object) -> None:
+    if not isinstance(policy, RevocationPolicy) or not isinstance(scope, RevocationScope):
+        raise ConfigurationError("policy and scope must be RevocationPolicy/RevocationScope")
+    for name, value in durations.items():
+        if not isinstance(value, dt.timedelta) or value < dt.timedelta(0):
+            raise ConfigurationError(f"{name} must be a non-negative timedelta")
+
+
+def _check_chain(
+    chain: Sequence[x509.Certificate],
+    scope: RevocationScope,
+    policy: RevocationPolicy,
+    status_of: Callable[[int, x509.Certificate, x509.Certificate], RevocationStatus],
+) -> None:
+    """Ask ``status_of`` about each (index, certificate, issuer) in scope, stopping at a refusal."""
     last = 1 if scope is RevocationScope.LEAF else len(chain) - 1
-    return [(i, chain[i], chain[i + 1]) for i in range(last)]
-
-
-def _finish(statuses: Iterable[tuple[int, RevocationStatus]], policy: RevocationPolicy) -> None:
-    for i, status in statuses:
+    for i in range(min(last, len(chain) - 1)):  # a pair needs an issuer
+        status = status_of(i, chain[i], chain[i + 1])
         where = "leaf" if i == 0 else f"chain[{i}]"
         if status.revoked:
             raise RevokedCertificate(
@@ -257,12 +264,7 @@ class CRLChecker:
         fetch: CRLFetcher | None = None,
         leeway: dt.timedelta = dt.timedelta(0),
     ) -> None:
-        if not isinstance(cast("object", policy), RevocationPolicy) or not isinstance(
-            cast("object", scope), RevocationScope
-        ):
-            raise ConfigurationError("policy and scope must be RevocationPolicy/RevocationScope")
-        if not isinstance(cast("object", leeway), dt.timedelta) or leeway < dt.timedelta(0):
-            raise ConfigurationError("leeway must be a non-negative timedelta")
+        _check_options(policy, scope, leeway=leeway)
         self._policy, self._scope, self._fetch, self._leeway = policy, scope, fetch, leeway
         self._by_issuer: dict[bytes, list[x509.CertificateRevocationList]] = {}
         self._static_cache: dict[
@@ -301,12 +303,11 @@ class CRLChecker:
             RevocationUnknown: If no usable CRL was found under the hard-fail policy.
         """
         del stapled_ocsp
-        _finish(
-            (
-                (i, self.status(cert, issuer, now=now))
-                for i, cert, issuer in _pairs(chain, self._scope)
-            ),
+        _check_chain(
+            chain,
+            self._scope,
             self._policy,
+            lambda _, cert, issuer: self.status(cert, issuer, now=now),
         )
 
     def status(
@@ -624,13 +625,7 @@ class OCSPChecker:
         max_age: dt.timedelta = dt.timedelta(days=7),
         leeway: dt.timedelta = dt.timedelta(minutes=5),
     ) -> None:
-        if not isinstance(cast("object", policy), RevocationPolicy) or not isinstance(
-            cast("object", scope), RevocationScope
-        ):
-            raise ConfigurationError("policy and scope must be RevocationPolicy/RevocationScope")
-        for name, value in (("max_age", max_age), ("leeway", leeway)):
-            if not isinstance(cast("object", value), dt.timedelta) or value < dt.timedelta(0):
-                raise ConfigurationError(f"{name} must be a non-negative timedelta")
+        _check_options(policy, scope, max_age=max_age, leeway=leeway)
         self._fetch, self._policy, self._scope = fetch, policy, scope
         self._nonce, self._max_age, self._leeway = nonce, max_age, leeway
         self._cache: dict[tuple[bytes, int], tuple[dt.datetime, RevocationStatus]] = {}
@@ -649,12 +644,13 @@ class OCSPChecker:
             RevokedCertificate: If a certificate in scope is revoked.
             RevocationUnknown: If no usable response was found under the hard-fail policy.
         """
-        _finish(
-            (
-                (i, self.status(cert, issuer, now=now, stapled=stapled_ocsp if i == 0 else None))
-                for i, cert, issuer in _pairs(chain, self._scope)
-            ),
+        _check_chain(
+            chain,
+            self._scope,
             self._policy,
+            lambda i, cert, issuer: self.status(
+                cert, issuer, now=now, stapled=stapled_ocsp if i == 0 else None
+            ),
         )
 
     def status(
