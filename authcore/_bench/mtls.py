@@ -1,6 +1,6 @@
 """mTLS client-chain verification against raw ``cryptography.x509.verification``.
 
-The chain is P-256 root -> intermediate -> leaf (clientAuth), built here with cryptography.
+The chain is P-256 root -> intermediate -> leaf (clientAuth), issued by authcore.mtls._testpki.
 The floor is cryptography's ``ClientVerifier.verify`` with one verifier built up front (no
 exact-time validity, no leaf policy, no identity extraction); the same with a verifier built per
 call shows what rebuilding costs, which authcore's per-window cache avoids.
@@ -14,11 +14,12 @@ import itertools
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
 from authcore._bench import Group
 from authcore.mtls import CRLChecker, TrustStore, verify_client
+from authcore.mtls._testpki import issue, key_usage
 
 NAME = "mtls"
 
@@ -34,47 +35,26 @@ def _cert(
     ca: bool,
     serial: int,
 ) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    issuer_name = issuer[0].subject if issuer else name
-    signer = issuer[1] if issuer else key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(_NOW - 30 * _DAY)
-        .not_valid_after(_NOW + 30 * _DAY)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    )
-    if issuer:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
-            critical=False,
-        )
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        (key_usage(key_cert_sign=ca, crl_sign=ca), True),
+    ]
     if ca:
-        builder = builder.add_extension(
-            x509.BasicConstraints(ca=True, path_length=None), critical=True
-        )
+        extensions.append((x509.BasicConstraints(ca=True, path_length=None), True))
     else:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("client.example")]), critical=False
-        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-    return builder.sign(signer, hashes.SHA256())
+        extensions += [
+            (x509.SubjectAlternativeName([x509.DNSName("client.example")]), False),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+        ]
+    return issue(
+        subject,
+        key,
+        issuer=issuer,
+        serial=serial,
+        not_before=_NOW - 30 * _DAY,
+        not_after=_NOW + 30 * _DAY,
+        extensions=extensions,
+    )
 
 
 def groups(quick: bool) -> list[Group]:  # noqa: ARG001, C901, FBT001 - same groups either way; one closure per case

@@ -1,4 +1,7 @@
-"""A small PKI built with cryptography for the mTLS tests: CAs, leaves, CRLs, OCSP responses."""
+"""A small PKI for the mTLS tests: CAs, leaves, CRLs, OCSP responses.
+
+Certificates are issued by :mod:`authcore.mtls._testpki`, which the benchmark suite uses too.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,12 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from authcore.mtls._testpki import PrivateKey, digest_for, issue
+from authcore.mtls._testpki import key_usage as ku
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -19,10 +25,6 @@ if TYPE_CHECKING:
 UTC = dt.timezone.utc
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DAY = dt.timedelta(days=1)
-
-PrivateKey = (
-    ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | dsa.DSAPrivateKey | ed25519.Ed25519PrivateKey
-)
 
 _SERIAL = [1000]
 
@@ -34,10 +36,6 @@ def _next_serial() -> int:
 
 def ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
-
-
-def _hash_for(key: PrivateKey) -> hashes.SHA256 | None:
-    return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
 
 def name(cn: str) -> x509.Name:
@@ -58,6 +56,25 @@ class Issued:
         return self.cert.public_bytes(serialization.Encoding.DER)
 
 
+def _issue(
+    cn: str,
+    key: PrivateKey,
+    issuer: Issued | None,
+    validity: tuple[dt.datetime, dt.datetime],
+    extensions: list[tuple[x509.ExtensionType, bool]],
+) -> Issued:
+    cert = issue(
+        cn,
+        key,
+        issuer=None if issuer is None else (issuer.cert, issuer.key),
+        serial=_next_serial(),
+        not_before=validity[0],
+        not_after=validity[1],
+        extensions=extensions,
+    )
+    return Issued(cert=cert, key=key)
+
+
 def make_ca(
     cn: str,
     *,
@@ -71,43 +88,15 @@ def make_ca(
     name_constraints: x509.NameConstraints | None = None,
 ) -> Issued:
     key = key or ec_key()
-    subject = name(cn)
-    signer_key = issuer.key if issuer else key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.cert.subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(_next_serial())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    )
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=True, path_length=path_length), True),
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+    ]
     if key_usage:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=crl_sign,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    if issuer is not None:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
-            critical=False,
-        )
+        extensions.append((ku(key_cert_sign=True, crl_sign=crl_sign), True))
     if name_constraints is not None:
-        builder = builder.add_extension(name_constraints, critical=True)
-    cert = builder.sign(signer_key, _hash_for(signer_key))
-    return Issued(cert=cert, key=key)
+        extensions.append((name_constraints, True))
+    return _issue(cn, key, issuer, (not_before, not_after), extensions)
 
 
 def make_leaf(
@@ -128,97 +117,46 @@ def make_leaf(
     ocsp_urls: Sequence[str] = (),
 ) -> Issued:
     key = key or ec_key()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name(cn))
-        .issuer_name(issuer.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(_next_serial())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
-            critical=False,
-        )
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=key_cert_sign,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    )
+    extensions: list[tuple[x509.ExtensionType, bool]] = [(ku(key_cert_sign=key_cert_sign), True)]
     general: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
     general += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     general += [x509.UniformResourceIdentifier(u) for u in uris]
     general += [x509.RFC822Name(e) for e in emails]
     if general:
-        builder = builder.add_extension(x509.SubjectAlternativeName(general), critical=False)
+        extensions.append((x509.SubjectAlternativeName(general), False))
     if eku is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
+        extensions.append((x509.ExtendedKeyUsage(list(eku)), False))
     if ca:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        extensions.append((x509.BasicConstraints(ca=True, path_length=None), True))
     if crl_urls:
-        builder = builder.add_extension(
-            x509.CRLDistributionPoints(
-                [
-                    x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(u)],
-                        relative_name=None,
-                        reasons=None,
-                        crl_issuer=None,
-                    )
-                    for u in crl_urls
-                ]
-            ),
-            critical=False,
-        )
+        points = [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(u)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+            for u in crl_urls
+        ]
+        extensions.append((x509.CRLDistributionPoints(points), False))
     if ocsp_urls:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        x509.oid.AuthorityInformationAccessOID.OCSP,
-                        x509.UniformResourceIdentifier(u),
-                    )
-                    for u in ocsp_urls
-                ]
-            ),
-            critical=False,
-        )
-    cert = builder.sign(issuer.key, _hash_for(issuer.key))
-    return Issued(cert=cert, key=key)
+        access = [
+            x509.AccessDescription(
+                x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(u)
+            )
+            for u in ocsp_urls
+        ]
+        extensions.append((x509.AuthorityInformationAccess(access), False))
+    return _issue(cn, key, issuer, (not_before, not_after), extensions)
 
 
 def make_self_signed_leaf(cn: str = "pinned", *, dns: Sequence[str] = ()) -> Issued:
     key = ec_key()
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name(cn))
-        .issuer_name(name(cn))
-        .public_key(key.public_key())
-        .serial_number(_next_serial())
-        .not_valid_before(NOW - DAY)
-        .not_valid_after(NOW + DAY)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
-            ),
-            critical=False,
-        )
-    )
+    usages = [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
+    extensions: list[tuple[x509.ExtensionType, bool]] = [(x509.ExtendedKeyUsage(usages), False)]
     if dns:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False
-        )
-    return Issued(cert=builder.sign(key, hashes.SHA256()), key=key)
+        extensions.append((x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), False))
+    return _issue(cn, key, None, (NOW - DAY, NOW + DAY), extensions)
 
 
 def make_crl(
@@ -255,7 +193,7 @@ def make_crl(
             entry = entry.add_extension(x509.CRLReason(reason), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
     key = signer or issuer.key
-    return builder.sign(key, _hash_for(key))
+    return builder.sign(key, digest_for(key))
 
 
 def make_ocsp(

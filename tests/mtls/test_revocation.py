@@ -608,15 +608,10 @@ def test_ocsp_responder_by_name_and_unknown_critical_extension(pki: PKI, ocsp_le
 
 def test_ocsp_chain_scope_and_no_responder_url(pki: PKI, ocsp_leaf: Issued) -> None:
     """CHAIN scope asks about the intermediate too; without an AIA URL the status is unknown."""
-    checker = OCSPChecker(fetch=urllib_ocsp_fetcher(), scope=RevocationScope.CHAIN)
+    stapled = make_ocsp(ocsp_leaf.cert, pki.inter)
     with pytest.raises(RevocationUnknown, match=r"chain\[1\].*no OCSP responder URL"):
-        verify_server(
-            [ocsp_leaf.cert, pki.inter.cert],
-            trust=pki.trust,
-            server_name="leaf.example",
-            now=NOW,
-            revocation=checker,
-            stapled_ocsp=make_ocsp(ocsp_leaf.cert, pki.inter),
+        _ocsp_check(
+            pki, ocsp_leaf, stapled, fetch=urllib_ocsp_fetcher(), scope=RevocationScope.CHAIN
         )
 
 
