@@ -93,9 +93,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     generate = actions.add_parser(
         "generate",
         help="generate a private key bound to an algorithm",
-        description="Print a new private JWK bound to --alg (use 'jwk public' to share it).",
+        description=(
+            "Print a new private JWK bound to --alg (use 'jwk public' to share it).  --alg is a "
+            "JWS algorithm, a JWE key management algorithm, or a JWE content encryption such as "
+            "A256GCM for a 'dir' key of that size."
+        ),
     )
-    generate.add_argument("--alg", required=True, help="HS256, RS256, PS256, ES256, EdDSA, ...")
+    generate.add_argument(
+        "--alg",
+        required=True,
+        help="HS256, RS256, ES256, EdDSA, ..., RSA-OAEP-256, ECDH-ES, A256KW, A256GCM (dir), ...",
+    )
+    generate.add_argument(
+        "--crv", help="curve for ECDH-ES (P-256, P-384, P-521, X25519, X448) or EdDSA (Ed448)"
+    )
     generate.add_argument("--kid", help="key id (default: the RFC 7638 thumbprint)")
     generate.add_argument("--pem", action="store_true", help="print PKCS#8 PEM instead of JSON")
     generate.add_argument("--out", metavar="PATH", help="write to PATH instead of stdout")
@@ -124,9 +135,9 @@ def run_generate(args: argparse.Namespace) -> int:
     from authcore.jose import JWK  # noqa: PLC0415
 
     try:
-        key = JWK.generate(args.alg, kid=args.kid)
+        key = JWK.generate(args.alg, kid=args.kid, crv=args.crv)
     except AuthcoreError as exc:
-        raise UsageError(f"--alg: {exc.detail or exc}") from None
+        raise UsageError(f"--alg/--crv: {exc.detail or exc}") from None
     if args.kid is None:
         key = JWK.from_dict({**key.to_dict(private=True), "kid": key.thumbprint()})
     if args.pem:

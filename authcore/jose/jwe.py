@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
-from authcore._encoding import b64url_decode, b64url_encode, json_dumps, json_loads
+from authcore._encoding import b64url_decode, b64url_encode, json_dumps
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -68,7 +68,8 @@ from authcore.jose._jwe_algs import (
     unwrap_cek,
     wrap_cek,
 )
-from authcore.jose._jwk import JWK, KeyResolver, KeySet
+from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_material
+from authcore.jose._parsing import as_ascii, json_object, parse_protected
 
 __all__ = [
     "CONTENT_ENCRYPTION_ALGORITHMS",
@@ -293,12 +294,6 @@ def _resolver(keys: object) -> JWK | KeyResolver:
     )
 
 
-def _material(key: JWK) -> object:
-    # The JWK keeps its checked `cryptography` object private; the JWE layer needs it.
-    # TODO: use a public accessor once authcore.jose.JWK offers one (reported to the lead).
-    return key._key  # noqa: SLF001 - see above
-
-
 _FITS: dict[tuple[int, str, str, bool], tuple[JWK, str | None]] = {}
 _FITS_CACHE_SIZE: Final = 1024
 
@@ -337,7 +332,7 @@ def _uncached_key_problem(
         return "the key's key_ops do not allow this"
     if private and not key.is_private:
         return "decryption needs a private key"
-    return check_key(alg, enc, _material(key), private=private)
+    return check_key(alg, enc, key_material(key), private=private)
 
 
 def _select_keys(
@@ -366,36 +361,10 @@ def _select_keys(
     return found
 
 
-def _as_ascii(token: object, max_size: int) -> bytes:
-    if isinstance(token, str):
-        if len(token) > max_size:
-            raise TokenTooLarge(f"token longer than {max_size} characters")
-        if not token.isascii():
-            raise MalformedToken("token is not ASCII")
-        return token.encode("ascii")
-    if isinstance(token, (bytes, bytearray, memoryview)):
-        raw = bytes(token)
-        if len(raw) > max_size:
-            raise TokenTooLarge(f"token longer than {max_size} bytes")
-        if not raw.isascii():
-            raise MalformedToken("token is not ASCII")
-        return raw
-    raise MalformedToken(f"token must be str or bytes, not {type(token).__name__}")
-
-
 def _b64(value: object, what: str) -> bytes:
     if not isinstance(value, str):
         raise MalformedToken(f"{what} must be a base64url string")
     return b64url_decode(value, what=what)
-
-
-def _header_object(segment: bytes) -> dict[str, Any]:
-    if not segment:
-        raise MalformedToken("empty protected header")
-    header = json_loads(b64url_decode(segment, what="protected header"), what="protected header")
-    if not isinstance(header, dict):
-        raise MalformedToken("protected header is not a JSON object")
-    return header
 
 
 _CachedHeader = tuple[_Policy, dict[str, Any], KeyManagement, ContentEncryption]
@@ -416,7 +385,7 @@ def _compact_header(
     cached = _HEADERS.get(slot)
     if cached is not None and cached[0] is policy:
         return cached[1], cached[2], cached[3]
-    header = _header_object(head)
+    header = parse_protected(head)
     alg, enc = _check_header(header, header, policy)
     # Only flat headers are cached: a nested value (epk, a list) handed out inside the result
     # could be mutated by the caller and must never leak into a later decryption.
@@ -517,7 +486,7 @@ def _decrypt_attempts(  # noqa: PLR0917 - private; every argument is one part of
             cek = unwrap_cek(
                 alg,
                 enc,
-                _material(key),
+                key_material(key),
                 header,
                 encrypted_key,
                 p2c_min=policy.p2c_min,
@@ -586,7 +555,7 @@ def decrypt(
     """
     policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
     resolver = _resolver(keys)
-    raw = _as_ascii(token, max_size)
+    raw = as_ascii(token, max_size)
     dots = raw.count(b".")
     if dots != 4:  # noqa: PLR2004 - five segments
         if dots == 2:  # noqa: PLR2004
@@ -696,7 +665,7 @@ def encrypt(
     header.update(_caller_header(headers, "headers"))
     if compress:
         header["zip"] = "DEF"
-    cek, encrypted_key = wrap_cek(alg_spec, enc_spec, _material(key), header)
+    cek, encrypted_key = wrap_cek(alg_spec, enc_spec, key_material(key), header)
     head = b64url_encode(json_dumps(header))
     iv, ct, tag = encrypt_content(enc_spec, cek, data, head.encode("ascii"))
     return ".".join((head, *(b64url_encode(part) for part in (encrypted_key, iv, ct, tag))))
@@ -803,7 +772,7 @@ def _wrap_recipients(
         overlap = (set(prot) & set(shared)) | (set(prot) & set(own)) | (set(shared) & set(own))
         if overlap:
             raise EncodeError(f"header {min(overlap)!r} appears in two header parts")
-        cek, encrypted_key = wrap_cek(alg_spec, enc_spec, _material(entry.key), target, cek)
+        cek, encrypted_key = wrap_cek(alg_spec, enc_spec, key_material(entry.key), target, cek)
         wrapped.append((own, encrypted_key))
     if cek is None:  # pragma: no cover - at least one recipient
         raise ConfigurationError("no recipient")
@@ -829,17 +798,6 @@ def _recipient_entries(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
         if name in obj:
             flat[name] = obj[name]
     return [flat]
-
-
-def _json_input(data: object, max_size: int) -> dict[str, Any]:
-    if isinstance(data, Mapping):
-        return dict(data)
-    if isinstance(data, (str, bytes, bytearray, memoryview)):
-        raw = bytes(data) if not isinstance(data, str) else data
-        if len(raw) > max_size:
-            raise TokenTooLarge(f"JWE JSON longer than {max_size}")
-        return _object(json_loads(raw, what="JWE JSON"), "JWE JSON")
-    raise MalformedToken(f"JWE JSON must be str, bytes or a mapping, not {type(data).__name__}")
 
 
 def decrypt_json(
@@ -877,13 +835,13 @@ def decrypt_json(
     """
     policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
     resolver = _resolver(keys)
-    obj = _json_input(data, max_size)
+    obj = json_object(data, max_size, "JWE JSON")
     head = obj.get("protected", "")
     if not isinstance(head, str):
         raise MalformedToken("'protected' must be a base64url string")
     if not head.isascii():
         raise DecodeError("protected header: not base64url (bad character or padding)")
-    prot = _header_object(head.encode("ascii")) if head else {}
+    prot = parse_protected(head.encode("ascii")) if head else {}
     shared = _object(obj.get("unprotected", {}), "'unprotected'")
     entries = _recipient_entries(obj)
     iv, ct = _b64(obj.get("iv"), "iv"), _b64(obj.get("ciphertext"), "ciphertext")

@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from authcore._encoding import b64url_decode, b64url_encode, json_dumps, json_loads
+from authcore._encoding import b64url_decode, b64url_encode, json_dumps
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -33,12 +33,12 @@ from authcore.errors import (
     InvalidSignature,
     KeyNotFound,
     MalformedToken,
-    TokenTooLarge,
     UnsupportedAlgorithm,
     VerificationError,
 )
 from authcore.jose._jwa import SIGNATURE_ALGORITHMS, Verifier
 from authcore.jose._jwk import JWK, KeyResolver, KeySet
+from authcore.jose._parsing import as_ascii, json_object, parse_protected
 
 __all__ = [
     "MAX_TOKEN_SIZE",
@@ -224,24 +224,6 @@ def _check_b64(header: Mapping[str, Any], prot: Mapping[str, Any]) -> bool:
     return value
 
 
-def _as_ascii(token: object, max_size: int) -> bytes:
-    if isinstance(token, str):
-        if len(token) > max_size:
-            raise TokenTooLarge(f"token longer than {max_size} characters")
-        try:
-            return token.encode("ascii")
-        except UnicodeEncodeError:
-            raise MalformedToken("token is not ASCII") from None
-    if isinstance(token, (bytes, bytearray, memoryview)):
-        raw = bytes(token)
-        if len(raw) > max_size:
-            raise TokenTooLarge(f"token longer than {max_size} bytes")
-        if not raw.isascii():
-            raise MalformedToken("token is not ASCII")
-        return raw
-    raise MalformedToken(f"token must be str or bytes, not {type(token).__name__}")
-
-
 def _split_compact(raw: bytes) -> tuple[bytes, bytes, bytes]:
     """Split ``header.payload.signature``; refuse other shapes (a JWE in particular)."""
     dots = raw.count(b".")
@@ -251,16 +233,6 @@ def _split_compact(raw: bytes) -> tuple[bytes, bytes, bytes]:
         raise MalformedToken(f"a compact JWS has 3 segments, not {dots + 1}")
     head, payload, signature = raw.split(b".")
     return head, payload, signature
-
-
-def _parse_protected(segment: bytes) -> dict[str, Any]:
-    """Decode a protected header segment into a JSON object."""
-    if not segment:
-        raise MalformedToken("empty protected header")
-    header = json_loads(b64url_decode(segment, what="protected header"), what="protected header")
-    if not isinstance(header, dict):
-        raise MalformedToken("protected header is not a JSON object")
-    return header
 
 
 def _verify_with(
@@ -312,9 +284,9 @@ def verify(
     """
     allowed = _normalize_algorithms(algorithms)
     resolver = _as_resolver(keys)
-    raw = _as_ascii(token, max_size)
+    raw = as_ascii(token, max_size)
     head, payload_seg, sig_seg = _split_compact(raw)
-    header = _parse_protected(head)
+    header = parse_protected(head)
     alg, b64 = _check_header(header, allowed=allowed)
     if detached_payload is not None:
         if payload_seg:
@@ -501,7 +473,7 @@ def _entry_header(
     if unprotected is not None and not isinstance(unprotected, dict):
         raise MalformedToken("'header' must be a JSON object")
     head = (protected_text or "").encode("ascii", "replace")
-    protected = _parse_protected(head) if protected_text else {}
+    protected = parse_protected(head) if protected_text else {}
     merged = dict(protected)
     for name, value in (unprotected or {}).items():
         if name in merged:
@@ -530,12 +502,14 @@ def verify_json(
         keys: The verification key(s).
         algorithms: The accepted ``alg`` values.
         detached_payload: The payload, when the object has no ``payload`` member.
-        max_size: The size cap for JSON text input.
+        max_size: The size cap: on the length of JSON text, or on the compact JSON encoding of
+            an already parsed object.
 
     Returns:
         The payload, the header of the signature that verified and the key that verified it.
 
     Raises:
+        TokenTooLarge: Over ``max_size``.
         MalformedToken: On a structural problem.
         AlgorithmNotAllowed, KeyNotFound, InvalidSignature: When no signature verifies (the
             error of the first signature that failed).
@@ -544,14 +518,7 @@ def verify_json(
     """
     allowed = _normalize_algorithms(algorithms)
     resolver = _as_resolver(keys)
-    if isinstance(jws, (str, bytes, bytearray)):
-        if len(jws) > max_size:
-            raise TokenTooLarge(f"JWS JSON longer than {max_size}")
-        obj = json_loads(bytes(jws) if not isinstance(jws, str) else jws, what="JWS JSON")
-    else:
-        obj = jws
-    if not isinstance(obj, Mapping):
-        raise MalformedToken("JWS JSON is not an object")
+    obj = json_object(jws, max_size, "JWS JSON")
     entries = _signature_entries(obj)
     parsed = [_entry_header_or_error(entry, allowed) for entry in entries]
     b64_values = {p[3] for p in parsed if not isinstance(p, VerificationError)}

@@ -64,15 +64,14 @@ from authcore.errors import (
     MissingClaim,
 )
 from authcore.jose._jwa import Verifier
-from authcore.jose._jwk import JWK, KeyResolver, KeySet
+from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_memo
+from authcore.jose._parsing import as_ascii, parse_protected
 from authcore.jose.denylist import Denylist, check_not_revoked, optional_denylist
 from authcore.jose.jws import (
     MAX_TOKEN_SIZE,
-    _as_ascii,
     _as_resolver,
     _check_header,
     _normalize_algorithms,
-    _parse_protected,
     _protected_header,
     _select_keys,
     _split_compact,
@@ -284,7 +283,7 @@ class JWTVerifier:
         return f"JWTVerifier(algorithms={sorted(self.algorithms)!r})"
 
     def _header(self, head: bytes) -> tuple[dict[str, Any], _Candidates]:
-        header = _parse_protected(head)
+        header = parse_protected(head)
         alg, b64 = _check_header(header, allowed=self.algorithms)
         if not b64:
             raise MalformedToken("a JWT cannot use an unencoded payload (b64: false)")
@@ -323,7 +322,7 @@ class JWTVerifier:
             except UnicodeEncodeError:
                 raise MalformedToken("token is not ASCII") from None
         else:
-            raw = _as_ascii(token, self._max_size)
+            raw = as_ascii(token, self._max_size)
         # One C pass: only base64url characters and exactly two dots (compact_alphabet_ok).
         if raw.translate(None, B64URL_ALPHABET) != b"..":
             _reject_compact(raw)
@@ -544,7 +543,8 @@ def encode(claims: Mapping[str, Any], key: JWK, *, headers: Mapping[str, Any] | 
     """
     if type(key) is not JWK:
         raise ConfigurationError("key must be a JWK")
-    cached = key._memo.get("jwt-header") if headers is None else None  # noqa: SLF001 - jose's cache
+    memo = key_memo(key)
+    cached = memo.get("jwt-header") if headers is None else None
     if cached is None:
         alg, header = _protected_header(key, {"typ": "JWT", **(headers or {})})
         if header.get("b64", True) is not True:
@@ -552,7 +552,7 @@ def encode(claims: Mapping[str, Any], key: JWK, *, headers: Mapping[str, Any] | 
         head = b64url_encode(json_dumps(header)).encode("ascii") + b"."
         cached = (head, key.signer(alg)[1])
         if headers is None:
-            key._memo["jwt-header"] = cached  # noqa: SLF001
+            memo["jwt-header"] = cached
     head, signer = cached
     signing_input = head + _b64(_claims_json(claims))
     return (signing_input + b"." + _b64(signer(signing_input))).decode("ascii")
@@ -580,9 +580,9 @@ def decode_unverified(token: str | bytes, *, max_size: int = MAX_TOKEN_SIZE) -> 
 
     .. versionadded:: 0.1.0
     """
-    raw = _as_ascii(token, max_size)
+    raw = as_ascii(token, max_size)
     head, payload_seg, _ = _split_compact(raw)
-    header = _parse_protected(head)
+    header = parse_protected(head)
     claims = json_loads(b64url_decode(payload_seg, what="payload"), what="payload")
     if not isinstance(claims, dict):
         raise MalformedToken("JWT payload is not a JSON object")

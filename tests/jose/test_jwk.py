@@ -293,7 +293,7 @@ def test_use_and_key_ops_are_honoured() -> None:
     assert verify_only.verifier("ES256") is not None
     with pytest.raises(UnsupportedAlgorithm, match="key_ops"):
         verify_only.signer()
-    assert sign_only.public().key_ops is None
+    assert sign_only.public().key_ops == frozenset({"verify"})
     assert JWK.from_dict({**members, "key_ops": ["sign", "verify"]}).public().key_ops == frozenset(
         {"verify"}
     )
@@ -399,3 +399,20 @@ def test_from_pem_raises_only_invalid_key(data: bytes) -> None:
     ):
         with pytest.raises(InvalidKeyError):
             JWK.from_pem(candidate)
+
+
+def test_public_half_keeps_the_private_restrictions() -> None:
+    """public() maps key_ops to their public counterparts and never drops a restriction."""
+    members = JWK.generate("ECDH-ES").to_dict(private=True)
+    for ops, expected in (
+        (["deriveKey"], {"deriveKey"}),
+        (["deriveBits"], {"deriveBits"}),
+        (["deriveKey", "deriveBits"], {"deriveKey", "deriveBits"}),
+        (["decrypt", "unwrapKey"], {"encrypt", "wrapKey"}),
+        (["sign"], {"verify"}),
+        ([], set()),
+    ):
+        public = JWK.from_dict({**members, "key_ops": ops}).public()
+        assert public.key_ops == frozenset(expected)
+        assert public.to_dict().get("key_ops") == sorted(expected)
+    assert JWK.from_dict(members).public().key_ops is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from authcore.errors import (
     InvalidSignature,
     KeyNotFound,
     MalformedToken,
+    TokenTooLarge,
     UnsupportedAlgorithm,
 )
 from authcore.jose import JWK, SIGNATURE_ALGORITHMS, KeySet, jws
@@ -228,3 +230,33 @@ def test_json_b64_values_must_agree() -> None:
     with pytest.raises(MalformedToken, match="b64"):
         jws.verify_json(mixed, KeySet([a, b]), algorithms=["HS256"])
     assert jws.verify_json(raw, b, algorithms=["HS256"]).payload == b"doc"
+
+
+def test_json_size_cap_applies_to_parsed_objects() -> None:
+    """verify_json caps an already parsed object by its compact JSON size, like text input."""
+    private, public = _pair("HS256")
+    signed = jws.sign_json(b"x" * 300, private)
+    size = len(json.dumps(signed, separators=(",", ":")))
+    assert jws.verify_json(signed, public, algorithms=["HS256"], max_size=size).payload
+    with pytest.raises(TokenTooLarge, match=f"JWS JSON longer than {size - 1}"):
+        jws.verify_json(signed, public, algorithms=["HS256"], max_size=size - 1)
+    padded = {**signed, "unknown": {"nested": ["y" * 100_000]}}
+    with pytest.raises(TokenTooLarge):
+        jws.verify_json(padded, public, algorithms=["HS256"])
+    many = {"signatures": [signed["signatures"][0]] * 1000, "payload": signed["payload"]}
+    with pytest.raises(TokenTooLarge):
+        jws.verify_json(many, public, algorithms=["HS256"])
+
+
+def test_json_parsed_object_must_hold_json_values() -> None:
+    """A parsed object holding values JSON cannot represent is malformed, not a crash."""
+    private, public = _pair("HS256")
+    signed = jws.sign_json(b"doc", private)
+    for bad in ({**signed, "extra": b"bytes"}, {**signed, "extra": float("nan")}):
+        with pytest.raises(MalformedToken, match="not JSON"):
+            jws.verify_json(bad, public, algorithms=["HS256"])
+    nested: dict[str, Any] = {}
+    for _ in range(5000):
+        nested = {"n": nested}
+    with pytest.raises(MalformedToken, match="not JSON"):
+        jws.verify_json({**signed, "extra": nested}, public, algorithms=["HS256"])

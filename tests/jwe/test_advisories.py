@@ -22,7 +22,7 @@ from authcore.errors import (
 )
 from authcore.jose import _jwe_algs, jwe
 from authcore.jose._jwe_algs import FAILED
-from authcore.jose._jwk import JWK
+from authcore.jose._jwk import JWK, key_material
 from tests.jwe.keys import curve_key, key_for, oct_key, rsa_key
 
 PBES2 = "PBES2-HS256+A128KW"
@@ -314,7 +314,7 @@ def test_rsa1_5_is_off_unless_listed() -> None:
     """An RSA1_5 token is refused unless RSA1_5 is listed explicitly."""
     key = rsa_key("RSA1_5")
     cek = os.urandom(16)
-    encrypted = key.public()._key.encrypt(cek, padding.PKCS1v15())
+    encrypted = key_material(key.public()).encrypt(cek, padding.PKCS1v15())
     header = b64url_encode(json_dumps({"alg": "RSA1_5", "enc": "A128GCM"}))
     iv, ct, tag = _jwe_algs.encrypt_content(
         _jwe_algs.CONTENT_ENCRYPTIONS["A128GCM"], cek, b"hi", header.encode()
@@ -333,7 +333,7 @@ def test_rsa1_5_bleichenbacher_failures_are_uniform(
 ) -> None:
     """Bad padding, a wrong-length CEK or a raising unwrap all fail at the tag, identically."""
     key = rsa_key("RSA1_5")
-    public = key.public()._key
+    public = key_material(key.public())
     header = b64url_encode(json_dumps({"alg": "RSA1_5", "enc": "A128GCM"}))
     cek = os.urandom(16)
     iv, ct, tag = _jwe_algs.encrypt_content(
@@ -349,7 +349,7 @@ def test_rsa1_5_bleichenbacher_failures_are_uniform(
         def raising(*_: object) -> bytes:
             raise ValueError("padding check failed")
 
-        monkeypatch.setattr(type(key._key), "decrypt", raising)
+        monkeypatch.setattr(type(key_material(key)), "decrypt", raising)
     token = header + "." + ".".join(b64url_encode(p) for p in (encrypted, iv, ct, tag))
     with pytest.raises(DecryptionFailed) as info:
         jwe.decrypt(token, key, algorithms=["RSA1_5"], encryptions=["A128GCM"])

@@ -110,3 +110,24 @@ def test_cli_pem_key_with_key_alg(
     argv = ["jwe", "decrypt", str(token), "--key-file", str(tmp_path / "priv.pem")]
     assert main([*argv, "--alg", "ECDH-ES", "--enc", "A128GCM"]) == 0
     assert capsysbinary.readouterr().out == b"pem"
+
+
+def test_cli_generates_jwe_keys(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """`jwk generate` makes ECDH-ES keys on --crv and dir keys by enc; both encrypt and decrypt."""
+    (tmp_path / "msg.txt").write_bytes(b"hello jwe\n")
+    for alg, crv, enc in (("ECDH-ES+A256KW", "X25519", "A256GCM"), ("A128GCM", None, "A128GCM")):
+        key_path = tmp_path / f"{alg}.json"
+        argv = ["jwk", "generate", "--alg", alg, "--out", str(key_path)]
+        assert main(argv if crv is None else [*argv, "--crv", crv]) == 0
+        members = json.loads(key_path.read_text())
+        assert members["alg"] == alg
+        assert members.get("crv") == crv
+        token_path = tmp_path / f"{alg}.token"
+        encrypt = ["jwe", "encrypt", str(tmp_path / "msg.txt"), "--key-file", str(key_path)]
+        assert main([*encrypt, "--enc", enc, "--out", str(token_path)]) == 0
+        decrypt = ["jwe", "decrypt", str(token_path), "--key-file", str(key_path)]
+        accepted = alg if crv is not None else "dir"
+        assert main([*decrypt, "--alg", accepted, "--enc", enc]) == 0
+        assert capsysbinary.readouterr().out == b"hello jwe\n"
+    assert main(["jwk", "generate", "--alg", "ECDH-ES", "--crv", "P-192"]) == 2
+    assert b"--crv" in capsysbinary.readouterr().err

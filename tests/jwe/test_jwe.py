@@ -502,6 +502,10 @@ def test_json_shapes() -> None:
             jwe.decrypt_json(broken, key, **options)  # type: ignore[arg-type]
     with pytest.raises(TokenTooLarge):
         jwe.decrypt_json(json.dumps(message), key, max_size=10, **options)
+    with pytest.raises(TokenTooLarge, match="JWE JSON longer than 10"):
+        jwe.decrypt_json(message, key, max_size=10, **options)
+    with pytest.raises(MalformedToken, match="not JSON"):
+        jwe.decrypt_json({**message, "extra": b"bytes"}, key, **options)
     with pytest.raises(ConfigurationError):
         jwe.encrypt_json(b"x", [key, key], enc="A128GCM", flattened=True)
     with pytest.raises(ConfigurationError):
