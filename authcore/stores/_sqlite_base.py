@@ -12,6 +12,21 @@ To add a table for another area (a webhook replay cache, a JWT denylist), declar
 and open ``SQLiteDatabase(path, schemas=[...])``; later changes append ``version=2``, never
 edit a released migration.
 
+A store built on this module (:class:`~authcore.stores.sqlite.SQLiteKeyStore`,
+``SQLiteReplayCache``, ``SQLiteDenylist``) follows one pattern:
+
+* It holds one :class:`SQLiteDatabase` and no connection of its own: it asks
+  :meth:`SQLiteDatabase.connection` (or :meth:`~SQLiteDatabase.reading`) at each call, so
+  threads and ``fork`` children each get theirs.
+* Every write is one ``with db.transaction() as conn:`` block, short and free of I/O other
+  than SQLite; reads use ``with db.reading() as conn:``.  Both turn ``sqlite3`` errors into
+  :class:`~authcore.errors.StoreError` (:func:`store_error` does it for code outside them).
+* To share a file with other components it may accept an open :class:`SQLiteDatabase` in
+  place of a path and call ``database.migrate([its_schema])``.
+* A per-thread read cache stays exact when it is validated by
+  :meth:`~SQLiteDatabase.change_marker` before each use and rebuilt whenever it differs.
+* Modules that import this one lazily keep ``sqlite3`` out of ``import authcore``.
+
 Durability: WAL journal (readers never block the writer), ``synchronous=FULL`` by default (a
 committed transaction survives power loss; ``NORMAL`` survives a process crash), a busy
 timeout instead of immediate ``database is locked`` errors, and every write in an explicit
@@ -40,6 +55,27 @@ if TYPE_CHECKING:
 __all__ = ["Migration", "SQLiteDatabase", "Schema", "store_error"]
 
 _SYNC_MODES: Final = frozenset({"FULL", "NORMAL", "EXTRA"})
+
+# How many times this process is a fork() child of a process that imported this module.
+# Checking it costs far less than os.getpid() (a system call) on every connection() call;
+# CPython runs the hook in every child that can go on running Python code.
+_FORKS: Final = [0]
+
+
+def _forked() -> None:  # pragma: no cover - runs in fork() children only
+    _FORKS[0] += 1
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; there is no fork() elsewhere
+    os.register_at_fork(after_in_child=_forked)
+
+
+class _ThreadState(threading.local):
+    """What one thread holds of a database (class attributes are each thread's defaults)."""
+
+    conn: sqlite3.Connection | None = None
+    forks: int = -1
+    writes: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,7 +150,7 @@ class SQLiteDatabase:
         self.path: Path = Path(path)
         self._timeout = float(timeout)
         self._synchronous = synchronous
-        self._local = threading.local()
+        self._local = _ThreadState()
         self._lock = threading.Lock()
         self._connections: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._pid = os.getpid()
@@ -150,12 +186,13 @@ class SQLiteDatabase:
     def connection(self) -> sqlite3.Connection:
         """Return this thread's connection (opened on first use, reopened after ``fork``)."""
         local = self._local
-        conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        pid = os.getpid()
-        if conn is not None and local.pid == pid:
+        conn = local.conn
+        forks = _FORKS[0]
+        if conn is not None and local.forks == forks:
             return conn
         if self._closed:
             raise StoreError("database is closed")
+        pid = os.getpid()
         with self._lock:
             if pid != self._pid:  # forked: inherited connections belong to the parent
                 self._connections = {}
@@ -167,7 +204,7 @@ class SQLiteDatabase:
             conn = self._open()
             self._connections[id(conn)] = (threading.current_thread(), conn)
         local.conn = conn
-        local.pid = pid
+        local.forks = forks
         return conn
 
     @contextlib.contextmanager
@@ -192,7 +229,7 @@ class SQLiteDatabase:
                 raise store_error(exc) from None
             raise
         finally:
-            self._local.writes = getattr(self._local, "writes", 0) + 1
+            self._local.writes += 1
 
     def change_marker(self, conn: sqlite3.Connection) -> tuple[int, int]:
         """A value that differs whenever the data may have changed since it was last taken.
@@ -208,8 +245,7 @@ class SQLiteDatabase:
 
     def local_writes(self) -> int:
         """How many transactions this thread has run on this database (a change counter)."""
-        writes: int = getattr(self._local, "writes", 0)
-        return writes
+        return self._local.writes
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -268,4 +304,4 @@ class SQLiteDatabase:
                 for _, conn in self._connections.values():
                     conn.close()
             self._connections = {}
-        self._local = threading.local()
+        self._local = _ThreadState()

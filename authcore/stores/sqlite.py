@@ -209,6 +209,27 @@ def _record(row: tuple[object, ...]) -> KeyRecord:
         raise StoreError("a stored API key record is unreadable") from None
 
 
+class _View:
+    """One thread's cached records and the change marker they were read under."""
+
+    __slots__ = ("conn", "cursor", "records", "until", "version", "writes")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        # A cursor kept for the change check saves creating one per lookup.  Its statement
+        # returns one row, which fetchone() steps past to the end, so no read transaction
+        # stays open between calls.
+        self.cursor = conn.cursor()
+        self.records: dict[str, KeyRecord] = {}
+        self.version: object = None  # no PRAGMA data_version value: the first check misses
+        self.writes = -1
+        self.until = 0
+
+
+class _ThreadViews(threading.local):
+    view: _View | None = None
+
+
 class SQLiteKeyStore:
     """A :class:`~authcore.apikeys.KeyStore` in a SQLite file.
 
@@ -246,7 +267,7 @@ class SQLiteKeyStore:
         self._db = SQLiteDatabase(
             path, schemas=(KEYS_SCHEMA,), timeout=timeout, synchronous=synchronous
         )
-        self._local = threading.local()
+        self._local = _ThreadViews()
         self._staleness_ns = int(given * 1e9)
 
     @property
@@ -263,42 +284,40 @@ class SQLiteKeyStore:
         the change check itself is skipped for that long after the last one, so other
         processes' revocations may take up to that long to be seen.
         """
-        local = self._local
         db = self._db
         try:
             conn = db.connection()
-            cache: dict[str, KeyRecord] | None = getattr(local, "cache", None)
-            fresh = False
-            if cache is not None and local.conn is conn:
-                if (
-                    self._staleness_ns
-                    and time.monotonic_ns() < local.until
-                    and local.marker[1] == db.local_writes()
-                ):
-                    fresh = True
-                else:
-                    marker = db.change_marker(conn)
-                    fresh = marker == local.marker
-                    local.until = time.monotonic_ns() + self._staleness_ns
+            view = self._local.view
+            if view is None or view.conn is not conn:  # first use, or a new connection
+                view = self._local.view = _View(conn)
+            writes = db.local_writes()
+            if self._staleness_ns and view.writes == writes and time.monotonic_ns() < view.until:
+                fresh = True
+            else:
+                # Taken before the row is read: a commit in between changes it again, so
+                # the next call drops what this one caches.
+                version = view.cursor.execute("PRAGMA data_version").fetchone()[0]
+                fresh = version == view.version and writes == view.writes
+                if not fresh:
+                    view.records = {}
+                    view.version = version
+                    view.writes = writes
+                if self._staleness_ns:
+                    view.until = time.monotonic_ns() + self._staleness_ns
+            records = view.records
             if fresh:
-                record = cache.get(key_id) if cache is not None else None
+                record = records.get(key_id)
                 if record is not None:
                     return record
-            else:
-                cache = local.cache = {}
-                local.conn = conn
-                local.marker = db.change_marker(conn)
-                local.until = time.monotonic_ns() + self._staleness_ns
             row = conn.execute(_GET, (key_id,)).fetchone()
         except sqlite3.Error as exc:
             raise store_error(exc) from None
         if row is None:
             return None  # unknown ids are never cached: peers choose them
         record = _record(row)
-        if cache is not None:
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
-            cache[key_id] = record
+        if len(records) >= _CACHE_MAX:
+            records.clear()
+        records[key_id] = record
         return record
 
     def list_owner(self, owner: str) -> tuple[KeyRecord, ...]:

@@ -448,7 +448,9 @@ def test_cache_is_bounded(tmp_path: Path) -> None:
     try:
         for key_id in ids:
             assert store.get(key_id) is not None
-        assert len(store._local.cache) <= 10
+        view = store._local.view
+        assert view is not None
+        assert len(view.records) <= 10
     finally:
         monkey.undo()
         store.close()
@@ -475,3 +477,23 @@ def test_max_staleness_trades_propagation_delay_for_speed(tmp_path: Path) -> Non
     for bad in (-1, float("inf"), "1", True):
         with pytest.raises(ConfigurationError):
             SQLiteKeyStore(path, max_staleness=bad)  # type: ignore[arg-type]
+
+
+def test_change_check_leaves_no_read_transaction_open(tmp_path: Path) -> None:
+    """Cached lookups hold no read transaction: another writer's changes checkpoint fully."""
+    path = tmp_path / "db.sqlite"
+    store = SQLiteKeyStore(path)
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    keys = [manager.create(owner="o") for _ in range(3)]
+    for key in keys:  # the second read of each key is served from the cache
+        manager.verify(key.token)
+        manager.verify(key.token)
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("UPDATE authcore_api_keys SET name = 'renamed'")
+        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0
+        assert manager.verify(keys[0].token).name == "renamed"
+    finally:
+        other.close()
+        store.close()
