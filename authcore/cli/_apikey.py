@@ -18,6 +18,8 @@ from authcore.errors import UsageError
 if TYPE_CHECKING:
     import argparse
 
+    from authcore.apikeys import KeyHasher
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``apikey`` subcommand and its ``new``, ``check`` and ``hash`` actions."""
@@ -38,9 +40,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "given a pepper, the hash to store.",
     )
     new.add_argument("--prefix", required=True, help="the key prefix, for example sk_live")
-    add_secret_options(new, "pepper", help_name="pepper (32 bytes or more)")
-    new.add_argument("--pepper-id", default="p1", help="the pepper's id in the hash (p1)")
-    new.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_pepper_options(new)
+    _add_json_option(new)
     new.set_defaults(handler=_new)
 
     check = actions.add_parser(
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_secret_options(check, "token", help_name="token")
     check.add_argument("--prefix", help="also require this prefix")
-    check.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_json_option(check)
     check.set_defaults(handler=_check)
 
     hasher = actions.add_parser(
@@ -63,11 +64,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Read a token (stdin by default), check it, and print the hash of its "
         "secret under the pepper: the value a key store keeps.",
     )
-    add_secret_options(hasher, "pepper", help_name="pepper (32 bytes or more)")
-    hasher.add_argument("--pepper-id", default="p1", help="the pepper's id in the hash (p1)")
+    _add_pepper_options(hasher)
     add_secret_options(hasher, "token", help_name="token")
-    hasher.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_json_option(hasher)
     hasher.set_defaults(handler=_hash)
+
+
+def _add_pepper_options(parser: argparse.ArgumentParser) -> None:
+    add_secret_options(parser, "pepper", help_name="pepper (32 bytes or more)")
+    parser.add_argument("--pepper-id", default="p1", help="the pepper's id in the hash (p1)")
+
+
+def _add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _hasher(args: argparse.Namespace, *, required: bool) -> KeyHasher | None:
+    """The hasher of the --pepper-file/--pepper-env pepper (None when optional and absent)."""
+    from authcore.apikeys import KeyHasher  # noqa: PLC0415 - keep --help instant
+
+    pepper = read_secret(args, "pepper", required=required)
+    return None if pepper is None else KeyHasher({args.pepper_id: pepper})
 
 
 def _emit(args: argparse.Namespace, fields: dict[str, str]) -> None:
@@ -94,13 +111,13 @@ def _token(args: argparse.Namespace, positional: str | None = None) -> str:
 
 
 def _new(args: argparse.Namespace) -> int:
-    from authcore.apikeys import KeyHasher, generate  # noqa: PLC0415 - keep --help instant
+    from authcore.apikeys import generate  # noqa: PLC0415 - keep --help instant
 
     key = generate(args.prefix)
     fields = {"token": key.token, "key_id": key.key_id}
-    pepper = read_secret(args, "pepper", required=False)
-    if pepper is not None:
-        fields["hash"] = KeyHasher({args.pepper_id: pepper}).hash(key.secret)
+    hasher = _hasher(args, required=False)
+    if hasher is not None:
+        fields["hash"] = hasher.hash(key.secret)
     elif not args.json:
         sys.stderr.write("authcore: no pepper given: no storage hash printed\n")
     _emit(args, fields)
@@ -116,11 +133,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _hash(args: argparse.Namespace) -> int:
-    from authcore.apikeys import KeyHasher, parse  # noqa: PLC0415
+    from authcore.apikeys import parse  # noqa: PLC0415
 
-    pepper = read_secret(args, "pepper")
-    assert pepper is not None  # noqa: S101 - required=True returns bytes or raises
-    hasher = KeyHasher({args.pepper_id: pepper})
+    hasher = _hasher(args, required=True)
+    assert hasher is not None  # noqa: S101 - required=True returns a hasher or raises
     parsed = parse(_token(args))
     _emit(args, {"key_id": parsed.key_id, "hash": hasher.hash(parsed.secret)})
     return 0

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from authcore._apikeys import _hashing
+from authcore._ct import bytes_eq
 from authcore.apikeys import KeyHasher, KeyManager, KeyStore
 from authcore.clock import FixedClock
 from authcore.ratelimit import MemoryRateLimitStore
@@ -48,3 +50,22 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyStore]:
 def manager(store: KeyStore, hasher: KeyHasher, clock: FixedClock) -> KeyManager:
     """A manager over each store, with a memory rate limiter."""
     return KeyManager(store, hasher, prefix="sk_test", clock=clock, limiter=MemoryRateLimitStore())
+
+
+@pytest.fixture
+def hash_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The list of HMACs ("hmac") and digest comparisons ("eq") KeyHasher does, in order."""
+    calls: list[str] = []
+    real_hmac = _hashing._hmac_sha256
+
+    def counting_hmac(key: bytes, message: bytes) -> bytes:
+        calls.append("hmac")
+        return real_hmac(key, message)
+
+    def counting_eq(a: bytes, b: bytes) -> bool:
+        calls.append("eq")
+        return bytes_eq(a, b)
+
+    monkeypatch.setattr(_hashing, "_hmac_sha256", counting_hmac)
+    monkeypatch.setattr(_hashing, "bytes_eq", counting_eq)
+    return calls
