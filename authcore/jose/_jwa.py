@@ -19,7 +19,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
-    "ENCRYPTION_ALGORITHM_NAMES",
     "SIGNATURE_ALGORITHMS",
     "Family",
     "KeyType",
@@ -44,9 +43,12 @@ __all__ = [
     "Signer",
     "Verifier",
     "get_algorithm",
+    "lookup",
     "make_signer",
     "make_verifier",
 ]
+
+T = TypeVar("T")
 
 Signer = Callable[[bytes], bytes]
 """Signing input to JWS signature bytes."""
@@ -138,40 +140,6 @@ SIGNATURE_ALGORITHMS: Final[Mapping[str, SignatureAlgorithm]] = MappingProxyType
 )
 """Every supported JWS algorithm, by ``alg`` name.  Immutable."""
 
-ENCRYPTION_ALGORITHM_NAMES: Final = frozenset(
-    {
-        "RSA1_5",
-        "RSA-OAEP",
-        "RSA-OAEP-256",
-        "RSA-OAEP-384",
-        "RSA-OAEP-512",
-        "A128KW",
-        "A192KW",
-        "A256KW",
-        "dir",
-        "ECDH-ES",
-        "ECDH-ES+A128KW",
-        "ECDH-ES+A192KW",
-        "ECDH-ES+A256KW",
-        "A128GCMKW",
-        "A192GCMKW",
-        "A256GCMKW",
-        "PBES2-HS256+A128KW",
-        "PBES2-HS384+A192KW",
-        "PBES2-HS512+A256KW",
-        "A128CBC-HS256",
-        "A192CBC-HS384",
-        "A256CBC-HS512",
-        "A128GCM",
-        "A192GCM",
-        "A256GCM",
-    }
-)
-"""Registered JWE ``alg``/``enc`` names (RFC 7518 sections 4 and 5).
-
-A JWK may be bound to one of these; such a key never signs or verifies a JWS.
-"""
-
 _HASHES: Final[Mapping[str, hashes.HashAlgorithm]] = MappingProxyType(
     {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
 )
@@ -193,17 +161,27 @@ _CURVE_ORDERS: Final[Mapping[str, int]] = MappingProxyType(
 )
 
 
+def lookup(registry: Mapping[str, T], name: object, what: str) -> T:
+    """Return ``registry[name]`` (one of the immutable JWS/JWE algorithm tables).
+
+    Raises:
+        UnsupportedAlgorithm: If ``name`` is not a string registered there; the reason says
+            ``'<name>' is not a supported <what>``, with the name cut to 20 characters.
+    """
+    spec = registry.get(name) if isinstance(name, str) else None
+    if spec is None:
+        shown = name[:20] if isinstance(name, str) else type(name).__name__
+        raise UnsupportedAlgorithm(f"{shown!r} is not a supported {what}")
+    return spec
+
+
 def get_algorithm(name: object) -> SignatureAlgorithm:
     """Return the registered algorithm called ``name``.
 
     Raises:
         UnsupportedAlgorithm: If ``name`` is not a registered JWS algorithm (``none`` never is).
     """
-    alg = SIGNATURE_ALGORITHMS.get(name) if isinstance(name, str) else None
-    if alg is None:
-        shown = name[:20] if isinstance(name, str) else type(name).__name__
-        raise UnsupportedAlgorithm(f"{shown!r} is not a supported JWS algorithm")
-    return alg
+    return lookup(SIGNATURE_ALGORITHMS, name, "JWS algorithm")
 
 
 def _crypto_invalid() -> InvalidSignature:
@@ -236,11 +214,7 @@ def make_verifier(alg: SignatureAlgorithm, key: object) -> Verifier:
         return _ecdsa_verifier(key, alg, hash_alg)
     if not isinstance(key, rsa.RSAPublicKey):  # pragma: no cover
         raise UnsupportedAlgorithm("RSA algorithms need an RSA key")
-    pad: padding.AsymmetricPadding = (
-        padding.PKCS1v15()
-        if family is Family.RSA_PKCS1
-        else padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=padding.PSS.DIGEST_LENGTH)
-    )
+    pad = _rsa_padding(family, hash_alg)
     size = (key.key_size + 7) // 8
     rsa_verify = key.verify
 
@@ -254,6 +228,12 @@ def make_verifier(alg: SignatureAlgorithm, key: object) -> Verifier:
             raise _crypto_invalid() from None
 
     return verify_rsa
+
+
+def _rsa_padding(family: Family, hash_alg: hashes.HashAlgorithm) -> padding.AsymmetricPadding:
+    if family is Family.RSA_PKCS1:
+        return padding.PKCS1v15()
+    return padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=padding.PSS.DIGEST_LENGTH)
 
 
 def _hmac_verifier(secret: bytes, hash_name: str) -> Verifier:
@@ -358,10 +338,6 @@ def make_signer(alg: SignatureAlgorithm, key: object) -> Signer:
         return sign_ecdsa
     if not isinstance(key, rsa.RSAPrivateKey):  # pragma: no cover
         raise UnsupportedAlgorithm("RSA algorithms need an RSA private key")
-    pad: padding.AsymmetricPadding = (
-        padding.PKCS1v15()
-        if family is Family.RSA_PKCS1
-        else padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=padding.PSS.DIGEST_LENGTH)
-    )
+    pad = _rsa_padding(family, hash_alg)
     rsa_sign = key.sign
     return lambda data: rsa_sign(data, pad, hash_alg)

@@ -58,6 +58,7 @@ from authcore.errors import (
     MalformedToken,
     UnsupportedAlgorithm,
 )
+from authcore.jose._jwa import lookup
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, MutableMapping
@@ -155,11 +156,7 @@ def get_content_encryption(name: object) -> ContentEncryption:
     Raises:
         UnsupportedAlgorithm: If it is not a supported content encryption algorithm.
     """
-    spec = CONTENT_ENCRYPTIONS.get(name) if isinstance(name, str) else None
-    if spec is None:
-        shown = name[:20] if isinstance(name, str) else type(name).__name__
-        raise UnsupportedAlgorithm(f"{shown!r} is not a supported JWE enc")
-    return spec
+    return lookup(CONTENT_ENCRYPTIONS, name, "JWE enc")
 
 
 def _cbc_tag(enc: ContentEncryption, mac_key: bytes, aad: bytes, iv: bytes, ct: bytes) -> bytes:
@@ -335,11 +332,7 @@ def get_key_management(name: object) -> KeyManagement:
     Raises:
         UnsupportedAlgorithm: If it is not a supported JWE key management algorithm.
     """
-    spec = KEY_MANAGEMENTS.get(name) if isinstance(name, str) else None
-    if spec is None:
-        shown = name[:20] if isinstance(name, str) else type(name).__name__
-        raise UnsupportedAlgorithm(f"{shown!r} is not a supported JWE alg")
-    return spec
+    return lookup(KEY_MANAGEMENTS, name, "JWE alg")
 
 
 _EC_CURVES: Final[Mapping[str, tuple[type[ec.EllipticCurve], int]]] = MappingProxyType(

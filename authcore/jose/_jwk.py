@@ -28,7 +28,6 @@ from authcore._ct import bytes_eq
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
 from authcore.errors import AuthcoreError, InvalidKeyError, UnsupportedAlgorithm
 from authcore.jose._jwa import (
-    ENCRYPTION_ALGORITHM_NAMES,
     SIGNATURE_ALGORITHMS,
     Family,
     KeyType,
@@ -72,6 +71,9 @@ _OKP_CURVES: Final[Mapping[str, tuple[Any, Any, int]]] = {
     "X25519": (x25519.X25519PrivateKey, x25519.X25519PublicKey, 32),
     "X448": (x448.X448PrivateKey, x448.X448PublicKey, 56),
 }
+# A JWK may be bound to a JWE alg or enc (RFC 7518 sections 4 and 5); such a key never signs or
+# verifies a JWS, and the JWE layer checks its fit when it is used.
+_ENCRYPTION_NAMES: Final = frozenset(KEY_MANAGEMENTS) | frozenset(CONTENT_ENCRYPTIONS)
 _ECDH_CURVES: Final = ("P-256", "P-384", "P-521", "X25519", "X448")
 _RSA_PRIVATE: Final = ("d", "p", "q", "dp", "dq", "qi")
 _KEY_OPS: Final = frozenset(
@@ -389,7 +391,7 @@ class JWK:
     def _check_alg(self, alg: object) -> None:
         if not isinstance(alg, str):
             _fail("alg must be a string")
-        if alg in ENCRYPTION_ALGORITHM_NAMES:
+        if alg in _ENCRYPTION_NAMES:
             return  # checked by the JWE layer when the key is used there
         if alg.lower() == "none":
             raise UnsupportedAlgorithm("alg 'none' is never supported")

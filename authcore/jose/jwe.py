@@ -65,6 +65,8 @@ from authcore.jose._jwe_algs import (
     check_key,
     decrypt_content,
     encrypt_content,
+    get_content_encryption,
+    get_key_management,
     unwrap_cek,
     wrap_cek,
 )
@@ -587,21 +589,12 @@ def _algorithm_for(key: JWK, alg: str | None, enc: ContentEncryption) -> KeyMana
         if bound is None:
             raise UnsupportedAlgorithm("the key has no alg: pass alg= explicitly")
         name = "dir" if bound in CONTENT_ENCRYPTIONS else bound
-    spec = KEY_MANAGEMENTS.get(name) if isinstance(name, str) else None
-    if spec is None:
-        raise UnsupportedAlgorithm(f"{str(name)[:20]!r} is not a supported JWE alg")
+    spec = get_key_management(name)
     if not spec.encrypt:
         raise UnsupportedAlgorithm(f"{spec.name} is not offered for encryption")
     problem = _key_problem(key, spec, enc, private=False)
     if problem:
         raise InvalidKeyError(problem)
-    return spec
-
-
-def _content_encryption(enc: object) -> ContentEncryption:
-    spec = CONTENT_ENCRYPTIONS.get(enc) if isinstance(enc, str) else None
-    if spec is None:
-        raise UnsupportedAlgorithm(f"{str(enc)[:20]!r} is not a supported JWE enc")
     return spec
 
 
@@ -656,7 +649,7 @@ def encrypt(
 
     .. versionadded:: 0.1.0
     """
-    enc_spec = _content_encryption(enc)
+    enc_spec = get_content_encryption(enc)
     alg_spec = _algorithm_for(key, alg, enc_spec)
     data = _plaintext(plaintext, compress)
     header: dict[str, Any] = {"alg": alg_spec.name, "enc": enc_spec.name}
@@ -718,7 +711,7 @@ def encrypt_json(
         raise ConfigurationError("give at least one recipient key")
     if flattened and len(entries) != 1:
         raise ConfigurationError("the flattened serialization carries exactly one recipient")
-    enc_spec = _content_encryption(enc)
+    enc_spec = get_content_encryption(enc)
     data = _plaintext(plaintext, compress)
     prot = _caller_header(protected, "protected")
     prot["enc"] = enc_spec.name
