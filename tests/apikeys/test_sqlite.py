@@ -18,6 +18,7 @@ from authcore.apikeys import KeyHasher, KeyManager, KeyStatus
 from authcore.errors import ConfigurationError, InvalidCredentials, Revoked, StoreError
 from authcore.stores._sqlite_base import Migration, Schema, SQLiteDatabase
 from authcore.stores.sqlite import KEYS_SCHEMA, SQLiteKeyStore, SQLiteRateLimitStore
+from tests.stores.sqlite_helpers import integrity, set_schema_version
 
 from .conftest import PEPPER
 
@@ -35,14 +36,6 @@ def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
         text=True,
         env=_ENV,
     )
-
-
-def _integrity(path: Path) -> str:
-    conn = sqlite3.connect(path)
-    try:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def test_wal_and_schema_versions(tmp_path: Path) -> None:
@@ -82,55 +75,9 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     """A database migrated by a newer authcore is refused instead of misread."""
     path = tmp_path / "db.sqlite"
     SQLiteKeyStore(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE authcore_schema SET version = 99 WHERE component = 'apikeys'")
-    conn.commit()
-    conn.close()
+    set_schema_version(path, "apikeys", 99)
     with pytest.raises(StoreError, match="newer"):
         SQLiteKeyStore(path)
-
-
-def test_another_component_adds_its_tables(tmp_path: Path) -> None:
-    """Other areas add versioned tables to the same file with the same mechanism."""
-    path = tmp_path / "db.sqlite"
-    replay = Schema(
-        component="webhook_replay",
-        migrations=(
-            Migration(version=1, statements=("CREATE TABLE replay (k TEXT PRIMARY KEY)",)),
-            Migration(version=2, statements=("ALTER TABLE replay ADD COLUMN seen INTEGER",)),
-        ),
-    )
-    store = SQLiteKeyStore(path)
-    db = SQLiteDatabase(path, schemas=[replay])
-    try:
-        with db.transaction() as conn:
-            conn.execute("INSERT INTO replay (k, seen) VALUES ('a', 1)")
-        assert db.schema_version("webhook_replay") == 2
-        assert db.schema_version("apikeys") == 2
-    finally:
-        db.close()
-        store.close()
-
-
-def test_failed_migration_changes_nothing(tmp_path: Path) -> None:
-    """A migration that fails rolls back every step of that open."""
-    path = tmp_path / "db.sqlite"
-    broken = Schema(
-        component="broken",
-        migrations=(
-            Migration(version=1, statements=("CREATE TABLE t1 (x)",)),
-            Migration(version=2, statements=("THIS IS NOT SQL",)),
-        ),
-    )
-    with pytest.raises(StoreError):
-        SQLiteDatabase(path, schemas=[broken])
-    db = SQLiteDatabase(path, schemas=[])
-    try:
-        assert db.schema_version("broken") == 0
-        tables = {r[0] for r in db.connection().execute("SELECT name FROM sqlite_master")}
-        assert "t1" not in tables
-    finally:
-        db.close()
 
 
 def test_bad_configuration(tmp_path: Path) -> None:
@@ -245,7 +192,7 @@ def test_sigkill_mid_transaction_loses_nothing_committed(tmp_path: Path) -> None
     if proc.stderr is not None:
         proc.stderr.close()
     assert len(tokens) == 25
-    assert _integrity(path) == "ok"
+    assert integrity(path) == "ok"
     store = SQLiteKeyStore(path)
     try:
         manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
@@ -257,7 +204,7 @@ def test_sigkill_mid_transaction_loses_nothing_committed(tmp_path: Path) -> None
         assert len(store.list_owner("after-crash")) == 1
     finally:
         store.close()
-    assert _integrity(path) == "ok"
+    assert integrity(path) == "ok"
 
 
 _LOOP_WRITER = """
@@ -289,7 +236,7 @@ def test_sigkill_at_a_random_point_of_a_write_loop(tmp_path: Path, kill_after: i
     if proc.stderr is not None:
         proc.stderr.close()
     assert all(tokens)
-    assert _integrity(path) == "ok"
+    assert integrity(path) == "ok"
     store = SQLiteKeyStore(path)
     try:
         manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
