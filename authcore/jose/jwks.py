@@ -51,7 +51,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Union, cast, final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, Union, cast, final
 
 from authcore import __version__
 from authcore._encoding import b64url_decode, json_loads
@@ -108,6 +108,9 @@ JWKS_CONTENT_TYPES: Final = frozenset({"application/json", "application/jwk-set+
 
 METADATA_CONTENT_TYPES: Final = frozenset({"application/json"})
 """Media types accepted for metadata documents (RFC 8414 section 3.2)."""
+
+_FetchT = TypeVar("_FetchT", bound=Callable[[], object])
+_LockT = TypeVar("_LockT")
 
 _MAX_TOKEN_HEADER: Final = 8192
 _MAX_REDIRECTS: Final = 3
@@ -241,20 +244,41 @@ class _Snapshot:
     error: FetchError | None = None
 
 
-class _Core:
-    """The policy shared by the sync and async caches: pure decisions over a snapshot."""
+class _Core(Generic[_FetchT, _LockT]):
+    """The policy shared by the sync and async caches: pure decisions over a snapshot.
 
-    __slots__ = ("_clock", "_cooldown", "_max_keys", "_max_stale", "_snap", "_ttl")
+    The constructor is the one of both public caches; each supplies its lock (a
+    :class:`threading.Lock` or an :class:`asyncio.Lock`) and drives ``fetch`` its own way.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_cooldown",
+        "_fetch",
+        "_lock",
+        "_max_keys",
+        "_max_stale",
+        "_snap",
+        "_ttl",
+    )
+
+    _fetch: _FetchT
+    _lock: _LockT
 
     def __init__(
         self,
+        fetch: _FetchT,
         *,
-        ttl: float | dt.timedelta,
-        cooldown: float | dt.timedelta,
-        max_stale: float | dt.timedelta | None,
-        clock: Clock | None,
-        max_keys: int,
+        ttl: float | dt.timedelta = 600,
+        cooldown: float | dt.timedelta = 30,
+        max_stale: float | dt.timedelta | None = 86_400,
+        clock: Clock | None = None,
+        max_keys: int = DEFAULT_MAX_KEYS,
     ) -> None:
+        if not callable(fetch):
+            raise ConfigurationError("fetch must be callable")
+        self._fetch = fetch
+        self._lock = self._new_lock()
         self._ttl = _seconds(ttl, "ttl")
         self._cooldown = _seconds(cooldown, "cooldown")
         self._max_stale = None if max_stale is None else _seconds(max_stale, "max_stale")
@@ -269,6 +293,14 @@ class _Core:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._max_keys = max_keys
         self._snap = _Snapshot()
+
+    def _new_lock(self) -> _LockT:
+        raise NotImplementedError  # pragma: no cover - both caches define it
+
+    def __repr__(self) -> str:
+        snap = self._snap
+        count = 0 if snap.keys is None else len(snap.keys)
+        return f"{type(self).__name__}(keys={count}, fetched_at={snap.fetched_at!r})"
 
     def _usable(self, snap: _Snapshot, now: dt.datetime) -> bool:
         return snap.keys is not None and (snap.usable_until is None or now < snap.usable_until)
@@ -360,7 +392,7 @@ class _Core:
 
 
 @final
-class JWKSCache(_Core):
+class JWKSCache(_Core[Fetch, threading.Lock]):
     """A kid-aware JWK Set cache over a synchronous ``fetch`` callable; thread-safe.
 
     It satisfies :class:`~authcore.jose.KeyResolver`, so a verifier accepts it wherever it
@@ -385,25 +417,10 @@ class JWKSCache(_Core):
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_fetch", "_lock")
+    __slots__ = ()
 
-    def __init__(
-        self,
-        fetch: Fetch,
-        *,
-        ttl: float | dt.timedelta = 600,
-        cooldown: float | dt.timedelta = 30,
-        max_stale: float | dt.timedelta | None = 86_400,
-        clock: Clock | None = None,
-        max_keys: int = DEFAULT_MAX_KEYS,
-    ) -> None:
-        if not callable(fetch):
-            raise ConfigurationError("fetch must be callable")
-        super().__init__(
-            ttl=ttl, cooldown=cooldown, max_stale=max_stale, clock=clock, max_keys=max_keys
-        )
-        self._fetch = fetch
-        self._lock = threading.Lock()
+    def _new_lock(self) -> threading.Lock:
+        return threading.Lock()
 
     def get(self, kid: str) -> JWK | None:
         """Return the key with this ``kid``, fetching (at most once per cooldown) if unknown.
@@ -475,14 +492,9 @@ class JWKSCache(_Core):
         else:
             self._finish(now, data, None)
 
-    def __repr__(self) -> str:
-        snap = self._snap
-        count = 0 if snap.keys is None else len(snap.keys)
-        return f"JWKSCache(keys={count}, fetched_at={snap.fetched_at!r})"
-
 
 @final
-class AsyncJWKSCache(_Core):
+class AsyncJWKSCache(_Core[AsyncFetch, asyncio.Lock]):
     """The :class:`JWKSCache` behaviour over an asynchronous ``fetch``.
 
     Lookups that may fetch are coroutines (:meth:`aget`, :meth:`akeys`, :meth:`prepare`).  The
@@ -490,40 +502,16 @@ class AsyncJWKSCache(_Core):
     verifier built over this cache works after ``await cache.prepare(token)``.  Single flight
     uses an :class:`asyncio.Lock`; use one cache per event loop.
 
-    Args:
-        fetch: ``await fetch()`` returns the JWKS (JSON bytes/text or a mapping), or raises.
-        ttl: Seconds (or a timedelta) after which the keys are refreshed.
-        cooldown: Minimum seconds between two fetch attempts, whatever triggers them.
-        max_stale: How long after the last successful fetch keys may still be served while
-            fetches fail; ``None`` serves them forever.
-        clock: The time source (default: the system clock).
-        max_keys: The largest key set accepted.
-
-    Raises:
-        ConfigurationError: If an option is out of range or ``fetch`` is not callable.
+    The arguments, their defaults and the errors are those of :class:`JWKSCache`, except that
+    ``await fetch()`` returns the JWKS (JSON bytes/text or a mapping) or raises.
 
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_fetch", "_lock")
+    __slots__ = ()
 
-    def __init__(
-        self,
-        fetch: AsyncFetch,
-        *,
-        ttl: float | dt.timedelta = 600,
-        cooldown: float | dt.timedelta = 30,
-        max_stale: float | dt.timedelta | None = 86_400,
-        clock: Clock | None = None,
-        max_keys: int = DEFAULT_MAX_KEYS,
-    ) -> None:
-        if not callable(fetch):
-            raise ConfigurationError("fetch must be callable")
-        super().__init__(
-            ttl=ttl, cooldown=cooldown, max_stale=max_stale, clock=clock, max_keys=max_keys
-        )
-        self._fetch = fetch
-        self._lock = asyncio.Lock()
+    def _new_lock(self) -> asyncio.Lock:
+        return asyncio.Lock()
 
     async def aget(self, kid: str) -> JWK | None:
         """Return the key with this ``kid``, fetching (at most once per cooldown) if unknown.
@@ -604,11 +592,6 @@ class AsyncJWKSCache(_Core):
             self._finish(now, None, exc)
         else:
             self._finish(now, data, None)
-
-    def __repr__(self) -> str:
-        snap = self._snap
-        count = 0 if snap.keys is None else len(snap.keys)
-        return f"AsyncJWKSCache(keys={count}, fetched_at={snap.fetched_at!r})"
 
 
 # ================================================================================= fetching
