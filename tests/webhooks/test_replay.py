@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from authcore.errors import ConfigurationError, StoreError
+from authcore.jose.denylist import SQLiteDenylist
+from authcore.stores._sqlite_base import SQLiteDatabase
 from authcore.webhooks import (
     MemoryReplayCache,
     ReplayCache,
@@ -126,15 +128,30 @@ def test_sqlite_cache_is_shared_between_connections(tmp_path: Path) -> None:
 
 
 def test_sqlite_cache_uses_wal_and_records_schema_version(tmp_path: Path) -> None:
-    """The file is in WAL mode with a schema_version table holding the layout version."""
+    """The file is in WAL mode; the shared authcore_schema table holds the layout version."""
     path = tmp_path / "r.db"
     SQLiteReplayCache(path).close()
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        rows = conn.execute("SELECT component, version FROM authcore_schema").fetchall()
+        assert rows == [("webhook_replay", 1)]
     finally:
         conn.close()
+
+
+def test_sqlite_cache_shares_a_database_with_other_stores(tmp_path: Path) -> None:
+    """Given an open SQLiteDatabase, the cache migrates its table into it beside others."""
+    db = SQLiteDatabase(tmp_path / "shared.db", schemas=[])
+    SQLiteDenylist(db)
+    cache = SQLiteReplayCache(db)
+    assert cache.add("k", expires_at=LATER, now=NOW)
+    assert db.schema_version("webhook_replay") == 1
+    assert db.schema_version("jwt_denylist") == 1
+    again = SQLiteReplayCache(tmp_path / "shared.db")
+    assert not again.add("k", expires_at=LATER, now=NOW)
+    again.close()
+    cache.close()
 
 
 def test_sqlite_cache_refuses_an_unknown_schema(tmp_path: Path) -> None:
@@ -142,7 +159,7 @@ def test_sqlite_cache_refuses_an_unknown_schema(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
     SQLiteReplayCache(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE schema_version SET version = 99")
+    conn.execute("UPDATE authcore_schema SET version = 99 WHERE component = 'webhook_replay'")
     conn.commit()
     conn.close()
     with pytest.raises(StoreError, match="99"):
@@ -238,8 +255,7 @@ def test_bad_replay_cache_arguments_are_configuration_errors() -> None:
         SQLiteReplayCache(5)  # type: ignore[arg-type]
 
 
-def test_sqlite_memory_database_works() -> None:
-    """':memory:' gives a private cache, handy in tests."""
-    cache = SQLiteReplayCache(":memory:")
-    assert cache.add("k", expires_at=LATER, now=NOW)
-    assert not cache.add("k", expires_at=LATER, now=NOW)
+def test_sqlite_memory_database_is_refused() -> None:
+    """':memory:' is refused (each thread would see its own database): use the memory cache."""
+    with pytest.raises(ConfigurationError, match="memory"):
+        SQLiteReplayCache(":memory:")
