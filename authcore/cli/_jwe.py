@@ -38,9 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "compact token (or the JSON serialization with --json / --flattened)."
         ),
     )
-    enc.add_argument("input", nargs="?", default="-", metavar="INPUT", help="plaintext file")
-    enc.add_argument("--key-file", required=True, metavar="PATH", help="recipient JWK or PEM")
-    enc.add_argument("--key-alg", metavar="ALG", help="bind a PEM key (or unbound JWK) to ALG")
+    _input_and_key(enc, what="plaintext file", key="recipient JWK or PEM")
     enc.add_argument("--alg", metavar="ALG", help="key management algorithm (default: the key's)")
     enc.add_argument("--enc", required=True, metavar="ENC", help="content encryption, e.g. A256GCM")
     enc.add_argument("--cty", metavar="TYPE", help="content type header (e.g. JWT)")
@@ -59,9 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "and write the plaintext.  --alg and --enc list what is accepted (required)."
         ),
     )
-    dec.add_argument("input", nargs="?", default="-", metavar="INPUT", help="token file")
-    dec.add_argument("--key-file", required=True, metavar="PATH", help="JWK, JWK Set or PEM")
-    dec.add_argument("--key-alg", metavar="ALG", help="bind a PEM key (or unbound JWK) to ALG")
+    _input_and_key(dec, what="token file", key="JWK, JWK Set or PEM")
     dec.add_argument(
         "--alg", action="append", required=True, metavar="ALG", help="accepted alg (repeatable)"
     )
@@ -74,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dec.add_argument("--header-out", metavar="PATH", help="also write the header as JSON here")
     dec.add_argument("--out", metavar="PATH", help="write the plaintext to PATH, not stdout")
     dec.set_defaults(handler=run_decrypt)
+
+
+def _input_and_key(parser: argparse.ArgumentParser, *, what: str, key: str) -> None:
+    parser.add_argument("input", nargs="?", default="-", metavar="INPUT", help=what)
+    parser.add_argument("--key-file", required=True, metavar="PATH", help=key)
+    parser.add_argument("--key-alg", metavar="ALG", help="bind a PEM key (or unbound JWK) to ALG")
 
 
 def _load_keys(path: str, alg: str | None, *, allow_set: bool) -> JWK | KeySet:

@@ -119,15 +119,15 @@ def keys_from_jwks_url(args: argparse.Namespace) -> KeySet:
         ConfigurationError: If the URL is refused.
         FetchError: If the fetch fails or the set is refused.
     """
-    from authcore.jose.jwks import parse_jwks, urllib_fetcher  # noqa: PLC0415 - fast --version
+    from authcore.jose.jwks import DEFAULT_MAX_BYTES  # noqa: PLC0415 - fast --version
 
-    fetch = urllib_fetcher(
+    return _fetch_keys(
         args.jwks_url,
         timeout=args.jwks_timeout,
+        max_bytes=DEFAULT_MAX_BYTES,
         allow_http_loopback=args.jwks_allow_http_loopback,
-        ssl_context=_context(args.jwks_cafile, "--jwks-cafile"),
+        context=_context(args.jwks_cafile, "--jwks-cafile"),
     )
-    return parse_jwks(fetch())
 
 
 def _describe(key: JWK) -> dict[str, Any]:
@@ -158,17 +158,34 @@ def _print_keys(keys: KeySet, *, as_json: bool, header: list[str] | None = None)
     write_output("\n".join(lines) + "\n")
 
 
-def _fetch(url: str, args: argparse.Namespace) -> KeySet:
+def _fetch_keys(
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    allow_http_loopback: bool,
+    context: ssl.SSLContext | None,
+) -> KeySet:
     from authcore.jose.jwks import parse_jwks, urllib_fetcher  # noqa: PLC0415 - fast --version
 
     fetch = urllib_fetcher(
         url,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        allow_http_loopback=allow_http_loopback,
+        ssl_context=context,
+    )
+    return parse_jwks(fetch())
+
+
+def _fetch(url: str, args: argparse.Namespace) -> KeySet:
+    return _fetch_keys(
+        url,
         timeout=args.timeout,
         max_bytes=args.max_bytes,
         allow_http_loopback=args.allow_http_loopback,
-        ssl_context=_context(args.cafile),
+        context=_context(args.cafile),
     )
-    return parse_jwks(fetch())
 
 
 def run_fetch(args: argparse.Namespace) -> int:
