@@ -215,15 +215,15 @@ class _View:
     __slots__ = ("conn", "cursor", "records", "until", "version", "writes")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+        self.conn: sqlite3.Connection = conn
         # A cursor kept for the change check saves creating one per lookup.  Its statement
         # returns one row, which fetchone() steps past to the end, so no read transaction
         # stays open between calls.
-        self.cursor = conn.cursor()
+        self.cursor: sqlite3.Cursor = conn.cursor()
         self.records: dict[str, KeyRecord] = {}
         self.version: object = None  # no PRAGMA data_version value: the first check misses
-        self.writes = -1
-        self.until = 0
+        self.writes: int = -1  # this thread's transaction count when the records were read
+        self.until: int = 0  # monotonic ns until which max_staleness skips the check
 
 
 class _ThreadViews(threading.local):
