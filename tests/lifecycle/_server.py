@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import http.server
+import json
 import ssl
 import threading
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-__all__ = ["LoopbackPKI", "Reply", "Server", "make_pki"]
+    from authcore.jose import JWK
+
+__all__ = ["LoopbackPKI", "Reply", "Server", "jwks_body", "make_pki", "serve"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -233,3 +236,8 @@ def serve(pki: LoopbackPKI | None) -> Iterator[Server]:
     """Run a server for the duration of a fixture."""
     with Server(pki) as server:
         yield server
+
+
+def jwks_body(*keys: JWK) -> bytes:
+    """A reply body: the public JWK Set of ``keys`` as JSON bytes."""
+    return json.dumps({"keys": [key.public().to_dict() for key in keys]}).encode()

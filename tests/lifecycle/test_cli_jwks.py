@@ -12,35 +12,13 @@ from authcore.cli import main
 from authcore.cli._jwks import add_jwks_url_options, keys_from_jwks_url
 from authcore.errors import FetchError, UsageError
 from authcore.jose import JWK
-from tests.lifecycle._server import LoopbackPKI, Reply, Server, make_pki, serve
+from tests.lifecycle._server import Reply, Server, jwks_body
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 EC = JWK.generate("ES256", kid="ec-1")
 RSA = JWK.generate("RS256", kid="rsa-1").public()
-
-
-def jwks_body(*keys: JWK) -> bytes:
-    return json.dumps({"keys": [key.public().to_dict() for key in keys]}).encode()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LoopbackPKI:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture
-def server(pki: LoopbackPKI) -> Iterator[Server]:
-    yield from serve(pki)
-
-
-@pytest.fixture
-def cafile(pki: LoopbackPKI, tmp_path: Path) -> str:
-    path = tmp_path / "ca.pem"
-    path.write_bytes(pki.ca_pem)
-    return str(path)
 
 
 def test_fetch_lists_kids_and_thumbprints(

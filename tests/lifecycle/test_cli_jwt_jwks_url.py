@@ -11,10 +11,9 @@ import authcore.cli._jwt as cli_jwt
 from authcore.cli import main
 from authcore.clock import utc_now
 from authcore.jose import JWK, jwt
-from tests.lifecycle._server import LoopbackPKI, Reply, Server, make_pki, serve
+from tests.lifecycle._server import Reply, Server, jwks_body
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.skipif(
@@ -26,23 +25,6 @@ KEY = JWK.generate("ES256", kid="cli-1")
 OTHER = JWK.generate("ES256", kid="cli-2")
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LoopbackPKI:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture
-def server(pki: LoopbackPKI) -> Iterator[Server]:
-    yield from serve(pki)
-
-
-@pytest.fixture
-def cafile(pki: LoopbackPKI, tmp_path: Path) -> str:
-    path = tmp_path / "ca.pem"
-    path.write_bytes(pki.ca_pem)
-    return str(path)
-
-
 def _token_file(tmp_path: Path, key: JWK) -> str:
     token = jwt.encode({"sub": "cli", "exp": utc_now().timestamp() + 600}, key)
     path = tmp_path / "token.txt"
@@ -50,15 +32,11 @@ def _token_file(tmp_path: Path, key: JWK) -> str:
     return str(path)
 
 
-def _jwks(*keys: JWK) -> bytes:
-    return json.dumps({"keys": [key.public().to_dict() for key in keys]}).encode()
-
-
 def test_verify_with_keys_from_a_jwks_url(
     server: Server, cafile: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The token verifies with the key the JWKS publishes under its kid."""
-    server.set("/jwks", Reply(body=_jwks(KEY, OTHER)))
+    server.set("/jwks", Reply(body=jwks_body(KEY, OTHER)))
     argv = ["jwt", "verify", "--jwks-url", server.url("/jwks"), "--jwks-cafile", cafile]
     assert main([*argv, "--alg", "ES256", "--token-file", _token_file(tmp_path, KEY)]) == 0
     assert json.loads(capsys.readouterr().out)["sub"] == "cli"
@@ -68,7 +46,7 @@ def test_unknown_kid_exits_1(
     server: Server, cafile: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A token signed by a key the JWKS does not publish is refused with exit 1."""
-    server.set("/jwks", Reply(body=_jwks(OTHER)))
+    server.set("/jwks", Reply(body=jwks_body(OTHER)))
     argv = ["jwt", "verify", "--jwks-url", server.url("/jwks"), "--jwks-cafile", cafile]
     assert main([*argv, "--alg", "ES256", "--token-file", _token_file(tmp_path, KEY)]) == 1
     assert "key_not_found" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import json
 import socket
 import ssl
 import urllib.error
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -27,11 +27,8 @@ from authcore.jose.jwks import (
     run_in_thread,
     urllib_fetcher,
 )
-from tests.lifecycle._server import LoopbackPKI, Reply, Server, make_pki, serve
+from tests.lifecycle._server import LoopbackPKI, Reply, Server
 from tests.lifecycle.test_jwks_cache import T0, jwks
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 KEY_1 = JWK.generate("ES256", kid="one")
 KEY_2 = JWK.generate("ES256", kid="two")
@@ -39,21 +36,6 @@ KEY_2 = JWK.generate("ES256", kid="two")
 
 def body(document: Any) -> bytes:
     return json.dumps(document).encode()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LoopbackPKI:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture
-def server(pki: LoopbackPKI) -> Iterator[Server]:
-    yield from serve(pki)
-
-
-@pytest.fixture
-def plain_server() -> Iterator[Server]:
-    yield from serve(None)
 
 
 def fetcher(server: Server, pki: LoopbackPKI, path: str = "/jwks", **options: Any) -> Any:
