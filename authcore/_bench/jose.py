@@ -191,6 +191,16 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _joserfc_key(keys: _Keys, pem: bytes) -> Any:  # noqa: ANN401 - a joserfc key object
+    """The joserfc key of ``keys``: its HMAC secret, or the key in ``pem``."""
+    from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey  # noqa: PLC0415 - optional peer
+
+    if keys.alg == "HS256":
+        return OctKey.import_key(keys.secret)
+    classes: dict[str, Any] = {"RS256": RSAKey, "PS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey}
+    return classes[keys.alg].import_key(pem)
+
+
 def _peer_verifiers(keys: _Keys, token: str) -> dict[str, Op]:
     alg = keys.alg
     cases: dict[str, Op] = {}
@@ -204,20 +214,9 @@ def _peer_verifiers(keys: _Keys, token: str) -> dict[str, Op]:
         )
     if _available("joserfc"):
         from joserfc import jwt as jrfc  # noqa: PLC0415
-        from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey  # noqa: PLC0415
         from joserfc.jws import JWSRegistry  # noqa: PLC0415
 
-        classes: dict[str, Any] = {
-            "RS256": RSAKey,
-            "PS256": RSAKey,
-            "ES256": ECKey,
-            "EdDSA": OKPKey,
-        }
-        jkey = (
-            OctKey.import_key(keys.secret)
-            if alg == "HS256"
-            else classes[alg].import_key(keys.public_pem)
-        )
+        jkey = _joserfc_key(keys, keys.public_pem)
         registry = JWSRegistry(algorithms=[alg])
         claims_registry = jrfc.JWTClaimsRegistry(
             iss={"essential": True, "value": _ISS},
@@ -309,20 +308,9 @@ def _peer_signers(keys: _Keys, claims: dict[str, Any]) -> dict[str, Op]:
         cases["PyJWT"] = functools.partial(pyjwt.encode, claims, key, algorithm=alg)
     if _available("joserfc"):
         from joserfc import jwt as jrfc  # noqa: PLC0415
-        from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey  # noqa: PLC0415
         from joserfc.jws import JWSRegistry  # noqa: PLC0415
 
-        classes: dict[str, Any] = {
-            "RS256": RSAKey,
-            "PS256": RSAKey,
-            "ES256": ECKey,
-            "EdDSA": OKPKey,
-        }
-        jkey = (
-            OctKey.import_key(keys.secret)
-            if alg == "HS256"
-            else classes[alg].import_key(keys.private_pem)
-        )
+        jkey = _joserfc_key(keys, keys.private_pem)
         registry = JWSRegistry(algorithms=[alg])
         cases["joserfc"] = functools.partial(
             jrfc.encode, {"alg": alg, "typ": "JWT"}, claims, jkey, registry=registry

@@ -118,11 +118,7 @@ def _dir_group() -> Group:
             raise AssertionError("header")  # pragma: no cover - smoke check
         return aead.decrypt(iv, ct + tag, aad)
 
-    def ours() -> object:
-        return authcore_jwe.decrypt(
-            token, key, algorithms=["dir"], encryptions=["A256GCM"]
-        ).plaintext
-
+    ours = _decryptor(token, key, "dir")
     return _group(
         "dir + A256GCM", floor, ours, _peers(token, "dir", "A256GCM", secret, symmetric=True)
     )
@@ -141,11 +137,7 @@ def _rsa_group() -> Group:
             raise AssertionError("header")  # pragma: no cover - smoke check
         return AESGCM(private.decrypt(ek, oaep)).decrypt(iv, ct + tag, aad)
 
-    def ours() -> object:
-        return authcore_jwe.decrypt(
-            token, key, algorithms=["RSA-OAEP-256"], encryptions=["A256GCM"]
-        ).plaintext
-
+    ours = _decryptor(token, key, "RSA-OAEP-256")
     peers = _peers(token, "RSA-OAEP-256", "A256GCM", pem, symmetric=False)
     return _group("RSA-OAEP-256 + A256GCM", floor, ours, peers)
 
@@ -174,13 +166,18 @@ def _ecdh_group() -> Group:
         kek = ConcatKDFHash(algorithm=hashes.SHA256(), length=32, otherinfo=other_info).derive(z)
         return AESGCM(aes_key_unwrap(kek, ek)).decrypt(iv, ct + tag, aad)
 
-    def ours() -> object:
-        return authcore_jwe.decrypt(
-            token, key, algorithms=["ECDH-ES+A256KW"], encryptions=["A256GCM"]
-        ).plaintext
-
+    ours = _decryptor(token, key, "ECDH-ES+A256KW")
     peers = _peers(token, "ECDH-ES+A256KW", "A256GCM", pem, symmetric=False)
     return _group("ECDH-ES+A256KW + A256GCM (P-256)", floor, ours, peers)
+
+
+def _decryptor(token: str, key: JWK, alg: str) -> Callable[[], object]:
+    """``jwe.decrypt`` of ``token`` with ``key``, accepting exactly ``alg`` and A256GCM."""
+
+    def ours() -> object:
+        return authcore_jwe.decrypt(token, key, algorithms=[alg], encryptions=["A256GCM"]).plaintext
+
+    return ours
 
 
 def _group(
