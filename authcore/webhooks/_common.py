@@ -3,7 +3,7 @@
 Theory of operation: each scheme parses its headers with :func:`find_headers` (one pass over
 the fields, case-insensitive, repeats refused), checks the timestamp syntax and tolerance
 before any MAC is computed, then compares MACs only through :func:`authcore._ct.bytes_eq`.
-Nothing here reads the wall clock except through :func:`authcore.clock.utc_now`.
+Nothing here reads the wall clock except through :func:`authcore.clock.unix_now`.
 """
 
 from __future__ import annotations
@@ -19,13 +19,17 @@ from typing import Any, Final, TypeAlias
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as _chmac
 
-from authcore.clock import ensure_aware, utc_now
+from authcore._encoding import json_loads
+from authcore.clock import ensure_aware
+from authcore.clock import unix_now as _clock_unix_now
 from authcore.errors import ConfigurationError, InvalidKeyError, MalformedHeader, StaleTimestamp
 from authcore.http import Headers
 
 __all__ = [
     "DEFAULT_TOLERANCE",
     "MAX_TIMESTAMP_DIGITS",
+    "HasJSONPayload",
+    "HasTimestamp",
     "HeaderSpec",
     "HeadersInput",
     "Now",
@@ -56,6 +60,33 @@ HeadersInput: TypeAlias = Headers | Mapping[str, str] | Iterable[tuple[str | byt
 Payload: TypeAlias = bytes | bytearray | memoryview
 Now: TypeAlias = dt.datetime | int | float | None
 Tolerance: TypeAlias = int | float | dt.timedelta
+
+
+class HasJSONPayload:
+    """What every verified-webhook result offers about its ``payload`` (a mixin)."""
+
+    __slots__ = ()
+    payload: bytes
+
+    def json(self) -> Any:  # noqa: ANN401 - JSON is untyped until the caller validates it
+        """Parse the payload as strict JSON (duplicate names refused).
+
+        Raises:
+            DecodeError: If the payload is not strict UTF-8 JSON.
+        """
+        return json_loads(self.payload, what="webhook payload")
+
+
+class HasTimestamp(HasJSONPayload):
+    """A verified-webhook result with a signed ``timestamp`` in UNIX seconds (a mixin)."""
+
+    __slots__ = ()
+    timestamp: int
+
+    @property
+    def sent_at(self) -> dt.datetime:
+        """The timestamp as an aware UTC datetime."""
+        return dt.datetime.fromtimestamp(self.timestamp, _UTC)
 
 
 def to_payload(payload: object) -> bytes:
@@ -104,7 +135,7 @@ def unix_now(now: object = None) -> float:
         ConfigurationError: If ``now`` is a naive datetime, not finite, or of another type.
     """
     if now is None:
-        return utc_now().timestamp()
+        return _clock_unix_now()
     if isinstance(now, dt.datetime):
         return ensure_aware(now).timestamp()
     if isinstance(now, (int, float)) and not isinstance(now, bool):

@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 
 from authcore._ct import bytes_eq
-from authcore._encoding import json_loads
-from authcore.clock import utc_now as _utc_now
+from authcore.clock import unix_now as _clock_unix_now
 from authcore.errors import (
     ConfigurationError,
     InvalidKeyError,
@@ -41,6 +40,7 @@ from authcore.errors import (
 )
 from authcore.webhooks._common import (
     DEFAULT_TOLERANCE,
+    HasTimestamp,
     HeadersInput,
     HeaderSpec,
     Now,
@@ -101,7 +101,7 @@ _b2a = binascii.b2a_base64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VerifiedWebhook:
+class VerifiedWebhook(HasTimestamp):
     """A webhook whose signature, timestamp (and, if asked, novelty) were verified.
 
     Nothing is checked about the payload's content: parse it, then act on it.  A sender
@@ -124,19 +124,6 @@ class VerifiedWebhook:
     payload: bytes = field(repr=False)
     version: Literal["v1", "v1a"]
     key_index: int
-
-    @property
-    def sent_at(self) -> dt.datetime:
-        """The timestamp as an aware UTC datetime."""
-        return dt.datetime.fromtimestamp(self.timestamp, _UTC)
-
-    def json(self) -> Any:  # noqa: ANN401 - JSON is untyped until the caller validates it
-        """Parse the payload as strict JSON (duplicate names refused).
-
-        Raises:
-            DecodeError: If the payload is not strict UTF-8 JSON.
-        """
-        return json_loads(self.payload, what="webhook payload")
 
 
 def _as_sequence(secrets: object) -> tuple[object, ...]:
@@ -220,7 +207,7 @@ class WebhookVerifier:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_keys", "_replay_cache", "_spec", "_tolerance")
+    __slots__ = ("_hmacs", "_keys", "_names", "_replay_cache", "_spec", "_stem", "_tolerance")
 
     def __init__(
         self,
@@ -231,10 +218,14 @@ class WebhookVerifier:
         header_prefix: str = DEFAULT_HEADER_PREFIX,
     ) -> None:
         check_replay_cache(replay_cache)
-        self._spec = _header_spec(header_prefix)
         self._keys = _key_set(secrets)
+        self._spec = _header_spec(header_prefix)
         self._tolerance = to_tolerance(tolerance)
         self._replay_cache = replay_cache
+        # What the fast path of verify() reads, unpacked once.
+        self._hmacs = self._keys.hmacs
+        self._names = self._spec.names
+        self._stem = self._spec.stem
 
     def __repr__(self) -> str:
         return (
@@ -263,6 +254,57 @@ class WebhookVerifier:
             Replayed: The replay cache has already accepted this delivery.
             StoreError: The replay cache failed.
         """
+        # The fast path: the usual delivery (bytes of at most _CONCAT_LIMIT, a plain dict of
+        # text, one "v1," signature), in this frame, with the checks of _verify() in the same
+        # order.  It only ever accepts: whenever anything differs, or no signature matches,
+        # _verify() decides, with its precise error.
+        if type(payload) is not bytes or type(headers) is not dict or len(payload) > _CONCAT_LIMIT:
+            return self._verify_any(payload, headers, now)
+        get = headers.get
+        id_name, ts_name, sig_name = self._names
+        msg_id, ts_text, sig_text = get(id_name), get(ts_name), get(sig_name)
+        try:  # every key lower-cased once: no other spelling of the three names is present
+            exact = "\n".join(headers).lower().count(self._stem) == 3  # noqa: PLR2004
+        except TypeError:  # a key that is not str
+            exact = False
+        if not (
+            exact
+            and type(msg_id) is str
+            and type(ts_text) is str
+            and type(sig_text) is str
+            and sig_text[:3] == "v1,"
+        ):
+            return self._verify_any(payload, headers, now)
+        # One match checks the id (visible ASCII, no ".") and the canonical decimal
+        # timestamp, on the very text that is signed.
+        prefix_text = f"{msg_id}.{ts_text}."
+        if _SIGNED_PREFIX_RE.fullmatch(prefix_text) is None:
+            return self._verify_any(payload, headers, now)
+        timestamp = int(ts_text)
+        current = _clock_unix_now() if now is None else unix_now(now)
+        tolerance = self._tolerance
+        if not -tolerance <= current - timestamp <= tolerance:
+            return self._verify_any(payload, headers, now)
+        # Equal to the base64 of a MAC means the header is that one entry alone.
+        provided = sig_text[3:].encode("utf-8", "replace")
+        content = prefix_text.encode("ascii") + payload
+        for index, base in self._hmacs:
+            mac = base.copy()
+            mac.update(content)
+            if bytes_eq(provided, _b2a(mac.finalize(), newline=False)):
+                if self._replay_cache is not None:
+                    _remember(
+                        self._replay_cache,
+                        msg_id,
+                        timestamp,
+                        tolerance=tolerance,
+                        now=now,
+                        current=current,
+                    )
+                return _verified(msg_id, timestamp, payload, "v1", index)
+        return self._verify_any(payload, headers, now)
+
+    def _verify_any(self, payload: object, headers: object, now: object) -> VerifiedWebhook:
         return _verify(
             payload,
             headers,
@@ -334,6 +376,24 @@ def _split_signatures(sig_text: str) -> tuple[list[bytes], list[bytes]]:
     return v1, v1a
 
 
+def _match_hmac(keys: _KeySet, v1: list[bytes], prefix: bytes, body: bytes) -> int | None:
+    """Return the index of the HMAC key that verifies one of the ``v1`` signatures."""
+    # Small bodies: one concatenation beats a second HMAC update; large ones are not copied.
+    content = prefix + body if len(body) <= _CONCAT_LIMIT else None
+    for index, base in keys.hmacs:
+        mac = base.copy()
+        if content is None:
+            mac.update(prefix)
+            mac.update(body)
+        else:
+            mac.update(content)
+        expected = _b2a(mac.finalize(), newline=False)
+        for candidate in v1:
+            if bytes_eq(candidate, expected):
+                return index
+    return None
+
+
 def _match_ed25519(keys: _KeySet, v1a: list[bytes], content: bytes) -> int | None:
     """Return the index of the public key that verifies one of the ``v1a`` signatures."""
     decoded = [d for d in map(_decode_ed25519_signature, v1a) if d is not None]
@@ -354,7 +414,7 @@ def _refuse_signed_prefix(msg_id: str, spec: HeaderSpec) -> NoReturn:
     raise MalformedHeader(f"{ts_name} is not a canonical decimal integer")
 
 
-def _verify(  # noqa: C901, PLR0912 - the hot path is kept in one frame on purpose
+def _verify(
     payload: object,
     headers: object,
     keys: _KeySet,
@@ -364,21 +424,9 @@ def _verify(  # noqa: C901, PLR0912 - the hot path is kept in one frame on purpo
     now: object,
     replay_cache: ReplayCache | None,
 ) -> VerifiedWebhook:
-    body = payload if type(payload) is bytes else to_payload(payload)
-    if type(headers) is dict:
-        # find_headers()'s plain-dict fast path, inlined: direct lookups, then one
-        # lower-cased scan proving that no other spelling of the names is present.
-        get = headers.get
-        id_name, ts_name, sig_name = spec.names
-        msg_id, ts_text, sig_text = get(id_name), get(ts_name), get(sig_name)
-        try:
-            exact = "\n".join(headers).lower().count(spec.stem) == 3  # noqa: PLR2004
-        except TypeError:
-            exact = False
-        if not (exact and type(msg_id) is str and type(ts_text) is str and type(sig_text) is str):
-            msg_id, ts_text, sig_text = find_headers(headers, spec)
-    else:
-        msg_id, ts_text, sig_text = find_headers(headers, spec)
+    """Verify any delivery (the general path behind :meth:`WebhookVerifier.verify`)."""
+    body = to_payload(payload)
+    msg_id, ts_text, sig_text = find_headers(headers, spec)
     if msg_id is None or ts_text is None or sig_text is None:
         found = (msg_id, ts_text, sig_text)
         missing = [n for n, v in zip(spec.names, found, strict=True) if v is None]
@@ -389,83 +437,54 @@ def _verify(  # noqa: C901, PLR0912 - the hot path is kept in one frame on purpo
     if _SIGNED_PREFIX_RE.fullmatch(prefix_text) is None:
         _refuse_signed_prefix(msg_id, spec)
     timestamp = int(ts_text)
-    current = _utc_now().timestamp() if now is None else unix_now(now)
-    skew = current - timestamp
-    if skew > tolerance or -skew > tolerance:
-        check_tolerance(timestamp, current, tolerance, what=spec.names[1])
-    # The usual case, one short v1 signature, skips the general split (which caps sizes).
-    if sig_text[:3] == "v1," and " " not in sig_text and len(sig_text) < _SHORT_ENTRY:
-        v1: list[bytes] = [sig_text[3:].encode("utf-8", "replace")]
-        v1a: list[bytes] = []
-    else:
-        v1, v1a = _split_signatures(sig_text)
+    current = unix_now(now)
+    check_tolerance(timestamp, current, tolerance, what=spec.names[1])
+    v1, v1a = _split_signatures(sig_text)
     prefix = prefix_text.encode("ascii")
-    if v1:
-        # Small bodies: one concatenation beats a second HMAC update; large ones are not copied.
-        content = prefix + body if len(body) <= _CONCAT_LIMIT else None
-        for index, base in keys.hmacs:
-            mac = base.copy()
-            if content is None:
-                mac.update(prefix)
-                mac.update(body)
-            else:
-                mac.update(content)
-            expected = _b2a(mac.finalize(), newline=False)
-            for candidate in v1:
-                if bytes_eq(candidate, expected):
-                    if replay_cache is None:
-                        return _verified(msg_id, timestamp, body, "v1", index)
-                    return _accept(
-                        msg_id=msg_id,
-                        timestamp=timestamp,
-                        body=body,
-                        version="v1",
-                        index=index,
-                        tolerance=tolerance,
-                        now=now,
-                        current=current,
-                        replay_cache=replay_cache,
-                    )
-    if v1a and keys.publics:
+    version = "v1"
+    matched = _match_hmac(keys, v1, prefix, body) if v1 else None
+    if matched is None and v1a and keys.publics:
+        version = "v1a"
         matched = _match_ed25519(keys, v1a, prefix + body)
-        if matched is not None:
-            return _accept(
-                msg_id=msg_id,
-                timestamp=timestamp,
-                body=body,
-                version="v1a",
-                index=matched,
-                tolerance=tolerance,
-                now=now,
-                current=current,
-                replay_cache=replay_cache,
-            )
-    if not v1 and not v1a:
-        raise InvalidSignature("no v1 or v1a entry in webhook-signature")
-    raise InvalidSignature("no signature matched any secret")
+    if matched is None:
+        if not v1 and not v1a:
+            raise InvalidSignature("no v1 or v1a entry in webhook-signature")
+        raise InvalidSignature("no signature matched any secret")
+    if replay_cache is not None:
+        _remember(replay_cache, msg_id, timestamp, tolerance=tolerance, now=now, current=current)
+    return _verified(msg_id, timestamp, body, version, matched)
 
 
-def _accept(
-    *,
+def _remember(
+    replay_cache: ReplayCache,
     msg_id: str,
     timestamp: int,
-    body: bytes,
-    version: str,
-    index: int,
+    *,
     tolerance: float,
     now: object,
     current: float,
-    replay_cache: ReplayCache | None,
-) -> VerifiedWebhook:
-    if replay_cache is not None:
-        now_dt = now if isinstance(now, dt.datetime) else dt.datetime.fromtimestamp(current, _UTC)
-        # Kept until the timestamp check would refuse the delivery by itself.
-        expires = dt.datetime.fromtimestamp(timestamp + tolerance + 1, _UTC)
-        if not replay_cache.add(
-            f"standard-webhooks:{msg_id}:{timestamp}", expires_at=expires, now=now_dt
-        ):
-            raise Replayed("this webhook-id and webhook-timestamp were already accepted")
-    return _verified(msg_id, timestamp, body, version, index)
+) -> None:
+    now_dt = now if isinstance(now, dt.datetime) else dt.datetime.fromtimestamp(current, _UTC)
+    # Kept until the timestamp check would refuse the delivery by itself.
+    expires = dt.datetime.fromtimestamp(timestamp + tolerance + 1, _UTC)
+    if not replay_cache.add(
+        f"standard-webhooks:{msg_id}:{timestamp}", expires_at=expires, now=now_dt
+    ):
+        raise Replayed("this webhook-id and webhook-timestamp were already accepted")
+
+
+@functools.lru_cache(maxsize=128)
+def _default_verifier(secret: str) -> WebhookVerifier:
+    return WebhookVerifier(secret)
+
+
+@functools.lru_cache(maxsize=128, typed=True)
+def _cached_verifier(secrets: object, tolerance: object, header_prefix: object) -> WebhookVerifier:
+    return WebhookVerifier(
+        secrets,  # type: ignore[arg-type]
+        tolerance=tolerance,  # type: ignore[arg-type]
+        header_prefix=header_prefix,  # type: ignore[arg-type]
+    )
 
 
 def verify(
@@ -511,17 +530,23 @@ def verify(
 
     .. versionadded:: 0.1.0
     """
-    if replay_cache is not None:
-        check_replay_cache(replay_cache)
-    return _verify(
-        payload,
-        headers,
-        _key_set(secrets),
-        _header_spec(header_prefix),
-        tolerance=_DEFAULT_SECONDS if tolerance == DEFAULT_TOLERANCE else to_tolerance(tolerance),
-        now=now,
-        replay_cache=replay_cache,
-    )
+    if replay_cache is None:
+        try:
+            if (
+                type(secrets) is str
+                and tolerance is DEFAULT_TOLERANCE
+                and header_prefix is DEFAULT_HEADER_PREFIX
+            ):
+                verifier = _default_verifier(secrets)
+            else:
+                verifier = _cached_verifier(secrets, tolerance, header_prefix)
+        except TypeError:  # an unhashable argument: build without the cache
+            verifier = WebhookVerifier(secrets, tolerance=tolerance, header_prefix=header_prefix)
+    else:
+        verifier = WebhookVerifier(
+            secrets, tolerance=tolerance, replay_cache=replay_cache, header_prefix=header_prefix
+        )
+    return verifier.verify(payload, headers, now=now)
 
 
 def _valid_id(msg_id: object) -> bool:

@@ -14,12 +14,12 @@ verifying, and restrict the source addresses if replay matters to you.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from authcore._ct import bytes_eq
-from authcore._encoding import json_loads
 from authcore.errors import InvalidSignature, MalformedHeader
 from authcore.webhooks._common import (
+    HasJSONPayload,
     HeadersInput,
     HeaderSpec,
     Payload,
@@ -44,7 +44,7 @@ _LENGTH: Final = len(_PREFIX) + 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VerifiedGitHubWebhook:
+class VerifiedGitHubWebhook(HasJSONPayload):
     """A GitHub-style webhook whose signature was verified.
 
     Attributes:
@@ -56,14 +56,6 @@ class VerifiedGitHubWebhook:
 
     payload: bytes = field(repr=False)
     key_index: int
-
-    def json(self) -> Any:  # noqa: ANN401 - JSON is untyped until the caller validates it
-        """Parse the payload as strict JSON (duplicate names refused).
-
-        Raises:
-            DecodeError: If the payload is not strict UTF-8 JSON.
-        """
-        return json_loads(self.payload, what="webhook payload")
 
 
 def _hex_mac(base: HMAC, body: bytes) -> bytes:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from authcore._ct import bytes_eq
-from authcore._encoding import json_loads
 from authcore.errors import InvalidSignature, MalformedHeader, Replayed
 from authcore.webhooks._common import (
     DEFAULT_TOLERANCE,
+    HasTimestamp,
     HeadersInput,
     HeaderSpec,
     Now,
@@ -60,7 +60,7 @@ _UTC: Final = dt.timezone.utc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VerifiedStripeWebhook:
+class VerifiedStripeWebhook(HasTimestamp):
     """A Stripe-style webhook whose signature and timestamp were verified.
 
     Nothing is checked about the payload's content.  Stripe may deliver an event more than
@@ -77,19 +77,6 @@ class VerifiedStripeWebhook:
     payload: bytes = field(repr=False)
     timestamp: int
     key_index: int
-
-    @property
-    def sent_at(self) -> dt.datetime:
-        """The timestamp as an aware UTC datetime."""
-        return dt.datetime.fromtimestamp(self.timestamp, _UTC)
-
-    def json(self) -> Any:  # noqa: ANN401 - JSON is untyped until the caller validates it
-        """Parse the payload as strict JSON (duplicate names refused).
-
-        Raises:
-            DecodeError: If the payload is not strict UTF-8 JSON.
-        """
-        return json_loads(self.payload, what="webhook payload")
 
 
 def _hex_mac(base: HMAC, timestamp: int, body: bytes) -> bytes:

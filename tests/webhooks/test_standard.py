@@ -726,3 +726,68 @@ def test_garbage_dicts_raise_only_authcore_errors(headers: dict[str, str]) -> No
         _verify(headers)
     except AuthcoreError:
         pass
+
+
+# ----------------------------------------------------------------------------- fast path
+
+
+def _outcome(call: Callable[[], VerifiedWebhook]) -> object:
+    try:
+        return call()
+    except AuthcoreError as exc:
+        return (type(exc), str(exc))
+
+
+OTHER_SECRET = "whsec_" + base64.b64encode(b"\x01" * 32).decode()
+OTHER_SIGNATURE = sign(PAYLOAD, OTHER_SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP)[
+    "webhook-signature"
+]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        _headers(),
+        _headers(BAD_SIGNATURE),
+        _headers(f"{BAD_SIGNATURE} {SIGNATURE}"),
+        _headers(f"{SIGNATURE} {BAD_SIGNATURE}"),
+        _headers(OTHER_SIGNATURE),
+        _headers(SIGNATURE + " "),
+        _headers(SIGNATURE + "\udc80"),
+        _headers("v1," + SIGNATURE[3:].removesuffix("=")),
+        _headers(SIGNATURE, **{"Webhook-Signature": SIGNATURE}),
+        {**_headers(), "webhook-timestamp": "01614265330"},
+        {**_headers(), "webhook-timestamp": str(TIMESTAMP + 301)},
+        {**_headers(), "webhook-id": "msg.1"},
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("secrets", [SECRET, [OTHER_SECRET, SECRET], [SIGNING_KEY, SECRET]])
+def test_dict_fast_path_decides_like_the_general_path(
+    headers: dict[str, str], secrets: Any
+) -> None:
+    """A plain dict (fast path) gets the same result or error as the same pairs (general)."""
+    verifier = WebhookVerifier(secrets)
+    fast = _outcome(lambda: verifier.verify(PAYLOAD, headers, now=TIMESTAMP))
+    general = _outcome(lambda: verifier.verify(PAYLOAD, list(headers.items()), now=TIMESTAMP))
+    assert fast == general
+
+
+def test_fast_path_rotation_reports_the_matching_key() -> None:
+    """With a dict, the second of two secrets matching gives key_index 1."""
+    verifier = WebhookVerifier([OTHER_SECRET, SECRET])
+    assert verifier.verify(PAYLOAD, _headers(), now=TIMESTAMP).key_index == 1
+    assert verifier.verify(PAYLOAD, _headers(OTHER_SIGNATURE), now=TIMESTAMP).key_index == 0
+
+
+def test_cached_module_verify_still_checks_every_argument() -> None:
+    """verify()'s cached verifiers never let a refused argument through."""
+    assert _verify(_headers(), tolerance=1).msg_id == MSG_ID
+    with pytest.raises(ConfigurationError):
+        _verify(_headers(), tolerance=True)
+    assert _verify(_headers(), tolerance=300.0).msg_id == MSG_ID
+    with pytest.raises(InvalidKeyError):
+        _verify(_headers(), "whsec_short")
+    with pytest.raises(ConfigurationError):
+        _verify(_headers(), header_prefix="Webhook-")
+    assert _verify(_headers(), header_prefix="webhook-").key_index == 0
