@@ -53,6 +53,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="accept a leaf without an explicit clientAuth/serverAuth EKU",
     )
+    verify.add_argument(
+        "--require-key-identifiers",
+        action="store_true",
+        help="refuse CAs without subjectKeyIdentifier, intermediates without an AKI keyIdentifier",
+    )
     verify.add_argument("--json", action="store_true", help="print the identity as JSON")
     verify.set_defaults(handler=run_verify)
 
@@ -94,6 +99,7 @@ def run_verify(args: argparse.Namespace) -> int:
     revocation = CRLChecker([read_input(path) for path in args.crl]) if args.crl else None
     chain = read_input(args.cert)
     require_eku = not args.no_require_eku
+    key_ids = args.require_key_identifiers
     identity: ClientIdentity | ServerIdentity
     if args.server_name is not None:
         identity = verify_server(
@@ -103,10 +109,16 @@ def run_verify(args: argparse.Namespace) -> int:
             now=now,
             revocation=revocation,
             require_eku=require_eku,
+            require_key_identifiers=key_ids,
         )
     else:
         identity = verify_client(
-            chain, trust=trust, now=now, revocation=revocation, require_eku=require_eku
+            chain,
+            trust=trust,
+            now=now,
+            revocation=revocation,
+            require_eku=require_eku,
+            require_key_identifiers=key_ids,
         )
     summary: dict[str, object] = {
         "subject": identity.subject_text,

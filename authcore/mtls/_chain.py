@@ -454,6 +454,26 @@ def _check_eku(leaf: x509.Certificate, usage: x509.ObjectIdentifier, label: str)
         raise WrongUsage("leaf extendedKeyUsage must not contain anyExtendedKeyUsage")
 
 
+def _check_key_identifiers(chain: Sequence[x509.Certificate]) -> None:
+    """RFC 5280 4.2.1.2: SKI on every CA; 4.2.1.1: keyIdentifier AKI below the anchor."""
+    last = len(chain) - 1
+    for i, cert in enumerate(chain):
+        where = "leaf" if i == 0 else f"chain[{i}]"
+        if i > 0:
+            try:
+                cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+            except x509.ExtensionNotFound:
+                raise PolicyViolation(f"{where} has no subjectKeyIdentifier") from None
+        if i == last or cert.issuer == cert.subject:
+            continue  # the anchor (or pinned leaf) is an input, RFC 5280 6.1.1(d); self-issued
+        try:
+            aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        except x509.ExtensionNotFound:
+            aki = None
+        if aki is None or aki.key_identifier is None:
+            raise PolicyViolation(f"{where} has no authorityKeyIdentifier keyIdentifier")
+
+
 def _svid(leaf: x509.Certificate) -> SpiffeId:
     """Apply the X.509-SVID leaf rules and return its SPIFFE ID."""
     names = names_of(leaf)
@@ -504,6 +524,7 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
     max_chain_depth: int | None,
     require_eku: bool,
     require_spiffe: bool,
+    require_key_identifiers: bool,
     stapled_ocsp: bytes | None,
 ) -> tuple[tuple[x509.Certificate, ...], SpiffeId | None, bool]:
     if not isinstance(trust, TrustStore):
@@ -539,6 +560,8 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
     for i, cert in enumerate(verified):
         _validity(cert, at, "leaf" if i == 0 else f"chain[{i}]")
     _check_chain_policy(verified, trust._policy_passed)  # noqa: SLF001
+    if require_key_identifiers:
+        _check_key_identifiers(verified)
     if require_eku:
         _check_eku(leaf, usage, label)
     if revocation is not None and not pinned:
@@ -616,6 +639,7 @@ def verify_client(
     max_chain_depth: int | None = None,
     require_eku: bool = True,
     require_spiffe: bool = False,
+    require_key_identifiers: bool = False,
 ) -> ClientIdentity:
     """Verify a TLS client certificate chain and return the client's identity.
 
@@ -635,6 +659,11 @@ def verify_client(
         require_eku: Refuse a leaf without an explicit clientAuth EKU (default ``True``).
         require_spiffe: Refuse anything but an X.509-SVID verified against its trust
             domain's bundle.
+        require_key_identifiers: Also require RFC 5280's key identifiers, which cryptography
+            does not enforce: a subjectKeyIdentifier on every CA certificate of the path
+            (anchor included) and an authorityKeyIdentifier with a keyIdentifier on every
+            certificate below the anchor that is not self-issued (default ``False``: many
+            private CAs omit them).
 
     Returns:
         The verified identity.
@@ -661,6 +690,7 @@ def verify_client(
         max_chain_depth=max_chain_depth,
         require_eku=require_eku,
         require_spiffe=require_spiffe,
+        require_key_identifiers=require_key_identifiers,
         stapled_ocsp=None,
     )
     return ClientIdentity(**_identity_fields(trust, verified, spiffe_id))  # type: ignore[arg-type]
@@ -676,6 +706,7 @@ def verify_server(
     max_chain_depth: int | None = None,
     require_eku: bool = True,
     stapled_ocsp: bytes | None = None,
+    require_key_identifiers: bool = False,
 ) -> ServerIdentity:
     """Verify a TLS server certificate chain for ``server_name`` and return its identity.
 
@@ -692,6 +723,7 @@ def verify_server(
         max_chain_depth: Most intermediates allowed.
         require_eku: Refuse a leaf without an explicit serverAuth EKU (default ``True``).
         stapled_ocsp: A stapled OCSP response (DER) handed to ``revocation``.
+        require_key_identifiers: As for :func:`verify_client`.
 
     Returns:
         The verified identity.
@@ -713,6 +745,7 @@ def verify_server(
         max_chain_depth=max_chain_depth,
         require_eku=require_eku,
         require_spiffe=False,
+        require_key_identifiers=require_key_identifiers,
         stapled_ocsp=stapled_ocsp,
     )
     if pinned:  # no verifier matched the name

@@ -55,6 +55,7 @@ def issue(
     not_before: dt.datetime,
     not_after: dt.datetime,
     extensions: Iterable[tuple[x509.ExtensionType, bool]] = (),
+    authority_key_identifier: bool = True,
 ) -> x509.Certificate:
     """Sign a certificate for ``common_name`` and ``key``.
 
@@ -67,6 +68,7 @@ def issue(
         not_before: Start of validity.
         not_after: End of validity.
         extensions: Further extensions with their criticality, in order.
+        authority_key_identifier: ``False`` leaves out the issuer's authorityKeyIdentifier.
 
     Returns:
         The signed certificate (SHA-256, or no digest for Ed25519 signers).
@@ -82,7 +84,7 @@ def issue(
         .not_valid_after(not_after)
     )
     signer = issuer[1] if issuer else key
-    if issuer:
+    if issuer and authority_key_identifier:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
             critical=False,

@@ -40,8 +40,8 @@ def _time(case: Case) -> dt.datetime:
     return dt.datetime.fromisoformat(value) if value else utc_now()
 
 
-def run_authcore(case: Case) -> Outcome:
-    """Verify one case with the public authcore API."""
+def run_authcore(case: Case, *, strict: bool = False) -> Outcome:
+    """Verify one case with the public authcore API (``strict``: require_key_identifiers)."""
     try:
         trust = TrustStore(case["trusted_certs"]) if case["trusted_certs"] else None
         if trust is None:
@@ -61,10 +61,16 @@ def run_authcore(case: Case) -> Outcome:
                 now=now,
                 revocation=revocation,
                 max_chain_depth=depth,
+                require_key_identifiers=strict,
             )
         else:
             identity = verify_client(
-                chain, trust=trust, now=now, revocation=revocation, max_chain_depth=depth
+                chain,
+                trust=trust,
+                now=now,
+                revocation=revocation,
+                max_chain_depth=depth,
+                require_key_identifiers=strict,
             )
             for name in case["expected_peer_names"]:
                 kind, value = name["kind"], name["value"]
@@ -109,11 +115,11 @@ def run_raw(case: Case) -> bool:
     return True
 
 
-def disagreements(cases: list[Case]) -> dict[str, str]:
+def disagreements(cases: list[Case], *, strict: bool = False) -> dict[str, str]:
     """Return limbo id -> 'accepted' / 'rejected:<code>' for each case authcore gets wrong."""
     found: dict[str, str] = {}
     for case in cases:
-        outcome = run_authcore(case)
+        outcome = run_authcore(case, strict=strict)
         expected = case["expected_result"] == "SUCCESS"
         if outcome.accepted != expected:
             found[case["id"]] = "accepted" if outcome.accepted else f"rejected:{outcome.code}"

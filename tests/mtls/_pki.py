@@ -62,6 +62,8 @@ def _issue(
     issuer: Issued | None,
     validity: tuple[dt.datetime, dt.datetime],
     extensions: list[tuple[x509.ExtensionType, bool]],
+    *,
+    aki: bool = True,
 ) -> Issued:
     cert = issue(
         cn,
@@ -71,6 +73,7 @@ def _issue(
         not_before=validity[0],
         not_after=validity[1],
         extensions=extensions,
+        authority_key_identifier=aki,
     )
     return Issued(cert=cert, key=key)
 
@@ -86,17 +89,20 @@ def make_ca(
     not_before: dt.datetime = NOW - 365 * DAY,
     not_after: dt.datetime = NOW + 365 * DAY,
     name_constraints: x509.NameConstraints | None = None,
+    ski: bool = True,
+    aki: bool = True,
 ) -> Issued:
     key = key or ec_key()
     extensions: list[tuple[x509.ExtensionType, bool]] = [
-        (x509.BasicConstraints(ca=True, path_length=path_length), True),
-        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        (x509.BasicConstraints(ca=True, path_length=path_length), True)
     ]
+    if ski:
+        extensions.append((x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False))
     if key_usage:
         extensions.append((ku(key_cert_sign=True, crl_sign=crl_sign), True))
     if name_constraints is not None:
         extensions.append((name_constraints, True))
-    return _issue(cn, key, issuer, (not_before, not_after), extensions)
+    return _issue(cn, key, issuer, (not_before, not_after), extensions, aki=aki)
 
 
 def make_leaf(

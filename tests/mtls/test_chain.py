@@ -482,3 +482,62 @@ def test_window_retry_finds_the_path_valid_at_exact_now(pki: PKI) -> None:
     assert ident.chain[1] == new.cert
     with pytest.raises(CertificateExpired):
         verify_client([leaf.cert, old.cert], trust=trust, now=start + dt.timedelta(minutes=11))
+
+
+# ------------------------------------------------------------------ require_key_identifiers
+
+
+def _ki_chain(
+    *, root_ski: bool = True, inter_ski: bool = True, inter_aki: bool = True
+) -> tuple[list[x509.Certificate], TrustStore]:
+    root = make_ca("KI Root", ski=root_ski)
+    inter = make_ca("KI Intermediate", issuer=root, ski=inter_ski, aki=inter_aki)
+    usages = (ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH)
+    leaf = make_leaf(inter, dns=("leaf.example",), eku=usages)
+    return [leaf.cert, inter.cert], TrustStore([root.cert])
+
+
+_MISSING_KEY_IDS = {
+    "intermediate-without-ski": ({"inter_ski": False}, r"chain\[1\] has no subjectKeyIdentifier"),
+    "intermediate-without-aki": ({"inter_aki": False}, r"chain\[1\] has no authorityKeyIdentifier"),
+    "anchor-without-ski": ({"root_ski": False}, r"chain\[2\] has no subjectKeyIdentifier"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_MISSING_KEY_IDS))
+def test_missing_key_identifiers_pass_by_default(case: str) -> None:
+    """Without require_key_identifiers, missing SKI/AKI on CAs is accepted (as cryptography)."""
+    chain, trust = _ki_chain(**_MISSING_KEY_IDS[case][0])
+    assert len(verify_client(chain, trust=trust, now=NOW).chain) == 3
+    verify_server(chain, trust=trust, server_name="leaf.example", now=NOW)
+
+
+@pytest.mark.parametrize("case", sorted(_MISSING_KEY_IDS))
+def test_require_key_identifiers_refuses_missing_ones(case: str) -> None:
+    """require_key_identifiers=True refuses a CA without SKI or an intermediate without AKI."""
+    options, message = _MISSING_KEY_IDS[case]
+    chain, trust = _ki_chain(**options)
+    with pytest.raises(PolicyViolation, match=message):
+        verify_client(chain, trust=trust, now=NOW, require_key_identifiers=True)
+    with pytest.raises(PolicyViolation, match=message):
+        verify_server(
+            chain, trust=trust, server_name="leaf.example", now=NOW, require_key_identifiers=True
+        )
+
+
+def test_require_key_identifiers_accepts_a_complete_chain(pki: PKI) -> None:
+    """A self-signed root needs no AKI; SKIs on CAs and AKIs below the anchor pass."""
+    chain, trust = _ki_chain()
+    assert len(verify_client(chain, trust=trust, now=NOW, require_key_identifiers=True).chain) == 3
+    ident = verify_client(
+        [pki.client.cert, pki.inter.cert], trust=pki.trust, now=NOW, require_key_identifiers=True
+    )
+    assert ident.certificate == pki.client.cert
+
+
+def test_require_key_identifiers_does_not_check_a_pinned_leaf() -> None:
+    """A pinned self-signed leaf is an input: it needs neither SKI nor AKI."""
+    pinned = make_self_signed_leaf(dns=("pinned.example",))
+    trust = TrustStore(pinned=[pinned.cert])
+    ident = verify_client([pinned.cert], trust=trust, now=NOW, require_key_identifiers=True)
+    assert ident.certificate == pinned.cert

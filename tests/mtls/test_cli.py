@@ -6,10 +6,11 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from authcore.cli import main
 from authcore.mtls import thumbprint
-from tests.mtls._pki import make_crl, make_leaf, pem_of
+from tests.mtls._pki import make_ca, make_crl, make_leaf, pem_of
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -143,3 +144,24 @@ def test_thumbprint(files: Path, pki: PKI, capsys: pytest.CaptureFixture[str]) -
     assert main(["mtls", "thumbprint", str(files / "client.pem")]) == 0
     assert main(["mtls", "thumbprint", str(files / "leaf.der")]) == 0
     assert capsys.readouterr().out.split() == [thumbprint(pki.client.cert)] * 2
+
+
+@pytest.mark.parametrize("server", [False, True])
+def test_verify_require_key_identifiers(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    server: bool,
+) -> None:
+    """--require-key-identifiers refuses an intermediate without SKI (exit 1); default accepts."""
+    root = make_ca("CLI KI Root")
+    inter = make_ca("CLI KI Intermediate", issuer=root, ski=False)
+    usages = (ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH)
+    leaf = make_leaf(inter, dns=("leaf.example",), eku=usages)
+    (tmp_path / "ca.pem").write_bytes(root.pem)
+    (tmp_path / "chain.pem").write_bytes(pem_of(leaf.cert, inter.cert))
+    argv = ["mtls", "verify", "--ca", str(tmp_path / "ca.pem"), "--time", _TIME]
+    argv += ["--server-name", "leaf.example"] if server else []
+    assert main([*argv, str(tmp_path / "chain.pem")]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--require-key-identifiers", str(tmp_path / "chain.pem")]) == 1
+    assert "subjectKeyIdentifier" in capsys.readouterr().err

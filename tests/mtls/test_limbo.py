@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import vector_file
 from tests.mtls._limbo import Case, disagreements, load_cases, run_authcore, run_raw
-from tests.mtls.limbo_expected import DISAGREEMENTS
+from tests.mtls.limbo_expected import DISAGREEMENTS, FIXED_BY_KEY_IDENTIFIERS
 
 pytestmark = pytest.mark.vectors
 
@@ -71,6 +71,19 @@ def test_limbo_never_accepts_what_cryptography_rejects(limbo: dict[str, Case]) -
     assert ours <= raw_accepted
     assert len(ours) < len(raw_accepted)
     assert len(raw_accepted) - len(ours) >= 15
+
+
+def test_limbo_require_key_identifiers_only_removes_wrong_acceptances(
+    limbo: dict[str, Case],
+) -> None:
+    """require_key_identifiers=True fixes exactly the listed AKI/SKI cases, breaking none."""
+    strict = disagreements(list(limbo.values()), strict=True)
+    default = {k: v[0] for k, v in DISAGREEMENTS.items()}
+    assert set(FIXED_BY_KEY_IDENTIFIERS) <= {k for k, v in default.items() if v == "accepted"}
+    assert strict == {k: v for k, v in default.items() if k not in FIXED_BY_KEY_IDENTIFIERS}
+    for case_id, outcome in FIXED_BY_KEY_IDENTIFIERS.items():
+        found = run_authcore(limbo[case_id], strict=True)
+        assert f"rejected:{found.code}" == outcome
 
 
 @pytest.mark.parametrize("case_id", _CRL_CASES)
