@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
 
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
 from authcore.errors import (
@@ -23,8 +22,8 @@ from authcore.errors import (
 )
 from authcore.jose import _jwe_algs as algs
 from authcore.jose import jwe
-from authcore.jose._jwk import JWK, KeySet
-from tests.jwe.keys import curve_key, oct_key
+from authcore.jose._jwk import JWK, KeySet, key_material
+from tests.jwe.keys import curve_key, oct_key, rsa_key
 
 GCM = algs.CONTENT_ENCRYPTIONS["A128GCM"]
 CBC = algs.CONTENT_ENCRYPTIONS["A128CBC-HS256"]
@@ -87,7 +86,7 @@ def test_check_key_reasons() -> None:
     oaep = algs.KEY_MANAGEMENTS["RSA-OAEP"]
     ecdh = algs.KEY_MANAGEMENTS["ECDH-ES"]
     pbes = algs.KEY_MANAGEMENTS["PBES2-HS256+A128KW"]
-    private_rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_rsa = key_material(rsa_key())
     assert algs.check_key(oaep, GCM, private_rsa.public_key(), private=False) is None
     assert "private" in (algs.check_key(oaep, GCM, private_rsa.public_key(), private=True) or "")
     public_ec = ec.generate_private_key(ec.SECP256R1()).public_key()
@@ -104,7 +103,7 @@ def test_wrap_and_unwrap_refuse_misfits() -> None:
     """wrap_cek refuses RSA1_5 and misfit keys; unwrap_cek refuses misfit keys."""
     rsa1_5 = algs.KEY_MANAGEMENTS["RSA1_5"]
     kw = algs.KEY_MANAGEMENTS["A128KW"]
-    public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    public = key_material(rsa_key().public())
     with pytest.raises(UnsupportedAlgorithm):
         algs.wrap_cek(rsa1_5, GCM, public, {})
     with pytest.raises(InvalidKeyError):
@@ -150,7 +149,7 @@ def test_ecdh_shared_secret_refuses_mismatched_types() -> None:
 
 def test_rsa_oaep_wrong_cek_length_fails() -> None:
     """An OAEP-unwrapped key of the wrong length fails like any other forgery."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key_material(rsa_key())
     oaep = algs.KEY_MANAGEMENTS["RSA-OAEP"]
     _, wrapped = algs.wrap_cek(oaep, algs.CONTENT_ENCRYPTIONS["A256GCM"], private.public_key(), {})
     with pytest.raises(DecryptionFailed):
@@ -335,18 +334,10 @@ def test_mutating_a_returned_header_never_affects_later_decryptions() -> None:
 
 def test_rsa_keys_of_different_sizes_without_kid() -> None:
     """A key whose modulus does not match is skipped; the fitting RSA key still decrypts."""
-    small = JWK.from_pem(_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
-    large = JWK.from_pem(_pem(rsa.generate_private_key(public_exponent=65537, key_size=3072)))
+    small = rsa_key()  # 2048 bits
+    large = JWK.generate("RSA-OAEP-256")  # 3072 bits
     options: dict[str, Any] = {"algorithms": ["RSA-OAEP-256"], "encryptions": ["A128GCM"]}
     token = jwe.encrypt(b"x", large.public(), enc="A128GCM", alg="RSA-OAEP-256")
     assert jwe.decrypt(token, [small, large], **options).key == large
     with pytest.raises(MalformedToken, match="encrypted_key"):
         jwe.decrypt(token, [small], **options)
-
-
-def _pem(private: rsa.RSAPrivateKey) -> bytes:
-    return private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
