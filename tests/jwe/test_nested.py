@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,8 @@ from authcore.jose import JWK, JWTVerifier, jwe, jws, jwt
 from tests.jwe.keys import curve_key, oct_key
 
 NOW = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+# What every decoder here accepts for the outer JWE.
+OUTER: dict[str, Any] = {"algorithms": ["ECDH-ES+A256KW"], "encryptions": ["A256GCM"]}
 CLAIMS = {"iss": "https://issuer.example", "sub": "alice", "exp": NOW + dt.timedelta(hours=1)}
 
 
@@ -34,12 +37,11 @@ def test_sign_then_encrypt_round_trip() -> None:
     claims = jwe.decrypt_jwt(
         token,
         encryption,
-        algorithms=["ECDH-ES+A256KW"],
-        encryptions=["A256GCM"],
+        **OUTER,
         verify=lambda inner: verifier.verify(inner, now=NOW),
     )
     assert claims["sub"] == "alice"
-    outer = jwe.decrypt(token, encryption, algorithms=["ECDH-ES+A256KW"], encryptions=["A256GCM"])
+    outer = jwe.decrypt(token, encryption, **OUTER)
     assert outer.header["cty"] == "JWT"
     assert (
         jws.verify(outer.plaintext, signing.public(), algorithms=["ES256"]).header["typ"] == "JWT"
@@ -56,8 +58,7 @@ def test_nested_claims_are_still_checked() -> None:
         jwe.decrypt_jwt(
             token,
             encryption,
-            algorithms=["ECDH-ES+A256KW"],
-            encryptions=["A256GCM"],
+            **OUTER,
             verify=lambda inner: verifier.verify(inner, now=later),
         )
 
@@ -71,8 +72,7 @@ def test_nested_inner_signature_is_verified() -> None:
         jwe.decrypt_jwt(
             token,
             encryption,
-            algorithms=["ECDH-ES+A256KW"],
-            encryptions=["A256GCM"],
+            **OUTER,
             verify=lambda inner: verifier.verify(inner, now=NOW),
         )
 
@@ -92,13 +92,7 @@ def test_nested_profile_rejects_a_bare_jws() -> None:
     signing, encryption = _keys()
     signed = jwt.encode(CLAIMS, signing)
     with pytest.raises(MalformedToken, match="JWS"):
-        jwe.decrypt_jwt(
-            signed,
-            encryption,
-            algorithms=["ECDH-ES+A256KW"],
-            encryptions=["A256GCM"],
-            verify=str,
-        )
+        jwe.decrypt_jwt(signed, encryption, **OUTER, verify=str)
 
 
 def test_nested_profile_requires_cty_jwt() -> None:
@@ -107,9 +101,7 @@ def test_nested_profile_requires_cty_jwt() -> None:
     inner = jwt.encode(CLAIMS, signing)
     token = jwe.encrypt(inner.encode(), encryption.public(), enc="A256GCM")
     with pytest.raises(MalformedToken, match="cty"):
-        jwe.decrypt_jwt(
-            token, encryption, algorithms=["ECDH-ES+A256KW"], encryptions=["A256GCM"], verify=str
-        )
+        jwe.decrypt_jwt(token, encryption, **OUTER, verify=str)
 
 
 def test_nested_profile_rejects_double_encryption_and_garbage() -> None:
@@ -123,13 +115,7 @@ def test_nested_profile_rejects_double_encryption_and_garbage() -> None:
     ):
         token = jwe.encrypt(plaintext, encryption.public(), enc="A256GCM", headers={"cty": "JWT"})
         with pytest.raises(MalformedToken, match="JWS"):
-            jwe.decrypt_jwt(
-                token,
-                encryption,
-                algorithms=["ECDH-ES+A256KW"],
-                encryptions=["A256GCM"],
-                verify=str,
-            )
+            jwe.decrypt_jwt(token, encryption, **OUTER, verify=str)
 
 
 def test_nested_profile_never_decompresses() -> None:
@@ -140,9 +126,7 @@ def test_nested_profile_never_decompresses() -> None:
         inner.encode(), encryption.public(), enc="A256GCM", headers={"cty": "JWT"}, compress=True
     )
     with pytest.raises(AlgorithmNotAllowed):
-        jwe.decrypt_jwt(
-            token, encryption, algorithms=["ECDH-ES+A256KW"], encryptions=["A256GCM"], verify=str
-        )
+        jwe.decrypt_jwt(token, encryption, **OUTER, verify=str)
 
 
 def test_nested_decrypt_failure_is_uniform() -> None:
@@ -151,9 +135,7 @@ def test_nested_decrypt_failure_is_uniform() -> None:
     token = jwe.encrypt_jwt(CLAIMS, signing, encryption.public(), enc="A256GCM")
     other = curve_key("P-256", fresh=True)
     with pytest.raises(DecryptionFailed):
-        jwe.decrypt_jwt(
-            token, other, algorithms=["ECDH-ES+A256KW"], encryptions=["A256GCM"], verify=str
-        )
+        jwe.decrypt_jwt(token, other, **OUTER, verify=str)
 
 
 def test_encrypt_jwt_refuses_bad_claims() -> None:
