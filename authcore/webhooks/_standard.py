@@ -233,7 +233,7 @@ class WebhookVerifier:
             f"v1a_keys={len(self._keys.publics)}, tolerance={self._tolerance:g})"
         )
 
-    def verify(
+    def verify(  # noqa: C901 - the hot path is kept in one frame on purpose
         self, payload: Payload, headers: HeadersInput, *, now: Now = None
     ) -> VerifiedWebhook:
         """Verify one delivery.
@@ -254,11 +254,11 @@ class WebhookVerifier:
             Replayed: The replay cache has already accepted this delivery.
             StoreError: The replay cache failed.
         """
-        # The fast path: the usual delivery (bytes of at most _CONCAT_LIMIT, a plain dict of
-        # text, one "v1," signature), in this frame, with the checks of _verify() in the same
-        # order.  It only ever accepts: whenever anything differs, or no signature matches,
-        # _verify() decides, with its precise error.
-        if type(payload) is not bytes or type(headers) is not dict or len(payload) > _CONCAT_LIMIT:
+        # The fast path: the usual delivery (bytes, a plain dict of text, one "v1," signature),
+        # in this frame, with the checks of _verify() in the same order.  It only ever
+        # accepts: whenever anything differs, or no signature matches, _verify() decides,
+        # with its precise error.
+        if type(payload) is not bytes or type(headers) is not dict:
             return self._verify_any(payload, headers, now)
         get = headers.get
         id_name, ts_name, sig_name = self._names
@@ -287,22 +287,25 @@ class WebhookVerifier:
             return self._verify_any(payload, headers, now)
         # Equal to the base64 of a MAC means the header is that one entry alone.
         provided = sig_text[3:].encode("utf-8", "replace")
-        content = prefix_text.encode("ascii") + payload
-        for index, base in self._hmacs:
-            mac = base.copy()
-            mac.update(content)
-            if bytes_eq(provided, _b2a(mac.finalize(), newline=False)):
-                if self._replay_cache is not None:
-                    _remember(
-                        self._replay_cache,
-                        msg_id,
-                        timestamp,
-                        tolerance=tolerance,
-                        now=now,
-                        current=current,
-                    )
-                return _verified(msg_id, timestamp, payload, "v1", index)
-        return self._verify_any(payload, headers, now)
+        prefix = prefix_text.encode("ascii")
+        if len(payload) > _CONCAT_LIMIT:
+            index = _match_hmac(self._hmacs, (provided,), prefix, payload)
+        else:  # _match_hmac() inlined for the common small body (saves ~5%)
+            content = prefix + payload
+            for index, base in self._hmacs:  # noqa: B007 - the index is the result
+                mac = base.copy()
+                mac.update(content)
+                if bytes_eq(provided, _b2a(mac.finalize(), newline=False)):
+                    break
+            else:
+                index = None
+        if index is None:
+            return self._verify_any(payload, headers, now)
+        if self._replay_cache is not None:
+            _remember(
+                self._replay_cache, msg_id, timestamp, tolerance=tolerance, now=now, current=current
+            )
+        return _verified(msg_id, timestamp, payload, "v1", index)
 
     def _verify_any(self, payload: object, headers: object, now: object) -> VerifiedWebhook:
         return _verify(
@@ -376,11 +379,13 @@ def _split_signatures(sig_text: str) -> tuple[list[bytes], list[bytes]]:
     return v1, v1a
 
 
-def _match_hmac(keys: _KeySet, v1: list[bytes], prefix: bytes, body: bytes) -> int | None:
+def _match_hmac(
+    hmacs: tuple[tuple[int, Any], ...], v1: Sequence[bytes], prefix: bytes, body: bytes
+) -> int | None:
     """Return the index of the HMAC key that verifies one of the ``v1`` signatures."""
     # Small bodies: one concatenation beats a second HMAC update; large ones are not copied.
     content = prefix + body if len(body) <= _CONCAT_LIMIT else None
-    for index, base in keys.hmacs:
+    for index, base in hmacs:
         mac = base.copy()
         if content is None:
             mac.update(prefix)
@@ -442,7 +447,7 @@ def _verify(
     v1, v1a = _split_signatures(sig_text)
     prefix = prefix_text.encode("ascii")
     version = "v1"
-    matched = _match_hmac(keys, v1, prefix, body) if v1 else None
+    matched = _match_hmac(keys.hmacs, v1, prefix, body) if v1 else None
     if matched is None and v1a and keys.publics:
         version = "v1a"
         matched = _match_ed25519(keys, v1a, prefix + body)
