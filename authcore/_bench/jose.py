@@ -336,7 +336,9 @@ def _quiet(build: Callable[[], dict[str, Op]]) -> dict[str, Op]:
     A case that warns on every call (joserfc's EdDSA deprecation notice) is timed inside a
     ``catch_warnings`` block and labelled so: the block adds its own cost to that case.
     """
-    with warnings.catch_warnings():
+    # record=True, not only "ignore": a peer that installs its own "always" filter at import
+    # (Authlib does) would otherwise still reach the caller's warning handler.
+    with warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore")
         cases = build()
     out: dict[str, Op] = {}
