@@ -36,12 +36,14 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "EC_CURVES",
     "SIGNATURE_ALGORITHMS",
     "Family",
     "KeyType",
     "SignatureAlgorithm",
     "Signer",
     "Verifier",
+    "ec_crv",
     "get_algorithm",
     "lookup",
     "make_signer",
@@ -143,6 +145,25 @@ SIGNATURE_ALGORITHMS: Final[Mapping[str, SignatureAlgorithm]] = MappingProxyType
 _HASHES: Final[Mapping[str, hashes.HashAlgorithm]] = MappingProxyType(
     {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
 )
+EC_CURVES: Final[Mapping[str, tuple[ec.EllipticCurve, int]]] = MappingProxyType(
+    {
+        "P-256": (ec.SECP256R1(), 32),
+        "P-384": (ec.SECP384R1(), 48),
+        "P-521": (ec.SECP521R1(), 66),
+        "secp256k1": (ec.SECP256K1(), 32),
+    }
+)
+"""Every supported EC ``crv`` (RFC 7518 section 6.2.1.1, RFC 8812): its curve and byte size."""
+_EC_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
+)
+
+
+def ec_crv(curve: ec.EllipticCurve) -> str | None:
+    """The JOSE ``crv`` of a ``cryptography`` curve, or ``None`` if it is not supported."""
+    return _EC_NAMES.get(curve.name)
+
+
 _CURVE_ORDERS: Final[Mapping[str, int]] = MappingProxyType(
     {
         "P-256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,

@@ -58,7 +58,7 @@ from authcore.errors import (
     MalformedToken,
     UnsupportedAlgorithm,
 )
-from authcore.jose._jwa import lookup
+from authcore.jose._jwa import EC_CURVES, ec_crv, lookup
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, MutableMapping
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTENT_ENCRYPTIONS",
     "DEFAULT_P2C",
+    "ECDH_CURVES",
     "FAILED",
     "KEY_MANAGEMENTS",
     "P2C_MAX",
@@ -335,12 +336,9 @@ def get_key_management(name: object) -> KeyManagement:
     return lookup(KEY_MANAGEMENTS, name, "JWE alg")
 
 
-_EC_CURVES: Final[Mapping[str, tuple[type[ec.EllipticCurve], int]]] = MappingProxyType(
-    {"P-256": (ec.SECP256R1, 32), "P-384": (ec.SECP384R1, 48), "P-521": (ec.SECP521R1, 66)}
-)
-_EC_NAMES: Final = MappingProxyType(
-    {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
-)
+ECDH_CURVES: Final = ("P-256", "P-384", "P-521", "X25519", "X448")
+"""The curves ECDH-ES works on (RFC 7518 section 4.6, RFC 8037 section 3.2)."""
+_ECDH_EC: Final = frozenset(ECDH_CURVES[:3])
 _OKP_SIZES: Final = MappingProxyType({"X25519": 32, "X448": 56})
 
 _ECPublic = ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey
@@ -364,7 +362,8 @@ RawKey = (
 def _agreement_curve(key: object) -> str | None:
     """The JOSE ``crv`` of an ECDH-capable key, or ``None``."""
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-        return _EC_NAMES.get(key.curve.name)
+        crv = ec_crv(key.curve)
+        return crv if crv in _ECDH_EC else None
     if isinstance(key, (x25519.X25519PrivateKey, x25519.X25519PublicKey)):
         return "X25519"
     if isinstance(key, (x448.X448PrivateKey, x448.X448PublicKey)):
@@ -410,7 +409,7 @@ def check_key(
         return f"{alg.name} needs an RSA {'private ' if private else ''}key"
     if family in (KeyFamily.ECDH_ES, KeyFamily.ECDH_ES_KW):
         if _agreement_curve(key) is None:
-            return f"{alg.name} needs a P-256/P-384/P-521/X25519/X448 key"
+            return f"{alg.name} needs a {'/'.join(ECDH_CURVES)} key"
         if private and not isinstance(key, _PRIVATE_AGREEMENT):
             return f"{alg.name} decryption needs a private key"
         return None
@@ -430,12 +429,12 @@ def _b64_param(header: Mapping[str, Any], name: str) -> bytes:
 def _parse_ec_point(epk: Mapping[str, Any], crv: str) -> ec.EllipticCurvePublicKey:
     if epk.get("kty") != "EC":
         raise MalformedToken("'epk' kty must be EC")
-    curve, size = _EC_CURVES[crv]
+    curve, size = EC_CURVES[crv]
     x, y = _b64_param(epk, "x"), _b64_param(epk, "y")
     if len(x) != size or len(y) != size:
         raise MalformedToken(f"'epk' coordinates must be {size} bytes")
     numbers = ec.EllipticCurvePublicNumbers(
-        int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve()
+        int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve
     )
     try:
         return numbers.public_key()
@@ -458,7 +457,7 @@ def parse_epk(epk: object, crv: str) -> _ECPublic:
         raise MalformedToken("'epk' must not contain a private key")
     if epk.get("crv") != crv:
         raise MalformedToken("'epk' curve differs from the recipient key's curve")
-    if crv in _EC_CURVES:
+    if crv in _ECDH_EC:
         return _parse_ec_point(epk, crv)
     if epk.get("kty") != "OKP":
         raise MalformedToken("'epk' kty must be OKP")
@@ -472,7 +471,7 @@ def parse_epk(epk: object, crv: str) -> _ECPublic:
 
 def _epk_dict(public: _ECPublic, crv: str) -> dict[str, str]:
     if isinstance(public, ec.EllipticCurvePublicKey):
-        size = _EC_CURVES[crv][1]
+        size = EC_CURVES[crv][1]
         numbers = public.public_numbers()
         return {
             "kty": "EC",
@@ -578,7 +577,7 @@ def _wrap_ecdh(
     crv = _agreement_curve(public) or ""
     ephemeral: ec.EllipticCurvePrivateKey | x25519.X25519PrivateKey | x448.X448PrivateKey
     if isinstance(public, ec.EllipticCurvePublicKey):
-        ephemeral = ec.generate_private_key(_EC_CURVES[crv][0]())
+        ephemeral = ec.generate_private_key(EC_CURVES[crv][0])
     elif isinstance(public, x25519.X25519PublicKey):
         ephemeral = x25519.X25519PrivateKey.generate()
     else:

@@ -28,18 +28,21 @@ from authcore._ct import bytes_eq
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
 from authcore.errors import AuthcoreError, InvalidKeyError, UnsupportedAlgorithm
 from authcore.jose._jwa import (
+    EC_CURVES,
     SIGNATURE_ALGORITHMS,
     Family,
     KeyType,
     SignatureAlgorithm,
     Signer,
     Verifier,
+    ec_crv,
     get_algorithm,
     make_signer,
     make_verifier,
 )
 from authcore.jose._jwe_algs import (
     CONTENT_ENCRYPTIONS,
+    ECDH_CURVES,
     KEY_MANAGEMENTS,
     KeyFamily,
     KeyManagement,
@@ -57,13 +60,6 @@ GENERATED_RSA_BITS: Final = 3072
 PBES2_PASSWORD_MAX: Final = 128
 """Longest PBES2 password :meth:`JWK.from_secret` accepts, in bytes (RFC 7518 section 8.8)."""
 
-_EC_CURVES: Final[Mapping[str, tuple[ec.EllipticCurve, int]]] = {
-    "P-256": (ec.SECP256R1(), 32),
-    "P-384": (ec.SECP384R1(), 48),
-    "P-521": (ec.SECP521R1(), 66),
-    "secp256k1": (ec.SECP256K1(), 32),
-}
-_EC_NAMES: Final = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 # crv -> (private class, public class, key length)
 _OKP_CURVES: Final[Mapping[str, tuple[Any, Any, int]]] = {
     "Ed25519": (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey, 32),
@@ -74,7 +70,6 @@ _OKP_CURVES: Final[Mapping[str, tuple[Any, Any, int]]] = {
 # A JWK may be bound to a JWE alg or enc (RFC 7518 sections 4 and 5); such a key never signs or
 # verifies a JWS, and the JWE layer checks its fit when it is used.
 _ENCRYPTION_NAMES: Final = frozenset(KEY_MANAGEMENTS) | frozenset(CONTENT_ENCRYPTIONS)
-_ECDH_CURVES: Final = ("P-256", "P-384", "P-521", "X25519", "X448")
 _RSA_PRIVATE: Final = ("d", "p", "q", "dp", "dq", "qi")
 _KEY_OPS: Final = frozenset(
     {"sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"}
@@ -167,8 +162,8 @@ def _check_rsa_public(numbers: rsa.RSAPublicNumbers) -> None:
 
 
 def _ec_curve_name(curve: ec.EllipticCurve) -> str:
-    name = _EC_NAMES.get(curve.name, curve.name)
-    if name not in _EC_CURVES:
+    name = ec_crv(curve)
+    if name is None:
         _fail(f"EC curve {curve.name!r} is not supported")
     return name
 
@@ -218,8 +213,8 @@ def _pick_curve(alg: str, crv: object, allowed: Collection[str], default: str) -
 
 
 def _new_curve_key(crv: str) -> tuple[KeyType, object]:
-    if crv in _EC_CURVES:
-        return KeyType.EC, ec.generate_private_key(_EC_CURVES[crv][0])
+    if crv in EC_CURVES:
+        return KeyType.EC, ec.generate_private_key(EC_CURVES[crv][0])
     return KeyType.OKP, _OKP_CURVES[crv][0].generate()
 
 
@@ -242,7 +237,7 @@ def _generate_material(alg: object, crv: object) -> tuple[KeyType, object, str |
         KeyFamily.ECDH_ES,
         KeyFamily.ECDH_ES_KW,
     ):
-        curve = _pick_curve(management.name, crv, _ECDH_CURVES, "P-256")
+        curve = _pick_curve(management.name, crv, ECDH_CURVES, "P-256")
         return (*_new_curve_key(curve), curve)
     elif management is not None:
         size = _generated_jwe_size(management)
@@ -671,7 +666,7 @@ class JWK:
                 )
             return out
         if self._kty is KeyType.EC:
-            size = _EC_CURVES[self._crv or ""][1]
+            size = EC_CURVES[self._crv or ""][1]
             point = public.public_numbers()
             out = {"crv": self._crv, "x": _int_b64(point.x, size), "y": _int_b64(point.y, size)}
             if private:
@@ -921,7 +916,7 @@ def _rsa_from_dict(data: Mapping[str, object]) -> object:
 
 
 def _ec_from_dict(data: Mapping[str, object], crv: str) -> object:
-    entry = _EC_CURVES.get(crv)
+    entry = EC_CURVES.get(crv)
     if entry is None:
         _fail(f"unsupported EC curve {crv[:20]!r}")
     curve, size = entry
