@@ -27,21 +27,15 @@ _ISS = "https://issuer.example"
 _AUD = "bench-audience"
 
 
-def _private(alg: str, keys: Any) -> JWK:
+def _jwk(alg: str, keys: Any, *, private: bool) -> JWK:
     if alg == "HS256":
         return JWK.from_secret(keys.secret, alg=alg)
-    return JWK.from_pem(keys.private_pem, alg=alg)
-
-
-def _public(alg: str, keys: Any) -> JWK:
-    if alg == "HS256":
-        return JWK.from_secret(keys.secret, alg=alg)
-    return JWK.from_pem(keys.public_pem, alg=alg)
+    return JWK.from_pem(keys.private_pem if private else keys.public_pem, alg=alg)
 
 
 def make_verifier(alg: str, keys: Any, token: str) -> Callable[[], dict[str, Any]]:
     verifier = JWTVerifier(
-        _public(alg, keys),
+        _jwk(alg, keys, private=False),
         algorithms=[alg],
         issuer=_ISS,
         audience=_AUD,
@@ -51,4 +45,4 @@ def make_verifier(alg: str, keys: Any, token: str) -> Callable[[], dict[str, Any
 
 
 def make_signer(alg: str, keys: Any, claims: dict[str, Any]) -> Callable[[], str]:
-    return functools.partial(jwt.encode, claims, _private(alg, keys))
+    return functools.partial(jwt.encode, claims, _jwk(alg, keys, private=True))
