@@ -50,3 +50,12 @@ def raw(key: JWK, data: bytes) -> VerifiedJWS:
 def thumbprints(keys: KeySet) -> list[str]:
     """The RFC 7638 thumbprints of a key set."""
     return [key.thumbprint() for key in keys]
+
+
+def encryption_keys(password: bytes) -> tuple[JWK, JWK, JWK]:
+    """Keys for JWE: an X25519 ECDH-ES key, a dir key named by its enc, a PBES2 password."""
+    return (
+        JWK.generate("ECDH-ES+A256KW", crv="X25519", kid="enc-1"),
+        JWK.generate("A256GCM"),
+        JWK.from_secret(password, alg="PBES2-HS512+A256KW"),
+    )
