@@ -37,6 +37,7 @@ from authcore.jose._jwa import (
     Verifier,
     ec_crv,
     get_algorithm,
+    lookup,
     make_signer,
     make_verifier,
 )
@@ -227,7 +228,7 @@ def _generate_material(alg: object, crv: object) -> tuple[KeyType, object, str |
     enc = CONTENT_ENCRYPTIONS.get(alg) if isinstance(alg, str) else None
     management = KEY_MANAGEMENTS.get(alg) if isinstance(alg, str) else None
     if enc is None and management is None:
-        spec = get_algorithm(alg)
+        spec = lookup(SIGNATURE_ALGORITHMS, alg, "JWS or JWE algorithm")
         if spec.kty is KeyType.EC or spec.kty is KeyType.OKP:
             default = "Ed25519" if spec.name == "EdDSA" else next(iter(spec.curves))
             curve = _pick_curve(spec.name, crv, sorted(spec.curves), default)
@@ -292,7 +293,7 @@ def _secret_sizes(alg: object) -> tuple[int, int] | None:
                     "for example alg='A256GCM'"
                 )
             raise UnsupportedAlgorithm(f"{alg} is not a symmetric algorithm")
-    spec = get_algorithm(alg)
+    spec = lookup(SIGNATURE_ALGORITHMS, alg, "JWS or JWE algorithm")
     if spec.family is not Family.HMAC:
         raise UnsupportedAlgorithm(f"{spec.name} is not an HMAC algorithm")
     return None
