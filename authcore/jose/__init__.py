@@ -11,11 +11,27 @@
 
 from __future__ import annotations
 
-from authcore.jose import jws, jwt
-from authcore.jose._jwa import SIGNATURE_ALGORITHMS, KeyType, SignatureAlgorithm
+from typing import TYPE_CHECKING, Final
+
+from authcore.jose import _jwa, jws, jwt
+from authcore.jose._jwa import KeyType, SignatureAlgorithm
 from authcore.jose._jwk import JWK, KeyResolver, KeySet
 from authcore.jose.jws import VerifiedJWS
 from authcore.jose.jwt import JWTVerifier, UnverifiedJWT
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+# Bound here, with its docstring, so the API reference documents it (autodoc reads docstrings
+# from the module it documents).
+SIGNATURE_ALGORITHMS: Final[Mapping[str, SignatureAlgorithm]] = _jwa.SIGNATURE_ALGORITHMS
+"""The JWS algorithm registry: ``alg`` name to :class:`SignatureAlgorithm`, immutable.
+
+HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, ES256K, EdDSA, Ed25519 and Ed448
+(RFC 7518 section 3, RFC 8037, RFC 8812, RFC 9864).  ``none`` is not in it and never will be.
+
+.. versionadded:: 0.1.0
+"""
 
 __all__ = [
     "JWK",
