@@ -572,7 +572,10 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
 def _run(
     verifier: ServerVerifier | ClientVerifier, leaf: x509.Certificate, inter: list[x509.Certificate]
 ) -> tuple[x509.Certificate, ...]:
-    result = verifier.verify(leaf, inter)
+    try:
+        result = verifier.verify(leaf, inter)
+    except ValueError:  # lazily parsed certificate data that turned out malformed
+        raise MalformedCertificate("a certificate in the chain cannot be parsed") from None
     return tuple(result) if isinstance(result, list) else tuple(result.chain)
 
 

@@ -77,13 +77,29 @@ def _as_bytes(data: bytes | bytearray | memoryview | str, what: str) -> bytes:
     return raw
 
 
+# What cryptography raises on malformed X.509 data: not all of it is a ValueError.
+_PARSE_ERRORS: Final = (
+    ValueError,
+    TypeError,  # a malformed name attribute fails in NameAttribute's constructor
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+
+
+def _parsed_fully(cert: x509.Certificate) -> x509.Certificate:
+    """Touch the lazily parsed names and extensions so malformed data fails at load time."""
+    _ = cert.subject, cert.issuer, cert.extensions
+    return cert
+
+
 def _parse_der(der: bytes, what: str) -> x509.Certificate:
     try:
         with warnings.catch_warnings():
             # Non-positive serials load with a deprecation warning; the chain policy refuses them.
             warnings.simplefilter("ignore")
-            return x509.load_der_x509_certificate(der)
-    except ValueError:
+            return _parsed_fully(x509.load_der_x509_certificate(der))
+    except _PARSE_ERRORS:
         raise MalformedCertificate(f"{what} is not a valid DER certificate") from None
 
 
@@ -94,8 +110,8 @@ def _split_pem(raw: bytes, what: str) -> list[x509.Certificate]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return [x509.load_pem_x509_certificate(block) for block in blocks]
-    except ValueError:
+            return [_parsed_fully(x509.load_pem_x509_certificate(block)) for block in blocks]
+    except _PARSE_ERRORS:
         raise MalformedCertificate(f"{what} holds an invalid PEM certificate") from None
 
 
@@ -182,20 +198,38 @@ def load_crl(
 
     .. versionadded:: 0.1.0
     """
-    if isinstance(data, x509.CertificateRevocationList):
-        return [data]
-    if not isinstance(data, (bytes, bytearray, memoryview, str)):
+    if not isinstance(data, (x509.CertificateRevocationList, bytes, bytearray, memoryview, str)):
         raise MalformedCertificate(f"CRL has unsupported type {type(data).__name__}")
-    raw = _as_bytes(data, "CRL")
+    raw = b"" if isinstance(data, x509.CertificateRevocationList) else _as_bytes(data, "CRL")
     try:
-        if b"-----BEGIN" in raw:
+        if isinstance(data, x509.CertificateRevocationList):
+            crls = [data]
+        elif b"-----BEGIN" in raw:
             blocks = _PEM_CRL_RE.findall(raw)
             if not blocks:
                 raise MalformedCertificate("CRL data holds no PEM CRL")
-            return [x509.load_pem_x509_crl(block) for block in blocks]
-        return [x509.load_der_x509_crl(raw)]
-    except ValueError:
+            crls = [x509.load_pem_x509_crl(block) for block in blocks]
+        else:
+            crls = [x509.load_der_x509_crl(raw)]
+        with warnings.catch_warnings():
+            # Non-positive serials parse with a deprecation warning; they are just not matched.
+            warnings.simplefilter("ignore")
+            for crl in crls:
+                _parse_fully(crl)
+    except _PARSE_ERRORS:
         raise MalformedCertificate("CRL data is not a valid CRL") from None
+    return crls
+
+
+def _parse_fully(crl: x509.CertificateRevocationList) -> None:
+    """Touch every lazily parsed part, so a malformed CRL fails here and not deep inside a check.
+
+    cryptography parses a CRL's names, extensions and entries on first access and raises
+    ``ValueError`` or ``DuplicateExtension`` then; a CRL that passes this is safe to use.
+    """
+    _ = crl.issuer, crl.extensions, crl.last_update_utc, crl.next_update_utc
+    for entry in crl:
+        _ = entry.serial_number, entry.revocation_date_utc, entry.extensions
 
 
 def chain_from_asgi(scope: Mapping[str, object]) -> tuple[x509.Certificate, ...]:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import UnsupportedAlgorithm as _CryptoUnsupported
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
@@ -453,7 +454,7 @@ def _static_checks(  # noqa: C901, PLR0911, PLR0912 - one check per RFC 5280 rul
         return "CRL issuer's keyUsage lacks cRLSign", None
     try:
         valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, _CryptoUnsupported):
         valid = False
     if not valid:
         return "CRL signature does not verify with the issuer's key", None
@@ -538,9 +539,10 @@ def build_ocsp_request(
 
 def _verify_signature(signer: x509.Certificate, response: ocsp.OCSPResponse) -> bool:
     key = signer.public_key()
-    data, signature = response.tbs_response_bytes, response.signature
-    digest = response.signature_hash_algorithm
     try:
+        # Corrupted responses can name a signature algorithm cryptography does not know.
+        data, signature = response.tbs_response_bytes, response.signature
+        digest = response.signature_hash_algorithm
         if isinstance(key, rsa.RSAPublicKey):
             if (
                 response.signature_algorithm_oid == SignatureAlgorithmOID.RSASSA_PSS
@@ -556,7 +558,7 @@ def _verify_signature(signer: x509.Certificate, response: ocsp.OCSPResponse) -> 
             key.verify(signature, data)
         else:
             return False
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, ValueError, TypeError, _CryptoUnsupported):
         return False
     return True
 
@@ -579,7 +581,13 @@ def _ocsp_signer(
         try:
             candidate.verify_directly_issued_by(issuer)
             eku = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+        except (
+            ValueError,
+            TypeError,
+            InvalidSignature,
+            _CryptoUnsupported,
+            x509.ExtensionNotFound,
+        ):
             continue
         if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
             continue

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import urllib.parse
 from typing import TYPE_CHECKING
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -165,5 +169,60 @@ def test_corrupted_der_only_raises_authcore_errors(pki: PKI, noise: bytes) -> No
     der[offset : offset + len(noise) - 1] = noise[1:]
     try:
         verify_client([bytes(der), pki.inter.der], trust=pki.trust, now=NOW)
+    except AuthcoreError:
+        pass
+
+
+@pytest.mark.parametrize("encoding", ["der", "pem"])
+def test_invalid_x509_version_is_malformed(pki: PKI, encoding: str) -> None:
+    """A certificate whose version field is 1 (v2, which cryptography refuses) is malformed.
+
+    cryptography raises ``x509.InvalidVersion`` here, which is not a ``ValueError``; found by
+    the corrupted-DER property test.
+    """
+    der = pki.client.der
+    version_v3 = b"\xa0\x03\x02\x01\x02"
+    assert der.count(version_v3) == 1
+    tampered = der.replace(version_v3, b"\xa0\x03\x02\x01\x01")
+    pem = b"-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n" % base64.encodebytes(
+        tampered
+    )
+    data = tampered if encoding == "der" else pem
+    with pytest.raises(MalformedCertificate, match="chain\\[0\\]"):
+        verify_client([data, pki.inter.der], trust=pki.trust, now=NOW)
+
+
+def test_invalid_crl_version_is_malformed(pki: PKI) -> None:
+    """A CRL whose version field is 5 is malformed (cryptography's InvalidVersion is wrapped)."""
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.root.cert.subject)
+        .last_update(NOW)
+        .next_update(NOW + dt.timedelta(days=1))
+        .sign(pki.root.key, hashes.SHA256())
+    )
+    der = crl.public_bytes(serialization.Encoding.DER)
+    version_v2 = b"\x02\x01\x01"
+    assert der.find(version_v2) == 5
+    with pytest.raises(MalformedCertificate, match="not a valid CRL"):
+        load_crl(der[:5] + b"\x02\x01\x05" + der[8:])
+
+
+@settings(max_examples=100)
+@given(noise=st.binary(min_size=1, max_size=16))
+def test_corrupted_crl_only_raises_authcore_errors(pki: PKI, noise: bytes) -> None:
+    """A CRL with bytes overwritten loads or is refused with a typed error, never a crash."""
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(pki.root.cert.subject)
+        .last_update(NOW)
+        .next_update(NOW + dt.timedelta(days=1))
+        .sign(pki.root.key, hashes.SHA256())
+    )
+    der = bytearray(crl.public_bytes(serialization.Encoding.DER))
+    offset = noise[0] % len(der)
+    der[offset : offset + len(noise) - 1] = noise[1:]
+    try:
+        load_crl(bytes(der))
     except AuthcoreError:
         pass

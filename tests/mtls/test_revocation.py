@@ -12,8 +12,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from authcore.errors import ConfigurationError, FetchError, RevocationUnknown, RevokedCertificate
+from authcore.errors import (
+    AuthcoreError,
+    ConfigurationError,
+    FetchError,
+    RevocationUnknown,
+    RevokedCertificate,
+)
 from authcore.mtls import (
     CRLChecker,
     OCSPChecker,
@@ -65,12 +73,12 @@ def test_crl_revoked_leaf_carries_reason_and_date(pki: PKI) -> None:
 def test_crl_unlisted_leaf_passes(pki: PKI) -> None:
     """A leaf not on a valid CRL passes; PEM and DER CRL inputs work alike."""
     crl = make_crl(pki.inter, [(12345, None)])
-    for given in (
+    for crl_input in (
         crl,
         crl.public_bytes(serialization.Encoding.PEM),
         crl.public_bytes(serialization.Encoding.DER),
     ):
-        verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=CRLChecker(given))
+        verify_client(_chain(pki), trust=pki.trust, now=NOW, revocation=CRLChecker(crl_input))
 
 
 def test_crl_without_reason(pki: PKI) -> None:
@@ -629,3 +637,18 @@ def test_rollback_is_tracked_per_partition(pki: PKI) -> None:
     checker = CRLChecker([crl_a, crl_b])
     verify_client(_chain(pki, leaf_a), trust=pki.trust, now=NOW, revocation=checker)
     verify_client(_chain(pki, leaf_b), trust=pki.trust, now=NOW, revocation=checker)
+
+
+@settings(max_examples=150)
+@given(noise=st.binary(min_size=1, max_size=16))
+def test_corrupted_stapled_ocsp_only_raises_authcore_errors(
+    pki: PKI, ocsp_leaf: Issued, noise: bytes
+) -> None:
+    """A stapled OCSP response with bytes overwritten passes or fails with a typed error only."""
+    response = bytearray(make_ocsp(ocsp_leaf.cert, pki.inter))
+    offset = noise[0] % len(response)
+    response[offset : offset + len(noise) - 1] = noise[1:]
+    try:
+        _ocsp_check(pki, ocsp_leaf, bytes(response))
+    except AuthcoreError:
+        pass
