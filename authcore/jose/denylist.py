@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Mapping
 
-    from authcore.stores._sqlite_base import Schema, SQLiteDatabase
+    from authcore._sqlite import Schema, SQLiteDatabase
 
 __all__ = [
     "DENYLIST_SCHEMA_COMPONENT",
@@ -218,7 +218,7 @@ class MemoryDenylist:
 
 
 def _schema() -> Schema:
-    from authcore.stores._sqlite_base import Migration, Schema  # noqa: PLC0415 - lazy sqlite3
+    from authcore._sqlite import Migration, Schema  # noqa: PLC0415 - lazy sqlite3
 
     return Schema(
         component=DENYLIST_SCHEMA_COMPONENT,
@@ -243,7 +243,7 @@ class SQLiteDenylist:
     """A persistent denylist in a SQLite file (WAL; safe across threads and processes).
 
     Args:
-        path: The database file, or an open :class:`~authcore.stores._sqlite_base.SQLiteDatabase`
+        path: The database file, or an open :class:`~authcore._sqlite.SQLiteDatabase`
             to share with other authcore stores (the table is migrated into it).
         timeout: Seconds to wait for another writer (when opening by path).
         clock: The time source of the automatic purge that runs every few hundred adds
@@ -265,7 +265,7 @@ class SQLiteDenylist:
         timeout: float = 10.0,
         clock: Clock | None = None,
     ) -> None:
-        from authcore.stores._sqlite_base import SQLiteDatabase  # noqa: PLC0415 - lazy sqlite3
+        from authcore._sqlite import SQLiteDatabase  # noqa: PLC0415 - lazy sqlite3
 
         self._clock = _check_clock(clock)
         schema = _schema()

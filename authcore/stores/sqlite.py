@@ -2,7 +2,7 @@
 
 :class:`SQLiteKeyStore` and :class:`SQLiteRateLimitStore` may share one file.  Both are safe
 for many threads (a connection per thread) and many processes on one machine (WAL, every
-write in ``BEGIN IMMEDIATE``); see :mod:`authcore.stores._sqlite_base` for durability and the
+write in ``BEGIN IMMEDIATE``); see :mod:`authcore._sqlite` for durability and the
 migration mechanism.  For several machines, use a networked store.
 
 .. versionadded:: 0.1.0
@@ -23,7 +23,7 @@ from authcore._apikeys._model import KeyRecord, KeyStatus
 from authcore._encoding import json_dumps, json_loads
 from authcore.errors import AuthcoreError, ConfigurationError, NotFound, StoreError
 from authcore.ratelimit import GCRA
-from authcore.stores._sqlite_base import Migration, Schema, SQLiteDatabase, store_error
+from authcore._sqlite import Migration, Schema, SQLiteDatabase, store_error
 
 if TYPE_CHECKING:
     import os

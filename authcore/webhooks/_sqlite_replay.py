@@ -1,7 +1,7 @@
 """A replay cache in an SQLite file (stdlib ``sqlite3``), shared safely by several processes.
 
 The table is the ``webhook_replay`` component of the shared authcore SQLite layer
-(:mod:`authcore.stores._sqlite_base`): WAL, a connection per thread and per process (one
+(:mod:`authcore._sqlite`): WAL, a connection per thread and per process (one
 inherited through ``fork`` is abandoned, never used), and a row in ``authcore_schema``
 recording the layout; a file written by a newer layout is refused instead of guessed at.
 Each :meth:`SQLiteReplayCache.add` is one ``BEGIN IMMEDIATE`` transaction (delete the key if
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-    from authcore.stores._sqlite_base import Schema, SQLiteDatabase
+    from authcore._sqlite import Schema, SQLiteDatabase
 
 __all__ = ["REPLAY_SCHEMA_COMPONENT", "SQLiteReplayCache"]
 
@@ -34,7 +34,7 @@ _PURGE_EVERY: Final = 256
 
 
 def _schema() -> Schema:
-    from authcore.stores._sqlite_base import Migration, Schema  # noqa: PLC0415 - lazy sqlite3
+    from authcore._sqlite import Migration, Schema  # noqa: PLC0415 - lazy sqlite3
 
     return Schema(
         component=REPLAY_SCHEMA_COMPONENT,
@@ -64,7 +64,7 @@ class SQLiteReplayCache:
 
     Args:
         path: The database file (created if missing), or an open
-            :class:`~authcore.stores._sqlite_base.SQLiteDatabase` to share with other authcore
+            :class:`~authcore._sqlite.SQLiteDatabase` to share with other authcore
             stores (the table is migrated into it).
         timeout: Seconds to wait for another process's write lock (when opening by path).
 
@@ -80,7 +80,7 @@ class SQLiteReplayCache:
     def __init__(
         self, path: str | os.PathLike[str] | SQLiteDatabase, *, timeout: float = 5.0
     ) -> None:
-        from authcore.stores._sqlite_base import SQLiteDatabase  # noqa: PLC0415 - lazy sqlite3
+        from authcore._sqlite import SQLiteDatabase  # noqa: PLC0415 - lazy sqlite3
 
         if isinstance(path, SQLiteDatabase):
             path.migrate([_schema()])

@@ -16,7 +16,7 @@ import pytest
 from authcore import apikeys
 from authcore.apikeys import KeyHasher, KeyManager, KeyStatus
 from authcore.errors import ConfigurationError, InvalidCredentials, Revoked, StoreError
-from authcore.stores._sqlite_base import Migration, Schema, SQLiteDatabase
+from authcore._sqlite import Migration, Schema, SQLiteDatabase
 from authcore.stores.sqlite import KEYS_SCHEMA, SQLiteKeyStore, SQLiteRateLimitStore
 from tests.stores.sqlite_helpers import integrity, set_schema_version
 

@@ -21,7 +21,7 @@ from authcore.jose.denylist import (
     optional_denylist,
     revoke,
 )
-from authcore.stores._sqlite_base import SQLiteDatabase
+from authcore._sqlite import SQLiteDatabase
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

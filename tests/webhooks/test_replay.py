@@ -12,7 +12,7 @@ import pytest
 
 from authcore.errors import ConfigurationError, StoreError
 from authcore.jose.denylist import SQLiteDenylist
-from authcore.stores._sqlite_base import SQLiteDatabase
+from authcore._sqlite import SQLiteDatabase
 from authcore.webhooks import (
     MemoryReplayCache,
     ReplayCache,

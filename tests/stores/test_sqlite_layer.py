@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from authcore.errors import StoreError
-from authcore.stores._sqlite_base import Migration, Schema, SQLiteDatabase
+from authcore._sqlite import Migration, Schema, SQLiteDatabase
 from authcore.stores.sqlite import SQLiteKeyStore
 
 from .sqlite_helpers import integrity, set_schema_version

@@ -1,0 +1,110 @@
+"""One-time values: remember a key until it expires, and say whether it was seen before.
+
+Every "accept this once" and "refuse this until it expires" check in authcore goes through
+one small protocol, :class:`OneTimeStore`:
+
+* webhook replay protection (a delivery's identity, until its timestamp leaves the tolerance);
+* the JWT denylist (a revoked token's ``jti``, until its ``exp``);
+* OAuth client-assertion and DPoP proof ``jti`` replay checks (until the proof's window ends).
+
+A store holds opaque string keys with an expiry.  Callers namespace their keys (the webhook
+verifier's keys start with ``"webhook:"``, the denylist's with ``"jwt-deny:"``, ...), so one
+store may serve every use.  Implementations live in :mod:`authcore.stores` (memory, SQLite,
+and later shared backends); anything with these two methods works.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+
+from authcore.clock import ensure_aware
+from authcore.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+__all__ = ["MAX_KEY_LENGTH", "OneTimeStore"]
+
+MAX_KEY_LENGTH: Final = 512
+"""The longest key a store accepts; callers digest longer identifiers (a ``jti``) first."""
+
+
+@runtime_checkable
+class OneTimeStore(Protocol):
+    """Keys remembered until their expiry: check-and-remember, and look up.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        """Record ``key`` until ``expires_at``, atomically, unless it is already recorded.
+
+        Args:
+            key: A non-empty string of at most :data:`MAX_KEY_LENGTH` characters.
+            expires_at: When the entry may be forgotten (aware).
+            now: The current time (aware); entries expired at ``now`` do not count.
+
+        Returns:
+            ``True`` if the key was absent (or expired) and is now recorded; ``False`` if it
+            is recorded and unexpired (a replay).  Of concurrent adds of one key, exactly one
+            returns ``True``.
+
+        Raises:
+            StoreError: If the store cannot record the key (it must fail closed).
+        """
+        ...
+
+    def contains(self, key: str, *, now: dt.datetime) -> bool:
+        """Whether ``key`` is recorded and unexpired at ``now``.
+
+        Raises:
+            StoreError: If the store cannot answer.
+        """
+        ...
+
+
+def check_store(store: object, name: str) -> OneTimeStore | None:
+    """Return ``store`` if it is ``None`` or a :class:`OneTimeStore` (for options).
+
+    Raises:
+        ConfigurationError: For anything else, naming the option.
+    """
+    if store is None or isinstance(store, OneTimeStore):
+        return store
+    raise ConfigurationError(
+        f"{name} must be a OneTimeStore (add, contains) such as "
+        f"authcore.stores.memory.MemoryOneTimeStore, not {type(store).__name__}"
+    )
+
+
+def check_key(key: object) -> str:
+    """Return ``key`` if it is a storable key.
+
+    Raises:
+        ConfigurationError: If it is not a non-empty, UTF-8-encodable string of at most
+            :data:`MAX_KEY_LENGTH` characters.
+    """
+    if not isinstance(key, str) or not key:
+        raise ConfigurationError("a one-time key must be a non-empty str")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ConfigurationError(f"a one-time key is at most {MAX_KEY_LENGTH} characters")
+    if not key.isascii():
+        try:
+            key.encode()
+        except UnicodeEncodeError:
+            raise ConfigurationError("a one-time key must be encodable as UTF-8") from None
+    return key
+
+
+def check_times(expires_at: object, now: object) -> tuple[float, float]:
+    """Return ``(expires_at, now)`` as UNIX seconds, checking both are aware datetimes.
+
+    Raises:
+        ConfigurationError: If either is not an aware :class:`~datetime.datetime`.
+    """
+    return (
+        ensure_aware(expires_at, name="expires_at").timestamp(),  # type: ignore[arg-type]
+        ensure_aware(now, name="now").timestamp(),  # type: ignore[arg-type]
+    )
