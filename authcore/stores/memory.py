@@ -5,19 +5,27 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from authcore._apikeys._model import KeyRecord
-from authcore.errors import NotFound, StoreError
+from authcore.errors import ConfigurationError, NotFound, StoreError
+from authcore.onetime import check_key, check_times
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    import datetime as dt
+    from collections.abc import Callable, Mapping
 
     from authcore._apikeys._model import KeyChange, Usage
 
-__all__ = ["MemoryKeyStore"]
+__all__ = ["MemoryKeyStore", "MemoryOneTimeStore", "MemoryRateLimitStore"]
+
+_T = TypeVar("_T")
+_PRUNE_EVERY: Final = 1024
+DEFAULT_MAX_ENTRIES: Final = 1_000_000
+"""Default capacity of :class:`MemoryOneTimeStore`."""
 
 
 class MemoryKeyStore:
@@ -104,3 +112,119 @@ class MemoryKeyStore:
 
     def __len__(self) -> int:
         return len(self._records)
+
+
+class MemoryRateLimitStore:
+    """A thread-safe in-process :class:`~authcore.ratelimit.RateLimitStore`.
+
+    Keys whose time has passed are pruned as it goes.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_calls", "_lock", "_tats")
+
+    def __init__(self) -> None:
+        self._tats: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    def apply(
+        self, key: str, step: Callable[[int | None], tuple[int | None, _T]], *, now_ns: int
+    ) -> _T:
+        """Atomically run one GCRA step for ``key`` (see ``RateLimitStore``)."""
+        with self._lock:
+            self._calls += 1
+            if self._calls % _PRUNE_EVERY == 0:
+                self._tats = {k: v for k, v in self._tats.items() if v > now_ns}
+            tat = self._tats.get(key)
+            new_tat, result = step(tat if tat is not None and tat > now_ns else None)
+            if new_tat is not None:
+                self._tats[key] = new_tat
+            return result
+
+    def reset(self, key: str) -> None:
+        """Forget ``key``'s state."""
+        with self._lock:
+            self._tats.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._tats)
+
+
+class MemoryOneTimeStore:
+    """A thread-safe, in-process :class:`~authcore.onetime.OneTimeStore`.
+
+    Entries live in one dictionary plus a heap ordered by expiry; expired entries are dropped
+    as new keys arrive.  Serves webhook replay protection, the JWT denylist and jti checks
+    of one process; use :class:`~authcore.stores.sqlite.SQLiteOneTimeStore` when several
+    processes must agree.
+
+    Args:
+        max_entries: The most unexpired keys kept.  When full, :meth:`add` raises
+            :class:`~authcore.errors.StoreError` (failing closed) rather than forgetting a
+            key that could then be replayed.
+
+    Raises:
+        ConfigurationError: If ``max_entries`` is not a positive int.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_entries", "_heap", "_lock", "_max_entries")
+
+    def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        given: object = max_entries  # checked at run time: callers may not be type-checked
+        if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+            raise ConfigurationError("max_entries must be a positive int")
+        self._max_entries = max_entries
+        self._entries: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Return the number of keys held (expired ones may not have been dropped yet)."""
+        with self._lock:
+            return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"MemoryOneTimeStore(entries={len(self)}, max_entries={self._max_entries})"
+
+    def _purge(self, now: float) -> None:
+        # Invariant: each key in _entries has exactly one heap item (a key is only added when
+        # absent, and removed together with its item), so popping an item removes its key.
+        heap, entries = self._heap, self._entries
+        while heap and heap[0][0] <= now:
+            del entries[heapq.heappop(heap)[1]]
+
+    def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        """Record ``key`` until ``expires_at``; ``False`` if it is already recorded.
+
+        Raises:
+            ConfigurationError: If ``key`` is not a storable key or a time is not aware.
+            StoreError: If the store is full of unexpired keys.
+        """
+        check_key(key)
+        expiry, current = check_times(expires_at, now)
+        with self._lock:
+            self._purge(current)
+            if key in self._entries:  # unexpired: _purge() dropped every expired key
+                return False
+            if expiry <= current:  # already expired: nothing to remember, but it was new
+                return True
+            if len(self._entries) >= self._max_entries:
+                raise StoreError("one-time store is full")
+            self._entries[key] = expiry
+            heapq.heappush(self._heap, (expiry, key))
+            return True
+
+    def contains(self, key: str, *, now: dt.datetime) -> bool:
+        """Whether ``key`` is recorded and unexpired at ``now``.
+
+        Raises:
+            ConfigurationError: If ``now`` is not aware.
+        """
+        current = check_times(now, now)[1]
+        given: object = key  # untyped callers pass anything; a non-string can only miss
+        expiry = self._entries.get(key) if isinstance(given, str) else None
+        return expiry is not None and expiry > current

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from authcore._apikeys._model import KeyRecord, KeyStatus
 from authcore._encoding import json_dumps, json_loads
-from authcore.errors import AuthcoreError, ConfigurationError, NotFound, StoreError
-from authcore.ratelimit import GCRA
 from authcore._sqlite import Migration, Schema, SQLiteDatabase, store_error
+from authcore.errors import AuthcoreError, ConfigurationError, NotFound, StoreError
+from authcore.onetime import check_key, check_times
+from authcore.ratelimit import GCRA
 
 if TYPE_CHECKING:
     import os
@@ -31,7 +32,14 @@ if TYPE_CHECKING:
 
     from authcore._apikeys._model import KeyChange, Usage
 
-__all__ = ["KEYS_SCHEMA", "RATE_LIMIT_SCHEMA", "SQLiteKeyStore", "SQLiteRateLimitStore"]
+__all__ = [
+    "KEYS_SCHEMA",
+    "ONE_TIME_SCHEMA",
+    "RATE_LIMIT_SCHEMA",
+    "SQLiteKeyStore",
+    "SQLiteOneTimeStore",
+    "SQLiteRateLimitStore",
+]
 
 _T = TypeVar("_T")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -99,6 +107,26 @@ RATE_LIMIT_SCHEMA: Final = Schema(
 )
 """The versioned tables of :class:`SQLiteRateLimitStore`."""
 
+ONE_TIME_SCHEMA: Final = Schema(
+    component="onetime",
+    migrations=(
+        Migration(
+            version=1,
+            description="one-time keys until their expiry (microseconds since the epoch)",
+            statements=(
+                """
+                CREATE TABLE authcore_one_time (
+                    key        TEXT PRIMARY KEY NOT NULL,
+                    expires_us INTEGER NOT NULL
+                ) WITHOUT ROWID
+                """,
+                "CREATE INDEX authcore_one_time_expiry ON authcore_one_time (expires_us)",
+            ),
+        ),
+    ),
+)
+"""The versioned tables of :class:`SQLiteOneTimeStore`."""
+
 # Column order of _row() and _record(); the statements below spell it out (no SQL is built
 # from strings at run time).
 _GET: Final = """
@@ -130,8 +158,12 @@ _REPLACE: Final = """
 _STATUSES: Final = {s.value: s for s in KeyStatus}
 
 
+def _micros(value: dt.datetime) -> int:
+    return (value - _EPOCH) // _US
+
+
 def _to_us(value: dt.datetime | None) -> int | None:
-    return None if value is None else (value - _EPOCH) // _US
+    return None if value is None else _micros(value)
 
 
 def _from_us(value: int | None) -> dt.datetime | None:
@@ -460,3 +492,121 @@ class SQLiteRateLimitStore:
 
     def __repr__(self) -> str:
         return f"SQLiteRateLimitStore({str(self._db.path)!r})"
+
+
+def _open(
+    path: str | os.PathLike[str] | SQLiteDatabase, schema: Schema, **options: float | str
+) -> SQLiteDatabase:
+    """Open ``path`` with ``schema``, or migrate ``schema`` into an open database."""
+    if isinstance(path, SQLiteDatabase):
+        path.migrate([schema])
+        return path
+    return SQLiteDatabase(path, schemas=[schema], **options)  # type: ignore[arg-type]
+
+
+class SQLiteOneTimeStore:
+    """A :class:`~authcore.onetime.OneTimeStore` in a SQLite file, shared by processes.
+
+    Serves webhook replay protection, the JWT denylist and jti checks for every process of
+    one machine.  Each :meth:`add` is one ``BEGIN IMMEDIATE`` transaction (drop the key if
+    expired, insert it if absent), so two processes racing on one key cannot both see it as
+    new.  Expired rows are deleted every ``purge_every`` successful adds.
+
+    Args:
+        path: The database file (created if missing), or an open database to share with
+            other authcore stores (the table is migrated into it).
+        timeout: Seconds to wait for another writer (when opening by path).
+        purge_every: Successful adds between two deletions of expired rows.
+
+    Raises:
+        ConfigurationError: On an invalid path or option.
+        StoreError: If the file cannot be opened or migrated, or its layout is newer.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_adds", "_db", "_lock", "_purge_every")
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | SQLiteDatabase,
+        *,
+        timeout: float = 10.0,
+        purge_every: int = 256,
+    ) -> None:
+        every: object = purge_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ConfigurationError("purge_every must be an int >= 1")
+        self._db = _open(path, ONE_TIME_SCHEMA, timeout=timeout)
+        self._purge_every = purge_every
+        self._lock = threading.Lock()
+        self._adds = 0
+
+    @property
+    def database(self) -> SQLiteDatabase:
+        """The underlying database."""
+        return self._db
+
+    def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        """Record ``key`` until ``expires_at``; ``False`` if it is already recorded.
+
+        Raises:
+            ConfigurationError: If ``key`` is not a storable key or a time is not aware.
+            StoreError: If the database fails (locked too long, disk full, closed, ...).
+        """
+        check_key(key)
+        expiry_s, current_s = check_times(expires_at, now)
+        expiry, current = _micros(expires_at), _micros(now)
+        if expiry_s <= current_s:  # already expired: new unless recorded and unexpired
+            return not self.contains(key, now=now)
+        with self._db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM authcore_one_time WHERE key = ? AND expires_us <= ?", (key, current)
+            )
+            added = (
+                conn.execute(
+                    "INSERT OR IGNORE INTO authcore_one_time (key, expires_us) VALUES (?, ?)",
+                    (key, expiry),
+                ).rowcount
+                == 1
+            )
+            if added:
+                with self._lock:
+                    self._adds += 1
+                    purge = self._adds % self._purge_every == 0
+                if purge:
+                    conn.execute("DELETE FROM authcore_one_time WHERE expires_us <= ?", (current,))
+        return added
+
+    def contains(self, key: str, *, now: dt.datetime) -> bool:
+        """Whether ``key`` is recorded and unexpired at ``now``.
+
+        Raises:
+            ConfigurationError: If ``now`` is not aware.
+            StoreError: If the database fails.
+        """
+        check_times(now, now)
+        given: object = key  # untyped callers pass anything
+        if not isinstance(given, str) or (not key.isascii() and not _encodable(key)):
+            return False  # a key that could never have been stored
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM authcore_one_time WHERE key = ? AND expires_us > ?",
+                (key, _micros(now)),
+            ).fetchone()
+        return row is not None
+
+    def close(self) -> None:
+        """Close the database connections this store opened."""
+        self._db.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteOneTimeStore({str(self._db.path)!r})"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
