@@ -1,7 +1,10 @@
 """Time sources.  This is the only module that reads the wall clock.
 
-Every time-sensitive authcore function takes ``now`` (an aware :class:`~datetime.datetime`) or a
-:class:`Clock`; tests pass a :class:`FixedClock` instead of patching time.
+Every time-sensitive authcore function takes ``now`` or a :class:`Clock`; tests pass a
+:class:`FixedClock` instead of patching time.  ``now=`` takes the same values everywhere
+(:data:`Instant`): an aware :class:`~datetime.datetime`, or a number of seconds since the UNIX
+epoch (``int`` or ``float``, never ``bool``); ``None`` means the system clock.  A naive
+datetime is refused with an error naming the parameter.
 
 .. versionadded:: 0.1.0
 """
@@ -9,15 +12,32 @@ Every time-sensitive authcore function takes ``now`` (an aware :class:`~datetime
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from authcore.errors import ConfigurationError
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "ensure_aware", "unix_now", "utc_now"]
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+__all__ = [
+    "Clock",
+    "FixedClock",
+    "Instant",
+    "SystemClock",
+    "as_datetime",
+    "as_unix",
+    "ensure_aware",
+    "unix_now",
+    "utc_now",
+]
 
 _UTC = dt.timezone.utc
+
+Instant: TypeAlias = dt.datetime | int | float
+"""What every ``now=`` parameter accepts: an aware datetime or UNIX seconds."""
 
 
 @runtime_checkable
@@ -59,6 +79,48 @@ def ensure_aware(value: dt.datetime, *, name: str = "now") -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ConfigurationError(f"{name} must be timezone-aware (use datetime.timezone.utc)")
     return value.astimezone(_UTC)
+
+
+def as_unix(value: object, *, name: str = "now") -> float:
+    """Return an :data:`Instant` (or ``None``: the wall clock) as UNIX seconds.
+
+    Args:
+        value: An aware datetime, finite ``int``/``float`` seconds since the epoch, or ``None``.
+        name: The parameter name, for the error message.
+
+    Raises:
+        ConfigurationError: For a naive datetime, a ``bool``, a non-finite number or any other
+            type; the message names ``name``.
+    """
+    if value is None:
+        return time.time()
+    if isinstance(value, dt.datetime):
+        return ensure_aware(value, name=name).timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+        if math.isfinite(seconds):
+            return seconds
+        raise ConfigurationError(f"{name} must be a finite number of seconds")
+    raise ConfigurationError(
+        f"{name} must be an aware datetime or UNIX seconds, got {type(value).__name__}"
+    )
+
+
+def as_datetime(value: object, *, name: str = "now") -> dt.datetime:
+    """Return an :data:`Instant` (or ``None``: the wall clock) as an aware UTC datetime.
+
+    Raises:
+        ConfigurationError: As :func:`as_unix`, and for seconds outside the datetime range.
+    """
+    if value is None:
+        return utc_now()
+    if isinstance(value, dt.datetime):
+        return ensure_aware(value, name=name)
+    seconds = as_unix(value, name=name)
+    try:
+        return dt.datetime.fromtimestamp(seconds, _UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ConfigurationError(f"{name} is out of the datetime range") from None
 
 
 class SystemClock:
