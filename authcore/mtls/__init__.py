@@ -22,7 +22,9 @@ from authcore.mtls._load import (
     chain_from_headers,
     load_certificate,
     load_chain,
+    load_chain_file,
     load_crl,
+    load_crl_file,
 )
 from authcore.mtls._revocation import (
     CRLChecker,
@@ -67,7 +69,9 @@ __all__ = [
     "check_binding",
     "load_certificate",
     "load_chain",
+    "load_chain_file",
     "load_crl",
+    "load_crl_file",
     "thumbprint",
     "urllib_crl_fetcher",
     "urllib_ocsp_fetcher",

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from cryptography import x509
@@ -41,7 +43,7 @@ from cryptography.x509.verification import (
 )
 
 from authcore._ct import bytes_eq
-from authcore.clock import ensure_aware, utc_now
+from authcore.clock import Instant, as_datetime
 from authcore.errors import (
     CertificateError,
     CertificateExpired,
@@ -53,10 +55,10 @@ from authcore.errors import (
     WrongUsage,
 )
 from authcore.mtls._identity import ClientIdentity, ServerIdentity, SpiffeId, names_of, thumbprint
-from authcore.mtls._load import ChainInput, load_bundle, load_chain, serial_of
+from authcore.mtls._load import ChainInput, load_bundle, load_chain, read_file, serial_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from cryptography.x509.verification import ClientVerifier, Policy, ServerVerifier
 
@@ -95,16 +97,27 @@ class RevocationChecker(Protocol):
         ...
 
 
+_READ_BYTES: Final = "pathlib.Path(path).read_bytes()"
+
+
 def _as_certs(
-    data: ChainInput | Iterable[x509.Certificate], what: str
+    data: ChainInput | Iterable[x509.Certificate], what: str, loader: str = _READ_BYTES
 ) -> tuple[x509.Certificate, ...]:
-    """Load anchors or pinned leaves: no chain-length cap (a CA bundle holds hundreds)."""
-    single = isinstance(data, (x509.Certificate, bytes, bytearray, memoryview, str))
-    items: list[object] = [data] if single else list(data)  # type: ignore[arg-type]
+    """Load anchors or pinned leaves: no chain-length cap (a CA bundle holds hundreds).
+
+    A path (``os.PathLike``, or text that is not PEM) is refused naming ``loader``.
+    """
+    items: list[object]
+    if isinstance(data, (x509.Certificate, bytes, bytearray, memoryview, str, os.PathLike)):
+        items = [data]
+    elif isinstance(data, Iterable):
+        items = list(cast("Iterable[object]", data))
+    else:
+        raise ConfigurationError(f"{what} has unsupported type {type(data).__name__}")
     try:
-        return tuple(cert for item in items for cert in load_bundle(item))
+        return tuple(cert for item in items for cert in load_bundle(item, what, loader))
     except MalformedCertificate as exc:
-        raise ConfigurationError(f"{what}: {exc.reason}") from None
+        raise ConfigurationError(exc.reason) from None
 
 
 def _lacks_key_usage(cert: x509.Certificate) -> bool:
@@ -171,7 +184,7 @@ class TrustStore:
         ):
             raise ConfigurationError("time_window must be a non-negative timedelta")
         self._window = time_window
-        self._anchors = _as_certs(anchors, "anchors")
+        self._anchors = _as_certs(anchors, "anchors", "TrustStore.from_file(path)")
         self._pinned = _as_certs(pinned, "pinned")
         self._pinned_fps = tuple(c.fingerprint(hashes.SHA256()) for c in self._pinned)
         spiffe: dict[str, tuple[x509.Certificate, ...]] = {}
@@ -220,7 +233,7 @@ class TrustStore:
             ConfigurationError: If the bundle holds no parseable certificate.
         """
         return cls(
-            _as_certs(data, "trust bundle"),
+            _as_certs(data, "trust bundle", "TrustStore.from_file(path)"),
             pinned=pinned,
             spiffe_bundles=spiffe_bundles,
             time_window=time_window,
@@ -241,11 +254,42 @@ class TrustStore:
             ConfigurationError: If the data is not a DER certificate.
         """
         return cls(
-            _as_certs(data, "trust anchor"),
+            _as_certs(data, "trust anchor", "TrustStore.from_file(path)"),
             pinned=pinned,
             spiffe_bundles=spiffe_bundles,
             time_window=time_window,
         )
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        pinned: ChainInput | Iterable[x509.Certificate] = (),
+        spiffe_bundles: Mapping[str, ChainInput | Iterable[x509.Certificate]] | None = None,
+        time_window: dt.timedelta = _DEFAULT_WINDOW,
+    ) -> TrustStore:
+        """Build a store from a file of anchors: a PEM bundle or one DER certificate.
+
+        This is what to use for a CA bundle on disk (``/etc/ssl/certs/ca-certificates.crt``, a
+        ``ca.pem`` from your PKI); the constructor and :meth:`from_pem` take contents, never
+        file names.  Options as for the constructor.
+
+        Args:
+            path: The file name (``str`` or ``os.PathLike``).
+            pinned: Pinned leaves (contents, as for the constructor).
+            spiffe_bundles: SPIFFE trust bundles (contents, as for the constructor).
+            time_window: The verifier cache's time granularity.
+
+        Raises:
+            ConfigurationError: If the file cannot be read, is larger than 1 MiB, holds no
+                parseable certificate, or ``path`` holds PEM data (use :meth:`from_pem`).
+
+        .. versionadded:: 0.1.0
+        """
+        data = read_file(path, "trust bundle", pem_loader="TrustStore.from_pem(data)")
+        anchors = _as_certs(data, f"trust bundle {os.fspath(path)!r}")
+        return cls(anchors, pinned=pinned, spiffe_bundles=spiffe_bundles, time_window=time_window)
 
     @property
     def anchors(self) -> tuple[x509.Certificate, ...]:
@@ -357,6 +401,36 @@ def _clean(message: str) -> str:
     if cut >= 0:
         text = text[:cut]
     return text[:300]
+
+
+def _missing_issuer(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+) -> str | None:
+    """Name the first issuer the chain lacks, following issuer names up from the leaf.
+
+    Returns ``None`` when every issuer name is present (then the failure is something else:
+    a signature, a constraint), else a reason naming the certificate whose issuer is missing.
+    Only names are followed: this explains a failure, it never decides one.
+    """
+    anchor_names = {cert.subject for cert in anchors}
+    current, where = leaf, "leaf"
+    unused = dict(enumerate(intermediates, start=1))
+    while current.issuer not in anchor_names:
+        if current.issuer == current.subject:
+            subject = current.subject.rfc4514_string()[:200]
+            return f"{where} is self-issued ({subject!r}) and not a trust anchor"
+        found = next((i for i, c in unused.items() if c.subject == current.issuer), None)
+        if found is None:
+            issuer = current.issuer.rfc4514_string()[:200]
+            return (
+                f"issuer {issuer!r} of {where} is neither in the presented chain nor a trust "
+                "anchor (missing intermediate: present the chain leaf first with every "
+                "intermediate)"
+            )
+        current, where = unused.pop(found), f"chain[{found}]"
+    return None
 
 
 def _map_error(exc: VerificationError) -> CertificateError:
@@ -519,7 +593,7 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
     *,
     trust: TrustStore,
     server_name: x509.DNSName | x509.IPAddress | None,
-    now: dt.datetime | None,
+    now: Instant | None,
     revocation: RevocationChecker | None,
     max_chain_depth: int | None,
     require_eku: bool,
@@ -534,7 +608,7 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
         or not 0 <= max_chain_depth <= _MAX_DEPTH
     ):
         raise ConfigurationError("max_chain_depth must be an integer from 0 to 255")
-    at = utc_now() if now is None else ensure_aware(now)
+    at = as_datetime(now)
     certs = load_chain(chain)
     leaf, intermediates = certs[0], list(certs[1:])
     client = server_name is None
@@ -596,9 +670,10 @@ def _path(  # noqa: PLR0917 - private helper, called once
         # Validity is the only input that depends on time: if no candidate certificate
         # changes validity between the window start and `at`, a verifier built at `at`
         # would fail the same way.
-        candidates = (leaf, *intermediates, *trust._domain_anchors(domain))  # noqa: SLF001
+        anchors = trust._domain_anchors(domain)  # noqa: SLF001
+        candidates = (leaf, *intermediates, *anchors)
         if start == at or all(_valid(c, start) == _valid(c, at) for c in candidates):
-            raise _map_error(exc) from None
+            raise _untrusted_or_mapped(exc, leaf, intermediates, anchors) from None
     else:
         # Every certificate of the found path valid at `at`: a verifier built at `at` accepts.
         if start == at or all(_valid(c, at) for c in chain):
@@ -608,7 +683,27 @@ def _path(  # noqa: PLR0917 - private helper, called once
     try:
         return _run(trust._verifier(**args, at=at, cache=False), leaf, intermediates)  # type: ignore[arg-type]  # noqa: SLF001
     except VerificationError as exc:
-        raise _map_error(exc) from None
+        anchors = trust._domain_anchors(domain)  # noqa: SLF001
+        raise _untrusted_or_mapped(exc, leaf, intermediates, anchors) from None
+
+
+def _untrusted_or_mapped(
+    exc: VerificationError,
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+) -> CertificateError:
+    """Map cryptography's error; "candidates exhausted" says which issuer is missing, if one is.
+
+    When no path can exist by names alone, that is the reason, whatever cryptography's last
+    candidate failed on (a self-issued certificate repeated up to the depth limit, say).
+    """
+    mapped = _map_error(exc)
+    if "candidates exhausted" in mapped.reason:
+        missing = _missing_issuer(leaf, intermediates, anchors)
+        if missing is not None:
+            return UntrustedCertificate(missing)
+    return mapped
 
 
 def _identity_fields(
@@ -637,7 +732,7 @@ def verify_client(
     chain: ChainInput,
     *,
     trust: TrustStore,
-    now: dt.datetime | None = None,
+    now: Instant | None = None,
     revocation: RevocationChecker | None = None,
     max_chain_depth: int | None = None,
     require_eku: bool = True,
@@ -656,7 +751,8 @@ def verify_client(
     Args:
         chain: Leaf first, then untrusted intermediates: certificate objects, PEM or DER.
         trust: The trust store.
-        now: The validation time (aware); defaults to the current time.
+        now: The validation time: an aware datetime or UNIX seconds (as every ``now=`` in
+            authcore, see :data:`authcore.clock.Instant`); defaults to the current time.
         revocation: A revocation checker (:class:`CRLChecker`, :class:`OCSPChecker`).
         max_chain_depth: Most intermediates allowed (cryptography's default when ``None``).
         require_eku: Refuse a leaf without an explicit clientAuth EKU (default ``True``).
@@ -704,7 +800,7 @@ def verify_server(
     *,
     trust: TrustStore,
     server_name: str,
-    now: dt.datetime | None = None,
+    now: Instant | None = None,
     revocation: RevocationChecker | None = None,
     max_chain_depth: int | None = None,
     require_eku: bool = True,
@@ -721,7 +817,8 @@ def verify_server(
         chain: Leaf first, then untrusted intermediates.
         trust: The trust store.
         server_name: The DNS name or IP address that was dialled.
-        now: The validation time (aware); defaults to the current time.
+        now: The validation time: an aware datetime or UNIX seconds (as every ``now=`` in
+            authcore, see :data:`authcore.clock.Instant`); defaults to the current time.
         revocation: A revocation checker.
         max_chain_depth: Most intermediates allowed.
         require_eku: Refuse a leaf without an explicit serverAuth EKU (default ``True``).

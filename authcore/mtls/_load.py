@@ -11,6 +11,7 @@ caller passes ``trust_forwarded=True``.
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.parse
 import warnings
@@ -31,7 +32,10 @@ __all__ = [
     "load_bundle",
     "load_certificate",
     "load_chain",
+    "load_chain_file",
     "load_crl",
+    "load_crl_file",
+    "read_file",
     "serial_of",
 ]
 
@@ -115,15 +119,68 @@ def _split_pem(raw: bytes, what: str) -> list[x509.Certificate]:
         raise MalformedCertificate(f"{what} holds an invalid PEM certificate") from None
 
 
-def _load_many(data: object, what: str) -> list[x509.Certificate]:
-    if isinstance(data, x509.Certificate):
-        return [data]
+def refuse_path(data: object, what: str, loader: str) -> None:
+    """Refuse an ``os.PathLike`` where contents are expected, naming the loader to use.
+
+    Raises:
+        ConfigurationError: If ``data`` is a path object.
+    """
+    if isinstance(data, os.PathLike):
+        raise ConfigurationError(f"{what} is a file path, not its contents: use {loader}")
+
+
+def _encoded(data: object, what: str, loader: str | None) -> bytes:
+    """Return PEM or DER input as bytes, refusing paths, other types and anything else.
+
+    Text is never DER, so text without a PEM header (a file name, say) is refused, and so are
+    bytes that neither hold a PEM header nor start like DER (a SEQUENCE); the message names
+    ``loader`` for reading a file.
+    """
+    if loader is not None:
+        refuse_path(data, what, loader)
     if not isinstance(data, (bytes, bytearray, memoryview, str)):
         raise MalformedCertificate(f"{what} has unsupported type {type(data).__name__}")
-    raw = _as_bytes(data, what)
+    raw = _as_bytes(data, what) if not isinstance(data, str) or "-----BEGIN" in data else b""
+    if not raw or (raw[:1] != b"\x30" and b"-----BEGIN" not in raw):
+        hint = f"; to read a file, use {loader}" if loader else ""
+        raise MalformedCertificate(f"{what} is neither PEM nor DER data{hint}")
+    return raw
+
+
+def _load_many(data: object, what: str, loader: str | None) -> list[x509.Certificate]:
+    if isinstance(data, x509.Certificate):
+        return [data]
+    raw = _encoded(data, what, loader)
     if b"-----BEGIN" in raw:
         return _split_pem(raw, what)
     return [_parse_der(raw, what)]
+
+
+def read_file(path: object, what: str, *, pem_loader: str) -> bytes:
+    """Read a whole file of at most :data:`MAX_PEM_BYTES` (certificates, bundles, CRLs).
+
+    Args:
+        path: A ``str`` or ``os.PathLike`` naming the file.
+        what: What the file holds, for messages.
+        pem_loader: The loader for contents, named when ``path`` holds PEM data instead.
+
+    Raises:
+        ConfigurationError: If ``path`` is not a path, or the file cannot be read or is larger
+            than :data:`MAX_PEM_BYTES`.
+    """
+    if isinstance(path, str) and "-----BEGIN" in path:
+        raise ConfigurationError(f"{what} path holds PEM data, not a file name: use {pem_loader}")
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ConfigurationError(f"{what} path must be a str or os.PathLike file name")
+    try:
+        with open(path, "rb") as handle:  # noqa: PTH123 - accepts str and every os.PathLike
+            data = handle.read(MAX_PEM_BYTES + 1)
+    except (OSError, ValueError, TypeError) as exc:  # ValueError: NUL; TypeError: bytes path
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else "invalid path"
+        raise ConfigurationError(f"cannot read {what} file {os.fspath(path)!r}: {detail}") from None
+    if len(data) > MAX_PEM_BYTES:
+        raise ConfigurationError(f"{what} file is larger than {MAX_PEM_BYTES} bytes")
+    return data
 
 
 def load_certificate(data: CertificateInput) -> x509.Certificate:
@@ -140,19 +197,25 @@ def load_certificate(data: CertificateInput) -> x509.Certificate:
 
     .. versionadded:: 0.1.0
     """
-    certs = _load_many(data, "certificate")
+    certs = _load_many(data, "certificate", "load_chain_file(path)")
     if len(certs) != 1:
         raise MalformedCertificate(f"expected one certificate, found {len(certs)}")
     return certs[0]
 
 
-def load_bundle(data: object) -> list[x509.Certificate]:
+def load_bundle(data: object, what: str, loader: str) -> list[x509.Certificate]:
     """Load every certificate of a PEM bundle, DER data or object (no chain-length cap).
 
+    Args:
+        data: The bundle.
+        what: What it is, for messages.
+        loader: The file loader to name when ``data`` is a path.
+
     Raises:
+        ConfigurationError: If ``data`` is a path object.
         MalformedCertificate: If the data holds no parseable certificate.
     """
-    return _load_many(data, "bundle")
+    return _load_many(data, what, loader)
 
 
 def load_chain(data: ChainInput) -> tuple[x509.Certificate, ...]:
@@ -166,17 +229,26 @@ def load_chain(data: ChainInput) -> tuple[x509.Certificate, ...]:
         The certificates, leaf first.
 
     Raises:
-        MalformedCertificate: If anything is unparseable, the chain is empty or longer than
-            :data:`MAX_CHAIN_LENGTH`.
+        MalformedCertificate: If anything is unparseable (text that is not PEM, say), the chain
+            is empty or longer than :data:`MAX_CHAIN_LENGTH`.
+        ConfigurationError: If ``data`` (or an item) is a path object: use
+            :func:`load_chain_file`.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.1.0
+       A path object is refused naming :func:`load_chain_file`; text without PEM is refused
+       as neither PEM nor DER (it used to be tried as DER).
     """
+    return _load_chain(data, "load_chain_file(path)")
+
+
+def _load_chain(data: object, loader: str | None) -> tuple[x509.Certificate, ...]:
     certs: list[x509.Certificate] = []
-    if isinstance(data, (x509.Certificate, bytes, bytearray, memoryview, str)):
-        certs = _load_many(data, "chain")
+    if isinstance(data, (x509.Certificate, bytes, bytearray, memoryview, str, os.PathLike)):
+        certs = _load_many(data, "chain", loader)
     elif isinstance(data, Sequence):
         for i, item in enumerate(data):
-            certs.extend(_load_many(item, f"chain[{i}]"))
+            certs.extend(_load_many(item, f"chain[{i}]", loader))
             if len(certs) > MAX_CHAIN_LENGTH:
                 break
     else:
@@ -188,19 +260,40 @@ def load_chain(data: ChainInput) -> tuple[x509.Certificate, ...]:
     return tuple(certs)
 
 
+def load_chain_file(path: str | os.PathLike[str]) -> tuple[x509.Certificate, ...]:
+    """Read a chain file (PEM bundle, leaf first, or one DER certificate).
+
+    Args:
+        path: The file name.
+
+    Returns:
+        The certificates, leaf first, as :func:`load_chain` returns them.
+
+    Raises:
+        ConfigurationError: If the file cannot be read, is larger than :data:`MAX_PEM_BYTES`,
+            or ``path`` holds PEM data instead of a file name (use :func:`load_chain`).
+        MalformedCertificate: If the contents are not a valid chain, as for :func:`load_chain`.
+
+    .. versionadded:: 0.1.0
+    """
+    return _load_chain(read_file(path, "chain", pem_loader="load_chain(data)"), None)
+
+
 def load_crl(
     data: x509.CertificateRevocationList | bytes | bytearray | memoryview | str,
 ) -> list[x509.CertificateRevocationList]:
     """Load CRLs from an object, a PEM bundle or DER.
 
     Raises:
-        MalformedCertificate: If the data holds no parseable CRL.
+        MalformedCertificate: If the data holds no parseable CRL (text without PEM included).
+        ConfigurationError: If ``data`` is a path object: use :func:`load_crl_file`.
 
     .. versionadded:: 0.1.0
     """
-    if not isinstance(data, (x509.CertificateRevocationList, bytes, bytearray, memoryview, str)):
-        raise MalformedCertificate(f"CRL has unsupported type {type(data).__name__}")
-    raw = b"" if isinstance(data, x509.CertificateRevocationList) else _as_bytes(data, "CRL")
+    if isinstance(data, x509.CertificateRevocationList):
+        raw = b""
+    else:
+        raw = _encoded(data, "CRL", "load_crl_file(path)")
     try:
         if isinstance(data, x509.CertificateRevocationList):
             crls = [data]
@@ -219,6 +312,19 @@ def load_crl(
     except _PARSE_ERRORS:
         raise MalformedCertificate("CRL data is not a valid CRL") from None
     return crls
+
+
+def load_crl_file(path: str | os.PathLike[str]) -> list[x509.CertificateRevocationList]:
+    """Read a CRL file (PEM, one or more CRLs, or one DER CRL).
+
+    Raises:
+        ConfigurationError: If the file cannot be read, is larger than :data:`MAX_PEM_BYTES`,
+            or ``path`` holds PEM data instead of a file name (use :func:`load_crl`).
+        MalformedCertificate: If the contents hold no valid CRL.
+
+    .. versionadded:: 0.1.0
+    """
+    return load_crl(read_file(path, "CRL", pem_loader="load_crl(data)"))
 
 
 def _parse_fully(crl: x509.CertificateRevocationList) -> None:
@@ -251,7 +357,7 @@ def chain_from_asgi(scope: Mapping[str, object]) -> tuple[x509.Certificate, ...]
     items = list(pems)
     if not items or not all(isinstance(p, str) for p in items):
         raise MalformedCertificate("ASGI client_cert_chain must be a non-empty list of PEM strings")
-    return load_chain(items)
+    return _load_chain(items, None)
 
 
 def _xfcc_elements(value: str) -> list[dict[str, str]]:  # noqa: C901, PLR0912 - a tokenizer
@@ -343,7 +449,7 @@ def chain_from_headers(  # noqa: C901 - two header formats
     stripped = value.strip()
     if stripped.startswith(("-----BEGIN", "%2D%2D")):
         pem = urllib.parse.unquote(stripped, errors="strict")
-        return load_chain(pem)
+        return _load_chain(pem, None)
     try:
         elements = _xfcc_elements(stripped)
     except UnicodeDecodeError:  # pragma: no cover - str input has no decoding step
@@ -358,9 +464,9 @@ def chain_from_headers(  # noqa: C901 - two header formats
         pem = urllib.parse.unquote(encoded, errors="strict")
     except UnicodeDecodeError:
         raise MalformedCertificate(f"{header} certificate is not URL-encoded UTF-8") from None
-    chain = load_chain(pem)
+    chain = _load_chain(pem, None)
     if "chain" in last and "cert" in last:
-        leaf = load_chain(urllib.parse.unquote(last["cert"], errors="replace"))[0]
+        leaf = _load_chain(urllib.parse.unquote(last["cert"], errors="replace"), None)[0]
         if leaf != chain[0]:
             raise MalformedCertificate(f"{header} Cert differs from the first Chain certificate")
     return chain
