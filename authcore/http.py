@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeAlias, cast
 
 from authcore._encoding import json_dumps
-from authcore.errors import MalformedHeader, MalformedRequest
+from authcore.errors import (
+    ConfigurationError,
+    DecodeError,
+    MalformedError,
+    MalformedHeader,
+    MalformedRequest,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,6 +47,7 @@ __all__ = [
     "parse_authorization",
     "parse_basic",
     "parse_form",
+    "percent_decode",
 ]
 
 MAX_FORM_PARAMETERS: Final = 100
@@ -50,10 +57,58 @@ MAX_FORM_PARAMETERS: Final = 100
 _TOKEN_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # RFC 9110 section 11.2: token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _CREDENTIALS_RE: Final = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +([A-Za-z0-9._~+/-]+=*))?")
-_FIELD_VALUE_BAD_RE: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Controls other than HTAB, and lone surrogates (only a caller's str can hold them; they cannot
+# be encoded, so nothing downstream could compare or store them).
+_FIELD_VALUE_BAD_RE: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 _BASE64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 _CTL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
 _PERCENT_RE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_METHOD_RE: Final = _TOKEN_RE
+
+
+def percent_decode(text: str, *, plus: bool = False) -> str:
+    """Percent-decode ``text`` strictly (RFC 3986 section 2.1), as UTF-8.
+
+    Every ``%`` must start a ``%XX`` escape of two hex digits and the decoded octets must be
+    UTF-8; with ``plus=True``, ``+`` is a space (``application/x-www-form-urlencoded``).
+    Characters that are not escaped are kept, except lone surrogates, which no encoding can
+    carry.
+
+    Args:
+        text: The encoded text.
+        plus: Decode ``+`` as a space.
+
+    Returns:
+        The decoded text.
+
+    Raises:
+        DecodeError: On a stray ``%``, octets that are not UTF-8, a lone surrogate, or
+            ``text`` that is not a ``str``.
+
+    .. versionadded:: 0.1.0
+    """
+    if not isinstance(cast("object", text), str):
+        raise DecodeError(f"percent-encoded data must be str, got {type(text).__name__}")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DecodeError("percent-encoded data holds a lone surrogate") from None
+    if _PERCENT_RE.search(text):
+        raise DecodeError("invalid percent-encoding ('%' without two hex digits)")
+    try:
+        if plus:
+            return urllib.parse.unquote_plus(text, errors="strict")
+        return urllib.parse.unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        raise DecodeError("percent-encoded octets are not UTF-8") from None
+
+
+def _decoded(text: str, error: type[MalformedError], what: str, *, plus: bool) -> str:
+    try:
+        return percent_decode(text, plus=plus)
+    except DecodeError as exc:
+        raise error(f"{what}: {exc.reason}") from None
 
 
 class Headers(Mapping[str, str]):
@@ -68,7 +123,8 @@ class Headers(Mapping[str, str]):
             ``bytes`` as ASGI servers provide them; bytes are decoded as Latin-1).
 
     Raises:
-        MalformedHeader: If a name is not a valid token or a value has control characters.
+        MalformedHeader: If ``fields`` is not a mapping or pairs, a name is not a valid token,
+            or a value is not text or has control characters or lone surrogates.
     """
 
     __slots__ = ("_fields", "_index")
@@ -77,10 +133,16 @@ class Headers(Mapping[str, str]):
         self,
         fields: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]] = (),
     ) -> None:
+        given: object = fields
+        if not isinstance(given, Iterable) or isinstance(given, (str, bytes)):
+            raise MalformedHeader("header fields must be a mapping or (name, value) pairs")
         pairs = fields.items() if isinstance(fields, Mapping) else fields
         items: list[tuple[str, str]] = []
         index: dict[str, list[str]] = {}
-        for raw_name, raw_value in pairs:
+        for pair in pairs:
+            if not isinstance(cast("object", pair), tuple) or len(pair) != 2:  # noqa: PLR2004
+                raise MalformedHeader("header fields must be (name, value) pairs")
+            raw_name, raw_value = pair
             name = raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name
             value = raw_value.decode("latin-1") if isinstance(raw_value, bytes) else raw_value
             if not isinstance(name, str) or _TOKEN_RE.fullmatch(name) is None:
@@ -94,7 +156,7 @@ class Headers(Mapping[str, str]):
         self._index: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in index.items()}
 
     def __getitem__(self, name: str) -> str:
-        return ", ".join(self._index[name.lower()])
+        return ", ".join(self._index[_field_key(name)])
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._index
@@ -120,7 +182,7 @@ class Headers(Mapping[str, str]):
 
     def get_all(self, name: str) -> tuple[str, ...]:
         """Return every value of ``name`` in the order received (empty if absent)."""
-        return self._index.get(name.lower(), ())
+        return self._index.get(_field_key(name), ())
 
     def get_single(self, name: str) -> str | None:
         """Return the only value of ``name``, or ``None`` if absent.
@@ -128,7 +190,7 @@ class Headers(Mapping[str, str]):
         Raises:
             MalformedHeader: If the field appears more than once.
         """
-        values = self._index.get(name.lower())
+        values = self._index.get(_field_key(name))
         if values is None:
             return None
         if len(values) != 1:
@@ -138,6 +200,13 @@ class Headers(Mapping[str, str]):
     def raw(self) -> tuple[tuple[str, str], ...]:
         """Return the fields as received: ``(name, value)`` pairs, original case and order."""
         return self._fields
+
+
+def _field_key(name: object) -> str:
+    """The lookup key of a field name; a name that is not text is the caller's bug."""
+    if not isinstance(name, str):
+        raise ConfigurationError(f"header name must be str, got {type(name).__name__}")
+    return name.lower()
 
 
 _SENSITIVE: Final = frozenset(
@@ -157,11 +226,19 @@ def _as_headers(value: HeadersLike) -> Headers:
 class Request:
     """An HTTP request as authcore sees it.
 
+    The URL is kept as given and parsed only by :meth:`query`, so a request with an
+    unparseable URL can still be built and refused with a typed error when it is read.
+
     Attributes:
         method: The request method, upper-case (``"GET"``, ``"POST"``, ...).
         url: The absolute request URL (scheme, host, path and query).
         headers: The header fields (a mapping or pairs are converted to :class:`Headers`).
         body: The raw body bytes.
+
+    Raises:
+        MalformedRequest: If the method is not an HTTP token, the URL is not text or the body
+            is not bytes.
+        MalformedHeader: If the header fields are invalid.
     """
 
     method: str
@@ -179,14 +256,27 @@ class Request:
     ) -> None:
         if not isinstance(cast("object", body), bytes):
             raise MalformedRequest("body must be bytes")
+        if not isinstance(cast("object", method), str) or not _METHOD_RE.fullmatch(method):
+            raise MalformedRequest("method must be an HTTP token")
+        if not isinstance(cast("object", url), str):
+            raise MalformedRequest("url must be str")
         object.__setattr__(self, "method", method.upper())
         object.__setattr__(self, "url", url)
         object.__setattr__(self, "headers", _as_headers(headers))
         object.__setattr__(self, "body", body)
 
     def query(self, *, max_params: int = MAX_FORM_PARAMETERS) -> dict[str, str]:
-        """Parse the URL's query string like a form (duplicates refused)."""
-        return parse_form(urllib.parse.urlsplit(self.url).query, max_params=max_params)
+        """Parse the URL's query string like a form (duplicates refused).
+
+        Raises:
+            MalformedRequest: If the URL cannot be parsed (an unclosed ``[`` host, say) or
+                the query is malformed, as for :func:`parse_form`.
+        """
+        try:
+            query = urllib.parse.urlsplit(self.url).query
+        except ValueError:  # urlsplit refuses bad IPv6 brackets and some NFKC netlocs
+            raise MalformedRequest("request URL cannot be parsed") from None
+        return parse_form(query, max_params=max_params)
 
     def form(self, *, max_params: int = MAX_FORM_PARAMETERS) -> dict[str, str]:
         """Parse the body as ``application/x-www-form-urlencoded`` (duplicates refused).
@@ -218,6 +308,11 @@ class Response:
         status: The status code.
         headers: The header fields.
         body: The body bytes.
+
+    Raises:
+        ConfigurationError: If the status is not an int from 100 to 599 or the body is not
+            bytes.
+        MalformedHeader: If the header fields are invalid.
     """
 
     status: int
@@ -225,6 +320,14 @@ class Response:
     body: bytes
 
     def __init__(self, *, status: int, headers: HeadersLike = (), body: bytes = b"") -> None:
+        if (
+            isinstance(status, bool)
+            or not isinstance(cast("object", status), int)
+            or not 100 <= status <= 599  # noqa: PLR2004 - RFC 9110 section 15
+        ):
+            raise ConfigurationError("status must be an int from 100 to 599")
+        if not isinstance(cast("object", body), bytes):
+            raise ConfigurationError("body must be bytes")
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "headers", _as_headers(headers))
         object.__setattr__(self, "body", body)
@@ -281,12 +384,16 @@ def parse_form(data: bytes | str, *, max_params: int = MAX_FORM_PARAMETERS) -> d
         MalformedRequest: On a repeated name, bad percent-encoding, invalid UTF-8, a pair
             without ``=``, or more than ``max_params`` parameters.
     """
+    if (
+        isinstance(max_params, bool)
+        or not isinstance(cast("object", max_params), int)
+        or max_params < 0
+    ):
+        raise ConfigurationError("max_params must be a non-negative int")
     text = _form_text(data)
     if not text:
         return {}
-    if _PERCENT_RE.search(text):
-        raise MalformedRequest("invalid percent-encoding in form data")
-    pieces = text.split("&")
+    pieces = text.split("&", max_params)  # at most max_params + 1 pieces: bounded work
     if len(pieces) > max_params:
         raise MalformedRequest(f"more than {max_params} form parameters")
     result: dict[str, str] = {}
@@ -294,11 +401,8 @@ def parse_form(data: bytes | str, *, max_params: int = MAX_FORM_PARAMETERS) -> d
         if "=" not in piece:
             raise MalformedRequest("form parameter without '='")
         raw_name, raw_value = piece.split("=", 1)
-        try:
-            name = urllib.parse.unquote_plus(raw_name, errors="strict")
-            value = urllib.parse.unquote_plus(raw_value, errors="strict")
-        except UnicodeDecodeError:
-            raise MalformedRequest("form data is not UTF-8") from None
+        name = _decoded(raw_name, MalformedRequest, "form data", plus=True)
+        value = _decoded(raw_value, MalformedRequest, "form data", plus=True)
         if not name:
             raise MalformedRequest("form parameter with an empty name")
         if name in result:
@@ -387,13 +491,8 @@ def parse_basic(credentials: str, *, form_urlencoded: bool = False) -> BasicCred
         raise MalformedHeader("Basic credentials have no ':'")
     username, password = text.split(":", 1)
     if form_urlencoded:
-        if _PERCENT_RE.search(text):
-            raise MalformedHeader("invalid percent-encoding in Basic credentials")
-        try:
-            username = urllib.parse.unquote_plus(username, errors="strict")
-            password = urllib.parse.unquote_plus(password, errors="strict")
-        except UnicodeDecodeError:
-            raise MalformedHeader("Basic credentials are not UTF-8 after decoding") from None
+        username = _decoded(username, MalformedHeader, "Basic credentials", plus=True)
+        password = _decoded(password, MalformedHeader, "Basic credentials", plus=True)
     if _CTL_RE.search(username) or _CTL_RE.search(password):
         raise MalformedHeader("control character in Basic credentials")
     return BasicCredentials(username=username, password=password)

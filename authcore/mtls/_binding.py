@@ -20,6 +20,7 @@ from cryptography import x509
 from authcore._ct import bytes_eq
 from authcore.errors import BindingMismatch, ConfigurationError, NameMismatch
 from authcore.mtls._identity import ClientIdentity, names_of, thumbprint
+from authcore.mtls._load import checked_certificate
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -40,7 +41,7 @@ def _leaf(cert: x509.Certificate | ClientIdentity) -> x509.Certificate:
     if isinstance(cert, ClientIdentity):
         return cert.certificate
     if isinstance(cert, x509.Certificate):
-        return cert
+        return checked_certificate(cert, "certificate")
     raise ConfigurationError("expected a certificate or a ClientIdentity")
 
 
@@ -56,6 +57,7 @@ def check_binding(cnf: Mapping[str, object], cert: x509.Certificate | ClientIden
 
     Raises:
         BindingMismatch: If ``cnf`` has no ``x5t#S256`` string or it names another certificate.
+        MalformedCertificate: If the certificate's names or extensions cannot be parsed.
 
     .. versionadded:: 0.1.0
     """
@@ -157,6 +159,8 @@ class TlsClientAuth:
         Raises:
             ConfigurationError: If none or several are present, or the value is invalid.
         """
+        if not isinstance(metadata, Mapping):
+            raise ConfigurationError("client metadata must be a mapping")
         present = [p for p in TLS_CLIENT_AUTH_PARAMETERS if p in metadata]
         if len(present) != 1:
             raise ConfigurationError(
@@ -180,6 +184,7 @@ class TlsClientAuth:
 
         Raises:
             NameMismatch: If the certificate does not carry the registered name.
+            MalformedCertificate: If the certificate's names cannot be parsed.
         """
         leaf = _leaf(cert)
         names = names_of(leaf)

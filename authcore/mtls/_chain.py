@@ -27,7 +27,7 @@ import datetime as dt
 import ipaddress
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from cryptography import x509
@@ -58,7 +58,7 @@ from authcore.mtls._identity import ClientIdentity, ServerIdentity, SpiffeId, na
 from authcore.mtls._load import ChainInput, load_bundle, load_chain, read_file, serial_of
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
     from cryptography.x509.verification import ClientVerifier, Policy, ServerVerifier
 
@@ -187,6 +187,8 @@ class TrustStore:
         self._anchors = _as_certs(anchors, "anchors", "TrustStore.from_file(path)")
         self._pinned = _as_certs(pinned, "pinned")
         self._pinned_fps = tuple(c.fingerprint(hashes.SHA256()) for c in self._pinned)
+        if spiffe_bundles is not None and not isinstance(spiffe_bundles, Mapping):
+            raise ConfigurationError("spiffe_bundles must map trust domain names to bundles")
         spiffe: dict[str, tuple[x509.Certificate, ...]] = {}
         for domain, bundle in (spiffe_bundles or {}).items():
             try:

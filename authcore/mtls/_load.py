@@ -11,16 +11,17 @@ caller passes ``trust_forwarded=True``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-import urllib.parse
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final, TypeAlias
+from typing import Final, TypeAlias, cast
 
 from cryptography import x509
 
-from authcore.errors import ConfigurationError, MalformedCertificate, MalformedHeader
+from authcore.errors import ConfigurationError, DecodeError, MalformedCertificate, MalformedHeader
+from authcore.http import percent_decode
 
 __all__ = [
     "MAX_CHAIN_LENGTH",
@@ -29,6 +30,7 @@ __all__ = [
     "ChainInput",
     "chain_from_asgi",
     "chain_from_headers",
+    "checked_certificate",
     "load_bundle",
     "load_certificate",
     "load_chain",
@@ -97,6 +99,24 @@ def _parsed_fully(cert: x509.Certificate) -> x509.Certificate:
     return cert
 
 
+def checked_certificate(cert: x509.Certificate, what: str) -> x509.Certificate:
+    """Return a certificate object the caller built, once its lazily parsed parts parse.
+
+    ``x509.load_der_x509_certificate`` parses names and extensions on first access, so an
+    object handed in can still raise ``ValueError`` deep inside a check; this makes it fail
+    here, typed.  cryptography caches what it parsed, so this is cheap on a good certificate.
+
+    Raises:
+        MalformedCertificate: If the names or extensions cannot be parsed.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _parsed_fully(cert)
+    except _PARSE_ERRORS:
+        raise MalformedCertificate(f"{what} names or extensions cannot be parsed") from None
+
+
 def _parse_der(der: bytes, what: str) -> x509.Certificate:
     try:
         with warnings.catch_warnings():
@@ -149,7 +169,7 @@ def _encoded(data: object, what: str, loader: str | None) -> bytes:
 
 def _load_many(data: object, what: str, loader: str | None) -> list[x509.Certificate]:
     if isinstance(data, x509.Certificate):
-        return [data]
+        return [checked_certificate(data, what)]
     raw = _encoded(data, what, loader)
     if b"-----BEGIN" in raw:
         return _split_pem(raw, what)
@@ -346,15 +366,18 @@ def chain_from_asgi(scope: Mapping[str, object]) -> tuple[x509.Certificate, ...]
 
     Raises:
         MalformedCertificate: If the scope carries no client certificate or it is unparseable.
+        ConfigurationError: If ``scope`` is not a mapping.
 
     .. versionadded:: 0.1.0
     """
+    if not isinstance(scope, Mapping):
+        raise ConfigurationError(f"ASGI scope must be a mapping, got {type(scope).__name__}")
     extensions = scope.get("extensions")
     tls = extensions.get("tls") if isinstance(extensions, Mapping) else None
     pems = tls.get("client_cert_chain") if isinstance(tls, Mapping) else None
     if not isinstance(pems, Iterable) or isinstance(pems, (str, bytes)):
         raise MalformedCertificate("ASGI scope has no TLS client certificate chain")
-    items = list(pems)
+    items = list(itertools.islice(pems, MAX_CHAIN_LENGTH + 1))  # load_chain refuses the extra
     if not items or not all(isinstance(p, str) for p in items):
         raise MalformedCertificate("ASGI client_cert_chain must be a non-empty list of PEM strings")
     return _load_chain(items, None)
@@ -429,8 +452,10 @@ def chain_from_headers(  # noqa: C901 - two header formats
         header: The header name.
 
     Raises:
-        ConfigurationError: If ``trust_forwarded`` is not ``True``.
-        MalformedCertificate: If the header is absent or holds no parseable certificate.
+        ConfigurationError: If ``trust_forwarded`` is not ``True``, ``headers`` is not a mapping
+            or ``header`` is not a string.
+        MalformedCertificate: If the header is absent or holds no parseable certificate
+            (including bad percent-encoding or text that is not UTF-8).
         MalformedHeader: If the header is repeated or its XFCC syntax is broken.
 
     .. versionadded:: 0.1.0
@@ -440,6 +465,10 @@ def chain_from_headers(  # noqa: C901 - two header formats
             "forwarded client certificates are spoofable: pass trust_forwarded=True only "
             "behind a proxy that strips and sets the header"
         )
+    if not isinstance(headers, Mapping):
+        raise ConfigurationError(f"headers must be a mapping, got {type(headers).__name__}")
+    if not isinstance(cast("object", header), str) or not header:
+        raise ConfigurationError("header must be a non-empty header name")
     getter = getattr(headers, "get_single", None)
     value = getter(header) if callable(getter) else headers.get(header)
     if not isinstance(value, str) or not value.strip():
@@ -447,26 +476,29 @@ def chain_from_headers(  # noqa: C901 - two header formats
     if len(value) > 4 * MAX_PEM_BYTES:
         raise MalformedCertificate(f"{header} is too large")
     stripped = value.strip()
-    if stripped.startswith(("-----BEGIN", "%2D%2D")):
-        pem = urllib.parse.unquote(stripped, errors="strict")
-        return _load_chain(pem, None)
-    try:
-        elements = _xfcc_elements(stripped)
-    except UnicodeDecodeError:  # pragma: no cover - str input has no decoding step
-        raise MalformedHeader("X-Forwarded-Client-Cert is not text") from None
+    if stripped.startswith("-----BEGIN") or stripped[:6].upper() == "%2D%2D":
+        return _load_chain(_forwarded_pem(stripped, header), None)
+    elements = _xfcc_elements(stripped)
     if not elements:
         raise MalformedCertificate(f"no forwarded certificate in {header}")
     last = elements[-1]
     encoded = last.get("chain") or last.get("cert")
     if not encoded:
         raise MalformedCertificate(f"{header} element carries no Cert or Chain")
-    try:
-        pem = urllib.parse.unquote(encoded, errors="strict")
-    except UnicodeDecodeError:
-        raise MalformedCertificate(f"{header} certificate is not URL-encoded UTF-8") from None
-    chain = _load_chain(pem, None)
+    chain = _load_chain(_forwarded_pem(encoded, header), None)
     if "chain" in last and "cert" in last:
-        leaf = _load_chain(urllib.parse.unquote(last["cert"], errors="replace"), None)[0]
+        leaf = _load_chain(_forwarded_pem(last["cert"], header), None)[0]
         if leaf != chain[0]:
             raise MalformedCertificate(f"{header} Cert differs from the first Chain certificate")
     return chain
+
+
+def _forwarded_pem(encoded: str, header: str) -> str:
+    """Percent-decode a forwarded certificate strictly; it must then hold PEM."""
+    try:
+        pem = percent_decode(encoded)
+    except DecodeError as exc:
+        raise MalformedCertificate(f"{header} certificate: {exc.reason}") from None
+    if "-----BEGIN" not in pem:
+        raise MalformedCertificate(f"{header} certificate is not URL-encoded PEM")
+    return pem

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authcore.errors import MalformedHeader, MalformedRequest
+from authcore.errors import ConfigurationError, DecodeError, MalformedHeader, MalformedRequest
 from authcore.http import (
     Headers,
     Request,
@@ -17,6 +17,7 @@ from authcore.http import (
     parse_authorization,
     parse_basic,
     parse_form,
+    percent_decode,
 )
 
 _TOKEN68 = st.text(
@@ -283,3 +284,118 @@ def test_basic_never_raises_other_errors(value: str) -> None:
             parse_basic(value, form_urlencoded=form)
         except MalformedHeader:
             pass
+
+
+# ------------------------------------------------------------ typed errors at the boundary
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[bad/path?a=1",
+        "https://[::1/x?a=1",
+        "http://]x[/?a=1",
+        "https://\uff03@example.com/?a=1",  # NFKC turns the netloc into '#': refused
+    ],
+)
+def test_query_of_an_unparseable_url_is_malformed_request(url: str) -> None:
+    """Request.query() on a URL urlsplit refuses is MalformedRequest, not ValueError."""
+    with pytest.raises(MalformedRequest, match="URL cannot be parsed"):
+        Request(method="GET", url=url).query()
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [("a=%zz", "percent-encoding"), ("a=%FF", "not UTF-8"), ("a=%C3", "not UTF-8")],
+)
+def test_query_percent_decoding_is_typed(query: str, fragment: str) -> None:
+    """Bad escapes or non-UTF-8 octets in a query string are MalformedRequest."""
+    with pytest.raises(MalformedRequest, match=fragment):
+        Request(method="GET", url=f"https://example.com/?{query}").query()
+
+
+@pytest.mark.parametrize(
+    ("text", "plus", "expected"),
+    [
+        ("a%20b+c", False, "a b+c"),
+        ("a%20b+c", True, "a b c"),
+        ("caf%C3%A9", False, "caf\u00e9"),
+        ("%2D%2D", False, "--"),
+        ("plain", False, "plain"),
+        ("caf\u00e9", False, "caf\u00e9"),
+    ],
+)
+def test_percent_decode(text: str, plus: bool, expected: str) -> None:
+    """percent_decode decodes %XX as UTF-8, and + as a space only when asked."""
+    assert percent_decode(text, plus=plus) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["%", "%2", "%G0", "%FF", "%C3%28", "%ED%A0%80", "a\ud800", "%41\udfff"]
+)
+def test_percent_decode_refusals_are_decode_errors(text: str) -> None:
+    """Stray %, non-UTF-8 octets (encoded surrogates too) and lone surrogates are DecodeError."""
+    with pytest.raises(DecodeError):
+        percent_decode(text)
+
+
+def test_percent_decode_refuses_non_text() -> None:
+    """percent_decode of bytes is a DecodeError, not a TypeError."""
+    with pytest.raises(DecodeError):
+        percent_decode(b"%41")  # type: ignore[arg-type]
+
+
+def test_form_values_with_lone_surrogates_are_refused() -> None:
+    """A str form body with a lone surrogate is MalformedRequest (no store could encode it)."""
+    with pytest.raises(MalformedRequest):
+        parse_form("client_id=\ud800")
+    with pytest.raises(MalformedRequest):
+        parse_form("client_id=%41\ud800")
+
+
+@pytest.mark.parametrize("max_params", [-1, 1.5, "10", True, None])
+def test_form_max_params_must_be_a_non_negative_int(max_params: object) -> None:
+    """A max_params that is not a non-negative int is ConfigurationError, not TypeError."""
+    with pytest.raises(ConfigurationError):
+        parse_form("a=1", max_params=max_params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [42, "ab", b"ab", [("a",)], [("a", "b", "c")], ["ab"], [(1, "v")], [("a", 1)]],
+)
+def test_headers_of_the_wrong_shape_are_malformed(fields: object) -> None:
+    """Non-iterables, strings and pairs that are not (name, value) are MalformedHeader."""
+    with pytest.raises(MalformedHeader):
+        Headers(fields)  # type: ignore[arg-type]
+
+
+def test_header_values_with_lone_surrogates_are_refused() -> None:
+    """A header value holding a lone surrogate is MalformedHeader."""
+    with pytest.raises(MalformedHeader):
+        Headers([("X-A", "a\ud800")])
+
+
+def test_header_lookup_by_a_non_string_is_a_configuration_error() -> None:
+    """Looking a header up by a non-str name is ConfigurationError, not AttributeError."""
+    headers = Headers([("X-A", "1")])
+    with pytest.raises(ConfigurationError):
+        headers.get_single(1)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        headers.get_all(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("method", "url"), [(1, "https://a/"), ("GE T", "https://a/"), ("", "https://a/"), ("GET", 1)]
+)
+def test_request_refuses_bad_method_or_url_types(method: object, url: object) -> None:
+    """A method that is not an HTTP token or a URL that is not text is MalformedRequest."""
+    with pytest.raises(MalformedRequest):
+        Request(method=method, url=url)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("status", "body"), [(99, b""), (600, b""), (True, b""), (200, "x")])
+def test_response_refuses_bad_status_or_body(status: object, body: object) -> None:
+    """A status outside 100-599 or a body that is not bytes is ConfigurationError."""
+    with pytest.raises(ConfigurationError):
+        Response(status=status, body=body)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import itertools
 import urllib.parse
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ from authcore.errors import (
 )
 from authcore.http import Headers
 from authcore.mtls import (
+    TlsClientAuth,
+    TrustStore,
     chain_from_asgi,
     chain_from_headers,
     load_certificate,
@@ -226,3 +229,86 @@ def test_corrupted_crl_only_raises_authcore_errors(pki: PKI, noise: bytes) -> No
         load_crl(bytes(der))
     except AuthcoreError:
         pass
+
+
+# ------------------------------------------------------------ typed errors at the boundary
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # the bare-PEM form (nginx $ssl_client_escaped_cert)
+        "%2D%2D%FF",
+        "%2d%2d%ff",
+        "%2D%2D%C3%28",
+        "%2D%2D%",
+        "%2D%2D%zz",
+        "-----BEGIN CERTIFICATE-----%FF",
+        "%2D%2D\ud800",
+        "%2D%2D-BEGIN CERTIFICATE-----",
+        # XFCC Cert / Chain values
+        "Cert=%FF",
+        "Cert=%",
+        "Cert=%4",
+        'Cert="%ED%A0%80"',
+        "Cert=hello",
+        "Cert=\ud800",
+        "Chain=%2D%2D%FF",
+    ],
+)
+def test_forwarded_certificate_with_bad_escapes_is_typed(value: str) -> None:
+    """Bad escapes, non-UTF-8 octets or no PEM in a forwarded certificate: MalformedCertificate."""
+    with pytest.raises(MalformedCertificate):
+        chain_from_headers({"x-forwarded-client-cert": value}, trust_forwarded=True)
+
+
+def test_xfcc_cert_beside_chain_is_decoded_strictly(pki: PKI) -> None:
+    """A Cert beside a valid Chain is decoded strictly too (bad octets are not replaced)."""
+    chain = urllib.parse.quote(pem_of(pki.client.cert, pki.inter.cert).decode())
+    with pytest.raises(MalformedCertificate):
+        chain_from_headers(
+            {"x-forwarded-client-cert": f'Cert="%FF";Chain="{chain}"'}, trust_forwarded=True
+        )
+
+
+def test_forwarded_header_argument_types_are_configuration_errors() -> None:
+    """Headers that are not a mapping or a header name that is not text are ConfigurationError."""
+    with pytest.raises(ConfigurationError):
+        chain_from_headers([("x-forwarded-client-cert", "x")], trust_forwarded=True)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        chain_from_headers({}, trust_forwarded=True, header=1)  # type: ignore[arg-type]
+
+
+def test_asgi_scope_that_is_not_a_mapping_is_a_configuration_error() -> None:
+    """chain_from_asgi(None) is ConfigurationError, not AttributeError."""
+    with pytest.raises(ConfigurationError):
+        chain_from_asgi(None)  # type: ignore[arg-type]
+
+
+def test_asgi_chain_longer_than_the_cap_is_refused(pki: PKI) -> None:
+    """An ASGI chain longer than MAX_CHAIN_LENGTH is refused without reading all of it."""
+    pem = pki.client.pem.decode()
+    endless = itertools.repeat(pem)  # never ends: only the cap stops it
+    scope = {"extensions": {"tls": {"client_cert_chain": endless}}}
+    with pytest.raises(MalformedCertificate, match="longer"):
+        chain_from_asgi(scope)
+
+
+def _lazily_malformed(pki: PKI) -> x509.Certificate:
+    """The client certificate with a subject CN that is not UTF-8, loaded lazily."""
+    cn = b"\x0c\x08client-1"
+    assert pki.client.der.count(cn) == 1
+    return x509.load_der_x509_certificate(pki.client.der.replace(cn, b"\x0c\x08\xff\xfeient-1"))
+
+
+def test_lazily_malformed_certificate_objects_are_typed(pki: PKI) -> None:
+    """A certificate object whose subject parses only on access fails typed, everywhere."""
+    cert = _lazily_malformed(pki)
+    with pytest.raises(MalformedCertificate):
+        verify_client([cert, pki.inter.cert], trust=pki.trust, now=NOW)
+    with pytest.raises(MalformedCertificate):
+        load_chain([cert])
+    with pytest.raises(MalformedCertificate):
+        TlsClientAuth(parameter="tls_client_auth_subject_dn", value="CN=client-1").match(cert)
+    with pytest.raises(ConfigurationError):
+        TrustStore([cert])
