@@ -383,7 +383,7 @@ def chain_from_asgi(scope: Mapping[str, object]) -> tuple[x509.Certificate, ...]
     return _load_chain(items, None)
 
 
-def _xfcc_elements(value: str) -> list[dict[str, str]]:  # noqa: C901, PLR0912 - a tokenizer
+def _xfcc_elements(value: str, header: str) -> list[dict[str, str]]:  # noqa: C901, PLR0912 - a tokenizer
     """Split an XFCC value into elements of key=value pairs (quoted values may hold , ; =)."""
     elements: list[dict[str, str]] = []
     current: dict[str, str] = {}
@@ -391,7 +391,7 @@ def _xfcc_elements(value: str) -> list[dict[str, str]]:  # noqa: C901, PLR0912 -
     while i < n:
         eq = value.find("=", i)
         if eq < 0:
-            raise MalformedHeader("X-Forwarded-Client-Cert pair without '='")
+            raise MalformedHeader(f"{header}: XFCC pair without '='")
         key = value[i:eq].strip().lower()
         i = eq + 1
         if i < n and value[i] == '"':
@@ -403,7 +403,7 @@ def _xfcc_elements(value: str) -> list[dict[str, str]]:  # noqa: C901, PLR0912 -
                 chars.append(value[end])
                 end += 1
             if end >= n:
-                raise MalformedHeader("X-Forwarded-Client-Cert has an unterminated quote")
+                raise MalformedHeader(f"{header}: XFCC value has an unterminated quote")
             item = "".join(chars)
             i = end + 1
         else:
@@ -413,7 +413,7 @@ def _xfcc_elements(value: str) -> list[dict[str, str]]:  # noqa: C901, PLR0912 -
             item = value[i:end].strip()
             i = end
         if key in current:
-            raise MalformedHeader(f"X-Forwarded-Client-Cert repeats {key!r} in one element")
+            raise MalformedHeader(f"{header}: XFCC element repeats {key[:40]!r}")
         current[key] = item
         while i < n and value[i] == " ":
             i += 1
@@ -424,7 +424,7 @@ def _xfcc_elements(value: str) -> list[dict[str, str]]:  # noqa: C901, PLR0912 -
             current = {}
             i += 1
         elif i < n:
-            raise MalformedHeader("X-Forwarded-Client-Cert has text after a value")
+            raise MalformedHeader(f"{header}: XFCC has text after a value")
     if current:
         elements.append(current)
     return elements
@@ -478,7 +478,7 @@ def chain_from_headers(  # noqa: C901 - two header formats
     stripped = value.strip()
     if stripped.startswith("-----BEGIN") or stripped[:6].upper() == "%2D%2D":
         return _load_chain(_forwarded_pem(stripped, header), None)
-    elements = _xfcc_elements(stripped)
+    elements = _xfcc_elements(stripped, header)
     if not elements:
         raise MalformedCertificate(f"no forwarded certificate in {header}")
     last = elements[-1]

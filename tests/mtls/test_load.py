@@ -312,3 +312,9 @@ def test_lazily_malformed_certificate_objects_are_typed(pki: PKI) -> None:
         TlsClientAuth(parameter="tls_client_auth_subject_dn", value="CN=client-1").match(cert)
     with pytest.raises(ConfigurationError):
         TrustStore([cert])
+
+
+def test_xfcc_syntax_errors_name_the_header_read() -> None:
+    """An XFCC syntax error names the header it was read from, not always XFCC's name."""
+    with pytest.raises(MalformedHeader, match="x-client-cert: XFCC pair without '='"):
+        chain_from_headers({"x-client-cert": "Cert"}, trust_forwarded=True, header="x-client-cert")
