@@ -11,7 +11,9 @@ usable status can be found, :attr:`RevocationPolicy.HARD_FAIL` (the default) rai
 certificate through.
 
 I/O happens only in the ``fetch`` callables the caller passes; :func:`urllib_crl_fetcher` and
-:func:`urllib_ocsp_fetcher` are size-capped standard-library defaults.
+:func:`urllib_ocsp_fetcher` are the standard-library defaults, built on authcore's one guarded
+fetch path (the rules of the JWKS fetcher: https, same-origin redirects, a whole-transfer
+deadline, media type and size checks).
 
 What is not supported (such data is "unusable", i.e. unknown status): indirect CRLs, delta
 CRLs, CRLs signed by a key other than the certificate issuer's, partitioned CRLs by reason,
@@ -21,14 +23,13 @@ checked for revocation (RFC 6960 section 4.2.2.2.1 leaves it to id-pkix-ocsp-noc
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import enum
 import functools
 import os
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -40,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
+from authcore import _fetch
 from authcore._ct import bytes_eq
 from authcore.errors import (
     ConfigurationError,
@@ -51,6 +53,7 @@ from authcore.errors import (
 from authcore.mtls._load import load_crl, serial_of
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
@@ -785,58 +788,152 @@ class OCSPChecker:
 
 # ------------------------------------------------------------------------------------ fetchers
 
+CRL_CONTENT_TYPES: Final = frozenset(
+    {
+        "application/pkix-crl",  # RFC 5280 section 4.2.1.13
+        "application/x-pkcs7-crl",  # the common legacy label
+        "application/octet-stream",
+    }
+)
+OCSP_CONTENT_TYPES: Final = frozenset({"application/ocsp-response"})  # RFC 6960 appendix A.1
+_OCSP_GET_LIMIT: Final = 255  # RFC 5019 section 5: GET when the encoded request is shorter
 
-def _open(request: urllib.request.Request, *, timeout: float, max_bytes: int) -> bytes:
-    if urllib.parse.urlsplit(request.full_url).scheme not in {"http", "https"}:
-        raise FetchError("only http and https URLs are fetched")
+
+def _fetch_options(
+    *,
+    timeout: float,
+    max_bytes: int,
+    allow_http: bool,
+    allow_http_loopback: bool,
+    ssl_context: ssl.SSLContext | None,
+) -> _fetch.FetchOptions:
+    return _fetch.FetchOptions(
+        timeout=timeout,
+        max_bytes=max_bytes,
+        allow_http=allow_http,
+        allow_http_loopback=allow_http_loopback,
+        ssl_context=ssl_context,
+    )
+
+
+def _checked(options: _fetch.FetchOptions, url: str) -> None:
+    """Refuse a URL the options do not allow as a fetch failure (it comes from a certificate)."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
-            status = getattr(response, "status", 200)
-            if status != 200:  # noqa: PLR2004 - HTTP OK
-                raise FetchError(f"HTTP status {status}")
-            body: bytes = response.read(max_bytes + 1)
-    except urllib.error.HTTPError as exc:
-        raise FetchError(f"HTTP status {exc.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise FetchError(f"cannot fetch: {type(exc).__name__}") from None
-    if len(body) > max_bytes:
-        raise FetchError(f"response larger than {max_bytes} bytes")
-    return body
+        options.check(url)
+    except ConfigurationError as exc:
+        raise FetchError(exc.detail) from None
 
 
-def urllib_crl_fetcher(*, timeout: float = 5.0, max_bytes: int = 4 << 20) -> CRLFetcher:
-    """Return a standard-library CRL fetcher: GET, http(s) only, timeout and size cap.
+def urllib_crl_fetcher(
+    *,
+    timeout: float = 5.0,
+    max_bytes: int = 4 << 20,
+    allow_http: bool = False,
+    allow_http_loopback: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
+) -> CRLFetcher:
+    """Return a standard-library CRL fetcher over authcore's one guarded fetch path.
+
+    It GETs the distribution point with the rules of :func:`authcore.jose.jwks.urllib_fetcher`:
+    https with certificate verification, at most three same-origin redirects, ``timeout`` for
+    the whole transfer, status 200 with a CRL media type (``application/pkix-crl``,
+    ``application/x-pkcs7-crl`` or ``application/octet-stream``), identity encoding, at most
+    ``max_bytes``, and no proxy for loopback addresses.  A URL that breaks a rule is a
+    :class:`~authcore.errors.FetchError` (distribution points come from certificates).
+
+    Args:
+        timeout: Seconds allowed for connecting, for each read, and for the whole transfer.
+        max_bytes: The largest accepted CRL.
+        allow_http: Also fetch ``http://`` distribution points, to any host.  CRLs are signed,
+            so plain http cannot forge one, but anyone on the path sees which CA is checked and
+            can withhold or replay an older CRL (within its validity).  Public CAs publish CRLs
+            over http only.
+        allow_http_loopback: Also fetch ``http://`` URLs of loopback addresses (tests).
+        ssl_context: The TLS client context (for example trusting a private CA).
+
+    Raises:
+        ConfigurationError: If an option is refused.
 
     .. versionadded:: 0.1.0
-    """
-    if timeout <= 0 or max_bytes <= 0:
-        raise ConfigurationError("timeout and max_bytes must be positive")
 
-    def fetch(url: str) -> bytes:
-        request = urllib.request.Request(url)  # noqa: S310 - _open allows http(s) only
-        return _open(request, timeout=timeout, max_bytes=max_bytes)
+    .. versionchanged:: 0.1.0
+       https only unless ``allow_http``; same-origin redirects, a whole-transfer deadline and
+       a media type check, as for JWKS.
+    """
+    options = _fetch_options(
+        timeout=timeout,
+        max_bytes=max_bytes,
+        allow_http=allow_http,
+        allow_http_loopback=allow_http_loopback,
+        ssl_context=ssl_context,
+    )
+
+    def fetch(url: str, /) -> bytes:
+        _checked(options, url)
+        return _fetch.require(url, options=options, accept=CRL_CONTENT_TYPES, what="CRL")
 
     return fetch
 
 
-def urllib_ocsp_fetcher(*, timeout: float = 5.0, max_bytes: int = 64 << 10) -> OCSPFetcher:
-    """Return a standard-library OCSP fetcher: POST (RFC 6960 appendix A.1), size-capped.
+def urllib_ocsp_fetcher(
+    *,
+    timeout: float = 5.0,
+    max_bytes: int = 64 << 10,
+    allow_http: bool = False,
+    allow_http_loopback: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
+    use_get: bool = False,
+) -> OCSPFetcher:
+    """Return a standard-library OCSP fetcher over authcore's one guarded fetch path.
+
+    It POSTs the DER request as ``application/ocsp-request`` (RFC 6960 appendix A.1), or, with
+    ``use_get``, GETs the base64 request appended to the responder URL when it encodes to
+    fewer than 255 bytes (RFC 5019 section 5, cache-friendly).  The transport rules are those
+    of :func:`urllib_crl_fetcher`, with ``application/ocsp-response`` as the only accepted
+    media type; a redirect of a POST is refused.
+
+    Args:
+        timeout: Seconds allowed for connecting, for each read, and for the whole transfer.
+        max_bytes: The largest accepted response.
+        allow_http: Also query ``http://`` responders, to any host (OCSP responses are signed;
+            most public responders speak plain http only).
+        allow_http_loopback: Also query ``http://`` responders on loopback addresses (tests).
+        ssl_context: The TLS client context (for example trusting a private CA).
+        use_get: Send short requests with GET instead of POST.
+
+    Raises:
+        ConfigurationError: If an option is refused.
 
     .. versionadded:: 0.1.0
-    """
-    if timeout <= 0 or max_bytes <= 0:
-        raise ConfigurationError("timeout and max_bytes must be positive")
 
-    def fetch(url: str, request: bytes) -> bytes:
-        req = urllib.request.Request(  # noqa: S310 - _open allows http(s) only
+    .. versionchanged:: 0.1.0
+       https only unless ``allow_http``; media type check, whole-transfer deadline,
+       same-origin redirects; ``use_get``.
+    """
+    options = _fetch_options(
+        timeout=timeout,
+        max_bytes=max_bytes,
+        allow_http=allow_http,
+        allow_http_loopback=allow_http_loopback,
+        ssl_context=ssl_context,
+    )
+
+    def fetch(url: str, request: bytes, /) -> bytes:
+        _checked(options, url)
+        if use_get:
+            encoded = urllib.parse.quote(base64.b64encode(request).decode("ascii"), safe="")
+            if len(encoded) < _OCSP_GET_LIMIT:
+                target = url if url.endswith("/") else url + "/"
+                return _fetch.require(
+                    target + encoded, options=options, accept=OCSP_CONTENT_TYPES, what="OCSP"
+                )
+        return _fetch.require(
             url,
+            options=options,
+            accept=OCSP_CONTENT_TYPES,
+            what="OCSP",
             data=request,
-            method="POST",
-            headers={
-                "Content-Type": "application/ocsp-request",
-                "Accept": "application/ocsp-response",
-            },
+            data_type="application/ocsp-request",
         )
-        return _open(req, timeout=timeout, max_bytes=max_bytes)
 
     return fetch

@@ -339,9 +339,9 @@ def test_localhost_counts_as_loopback() -> None:
 )
 def test_network_errors_are_named(error: BaseException, reason: str) -> None:
     """Each low-level failure maps to a short reason without addresses or payloads."""
-    from authcore.jose.jwks import _network_reason  # noqa: PLC0415 - private helper
+    from authcore._fetch import network_reason  # noqa: PLC0415 - private helper
 
-    assert _network_reason(error).startswith(reason)
+    assert network_reason(error).startswith(reason)
 
 
 @settings(max_examples=200, deadline=None)

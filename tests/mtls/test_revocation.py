@@ -225,6 +225,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         route = self.routes.get(self.path)
         status, payload = route(body) if route is not None else (404, b"")
         self.send_response(status)
+        kind = "ocsp-response" if "ocsp" in self.path else "pkix-crl"
+        self.send_header("Content-Type", f"application/{kind}")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -264,7 +266,7 @@ def test_crl_fetched_from_distribution_point(
     leaf = make_leaf(pki.inter, crl_urls=(f"{base}/missing.crl", f"{base}/inter.crl"))
     crl = make_crl(pki.inter, [(leaf.cert.serial_number, KEY_COMPROMISE)])
     routes["/inter.crl"] = lambda _b: (200, crl.public_bytes(serialization.Encoding.DER))
-    checker = CRLChecker(fetch=urllib_crl_fetcher(timeout=5))
+    checker = CRLChecker(fetch=urllib_crl_fetcher(timeout=5, allow_http_loopback=True))
     with pytest.raises(RevokedCertificate):
         verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
 
@@ -275,7 +277,7 @@ def test_crl_fetch_size_cap(
     """A response over max_bytes is a FetchError, and the status stays unknown."""
     base, routes = server
     routes["/big.crl"] = lambda _b: (200, b"x" * 5000)
-    fetch = urllib_crl_fetcher(max_bytes=1000)
+    fetch = urllib_crl_fetcher(max_bytes=1000, allow_http_loopback=True)
     with pytest.raises(FetchError, match="larger"):
         fetch(f"{base}/big.crl")
     with pytest.raises(FetchError, match="404"):
@@ -443,7 +445,7 @@ def test_ocsp_fetch_with_nonce(
         return 200, make_ocsp(leaf.cert, pki.inter, nonce=nonce)
 
     routes["/ocsp"] = echo
-    checker = OCSPChecker(fetch=urllib_ocsp_fetcher(), nonce=True)
+    checker = OCSPChecker(fetch=urllib_ocsp_fetcher(allow_http_loopback=True), nonce=True)
     verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
     verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
     assert len(calls) == 1
@@ -454,7 +456,7 @@ def test_ocsp_fetch_with_nonce(
             _chain(pki, leaf),
             trust=pki.trust,
             now=NOW,
-            revocation=OCSPChecker(fetch=urllib_ocsp_fetcher(), nonce=True),
+            revocation=OCSPChecker(fetch=urllib_ocsp_fetcher(allow_http_loopback=True), nonce=True),
         )
     routes["/ocsp"] = lambda _b: (500, b"")
     with pytest.raises(RevocationUnknown, match="500"):
@@ -462,7 +464,7 @@ def test_ocsp_fetch_with_nonce(
             _chain(pki, leaf),
             trust=pki.trust,
             now=NOW,
-            revocation=OCSPChecker(fetch=urllib_ocsp_fetcher()),
+            revocation=OCSPChecker(fetch=urllib_ocsp_fetcher(allow_http_loopback=True)),
         )
 
 
@@ -619,7 +621,7 @@ def test_ocsp_chain_scope_and_no_responder_url(pki: PKI, ocsp_leaf: Issued) -> N
     stapled = make_ocsp(ocsp_leaf.cert, pki.inter)
     with pytest.raises(RevocationUnknown, match=r"chain\[1\].*no OCSP responder URL"):
         _ocsp_check(
-            pki, ocsp_leaf, stapled, fetch=urllib_ocsp_fetcher(), scope=RevocationScope.CHAIN
+            pki, ocsp_leaf, stapled, fetch=urllib_ocsp_fetcher(allow_http_loopback=True), scope=RevocationScope.CHAIN
         )
 
 
