@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-import http.server
-import threading
-from typing import TYPE_CHECKING, ClassVar
+import urllib.parse
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from cryptography import x509
@@ -24,7 +24,9 @@ from authcore.errors import (
 )
 from authcore.mtls import (
     CRLChecker,
+    CRLFetcher,
     OCSPChecker,
+    OCSPFetcher,
     RevocationPolicy,
     RevocationScope,
     build_ocsp_request,
@@ -33,6 +35,7 @@ from authcore.mtls import (
     verify_client,
     verify_server,
 )
+from tests._loopback import LoopbackPKI, Reply, Server, make_pki, serve
 from tests.mtls._pki import (
     DAY,
     NOW,
@@ -217,78 +220,103 @@ def test_crl_checker_config_errors() -> None:
 
 # ------------------------------------------------------------------------------ local server
 
+CRL_TYPE = "application/pkix-crl"
+OCSP_TYPE = "application/ocsp-response"
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    routes: ClassVar[dict[str, Callable[[bytes], tuple[int, bytes]]]] = {}
 
-    def _serve(self, body: bytes) -> None:
-        route = self.routes.get(self.path)
-        status, payload = route(body) if route is not None else (404, b"")
-        self.send_response(status)
-        kind = "ocsp-response" if "ocsp" in self.path else "pkix-crl"
-        self.send_header("Content-Type", f"application/{kind}")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def do_GET(self) -> None:
-        self._serve(b"")
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        self._serve(self.rfile.read(length))
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        del format, args
+@pytest.fixture(scope="module")
+def loopback(tmp_path_factory: pytest.TempPathFactory) -> LoopbackPKI:
+    """The shared loopback PKI: a CA and a 127.0.0.1 server certificate."""
+    return make_pki(tmp_path_factory.mktemp("loopback"))
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[str, dict[str, Callable[[bytes], tuple[int, bytes]]]]]:
-    """A local HTTP server on 127.0.0.1 whose routes the test sets."""
-    routes: dict[str, Callable[[bytes], tuple[int, bytes]]] = {}
-    handler = type("Handler", (_Handler,), {"routes": routes})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", routes
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+def server(loopback: LoopbackPKI) -> Iterator[Server]:
+    """The shared scriptable HTTPS server on 127.0.0.1."""
+    yield from serve(loopback)
+
+
+def crl_fetcher(loopback: LoopbackPKI, **options: Any) -> CRLFetcher:
+    return urllib_crl_fetcher(ssl_context=loopback.client_context(), **options)
+
+
+def ocsp_fetcher(loopback: LoopbackPKI, **options: Any) -> OCSPFetcher:
+    return urllib_ocsp_fetcher(ssl_context=loopback.client_context(), **options)
+
+
+def crl_reply(crl: x509.CertificateRevocationList) -> Reply:
+    return Reply(body=crl.public_bytes(serialization.Encoding.DER), content_type=CRL_TYPE)
 
 
 def test_crl_fetched_from_distribution_point(
-    pki: PKI, server: tuple[str, dict[str, Callable[[bytes], tuple[int, bytes]]]]
+    pki: PKI, server: Server, loopback: LoopbackPKI
 ) -> None:
-    """Without a CRL in the pool the distribution point is fetched (over 127.0.0.1)."""
-    base, routes = server
-    leaf = make_leaf(pki.inter, crl_urls=(f"{base}/missing.crl", f"{base}/inter.crl"))
+    """Without a CRL in the pool the distribution points are fetched over HTTPS in turn."""
+    leaf = make_leaf(pki.inter, crl_urls=(server.url("/missing.crl"), server.url("/inter.crl")))
     crl = make_crl(pki.inter, [(leaf.cert.serial_number, KEY_COMPROMISE)])
-    routes["/inter.crl"] = lambda _b: (200, crl.public_bytes(serialization.Encoding.DER))
-    checker = CRLChecker(fetch=urllib_crl_fetcher(timeout=5, allow_http_loopback=True))
+    server.set("/inter.crl", crl_reply(crl))
+    checker = CRLChecker(fetch=crl_fetcher(loopback, timeout=5))
     with pytest.raises(RevokedCertificate):
         verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
+    assert server.hits("/missing.crl") == 1
+    assert server.hits("/inter.crl") == 1
 
 
-def test_crl_fetch_size_cap(
-    pki: PKI, server: tuple[str, dict[str, Callable[[bytes], tuple[int, bytes]]]]
-) -> None:
+def test_crl_fetch_size_cap(pki: PKI, server: Server, loopback: LoopbackPKI) -> None:
     """A response over max_bytes is a FetchError, and the status stays unknown."""
-    base, routes = server
-    routes["/big.crl"] = lambda _b: (200, b"x" * 5000)
-    fetch = urllib_crl_fetcher(max_bytes=1000, allow_http_loopback=True)
+    server.set("/big.crl", Reply(body=b"x" * 5000, content_type=CRL_TYPE))
+    fetch = crl_fetcher(loopback, max_bytes=1000)
     with pytest.raises(FetchError, match="larger"):
-        fetch(f"{base}/big.crl")
+        fetch(server.url("/big.crl"))
     with pytest.raises(FetchError, match="404"):
-        fetch(f"{base}/nothing")
-    with pytest.raises(FetchError, match="http"):
+        fetch(server.url("/nothing"))
+    with pytest.raises(FetchError, match="https"):
         fetch("file:///etc/passwd")
-    leaf = make_leaf(pki.inter, crl_urls=(f"{base}/big.crl",))
+    leaf = make_leaf(pki.inter, crl_urls=(server.url("/big.crl"),))
     with pytest.raises(RevocationUnknown):
         verify_client(
             _chain(pki, leaf), trust=pki.trust, now=NOW, revocation=CRLChecker(fetch=fetch)
         )
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Reply(body=b"crl", content_type="text/html"), "content type 'text/html'"),
+        (Reply(body=b"crl", content_type=None), "content type 'none'"),
+        (Reply(status=302, headers=(("Location", "https://example.com/x.crl"),)), "origin"),
+        (
+            Reply(body=b"crl", content_type=CRL_TYPE, headers=(("Content-Encoding", "gzip"),)),
+            "encoding",
+        ),
+    ],
+)
+def test_crl_fetcher_has_the_jwks_fetcher_guarantees(
+    server: Server, loopback: LoopbackPKI, reply: Reply, reason: str
+) -> None:
+    """Media type, content encoding and same-origin redirects are checked for CRLs too."""
+    server.set("/x.crl", reply)
+    with pytest.raises(FetchError, match=reason):
+        crl_fetcher(loopback)(server.url("/x.crl"))
+
+
+def test_crl_fetcher_refuses_plain_http_unless_allowed(pki: PKI, loopback: LoopbackPKI) -> None:
+    """Plain http is refused by default, allowed to loopback or to any host when asked."""
+    crl = make_crl(pki.inter, [])
+    with Server(None) as plain:
+        plain.set("/a.crl", crl_reply(crl))
+        url = plain.url("/a.crl")
+        with pytest.raises(FetchError, match="https"):
+            crl_fetcher(loopback)(url)
+        assert crl_fetcher(loopback, allow_http_loopback=True)(url) == crl_reply(crl).body
+        assert crl_fetcher(loopback, allow_http=True)(url) == crl_reply(crl).body
+        assert plain.hits("/a.crl") == 2
+    with pytest.raises(FetchError, match="loopback"):
+        crl_fetcher(loopback, allow_http_loopback=True)("http://crl.example/a.crl")
+    with pytest.raises(ConfigurationError):
+        urllib_crl_fetcher(timeout=0)
+    with pytest.raises(ConfigurationError):
+        urllib_ocsp_fetcher(max_bytes=0)
 
 
 # ---------------------------------------------------------------------------------------- OCSP
@@ -427,45 +455,67 @@ def test_ocsp_request_builder(pki: PKI) -> None:
         build_ocsp_request(pki.client.cert, pki.inter.cert, nonce=b"")
 
 
-def test_ocsp_fetch_with_nonce(
-    pki: PKI, server: tuple[str, dict[str, Callable[[bytes], tuple[int, bytes]]]]
-) -> None:
+def test_ocsp_fetch_with_nonce(pki: PKI, server: Server, loopback: LoopbackPKI) -> None:
     """Fetched responses must echo the request nonce; good answers are then cached."""
-    base, routes = server
-    leaf = make_leaf(pki.inter, ocsp_urls=(f"{base}/ocsp",))
-    calls: list[bytes] = []
+    leaf = make_leaf(pki.inter, ocsp_urls=(server.url("/ocsp"),))
 
-    def echo(body: bytes) -> tuple[int, bytes]:
-        calls.append(body)
+    def echo(body: bytes) -> Reply:
         nonce = (
             ocsp.load_der_ocsp_request(body)
             .extensions.get_extension_for_class(x509.OCSPNonce)
             .value.nonce
         )
-        return 200, make_ocsp(leaf.cert, pki.inter, nonce=nonce)
+        return Reply(body=make_ocsp(leaf.cert, pki.inter, nonce=nonce), content_type=OCSP_TYPE)
 
-    routes["/ocsp"] = echo
-    checker = OCSPChecker(fetch=urllib_ocsp_fetcher(allow_http_loopback=True), nonce=True)
+    server.set("/ocsp", echo)
+    checker = OCSPChecker(fetch=ocsp_fetcher(loopback), nonce=True)
     verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
     verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
-    assert len(calls) == 1
+    assert server.hits("/ocsp", method="POST") == 1
 
-    routes["/ocsp"] = lambda _b: (200, make_ocsp(leaf.cert, pki.inter, nonce=b"x" * 16))
+    wrong = make_ocsp(leaf.cert, pki.inter, nonce=b"x" * 16)
+    server.set("/ocsp", Reply(body=wrong, content_type=OCSP_TYPE))
     with pytest.raises(RevocationUnknown, match="nonce"):
         verify_client(
             _chain(pki, leaf),
             trust=pki.trust,
             now=NOW,
-            revocation=OCSPChecker(fetch=urllib_ocsp_fetcher(allow_http_loopback=True), nonce=True),
+            revocation=OCSPChecker(fetch=ocsp_fetcher(loopback), nonce=True),
         )
-    routes["/ocsp"] = lambda _b: (500, b"")
+    server.set("/ocsp", Reply(status=500))
     with pytest.raises(RevocationUnknown, match="500"):
         verify_client(
             _chain(pki, leaf),
             trust=pki.trust,
             now=NOW,
-            revocation=OCSPChecker(fetch=urllib_ocsp_fetcher(allow_http_loopback=True)),
+            revocation=OCSPChecker(fetch=ocsp_fetcher(loopback)),
         )
+
+
+def test_ocsp_fetch_with_get(pki: PKI, server: Server, loopback: LoopbackPKI) -> None:
+    """use_get sends a short request as base64 in the path (RFC 5019); POST is not used."""
+    leaf = make_leaf(pki.inter, ocsp_urls=(server.url("/ocsp"),))
+    request = build_ocsp_request(leaf.cert, pki.inter.cert)
+    path = "/ocsp/" + urllib.parse.quote(base64.b64encode(request).decode(), safe="")
+    server.set(path, Reply(body=make_ocsp(leaf.cert, pki.inter), content_type=OCSP_TYPE))
+    checker = OCSPChecker(fetch=ocsp_fetcher(loopback, use_get=True))
+    verify_client(_chain(pki, leaf), trust=pki.trust, now=NOW, revocation=checker)
+    assert server.hits(path, method="GET") == 1
+    assert server.hits("/ocsp", method="POST") == 0
+
+
+def test_ocsp_fetcher_checks_media_type_and_refuses_post_redirects(
+    server: Server, loopback: LoopbackPKI
+) -> None:
+    """The OCSP fetcher accepts only application/ocsp-response and never redirects a POST."""
+    fetch = ocsp_fetcher(loopback)
+    server.set("/ocsp", Reply(body=b"der", content_type="application/json"))
+    with pytest.raises(FetchError, match="content type"):
+        fetch(server.url("/ocsp"), b"request")
+    server.set("/ocsp", Reply(status=307, headers=(("Location", server.url("/other")),)))
+    with pytest.raises(FetchError, match="redirect"):
+        fetch(server.url("/ocsp"), b"request")
+    assert server.hits("/other") == 0
 
 
 def test_ocsp_without_staple_or_fetcher(pki: PKI) -> None:
@@ -621,7 +671,7 @@ def test_ocsp_chain_scope_and_no_responder_url(pki: PKI, ocsp_leaf: Issued) -> N
     stapled = make_ocsp(ocsp_leaf.cert, pki.inter)
     with pytest.raises(RevocationUnknown, match=r"chain\[1\].*no OCSP responder URL"):
         _ocsp_check(
-            pki, ocsp_leaf, stapled, fetch=urllib_ocsp_fetcher(allow_http_loopback=True), scope=RevocationScope.CHAIN
+            pki, ocsp_leaf, stapled, fetch=urllib_ocsp_fetcher(), scope=RevocationScope.CHAIN
         )
 
 

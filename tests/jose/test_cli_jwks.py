@@ -12,7 +12,7 @@ from authcore.cli import main
 from authcore.cli._jwks import add_jwks_url_options, keys_from_jwks_url
 from authcore.errors import FetchError, UsageError
 from authcore.jose import JWK
-from tests.lifecycle._server import Reply, Server, jwks_body
+from tests._loopback import Reply, Server, jwks_body
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -27,8 +27,8 @@ from authcore.jose.jwks import (
     run_in_thread,
     urllib_fetcher,
 )
-from tests.lifecycle._server import LoopbackPKI, Reply, Server
-from tests.lifecycle.test_jwks_cache import T0, jwks
+from tests._loopback import LoopbackPKI, Reply, Server
+from tests.jose.test_jwks_cache import T0, jwks
 
 KEY_1 = JWK.generate("ES256", kid="one")
 KEY_2 = JWK.generate("ES256", kid="two")
