@@ -54,7 +54,7 @@ from authcore.mtls._load import load_crl, serial_of
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Hashable, Iterable, Sequence
 
 __all__ = [
     "CRLChecker",
@@ -70,6 +70,13 @@ __all__ = [
 ]
 
 _MAX_CRL_NUMBER: Final = 1 << 159  # RFC 5280 5.2.3: at most 20 octets
+# Bounds of what a checker keeps from fetching (the fetched data and URLs come from certificates
+# and answers an attacker on the path can influence): entries beyond them evict the oldest.
+_MAX_FETCHED_SCOPES: Final = 1024
+_MAX_REMEMBERED_FAILURES: Final = 1024
+_MAX_OCSP_ANSWERS: Final = 4096
+_MAX_STATIC_CHECKS: Final = 4096
+_DEFAULT_NEGATIVE_TTL: Final = dt.timedelta(minutes=1)
 _OCSP_NONCE_BYTES: Final = 16
 _KNOWN_CRL_EXTENSIONS: Final = (
     x509.CRLNumber,
@@ -216,6 +223,50 @@ def _key_usage_allows_crl(issuer: x509.Certificate) -> bool:
     return ku.crl_sign
 
 
+class _FailureMemory:
+    """Fetches that failed or gave nothing usable, remembered for ``ttl`` (bounded, oldest out).
+
+    Keys are URLs (the endpoint failed) or (URL, certificate) pairs (its answer about that
+    certificate was unusable).  A clock moved back never blocks a fetch.
+    """
+
+    __slots__ = ("_entries", "_lock", "_ttl")
+
+    def __init__(self, ttl: dt.timedelta) -> None:
+        self._ttl = ttl
+        self._entries: dict[Hashable, tuple[dt.datetime, dt.datetime]] = {}
+        self._lock = threading.Lock()
+
+    def blocked_until(self, key: Hashable, now: dt.datetime) -> dt.datetime | None:
+        """When the remembered failure of ``key`` expires, or ``None`` if a fetch may go."""
+        entry = self._entries.get(key)
+        if entry is None or not entry[0] <= now < entry[1]:
+            return None
+        return entry[1]
+
+    def failed(self, key: Hashable, now: dt.datetime) -> None:
+        """Remember that fetching ``key`` failed at ``now``."""
+        if not self._ttl:
+            return
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = (now, now + self._ttl)
+            while len(self._entries) > _MAX_REMEMBERED_FAILURES:
+                del self._entries[next(iter(self._entries))]
+
+    def succeeded(self, key: Hashable) -> None:
+        """Forget a failure of ``key``."""
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _recently_failed(until: dt.datetime) -> str:
+    return f"fetch failed recently; next attempt after {until.isoformat()}"
+
+
 # ---------------------------------------------------------------------------------------- CRL
 
 
@@ -232,23 +283,36 @@ class CRLChecker:
     issuer is ignored (rollback).  When none is usable and ``fetch`` is given, the
     certificate's HTTP(S) distribution points are fetched in turn.
 
+    What fetching keeps is bounded, since distribution points are often plain http and anyone
+    on the path can answer them: a fetched CRL that is not usable for the certificate (bad
+    signature, wrong issuer, stale, ...) is discarded at once; per issuer key and CRL scope
+    only the newest usable fetched CRL is kept (and at most 1024 scopes in all); a fetch that
+    fails or brings nothing usable is not repeated for that URL within ``negative_ttl``.
+
     Args:
         crls: CRL objects, or PEM/DER data holding CRLs.
         policy: Hard- or soft-fail when no usable CRL is found.
         scope: Leaf only or the whole chain.
         fetch: Optional fetcher for distribution points (see :func:`urllib_crl_fetcher`).
         leeway: Clock skew tolerated on thisUpdate/nextUpdate.
+        negative_ttl: How long a failed or unusable fetch of a URL is remembered (zero:
+            not at all).
 
     Raises:
         ConfigurationError: If a given CRL cannot be parsed or an option is invalid.
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.1.0
+       Fetched CRLs are kept only when usable, one per issuer and scope; ``negative_ttl``.
     """
 
     __slots__ = (
         "_best",
         "_by_issuer",
+        "_failures",
         "_fetch",
+        "_fetched",
         "_leeway",
         "_lock",
         "_policy",
@@ -267,10 +331,17 @@ class CRLChecker:
         scope: RevocationScope = RevocationScope.LEAF,
         fetch: CRLFetcher | None = None,
         leeway: dt.timedelta = dt.timedelta(0),
+        negative_ttl: dt.timedelta = _DEFAULT_NEGATIVE_TTL,
     ) -> None:
-        _check_options(policy, scope, leeway=leeway)
+        _check_options(policy, scope, leeway=leeway, negative_ttl=negative_ttl)
         self._policy, self._scope, self._fetch, self._leeway = policy, scope, fetch, leeway
         self._by_issuer: dict[bytes, list[x509.CertificateRevocationList]] = {}
+        # Fetched CRLs: issuer key hash -> CRL scope -> (cRLNumber, the newest usable CRL).
+        self._fetched: dict[
+            bytes,
+            dict[x509.IssuingDistributionPoint | None, tuple[int, x509.CertificateRevocationList]],
+        ] = {}
+        self._failures = _FailureMemory(negative_ttl)
         self._static_cache: dict[
             tuple[int, x509.Certificate],
             tuple[x509.CertificateRevocationList, int | str, x509.IssuingDistributionPoint | None],
@@ -322,27 +393,71 @@ class CRLChecker:
         if status.problem is None or self._fetch is None:
             return status
         for url in _http_urls(cert, x509.CRLDistributionPoints):
-            if not self._fetch_into_pool(self._fetch, url):
+            until = self._failures.blocked_until(url, now)
+            if until is not None:
+                status = RevocationStatus(problem=f"CRL {_recently_failed(until)}")
                 continue
+            if not self._fetch_usable(self._fetch, url, cert, issuer, now):
+                self._failures.failed(url, now)
+                continue
+            self._failures.succeeded(url)
             fetched = self._from_pool(cert, issuer, now)
             if fetched.problem is None:
                 return fetched
         return status
 
-    def _fetch_into_pool(self, fetch: CRLFetcher, url: str) -> bool:
+    def _fetch_usable(
+        self,
+        fetch: CRLFetcher,
+        url: str,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        now: dt.datetime,
+    ) -> bool:
+        """Fetch ``url``; keep the newest CRL usable for ``cert`` and say whether there was one."""
         try:
             crls = load_crl(fetch(url))
         except (FetchError, MalformedCertificate):
             return False
+        spki = _spki_hash(issuer)
+        kept = False
         for crl in crls:
-            self.add(crl)
-        return True
+            if crl.issuer != cert.issuer:
+                continue
+            # Checked without filling the per-CRL cache: a CRL that fails is dropped at once.
+            number, idp = _static_checks(crl, issuer)
+            if isinstance(number, str) or isinstance(
+                self._usable(crl, cert, issuer, now, static=(number, idp)), str
+            ):
+                continue
+            with self._lock:
+                scopes = self._fetched.setdefault(spki, {})
+                current = scopes.get(idp)
+                if current is not None:
+                    if current[0] >= number:
+                        kept = True  # what we hold is as new; the fetched copy is dropped
+                        continue
+                    self._static_cache.pop((id(current[1]), issuer), None)
+                scopes[idp] = (number, crl)
+                kept = True
+                self._evict_fetched()
+        return kept
+
+    def _evict_fetched(self) -> None:
+        """Drop the oldest fetched scopes beyond the bound (the lock is held)."""
+        while sum(len(scopes) for scopes in self._fetched.values()) > _MAX_FETCHED_SCOPES:
+            spki = next(iter(self._fetched))
+            scopes = self._fetched[spki]
+            scopes.pop(next(iter(scopes)))
+            if not scopes:
+                del self._fetched[spki]
 
     def _from_pool(  # noqa: C901, PLR0911 - one exit per outcome
         self, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime
     ) -> RevocationStatus:
         key = issuer.subject.public_bytes()
         candidates = list(self._by_issuer.get(key, ()))
+        candidates.extend(crl for _, crl in self._fetched.get(_spki_hash(issuer), {}).values())
         if not candidates:
             return RevocationStatus(problem="no CRL from the issuer")
         best: tuple[int, x509.CertificateRevocationList] | None = None
@@ -395,6 +510,8 @@ class CRLChecker:
             return cached[1], cached[2]
         result, idp = _static_checks(crl, issuer)
         with self._lock:
+            if len(self._static_cache) >= _MAX_STATIC_CHECKS:
+                self._static_cache.clear()  # rebuilt on demand; only pool and fetched CRLs
             self._static_cache[key] = (crl, result, idp)
         return result, idp
 
@@ -404,9 +521,11 @@ class CRLChecker:
         cert: x509.Certificate,
         issuer: x509.Certificate,
         now: dt.datetime,
+        *,
+        static: tuple[int | str, x509.IssuingDistributionPoint | None] | None = None,
     ) -> int | str:
         """Return the CRL number of a usable CRL, or why it cannot be used."""
-        number, idp = self._static(crl, issuer)
+        number, idp = static if static is not None else self._static(crl, issuer)
         if isinstance(number, str):
             return number
         if idp is not None:
@@ -609,7 +728,10 @@ class OCSPChecker:
     issuer, carrying id-kp-OCSPSigning and valid at ``now``; thisUpdate <= now (+ leeway) and
     now <= nextUpdate (+ leeway), or, without nextUpdate, thisUpdate is within ``max_age``;
     and, when a nonce was sent, the response echoes it.  A stapled response is tried for the
-    leaf before anything is fetched.  Good answers are cached until their nextUpdate.
+    leaf before anything is fetched.  Usable answers are cached until their nextUpdate (at
+    most 4096, expired ones dropped first).  A responder that cannot be reached is not asked
+    again within ``negative_ttl``, nor is one whose answer about a certificate was unusable
+    asked again about that certificate.
 
     Args:
         fetch: Sends requests (see :func:`urllib_ocsp_fetcher`); without it only stapled
@@ -620,11 +742,26 @@ class OCSPChecker:
             many responders serve cached responses without one.
         max_age: Maximum age of a response without nextUpdate.
         leeway: Clock skew tolerated on thisUpdate/nextUpdate.
+        negative_ttl: How long a failed fetch (per responder) or an unusable answer (per
+            responder and certificate) is remembered (zero: not at all).
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.1.0
+       Bounded answer cache; ``negative_ttl``.
     """
 
-    __slots__ = ("_cache", "_fetch", "_leeway", "_lock", "_max_age", "_nonce", "_policy", "_scope")
+    __slots__ = (
+        "_cache",
+        "_failures",
+        "_fetch",
+        "_leeway",
+        "_lock",
+        "_max_age",
+        "_nonce",
+        "_policy",
+        "_scope",
+    )
 
     def __init__(
         self,
@@ -635,11 +772,13 @@ class OCSPChecker:
         nonce: bool = False,
         max_age: dt.timedelta = dt.timedelta(days=7),
         leeway: dt.timedelta = dt.timedelta(minutes=5),
+        negative_ttl: dt.timedelta = _DEFAULT_NEGATIVE_TTL,
     ) -> None:
-        _check_options(policy, scope, max_age=max_age, leeway=leeway)
+        _check_options(policy, scope, max_age=max_age, leeway=leeway, negative_ttl=negative_ttl)
         self._fetch, self._policy, self._scope = fetch, policy, scope
         self._nonce, self._max_age, self._leeway = nonce, max_age, leeway
         self._cache: dict[tuple[bytes, int], tuple[dt.datetime, RevocationStatus]] = {}
+        self._failures = _FailureMemory(negative_ttl)
         self._lock = threading.Lock()
 
     def check(
@@ -689,16 +828,26 @@ class OCSPChecker:
         if not urls:
             return RevocationStatus(problem="no stapled response and no OCSP responder URL")
         for url in urls:
+            until = self._failures.blocked_until(url, now) or self._failures.blocked_until(
+                (url, cache_key), now
+            )
+            if until is not None:
+                problem = f"OCSP {_recently_failed(until)}"
+                continue
             nonce = os.urandom(_OCSP_NONCE_BYTES) if self._nonce else None
             request = build_ocsp_request(cert, issuer, nonce=nonce)
             try:
                 der = self._fetch(url, request)
             except FetchError as exc:
+                self._failures.failed(url, now)
                 problem = f"OCSP fetch failed: {exc.detail}"
                 continue
+            self._failures.succeeded(url)
             status = self.verify_response(der, cert, issuer, now=now, nonce=nonce)
             if status.problem is None:
+                self._failures.succeeded((url, cache_key))
                 return status
+            self._failures.failed((url, cache_key), now)
             problem = status.problem
         return RevocationStatus(problem=problem)
 
@@ -763,9 +912,27 @@ class OCSPChecker:
             )
         else:
             status = RevocationStatus()
-        with self._lock:
-            self._cache[(_spki_hash(issuer), serial_of(cert))] = (expires + self._leeway, status)
+        self._remember(_spki_hash(issuer), serial_of(cert), expires + self._leeway, status, now)
         return status
+
+    def _remember(
+        self,
+        spki: bytes,
+        serial: int,
+        until: dt.datetime,
+        status: RevocationStatus,
+        now: dt.datetime,
+    ) -> None:
+        """Cache a usable answer until ``until``, within the bound (expired, then oldest, out)."""
+        with self._lock:
+            cache = self._cache
+            cache.pop((spki, serial), None)
+            if len(cache) >= _MAX_OCSP_ANSWERS:
+                for key in [k for k, (expiry, _) in cache.items() if expiry < now]:
+                    del cache[key]
+            while len(cache) >= _MAX_OCSP_ANSWERS:
+                del cache[next(iter(cache))]
+            cache[(spki, serial)] = (until, status)
 
     @staticmethod
     def _match(

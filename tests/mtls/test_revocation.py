@@ -704,3 +704,199 @@ def test_corrupted_stapled_ocsp_only_raises_authcore_errors(
         _ocsp_check(pki, ocsp_leaf, bytes(response))
     except AuthcoreError:
         pass
+
+
+# ------------------------------------------------------------------- bounded revocation fetching
+
+
+class CountingFetch:
+    """A CRL fetcher that serves scripted answers and counts calls."""
+
+    def __init__(self, answer: Callable[[int], bytes]) -> None:
+        self.calls = 0
+        self._answer = answer
+
+    def __call__(self, url: str, /) -> bytes:
+        del url
+        self.calls += 1
+        return self._answer(self.calls)
+
+
+def _der(crl: x509.CertificateRevocationList) -> bytes:
+    return crl.public_bytes(serialization.Encoding.DER)
+
+
+def _unreachable(_: int) -> bytes:
+    raise FetchError("connection refused")
+
+
+def test_forged_fetched_crls_are_discarded_at_once(pki: PKI) -> None:
+    """CRLs carrying the issuer's name but signed by another key are never kept."""
+    leaf = make_leaf(pki.inter, crl_urls=("https://crl.example/inter.crl",))
+    forger = ec_key()
+    fetch = CountingFetch(lambda n: _der(make_crl(pki.inter, number=n, signer=forger)))
+    checker = CRLChecker(
+        fetch=fetch, policy=RevocationPolicy.SOFT_FAIL, negative_ttl=dt.timedelta(0)
+    )
+    for _ in range(30):
+        checker.check(_chain(pki, leaf), now=NOW)
+    assert fetch.calls == 30  # negative caching off: every verification fetched
+    assert checker._fetched == {}  # what is held is the point of the test
+    assert checker._static_cache == {}
+    assert checker._by_issuer == {}
+
+
+def test_only_the_newest_usable_fetched_crl_is_kept(pki: PKI) -> None:
+    """Each refetch replaces the held CRL of that issuer; one CRL is held whatever the count."""
+    leaf = make_leaf(pki.inter, crl_urls=("https://crl.example/inter.crl",))
+
+    def answer(n: int) -> bytes:
+        start = NOW + (n - 1) * 2 * DAY
+        return _der(make_crl(pki.inter, number=n, this_update=start, next_update=start + DAY))
+
+    fetch = CountingFetch(answer)
+    checker = CRLChecker(fetch=fetch)
+    for day in range(10):
+        at = NOW + day * 2 * DAY + dt.timedelta(hours=1)
+        checker.check(_chain(pki, leaf), now=at)
+        checker.check(_chain(pki, leaf), now=at)  # served from the held CRL
+    assert fetch.calls == 10
+    held = checker._fetched  # what is held is the point of the test
+    assert [len(scopes) for scopes in held.values()] == [1]
+    assert next(iter(next(iter(held.values())).values()))[0] == 10
+    assert len(checker._static_cache) == 1
+
+
+def test_an_older_fetched_crl_does_not_replace_a_newer_one(pki: PKI) -> None:
+    """A fetched CRL with a lower number than the held one is dropped (no rollback)."""
+    leaf = make_leaf(pki.inter, crl_urls=("https://crl.example/a.crl", "https://crl.example/b.crl"))
+    newer = _der(make_crl(pki.inter, number=7, next_update=NOW + DAY))
+    older = _der(make_crl(pki.inter, number=3))
+    fetch = CountingFetch(lambda n: newer if n == 1 else older)
+    checker = CRLChecker(fetch=fetch, negative_ttl=dt.timedelta(0))
+    checker.check(_chain(pki, leaf), now=NOW)
+    with pytest.raises(RevocationUnknown):
+        checker.check(_chain(pki, leaf), now=NOW + 2 * DAY)  # held one stale, b.crl older
+    held = checker._fetched  # what is held is the point of the test
+    assert [number for scopes in held.values() for number, _ in scopes.values()] == [7]
+
+
+@pytest.mark.parametrize("answer", [_unreachable, lambda _: b"not a CRL"])
+def test_failed_crl_fetches_are_cached_negatively(pki: PKI, answer: Callable[[int], bytes]) -> None:
+    """100 verifications against a failing distribution point cost one fetch per negative_ttl."""
+    leaf = make_leaf(pki.inter, crl_urls=("https://crl.example/inter.crl",))
+    fetch = CountingFetch(answer)
+    checker = CRLChecker(
+        fetch=fetch, policy=RevocationPolicy.SOFT_FAIL, negative_ttl=dt.timedelta(seconds=30)
+    )
+    for _ in range(100):
+        checker.check(_chain(pki, leaf), now=NOW)
+    assert fetch.calls == 1
+    hard = CRLChecker(fetch=fetch)  # the memory belongs to the checker: this one fetches
+    with pytest.raises(RevocationUnknown):
+        hard.check(_chain(pki, leaf), now=NOW)
+    with pytest.raises(RevocationUnknown, match="failed recently"):
+        hard.check(_chain(pki, leaf), now=NOW)
+    assert fetch.calls == 2
+    checker.check(_chain(pki, leaf), now=NOW + dt.timedelta(seconds=31))
+    assert fetch.calls == 3
+    checker.check(_chain(pki, leaf), now=NOW - dt.timedelta(seconds=1))  # clock moved back
+    assert fetch.calls == 4
+    assert len(checker._failures) == 1  # one URL remembered
+
+
+def test_remembered_failures_are_bounded(pki: PKI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The negative cache keeps at most its bound of URLs, dropping the oldest."""
+    monkeypatch.setattr("authcore.mtls._revocation._MAX_REMEMBERED_FAILURES", 3)
+    urls = tuple(f"https://crl.example/{i}.crl" for i in range(5))
+    leaf = make_leaf(pki.inter, crl_urls=urls)
+    fetch = CountingFetch(_unreachable)
+    checker = CRLChecker(fetch=fetch, policy=RevocationPolicy.SOFT_FAIL)
+    checker.check(_chain(pki, leaf), now=NOW)
+    assert fetch.calls == 5
+    assert len(checker._failures) == 3
+    remembered = make_leaf(pki.inter, crl_urls=urls[2:])
+    checker.check(_chain(pki, remembered), now=NOW)
+    assert fetch.calls == 5  # the three newest failures are remembered
+    forgotten = make_leaf(pki.inter, crl_urls=urls[:1])
+    checker.check(_chain(pki, forgotten), now=NOW)
+    assert fetch.calls == 6  # the oldest was dropped: tried again
+
+
+class CountingOCSP:
+    """An OCSP fetcher that serves a scripted answer and counts calls."""
+
+    def __init__(self, answer: Callable[[bytes], bytes]) -> None:
+        self.calls = 0
+        self._answer = answer
+
+    def __call__(self, url: str, request: bytes, /) -> bytes:
+        del url
+        self.calls += 1
+        return self._answer(request)
+
+
+def _ocsp_down(_: bytes) -> bytes:
+    raise FetchError("timed out")
+
+
+def test_unreachable_ocsp_responder_is_cached_negatively(pki: PKI) -> None:
+    """A responder that fails is asked once per negative_ttl, whatever the certificates."""
+    leaves = [make_leaf(pki.inter, ocsp_urls=("https://ocsp.example",)) for _ in range(3)]
+    fetch = CountingOCSP(_ocsp_down)
+    checker = OCSPChecker(fetch=fetch, policy=RevocationPolicy.SOFT_FAIL)
+    for _ in range(100):
+        for leaf in leaves:
+            checker.check(_chain(pki, leaf), now=NOW)
+    assert fetch.calls == 1
+    hard = OCSPChecker(fetch=fetch)
+    with pytest.raises(RevocationUnknown, match="fetch failed"):
+        hard.check(_chain(pki, leaves[0]), now=NOW)
+    with pytest.raises(RevocationUnknown, match="failed recently"):
+        hard.check(_chain(pki, leaves[1]), now=NOW)
+    assert fetch.calls == 2
+    checker.check(_chain(pki, leaves[0]), now=NOW + dt.timedelta(minutes=2))
+    assert fetch.calls == 3
+
+
+def test_unusable_ocsp_answers_are_cached_negatively_per_certificate(pki: PKI) -> None:
+    """An unusable answer about one certificate is not asked again; others still are."""
+    forger = make_ca("Forger")
+    one, two = (make_leaf(pki.inter, ocsp_urls=("https://ocsp.example",)) for _ in range(2))
+    fetch = CountingOCSP(lambda _: make_ocsp(one.cert, pki.inter, responder=forger))
+    checker = OCSPChecker(fetch=fetch, policy=RevocationPolicy.SOFT_FAIL)
+    for _ in range(100):
+        checker.check(_chain(pki, one), now=NOW)
+    assert fetch.calls == 1
+    checker.check(_chain(pki, two), now=NOW)
+    assert fetch.calls == 2
+    assert checker._cache == {}  # nothing unusable is kept
+
+
+def test_ocsp_answer_cache_is_bounded(pki: PKI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Good answers are cached up to the bound; the oldest go first."""
+    monkeypatch.setattr("authcore.mtls._revocation._MAX_OCSP_ANSWERS", 3)
+    leaves = [make_leaf(pki.inter, ocsp_urls=("https://ocsp.example",)) for _ in range(5)]
+    by_serial = {leaf.cert.serial_number: leaf for leaf in leaves}
+
+    def answer(request: bytes) -> bytes:
+        serial = ocsp.load_der_ocsp_request(request).serial_number
+        return make_ocsp(by_serial[serial].cert, pki.inter)
+
+    fetch = CountingOCSP(answer)
+    checker = OCSPChecker(fetch=fetch)
+    for leaf in leaves:
+        checker.check(_chain(pki, leaf), now=NOW)
+    assert len(checker._cache) == 3
+    checker.check(_chain(pki, leaves[-1]), now=NOW)  # still cached
+    assert fetch.calls == 5
+    checker.check(_chain(pki, leaves[0]), now=NOW)  # evicted: asked again
+    assert fetch.calls == 6
+
+
+def test_negative_ttl_must_be_a_timedelta() -> None:
+    """negative_ttl is a non-negative timedelta on both checkers."""
+    with pytest.raises(ConfigurationError, match="negative_ttl"):
+        CRLChecker(negative_ttl=30)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="negative_ttl"):
+        OCSPChecker(negative_ttl=dt.timedelta(seconds=-1))
