@@ -87,6 +87,17 @@ _KNOWN_CRL_EXTENSIONS: Final = (
     x509.AuthorityInformationAccess,
 )
 _KNOWN_ENTRY_EXTENSIONS: Final = (x509.CRLReason, x509.InvalidityDate)
+# What reading a lazily parsed part of a certificate, CRL or OCSP response can raise in
+# cryptography: such data is unusable, never an untyped escape (issue 12 item 3).
+_LAZY_ERRORS: Final = (
+    ValueError,
+    TypeError,
+    OverflowError,
+    _CryptoUnsupported,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+)
 
 
 class RevocationPolicy(enum.Enum):
@@ -388,7 +399,19 @@ class CRLChecker:
     def status(
         self, cert: x509.Certificate, issuer: x509.Certificate, *, now: dt.datetime
     ) -> RevocationStatus:
-        """Return the status of ``cert`` from the CRLs of ``issuer`` (fetching if configured)."""
+        """Return the status of ``cert`` from the CRLs of ``issuer`` (fetching if configured).
+
+        Data that cannot be parsed gives a status whose ``problem`` says so; only
+        configuration mistakes raise.
+        """
+        try:
+            return self._status(cert, issuer, now)
+        except _LAZY_ERRORS as exc:
+            return RevocationStatus(problem=f"CRL data cannot be parsed ({type(exc).__name__})")
+
+    def _status(
+        self, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime
+    ) -> RevocationStatus:
         status = self._from_pool(cert, issuer, now)
         if status.problem is None or self._fetch is None:
             return status
@@ -422,13 +445,16 @@ class CRLChecker:
         spki = _spki_hash(issuer)
         kept = False
         for crl in crls:
-            if crl.issuer != cert.issuer:
-                continue
             # Checked without filling the per-CRL cache: a CRL that fails is dropped at once.
-            number, idp = _static_checks(crl, issuer)
-            if isinstance(number, str) or isinstance(
-                self._usable(crl, cert, issuer, now, static=(number, idp)), str
-            ):
+            try:
+                if crl.issuer != cert.issuer:
+                    continue
+                number, idp = _static_checks(crl, issuer)
+                if isinstance(number, str) or isinstance(
+                    self._usable(crl, cert, issuer, now, static=(number, idp)), str
+                ):
+                    continue
+            except _LAZY_ERRORS:
                 continue
             with self._lock:
                 scopes = self._fetched.setdefault(spki, {})
@@ -685,35 +711,51 @@ def _verify_signature(signer: x509.Certificate, response: ocsp.OCSPResponse) -> 
     return True
 
 
-def _responder_matches(resp: ocsp.OCSPResponse, cert: x509.Certificate) -> bool:
-    if resp.responder_name is not None:
-        return resp.responder_name == cert.subject
-    key_hash = resp.responder_key_hash
-    return key_hash is not None and bytes_eq(key_hash, _spki_hash(cert))
+_ResponderId = tuple[x509.Name | None, bytes | None]  # (byName, byKey), exactly one set
+
+
+def _responder_id(resp: ocsp.OCSPResponse) -> _ResponderId | None:
+    """The responder id of ``resp``, or ``None`` if it cannot be parsed (it is lazily parsed)."""
+    try:
+        name = resp.responder_name
+        key_hash = None if name is not None else resp.responder_key_hash
+    except _LAZY_ERRORS:
+        return None
+    return name, key_hash
+
+
+def _responder_matches(responder: _ResponderId, cert: x509.Certificate) -> bool:
+    """Whether ``cert`` is the responder; a certificate that cannot be read never is."""
+    name, key_hash = responder
+    try:
+        if name is not None:
+            return name == cert.subject
+        # Embedded certificates are outside the signed data: whoever staples or answers can
+        # change their curve or point, so reading their key may fail.
+        return key_hash is not None and bytes_eq(key_hash, _spki_hash(cert))
+    except _LAZY_ERRORS:
+        return False
 
 
 def _ocsp_signer(
-    resp: ocsp.OCSPResponse, issuer: x509.Certificate, now: dt.datetime
+    resp: ocsp.OCSPResponse, responder: _ResponderId, issuer: x509.Certificate, now: dt.datetime
 ) -> x509.Certificate | None:
-    if _responder_matches(resp, issuer):
+    if _responder_matches(responder, issuer):
         return issuer
-    for candidate in resp.certificates:
-        if not _responder_matches(resp, candidate):
+    try:
+        candidates = list(resp.certificates)
+    except _LAZY_ERRORS:
+        return None
+    for candidate in candidates:
+        if not _responder_matches(responder, candidate):
             continue
         try:
             candidate.verify_directly_issued_by(issuer)
             eku = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except (
-            ValueError,
-            TypeError,
-            InvalidSignature,
-            _CryptoUnsupported,
-            x509.ExtensionNotFound,
-        ):
+            valid = candidate.not_valid_before_utc <= now <= candidate.not_valid_after_utc
+        except (InvalidSignature, x509.ExtensionNotFound, *_LAZY_ERRORS):
             continue
-        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
-            continue
-        if not candidate.not_valid_before_utc <= now <= candidate.not_valid_after_utc:
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku or not valid:
             continue
         return candidate
     return None
@@ -811,7 +853,23 @@ class OCSPChecker:
         now: dt.datetime,
         stapled: bytes | None = None,
     ) -> RevocationStatus:
-        """Return the status of ``cert`` from a stapled, cached or fetched response."""
+        """Return the status of ``cert`` from a stapled, cached or fetched response.
+
+        Data that cannot be parsed gives a status whose ``problem`` says so; only
+        configuration mistakes raise.
+        """
+        try:
+            return self._status(cert, issuer, now, stapled)
+        except _LAZY_ERRORS as exc:
+            return RevocationStatus(problem=f"OCSP data cannot be parsed ({type(exc).__name__})")
+
+    def _status(
+        self,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        now: dt.datetime,
+        stapled: bytes | None,
+    ) -> RevocationStatus:
         problem = "no OCSP response"
         if stapled is not None:
             status = self.verify_response(stapled, cert, issuer, now=now)
@@ -851,7 +909,7 @@ class OCSPChecker:
             problem = status.problem
         return RevocationStatus(problem=problem)
 
-    def verify_response(  # noqa: C901, PLR0911, PLR0912 - one check per RFC 6960 rule
+    def verify_response(
         self,
         der: bytes,
         cert: x509.Certificate,
@@ -862,18 +920,36 @@ class OCSPChecker:
     ) -> RevocationStatus:
         """Verify an OCSP response for ``cert`` and return the status it gives.
 
-        A response that cannot be used gives a status whose ``problem`` says why.
+        A response that cannot be used, including one whose parts cannot be parsed, gives a
+        status whose ``problem`` says why; nothing else is raised.
         """
         try:
+            return self._verify_response(der, cert, issuer, now=now, nonce=nonce)
+        except _LAZY_ERRORS as exc:
+            # cryptography parses parts of a response lazily; any part may fail on access.
+            return RevocationStatus(
+                problem=f"OCSP response cannot be parsed ({type(exc).__name__})"
+            )
+
+    def _verify_response(  # noqa: C901, PLR0911, PLR0912 - one check per RFC 6960 rule
+        self,
+        der: bytes,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        *,
+        now: dt.datetime,
+        nonce: bytes | None,
+    ) -> RevocationStatus:
+        try:
             resp = ocsp.load_der_ocsp_response(der)
-        except (ValueError, TypeError):
+        except _LAZY_ERRORS:
             return RevocationStatus(problem="OCSP response cannot be parsed")
         if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
             return RevocationStatus(problem=f"OCSP responder answered {resp.response_status.name}")
         try:
             exts = list(resp.extensions)
             singles = list(resp.responses)
-        except (ValueError, TypeError):
+        except _LAZY_ERRORS:
             return RevocationStatus(problem="OCSP response cannot be parsed")
         for ext in exts:
             if ext.critical and not isinstance(ext.value, x509.OCSPNonce):
@@ -886,7 +962,10 @@ class OCSPChecker:
             )
             if echoed is None or not bytes_eq(echoed, nonce):
                 return RevocationStatus(problem="OCSP response does not echo the nonce")
-        signer = _ocsp_signer(resp, issuer, now)
+        responder = _responder_id(resp)
+        if responder is None:
+            return RevocationStatus(problem="OCSP responder id cannot be parsed")
+        signer = _ocsp_signer(resp, responder, issuer, now)
         if signer is None:
             return RevocationStatus(
                 problem="OCSP response is not signed by the issuer or its responder"
@@ -894,8 +973,8 @@ class OCSPChecker:
         if not _verify_signature(signer, resp):
             return RevocationStatus(problem="OCSP response signature does not verify")
         single = self._match(singles, cert, issuer)
-        if single is None:
-            return RevocationStatus(problem="OCSP response has no answer for this certificate")
+        if isinstance(single, str):
+            return RevocationStatus(problem=single)
         if single.this_update_utc > now + self._leeway:
             return RevocationStatus(problem="OCSP response thisUpdate is in the future")
         expires = single.next_update_utc or single.this_update_utc + self._max_age
@@ -937,20 +1016,32 @@ class OCSPChecker:
     @staticmethod
     def _match(
         singles: list[ocsp.OCSPSingleResponse], cert: x509.Certificate, issuer: x509.Certificate
-    ) -> ocsp.OCSPSingleResponse | None:
+    ) -> ocsp.OCSPSingleResponse | str:
+        """The SingleResponse whose CertID names ``cert``, or why there is none."""
+        problem = "OCSP response has no answer for this certificate"
+        serial = serial_of(cert)
         for single in singles:
-            if single.serial_number != serial_of(cert):
+            try:
+                if single.serial_number != serial:
+                    continue
+                algorithm = single.hash_algorithm
+            except _CryptoUnsupported:
+                problem = "OCSP response uses an unsupported CertID hash algorithm"
+                continue
+            except _LAZY_ERRORS:
                 continue
             try:
-                req = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, single.hash_algorithm)
-                expected = req.build()
-            except (ValueError, TypeError):
+                expected = (
+                    ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algorithm).build()
+                )
+            except _LAZY_ERRORS:
+                problem = "OCSP response uses an unsupported CertID hash algorithm"
                 continue
             if bytes_eq(single.issuer_name_hash, expected.issuer_name_hash) and bytes_eq(
                 single.issuer_key_hash, expected.issuer_key_hash
             ):
                 return single
-        return None
+        return problem
 
 
 # ------------------------------------------------------------------------------------ fetchers

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import random
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from hypothesis import given, settings
@@ -35,6 +37,7 @@ from authcore.mtls import (
     verify_client,
     verify_server,
 )
+from authcore.mtls._testpki import issue
 from tests._loopback import LoopbackPKI, Reply, Server, make_pki, serve
 from tests.mtls._pki import (
     DAY,
@@ -900,3 +903,177 @@ def test_negative_ttl_must_be_a_timedelta() -> None:
         CRLChecker(negative_ttl=30)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="negative_ttl"):
         OCSPChecker(negative_ttl=dt.timedelta(seconds=-1))
+
+
+# ----------------------------------------------------------- typed failures on hostile OCSP/CRL
+
+P256_OID = bytes.fromhex("06082a8648ce3d030107")
+SHA1_OID = bytes.fromhex("06052b0e03021a")
+
+
+def _splice(data: bytes, old: bytes, new: bytes) -> bytes:
+    assert data.count(old) >= 1
+    return data.replace(old, new)
+
+
+def _good_answer(
+    cert: x509.Certificate, issuer: x509.Certificate, encoding: ocsp.OCSPResponderEncoding
+) -> ocsp.OCSPResponseBuilder:
+    """An unsigned "good" answer about ``cert``, the issuer being the responder."""
+    return (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=cert,
+            issuer=issuer,
+            algorithm=hashes.SHA1(),  # noqa: S303 - the CertID hash responders use
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=NOW - DAY,
+            next_update=NOW + DAY,
+            revocation_time=None,
+            revocation_reason=None,
+        )
+        .responder_id(encoding, issuer)
+    )
+
+
+def _statuses_never_raise(
+    leaf: x509.Certificate, issuer: x509.Certificate, response: bytes
+) -> list[str]:
+    """The problems both policies report for a stapled ``response`` (each must be typed)."""
+    problems = []
+    for policy in RevocationPolicy:
+        checker = OCSPChecker(policy=policy)
+        status = checker.status(leaf, issuer, now=NOW, stapled=response)
+        assert status.problem is not None
+        problems.append(status.problem)
+        if policy is RevocationPolicy.HARD_FAIL:
+            with pytest.raises(RevocationUnknown):
+                checker.check([leaf, issuer], now=NOW, stapled_ocsp=response)
+        else:
+            checker.check([leaf, issuer], now=NOW, stapled_ocsp=response)
+    return problems
+
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe", b"\x02"], ids=["invalid-utf8", "wrong-string-tag"])
+def test_stapled_response_with_malformed_responder_name(pki: PKI, damage: bytes) -> None:
+    """A responder name that cannot be parsed is an unusable response, under both policies."""
+    leaf = make_leaf(pki.inter)
+    builder = _good_answer(leaf.cert, pki.inter.cert, ocsp.OCSPResponderEncoding.NAME)
+    der = builder.sign(pki.inter.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    at = der.index(b"Test Intermediate")
+    if damage == b"\x02":  # the CN's UTF8String tag becomes INTEGER
+        broken = der[: at - 2] + damage + der[at - 1 :]
+    else:
+        broken = der[:at] + damage + der[at + len(damage) :]
+    problems = _statuses_never_raise(leaf.cert, pki.inter.cert, broken)
+    assert all("responder id cannot be parsed" in p for p in problems)
+
+
+@pytest.mark.parametrize("change", ["curve", "point"])
+def test_embedded_responder_with_changed_key(pki: PKI, change: str) -> None:
+    """An embedded responder certificate whose key cannot be read is skipped, never raised."""
+    leaf = make_leaf(pki.inter)
+    responder = make_responder(pki.inter)
+    der = make_ocsp(leaf.cert, pki.inter, responder=responder)
+    original = responder.cert.public_bytes(serialization.Encoding.DER)
+    if change == "curve":
+        tampered = _splice(original, P256_OID, P256_OID[:-1] + b"\x08")
+    else:
+        point = responder.cert.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        tampered = _splice(original, point, point[:-1] + bytes([point[-1] ^ 1]))
+    problems = _statuses_never_raise(leaf.cert, pki.inter.cert, _splice(der, original, tampered))
+    assert all("not signed by the issuer or its responder" in p for p in problems)
+
+
+def test_unknown_certid_hash_algorithm() -> None:
+    """A signed response whose CertID hash cryptography does not know is unusable, typed."""
+    ca_key = ed25519.Ed25519PrivateKey.generate()
+    ca = issue(
+        "Ed CA",
+        ca_key,
+        serial=1,
+        not_before=NOW - DAY,
+        not_after=NOW + DAY,
+        extensions=((x509.BasicConstraints(ca=True, path_length=None), True),),
+    )
+    leaf = issue(
+        "leaf", ec_key(), issuer=(ca, ca_key), serial=2, not_before=NOW - DAY, not_after=NOW + DAY
+    )
+    response = _good_answer(leaf, ca, ocsp.OCSPResponderEncoding.HASH).sign(ca_key, None)
+    der = response.public_bytes(serialization.Encoding.DER)
+    tbs = response.tbs_response_bytes
+    # Re-sign the tampered data: an Ed25519 signature keeps its length, so only bytes change.
+    odd_tbs = _splice(tbs, SHA1_OID, SHA1_OID[:-1] + b"\x1b")
+    odd = _splice(der, tbs, odd_tbs)
+    odd = odd[:-64] + ca_key.sign(odd_tbs)
+    problems = _statuses_never_raise(leaf, ca, odd)
+    assert all("unsupported CertID hash algorithm" in p for p in problems)
+
+
+def _mutations(data: bytes, rng: random.Random, count: int) -> Iterator[bytes]:
+    """``count`` damaged copies of ``data``: bit flips, overwrites, cuts, repeats, deletions."""
+    for _ in range(count):
+        out = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(out))
+            kind = rng.randrange(5)
+            if kind == 0:
+                out[at] ^= 1 << rng.randrange(8)
+            elif kind == 1:
+                out[at] = rng.randrange(256)
+            elif kind == 2:
+                del out[at:]
+                if not out:
+                    out = bytearray(b"\x30")
+            elif kind == 3:
+                out[at:at] = out[at : at + rng.randint(1, 16)]
+            else:
+                del out[at : at + rng.randint(1, 16)]
+        yield bytes(out)
+
+
+FUZZ_SEED = 20261203
+FUZZ_CASES = 250
+
+
+def test_mutated_ocsp_responses_only_give_typed_results(pki: PKI) -> None:
+    """Damaged OCSP responses (fixed seed) give a status or a typed error, never an escape."""
+    rng = random.Random(FUZZ_SEED)  # noqa: S311 - a reproducible fuzz, not a secret
+    leaf = make_leaf(pki.inter, ocsp_urls=("https://ocsp.example",))
+    responder = make_responder(pki.inter)
+    seeds = [
+        make_ocsp(leaf.cert, pki.inter),
+        make_ocsp(leaf.cert, pki.inter, responder=responder, nonce=b"n" * 16),
+        make_ocsp(leaf.cert, pki.inter, status=ocsp.OCSPCertStatus.REVOKED),
+    ]
+    for seed in seeds:
+        for damaged in _mutations(seed, rng, FUZZ_CASES):
+            for policy in RevocationPolicy:
+                checker = OCSPChecker(policy=policy, fetch=lambda _u, _r, d=damaged: d)
+                try:
+                    checker.check(_chain(pki, leaf), now=NOW, stapled_ocsp=damaged)
+                except AuthcoreError:
+                    pass
+
+
+def test_mutated_crls_only_give_typed_results(pki: PKI) -> None:
+    """Damaged CRLs (fixed seed), given or fetched, give a status or a typed error only."""
+    rng = random.Random(FUZZ_SEED)  # noqa: S311 - a reproducible fuzz, not a secret
+    leaf = make_leaf(pki.inter, crl_urls=("https://crl.example/inter.crl",))
+    seed = _der(make_crl(pki.inter, [(leaf.cert.serial_number, KEY_COMPROMISE)]))
+    for damaged in _mutations(seed, rng, FUZZ_CASES):
+        fetched = CRLChecker(fetch=lambda _u, d=damaged: d, negative_ttl=dt.timedelta(0))
+        try:
+            fetched.check(_chain(pki, leaf), now=NOW)
+        except AuthcoreError:
+            pass
+        try:
+            given_crl = CRLChecker([damaged])
+        except ConfigurationError:
+            continue
+        try:
+            given_crl.check(_chain(pki, leaf), now=NOW)
+        except AuthcoreError:
+            pass
