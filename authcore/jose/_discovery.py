@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import ssl
 
     from authcore.clock import Clock
+    from authcore.jose._jwks_cache import OnSkip
 
 __all__ = [
     "METADATA_CONTENT_TYPES",
@@ -178,10 +179,12 @@ def cache_from_issuer(
     max_bytes: int = DEFAULT_MAX_BYTES,
     allow_http_loopback: bool = False,
     ssl_context: ssl.SSLContext | None = None,
+    on_skip: OnSkip | None = None,
 ) -> JWKSCache:
     """Discover an issuer's ``jwks_uri`` (:func:`discover`) and return a cache over it.
 
     Discovery happens now (it raises on failure); the keys are fetched on first use.
+    ``on_skip`` is the cache's (:class:`~authcore.jose.jwks.JWKSCache`).
 
     Raises:
         ConfigurationError: If the issuer URL or an option is refused.
@@ -203,4 +206,6 @@ def cache_from_issuer(
         allow_http_loopback=allow_http_loopback,
         ssl_context=ssl_context,
     )
-    return JWKSCache(fetch, ttl=ttl, cooldown=cooldown, max_stale=max_stale, clock=clock)
+    return JWKSCache(
+        fetch, ttl=ttl, cooldown=cooldown, max_stale=max_stale, clock=clock, on_skip=on_skip
+    )

@@ -22,6 +22,7 @@ from authcore.errors import (
     DecodeError,
     FetchError,
     InvalidKeyError,
+    KeyNotFound,
     MalformedToken,
 )
 from authcore.jose._jwk import JWK, KeySet
@@ -34,6 +35,8 @@ __all__ = [
     "Fetch",
     "JWKSCache",
     "JWKSData",
+    "OnSkip",
+    "SkippedKey",
     "parse_jwks",
     "seconds",
 ]
@@ -61,15 +64,49 @@ _MAX_TOKEN_HEADER: Final = 8192
 # ================================================================================= validation
 
 
-def parse_jwks(data: JWKSData, *, max_keys: int = DEFAULT_MAX_KEYS) -> KeySet:
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SkippedKey:
+    """A key of a published JWK Set that was left out because it cannot be used.
+
+    Attributes:
+        kid: The key's ``kid`` (``None`` if it has none or it is not a string).
+        reason: Why it was left out (for example ``"RSA modulus has 1024 bits ..."``).
+
+    .. versionadded:: 0.1.0
+    """
+
+    kid: str | None
+    reason: str
+
+
+OnSkip = Callable[[SkippedKey], object]
+"""Called with each key of a fetched set that was skipped as unusable."""
+
+_KNOWN_KTY: Final = frozenset({"oct", "RSA", "EC", "OKP"})
+# Members that only private or symmetric keys have (RFC 7518 sections 6.2.2, 6.3.2, 6.4.1;
+# RFC 8037 section 2): a set holding one is refused whole, never skipped.
+_SECRET_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def parse_jwks(
+    data: JWKSData, *, max_keys: int = DEFAULT_MAX_KEYS, on_skip: OnSkip | None = None
+) -> KeySet:
     """Parse and validate a published (public) JWK Set.
+
+    One unusable key does not take the set down: a key refused for weakness or policy (an RSA
+    modulus under 2048 bits, a broken modulus or point, an unsupported ``alg``...) or that is
+    not a JSON object is skipped and reported, through ``on_skip`` or else as a logged
+    warning (logger ``authcore.jose.jwks``) naming its ``kid`` and the reason.  Keys of an
+    unknown ``kty`` are ignored silently (RFC 7517 section 5).  A set holding private or
+    symmetric key material is a publisher's mistake and is refused whole.
 
     Args:
         data: The JWKS as UTF-8 JSON bytes, text, or an already parsed mapping.
-        max_keys: The largest number of keys accepted.
+        max_keys: The largest number of keys accepted (skipped ones count).
+        on_skip: Called with a :class:`SkippedKey` for each skipped key.
 
     Returns:
-        The key set.
+        The usable keys.
 
     Raises:
         FetchError: If the document is not strict JSON, is not a JWK Set, has duplicate kids,
@@ -77,7 +114,33 @@ def parse_jwks(data: JWKSData, *, max_keys: int = DEFAULT_MAX_KEYS) -> KeySet:
             no usable key or more than ``max_keys`` keys.  The reason says which.
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.1.0
+       Unusable keys are skipped and reported instead of refusing the set; ``on_skip``.
     """
+    usable: list[JWK] = []
+    skipped: list[SkippedKey] = []
+    for item in _members(data, max_keys):
+        key = _published_key(item, skipped)
+        if key is not None:
+            usable.append(key)
+    try:
+        keys = KeySet(usable)
+    except InvalidKeyError as exc:
+        raise FetchError(f"JWKS refused: {exc.detail or exc}") from None
+    for entry in skipped:
+        if on_skip is not None:
+            on_skip(entry)
+        else:
+            _log.warning("JWKS key skipped: %s: %s", _kid_label(entry.kid), entry.reason)
+    if len(keys) == 0:
+        why = f" ({len(skipped)} skipped, first: {skipped[0].reason})" if skipped else ""
+        raise FetchError(f"JWKS refused: no usable key{why}")
+    return keys
+
+
+def _members(data: JWKSData, max_keys: int) -> list[object]:
+    """The ``keys`` array of a JWK Set document, within ``max_keys``."""
     if isinstance(data, (bytes, str)):
         try:
             parsed = json_loads(data, what="JWKS")
@@ -88,23 +151,44 @@ def parse_jwks(data: JWKSData, *, max_keys: int = DEFAULT_MAX_KEYS) -> KeySet:
     if not isinstance(parsed, Mapping):
         raise FetchError("JWKS refused: not a JSON object")
     items = parsed.get("keys")
-    if isinstance(items, list) and len(items) > max_keys:
+    if not isinstance(items, list):
+        raise FetchError("JWKS refused: a JWK Set needs a 'keys' array")
+    if len(items) > max_keys:
         raise FetchError(f"JWKS refused: more than {max_keys} keys")
+    return cast("list[object]", items)
+
+
+def _published_key(item: object, skipped: list[SkippedKey]) -> JWK | None:
+    """Import one member of a published set; ``None`` for an ignored or skipped key.
+
+    Raises:
+        FetchError: If the member holds private or symmetric key material.
+    """
+    if not isinstance(item, Mapping):
+        skipped.append(SkippedKey(kid=None, reason="not a JSON object"))
+        return None
+    member = cast("Mapping[str, object]", item)
+    raw_kid = member.get("kid")
+    kid = raw_kid if isinstance(raw_kid, str) else None
+    kty = member.get("kty")
+    if kty not in _KNOWN_KTY:
+        return None  # RFC 7517 section 5: ignore keys of an unknown type
+    if kty == "oct" or not _SECRET_MEMBERS.isdisjoint(member):
+        kind = "a symmetric key" if kty == "oct" else "private key material"
+        raise FetchError(f"JWKS refused: {_kid_label(kid)} is {kind}; a JWKS is public")
     try:
-        keys = KeySet.from_dict(parsed)
-    except InvalidKeyError as exc:
-        raise FetchError(f"JWKS refused: {exc.detail or exc}") from None
-    for key in keys:
-        if key.is_private:
-            kind = "a symmetric key" if key.is_symmetric else "private key material"
-            raise FetchError(f"JWKS refused: {_kid_text(key)} is {kind}; a JWKS is public")
-    if len(keys) == 0:
-        raise FetchError("JWKS refused: no usable key")
-    return keys
+        key = JWK.from_dict(member)
+    except (ConfigurationError, DecodeError) as exc:
+        reason = exc.reason if isinstance(exc, DecodeError) else (exc.detail or str(exc))
+        skipped.append(SkippedKey(kid=kid, reason=reason))
+        return None
+    if key.is_private:  # pragma: no cover - every private member is refused above
+        raise FetchError(f"JWKS refused: {_kid_label(kid)} is private key material")
+    return key
 
 
-def _kid_text(key: JWK) -> str:
-    return "a key without kid" if key.kid is None else f"kid {key.kid[:40]!r}"
+def _kid_label(kid: str | None) -> str:
+    return "a key without kid" if kid is None else f"kid {kid[:40]!r}"
 
 
 def seconds(value: object, name: str) -> dt.timedelta:
@@ -159,8 +243,12 @@ class CacheStatus:
         fetches: How many fetches were attempted in total.
         failures: How many fetches failed since the last success.
         last_error: The reason of the last failure since the last success, else ``None``.
+        skipped: The unusable keys left out of the current set, with the reasons.
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.1.0
+       ``skipped``.
     """
 
     keys: KeySet | None
@@ -169,6 +257,7 @@ class CacheStatus:
     fetches: int
     failures: int
     last_error: str | None
+    skipped: tuple[SkippedKey, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -184,6 +273,8 @@ class _Snapshot:
     fetches: int = 0
     failures: int = 0
     error: FetchError | None = None
+    skipped: tuple[SkippedKey, ...] = ()  # unusable keys of the current set
+    skipped_kids: Mapping[str, str] = dataclasses.field(default_factory=dict)  # kid -> reason
 
 
 class _Core(Generic[_FetchT, _LockT]):
@@ -200,6 +291,7 @@ class _Core(Generic[_FetchT, _LockT]):
         "_lock",
         "_max_keys",
         "_max_stale",
+        "_on_skip",
         "_snap",
         "_ttl",
     )
@@ -216,9 +308,13 @@ class _Core(Generic[_FetchT, _LockT]):
         max_stale: float | dt.timedelta | None = 86_400,
         clock: Clock | None = None,
         max_keys: int = DEFAULT_MAX_KEYS,
+        on_skip: OnSkip | None = None,
     ) -> None:
         if not callable(fetch):
             raise ConfigurationError("fetch must be callable")
+        if on_skip is not None and not callable(on_skip):
+            raise ConfigurationError("on_skip must be callable")
+        self._on_skip = on_skip
         self._fetch = fetch
         self._lock = self._new_lock()
         self._ttl = seconds(ttl, "ttl")
@@ -260,13 +356,19 @@ class _Core(Generic[_FetchT, _LockT]):
             return False
         if snap.keys is None or snap.fresh_until is None or now >= snap.fresh_until:
             return True
-        return kid is not None and snap.keys.get(kid) is None
+        return kid is not None and snap.keys.get(kid) is None and kid not in snap.skipped_kids
 
     def _must_wait(self, snap: _Snapshot, now: dt.datetime, kid: str | None) -> bool:
         """Whether the caller needs the fetch's result (else it may use the current keys)."""
         if not self._usable(snap, now) or snap.keys is None:
             return True
-        return kid is not None and snap.keys.get(kid) is None
+        return kid is not None and snap.keys.get(kid) is None and kid not in snap.skipped_kids
+
+    def _refuse_skipped(self, kid: str) -> None:
+        """Raise KeyNotFound saying why, when ``kid`` names a key skipped as unusable."""
+        reason = self._snap.skipped_kids.get(kid)
+        if reason is not None:
+            raise KeyNotFound(f"kid {kid[:40]!r} is published but unusable: {reason}")
 
     def _begin(self, now: dt.datetime) -> None:
         snap = self._snap
@@ -277,8 +379,13 @@ class _Core(Generic[_FetchT, _LockT]):
     def _finish(self, now: dt.datetime, data: JWKSData | None, error: BaseException | None) -> None:
         snap = self._snap
         if error is None:
+            skipped: list[SkippedKey] = []
             try:
-                keys = parse_jwks(data if data is not None else b"", max_keys=self._max_keys)
+                keys = parse_jwks(
+                    data if data is not None else b"",
+                    max_keys=self._max_keys,
+                    on_skip=skipped.append,
+                )
             except FetchError as exc:
                 error = exc
             else:
@@ -290,7 +397,10 @@ class _Core(Generic[_FetchT, _LockT]):
                     usable_until=None if self._max_stale is None else now + self._max_stale,
                     failures=0,
                     error=None,
+                    skipped=tuple(skipped),
+                    skipped_kids={k.kid: k.reason for k in skipped if k.kid is not None},
                 )
+                self._report(skipped, previous=snap.skipped)
                 return
         if isinstance(error, FetchError):
             failure = error
@@ -304,6 +414,20 @@ class _Core(Generic[_FetchT, _LockT]):
             failure.detail or failure,
             "serving the previous keys" if snap.keys is not None else "no keys yet",
         )
+
+    def _report(self, skipped: list[SkippedKey], *, previous: tuple[SkippedKey, ...]) -> None:
+        """Log (and pass to ``on_skip``) each skipped key that the previous set did not skip."""
+        for entry in skipped:
+            if entry in previous:
+                continue  # reported when it was first skipped; refreshes stay quiet
+            _log.warning(
+                "JWKS key skipped as unusable: %s: %s", _kid_label(entry.kid), entry.reason
+            )
+            if self._on_skip is not None:
+                try:
+                    self._on_skip(entry)
+                except Exception:  # noqa: BLE001 - a reporting hook must not cost the keys
+                    _log.exception("JWKS on_skip callback failed")
 
     def _answer(self, now: dt.datetime) -> KeySet:
         """The keys to serve now, or the error explaining why there are none."""
@@ -330,6 +454,7 @@ class _Core(Generic[_FetchT, _LockT]):
             fetches=snap.fetches,
             failures=snap.failures,
             last_error=None if snap.error is None else (snap.error.detail or str(snap.error)),
+            skipped=snap.skipped,
         )
 
 
@@ -351,12 +476,18 @@ class JWKSCache(_Core[Fetch, threading.Lock]):
             fetches fail; ``None`` serves them forever.
         clock: The time source (default: the system clock).
         max_keys: The largest key set accepted.
+        on_skip: Called with a :class:`SkippedKey` for each unusable key a fetched set
+            newly holds (it is logged as a warning either way).
 
     Raises:
         ConfigurationError: If an option is out of range (``cooldown`` above ``ttl``,
-            ``max_stale`` below ``ttl``, non-positive durations) or ``fetch`` is not callable.
+            ``max_stale`` below ``ttl``, non-positive durations) or ``fetch`` or ``on_skip``
+            is not callable.
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.1.0
+       Unusable keys are skipped instead of refusing the set; ``on_skip``.
     """
 
     __slots__ = ()
@@ -374,13 +505,18 @@ class JWKSCache(_Core[Fetch, threading.Lock]):
         Raises:
             FetchError: If no usable keys exist: never fetched successfully, or the last
                 successful fetch is older than ``max_stale``.
+            KeyNotFound: If the issuer publishes ``kid`` but the key was skipped as unusable
+                (the reason says why).
         """
         snap = self._snap
         if snap.keys is not None and snap.fresh_until is not None:
             key = snap.keys.get(kid)
             if key is not None and self._clock.now() < snap.fresh_until:
                 return key  # the hot path: one dict lookup and one clock read
-        return self._keys_for(kid).get(kid)
+        key = self._keys_for(kid).get(kid)
+        if key is None:
+            self._refuse_skipped(kid)
+        return key
 
     def __iter__(self) -> Iterator[JWK]:
         """Iterate over the current keys (for tokens without ``kid``), refreshing if due."""
@@ -460,8 +596,12 @@ class AsyncJWKSCache(_Core[AsyncFetch, asyncio.Lock]):
 
         Raises:
             FetchError: If no usable keys exist.
+            KeyNotFound: If ``kid`` names a published key skipped as unusable.
         """
-        return (await self._keys_for(kid)).get(kid)
+        key = (await self._keys_for(kid)).get(kid)
+        if key is None:
+            self._refuse_skipped(kid)
+        return key
 
     async def akeys(self) -> KeySet:
         """Return the current key set, fetching first if it is due.
@@ -486,12 +626,19 @@ class AsyncJWKSCache(_Core[AsyncFetch, asyncio.Lock]):
         await self._keys_for(_token_kid(token))
 
     def get(self, kid: str) -> JWK | None:
-        """Return the cached key with this ``kid`` or ``None``; never fetches, never raises."""
+        """Return the cached key with this ``kid`` or ``None``; never fetches.
+
+        Raises:
+            KeyNotFound: If ``kid`` names a published key skipped as unusable.
+        """
         snap = self._snap
         now = self._clock.now()
         if snap.keys is None or not self._usable(snap, now):
             return None
-        return snap.keys.get(kid)
+        key = snap.keys.get(kid)
+        if key is None:
+            self._refuse_skipped(kid)
+        return key
 
     def __iter__(self) -> Iterator[JWK]:
         """Iterate over the cached usable keys; never fetches."""

@@ -21,6 +21,11 @@ The invariants, each tested:
 * **Validated sets.**  A fetched set must parse strictly, have unique kids, not mix symmetric and
   asymmetric keys (:class:`~authcore.jose.KeySet` checks), and hold **public keys only**: a
   published set with private or symmetric key material is refused as a whole.
+* **One bad key does not take a set down.**  A key refused for weakness or policy (an RSA
+  modulus under 2048 bits, a broken modulus or point, ...) is skipped, logged as a warning with
+  its ``kid`` and the reason the first time it shows up, passed to ``on_skip`` if given, and
+  listed in :attr:`CacheStatus.skipped`; a token naming its ``kid`` gets
+  :class:`~authcore.errors.KeyNotFound` saying why.
 
 :func:`discover` reads authorization server metadata (RFC 8414 section 3) or OpenID Provider
 metadata (OpenID Connect Discovery 1.0 section 4), requires the document's ``issuer`` to equal
@@ -60,6 +65,8 @@ from authcore.jose._jwks_cache import (
     Fetch,
     JWKSCache,
     JWKSData,
+    OnSkip,
+    SkippedKey,
     parse_jwks,
 )
 from authcore.jose._jwks_fetch import (
@@ -80,7 +87,9 @@ __all__ = [
     "Fetch",
     "JWKSCache",
     "JWKSData",
+    "OnSkip",
     "ProviderMetadata",
+    "SkippedKey",
     "cache_from_issuer",
     "discover",
     "metadata_urls",
