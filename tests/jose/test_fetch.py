@@ -367,3 +367,13 @@ def test_async_cache_over_the_threaded_urllib_fetcher(server: Server, pki: Loopb
     assert server.hits("/jwks") == 1
     with pytest.raises(ConfigurationError, match="callable"):
         run_in_thread("https://example.com")  # type: ignore[arg-type]
+
+
+def test_fetch_error_has_a_reason(server: Server, pki: LoopbackPKI) -> None:
+    """FetchError carries its reason in .reason, as verification errors do."""
+    server.set("/jwks", Reply(status=503))
+    with pytest.raises(FetchError) as info:
+        fetcher(server, pki)()
+    assert info.value.reason == info.value.detail
+    assert info.value.reason.endswith("HTTP status 503")
+    assert FetchError().reason == ""
