@@ -420,8 +420,10 @@ class CRLChecker:
             if until is not None:
                 status = RevocationStatus(problem=f"CRL {_recently_failed(until)}")
                 continue
-            if not self._fetch_usable(self._fetch, url, cert, issuer, now):
+            problem = self._fetch_usable(self._fetch, url, cert, issuer, now)
+            if problem is not None:
                 self._failures.failed(url, now)
+                status = RevocationStatus(problem=problem)
                 continue
             self._failures.succeeded(url)
             fetched = self._from_pool(cert, issuer, now)
@@ -436,25 +438,33 @@ class CRLChecker:
         cert: x509.Certificate,
         issuer: x509.Certificate,
         now: dt.datetime,
-    ) -> bool:
-        """Fetch ``url``; keep the newest CRL usable for ``cert`` and say whether there was one."""
+    ) -> str | None:
+        """Fetch ``url`` and keep the newest CRL usable for ``cert``; else say what went wrong."""
         try:
             crls = load_crl(fetch(url))
-        except (FetchError, MalformedCertificate):
-            return False
+        except FetchError as exc:
+            return f"CRL fetch failed: {exc.reason}"
+        except MalformedCertificate as exc:
+            return f"fetched CRL refused: {exc.reason}"
         spki = _spki_hash(issuer)
         kept = False
+        problem = "fetched CRL is not from the certificate's issuer"
         for crl in crls:
             # Checked without filling the per-CRL cache: a CRL that fails is dropped at once.
             try:
                 if crl.issuer != cert.issuer:
                     continue
                 number, idp = _static_checks(crl, issuer)
-                if isinstance(number, str) or isinstance(
-                    self._usable(crl, cert, issuer, now, static=(number, idp)), str
-                ):
-                    continue
+                usable = (
+                    number
+                    if isinstance(number, str)
+                    else self._usable(crl, cert, issuer, now, static=(number, idp))
+                )
             except _LAZY_ERRORS:
+                problem = "fetched CRL cannot be parsed"
+                continue
+            if isinstance(usable, str) or isinstance(number, str):
+                problem = f"fetched CRL unusable: {usable}"
                 continue
             with self._lock:
                 scopes = self._fetched.setdefault(spki, {})
@@ -467,7 +477,7 @@ class CRLChecker:
                 scopes[idp] = (number, crl)
                 kept = True
                 self._evict_fetched()
-        return kept
+        return None if kept else problem
 
     def _evict_fetched(self) -> None:
         """Drop the oldest fetched scopes beyond the bound (the lock is held)."""
@@ -1079,6 +1089,11 @@ def _checked(options: _fetch.FetchOptions, url: str) -> None:
     try:
         options.check(url)
     except ConfigurationError as exc:
+        plain = urllib.parse.urlsplit(url).scheme.lower() == "http"
+        if plain and not options.allow_http and not options.allow_http_loopback:
+            raise FetchError(
+                "plain http refused (pass allow_http=True to the fetcher to accept it)"
+            ) from None
         raise FetchError(exc.detail) from None
 
 

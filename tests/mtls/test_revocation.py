@@ -309,13 +309,16 @@ def test_crl_fetcher_refuses_plain_http_unless_allowed(pki: PKI, loopback: Loopb
     with Server(None) as plain:
         plain.set("/a.crl", crl_reply(crl))
         url = plain.url("/a.crl")
-        with pytest.raises(FetchError, match="https"):
+        with pytest.raises(FetchError, match=r"plain http refused .*allow_http=True"):
             crl_fetcher(loopback)(url)
         assert crl_fetcher(loopback, allow_http_loopback=True)(url) == crl_reply(crl).body
         assert crl_fetcher(loopback, allow_http=True)(url) == crl_reply(crl).body
         assert plain.hits("/a.crl") == 2
     with pytest.raises(FetchError, match="loopback"):
         crl_fetcher(loopback, allow_http_loopback=True)("http://crl.example/a.crl")
+    leaf = make_leaf(pki.inter, crl_urls=("http://crl.example/a.crl",))
+    with pytest.raises(RevocationUnknown, match="CRL fetch failed: plain http refused"):
+        CRLChecker(fetch=crl_fetcher(loopback)).check(_chain(pki, leaf), now=NOW)
     with pytest.raises(ConfigurationError):
         urllib_crl_fetcher(timeout=0)
     with pytest.raises(ConfigurationError):
