@@ -204,10 +204,19 @@ class NotFound(AuthcoreError):
 
 
 class FetchError(AuthcoreError):
-    """Fetching remote data (a JWKS, metadata, a CRL or an OCSP response) failed."""
+    """Fetching remote data (a JWKS, metadata, a CRL or an OCSP response) failed.
+
+    Attributes:
+        reason: What exactly failed (status, media type, size, timeout, TLS, a refused
+            set...), for logs; the same text as ``detail``.
+    """
 
     code = "fetch_failed"
     message = "fetch failed"
+
+    def __init__(self, reason: str | None = None) -> None:
+        self.reason: str = reason or ""
+        super().__init__(reason)
 
 
 # ----------------------------------------------------------------------------- peer side

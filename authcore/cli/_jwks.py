@@ -5,7 +5,8 @@
 set, and prints one line per key: kid, key type, algorithm, size or curve, and the RFC 7638
 thumbprint.  ``discover ISSUER`` reads the issuer's RFC 8414 / OpenID Connect metadata, checks
 its ``issuer``, then does the same for its ``jwks_uri``.  ``show FILE`` validates and prints a
-local JWKS file.  A refused set or a failed fetch exits 2 with the reason.
+local JWKS file.  A refused set or a failed fetch exits 2 with the reason; a key left out of a
+set as unusable (too weak, broken) is named on stderr and the other keys are listed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import ssl
 
     from authcore.jose import JWK, KeySet
+    from authcore.jose.jwks import SkippedKey
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -175,7 +177,15 @@ def _fetch_keys(
         allow_http_loopback=allow_http_loopback,
         ssl_context=context,
     )
-    return parse_jwks(fetch())
+    return parse_jwks(fetch(), on_skip=_warn_skipped)
+
+
+def _warn_skipped(entry: SkippedKey) -> None:
+    """Name a key left out of a set as unusable, on stderr (the set is still listed)."""
+    import sys  # noqa: PLC0415 - only when a key is skipped
+
+    kid = "a key without kid" if entry.kid is None else f"kid {entry.kid[:40]!r}"
+    sys.stderr.write(f"authcore: skipped {kid}: {entry.reason}\n")
 
 
 def _fetch(url: str, args: argparse.Namespace) -> KeySet:
@@ -224,5 +234,5 @@ def run_show(args: argparse.Namespace) -> int:
     """Validate and list a local JWKS file."""
     from authcore.jose.jwks import parse_jwks  # noqa: PLC0415 - fast --version
 
-    _print_keys(parse_jwks(read_input(args.file)), as_json=args.json)
+    _print_keys(parse_jwks(read_input(args.file), on_skip=_warn_skipped), as_json=args.json)
     return 0

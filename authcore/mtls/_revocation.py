@@ -11,7 +11,9 @@ usable status can be found, :attr:`RevocationPolicy.HARD_FAIL` (the default) rai
 certificate through.
 
 I/O happens only in the ``fetch`` callables the caller passes; :func:`urllib_crl_fetcher` and
-:func:`urllib_ocsp_fetcher` are size-capped standard-library defaults.
+:func:`urllib_ocsp_fetcher` are the standard-library defaults, built on authcore's one guarded
+fetch path (the rules of the JWKS fetcher: https, same-origin redirects, a whole-transfer
+deadline, media type and size checks).
 
 What is not supported (such data is "unusable", i.e. unknown status): indirect CRLs, delta
 CRLs, CRLs signed by a key other than the certificate issuer's, partitioned CRLs by reason,
@@ -21,14 +23,13 @@ checked for revocation (RFC 6960 section 4.2.2.2.1 leaves it to id-pkix-ocsp-noc
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import enum
 import functools
 import os
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -40,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
+from authcore import _fetch
 from authcore._ct import bytes_eq
 from authcore.errors import (
     ConfigurationError,
@@ -51,7 +53,8 @@ from authcore.errors import (
 from authcore.mtls._load import load_crl, serial_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    import ssl
+    from collections.abc import Callable, Hashable, Iterable, Sequence
 
 __all__ = [
     "CRLChecker",
@@ -67,6 +70,13 @@ __all__ = [
 ]
 
 _MAX_CRL_NUMBER: Final = 1 << 159  # RFC 5280 5.2.3: at most 20 octets
+# Bounds of what a checker keeps from fetching (the fetched data and URLs come from certificates
+# and answers an attacker on the path can influence): entries beyond them evict the oldest.
+_MAX_FETCHED_SCOPES: Final = 1024
+_MAX_REMEMBERED_FAILURES: Final = 1024
+_MAX_OCSP_ANSWERS: Final = 4096
+_MAX_STATIC_CHECKS: Final = 4096
+_DEFAULT_NEGATIVE_TTL: Final = dt.timedelta(minutes=1)
 _OCSP_NONCE_BYTES: Final = 16
 _KNOWN_CRL_EXTENSIONS: Final = (
     x509.CRLNumber,
@@ -77,6 +87,17 @@ _KNOWN_CRL_EXTENSIONS: Final = (
     x509.AuthorityInformationAccess,
 )
 _KNOWN_ENTRY_EXTENSIONS: Final = (x509.CRLReason, x509.InvalidityDate)
+# What reading a lazily parsed part of a certificate, CRL or OCSP response can raise in
+# cryptography: such data is unusable, never an untyped escape (issue 12 item 3).
+_LAZY_ERRORS: Final = (
+    ValueError,
+    TypeError,
+    OverflowError,
+    _CryptoUnsupported,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+)
 
 
 class RevocationPolicy(enum.Enum):
@@ -213,6 +234,50 @@ def _key_usage_allows_crl(issuer: x509.Certificate) -> bool:
     return ku.crl_sign
 
 
+class _FailureMemory:
+    """Fetches that failed or gave nothing usable, remembered for ``ttl`` (bounded, oldest out).
+
+    Keys are URLs (the endpoint failed) or (URL, certificate) pairs (its answer about that
+    certificate was unusable).  A clock moved back never blocks a fetch.
+    """
+
+    __slots__ = ("_entries", "_lock", "_ttl")
+
+    def __init__(self, ttl: dt.timedelta) -> None:
+        self._ttl = ttl
+        self._entries: dict[Hashable, tuple[dt.datetime, dt.datetime]] = {}
+        self._lock = threading.Lock()
+
+    def blocked_until(self, key: Hashable, now: dt.datetime) -> dt.datetime | None:
+        """When the remembered failure of ``key`` expires, or ``None`` if a fetch may go."""
+        entry = self._entries.get(key)
+        if entry is None or not entry[0] <= now < entry[1]:
+            return None
+        return entry[1]
+
+    def failed(self, key: Hashable, now: dt.datetime) -> None:
+        """Remember that fetching ``key`` failed at ``now``."""
+        if not self._ttl:
+            return
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = (now, now + self._ttl)
+            while len(self._entries) > _MAX_REMEMBERED_FAILURES:
+                del self._entries[next(iter(self._entries))]
+
+    def succeeded(self, key: Hashable) -> None:
+        """Forget a failure of ``key``."""
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _recently_failed(until: dt.datetime) -> str:
+    return f"fetch failed recently; next attempt after {until.isoformat()}"
+
+
 # ---------------------------------------------------------------------------------------- CRL
 
 
@@ -229,23 +294,36 @@ class CRLChecker:
     issuer is ignored (rollback).  When none is usable and ``fetch`` is given, the
     certificate's HTTP(S) distribution points are fetched in turn.
 
+    What fetching keeps is bounded, since distribution points are often plain http and anyone
+    on the path can answer them: a fetched CRL that is not usable for the certificate (bad
+    signature, wrong issuer, stale, ...) is discarded at once; per issuer key and CRL scope
+    only the newest usable fetched CRL is kept (and at most 1024 scopes in all); a fetch that
+    fails or brings nothing usable is not repeated for that URL within ``negative_ttl``.
+
     Args:
         crls: CRL objects, or PEM/DER data holding CRLs.
         policy: Hard- or soft-fail when no usable CRL is found.
         scope: Leaf only or the whole chain.
         fetch: Optional fetcher for distribution points (see :func:`urllib_crl_fetcher`).
         leeway: Clock skew tolerated on thisUpdate/nextUpdate.
+        negative_ttl: How long a failed or unusable fetch of a URL is remembered (zero:
+            not at all).
 
     Raises:
         ConfigurationError: If a given CRL cannot be parsed or an option is invalid.
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.1.0
+       Fetched CRLs are kept only when usable, one per issuer and scope; ``negative_ttl``.
     """
 
     __slots__ = (
         "_best",
         "_by_issuer",
+        "_failures",
         "_fetch",
+        "_fetched",
         "_leeway",
         "_lock",
         "_policy",
@@ -264,10 +342,17 @@ class CRLChecker:
         scope: RevocationScope = RevocationScope.LEAF,
         fetch: CRLFetcher | None = None,
         leeway: dt.timedelta = dt.timedelta(0),
+        negative_ttl: dt.timedelta = _DEFAULT_NEGATIVE_TTL,
     ) -> None:
-        _check_options(policy, scope, leeway=leeway)
+        _check_options(policy, scope, leeway=leeway, negative_ttl=negative_ttl)
         self._policy, self._scope, self._fetch, self._leeway = policy, scope, fetch, leeway
         self._by_issuer: dict[bytes, list[x509.CertificateRevocationList]] = {}
+        # Fetched CRLs: issuer key hash -> CRL scope -> (cRLNumber, the newest usable CRL).
+        self._fetched: dict[
+            bytes,
+            dict[x509.IssuingDistributionPoint | None, tuple[int, x509.CertificateRevocationList]],
+        ] = {}
+        self._failures = _FailureMemory(negative_ttl)
         self._static_cache: dict[
             tuple[int, x509.Certificate],
             tuple[x509.CertificateRevocationList, int | str, x509.IssuingDistributionPoint | None],
@@ -314,32 +399,101 @@ class CRLChecker:
     def status(
         self, cert: x509.Certificate, issuer: x509.Certificate, *, now: dt.datetime
     ) -> RevocationStatus:
-        """Return the status of ``cert`` from the CRLs of ``issuer`` (fetching if configured)."""
+        """Return the status of ``cert`` from the CRLs of ``issuer`` (fetching if configured).
+
+        Data that cannot be parsed gives a status whose ``problem`` says so; only
+        configuration mistakes raise.
+        """
+        try:
+            return self._status(cert, issuer, now)
+        except _LAZY_ERRORS as exc:
+            return RevocationStatus(problem=f"CRL data cannot be parsed ({type(exc).__name__})")
+
+    def _status(
+        self, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime
+    ) -> RevocationStatus:
         status = self._from_pool(cert, issuer, now)
         if status.problem is None or self._fetch is None:
             return status
         for url in _http_urls(cert, x509.CRLDistributionPoints):
-            if not self._fetch_into_pool(self._fetch, url):
+            until = self._failures.blocked_until(url, now)
+            if until is not None:
+                status = RevocationStatus(problem=f"CRL {_recently_failed(until)}")
                 continue
+            problem = self._fetch_usable(self._fetch, url, cert, issuer, now)
+            if problem is not None:
+                self._failures.failed(url, now)
+                status = RevocationStatus(problem=problem)
+                continue
+            self._failures.succeeded(url)
             fetched = self._from_pool(cert, issuer, now)
             if fetched.problem is None:
                 return fetched
         return status
 
-    def _fetch_into_pool(self, fetch: CRLFetcher, url: str) -> bool:
+    def _fetch_usable(
+        self,
+        fetch: CRLFetcher,
+        url: str,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        now: dt.datetime,
+    ) -> str | None:
+        """Fetch ``url`` and keep the newest CRL usable for ``cert``; else say what went wrong."""
         try:
             crls = load_crl(fetch(url))
-        except (FetchError, MalformedCertificate):
-            return False
+        except FetchError as exc:
+            return f"CRL fetch failed: {exc.reason}"
+        except MalformedCertificate as exc:
+            return f"fetched CRL refused: {exc.reason}"
+        spki = _spki_hash(issuer)
+        kept = False
+        problem = "fetched CRL is not from the certificate's issuer"
         for crl in crls:
-            self.add(crl)
-        return True
+            # Checked without filling the per-CRL cache: a CRL that fails is dropped at once.
+            try:
+                if crl.issuer != cert.issuer:
+                    continue
+                number, idp = _static_checks(crl, issuer)
+                usable = (
+                    number
+                    if isinstance(number, str)
+                    else self._usable(crl, cert, issuer, now, static=(number, idp))
+                )
+            except _LAZY_ERRORS:
+                problem = "fetched CRL cannot be parsed"
+                continue
+            if isinstance(usable, str) or isinstance(number, str):
+                problem = f"fetched CRL unusable: {usable}"
+                continue
+            with self._lock:
+                scopes = self._fetched.setdefault(spki, {})
+                current = scopes.get(idp)
+                if current is not None:
+                    if current[0] >= number:
+                        kept = True  # what we hold is as new; the fetched copy is dropped
+                        continue
+                    self._static_cache.pop((id(current[1]), issuer), None)
+                scopes[idp] = (number, crl)
+                kept = True
+                self._evict_fetched()
+        return None if kept else problem
+
+    def _evict_fetched(self) -> None:
+        """Drop the oldest fetched scopes beyond the bound (the lock is held)."""
+        while sum(len(scopes) for scopes in self._fetched.values()) > _MAX_FETCHED_SCOPES:
+            spki = next(iter(self._fetched))
+            scopes = self._fetched[spki]
+            scopes.pop(next(iter(scopes)))
+            if not scopes:
+                del self._fetched[spki]
 
     def _from_pool(  # noqa: C901, PLR0911 - one exit per outcome
         self, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime
     ) -> RevocationStatus:
         key = issuer.subject.public_bytes()
         candidates = list(self._by_issuer.get(key, ()))
+        candidates.extend(crl for _, crl in self._fetched.get(_spki_hash(issuer), {}).values())
         if not candidates:
             return RevocationStatus(problem="no CRL from the issuer")
         best: tuple[int, x509.CertificateRevocationList] | None = None
@@ -392,6 +546,8 @@ class CRLChecker:
             return cached[1], cached[2]
         result, idp = _static_checks(crl, issuer)
         with self._lock:
+            if len(self._static_cache) >= _MAX_STATIC_CHECKS:
+                self._static_cache.clear()  # rebuilt on demand; only pool and fetched CRLs
             self._static_cache[key] = (crl, result, idp)
         return result, idp
 
@@ -401,9 +557,11 @@ class CRLChecker:
         cert: x509.Certificate,
         issuer: x509.Certificate,
         now: dt.datetime,
+        *,
+        static: tuple[int | str, x509.IssuingDistributionPoint | None] | None = None,
     ) -> int | str:
         """Return the CRL number of a usable CRL, or why it cannot be used."""
-        number, idp = self._static(crl, issuer)
+        number, idp = static if static is not None else self._static(crl, issuer)
         if isinstance(number, str):
             return number
         if idp is not None:
@@ -563,35 +721,51 @@ def _verify_signature(signer: x509.Certificate, response: ocsp.OCSPResponse) -> 
     return True
 
 
-def _responder_matches(resp: ocsp.OCSPResponse, cert: x509.Certificate) -> bool:
-    if resp.responder_name is not None:
-        return resp.responder_name == cert.subject
-    key_hash = resp.responder_key_hash
-    return key_hash is not None and bytes_eq(key_hash, _spki_hash(cert))
+_ResponderId = tuple[x509.Name | None, bytes | None]  # (byName, byKey), exactly one set
+
+
+def _responder_id(resp: ocsp.OCSPResponse) -> _ResponderId | None:
+    """The responder id of ``resp``, or ``None`` if it cannot be parsed (it is lazily parsed)."""
+    try:
+        name = resp.responder_name
+        key_hash = None if name is not None else resp.responder_key_hash
+    except _LAZY_ERRORS:
+        return None
+    return name, key_hash
+
+
+def _responder_matches(responder: _ResponderId, cert: x509.Certificate) -> bool:
+    """Whether ``cert`` is the responder; a certificate that cannot be read never is."""
+    name, key_hash = responder
+    try:
+        if name is not None:
+            return name == cert.subject
+        # Embedded certificates are outside the signed data: whoever staples or answers can
+        # change their curve or point, so reading their key may fail.
+        return key_hash is not None and bytes_eq(key_hash, _spki_hash(cert))
+    except _LAZY_ERRORS:
+        return False
 
 
 def _ocsp_signer(
-    resp: ocsp.OCSPResponse, issuer: x509.Certificate, now: dt.datetime
+    resp: ocsp.OCSPResponse, responder: _ResponderId, issuer: x509.Certificate, now: dt.datetime
 ) -> x509.Certificate | None:
-    if _responder_matches(resp, issuer):
+    if _responder_matches(responder, issuer):
         return issuer
-    for candidate in resp.certificates:
-        if not _responder_matches(resp, candidate):
+    try:
+        candidates = list(resp.certificates)
+    except _LAZY_ERRORS:
+        return None
+    for candidate in candidates:
+        if not _responder_matches(responder, candidate):
             continue
         try:
             candidate.verify_directly_issued_by(issuer)
             eku = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except (
-            ValueError,
-            TypeError,
-            InvalidSignature,
-            _CryptoUnsupported,
-            x509.ExtensionNotFound,
-        ):
+            valid = candidate.not_valid_before_utc <= now <= candidate.not_valid_after_utc
+        except (InvalidSignature, x509.ExtensionNotFound, *_LAZY_ERRORS):
             continue
-        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
-            continue
-        if not candidate.not_valid_before_utc <= now <= candidate.not_valid_after_utc:
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku or not valid:
             continue
         return candidate
     return None
@@ -606,7 +780,10 @@ class OCSPChecker:
     issuer, carrying id-kp-OCSPSigning and valid at ``now``; thisUpdate <= now (+ leeway) and
     now <= nextUpdate (+ leeway), or, without nextUpdate, thisUpdate is within ``max_age``;
     and, when a nonce was sent, the response echoes it.  A stapled response is tried for the
-    leaf before anything is fetched.  Good answers are cached until their nextUpdate.
+    leaf before anything is fetched.  Usable answers are cached until their nextUpdate (at
+    most 4096, expired ones dropped first).  A responder that cannot be reached is not asked
+    again within ``negative_ttl``, nor is one whose answer about a certificate was unusable
+    asked again about that certificate.
 
     Args:
         fetch: Sends requests (see :func:`urllib_ocsp_fetcher`); without it only stapled
@@ -617,11 +794,26 @@ class OCSPChecker:
             many responders serve cached responses without one.
         max_age: Maximum age of a response without nextUpdate.
         leeway: Clock skew tolerated on thisUpdate/nextUpdate.
+        negative_ttl: How long a failed fetch (per responder) or an unusable answer (per
+            responder and certificate) is remembered (zero: not at all).
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.1.0
+       Bounded answer cache; ``negative_ttl``.
     """
 
-    __slots__ = ("_cache", "_fetch", "_leeway", "_lock", "_max_age", "_nonce", "_policy", "_scope")
+    __slots__ = (
+        "_cache",
+        "_failures",
+        "_fetch",
+        "_leeway",
+        "_lock",
+        "_max_age",
+        "_nonce",
+        "_policy",
+        "_scope",
+    )
 
     def __init__(
         self,
@@ -632,11 +824,13 @@ class OCSPChecker:
         nonce: bool = False,
         max_age: dt.timedelta = dt.timedelta(days=7),
         leeway: dt.timedelta = dt.timedelta(minutes=5),
+        negative_ttl: dt.timedelta = _DEFAULT_NEGATIVE_TTL,
     ) -> None:
-        _check_options(policy, scope, max_age=max_age, leeway=leeway)
+        _check_options(policy, scope, max_age=max_age, leeway=leeway, negative_ttl=negative_ttl)
         self._fetch, self._policy, self._scope = fetch, policy, scope
         self._nonce, self._max_age, self._leeway = nonce, max_age, leeway
         self._cache: dict[tuple[bytes, int], tuple[dt.datetime, RevocationStatus]] = {}
+        self._failures = _FailureMemory(negative_ttl)
         self._lock = threading.Lock()
 
     def check(
@@ -669,7 +863,23 @@ class OCSPChecker:
         now: dt.datetime,
         stapled: bytes | None = None,
     ) -> RevocationStatus:
-        """Return the status of ``cert`` from a stapled, cached or fetched response."""
+        """Return the status of ``cert`` from a stapled, cached or fetched response.
+
+        Data that cannot be parsed gives a status whose ``problem`` says so; only
+        configuration mistakes raise.
+        """
+        try:
+            return self._status(cert, issuer, now, stapled)
+        except _LAZY_ERRORS as exc:
+            return RevocationStatus(problem=f"OCSP data cannot be parsed ({type(exc).__name__})")
+
+    def _status(
+        self,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        now: dt.datetime,
+        stapled: bytes | None,
+    ) -> RevocationStatus:
         problem = "no OCSP response"
         if stapled is not None:
             status = self.verify_response(stapled, cert, issuer, now=now)
@@ -686,20 +896,30 @@ class OCSPChecker:
         if not urls:
             return RevocationStatus(problem="no stapled response and no OCSP responder URL")
         for url in urls:
+            until = self._failures.blocked_until(url, now) or self._failures.blocked_until(
+                (url, cache_key), now
+            )
+            if until is not None:
+                problem = f"OCSP {_recently_failed(until)}"
+                continue
             nonce = os.urandom(_OCSP_NONCE_BYTES) if self._nonce else None
             request = build_ocsp_request(cert, issuer, nonce=nonce)
             try:
                 der = self._fetch(url, request)
             except FetchError as exc:
+                self._failures.failed(url, now)
                 problem = f"OCSP fetch failed: {exc.detail}"
                 continue
+            self._failures.succeeded(url)
             status = self.verify_response(der, cert, issuer, now=now, nonce=nonce)
             if status.problem is None:
+                self._failures.succeeded((url, cache_key))
                 return status
+            self._failures.failed((url, cache_key), now)
             problem = status.problem
         return RevocationStatus(problem=problem)
 
-    def verify_response(  # noqa: C901, PLR0911, PLR0912 - one check per RFC 6960 rule
+    def verify_response(
         self,
         der: bytes,
         cert: x509.Certificate,
@@ -710,18 +930,36 @@ class OCSPChecker:
     ) -> RevocationStatus:
         """Verify an OCSP response for ``cert`` and return the status it gives.
 
-        A response that cannot be used gives a status whose ``problem`` says why.
+        A response that cannot be used, including one whose parts cannot be parsed, gives a
+        status whose ``problem`` says why; nothing else is raised.
         """
         try:
+            return self._verify_response(der, cert, issuer, now=now, nonce=nonce)
+        except _LAZY_ERRORS as exc:
+            # cryptography parses parts of a response lazily; any part may fail on access.
+            return RevocationStatus(
+                problem=f"OCSP response cannot be parsed ({type(exc).__name__})"
+            )
+
+    def _verify_response(  # noqa: C901, PLR0911, PLR0912 - one check per RFC 6960 rule
+        self,
+        der: bytes,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        *,
+        now: dt.datetime,
+        nonce: bytes | None,
+    ) -> RevocationStatus:
+        try:
             resp = ocsp.load_der_ocsp_response(der)
-        except (ValueError, TypeError):
+        except _LAZY_ERRORS:
             return RevocationStatus(problem="OCSP response cannot be parsed")
         if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
             return RevocationStatus(problem=f"OCSP responder answered {resp.response_status.name}")
         try:
             exts = list(resp.extensions)
             singles = list(resp.responses)
-        except (ValueError, TypeError):
+        except _LAZY_ERRORS:
             return RevocationStatus(problem="OCSP response cannot be parsed")
         for ext in exts:
             if ext.critical and not isinstance(ext.value, x509.OCSPNonce):
@@ -734,7 +972,10 @@ class OCSPChecker:
             )
             if echoed is None or not bytes_eq(echoed, nonce):
                 return RevocationStatus(problem="OCSP response does not echo the nonce")
-        signer = _ocsp_signer(resp, issuer, now)
+        responder = _responder_id(resp)
+        if responder is None:
+            return RevocationStatus(problem="OCSP responder id cannot be parsed")
+        signer = _ocsp_signer(resp, responder, issuer, now)
         if signer is None:
             return RevocationStatus(
                 problem="OCSP response is not signed by the issuer or its responder"
@@ -742,8 +983,8 @@ class OCSPChecker:
         if not _verify_signature(signer, resp):
             return RevocationStatus(problem="OCSP response signature does not verify")
         single = self._match(singles, cert, issuer)
-        if single is None:
-            return RevocationStatus(problem="OCSP response has no answer for this certificate")
+        if isinstance(single, str):
+            return RevocationStatus(problem=single)
         if single.this_update_utc > now + self._leeway:
             return RevocationStatus(problem="OCSP response thisUpdate is in the future")
         expires = single.next_update_utc or single.this_update_utc + self._max_age
@@ -760,83 +1001,212 @@ class OCSPChecker:
             )
         else:
             status = RevocationStatus()
-        with self._lock:
-            self._cache[(_spki_hash(issuer), serial_of(cert))] = (expires + self._leeway, status)
+        self._remember(_spki_hash(issuer), serial_of(cert), expires + self._leeway, status, now)
         return status
+
+    def _remember(
+        self,
+        spki: bytes,
+        serial: int,
+        until: dt.datetime,
+        status: RevocationStatus,
+        now: dt.datetime,
+    ) -> None:
+        """Cache a usable answer until ``until``, within the bound (expired, then oldest, out)."""
+        with self._lock:
+            cache = self._cache
+            cache.pop((spki, serial), None)
+            if len(cache) >= _MAX_OCSP_ANSWERS:
+                for key in [k for k, (expiry, _) in cache.items() if expiry < now]:
+                    del cache[key]
+            while len(cache) >= _MAX_OCSP_ANSWERS:
+                del cache[next(iter(cache))]
+            cache[(spki, serial)] = (until, status)
 
     @staticmethod
     def _match(
         singles: list[ocsp.OCSPSingleResponse], cert: x509.Certificate, issuer: x509.Certificate
-    ) -> ocsp.OCSPSingleResponse | None:
+    ) -> ocsp.OCSPSingleResponse | str:
+        """The SingleResponse whose CertID names ``cert``, or why there is none."""
+        problem = "OCSP response has no answer for this certificate"
+        serial = serial_of(cert)
         for single in singles:
-            if single.serial_number != serial_of(cert):
+            try:
+                if single.serial_number != serial:
+                    continue
+                algorithm = single.hash_algorithm
+            except _CryptoUnsupported:
+                problem = "OCSP response uses an unsupported CertID hash algorithm"
+                continue
+            except _LAZY_ERRORS:
                 continue
             try:
-                req = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, single.hash_algorithm)
-                expected = req.build()
-            except (ValueError, TypeError):
+                expected = (
+                    ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algorithm).build()
+                )
+            except _LAZY_ERRORS:
+                problem = "OCSP response uses an unsupported CertID hash algorithm"
                 continue
             if bytes_eq(single.issuer_name_hash, expected.issuer_name_hash) and bytes_eq(
                 single.issuer_key_hash, expected.issuer_key_hash
             ):
                 return single
-        return None
+        return problem
 
 
 # ------------------------------------------------------------------------------------ fetchers
 
+CRL_CONTENT_TYPES: Final = frozenset(
+    {
+        "application/pkix-crl",  # RFC 5280 section 4.2.1.13
+        "application/x-pkcs7-crl",  # the common legacy label
+        "application/octet-stream",
+    }
+)
+OCSP_CONTENT_TYPES: Final = frozenset({"application/ocsp-response"})  # RFC 6960 appendix A.1
+_OCSP_GET_LIMIT: Final = 255  # RFC 5019 section 5: GET when the encoded request is shorter
 
-def _open(request: urllib.request.Request, *, timeout: float, max_bytes: int) -> bytes:
-    if urllib.parse.urlsplit(request.full_url).scheme not in {"http", "https"}:
-        raise FetchError("only http and https URLs are fetched")
+
+def _fetch_options(
+    *,
+    timeout: float,
+    max_bytes: int,
+    allow_http: bool,
+    allow_http_loopback: bool,
+    ssl_context: ssl.SSLContext | None,
+) -> _fetch.FetchOptions:
+    return _fetch.FetchOptions(
+        timeout=timeout,
+        max_bytes=max_bytes,
+        allow_http=allow_http,
+        allow_http_loopback=allow_http_loopback,
+        ssl_context=ssl_context,
+    )
+
+
+def _checked(options: _fetch.FetchOptions, url: str) -> None:
+    """Refuse a URL the options do not allow as a fetch failure (it comes from a certificate)."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
-            status = getattr(response, "status", 200)
-            if status != 200:  # noqa: PLR2004 - HTTP OK
-                raise FetchError(f"HTTP status {status}")
-            body: bytes = response.read(max_bytes + 1)
-    except urllib.error.HTTPError as exc:
-        raise FetchError(f"HTTP status {exc.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise FetchError(f"cannot fetch: {type(exc).__name__}") from None
-    if len(body) > max_bytes:
-        raise FetchError(f"response larger than {max_bytes} bytes")
-    return body
+        options.check(url)
+    except ConfigurationError as exc:
+        plain = urllib.parse.urlsplit(url).scheme.lower() == "http"
+        if plain and not options.allow_http and not options.allow_http_loopback:
+            raise FetchError(
+                "plain http refused (pass allow_http=True to the fetcher to accept it)"
+            ) from None
+        raise FetchError(exc.detail) from None
 
 
-def urllib_crl_fetcher(*, timeout: float = 5.0, max_bytes: int = 4 << 20) -> CRLFetcher:
-    """Return a standard-library CRL fetcher: GET, http(s) only, timeout and size cap.
+def urllib_crl_fetcher(
+    *,
+    timeout: float = 5.0,
+    max_bytes: int = 4 << 20,
+    allow_http: bool = False,
+    allow_http_loopback: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
+) -> CRLFetcher:
+    """Return a standard-library CRL fetcher over authcore's one guarded fetch path.
+
+    It GETs the distribution point with the rules of :func:`authcore.jose.jwks.urllib_fetcher`:
+    https with certificate verification, at most three same-origin redirects, ``timeout`` for
+    the whole transfer, status 200 with a CRL media type (``application/pkix-crl``,
+    ``application/x-pkcs7-crl`` or ``application/octet-stream``), identity encoding, at most
+    ``max_bytes``, and no proxy for loopback addresses.  A URL that breaks a rule is a
+    :class:`~authcore.errors.FetchError` (distribution points come from certificates).
+
+    Args:
+        timeout: Seconds allowed for connecting, for each read, and for the whole transfer.
+        max_bytes: The largest accepted CRL.
+        allow_http: Also fetch ``http://`` distribution points, to any host.  CRLs are signed,
+            so plain http cannot forge one, but anyone on the path sees which CA is checked and
+            can withhold or replay an older CRL (within its validity).  Public CAs publish CRLs
+            over http only.
+        allow_http_loopback: Also fetch ``http://`` URLs of loopback addresses (tests).
+        ssl_context: The TLS client context (for example trusting a private CA).
+
+    Raises:
+        ConfigurationError: If an option is refused.
 
     .. versionadded:: 0.1.0
-    """
-    if timeout <= 0 or max_bytes <= 0:
-        raise ConfigurationError("timeout and max_bytes must be positive")
 
-    def fetch(url: str) -> bytes:
-        request = urllib.request.Request(url)  # noqa: S310 - _open allows http(s) only
-        return _open(request, timeout=timeout, max_bytes=max_bytes)
+    .. versionchanged:: 0.1.0
+       https only unless ``allow_http``; same-origin redirects, a whole-transfer deadline and
+       a media type check, as for JWKS.
+    """
+    options = _fetch_options(
+        timeout=timeout,
+        max_bytes=max_bytes,
+        allow_http=allow_http,
+        allow_http_loopback=allow_http_loopback,
+        ssl_context=ssl_context,
+    )
+
+    def fetch(url: str, /) -> bytes:
+        _checked(options, url)
+        return _fetch.require(url, options=options, accept=CRL_CONTENT_TYPES, what="CRL")
 
     return fetch
 
 
-def urllib_ocsp_fetcher(*, timeout: float = 5.0, max_bytes: int = 64 << 10) -> OCSPFetcher:
-    """Return a standard-library OCSP fetcher: POST (RFC 6960 appendix A.1), size-capped.
+def urllib_ocsp_fetcher(
+    *,
+    timeout: float = 5.0,
+    max_bytes: int = 64 << 10,
+    allow_http: bool = False,
+    allow_http_loopback: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
+    use_get: bool = False,
+) -> OCSPFetcher:
+    """Return a standard-library OCSP fetcher over authcore's one guarded fetch path.
+
+    It POSTs the DER request as ``application/ocsp-request`` (RFC 6960 appendix A.1), or, with
+    ``use_get``, GETs the base64 request appended to the responder URL when it encodes to
+    fewer than 255 bytes (RFC 5019 section 5, cache-friendly).  The transport rules are those
+    of :func:`urllib_crl_fetcher`, with ``application/ocsp-response`` as the only accepted
+    media type; a redirect of a POST is refused.
+
+    Args:
+        timeout: Seconds allowed for connecting, for each read, and for the whole transfer.
+        max_bytes: The largest accepted response.
+        allow_http: Also query ``http://`` responders, to any host (OCSP responses are signed;
+            most public responders speak plain http only).
+        allow_http_loopback: Also query ``http://`` responders on loopback addresses (tests).
+        ssl_context: The TLS client context (for example trusting a private CA).
+        use_get: Send short requests with GET instead of POST.
+
+    Raises:
+        ConfigurationError: If an option is refused.
 
     .. versionadded:: 0.1.0
-    """
-    if timeout <= 0 or max_bytes <= 0:
-        raise ConfigurationError("timeout and max_bytes must be positive")
 
-    def fetch(url: str, request: bytes) -> bytes:
-        req = urllib.request.Request(  # noqa: S310 - _open allows http(s) only
+    .. versionchanged:: 0.1.0
+       https only unless ``allow_http``; media type check, whole-transfer deadline,
+       same-origin redirects; ``use_get``.
+    """
+    options = _fetch_options(
+        timeout=timeout,
+        max_bytes=max_bytes,
+        allow_http=allow_http,
+        allow_http_loopback=allow_http_loopback,
+        ssl_context=ssl_context,
+    )
+
+    def fetch(url: str, request: bytes, /) -> bytes:
+        _checked(options, url)
+        if use_get:
+            encoded = urllib.parse.quote(base64.b64encode(request).decode("ascii"), safe="")
+            if len(encoded) < _OCSP_GET_LIMIT:
+                target = url if url.endswith("/") else url + "/"
+                return _fetch.require(
+                    target + encoded, options=options, accept=OCSP_CONTENT_TYPES, what="OCSP"
+                )
+        return _fetch.require(
             url,
+            options=options,
+            accept=OCSP_CONTENT_TYPES,
+            what="OCSP",
             data=request,
-            method="POST",
-            headers={
-                "Content-Type": "application/ocsp-request",
-                "Accept": "application/ocsp-response",
-            },
+            data_type="application/ocsp-request",
         )
-        return _open(req, timeout=timeout, max_bytes=max_bytes)
 
     return fetch

@@ -11,7 +11,7 @@ import authcore.cli._jwt as cli_jwt
 from authcore.cli import main
 from authcore.clock import utc_now
 from authcore.jose import JWK, jwt
-from tests.lifecycle._server import Reply, Server, jwks_body
+from tests._loopback import Reply, Server, jwks_body
 
 if TYPE_CHECKING:
     from pathlib import Path

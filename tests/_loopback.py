@@ -1,7 +1,9 @@
-"""A scriptable HTTPS (or HTTP) server on 127.0.0.1 for fetcher and discovery tests.
+"""One scriptable HTTPS (or HTTP) server on 127.0.0.1 for every fetch test (JWKS, CRL, OCSP).
 
-The certificate chain (a test CA and a leaf for ``127.0.0.1``) is made here with
-``cryptography``; nothing leaves the loopback interface.
+The certificates (a test CA and a leaf for ``127.0.0.1``) come from
+:mod:`authcore.mtls._testpki`, the project's one throwaway issuer; nothing leaves the loopback
+interface.  A route answers with a fixed :class:`Reply` or with a function of the request body
+(OCSP requests are POSTed), and the server counts every request it receives.
 """
 
 from __future__ import annotations
@@ -9,17 +11,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import http.server
+import ipaddress
 import json
 import ssl
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from authcore.clock import utc_now
+from authcore.mtls._testpki import issue, key_usage
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
 
     from authcore.jose import JWK
 
-__all__ = ["LoopbackPKI", "Reply", "Server", "jwks_body", "make_pki", "serve"]
+__all__ = ["LoopbackPKI", "Reply", "Route", "Server", "jwks_body", "make_pki", "serve"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,61 +50,39 @@ class LoopbackPKI:
         return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 def make_pki(folder: Path) -> LoopbackPKI:
     """Create a CA and a server certificate for ``127.0.0.1`` in ``folder``."""
-    import ipaddress  # noqa: PLC0415 - test helper
-
     now = utc_now()  # certificate validity only, never asserted on
+    start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=2)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("authcore test CA"))
-        .issuer_name(_name("authcore test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
+    ca_cert = issue(
+        "authcore test CA",
+        ca_key,
+        serial=x509.random_serial_number(),
+        not_before=start,
+        not_after=end,
+        extensions=(
+            (x509.BasicConstraints(ca=True, path_length=0), True),
+            (key_usage(key_cert_sign=True, crl_sign=True), True),
+            (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False),
+        ),
     )
     leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
-        .issuer_name(ca_cert.subject)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
+    leaf = issue(
+        "127.0.0.1",
+        leaf_key,
+        issuer=(ca_cert, ca_key),
+        serial=x509.random_serial_number(),
+        not_before=start,
+        not_after=end,
+        extensions=(
+            (
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                False,
+            ),
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        ),
     )
     cert_file = folder / "server.pem"
     key_file = folder / "server.key"
@@ -141,15 +124,27 @@ class Reply:
     length: bool = True
 
 
+Route: TypeAlias = Reply | Callable[[bytes], Reply]
+"""A fixed reply, or a function of the request body (empty for GET) returning one."""
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.0"
 
     def do_GET(self) -> None:
+        self._answer(b"")
+
+    def do_POST(self) -> None:
+        length = self.headers.get("Content-Length", "0")
+        self._answer(self.rfile.read(int(length) if length.isdigit() else 0))
+
+    def _answer(self, body: bytes) -> None:
         owner = self.server.owner
         with owner.lock:
-            owner.requests.append(self.path)
-            reply = owner.routes.get(self.path, Reply(status=404, body=b"not found"))
+            owner.requests.append((self.command, self.path, body))
+            route = owner.routes.get(self.path, Reply(status=404, body=b"not found"))
+        reply = route if isinstance(route, Reply) else route(body)
         if reply.delay and owner.stopping.wait(reply.delay):
             return
         self.send_response(reply.status)
@@ -182,11 +177,11 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 
 
 class Server:
-    """A threaded server on 127.0.0.1 answering GET from a route table."""
+    """A threaded server on 127.0.0.1 answering GET and POST from a route table."""
 
     def __init__(self, pki: LoopbackPKI | None) -> None:
-        self.routes: dict[str, Reply] = {}
-        self.requests: list[str] = []
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, str, bytes]] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
@@ -211,15 +206,15 @@ class Server:
         """The full URL of ``path``."""
         return self.base + path
 
-    def set(self, path: str, reply: Reply) -> None:
+    def set(self, path: str, reply: Route) -> None:
         """Answer ``path`` with ``reply`` from now on."""
         with self.lock:
             self.routes[path] = reply
 
-    def hits(self, path: str) -> int:
-        """How many GETs ``path`` received."""
+    def hits(self, path: str, *, method: str | None = None) -> int:
+        """How many requests ``path`` received (of ``method``, if given)."""
         with self.lock:
-            return self.requests.count(path)
+            return sum(1 for m, p, _ in self.requests if p == path and method in {None, m})
 
     def __enter__(self) -> Self:
         self._thread.start()

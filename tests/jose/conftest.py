@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.lifecycle._server import LoopbackPKI, Server, make_pki, serve
+from tests._loopback import LoopbackPKI, Server, make_pki, serve
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -273,7 +273,7 @@ def test_no_keys_yet_raises_and_retries_once_per_cooldown() -> None:
                     JWK.generate("HS256", kid="h").to_dict(private=True),
                 ]
             },
-            "mix symmetric",
+            "symmetric key",
         ),
         ({"keys": [JWK.generate("HS256", kid="h").to_dict(private=True)]}, "symmetric key"),
         ({"keys": [KEY_C.to_dict(private=True)]}, "private key material"),

@@ -12,7 +12,7 @@ from authcore.cli import main
 from authcore.cli._jwks import add_jwks_url_options, keys_from_jwks_url
 from authcore.errors import FetchError, UsageError
 from authcore.jose import JWK
-from tests.lifecycle._server import Reply, Server, jwks_body
+from tests._loopback import Reply, Server, jwks_body
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -132,3 +132,16 @@ def test_jwks_url_options_fetch_a_key_set(server: Server, cafile: str) -> None:
     bad = parser.parse_args(["--jwks-url", server.url("/jwks"), "--jwks-cafile", "/nope"])
     with pytest.raises(UsageError, match="--jwks-cafile"):
         keys_from_jwks_url(bad)
+
+
+def test_show_names_skipped_keys_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A weak key in a set is named on stderr; the usable keys are still listed."""
+    path = tmp_path / "jwks.json"
+    weak = {"kty": "RSA", "kid": "legacy", "n": "AQAB", "e": "AQAB"}
+    path.write_text(json.dumps({"keys": [weak, EC.public().to_dict()]}))
+    assert main(["jwks", "show", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert EC.thumbprint() in captured.out
+    assert "skipped kid 'legacy': RSA modulus" in captured.err

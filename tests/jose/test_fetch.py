@@ -27,8 +27,8 @@ from authcore.jose.jwks import (
     run_in_thread,
     urllib_fetcher,
 )
-from tests.lifecycle._server import LoopbackPKI, Reply, Server
-from tests.lifecycle.test_jwks_cache import T0, jwks
+from tests._loopback import LoopbackPKI, Reply, Server
+from tests.jose.test_jwks_cache import T0, jwks
 
 KEY_1 = JWK.generate("ES256", kid="one")
 KEY_2 = JWK.generate("ES256", kid="two")
@@ -339,9 +339,9 @@ def test_localhost_counts_as_loopback() -> None:
 )
 def test_network_errors_are_named(error: BaseException, reason: str) -> None:
     """Each low-level failure maps to a short reason without addresses or payloads."""
-    from authcore.jose.jwks import _network_reason  # noqa: PLC0415 - private helper
+    from authcore._fetch import network_reason  # noqa: PLC0415 - private helper
 
-    assert _network_reason(error).startswith(reason)
+    assert network_reason(error).startswith(reason)
 
 
 @settings(max_examples=200, deadline=None)
@@ -367,3 +367,13 @@ def test_async_cache_over_the_threaded_urllib_fetcher(server: Server, pki: Loopb
     assert server.hits("/jwks") == 1
     with pytest.raises(ConfigurationError, match="callable"):
         run_in_thread("https://example.com")  # type: ignore[arg-type]
+
+
+def test_fetch_error_has_a_reason(server: Server, pki: LoopbackPKI) -> None:
+    """FetchError carries its reason in .reason, as verification errors do."""
+    server.set("/jwks", Reply(status=503))
+    with pytest.raises(FetchError) as info:
+        fetcher(server, pki)()
+    assert info.value.reason == info.value.detail
+    assert info.value.reason.endswith("HTTP status 503")
+    assert FetchError().reason == ""
