@@ -7,13 +7,13 @@ missing migrations of each component inside one ``BEGIN IMMEDIATE`` transaction,
 processes opening the same file at once migrate it exactly once.  A database whose version is
 newer than the code knows is refused rather than misread.
 
-To add a table for another area (a webhook replay cache, a JWT denylist), declare a
-``Schema(component="webhook_replay", migrations=(Migration(version=1, statements=(...)),))``
+To add a table for another store, declare a
+``Schema(component="onetime", migrations=(Migration(version=1, statements=(...)),))``
 and open ``SQLiteDatabase(path, schemas=[...])``; later changes append ``version=2``, never
 edit a released migration.
 
-A store built on this module (:class:`~authcore.stores.sqlite.SQLiteKeyStore`,
-``SQLiteReplayCache``, ``SQLiteDenylist``) follows one pattern:
+A store built on this module (the stores of :mod:`authcore.stores.sqlite`) follows one
+pattern:
 
 * It holds one :class:`SQLiteDatabase` and no connection of its own: it asks
   :meth:`SQLiteDatabase.connection` (or :meth:`~SQLiteDatabase.reading`) at each call, so

@@ -10,8 +10,9 @@ All arithmetic is in integer nanoseconds, so a burst of ``burst`` requests at on
 allowed exactly ``burst`` times whatever the float rounding of ``period / rate`` would be.
 
 The store does the atomic read-modify-write (:class:`RateLimitStore`); the policy
-(:class:`GCRA`) is an immutable value.  :class:`MemoryRateLimitStore` serves one process;
-``authcore.stores.sqlite.SQLiteRateLimitStore`` shares limits between processes on one machine.
+(:class:`GCRA`) is an immutable value.  :class:`authcore.stores.memory.MemoryRateLimitStore`
+serves one process; :class:`authcore.stores.sqlite.SQLiteRateLimitStore` shares limits
+between processes on one machine.
 
 .. versionadded:: 0.1.0
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
@@ -30,12 +30,11 @@ from authcore.errors import ConfigurationError, RateLimited
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["GCRA", "Decision", "MemoryRateLimitStore", "RateLimitStore", "to_ns"]
+__all__ = ["GCRA", "Decision", "RateLimitStore", "to_ns"]
 
 _T = TypeVar("_T")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _NS: Final = 1_000_000_000
-_PRUNE_EVERY: Final = 1024
 
 
 def to_ns(now: dt.datetime) -> int:
@@ -200,39 +199,3 @@ class GCRA:
         if not decision.allowed:
             raise RateLimited(retry_after=decision.retry_after)
         return decision
-
-
-class MemoryRateLimitStore:
-    """A thread-safe in-process :class:`RateLimitStore`; expired entries are pruned as it goes.
-
-    .. versionadded:: 0.1.0
-    """
-
-    __slots__ = ("_calls", "_lock", "_tats")
-
-    def __init__(self) -> None:
-        self._tats: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._calls = 0
-
-    def apply(
-        self, key: str, step: Callable[[int | None], tuple[int | None, _T]], *, now_ns: int
-    ) -> _T:
-        """Atomically run one GCRA step for ``key`` (see :class:`RateLimitStore`)."""
-        with self._lock:
-            self._calls += 1
-            if self._calls % _PRUNE_EVERY == 0:
-                self._tats = {k: v for k, v in self._tats.items() if v > now_ns}
-            tat = self._tats.get(key)
-            new_tat, result = step(tat if tat is not None and tat > now_ns else None)
-            if new_tat is not None:
-                self._tats[key] = new_tat
-            return result
-
-    def reset(self, key: str) -> None:
-        """Forget ``key``'s state."""
-        with self._lock:
-            self._tats.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._tats)

@@ -10,7 +10,7 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from authcore._apikeys._model import KeyRecord
+from authcore.apikeys import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable, Mapping
 
-    from authcore._apikeys._model import KeyChange, Usage
+    from authcore.apikeys import KeyChange, Usage
 
 __all__ = ["MemoryKeyStore", "MemoryOneTimeStore", "MemoryRateLimitStore"]
 

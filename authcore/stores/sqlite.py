@@ -19,9 +19,9 @@ import time
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from authcore._apikeys._model import KeyRecord, KeyStatus
 from authcore._encoding import json_dumps, json_loads
 from authcore._sqlite import Migration, Schema, SQLiteDatabase, store_error
+from authcore.apikeys import KeyRecord, KeyStatus
 from authcore.errors import AuthcoreError, ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 from authcore.ratelimit import GCRA
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Callable, Mapping
 
-    from authcore._apikeys._model import KeyChange, Usage
+    from authcore.apikeys import KeyChange, Usage
 
 __all__ = [
     "KEYS_SCHEMA",

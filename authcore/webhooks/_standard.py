@@ -38,6 +38,7 @@ from authcore.errors import (
     MalformedHeader,
     Replayed,
 )
+from authcore.onetime import check_store
 from authcore.webhooks._common import (
     DEFAULT_TOLERANCE,
     HasTimestamp,
@@ -54,10 +55,9 @@ from authcore.webhooks._common import (
     unix_now,
 )
 from authcore.webhooks._keys import PreparedKey, WebhookSecret, prepare
-from authcore.webhooks._replay import check_replay_cache
 
 if TYPE_CHECKING:
-    from authcore.webhooks._replay import ReplayCache
+    from authcore.onetime import OneTimeStore
 
 __all__ = [
     "DEFAULT_HEADER_PREFIX",
@@ -196,7 +196,9 @@ class WebhookVerifier:
             ``whsec_`` secret (``v1``), a ``whpk_`` public key or ``whsk_`` signing key
             (``v1a``), raw HMAC key bytes, or an Ed25519 key object.
         tolerance: Seconds (or a timedelta) the timestamp may differ from now, either way.
-        replay_cache: If given, each delivery (message id and timestamp) is accepted once.
+        replay_cache: A :class:`~authcore.onetime.OneTimeStore` (such as
+            :class:`~authcore.stores.memory.MemoryOneTimeStore`); if given, each delivery
+            (message id and timestamp) is accepted once.
         header_prefix: The header names' prefix: ``"webhook-"`` (the specification) or, for
             Svix-branded deliveries (Clerk, Resend, ...), ``"svix-"``.
 
@@ -214,10 +216,10 @@ class WebhookVerifier:
         secrets: WebhookSecret | Sequence[WebhookSecret],
         *,
         tolerance: Tolerance = DEFAULT_TOLERANCE,
-        replay_cache: ReplayCache | None = None,
+        replay_cache: OneTimeStore | None = None,
         header_prefix: str = DEFAULT_HEADER_PREFIX,
     ) -> None:
-        check_replay_cache(replay_cache)
+        check_store(replay_cache, "replay_cache")
         self._keys = _key_set(secrets)
         self._spec = _header_spec(header_prefix)
         self._tolerance = to_tolerance(tolerance)
@@ -427,7 +429,7 @@ def _verify(
     *,
     tolerance: float,
     now: object,
-    replay_cache: ReplayCache | None,
+    replay_cache: OneTimeStore | None,
 ) -> VerifiedWebhook:
     """Verify any delivery (the general path behind :meth:`WebhookVerifier.verify`)."""
     body = to_payload(payload)
@@ -461,7 +463,7 @@ def _verify(
 
 
 def _remember(
-    replay_cache: ReplayCache,
+    replay_cache: OneTimeStore,
     msg_id: str,
     timestamp: int,
     *,
@@ -473,7 +475,7 @@ def _remember(
     # Kept until the timestamp check would refuse the delivery by itself.
     expires = dt.datetime.fromtimestamp(timestamp + tolerance + 1, _UTC)
     if not replay_cache.add(
-        f"standard-webhooks:{msg_id}:{timestamp}", expires_at=expires, now=now_dt
+        f"webhook:standard:{msg_id}:{timestamp}", expires_at=expires, now=now_dt
     ):
         raise Replayed("this webhook-id and webhook-timestamp were already accepted")
 
@@ -499,7 +501,7 @@ def verify(
     *,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
     now: Now = None,
-    replay_cache: ReplayCache | None = None,
+    replay_cache: OneTimeStore | None = None,
     header_prefix: str = DEFAULT_HEADER_PREFIX,
 ) -> VerifiedWebhook:
     """Verify a Standard Webhooks delivery.
@@ -518,7 +520,9 @@ def verify(
             secrets verify ``v1``, ``whpk_`` public keys (or ``whsk_`` keys) verify ``v1a``.
         tolerance: Seconds (or a timedelta) the timestamp may differ from now, either way.
         now: The current time: an aware datetime or UNIX seconds (default: the clock).
-        replay_cache: If given, each delivery (message id and timestamp) is accepted once.
+        replay_cache: A :class:`~authcore.onetime.OneTimeStore` (such as
+            :class:`~authcore.stores.memory.MemoryOneTimeStore`); if given, each delivery
+            (message id and timestamp) is accepted once.
         header_prefix: The header names' prefix: ``"webhook-"`` (the specification) or, for
             Svix-branded deliveries (Clerk, Resend, ...), ``"svix-"``.
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final
 
 from authcore._ct import bytes_eq
 from authcore.errors import InvalidSignature, MalformedHeader, Replayed
+from authcore.onetime import check_store
 from authcore.webhooks._common import (
     DEFAULT_TOLERANCE,
     HasTimestamp,
@@ -37,14 +38,13 @@ from authcore.webhooks._common import (
     to_tolerance,
     unix_now,
 )
-from authcore.webhooks._replay import check_replay_cache
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from cryptography.hazmat.primitives.hmac import HMAC
 
-    from authcore.webhooks._replay import ReplayCache
+    from authcore.onetime import OneTimeStore
 
 __all__ = ["HEADER", "MAX_ENTRIES", "VerifiedStripeWebhook", "sign", "verify"]
 
@@ -139,7 +139,7 @@ def verify(
     *,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
     now: Now = None,
-    replay_cache: ReplayCache | None = None,
+    replay_cache: OneTimeStore | None = None,
 ) -> VerifiedStripeWebhook:
     """Verify a Stripe-style webhook.
 
@@ -156,7 +156,9 @@ def verify(
         secrets: One endpoint secret or several (during a roll; any one may match).
         tolerance: Seconds (or a timedelta) ``t`` may differ from now, either way.
         now: The current time: an aware datetime or UNIX seconds (default: the clock).
-        replay_cache: If given, each signed delivery is accepted once.
+        replay_cache: A :class:`~authcore.onetime.OneTimeStore` (such as
+            :class:`~authcore.stores.memory.MemoryOneTimeStore`); if given, each event
+            is accepted once.
 
     Returns:
         The verified payload and timestamp.
@@ -173,7 +175,7 @@ def verify(
     body = to_payload(payload)
     keyed = keyed_hmacs(secrets, what="Stripe")
     seconds = to_tolerance(tolerance)
-    check_replay_cache(replay_cache)
+    check_store(replay_cache, "replay_cache")
     t_text, v1 = _parse(header_value(header, _SPEC))
     timestamp = parse_timestamp(t_text, what="Stripe-Signature t")
     current = unix_now(now)
@@ -191,9 +193,9 @@ def verify(
 
 
 def _record(
-    cache: ReplayCache, timestamp: int, matched: bytes, tolerance: float, current: float
+    cache: OneTimeStore, timestamp: int, matched: bytes, tolerance: float, current: float
 ) -> None:
     expires = dt.datetime.fromtimestamp(timestamp + tolerance + 1, _UTC)
-    key = f"stripe:{timestamp}:{matched.decode('ascii')}"
+    key = f"webhook:stripe:{timestamp}:{matched.decode('ascii')}"
     if not cache.add(key, expires_at=expires, now=dt.datetime.fromtimestamp(current, _UTC)):
         raise Replayed("this Stripe-Signature was already accepted")

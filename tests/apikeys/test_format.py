@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authcore import apikeys
-from authcore._apikeys._format import (
+from authcore.apikeys._format import (
     ALPHABET,
     BODY_LENGTH,
     CHECKSUM_LENGTH,

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authcore import apikeys
-from authcore._apikeys import _hashing
 from authcore._encoding import b64url_encode
+from authcore.apikeys import _hashing
 from authcore.errors import ConfigurationError, InvalidCredentials, InvalidKeyError, StoreError
 
 OLD = b"o" * 32

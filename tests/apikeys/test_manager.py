@@ -24,8 +24,8 @@ from authcore.errors import (
     StoreError,
     VerificationError,
 )
-from authcore.ratelimit import GCRA, MemoryRateLimitStore
-from authcore.stores.memory import MemoryKeyStore
+from authcore.ratelimit import GCRA
+from authcore.stores.memory import MemoryKeyStore, MemoryRateLimitStore
 
 from .conftest import PEPPER, START
 
@@ -39,7 +39,7 @@ def _other_key(token: str) -> str:
     while True:
         other = apikeys.generate(parsed.prefix)
         body = parsed.key_id + other.secret
-        from authcore._apikeys._format import _checksum  # noqa: PLC0415
+        from authcore.apikeys._format import _checksum  # noqa: PLC0415
 
         return f"{parsed.prefix}_{body}{_checksum(body)}"
 

@@ -23,7 +23,8 @@ from authcore.errors import (
     VerificationError,
 )
 from authcore.http import Headers
-from authcore.webhooks import MemoryReplayCache, github, stripe
+from authcore.stores.memory import MemoryOneTimeStore
+from authcore.webhooks import github, stripe
 
 STRIPE_SECRET = "whsec_test_5f2b8c3d9e1a4f6b7c8d9e0f1a2b3c4d"
 T = 1_700_000_000
@@ -133,7 +134,7 @@ def test_stripe_malformed_headers(header: str) -> None:
 
 def test_stripe_replay_cache() -> None:
     """With a replay cache, the same signed delivery is accepted once."""
-    cache = MemoryReplayCache()
+    cache = MemoryOneTimeStore()
     header = stripe.sign(BODY, STRIPE_SECRET, timestamp=T)
     stripe.verify(BODY, header, STRIPE_SECRET, now=T, replay_cache=cache)
     with pytest.raises(Replayed):

@@ -28,9 +28,9 @@ from authcore.errors import (
     VerificationError,
 )
 from authcore.http import Headers
+from authcore.stores.memory import MemoryOneTimeStore
+from authcore.stores.sqlite import SQLiteOneTimeStore
 from authcore.webhooks import (
-    MemoryReplayCache,
-    SQLiteReplayCache,
     VerifiedWebhook,
     WebhookVerifier,
     generate_secret,
@@ -663,7 +663,7 @@ def test_unhashable_secret_sequences_still_work() -> None:
 def test_replay_cache_accepts_a_delivery_once(kind: str, tmp_path: Any) -> None:
     """With a replay cache the same delivery is Replayed; a retry with a new timestamp passes."""
     cache: Any = (
-        MemoryReplayCache() if kind == "memory" else SQLiteReplayCache(tmp_path / "replay.db")
+        MemoryOneTimeStore() if kind == "memory" else SQLiteOneTimeStore(tmp_path / "replay.db")
     )
     assert _verify(_headers(), replay_cache=cache).payload == PAYLOAD
     with pytest.raises(Replayed):
@@ -674,7 +674,7 @@ def test_replay_cache_accepts_a_delivery_once(kind: str, tmp_path: Any) -> None:
 
 def test_invalid_deliveries_are_not_recorded() -> None:
     """A refused signature never reaches the replay cache."""
-    cache = MemoryReplayCache()
+    cache = MemoryOneTimeStore()
     with pytest.raises(InvalidSignature):
         _verify(_headers(BAD_SIGNATURE), replay_cache=cache)
     assert len(cache) == 0
@@ -683,7 +683,7 @@ def test_invalid_deliveries_are_not_recorded() -> None:
 
 def test_replay_cache_works_with_v1a_and_datetime_now() -> None:
     """Ed25519 deliveries are recorded too, with now given as a datetime."""
-    cache = MemoryReplayCache()
+    cache = MemoryOneTimeStore()
     headers = sign(PAYLOAD, SIGNING_KEY, msg_id=MSG_ID, timestamp=TIMESTAMP)
     now = dt.datetime.fromtimestamp(TIMESTAMP, dt.timezone.utc)
     verifier = WebhookVerifier(public_key(SIGNING_KEY), replay_cache=cache)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, NoReturn
 
-from authcore._apikeys._format import check_prefix, generate, make_splitter
-from authcore._apikeys._hashing import NO_MATCH, KeyHasher
-from authcore._apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
+from authcore.apikeys._format import check_prefix, generate, make_splitter
+from authcore.apikeys._hashing import NO_MATCH, KeyHasher
+from authcore.apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
 from authcore.clock import Clock, SystemClock, ensure_aware, utc_now
 from authcore.errors import (
     AuthcoreError,

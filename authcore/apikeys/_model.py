@@ -1,4 +1,4 @@
-"""API key records and the store protocols (below both :mod:`authcore.apikeys` and the stores)."""
+"""API key records and the store protocols (public through :mod:`authcore.apikeys`)."""
 
 from __future__ import annotations
 

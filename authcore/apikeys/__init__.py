@@ -25,10 +25,10 @@ whether the owner of a key still exists in your system.
 
 from __future__ import annotations
 
-from authcore._apikeys._format import GeneratedKey, ParsedKey, generate, parse
-from authcore._apikeys._hashing import HashCheck, KeyHasher
-from authcore._apikeys._manager import IssuedKey, KeyManager
-from authcore._apikeys._model import (
+from authcore.apikeys._format import GeneratedKey, ParsedKey, generate, parse
+from authcore.apikeys._hashing import HashCheck, KeyHasher
+from authcore.apikeys._manager import IssuedKey, KeyManager
+from authcore.apikeys._model import (
     KeyChange,
     KeyLookup,
     KeyRecord,

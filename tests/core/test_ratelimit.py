@@ -11,14 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authcore.errors import ConfigurationError, RateLimited
-from authcore.ratelimit import GCRA, Decision, MemoryRateLimitStore, RateLimitStore, to_ns
+from authcore.ratelimit import GCRA, Decision, RateLimitStore, to_ns
+from authcore.stores.memory import MemoryRateLimitStore
 from authcore.stores.sqlite import SQLiteRateLimitStore
-
-from .conftest import START
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(params=["memory", "sqlite"])

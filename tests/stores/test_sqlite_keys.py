@@ -1,4 +1,4 @@
-"""SQLite stores: WAL, migrations, crash safety under SIGKILL, and several processes."""
+"""SQLite key and rate-limit stores: WAL, migrations, crash safety under SIGKILL, processes."""
 
 from __future__ import annotations
 
@@ -14,18 +14,17 @@ from typing import TYPE_CHECKING
 import pytest
 
 from authcore import apikeys
+from authcore._sqlite import Migration, Schema, SQLiteDatabase
 from authcore.apikeys import KeyHasher, KeyManager, KeyStatus
 from authcore.errors import ConfigurationError, InvalidCredentials, Revoked, StoreError
-from authcore._sqlite import Migration, Schema, SQLiteDatabase
 from authcore.stores.sqlite import KEYS_SCHEMA, SQLiteKeyStore, SQLiteRateLimitStore
 from tests.stores.sqlite_helpers import integrity, set_schema_version
-
-from .conftest import PEPPER
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 _ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+PEPPER = b"p" * 32
 
 
 def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
