@@ -9,7 +9,6 @@ made with an older pepper still verify and report that a rehash is due.
 
 from __future__ import annotations
 
-import functools
 import hmac
 import re
 from collections.abc import Mapping
@@ -44,9 +43,8 @@ def _hmac_sha256(key: bytes, message: bytes) -> bytes:
     return hmac.digest(key, message, "sha256")
 
 
-@functools.lru_cache(maxsize=4096)
 def _split_stored(stored: str) -> tuple[str, bytes]:
-    """Return (pepper id, digest) of a stored hash; cached, since records are read repeatedly."""
+    """Return (pepper id, digest) of a stored hash (each hasher caches what it resolved)."""
     parts = stored.split("$")
     if len(parts) != 3 or parts[0] != HASH_VERSION:  # noqa: PLR2004 - three fields
         raise StoreError("stored key hash has an unknown format")
@@ -108,7 +106,6 @@ class KeyHasher:
         "_current",
         "_current_key",
         "_dummy",
-        "_dummy_stored",
         "_peppers",
         "_resolved",
     )
@@ -136,12 +133,11 @@ class KeyHasher:
         self._current = chosen
         self._current_key = checked[chosen]
         self._dummy = _hmac_sha256(self._current_key, b"authcore dummy key secret")
-        self._dummy_stored = f"{HASH_VERSION}${chosen}${b64url_encode(self._dummy)}"
         self._checks = {
             pid: HashCheck(pepper_id=pid, needs_rehash=pid != chosen) for pid in checked
         }
-        # stored hash -> (pepper or None if retired, digest, needs rehash); bounded below.
-        self._resolved: dict[str, tuple[bytes | None, bytes, bool]] = {}
+        # stored hash -> (pepper or None if retired, digest, check or None); bounded below.
+        self._resolved: dict[str, tuple[bytes | None, bytes, HashCheck | None]] = {}
 
     @property
     def current(self) -> str:
@@ -175,16 +171,15 @@ class KeyHasher:
         """
         if not isinstance(stored, str):
             raise StoreError("stored key hash is not a str")
-        pepper_id, expected_digest = _split_stored(stored)
+        key, expected_digest, check = self._resolved.get(stored) or self._resolve(stored)
         message = _as_bytes(secret)
-        key = self._peppers.get(pepper_id)
-        if key is None:
+        if key is None or check is None:
             # Retired pepper: spend the same work, then refuse like a wrong secret.
             bytes_eq(_hmac_sha256(self._current_key, message), self._dummy)
             raise InvalidCredentials(NO_MATCH)
         if not bytes_eq(_hmac_sha256(key, message), expected_digest):
             raise InvalidCredentials(NO_MATCH)
-        return self._checks[pepper_id]
+        return check
 
     def check(self, secret: bytes, stored: str) -> bool:
         """The verify fast path: whether a rehash is due, or :class:`InvalidCredentials`.
@@ -194,19 +189,20 @@ class KeyHasher:
         entry = self._resolved.get(stored)
         if entry is None:
             entry = self._resolve(stored)
-        key, expected_digest, needs_rehash = entry
-        if key is None:
+        key, expected_digest, check = entry
+        if key is None or check is None:
             bytes_eq(_hmac_sha256(self._current_key, secret), self._dummy)
             raise InvalidCredentials(NO_MATCH)
         if not bytes_eq(_hmac_sha256(key, secret), expected_digest):
             raise InvalidCredentials(NO_MATCH)
-        return needs_rehash
+        return check.needs_rehash
 
-    def _resolve(self, stored: str) -> tuple[bytes | None, bytes, bool]:
+    def _resolve(self, stored: object) -> tuple[bytes | None, bytes, HashCheck | None]:
+        """Parse a stored hash once per hasher: (pepper or None if retired, digest, check)."""
         if not isinstance(stored, str):
             raise StoreError("stored key hash is not a str")
         pepper_id, digest = _split_stored(stored)
-        entry = (self._peppers.get(pepper_id), digest, pepper_id != self._current)
+        entry = (self._peppers.get(pepper_id), digest, self._checks.get(pepper_id))
         if len(self._resolved) >= _RESOLVED_MAX:
             self._resolved.clear()
         self._resolved[stored] = entry
@@ -220,8 +216,7 @@ class KeyHasher:
 
         .. versionadded:: 0.1.0
         """
-        _, dummy_digest = _split_stored(self._dummy_stored)
-        bytes_eq(_hmac_sha256(self._current_key, _as_bytes(secret)), dummy_digest)
+        bytes_eq(_hmac_sha256(self._current_key, _as_bytes(secret)), self._dummy)
         raise InvalidCredentials(NO_MATCH)
 
     def __repr__(self) -> str:

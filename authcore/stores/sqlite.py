@@ -11,7 +11,6 @@ migration mechanism.  For several machines, use a networked store.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import sqlite3
 import threading
@@ -45,6 +44,7 @@ _T = TypeVar("_T")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _US: Final = dt.timedelta(microseconds=1)
 _CACHE_MAX: Final = 4096
+_DECODED_MAX: Final = 8192
 
 KEYS_SCHEMA: Final = Schema(
     component="apikeys",
@@ -193,13 +193,8 @@ def _row(record: KeyRecord) -> tuple[object, ...]:
     )
 
 
-@functools.lru_cache(maxsize=8192)
 def _record(row: tuple[object, ...]) -> KeyRecord:
-    """Build a record from a row; anything unreadable is a :class:`StoreError`.
-
-    Cached: a row (a tuple of str, int and None) fully determines its immutable record, and
-    decoding dominates the cost of a lookup.
-    """
+    """Build a record from a row; anything unreadable is a :class:`StoreError`."""
     try:
         (key_id, prefix, owner, secret_hash, scopes, status, created, expires, revoked, name,
          metadata, limit, remaining, uses, last_used, replaces, replaced_by) = row  # fmt: skip
@@ -301,6 +296,11 @@ class SQLiteKeyStore:
         )
         self._local = _ThreadViews()
         self._staleness_ns = int(given * 1e9)
+        # Row -> record, shared by this store's threads: a row (a tuple of str, int and None)
+        # fully determines its immutable record, and decoding dominates a lookup's cost once
+        # a commit elsewhere has emptied the per-thread views.  It holds only what this store
+        # read, goes with the store, and is emptied when full.
+        self._decoded: dict[tuple[object, ...], KeyRecord] = {}
 
     @property
     def database(self) -> SQLiteDatabase:
@@ -346,10 +346,20 @@ class SQLiteKeyStore:
             raise store_error(exc) from None
         if row is None:
             return None  # unknown ids are never cached: peers choose them
-        record = _record(row)
+        record = self._decode(row)
         if len(records) >= _CACHE_MAX:
             records.clear()
         records[key_id] = record
+        return record
+
+    def _decode(self, row: tuple[object, ...]) -> KeyRecord:
+        decoded = self._decoded
+        record = decoded.get(row)
+        if record is None:
+            record = _record(row)
+            if len(decoded) >= _DECODED_MAX:
+                decoded.clear()
+            decoded[row] = record
         return record
 
     def list_owner(self, owner: str) -> tuple[KeyRecord, ...]:

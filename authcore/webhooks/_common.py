@@ -9,7 +9,6 @@ Nothing here reads the wall clock except through :func:`authcore.clock.unix_now`
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -293,11 +292,6 @@ def find_headers(headers: object, spec: HeaderSpec) -> list[str | None]:  # noqa
     return found
 
 
-@functools.lru_cache(maxsize=256)
-def _keyed_sha256(key: bytes) -> _chmac.HMAC:
-    return _chmac.HMAC(key, hashes.SHA256())
-
-
 def keyed_hmacs(secrets: object, *, what: str) -> tuple[_chmac.HMAC, ...]:
     """Return an HMAC-SHA256 object keyed with each secret (only ever copied, never updated).
 
@@ -327,7 +321,7 @@ def keyed_hmacs(secrets: object, *, what: str) -> tuple[_chmac.HMAC, ...]:
             raise ConfigurationError(f"a {what} secret must be str or bytes")
         if not raw or raw != raw.strip():
             raise InvalidKeyError(f"a {what} secret must be non-empty, without surrounding spaces")
-        keyed.append(_keyed_sha256(raw))
+        keyed.append(_chmac.HMAC(raw, hashes.SHA256()))
     return tuple(keyed)
 
 

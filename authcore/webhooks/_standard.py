@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -154,26 +153,6 @@ def _build_key_set(items: tuple[object, ...]) -> _KeySet:
     return _KeySet(hmacs=tuple(hmacs), publics=tuple(publics))
 
 
-@functools.lru_cache(maxsize=128)
-def _cached_key_set(items: tuple[object, ...]) -> _KeySet:
-    return _build_key_set(items)
-
-
-@functools.lru_cache(maxsize=128)
-def _cached_single(secret: str) -> _KeySet:
-    return _build_key_set((secret,))
-
-
-def _key_set(secrets: object) -> _KeySet:
-    if type(secrets) is str:  # the common case, without building a tuple
-        return _cached_single(secrets)
-    items = _as_sequence(secrets)
-    try:
-        return _cached_key_set(items)
-    except TypeError:  # an unhashable item: parse without the cache
-        return _build_key_set(items)
-
-
 def _decode_ed25519_signature(text: bytes) -> bytes | None:
     # Canonical standard base64 of 64 bytes is exactly 88 characters ending in "==".
     if len(text) != 88 or not text.endswith(b"=="):  # noqa: PLR2004
@@ -188,8 +167,10 @@ def _decode_ed25519_signature(text: bytes) -> bytes | None:
 class WebhookVerifier:
     """Verifies Standard Webhooks deliveries with a fixed set of secrets: build once, reuse.
 
-    Parsing the secrets (and keying the HMACs) happens here, once, so :meth:`verify` does
-    only the per-message work.  Immutable and safe to share across threads.
+    This is the fast path, as :class:`~authcore.jose.jwt.JWTVerifier` is for JWTs: parsing
+    the secrets (and keying the HMACs) happens here, once, so :meth:`verify` does only the
+    per-message work.  The parsed keys belong to this object and go with it; nothing is
+    cached at module level.  Immutable and safe to share across threads.
 
     Args:
         secrets: One secret or a sequence of them (rotation: any one may match).  Each is a
@@ -220,7 +201,7 @@ class WebhookVerifier:
         header_prefix: str = DEFAULT_HEADER_PREFIX,
     ) -> None:
         check_store(replay_cache, "replay_cache")
-        self._keys = _key_set(secrets)
+        self._keys = _build_key_set(_as_sequence(secrets))
         self._spec = _header_spec(header_prefix)
         self._tolerance = to_tolerance(tolerance)
         self._replay_cache = replay_cache
@@ -325,10 +306,12 @@ class WebhookVerifier:
 # more than the HMAC on this hot path.  The slot descriptors below fill the same slots
 # directly; every field is set exactly once, so the instance is as complete and immutable as
 # one made by __init__.
+# A test checks that _FILLED names every field of VerifiedWebhook, in order, so a field added
+# to the class cannot be left unset here.
 _new = object.__new__
+_FILLED: Final = ("msg_id", "timestamp", "payload", "version", "key_index")
 _set_msg_id, _set_timestamp, _set_payload, _set_version, _set_key_index = (
-    vars(VerifiedWebhook)[name].__set__
-    for name in ("msg_id", "timestamp", "payload", "version", "key_index")
+    vars(VerifiedWebhook)[name].__set__ for name in _FILLED
 )
 
 
@@ -344,22 +327,14 @@ def _verified(
     return result
 
 
-@functools.lru_cache(maxsize=16)
-def _spec_for(prefix: object) -> HeaderSpec:
+def _header_spec(prefix: object) -> HeaderSpec:
+    if prefix == DEFAULT_HEADER_PREFIX:
+        return _SPEC
     if not isinstance(prefix, str) or _HEADER_PREFIX_RE.fullmatch(prefix) is None:
         raise ConfigurationError(
             "header_prefix must be lower-case letters, digits and '-', ending in '-'"
         )
     return HeaderSpec.of(f"{prefix}id", f"{prefix}timestamp", f"{prefix}signature")
-
-
-def _header_spec(prefix: object) -> HeaderSpec:
-    if prefix == DEFAULT_HEADER_PREFIX:
-        return _SPEC
-    try:
-        return _spec_for(prefix)
-    except TypeError:  # unhashable
-        raise ConfigurationError("header_prefix must be a str") from None
 
 
 def _split_signatures(sig_text: str) -> tuple[list[bytes], list[bytes]]:
@@ -480,20 +455,6 @@ def _remember(
         raise Replayed("this webhook-id and webhook-timestamp were already accepted")
 
 
-@functools.lru_cache(maxsize=128)
-def _default_verifier(secret: str) -> WebhookVerifier:
-    return WebhookVerifier(secret)
-
-
-@functools.lru_cache(maxsize=128, typed=True)
-def _cached_verifier(secrets: object, tolerance: object, header_prefix: object) -> WebhookVerifier:
-    return WebhookVerifier(
-        secrets,  # type: ignore[arg-type]
-        tolerance=tolerance,  # type: ignore[arg-type]
-        header_prefix=header_prefix,  # type: ignore[arg-type]
-    )
-
-
 def verify(
     payload: Payload,
     headers: HeadersInput,
@@ -510,6 +471,9 @@ def verify(
     timestamp is within ``tolerance`` of ``now`` (either direction), one of the signatures
     matches one of ``secrets``, and (with a ``replay_cache``) this delivery was not accepted
     before.  Not checked: anything about the payload's content.
+
+    A one-shot call: it parses ``secrets`` each time and keeps nothing afterwards.  To verify
+    many deliveries, build a :class:`WebhookVerifier` once and reuse it (the fast path).
 
     Args:
         payload: The raw request body, exactly as received (``bytes``; never re-serialized
@@ -539,22 +503,11 @@ def verify(
 
     .. versionadded:: 0.1.0
     """
-    if replay_cache is None:
-        try:
-            if (
-                type(secrets) is str
-                and tolerance is DEFAULT_TOLERANCE
-                and header_prefix is DEFAULT_HEADER_PREFIX
-            ):
-                verifier = _default_verifier(secrets)
-            else:
-                verifier = _cached_verifier(secrets, tolerance, header_prefix)
-        except TypeError:  # an unhashable argument: build without the cache
-            verifier = WebhookVerifier(secrets, tolerance=tolerance, header_prefix=header_prefix)
-    else:
-        verifier = WebhookVerifier(
-            secrets, tolerance=tolerance, replay_cache=replay_cache, header_prefix=header_prefix
-        )
+    # Built for this call only: no module-level cache keeps secrets or keys.  A receiver
+    # that verifies many deliveries builds one WebhookVerifier and reuses it.
+    verifier = WebhookVerifier(
+        secrets, tolerance=tolerance, replay_cache=replay_cache, header_prefix=header_prefix
+    )
     return verifier.verify(payload, headers, now=now)
 
 

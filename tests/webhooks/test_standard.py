@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import importlib
 import json
 import threading
 from typing import TYPE_CHECKING, Any
@@ -780,8 +782,8 @@ def test_fast_path_rotation_reports_the_matching_key() -> None:
     assert verifier.verify(PAYLOAD, _headers(OTHER_SIGNATURE), now=TIMESTAMP).key_index == 0
 
 
-def test_cached_module_verify_still_checks_every_argument() -> None:
-    """verify()'s cached verifiers never let a refused argument through."""
+def test_module_verify_checks_every_argument_on_each_call() -> None:
+    """verify() builds its verifier per call: no refused argument gets through on a repeat."""
     assert _verify(_headers(), tolerance=1).msg_id == MSG_ID
     with pytest.raises(ConfigurationError):
         _verify(_headers(), tolerance=True)
@@ -791,3 +793,39 @@ def test_cached_module_verify_still_checks_every_argument() -> None:
     with pytest.raises(ConfigurationError):
         _verify(_headers(), header_prefix="Webhook-")
     assert _verify(_headers(), header_prefix="webhook-").key_index == 0
+
+
+def test_descriptor_filled_result_sets_every_dataclass_field() -> None:
+    """The fast path's slot filling covers exactly VerifiedWebhook's fields, in order."""
+    from authcore.webhooks._standard import _FILLED  # noqa: PLC0415
+
+    assert tuple(f.name for f in dataclasses.fields(VerifiedWebhook)) == _FILLED
+    fast = WebhookVerifier(SECRET).verify(PAYLOAD, _headers(), now=TIMESTAMP)
+    built = VerifiedWebhook(
+        msg_id=MSG_ID, timestamp=TIMESTAMP, payload=PAYLOAD, version="v1", key_index=0
+    )
+    for f in dataclasses.fields(VerifiedWebhook):
+        assert getattr(fast, f.name) == getattr(built, f.name)
+    assert fast == built
+    assert repr(fast) == repr(built)
+    assert hash(fast) == hash(built)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "authcore.webhooks",
+        "authcore.webhooks._common",
+        "authcore.webhooks._keys",
+        "authcore.webhooks._standard",
+        "authcore.webhooks.github",
+        "authcore.webhooks.stripe",
+        "authcore.apikeys._hashing",
+        "authcore.stores.sqlite",
+    ],
+)
+def test_no_module_level_cache_holds_secrets_or_keys(module: str) -> None:
+    """No function of these modules is a functools cache (it would keep secrets process-wide)."""
+    namespace = vars(importlib.import_module(module))
+    cached = [name for name, value in namespace.items() if hasattr(value, "cache_info")]
+    assert cached == []
