@@ -30,14 +30,14 @@ from authcore.errors import ConfigurationError, RateLimited
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["GCRA", "Decision", "RateLimitStore", "to_ns"]
+__all__ = ["GCRA", "Decision", "RateLimitStore"]
 
 _T = TypeVar("_T")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _NS: Final = 1_000_000_000
 
 
-def to_ns(now: dt.datetime) -> int:
+def _to_ns(now: dt.datetime) -> int:
     """Return an aware datetime as integer nanoseconds since the Unix epoch (exact).
 
     Raises:
@@ -182,7 +182,7 @@ class GCRA:
         """
         if _positive_int(cost, "cost") > self.burst:
             raise ConfigurationError("cost exceeds the burst: it could never be allowed")
-        now_ns = to_ns(now)
+        now_ns = _to_ns(now)
         return store.apply(key, lambda tat: self.step(tat, now_ns, cost), now_ns=now_ns)
 
     def enforce(

@@ -171,31 +171,26 @@ class KeyHasher:
         """
         if not isinstance(stored, str):
             raise StoreError("stored key hash is not a str")
-        key, expected_digest, check = self._resolved.get(stored) or self._resolve(stored)
-        message = _as_bytes(secret)
-        if key is None or check is None:
-            # Retired pepper: spend the same work, then refuse like a wrong secret.
-            bytes_eq(_hmac_sha256(self._current_key, message), self._dummy)
-            raise InvalidCredentials(NO_MATCH)
-        if not bytes_eq(_hmac_sha256(key, message), expected_digest):
-            raise InvalidCredentials(NO_MATCH)
-        return check
+        return self._match(_as_bytes(secret), stored)
 
-    def check(self, secret: bytes, stored: str) -> bool:
-        """The verify fast path: whether a rehash is due, or :class:`InvalidCredentials`.
+    def _match(self, secret: bytes, stored: str) -> HashCheck:
+        """The checks of :meth:`verify` for a secret already in bytes (the KeyManager fast path).
 
-        Same checks as :meth:`verify`, without building a :class:`HashCheck`.
+        Raises:
+            InvalidCredentials: As :meth:`verify`.
+            StoreError: If ``stored`` is not a hash this class made.
         """
         entry = self._resolved.get(stored)
         if entry is None:
             entry = self._resolve(stored)
         key, expected_digest, check = entry
         if key is None or check is None:
+            # Retired pepper: spend the same work, then refuse like a wrong secret.
             bytes_eq(_hmac_sha256(self._current_key, secret), self._dummy)
             raise InvalidCredentials(NO_MATCH)
         if not bytes_eq(_hmac_sha256(key, secret), expected_digest):
             raise InvalidCredentials(NO_MATCH)
-        return check.needs_rehash
+        return check
 
     def _resolve(self, stored: object) -> tuple[bytes | None, bytes, HashCheck | None]:
         """Parse a stored hash once per hasher: (pepper or None if retired, digest, check)."""

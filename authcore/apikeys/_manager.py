@@ -171,7 +171,7 @@ class KeyManager:
             raise ConfigurationError("flush_threshold must be an int >= 1")
         self._store = store
         self._hasher = hasher
-        self._check = hasher.check
+        self._match = hasher._match  # noqa: SLF001 - the hasher's fast path, same package
         self._prefix = check_prefix(prefix)
         self._split = make_splitter(prefix)
         self._get = store.get
@@ -293,7 +293,7 @@ class KeyManager:
         record = self._get(key_id)
         if record is None:
             self._hasher.reject(secret)
-        needs_rehash = self._check(secret, record.secret_hash)
+        needs_rehash = self._match(secret, record.secret_hash).needs_rehash
         # The secret matched: from here on, answers may depend on the record.
         if record.prefix != self._prefix:
             raise InvalidCredentials(NO_MATCH)

@@ -1,9 +1,11 @@
 """SQLite stores on the standard library's :mod:`sqlite3`: the embedded default for persistence.
 
-:class:`SQLiteKeyStore` and :class:`SQLiteRateLimitStore` may share one file.  Both are safe
-for many threads (a connection per thread) and many processes on one machine (WAL, every
-write in ``BEGIN IMMEDIATE``); see :mod:`authcore._sqlite` for durability and the
-migration mechanism.  For several machines, use a networked store.
+:class:`SQLiteKeyStore`, :class:`SQLiteRateLimitStore` and :class:`SQLiteOneTimeStore` may
+share one file: give each the same path, or open one :class:`SQLiteDatabase` and pass it to
+each (one set of connections; each store migrates its tables into it).  All are safe for many
+threads (a connection per thread) and many processes on one machine (WAL, every write in
+``BEGIN IMMEDIATE``, a schema version per component in ``authcore_schema``).  For several
+machines, use a networked store.
 
 .. versionadded:: 0.1.0
 """
@@ -35,9 +37,12 @@ __all__ = [
     "KEYS_SCHEMA",
     "ONE_TIME_SCHEMA",
     "RATE_LIMIT_SCHEMA",
+    "Migration",
+    "SQLiteDatabase",
     "SQLiteKeyStore",
     "SQLiteOneTimeStore",
     "SQLiteRateLimitStore",
+    "Schema",
 ]
 
 _T = TypeVar("_T")
@@ -261,9 +266,11 @@ class SQLiteKeyStore:
     """A :class:`~authcore.apikeys.KeyStore` in a SQLite file.
 
     Args:
-        path: The database file (created and migrated if needed).
-        timeout: Seconds to wait for another writer.
-        synchronous: ``"FULL"`` (default: committed keys survive power loss) or ``"NORMAL"``.
+        path: The database file (created and migrated if needed), or an open
+            :class:`SQLiteDatabase` to share with other stores (the table is migrated into it).
+        timeout: Seconds to wait for another writer (when opening by path).
+        synchronous: ``"FULL"`` (default: committed keys survive power loss) or ``"NORMAL"``
+            (when opening by path).
         max_staleness: Seconds a thread may serve cached records without checking for
             changes by other connections (default 0: every read checks, so a revocation
             anywhere applies to the next verification).
@@ -277,7 +284,7 @@ class SQLiteKeyStore:
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | SQLiteDatabase,
         *,
         timeout: float = 10.0,
         synchronous: str = "FULL",
@@ -291,9 +298,7 @@ class SQLiteKeyStore:
             or given < 0
         ):
             raise ConfigurationError("max_staleness must be a finite number of seconds >= 0")
-        self._db = SQLiteDatabase(
-            path, schemas=(KEYS_SCHEMA,), timeout=timeout, synchronous=synchronous
-        )
+        self._db = _open(path, KEYS_SCHEMA, timeout=timeout, synchronous=synchronous)
         self._local = _ThreadViews()
         self._staleness_ns = int(given * 1e9)
         # Row -> record, shared by this store's threads: a row (a tuple of str, int and None)
@@ -439,8 +444,9 @@ class SQLiteRateLimitStore:
     deleted every ``prune_every`` decisions.
 
     Args:
-        path: The database file (may be the one of a :class:`SQLiteKeyStore`).
-        timeout: Seconds to wait for another writer.
+        path: The database file (may be the one of a :class:`SQLiteKeyStore`), or an open
+            :class:`SQLiteDatabase` to share (the table is migrated into it).
+        timeout: Seconds to wait for another writer (when opening by path).
         synchronous: ``"NORMAL"`` (default: limits survive a process crash; a power loss may
             forget the last decisions, which only makes a limit briefly looser), or ``"FULL"``.
         prune_every: How many decisions between two clean-ups.
@@ -450,7 +456,7 @@ class SQLiteRateLimitStore:
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | SQLiteDatabase,
         *,
         timeout: float = 10.0,
         synchronous: str = "NORMAL",
@@ -459,9 +465,7 @@ class SQLiteRateLimitStore:
         every: object = prune_every
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ConfigurationError("prune_every must be an int >= 1")
-        self._db = SQLiteDatabase(
-            path, schemas=(RATE_LIMIT_SCHEMA,), timeout=timeout, synchronous=synchronous
-        )
+        self._db = _open(path, RATE_LIMIT_SCHEMA, timeout=timeout, synchronous=synchronous)
         self._prune_every = prune_every
         self._calls = 0
 

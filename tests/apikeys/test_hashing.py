@@ -130,3 +130,23 @@ def test_repr_shows_ids_not_peppers() -> None:
     assert "p1" in text
     assert "ooo" not in text
     assert "nnn" not in text
+
+
+def test_fast_path_is_private() -> None:
+    """KeyHasher exposes hash, verify and reject; its fast path is not public API."""
+    public = {name for name in dir(apikeys.KeyHasher) if not name.startswith("_")}
+    assert public == {"current", "hash", "reject", "verify"}
+
+
+def test_verify_caches_parsed_hashes_on_the_hasher_bounded() -> None:
+    """Parsed stored hashes live on the hasher, at most _RESOLVED_MAX of them."""
+    hasher = apikeys.KeyHasher({"p1": OLD})
+    stored = hasher.hash("s")
+    assert hasher.verify("s", stored) == hasher.verify(b"s", stored)
+    other = apikeys.KeyHasher({"p1": OLD})
+    assert stored in hasher._resolved
+    assert stored not in other._resolved
+    for i in range(_hashing._RESOLVED_MAX + 5):
+        with pytest.raises(InvalidCredentials):
+            hasher.verify("s", "v1$p1$" + b64url_encode(i.to_bytes(32, "big")))
+    assert len(hasher._resolved) <= _hashing._RESOLVED_MAX

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from authcore import ratelimit
 from authcore.errors import ConfigurationError, RateLimited
-from authcore.ratelimit import GCRA, Decision, RateLimitStore, to_ns
+from authcore.ratelimit import GCRA, Decision, RateLimitStore
 from authcore.stores.memory import MemoryRateLimitStore
 from authcore.stores.sqlite import SQLiteRateLimitStore
 
@@ -204,8 +205,18 @@ def test_gcra_value_semantics() -> None:
 
 def test_naive_now_is_refused() -> None:
     """A naive datetime is a caller mistake."""
-    with pytest.raises(ConfigurationError):
-        to_ns(dt.datetime(2026, 1, 1))  # noqa: DTZ001 - naive on purpose
+    with pytest.raises(ConfigurationError, match="now"):
+        GCRA(5, 60).hit(
+            MemoryRateLimitStore(),
+            "k",
+            now=dt.datetime(2026, 1, 1),  # noqa: DTZ001 - naive on purpose
+        )
+
+
+def test_plumbing_is_private() -> None:
+    """The nanosecond conversion serves GCRA only: it is not part of the public surface."""
+    assert "to_ns" not in ratelimit.__all__
+    assert not hasattr(ratelimit, "to_ns")
 
 
 @given(

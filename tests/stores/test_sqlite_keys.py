@@ -443,3 +443,25 @@ def test_change_check_leaves_no_read_transaction_open(tmp_path: Path) -> None:
     finally:
         other.close()
         store.close()
+
+
+def test_stores_share_one_open_database(tmp_path: Path) -> None:
+    """Key, rate-limit and one-time stores accept one open SQLiteDatabase and share it."""
+    import datetime as dt  # noqa: PLC0415
+
+    from authcore.stores.sqlite import SQLiteDatabase, SQLiteOneTimeStore  # noqa: PLC0415
+
+    db = SQLiteDatabase(tmp_path / "shared.db", schemas=[])
+    keys, limits, once = SQLiteKeyStore(db), SQLiteRateLimitStore(db), SQLiteOneTimeStore(db)
+    assert keys.database is limits.database is once.database is db
+    assert {c: db.schema_version(c) for c in ("apikeys", "ratelimit", "onetime")} == {
+        "apikeys": 2,
+        "ratelimit": 1,
+        "onetime": 1,
+    }
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    assert once.add("k", expires_at=now + dt.timedelta(seconds=5), now=now)
+    manager = KeyManager(keys, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    assert manager.verify(issued.token).owner == "o"
+    db.close()
