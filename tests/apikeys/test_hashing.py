@@ -133,9 +133,9 @@ def test_repr_shows_ids_not_peppers() -> None:
 
 
 def test_fast_path_is_private() -> None:
-    """KeyHasher exposes hash, verify and reject; its fast path is not public API."""
+    """KeyHasher exposes from_env, hash, verify and reject; its fast path is not public API."""
     public = {name for name in dir(apikeys.KeyHasher) if not name.startswith("_")}
-    assert public == {"current", "hash", "reject", "verify"}
+    assert public == {"current", "from_env", "hash", "reject", "verify"}
 
 
 def test_verify_caches_parsed_hashes_on_the_hasher_bounded() -> None:
