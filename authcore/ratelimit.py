@@ -24,11 +24,13 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
-from authcore.clock import ensure_aware
+from authcore.clock import as_datetime
 from authcore.errors import ConfigurationError, RateLimited
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from authcore.clock import Instant
 
 __all__ = ["GCRA", "Decision", "RateLimitStore"]
 
@@ -37,13 +39,15 @@ _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _NS: Final = 1_000_000_000
 
 
-def _to_ns(now: dt.datetime) -> int:
-    """Return an aware datetime as integer nanoseconds since the Unix epoch (exact).
+def _to_ns(now: object) -> int:
+    """Return an :data:`~authcore.clock.Instant` (``None``: the clock) as integer nanoseconds.
+
+    Exact to the microsecond, the resolution of :class:`~datetime.datetime`.
 
     Raises:
-        ConfigurationError: If ``now`` is naive or not a datetime.
+        ConfigurationError: If ``now`` is naive, not finite, out of range or of another type.
     """
-    return ((ensure_aware(now) - _EPOCH) // dt.timedelta(microseconds=1)) * 1000
+    return ((as_datetime(now) - _EPOCH) // dt.timedelta(microseconds=1)) * 1000
 
 
 class RateLimitStore(Protocol):
@@ -166,13 +170,15 @@ class GCRA:
             reset_after=(new_tat - now_ns) / _NS,
         )
 
-    def hit(self, store: RateLimitStore, key: str, *, now: dt.datetime, cost: int = 1) -> Decision:
+    def hit(
+        self, store: RateLimitStore, key: str, *, now: Instant | None = None, cost: int = 1
+    ) -> Decision:
         """Take ``cost`` units for ``key`` if allowed, atomically, and return the decision.
 
         Args:
             store: Where the per-key state lives.
             key: Whose limit (for example ``"apikey:<key id>"``).
-            now: The current time (aware).
+            now: The current time: an aware datetime or UNIX seconds (default: the clock).
             cost: Units this request takes (1 to ``burst``).
 
         Raises:
@@ -186,7 +192,7 @@ class GCRA:
         return store.apply(key, lambda tat: self.step(tat, now_ns, cost), now_ns=now_ns)
 
     def enforce(
-        self, store: RateLimitStore, key: str, *, now: dt.datetime, cost: int = 1
+        self, store: RateLimitStore, key: str, *, now: Instant | None = None, cost: int = 1
     ) -> Decision:
         """Like :meth:`hit`, but raise when the request is not allowed.
 

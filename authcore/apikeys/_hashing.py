@@ -112,10 +112,10 @@ def _decode_tagged(value: str) -> bytes | None:
     """The bytes of ``hex:...`` or canonical ``base64:...``; ``None`` for anything else."""
     if len(value) > _MAX_PEPPER_TEXT:
         return None
-    tag, _, body = value.partition(":")
-    if tag == "hex" and _HEX_RE.fullmatch(body):
+    kind, _, body = value.partition(":")
+    if kind == "hex" and _HEX_RE.fullmatch(body):
         return binascii.unhexlify(body)
-    if tag == "base64" and _BASE64_RE.fullmatch(body) and len(body) % 4 == 0:
+    if kind == "base64" and _BASE64_RE.fullmatch(body) and len(body) % 4 == 0:
         try:
             decoded = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):

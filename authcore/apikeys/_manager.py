@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final, NoReturn
 from authcore.apikeys._format import check_prefix, generate, make_splitter
 from authcore.apikeys._hashing import NO_MATCH, KeyHasher
 from authcore.apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
-from authcore.clock import Clock, SystemClock, ensure_aware, utc_now
+from authcore.clock import Clock, SystemClock, as_datetime, utc_now
 from authcore.errors import (
     AuthcoreError,
     ConfigurationError,
@@ -32,6 +32,7 @@ from authcore.errors import (
 from authcore.ratelimit import GCRA
 
 if TYPE_CHECKING:
+    from authcore.clock import Instant
     from authcore.ratelimit import RateLimitStore
 
 __all__ = ["IssuedKey", "KeyManager"]
@@ -209,7 +210,7 @@ class KeyManager:
         *,
         owner: str,
         scopes: Iterable[str] = (),
-        expires_at: dt.datetime | None = None,
+        expires_at: Instant | None = None,
         name: str | None = None,
         metadata: Mapping[str, str] | None = None,
         rate_limit: GCRA | None = None,
@@ -220,7 +221,8 @@ class KeyManager:
         Args:
             owner: Who the key belongs to.
             scopes: The scopes granted (RFC 6749 scope tokens).
-            expires_at: When the key stops working (aware), if ever.
+            expires_at: When the key stops working (an aware datetime or UNIX seconds), if
+                ever.
             name: A label for humans.
             metadata: String pairs kept with the record.
             rate_limit: A per-key limit (needs a manager with a ``limiter``).
@@ -238,7 +240,7 @@ class KeyManager:
         owner_checked = _text(owner, "owner")
         assert owner_checked is not None  # noqa: S101 - _text returns a str when not optional
         if expires_at is not None:
-            expires_at = ensure_aware(expires_at, name="expires_at")
+            expires_at = as_datetime(expires_at, name="expires_at")
         if rate_limit is not None:
             if not isinstance(rate_limit, GCRA):
                 raise ConfigurationError("rate_limit must be a GCRA")
@@ -266,11 +268,11 @@ class KeyManager:
 
     # ------------------------------------------------------------------ verifying
 
-    def verify(self, token: str, *, scopes: Iterable[str] = ()) -> KeyRecord:
+    def verify(self, token: str | bytes, *, scopes: Iterable[str] = ()) -> KeyRecord:
         """Verify a presented key and return its record.
 
         Args:
-            token: The key as presented by the client.
+            token: The key as presented by the client, as ``str`` or ASCII ``bytes`` alike.
             scopes: Scopes the request needs; all must have been granted.
 
         Returns:

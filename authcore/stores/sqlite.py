@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from authcore.apikeys import KeyChange, Usage
+    from authcore.clock import Instant
 
 __all__ = [
     "KEYS_SCHEMA",
@@ -165,6 +166,12 @@ _STATUSES: Final = {s.value: s for s in KeyStatus}
 
 def _micros(value: dt.datetime) -> int:
     return (value - _EPOCH) // _US
+
+
+def _seconds_to_us(seconds: float) -> int:
+    # Exact for datetimes: their timestamp() has at most 16 significant digits of
+    # microseconds, which a double holds exactly until the year 2255.
+    return round(seconds * 1_000_000)
 
 
 def _to_us(value: dt.datetime | None) -> int | None:
@@ -561,16 +568,18 @@ class SQLiteOneTimeStore:
         """The underlying database."""
         return self._db
 
-    def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+    def add(self, key: str, *, expires_at: Instant, now: Instant) -> bool:
         """Record ``key`` until ``expires_at``; ``False`` if it is already recorded.
 
+        Both times are aware datetimes or UNIX seconds.
+
         Raises:
-            ConfigurationError: If ``key`` is not a storable key or a time is not aware.
+            ConfigurationError: If ``key`` is not a storable key or a time is unusable.
             StoreError: If the database fails (locked too long, disk full, closed, ...).
         """
         check_key(key)
         expiry_s, current_s = check_times(expires_at, now)
-        expiry, current = _micros(expires_at), _micros(now)
+        expiry, current = _seconds_to_us(expiry_s), _seconds_to_us(current_s)
         if expiry_s <= current_s:  # already expired: new unless recorded and unexpired
             return not self.contains(key, now=now)
         with self._db.transaction() as conn:
@@ -592,21 +601,21 @@ class SQLiteOneTimeStore:
                     conn.execute("DELETE FROM authcore_one_time WHERE expires_us <= ?", (current,))
         return added
 
-    def contains(self, key: str, *, now: dt.datetime) -> bool:
+    def contains(self, key: str, *, now: Instant) -> bool:
         """Whether ``key`` is recorded and unexpired at ``now``.
 
         Raises:
-            ConfigurationError: If ``now`` is not aware.
+            ConfigurationError: If ``now`` is unusable.
             StoreError: If the database fails.
         """
-        check_times(now, now)
+        current = _seconds_to_us(check_times(now, now)[1])
         given: object = key  # untyped callers pass anything
         if not isinstance(given, str) or (not key.isascii() and not _encodable(key)):
             return False  # a key that could never have been stored
         with self._db.reading() as conn:
             row = conn.execute(
                 "SELECT 1 FROM authcore_one_time WHERE key = ? AND expires_us > ?",
-                (key, _micros(now)),
+                (key, current),
             ).fetchone()
         return row is not None
 

@@ -3,7 +3,8 @@
 Theory of operation: each scheme parses its headers with :func:`find_headers` (one pass over
 the fields, case-insensitive, repeats refused), checks the timestamp syntax and tolerance
 before any MAC is computed, then compares MACs only through :func:`authcore._ct.bytes_eq`.
-Nothing here reads the wall clock except through :func:`authcore.clock.unix_now`.
+Nothing here reads the wall clock except through :mod:`authcore.clock` (``now=`` and
+timestamps take its :data:`~authcore.clock.Instant` values: an aware datetime or UNIX seconds).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as _chmac
 
 from authcore._encoding import json_loads
-from authcore.clock import ensure_aware
-from authcore.clock import unix_now as _clock_unix_now
+from authcore.clock import as_unix
 from authcore.errors import ConfigurationError, InvalidKeyError, MalformedHeader, StaleTimestamp
 from authcore.http import Headers
 
@@ -31,7 +31,6 @@ __all__ = [
     "HasTimestamp",
     "HeaderSpec",
     "HeadersInput",
-    "Now",
     "Payload",
     "Tolerance",
     "check_tolerance",
@@ -42,7 +41,6 @@ __all__ = [
     "signing_timestamp",
     "to_payload",
     "to_tolerance",
-    "unix_now",
 ]
 
 DEFAULT_TOLERANCE: Final = 300
@@ -57,7 +55,6 @@ _UTC: Final = dt.timezone.utc
 # case-insensitive multi-dict, ...), or (name, value) pairs as ASGI servers provide them.
 HeadersInput: TypeAlias = Headers | Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 Payload: TypeAlias = bytes | bytearray | memoryview
-Now: TypeAlias = dt.datetime | int | float | None
 Tolerance: TypeAlias = int | float | dt.timedelta
 
 
@@ -124,41 +121,18 @@ def to_tolerance(tolerance: object) -> float:
     return seconds
 
 
-def unix_now(now: object = None) -> float:
-    """Return ``now`` as UNIX seconds; ``None`` means the wall clock.
+def signing_timestamp(timestamp: object) -> int:
+    """Return the whole UNIX seconds to sign (floored); ``None`` means now.
 
     Args:
-        now: An aware datetime, UNIX seconds (int or float), or ``None``.
+        timestamp: An :data:`~authcore.clock.Instant` (aware datetime or UNIX seconds) or
+            ``None`` for the clock.
 
     Raises:
-        ConfigurationError: If ``now`` is a naive datetime, not finite, or of another type.
+        ConfigurationError: For another type, a naive datetime, or a value outside 0 to
+            10**16 - 1.
     """
-    if now is None:
-        return _clock_unix_now()
-    if isinstance(now, dt.datetime):
-        return ensure_aware(now).timestamp()
-    if isinstance(now, (int, float)) and not isinstance(now, bool):
-        value = float(now)
-        if math.isfinite(value):
-            return value
-        raise ConfigurationError("now must be a finite number of UNIX seconds")
-    raise ConfigurationError(
-        f"now must be an aware datetime or UNIX seconds, got {type(now).__name__}"
-    )
-
-
-def signing_timestamp(timestamp: object) -> int:
-    """Return the UNIX seconds to sign, from an int or an aware datetime (floored).
-
-    Raises:
-        ConfigurationError: If it is another type, naive, or outside 0 to 10**16 - 1.
-    """
-    if isinstance(timestamp, dt.datetime):
-        value = math.floor(ensure_aware(timestamp, name="timestamp").timestamp())
-    elif isinstance(timestamp, int) and not isinstance(timestamp, bool):
-        value = timestamp
-    else:
-        raise ConfigurationError("timestamp must be UNIX seconds (int) or an aware datetime")
+    value = math.floor(as_unix(timestamp, name="timestamp"))
     if not 0 <= value < 10**MAX_TIMESTAMP_DIGITS:
         raise ConfigurationError(f"timestamp must be 0 to 10**{MAX_TIMESTAMP_DIGITS} - 1")
     return value

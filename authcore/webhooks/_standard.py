@@ -22,6 +22,7 @@ import base64
 import binascii
 import datetime as dt
 import re
+import secrets as _secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 
 from authcore._ct import bytes_eq
-from authcore.clock import unix_now as _clock_unix_now
+from authcore.clock import as_unix
 from authcore.errors import (
     ConfigurationError,
     InvalidKeyError,
@@ -43,7 +44,6 @@ from authcore.webhooks._common import (
     HasTimestamp,
     HeadersInput,
     HeaderSpec,
-    Now,
     Payload,
     Tolerance,
     check_tolerance,
@@ -51,11 +51,11 @@ from authcore.webhooks._common import (
     signing_timestamp,
     to_payload,
     to_tolerance,
-    unix_now,
 )
 from authcore.webhooks._keys import PreparedKey, WebhookSecret, prepare
 
 if TYPE_CHECKING:
+    from authcore.clock import Instant
     from authcore.onetime import OneTimeStore
 
 __all__ = [
@@ -217,7 +217,7 @@ class WebhookVerifier:
         )
 
     def verify(  # noqa: C901 - the hot path is kept in one frame on purpose
-        self, payload: Payload, headers: HeadersInput, *, now: Now = None
+        self, payload: Payload, headers: HeadersInput, *, now: Instant | None = None
     ) -> VerifiedWebhook:
         """Verify one delivery.
 
@@ -264,7 +264,7 @@ class WebhookVerifier:
         if _SIGNED_PREFIX_RE.fullmatch(prefix_text) is None:
             return self._verify_any(payload, headers, now)
         timestamp = int(ts_text)
-        current = _clock_unix_now() if now is None else unix_now(now)
+        current = as_unix(now)
         tolerance = self._tolerance
         if not -tolerance <= current - timestamp <= tolerance:
             return self._verify_any(payload, headers, now)
@@ -419,7 +419,7 @@ def _verify(
     if _SIGNED_PREFIX_RE.fullmatch(prefix_text) is None:
         _refuse_signed_prefix(msg_id, spec)
     timestamp = int(ts_text)
-    current = unix_now(now)
+    current = as_unix(now)
     check_tolerance(timestamp, current, tolerance, what=spec.names[1])
     v1, v1a = _split_signatures(sig_text)
     prefix = prefix_text.encode("ascii")
@@ -461,7 +461,7 @@ def verify(
     secrets: WebhookSecret | Sequence[WebhookSecret],
     *,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
-    now: Now = None,
+    now: Instant | None = None,
     replay_cache: OneTimeStore | None = None,
     header_prefix: str = DEFAULT_HEADER_PREFIX,
 ) -> VerifiedWebhook:
@@ -519,8 +519,8 @@ def sign(
     payload: Payload,
     secret: WebhookSecret | Sequence[WebhookSecret],
     *,
-    msg_id: str,
-    timestamp: int | dt.datetime,
+    msg_id: str | None = None,
+    timestamp: Instant | None = None,
     header_prefix: str = DEFAULT_HEADER_PREFIX,
 ) -> dict[str, str]:
     """Sign a payload: return the three Standard Webhooks headers to send with it.
@@ -530,8 +530,10 @@ def sign(
         secret: A ``whsec_`` secret (``v1``) or a ``whsk_`` signing key (``v1a``), or a
             sequence of them to send several signatures (during a rotation).
         msg_id: The message id: the same for every retry of one message; 1 to 256 visible
-            ASCII characters without ``.``.
-        timestamp: The send time: UNIX seconds or an aware datetime (a retry gets a new one).
+            ASCII characters without ``.``.  Default: a fresh random id (``msg_`` and 32
+            random base64url characters); pass the first attempt's id to each retry.
+        timestamp: The send time: an aware datetime or UNIX seconds (floored), a retry gets
+            a new one.  Default: now.
         header_prefix: The header names' prefix (``"webhook-"``; ``"svix-"`` for Svix's).
 
     Returns:
@@ -545,6 +547,8 @@ def sign(
     """
     body = to_payload(payload)
     id_name, ts_name, sig_name = _header_spec(header_prefix).names
+    if msg_id is None:
+        msg_id = "msg_" + _secrets.token_urlsafe(24)
     if not _valid_id(msg_id):
         raise ConfigurationError("msg_id must be 1-256 visible ASCII characters without '.'")
     ts = signing_timestamp(timestamp)

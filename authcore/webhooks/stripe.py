@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from authcore._ct import bytes_eq
+from authcore.clock import as_unix
 from authcore.errors import InvalidSignature, MalformedHeader, Replayed
 from authcore.onetime import check_store
 from authcore.webhooks._common import (
@@ -26,7 +27,6 @@ from authcore.webhooks._common import (
     HasTimestamp,
     HeadersInput,
     HeaderSpec,
-    Now,
     Payload,
     Tolerance,
     check_tolerance,
@@ -36,7 +36,6 @@ from authcore.webhooks._common import (
     signing_timestamp,
     to_payload,
     to_tolerance,
-    unix_now,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
 
     from cryptography.hazmat.primitives.hmac import HMAC
 
+    from authcore.clock import Instant
     from authcore.onetime import OneTimeStore
 
 __all__ = ["HEADER", "MAX_ENTRIES", "VerifiedStripeWebhook", "sign", "verify"]
@@ -86,13 +86,13 @@ def _hex_mac(base: HMAC, timestamp: int, body: bytes) -> bytes:
     return mac.finalize().hex().encode("ascii")
 
 
-def sign(payload: Payload, secret: str | bytes, *, timestamp: int | dt.datetime) -> str:
+def sign(payload: Payload, secret: str | bytes, *, timestamp: Instant | None = None) -> str:
     """Sign a payload: return the ``Stripe-Signature`` header value ``t=...,v1=...``.
 
     Args:
         payload: The exact body bytes that will be sent.
         secret: The endpoint secret (its text is the HMAC key).
-        timestamp: The send time: UNIX seconds or an aware datetime.
+        timestamp: The send time: an aware datetime or UNIX seconds (floored); default: now.
 
     Returns:
         The header value.
@@ -138,7 +138,7 @@ def verify(
     secrets: str | bytes | Sequence[str | bytes],
     *,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
-    now: Now = None,
+    now: Instant | None = None,
     replay_cache: OneTimeStore | None = None,
 ) -> VerifiedStripeWebhook:
     """Verify a Stripe-style webhook.
@@ -178,7 +178,7 @@ def verify(
     check_store(replay_cache, "replay_cache")
     t_text, v1 = _parse(header_value(header, _SPEC))
     timestamp = parse_timestamp(t_text, what="Stripe-Signature t")
-    current = unix_now(now)
+    current = as_unix(now)
     check_tolerance(timestamp, current, seconds, what="Stripe-Signature t")
     if not v1:
         raise InvalidSignature("no v1 entry in Stripe-Signature")

@@ -253,3 +253,18 @@ def test_gcra_matches_an_exact_token_bucket(
         if expected:
             tokens -= cost
         assert decision.remaining == int(tokens)
+
+
+def test_now_takes_any_instant() -> None:
+    """hit(now=) takes an aware datetime, UNIX seconds (int or float) or None alike."""
+    limit = GCRA(2, 60)
+    store = MemoryRateLimitStore()
+    seconds = START.timestamp()
+    assert limit.hit(store, "k", now=START).remaining == 1
+    assert limit.hit(store, "k", now=int(seconds)).remaining == 0
+    assert not limit.hit(store, "k", now=seconds + 0.5).allowed
+    assert limit.hit(store, "k", now=seconds + 60.0).allowed
+    assert limit.hit(MemoryRateLimitStore(), "k").allowed  # the clock
+    for bad in (True, float("nan"), "0", 10.0**20):
+        with pytest.raises(ConfigurationError, match="now"):
+            limit.hit(store, "k", now=bad)  # type: ignore[arg-type]

@@ -47,7 +47,7 @@ def test_add_once_then_refuse_until_expiry(tmp_path: Path, index: int) -> None:
 
 @pytest.mark.parametrize("index", [0, 1], ids=["memory", "sqlite"])
 def test_add_arguments_are_checked(tmp_path: Path, index: int) -> None:
-    """Empty or non-str keys and naive or non-datetime times are configuration errors."""
+    """Empty or non-str keys, naive, missing, non-finite or mistyped times are refused."""
     cache = _caches(tmp_path)[index]
     naive = NOW.replace(tzinfo=None)
     bad_calls: list[tuple[object, object, object]] = [
@@ -55,7 +55,11 @@ def test_add_arguments_are_checked(tmp_path: Path, index: int) -> None:
         (5, LATER, NOW),
         ("k", naive, NOW),
         ("k", LATER, naive),
-        ("k", 1700000000, NOW),
+        ("k", None, NOW),
+        ("k", LATER, None),
+        ("k", float("nan"), NOW),
+        ("k", True, NOW),
+        ("k", "1700000000", NOW),
     ]
     for key, expires_at, now in bad_calls:
         with pytest.raises(ConfigurationError):
@@ -282,3 +286,13 @@ def test_an_already_expired_key_is_new_but_not_kept(tmp_path: Path, index: int) 
     assert store.add("k", expires_at=NOW, now=NOW)
     assert not store.contains("k", now=NOW - dt.timedelta(seconds=1))
     assert store.add("k", expires_at=NOW, now=NOW)
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["memory", "sqlite"])
+def test_times_take_the_same_values_as_every_now(tmp_path: Path, index: int) -> None:
+    """UNIX seconds and aware datetimes are one and the same instant to a store."""
+    store = (MemoryOneTimeStore(), SQLiteOneTimeStore(tmp_path / "r.db"))[index]
+    assert store.add("k", expires_at=LATER.timestamp(), now=int(NOW.timestamp()))
+    assert not store.add("k", expires_at=LATER, now=NOW)
+    assert store.contains("k", now=NOW.timestamp() + 0.5)
+    assert not store.contains("k", now=LATER.timestamp())

@@ -589,7 +589,7 @@ def test_sign_refuses_bad_ids_and_timestamps() -> None:
         with pytest.raises(ConfigurationError):
             sign(PAYLOAD, SECRET, msg_id=msg_id, timestamp=TIMESTAMP)  # type: ignore[arg-type]
     before_1970 = dt.datetime(1969, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc)
-    for timestamp in (-1, 10**16, 1.5, True, dt.datetime(2021, 1, 1), before_1970):  # noqa: DTZ001
+    for timestamp in (-1, 10**16, float("nan"), "1", True, dt.datetime(2021, 1, 1), before_1970):  # noqa: DTZ001
         with pytest.raises(ConfigurationError):
             sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=timestamp)  # type: ignore[arg-type]
 
@@ -829,3 +829,36 @@ def test_no_module_level_cache_holds_secrets_or_keys(module: str) -> None:
     namespace = vars(importlib.import_module(module))
     cached = [name for name, value in namespace.items() if hasattr(value, "cache_info")]
     assert cached == []
+
+
+def test_sign_defaults_to_a_fresh_id_and_now() -> None:
+    """sign() without msg_id or timestamp makes a random id and signs the current time."""
+    first, second = sign(PAYLOAD, SECRET), sign(PAYLOAD, SECRET)
+    assert first["webhook-id"] != second["webhook-id"]
+    assert first["webhook-id"].startswith("msg_")
+    assert abs(int(first["webhook-timestamp"]) - utc_now().timestamp()) < 60
+    verified = verify(PAYLOAD, first, SECRET)
+    assert verified.msg_id == first["webhook-id"]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        TIMESTAMP,
+        float(TIMESTAMP),
+        TIMESTAMP + 0.5,
+        dt.datetime.fromtimestamp(TIMESTAMP, dt.timezone.utc),
+    ],
+    ids=["int", "float", "fraction", "datetime"],
+)
+def test_now_takes_any_instant_on_every_path(now: object) -> None:
+    """Module verify and both verifier paths take the same now= values."""
+    headers = _headers()
+    assert verify(PAYLOAD, headers, SECRET, now=now).msg_id == MSG_ID  # type: ignore[arg-type]
+    verifier = WebhookVerifier(SECRET)
+    assert verifier.verify(PAYLOAD, headers, now=now).msg_id == MSG_ID  # type: ignore[arg-type]
+    pairs = list(headers.items())
+    assert verifier.verify(PAYLOAD, pairs, now=now).msg_id == MSG_ID  # type: ignore[arg-type]
+    for bad in (True, "1614265330", float("nan"), dt.datetime(2021, 2, 25)):  # noqa: DTZ001
+        with pytest.raises(ConfigurationError, match="now"):
+            verifier.verify(PAYLOAD, headers, now=bad)  # type: ignore[arg-type]
