@@ -10,19 +10,29 @@ timestamps take its :data:`~authcore.clock.Instant` values: an aware datetime or
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as _chmac
 
 from authcore._encoding import json_loads
 from authcore.clock import as_unix
-from authcore.errors import ConfigurationError, InvalidKeyError, MalformedHeader, StaleTimestamp
+from authcore.errors import (
+    ConfigurationError,
+    InvalidKeyError,
+    MalformedHeader,
+    Replayed,
+    StaleTimestamp,
+)
 from authcore.http import Headers
+
+if TYPE_CHECKING:
+    from authcore.onetime import OneTimeStore
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -38,6 +48,8 @@ __all__ = [
     "header_value",
     "keyed_hmacs",
     "parse_timestamp",
+    "payload_digest",
+    "remember_event",
     "signing_timestamp",
     "to_payload",
     "to_tolerance",
@@ -312,3 +324,30 @@ def header_value(header: object, spec: HeaderSpec) -> str:
     if value is None:
         raise MalformedHeader(f"missing header {spec.names[0]}")
     return value
+
+
+def payload_digest(body: bytes) -> str:
+    """The SHA-256 of a payload, in hex: part of a replay key where no id is signed."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def remember_event(
+    cache: OneTimeStore, key: str, *, expires: float, current: float, what: str
+) -> None:
+    """Accept an event once: record its replay key in ``cache`` until ``expires``.
+
+    Invariant (issue 12): ``key`` is derived from what identifies the *event* (its signed id,
+    or its signed timestamp and payload), never from the signature that matched, so the same
+    event re-sent with another signature, another secret's entry, or entries reordered or
+    repeated, gets the same key and is refused.
+
+    Raises:
+        Replayed: If the key is already recorded and unexpired.
+        StoreError: If the store fails (the delivery is then refused: fail closed).
+    """
+    if not cache.add(
+        key,
+        expires_at=dt.datetime.fromtimestamp(expires, _UTC),
+        now=dt.datetime.fromtimestamp(current, _UTC),
+    ):
+        raise Replayed(f"{what} was already accepted")

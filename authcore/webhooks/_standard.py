@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import re
 import secrets as _secrets
 from collections.abc import Sequence
@@ -36,7 +35,6 @@ from authcore.errors import (
     InvalidKeyError,
     InvalidSignature,
     MalformedHeader,
-    Replayed,
 )
 from authcore.onetime import check_store
 from authcore.webhooks._common import (
@@ -48,6 +46,7 @@ from authcore.webhooks._common import (
     Tolerance,
     check_tolerance,
     find_headers,
+    remember_event,
     signing_timestamp,
     to_payload,
     to_tolerance,
@@ -95,7 +94,6 @@ _CONCAT_LIMIT: Final = 16384
 # Visible ASCII except "." (0x2e): the id is followed by "." in the signed content.
 _ID_RE: Final = re.compile(r"[!-\-/-~]{1,256}")
 _SIGNED_PREFIX_RE: Final = re.compile(r"[!-\-/-~]{1,256}\.(?:0|[1-9][0-9]{0,15})\.")
-_UTC: Final = dt.timezone.utc
 _b2a = binascii.b2a_base64
 
 
@@ -285,9 +283,7 @@ class WebhookVerifier:
         if index is None:
             return self._verify_any(payload, headers, now)
         if self._replay_cache is not None:
-            _remember(
-                self._replay_cache, msg_id, timestamp, tolerance=tolerance, now=now, current=current
-            )
+            _remember(self._replay_cache, msg_id, timestamp, tolerance=tolerance, current=current)
         return _verified(msg_id, timestamp, payload, "v1", index)
 
     def _verify_any(self, payload: object, headers: object, now: object) -> VerifiedWebhook:
@@ -433,26 +429,22 @@ def _verify(
             raise InvalidSignature("no v1 or v1a entry in webhook-signature")
         raise InvalidSignature("no signature matched any secret")
     if replay_cache is not None:
-        _remember(replay_cache, msg_id, timestamp, tolerance=tolerance, now=now, current=current)
+        _remember(replay_cache, msg_id, timestamp, tolerance=tolerance, current=current)
     return _verified(msg_id, timestamp, body, version, matched)
 
 
 def _remember(
-    replay_cache: OneTimeStore,
-    msg_id: str,
-    timestamp: int,
-    *,
-    tolerance: float,
-    now: object,
-    current: float,
+    replay_cache: OneTimeStore, msg_id: str, timestamp: int, *, tolerance: float, current: float
 ) -> None:
-    now_dt = now if isinstance(now, dt.datetime) else dt.datetime.fromtimestamp(current, _UTC)
-    # Kept until the timestamp check would refuse the delivery by itself.
-    expires = dt.datetime.fromtimestamp(timestamp + tolerance + 1, _UTC)
-    if not replay_cache.add(
-        f"webhook:standard:{msg_id}:{timestamp}", expires_at=expires, now=now_dt
-    ):
-        raise Replayed("this webhook-id and webhook-timestamp were already accepted")
+    # The event is its webhook-id (signed, and the same across a message's retries); kept
+    # until the timestamp check would refuse this delivery by itself.
+    remember_event(
+        replay_cache,
+        f"webhook:standard:{msg_id}",
+        expires=timestamp + tolerance + 1,
+        current=current,
+        what="this webhook-id",
+    )
 
 
 def verify(

@@ -14,13 +14,12 @@ ahead fails), and the header is capped at :data:`MAX_ENTRIES` entries.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from authcore._ct import bytes_eq
 from authcore.clock import as_unix
-from authcore.errors import InvalidSignature, MalformedHeader, Replayed
+from authcore.errors import InvalidSignature, MalformedHeader
 from authcore.onetime import check_store
 from authcore.webhooks._common import (
     DEFAULT_TOLERANCE,
@@ -33,6 +32,8 @@ from authcore.webhooks._common import (
     header_value,
     keyed_hmacs,
     parse_timestamp,
+    payload_digest,
+    remember_event,
     signing_timestamp,
     to_payload,
     to_tolerance,
@@ -56,7 +57,6 @@ MAX_ENTRIES: Final = 32
 
 _SPEC: Final = HeaderSpec.of(HEADER)
 _MAX_HEADER: Final = 4096
-_UTC: Final = dt.timezone.utc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,7 +145,8 @@ def verify(
 
     Checks, in order: the header has exactly one canonical ``t``, ``t`` is within
     ``tolerance`` of ``now`` (either direction), one ``v1`` matches one of ``secrets``, and
-    (with a ``replay_cache``) this exact signed delivery was not accepted before.  Not
+    (with a ``replay_cache``) this event (its signed ``t`` and payload) was not accepted
+    before, whichever ``v1`` entries its header carries.  Not
     checked: the payload's content, and whether Stripe already delivered this event (its
     retries are signed anew): deduplicate on the event id after processing.
 
@@ -158,7 +159,8 @@ def verify(
         now: The current time: an aware datetime or UNIX seconds (default: the clock).
         replay_cache: A :class:`~authcore.onetime.OneTimeStore` (such as
             :class:`~authcore.stores.memory.MemoryOneTimeStore`); if given, each event
-            is accepted once.
+            (signed ``t`` and payload digest) is accepted once while ``t`` is within the
+            tolerance, however many secrets or signatures its header carries.
 
     Returns:
         The verified payload and timestamp.
@@ -187,15 +189,14 @@ def verify(
         for candidate in v1:
             if bytes_eq(candidate, expected):
                 if replay_cache is not None:
-                    _record(replay_cache, timestamp, candidate, seconds, current)
+                    # The event is its signed timestamp and payload, never the v1 entry that
+                    # matched: a header carrying another secret's entry is the same event.
+                    remember_event(
+                        replay_cache,
+                        f"webhook:stripe:{timestamp}:{payload_digest(body)}",
+                        expires=timestamp + seconds + 1,
+                        current=current,
+                        what="this Stripe event (timestamp and payload)",
+                    )
                 return VerifiedStripeWebhook(payload=body, timestamp=timestamp, key_index=index)
     raise InvalidSignature("no v1 signature matched any secret")
-
-
-def _record(
-    cache: OneTimeStore, timestamp: int, matched: bytes, tolerance: float, current: float
-) -> None:
-    expires = dt.datetime.fromtimestamp(timestamp + tolerance + 1, _UTC)
-    key = f"webhook:stripe:{timestamp}:{matched.decode('ascii')}"
-    if not cache.add(key, expires_at=expires, now=dt.datetime.fromtimestamp(current, _UTC)):
-        raise Replayed("this Stripe-Signature was already accepted")

@@ -663,7 +663,7 @@ def test_unhashable_secret_sequences_still_work() -> None:
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_replay_cache_accepts_a_delivery_once(kind: str, tmp_path: Any) -> None:
-    """With a replay cache the same delivery is Replayed; a retry with a new timestamp passes."""
+    """The same message is Replayed while its first timestamp is fresh; then a retry passes."""
     cache: Any = (
         MemoryOneTimeStore() if kind == "memory" else SQLiteOneTimeStore(tmp_path / "replay.db")
     )
@@ -671,7 +671,10 @@ def test_replay_cache_accepts_a_delivery_once(kind: str, tmp_path: Any) -> None:
     with pytest.raises(Replayed):
         _verify(_headers(), replay_cache=cache, now=TIMESTAMP + 10)
     retry = sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP + 60)
-    assert _verify(retry, replay_cache=cache, now=TIMESTAMP + 60).payload == PAYLOAD
+    with pytest.raises(Replayed):
+        _verify(retry, replay_cache=cache, now=TIMESTAMP + 60)
+    late = sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP + 302)
+    assert _verify(late, replay_cache=cache, now=TIMESTAMP + 302).payload == PAYLOAD
 
 
 def test_invalid_deliveries_are_not_recorded() -> None:
