@@ -91,7 +91,19 @@ def _metadata(metadata: object) -> Mapping[str, str]:
     for key, value in items:
         if not isinstance(key, str) or not isinstance(value, str):
             raise ConfigurationError("metadata must be a mapping of str to str")
+        if not (key + value).isascii() and not _utf8(key + value):
+            # Stored as JSON, which cannot carry a lone surrogate: refused for every store
+            # alike, rather than kept by one and refused by another.
+            raise ConfigurationError("metadata must be text encodable as UTF-8")
     return dict(metadata)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _seconds(value: object, name: str) -> dt.timedelta:
