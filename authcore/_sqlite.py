@@ -7,13 +7,13 @@ missing migrations of each component inside one ``BEGIN IMMEDIATE`` transaction,
 processes opening the same file at once migrate it exactly once.  A database whose version is
 newer than the code knows is refused rather than misread.
 
-To add a table for another area (a webhook replay cache, a JWT denylist), declare a
-``Schema(component="webhook_replay", migrations=(Migration(version=1, statements=(...)),))``
+To add a table for another store, declare a
+``Schema(component="onetime", migrations=(Migration(version=1, statements=(...)),))``
 and open ``SQLiteDatabase(path, schemas=[...])``; later changes append ``version=2``, never
 edit a released migration.
 
-A store built on this module (:class:`~authcore.stores.sqlite.SQLiteKeyStore`,
-``SQLiteReplayCache``, ``SQLiteDenylist``) follows one pattern:
+A store built on this module (the stores of :mod:`authcore.stores.sqlite`) follows one
+pattern:
 
 * It holds one :class:`SQLiteDatabase` and no connection of its own: it asks
   :meth:`SQLiteDatabase.connection` (or :meth:`~SQLiteDatabase.reading`) at each call, so
@@ -52,7 +52,16 @@ from authcore.errors import ConfigurationError, StoreError
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-__all__ = ["Migration", "SQLiteDatabase", "Schema", "store_error"]
+__all__ = [
+    "Migration",
+    "SQLiteDatabase",
+    "Schema",
+    "store_error",
+    "stored_int",
+    "stored_text",
+    "text_param",
+    "unreadable",
+]
 
 _SYNC_MODES: Final = frozenset({"FULL", "NORMAL", "EXTRA"})
 
@@ -109,6 +118,62 @@ class Schema:
     def latest(self) -> int:
         """The version after every migration."""
         return len(self.migrations)
+
+
+def unreadable(table: str, column: str) -> StoreError:
+    """The error for a stored value authcore did not write (tampered, corrupted, foreign).
+
+    It names the table and column, never the value (which may be secret).
+    """
+    return StoreError(f"{table}.{column} holds a value authcore did not write")
+
+
+def stored_int(value: object, table: str, column: str, *, minimum: int | None = None) -> int:
+    """Return a value read back from an INTEGER column, checked.
+
+    Raises:
+        StoreError: If it is not an ``int`` (text, a real, a blob, NULL) or is below
+            ``minimum``.
+    """
+    if type(value) is not int or (minimum is not None and value < minimum):
+        raise unreadable(table, column)
+    return value
+
+
+def stored_text(value: object, table: str, column: str) -> str:
+    """Return a value read back from a TEXT column, checked.
+
+    Text SQLite cannot hold as UTF-8 (a lone surrogate) is stored as a BLOB of its
+    ``surrogatepass`` encoding (see :func:`text_param`) and decoded back here.
+
+    Raises:
+        StoreError: If it is neither text nor such a blob.
+    """
+    if type(value) is str:
+        return value
+    if type(value) is bytes:
+        try:
+            return value.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            raise unreadable(table, column) from None
+    raise unreadable(table, column)
+
+
+def text_param(value: str) -> str | bytes:
+    """Return ``value`` as SQLite can bind it (a BLOB for text holding a lone surrogate).
+
+    Text with a lone surrogate cannot be held by SQLite's UTF-8, so it is bound as a BLOB of
+    its ``surrogatepass`` encoding.  Such a blob never equals any stored text and decodes
+    back through :func:`stored_text`, so a store keeps every ``str`` the memory stores keep,
+    and looks it up exactly.
+    """
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+    return value
 
 
 def store_error(exc: sqlite3.Error) -> StoreError:
@@ -289,7 +354,7 @@ class SQLiteDatabase:
         row = conn.execute(
             "SELECT version FROM authcore_schema WHERE component = ?", (component,)
         ).fetchone()
-        return 0 if row is None else int(row[0])
+        return 0 if row is None else stored_int(row[0], "authcore_schema", "version", minimum=1)
 
     def schema_version(self, component: str) -> int:
         """Return the stored version of ``component`` (0 if it was never migrated)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
-from authcore.clock import ensure_aware
+from authcore.clock import as_unix
 from authcore.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -99,12 +99,15 @@ def check_key(key: object) -> str:
 
 
 def check_times(expires_at: object, now: object) -> tuple[float, float]:
-    """Return ``(expires_at, now)`` as UNIX seconds, checking both are aware datetimes.
+    """Return ``(expires_at, now)`` as UNIX seconds.
+
+    Both take what every ``now=`` takes (:data:`authcore.clock.Instant`: an aware datetime or
+    UNIX seconds); ``None`` is refused, as a store must be told the time, not guess it.
 
     Raises:
-        ConfigurationError: If either is not an aware :class:`~datetime.datetime`.
+        ConfigurationError: If either is ``None``, naive, not finite or of another type.
     """
-    return (
-        ensure_aware(expires_at, name="expires_at").timestamp(),  # type: ignore[arg-type]
-        ensure_aware(now, name="now").timestamp(),  # type: ignore[arg-type]
-    )
+    for value, name in ((expires_at, "expires_at"), (now, "now")):
+        if value is None:
+            raise ConfigurationError(f"{name} is required")
+    return as_unix(expires_at, name="expires_at"), as_unix(now, name="now")

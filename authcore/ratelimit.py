@@ -10,8 +10,9 @@ All arithmetic is in integer nanoseconds, so a burst of ``burst`` requests at on
 allowed exactly ``burst`` times whatever the float rounding of ``period / rate`` would be.
 
 The store does the atomic read-modify-write (:class:`RateLimitStore`); the policy
-(:class:`GCRA`) is an immutable value.  :class:`MemoryRateLimitStore` serves one process;
-``authcore.stores.sqlite.SQLiteRateLimitStore`` shares limits between processes on one machine.
+(:class:`GCRA`) is an immutable value.  :class:`authcore.stores.memory.MemoryRateLimitStore`
+serves one process; :class:`authcore.stores.sqlite.SQLiteRateLimitStore` shares limits
+between processes on one machine.
 
 .. versionadded:: 0.1.0
 """
@@ -20,31 +21,33 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
-from authcore.clock import ensure_aware
+from authcore.clock import as_datetime
 from authcore.errors import ConfigurationError, RateLimited
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["GCRA", "Decision", "MemoryRateLimitStore", "RateLimitStore", "to_ns"]
+    from authcore.clock import Instant
+
+__all__ = ["GCRA", "Decision", "RateLimitStore"]
 
 _T = TypeVar("_T")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _NS: Final = 1_000_000_000
-_PRUNE_EVERY: Final = 1024
 
 
-def to_ns(now: dt.datetime) -> int:
-    """Return an aware datetime as integer nanoseconds since the Unix epoch (exact).
+def _to_ns(now: object) -> int:
+    """Return an :data:`~authcore.clock.Instant` (``None``: the clock) as integer nanoseconds.
+
+    Exact to the microsecond, the resolution of :class:`~datetime.datetime`.
 
     Raises:
-        ConfigurationError: If ``now`` is naive or not a datetime.
+        ConfigurationError: If ``now`` is naive, not finite, out of range or of another type.
     """
-    return ((ensure_aware(now) - _EPOCH) // dt.timedelta(microseconds=1)) * 1000
+    return ((as_datetime(now) - _EPOCH) // dt.timedelta(microseconds=1)) * 1000
 
 
 class RateLimitStore(Protocol):
@@ -167,13 +170,15 @@ class GCRA:
             reset_after=(new_tat - now_ns) / _NS,
         )
 
-    def hit(self, store: RateLimitStore, key: str, *, now: dt.datetime, cost: int = 1) -> Decision:
+    def hit(
+        self, store: RateLimitStore, key: str, *, now: Instant | None = None, cost: int = 1
+    ) -> Decision:
         """Take ``cost`` units for ``key`` if allowed, atomically, and return the decision.
 
         Args:
             store: Where the per-key state lives.
             key: Whose limit (for example ``"apikey:<key id>"``).
-            now: The current time (aware).
+            now: The current time: an aware datetime or UNIX seconds (default: the clock).
             cost: Units this request takes (1 to ``burst``).
 
         Raises:
@@ -183,11 +188,11 @@ class GCRA:
         """
         if _positive_int(cost, "cost") > self.burst:
             raise ConfigurationError("cost exceeds the burst: it could never be allowed")
-        now_ns = to_ns(now)
+        now_ns = _to_ns(now)
         return store.apply(key, lambda tat: self.step(tat, now_ns, cost), now_ns=now_ns)
 
     def enforce(
-        self, store: RateLimitStore, key: str, *, now: dt.datetime, cost: int = 1
+        self, store: RateLimitStore, key: str, *, now: Instant | None = None, cost: int = 1
     ) -> Decision:
         """Like :meth:`hit`, but raise when the request is not allowed.
 
@@ -200,39 +205,3 @@ class GCRA:
         if not decision.allowed:
             raise RateLimited(retry_after=decision.retry_after)
         return decision
-
-
-class MemoryRateLimitStore:
-    """A thread-safe in-process :class:`RateLimitStore`; expired entries are pruned as it goes.
-
-    .. versionadded:: 0.1.0
-    """
-
-    __slots__ = ("_calls", "_lock", "_tats")
-
-    def __init__(self) -> None:
-        self._tats: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._calls = 0
-
-    def apply(
-        self, key: str, step: Callable[[int | None], tuple[int | None, _T]], *, now_ns: int
-    ) -> _T:
-        """Atomically run one GCRA step for ``key`` (see :class:`RateLimitStore`)."""
-        with self._lock:
-            self._calls += 1
-            if self._calls % _PRUNE_EVERY == 0:
-                self._tats = {k: v for k, v in self._tats.items() if v > now_ns}
-            tat = self._tats.get(key)
-            new_tat, result = step(tat if tat is not None and tat > now_ns else None)
-            if new_tat is not None:
-                self._tats[key] = new_tat
-            return result
-
-    def reset(self, key: str) -> None:
-        """Forget ``key``'s state."""
-        with self._lock:
-            self._tats.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._tats)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import atexit
 import hmac
 import shutil
+import string
 import tempfile
 import zlib
 from pathlib import Path
+from typing import Final
 
-from authcore._apikeys._format import BODY_LENGTH, KEY_ID_LENGTH, _decode62
 from authcore._bench import Group
 from authcore.apikeys import KeyHasher, KeyManager, KeyStore
 from authcore.stores.memory import MemoryKeyStore
@@ -25,6 +26,21 @@ NAME = "apikeys"
 
 _PEPPER = b"bench-pepper-0123456789abcdef0123456789"
 _PREFIX = "sk_live"
+# The token layout documented in authcore.apikeys: after the prefix, a 16-character key id,
+# a 43-character secret and a 6-character base62 CRC32.  The floor decodes it on its own,
+# as any verifier would, without authcore's private helpers.
+KEY_ID_LENGTH: Final = 16
+BODY_LENGTH: Final = KEY_ID_LENGTH + 43
+_BASE62: Final = {
+    c: i for i, c in enumerate(string.digits + string.ascii_uppercase + string.ascii_lowercase)
+}
+
+
+def _decode62(text: str) -> int:
+    value = 0
+    for char in text:
+        value = value * 62 + _BASE62[char]
+    return value
 
 
 def _floor(tokens: list[str]) -> dict[str, bytes]:

@@ -1,6 +1,7 @@
 """``authcore apikey``: generate keys, check their format offline, hash them for storage.
 
-Secrets never come from argv: peppers only through ``--pepper-file``/``--pepper-env``; a token
+Secrets never come from argv: peppers only through ``--pepper-file``/``--pepper-env``, written
+as :func:`authcore.apikeys.decode_pepper` reads them (``base64:...`` or ``hex:...``); a token
 to check or hash comes from ``--token-file``/``--token-env`` or standard input (a positional
 TOKEN is accepted by ``check`` for convenience, as it only validates the format, but it lands
 in shell history: prefer ``-`` and a pipe).
@@ -71,7 +72,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _add_pepper_options(parser: argparse.ArgumentParser) -> None:
-    add_secret_options(parser, "pepper", help_name="pepper (32 bytes or more)")
+    add_secret_options(
+        parser, "pepper", help_name="pepper: 'base64:...' or 'hex:...', 32 bytes or more"
+    )
     parser.add_argument("--pepper-id", default="p1", help="the pepper's id in the hash (p1)")
 
 
@@ -81,10 +84,11 @@ def _add_json_option(parser: argparse.ArgumentParser) -> None:
 
 def _hasher(args: argparse.Namespace, *, required: bool) -> KeyHasher | None:
     """The hasher of the --pepper-file/--pepper-env pepper (None when optional and absent)."""
-    from authcore.apikeys import KeyHasher  # noqa: PLC0415 - keep --help instant
+    from authcore.apikeys import KeyHasher, decode_pepper  # noqa: PLC0415 - keep --help instant
 
-    pepper = read_secret(args, "pepper", required=required)
-    return None if pepper is None else KeyHasher({args.pepper_id: pepper})
+    # The one pepper format (decode_pepper): the library reads the same text the same way.
+    text = read_secret(args, "pepper", required=required, raw=True)
+    return None if text is None else KeyHasher({args.pepper_id: decode_pepper(text)})
 
 
 def _emit(args: argparse.Namespace, fields: dict[str, str]) -> None:

@@ -31,8 +31,18 @@ def add_secret_options(parser: argparse.ArgumentParser, name: str, *, help_name:
     )
 
 
-def read_secret(args: argparse.Namespace, name: str, *, required: bool = True) -> bytes | None:
-    """Return the secret given by ``--NAME-file`` or ``--NAME-env`` (trailing newline stripped).
+def read_secret(
+    args: argparse.Namespace, name: str, *, required: bool = True, raw: bool = False
+) -> bytes | None:
+    """Return the secret given by ``--NAME-file`` or ``--NAME-env``.
+
+    Args:
+        args: The parsed arguments.
+        name: The option stem (``"pepper"`` for ``--pepper-file``/``--pepper-env``).
+        required: Whether a missing option is a usage error (else ``None`` is returned).
+        raw: Return the file's bytes or the variable's UTF-8 bytes exactly as they are, for
+            values with a decoder of their own (peppers: :func:`authcore.apikeys.decode_pepper`);
+            by default a file's trailing newlines are stripped.
 
     Raises:
         UsageError: If neither option was given (when required), or the source is unreadable
@@ -42,7 +52,9 @@ def read_secret(args: argparse.Namespace, name: str, *, required: bool = True) -
     path: str | None = getattr(args, f"{attr}_file", None)
     env: str | None = getattr(args, f"{attr}_env", None)
     if path is not None:
-        data = read_input(path).rstrip(b"\r\n")
+        data = read_input(path)
+        if not raw:
+            data = data.rstrip(b"\r\n")
     elif env is not None:
         value = os.environ.get(env)
         if value is None:

@@ -10,15 +10,15 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from authcore._apikeys._model import KeyRecord
+from authcore.apikeys import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Callable, Mapping
 
-    from authcore._apikeys._model import KeyChange, Usage
+    from authcore.apikeys import KeyChange, Usage
+    from authcore.clock import Instant
 
 __all__ = ["MemoryKeyStore", "MemoryOneTimeStore", "MemoryRateLimitStore"]
 
@@ -197,11 +197,13 @@ class MemoryOneTimeStore:
         while heap and heap[0][0] <= now:
             del entries[heapq.heappop(heap)[1]]
 
-    def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+    def add(self, key: str, *, expires_at: Instant, now: Instant) -> bool:
         """Record ``key`` until ``expires_at``; ``False`` if it is already recorded.
 
+        Both times are aware datetimes or UNIX seconds.
+
         Raises:
-            ConfigurationError: If ``key`` is not a storable key or a time is not aware.
+            ConfigurationError: If ``key`` is not a storable key or a time is unusable.
             StoreError: If the store is full of unexpired keys.
         """
         check_key(key)
@@ -218,11 +220,11 @@ class MemoryOneTimeStore:
             heapq.heappush(self._heap, (expiry, key))
             return True
 
-    def contains(self, key: str, *, now: dt.datetime) -> bool:
+    def contains(self, key: str, *, now: Instant) -> bool:
         """Whether ``key`` is recorded and unexpired at ``now``.
 
         Raises:
-            ConfigurationError: If ``now`` is not aware.
+            ConfigurationError: If ``now`` is unusable.
         """
         current = check_times(now, now)[1]
         given: object = key  # untyped callers pass anything; a non-string can only miss

@@ -1,9 +1,19 @@
-"""SQLite stores on the standard library's :mod:`sqlite3`: the embedded default for persistence.
+r"""SQLite stores on the standard library's :mod:`sqlite3`: the embedded default for persistence.
 
-:class:`SQLiteKeyStore` and :class:`SQLiteRateLimitStore` may share one file.  Both are safe
-for many threads (a connection per thread) and many processes on one machine (WAL, every
-write in ``BEGIN IMMEDIATE``); see :mod:`authcore._sqlite` for durability and the
-migration mechanism.  For several machines, use a networked store.
+:class:`SQLiteKeyStore`, :class:`SQLiteRateLimitStore` and :class:`SQLiteOneTimeStore` may
+share one file: give each the same path, or open one :class:`SQLiteDatabase` and pass it to
+each (one set of connections; each store migrates its tables into it).  All are safe for many
+threads (a connection per thread) and many processes on one machine (WAL, every write in
+``BEGIN IMMEDIATE``, a schema version per component in ``authcore_schema``).  For several
+machines, use a networked store.
+
+Every value read back is checked for exactly what authcore writes: a row that was tampered
+with, corrupted, or written by another tool raises :class:`~authcore.errors.StoreError`
+naming the table and column (never the value), as does a schema version that is not a
+positive integer, and no security decision (a key verification, a rate-limit decision, a
+replay check) passes on a store error.  Text that SQLite cannot hold as UTF-8 (a lone
+surrogate, such as ``json.loads`` makes of an escaped ``\ud800``) is stored and looked up
+exactly, as the memory stores do.
 
 .. versionadded:: 0.1.0
 """
@@ -11,7 +21,6 @@ migration mechanism.  For several machines, use a networked store.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 import sqlite3
 import threading
@@ -19,9 +28,18 @@ import time
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from authcore._apikeys._model import KeyRecord, KeyStatus
 from authcore._encoding import json_dumps, json_loads
-from authcore._sqlite import Migration, Schema, SQLiteDatabase, store_error
+from authcore._sqlite import (
+    Migration,
+    Schema,
+    SQLiteDatabase,
+    store_error,
+    stored_int,
+    stored_text,
+    text_param,
+    unreadable,
+)
+from authcore.apikeys import KeyRecord, KeyStatus
 from authcore.errors import AuthcoreError, ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 from authcore.ratelimit import GCRA
@@ -30,21 +48,26 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Callable, Mapping
 
-    from authcore._apikeys._model import KeyChange, Usage
+    from authcore.apikeys import KeyChange, Usage
+    from authcore.clock import Instant
 
 __all__ = [
     "KEYS_SCHEMA",
     "ONE_TIME_SCHEMA",
     "RATE_LIMIT_SCHEMA",
+    "Migration",
+    "SQLiteDatabase",
     "SQLiteKeyStore",
     "SQLiteOneTimeStore",
     "SQLiteRateLimitStore",
+    "Schema",
 ]
 
 _T = TypeVar("_T")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _US: Final = dt.timedelta(microseconds=1)
 _CACHE_MAX: Final = 4096
+_DECODED_MAX: Final = 8192
 
 KEYS_SCHEMA: Final = Schema(
     component="apikeys",
@@ -156,89 +179,141 @@ _REPLACE: Final = """
     ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _STATUSES: Final = {s.value: s for s in KeyStatus}
+_KEYS: Final = "authcore_api_keys"
+_LIMITS: Final = "authcore_rate_limits"
+_ONE_TIME: Final = "authcore_one_time"
 
 
 def _micros(value: dt.datetime) -> int:
     return (value - _EPOCH) // _US
 
 
+def _seconds_to_us(seconds: float) -> int:
+    # Exact for datetimes: their timestamp() has at most 16 significant digits of
+    # microseconds, which a double holds exactly until the year 2255.
+    return round(seconds * 1_000_000)
+
+
 def _to_us(value: dt.datetime | None) -> int | None:
     return None if value is None else _micros(value)
-
-
-def _from_us(value: int | None) -> dt.datetime | None:
-    return None if value is None else _EPOCH + dt.timedelta(microseconds=value)
 
 
 def _row(record: KeyRecord) -> tuple[object, ...]:
     limit = record.rate_limit
     return (
-        record.key_id,
-        record.prefix,
-        record.owner,
-        record.secret_hash,
+        text_param(record.key_id),
+        text_param(record.prefix),
+        text_param(record.owner),
+        text_param(record.secret_hash),
         json_dumps(sorted(record.scopes)).decode(),
         record.status.value,
         _to_us(record.created_at),
         _to_us(record.expires_at),
         _to_us(record.revoked_at),
-        record.name,
+        None if record.name is None else text_param(record.name),
         json_dumps(dict(record.metadata)).decode(),
         None if limit is None else json_dumps([limit.rate, limit.period, limit.burst]).decode(),
         record.remaining_uses,
         record.use_count,
         _to_us(record.last_used_at),
-        record.replaces,
-        record.replaced_by,
+        None if record.replaces is None else text_param(record.replaces),
+        None if record.replaced_by is None else text_param(record.replaced_by),
     )
 
 
-@functools.lru_cache(maxsize=8192)
-def _record(row: tuple[object, ...]) -> KeyRecord:
-    """Build a record from a row; anything unreadable is a :class:`StoreError`.
+# Reading back: every column is checked for exactly what _row() writes; anything else
+# (tampered, corrupted, written by another tool) raises StoreError naming table and column.
 
-    Cached: a row (a tuple of str, int and None) fully determines its immutable record, and
-    decoding dominates the cost of a lookup.
-    """
+
+def _text(value: object, column: str) -> str:
+    return stored_text(value, _KEYS, column)
+
+
+def _optional_text(value: object, column: str) -> str | None:
+    return None if value is None else stored_text(value, _KEYS, column)
+
+
+def _time(value: object, column: str) -> dt.datetime:
+    micros = stored_int(value, _KEYS, column)
     try:
-        (key_id, prefix, owner, secret_hash, scopes, status, created, expires, revoked, name,
-         metadata, limit, remaining, uses, last_used, replaces, replaced_by) = row  # fmt: skip
-        rate_limit = None
-        if limit is not None:
-            rate, period, burst = json_loads(str(limit))
-            rate_limit = GCRA(rate, period, burst)
-        created_at = _EPOCH + dt.timedelta(microseconds=int(created))  # type: ignore[call-overload]
-        return KeyRecord(
-            key_id=str(key_id),
-            prefix=str(prefix),
-            owner=str(owner),
-            secret_hash=str(secret_hash),
-            scopes=frozenset(str(s) for s in json_loads(str(scopes))),
-            status=_STATUSES[str(status)],
-            created_at=created_at,
-            expires_at=_from_us(expires),  # type: ignore[arg-type]
-            revoked_at=_from_us(revoked),  # type: ignore[arg-type]
-            name=None if name is None else str(name),
-            metadata=MappingProxyType(
-                {str(k): str(v) for k, v in json_loads(str(metadata)).items()}
-            ),
-            rate_limit=rate_limit,
-            remaining_uses=None if remaining is None else int(remaining),  # type: ignore[call-overload]
-            use_count=int(uses),  # type: ignore[call-overload]
-            last_used_at=_from_us(last_used),  # type: ignore[arg-type]
-            replaces=None if replaces is None else str(replaces),
-            replaced_by=None if replaced_by is None else str(replaced_by),
-        )
-    except (
-        AuthcoreError,
-        ValueError,
-        TypeError,
-        KeyError,
-        AttributeError,
-        OverflowError,
-        AssertionError,
-    ):
-        raise StoreError("a stored API key record is unreadable") from None
+        return _EPOCH + dt.timedelta(microseconds=micros)
+    except OverflowError:
+        raise unreadable(_KEYS, column) from None
+
+
+def _optional_time(value: object, column: str) -> dt.datetime | None:
+    return None if value is None else _time(value, column)
+
+
+def _json(value: object, column: str) -> object:
+    if type(value) is not str:
+        raise unreadable(_KEYS, column)
+    try:
+        return json_loads(value)
+    except AuthcoreError:
+        raise unreadable(_KEYS, column) from None
+
+
+def _scopes(value: object) -> frozenset[str]:
+    scopes = _json(value, "scopes")
+    if type(scopes) is not list or not all(type(s) is str for s in scopes):
+        raise unreadable(_KEYS, "scopes")
+    return frozenset(scopes)
+
+
+def _metadata(value: object) -> MappingProxyType[str, str]:
+    metadata = _json(value, "metadata")
+    if type(metadata) is not dict or not all(type(v) is str for v in metadata.values()):
+        raise unreadable(_KEYS, "metadata")
+    return MappingProxyType(metadata)
+
+
+def _rate_limit(value: object) -> GCRA | None:
+    if value is None:
+        return None
+    limit = _json(value, "rate_limit")
+    if type(limit) is not list or len(limit) != 3:  # noqa: PLR2004 - rate, period, burst
+        raise unreadable(_KEYS, "rate_limit")
+    try:
+        return GCRA(*limit)
+    except ConfigurationError:
+        raise unreadable(_KEYS, "rate_limit") from None
+
+
+def _record(row: tuple[object, ...]) -> KeyRecord:
+    """Build a record from a row of :data:`_GET`'s columns, checking each one.
+
+    Raises:
+        StoreError: Naming the table and the first column whose value authcore did not write.
+    """
+    if len(row) != 17:  # noqa: PLR2004 - the columns of _GET
+        raise unreadable(_KEYS, "*")
+    (key_id, prefix, owner, secret_hash, scopes, status, created, expires, revoked, name,
+     metadata, limit, remaining, uses, last_used, replaces, replaced_by) = row  # fmt: skip
+    state = _STATUSES.get(status) if type(status) is str else None
+    if state is None:
+        raise unreadable(_KEYS, "status")
+    return KeyRecord(
+        key_id=_text(key_id, "key_id"),
+        prefix=_text(prefix, "prefix"),
+        owner=_text(owner, "owner"),
+        secret_hash=_text(secret_hash, "secret_hash"),
+        scopes=_scopes(scopes),
+        status=state,
+        created_at=_time(created, "created_us"),
+        expires_at=_optional_time(expires, "expires_us"),
+        revoked_at=_optional_time(revoked, "revoked_us"),
+        name=_optional_text(name, "name"),
+        metadata=_metadata(metadata),
+        rate_limit=_rate_limit(limit),
+        remaining_uses=None
+        if remaining is None
+        else stored_int(remaining, _KEYS, "remaining_uses", minimum=0),
+        use_count=stored_int(uses, _KEYS, "use_count", minimum=0),
+        last_used_at=_optional_time(last_used, "last_used_us"),
+        replaces=_optional_text(replaces, "replaces"),
+        replaced_by=_optional_text(replaced_by, "replaced_by"),
+    )
 
 
 class _View:
@@ -266,9 +341,11 @@ class SQLiteKeyStore:
     """A :class:`~authcore.apikeys.KeyStore` in a SQLite file.
 
     Args:
-        path: The database file (created and migrated if needed).
-        timeout: Seconds to wait for another writer.
-        synchronous: ``"FULL"`` (default: committed keys survive power loss) or ``"NORMAL"``.
+        path: The database file (created and migrated if needed), or an open
+            :class:`SQLiteDatabase` to share with other stores (the table is migrated into it).
+        timeout: Seconds to wait for another writer (when opening by path).
+        synchronous: ``"FULL"`` (default: committed keys survive power loss) or ``"NORMAL"``
+            (when opening by path).
         max_staleness: Seconds a thread may serve cached records without checking for
             changes by other connections (default 0: every read checks, so a revocation
             anywhere applies to the next verification).
@@ -282,7 +359,7 @@ class SQLiteKeyStore:
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | SQLiteDatabase,
         *,
         timeout: float = 10.0,
         synchronous: str = "FULL",
@@ -296,11 +373,14 @@ class SQLiteKeyStore:
             or given < 0
         ):
             raise ConfigurationError("max_staleness must be a finite number of seconds >= 0")
-        self._db = SQLiteDatabase(
-            path, schemas=(KEYS_SCHEMA,), timeout=timeout, synchronous=synchronous
-        )
+        self._db = _open(path, KEYS_SCHEMA, timeout=timeout, synchronous=synchronous)
         self._local = _ThreadViews()
         self._staleness_ns = int(given * 1e9)
+        # Row -> record, shared by this store's threads: a row (a tuple of str, int and None)
+        # fully determines its immutable record, and decoding dominates a lookup's cost once
+        # a commit elsewhere has emptied the per-thread views.  It holds only what this store
+        # read, goes with the store, and is emptied when full.
+        self._decoded: dict[tuple[object, ...], KeyRecord] = {}
 
     @property
     def database(self) -> SQLiteDatabase:
@@ -341,21 +421,31 @@ class SQLiteKeyStore:
                 record = records.get(key_id)
                 if record is not None:
                     return record
-            row = conn.execute(_GET, (key_id,)).fetchone()
+            row = conn.execute(_GET, (_param(key_id),)).fetchone()
         except sqlite3.Error as exc:
             raise store_error(exc) from None
         if row is None:
             return None  # unknown ids are never cached: peers choose them
-        record = _record(row)
+        record = self._decode(row)
         if len(records) >= _CACHE_MAX:
             records.clear()
         records[key_id] = record
         return record
 
+    def _decode(self, row: tuple[object, ...]) -> KeyRecord:
+        decoded = self._decoded
+        record = decoded.get(row)
+        if record is None:
+            record = _record(row)
+            if len(decoded) >= _DECODED_MAX:
+                decoded.clear()
+            decoded[row] = record
+        return record
+
     def list_owner(self, owner: str) -> tuple[KeyRecord, ...]:
         """Return every record of ``owner``, oldest first."""
         with self._db.reading() as conn:
-            rows = conn.execute(_BY_OWNER, (owner,)).fetchall()
+            rows = conn.execute(_BY_OWNER, (_param(owner),)).fetchall()
         return tuple(_record(row) for row in rows)
 
     def add(self, record: KeyRecord) -> None:
@@ -379,7 +469,7 @@ class SQLiteKeyStore:
             NotFound: If ``key_id`` does not exist.
         """
         with self._db.transaction() as conn:
-            row = conn.execute(_GET, (key_id,)).fetchone()
+            row = conn.execute(_GET, (_param(key_id),)).fetchone()
             if row is None:
                 raise NotFound("no key with this id")
             written = tuple(change(_record(row)))
@@ -391,22 +481,24 @@ class SQLiteKeyStore:
 
     def consume_use(self, key_id: str) -> int | None:
         """Atomically take one use; ``None`` when none are left or the key is gone."""
+        key = _param(key_id)
         with self._db.transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE authcore_api_keys SET remaining_uses = remaining_uses - 1 "
-                "WHERE key_id = ? AND remaining_uses > 0",
-                (key_id,),
-            )
-            if cursor.rowcount != 1:
-                return None
             row = conn.execute(
-                "SELECT remaining_uses FROM authcore_api_keys WHERE key_id = ?", (key_id,)
+                "SELECT remaining_uses FROM authcore_api_keys WHERE key_id = ?", (key,)
             ).fetchone()
-            return int(row[0])
+            if row is None or row[0] is None:
+                return None
+            left = stored_int(row[0], _KEYS, "remaining_uses", minimum=0)
+            if left == 0:
+                return None
+            conn.execute(
+                "UPDATE authcore_api_keys SET remaining_uses = ? WHERE key_id = ?", (left - 1, key)
+            )
+            return left - 1
 
     def record_usage(self, usage: Mapping[str, Usage]) -> None:
         """Add counts and advance last-used times in one transaction (unknown ids skipped)."""
-        rows = [(u.count, _to_us(u.last_used_at), key_id) for key_id, u in usage.items()]
+        rows = [(u.count, _to_us(u.last_used_at), _param(k)) for k, u in usage.items()]
         with self._db.transaction() as conn:
             conn.executemany(
                 "UPDATE authcore_api_keys SET use_count = use_count + ?, "
@@ -429,8 +521,9 @@ class SQLiteRateLimitStore:
     deleted every ``prune_every`` decisions.
 
     Args:
-        path: The database file (may be the one of a :class:`SQLiteKeyStore`).
-        timeout: Seconds to wait for another writer.
+        path: The database file (may be the one of a :class:`SQLiteKeyStore`), or an open
+            :class:`SQLiteDatabase` to share (the table is migrated into it).
+        timeout: Seconds to wait for another writer (when opening by path).
         synchronous: ``"NORMAL"`` (default: limits survive a process crash; a power loss may
             forget the last decisions, which only makes a limit briefly looser), or ``"FULL"``.
         prune_every: How many decisions between two clean-ups.
@@ -440,7 +533,7 @@ class SQLiteRateLimitStore:
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | SQLiteDatabase,
         *,
         timeout: float = 10.0,
         synchronous: str = "NORMAL",
@@ -449,9 +542,7 @@ class SQLiteRateLimitStore:
         every: object = prune_every
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ConfigurationError("prune_every must be an int >= 1")
-        self._db = SQLiteDatabase(
-            path, schemas=(RATE_LIMIT_SCHEMA,), timeout=timeout, synchronous=synchronous
-        )
+        self._db = _open(path, RATE_LIMIT_SCHEMA, timeout=timeout, synchronous=synchronous)
         self._prune_every = prune_every
         self._calls = 0
 
@@ -466,25 +557,30 @@ class SQLiteRateLimitStore:
         """Atomically run one GCRA step for ``key`` (see ``RateLimitStore``)."""
         self._calls += 1
         prune = self._calls % self._prune_every == 0
+        name = _param(key)
         with self._db.transaction() as conn:
             if prune:
-                conn.execute("DELETE FROM authcore_rate_limits WHERE tat_ns <= ?", (now_ns,))
+                conn.execute(
+                    "DELETE FROM authcore_rate_limits WHERE tat_ns <= ? "
+                    "AND typeof(tat_ns) = 'integer'",
+                    (now_ns,),
+                )
             row = conn.execute(
-                "SELECT tat_ns FROM authcore_rate_limits WHERE key = ?", (key,)
+                "SELECT tat_ns FROM authcore_rate_limits WHERE key = ?", (name,)
             ).fetchone()
-            tat = None if row is None or row[0] <= now_ns else int(row[0])
-            new_tat, result = step(tat)
+            tat = None if row is None else stored_int(row[0], _LIMITS, "tat_ns")
+            new_tat, result = step(None if tat is None or tat <= now_ns else tat)
             if new_tat is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO authcore_rate_limits (key, tat_ns) VALUES (?, ?)",
-                    (key, new_tat),
+                    (name, new_tat),
                 )
             return result
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s state."""
         with self._db.transaction() as conn:
-            conn.execute("DELETE FROM authcore_rate_limits WHERE key = ?", (key,))
+            conn.execute("DELETE FROM authcore_rate_limits WHERE key = ?", (_param(key),))
 
     def close(self) -> None:
         """Close the store's connections."""
@@ -547,21 +643,27 @@ class SQLiteOneTimeStore:
         """The underlying database."""
         return self._db
 
-    def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+    def add(self, key: str, *, expires_at: Instant, now: Instant) -> bool:
         """Record ``key`` until ``expires_at``; ``False`` if it is already recorded.
 
+        Both times are aware datetimes or UNIX seconds.
+
         Raises:
-            ConfigurationError: If ``key`` is not a storable key or a time is not aware.
+            ConfigurationError: If ``key`` is not a storable key or a time is unusable.
             StoreError: If the database fails (locked too long, disk full, closed, ...).
         """
         check_key(key)
         expiry_s, current_s = check_times(expires_at, now)
-        expiry, current = _micros(expires_at), _micros(now)
+        expiry, current = _seconds_to_us(expiry_s), _seconds_to_us(current_s)
         if expiry_s <= current_s:  # already expired: new unless recorded and unexpired
             return not self.contains(key, now=now)
         with self._db.transaction() as conn:
+            # Only a row authcore wrote (an integer expiry) can be expired and replaced; any
+            # other row stays and is refused below.
             conn.execute(
-                "DELETE FROM authcore_one_time WHERE key = ? AND expires_us <= ?", (key, current)
+                "DELETE FROM authcore_one_time WHERE key = ? AND expires_us <= ? "
+                "AND typeof(expires_us) = 'integer'",
+                (key, current),
             )
             added = (
                 conn.execute(
@@ -570,31 +672,40 @@ class SQLiteOneTimeStore:
                 ).rowcount
                 == 1
             )
-            if added:
+            if not added:  # the row that is there decides: it must be one authcore wrote
+                _one_time_expiry(
+                    conn.execute(
+                        "SELECT expires_us FROM authcore_one_time WHERE key = ?", (key,)
+                    ).fetchone()
+                )
+            else:
                 with self._lock:
                     self._adds += 1
                     purge = self._adds % self._purge_every == 0
                 if purge:
-                    conn.execute("DELETE FROM authcore_one_time WHERE expires_us <= ?", (current,))
+                    conn.execute(
+                        "DELETE FROM authcore_one_time WHERE expires_us <= ? "
+                        "AND typeof(expires_us) = 'integer'",
+                        (current,),
+                    )
         return added
 
-    def contains(self, key: str, *, now: dt.datetime) -> bool:
+    def contains(self, key: str, *, now: Instant) -> bool:
         """Whether ``key`` is recorded and unexpired at ``now``.
 
         Raises:
-            ConfigurationError: If ``now`` is not aware.
+            ConfigurationError: If ``now`` is unusable.
             StoreError: If the database fails.
         """
-        check_times(now, now)
+        current = _seconds_to_us(check_times(now, now)[1])
         given: object = key  # untyped callers pass anything
         if not isinstance(given, str) or (not key.isascii() and not _encodable(key)):
             return False  # a key that could never have been stored
         with self._db.reading() as conn:
             row = conn.execute(
-                "SELECT 1 FROM authcore_one_time WHERE key = ? AND expires_us > ?",
-                (key, _micros(now)),
+                "SELECT expires_us FROM authcore_one_time WHERE key = ?", (key,)
             ).fetchone()
-        return row is not None
+        return row is not None and _one_time_expiry(row) > current
 
     def close(self) -> None:
         """Close the database connections this store opened."""
@@ -602,6 +713,17 @@ class SQLiteOneTimeStore:
 
     def __repr__(self) -> str:
         return f"SQLiteOneTimeStore({str(self._db.path)!r})"
+
+
+def _one_time_expiry(row: tuple[object, ...] | None) -> int:
+    if row is None:  # pragma: no cover - read in the transaction that found the key
+        raise unreadable(_ONE_TIME, "key")
+    return stored_int(row[0], _ONE_TIME, "expires_us")
+
+
+def _param(value: object) -> object:
+    """A lookup or write parameter: text SQLite cannot hold goes through text_param()."""
+    return text_param(value) if type(value) is str and not value.isascii() else value
 
 
 def _encodable(text: str) -> bool:

@@ -22,8 +22,6 @@ from authcore.webhooks._keys import (
     generate_signing_key,
     public_key,
 )
-from authcore.webhooks._replay import MemoryReplayCache, ReplayCache
-from authcore.webhooks._sqlite_replay import SQLiteReplayCache
 from authcore.webhooks._standard import (
     DEFAULT_HEADER_PREFIX,
     HEADER_ID,
@@ -42,9 +40,6 @@ __all__ = [
     "HEADER_SIGNATURE",
     "HEADER_TIMESTAMP",
     "MAX_SIGNATURES",
-    "MemoryReplayCache",
-    "ReplayCache",
-    "SQLiteReplayCache",
     "VerifiedWebhook",
     "WebhookSecret",
     "WebhookVerifier",

@@ -3,27 +3,36 @@
 Theory of operation: each scheme parses its headers with :func:`find_headers` (one pass over
 the fields, case-insensitive, repeats refused), checks the timestamp syntax and tolerance
 before any MAC is computed, then compares MACs only through :func:`authcore._ct.bytes_eq`.
-Nothing here reads the wall clock except through :func:`authcore.clock.unix_now`.
+Nothing here reads the wall clock except through :mod:`authcore.clock` (``now=`` and
+timestamps take its :data:`~authcore.clock.Instant` values: an aware datetime or UNIX seconds).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
+import hashlib
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as _chmac
 
 from authcore._encoding import json_loads
-from authcore.clock import ensure_aware
-from authcore.clock import unix_now as _clock_unix_now
-from authcore.errors import ConfigurationError, InvalidKeyError, MalformedHeader, StaleTimestamp
+from authcore.clock import as_unix
+from authcore.errors import (
+    ConfigurationError,
+    InvalidKeyError,
+    MalformedHeader,
+    Replayed,
+    StaleTimestamp,
+)
 from authcore.http import Headers
+
+if TYPE_CHECKING:
+    from authcore.onetime import OneTimeStore
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -32,7 +41,6 @@ __all__ = [
     "HasTimestamp",
     "HeaderSpec",
     "HeadersInput",
-    "Now",
     "Payload",
     "Tolerance",
     "check_tolerance",
@@ -40,10 +48,11 @@ __all__ = [
     "header_value",
     "keyed_hmacs",
     "parse_timestamp",
+    "payload_digest",
+    "remember_event",
     "signing_timestamp",
     "to_payload",
     "to_tolerance",
-    "unix_now",
 ]
 
 DEFAULT_TOLERANCE: Final = 300
@@ -58,7 +67,6 @@ _UTC: Final = dt.timezone.utc
 # case-insensitive multi-dict, ...), or (name, value) pairs as ASGI servers provide them.
 HeadersInput: TypeAlias = Headers | Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 Payload: TypeAlias = bytes | bytearray | memoryview
-Now: TypeAlias = dt.datetime | int | float | None
 Tolerance: TypeAlias = int | float | dt.timedelta
 
 
@@ -125,41 +133,18 @@ def to_tolerance(tolerance: object) -> float:
     return seconds
 
 
-def unix_now(now: object = None) -> float:
-    """Return ``now`` as UNIX seconds; ``None`` means the wall clock.
+def signing_timestamp(timestamp: object) -> int:
+    """Return the whole UNIX seconds to sign (floored); ``None`` means now.
 
     Args:
-        now: An aware datetime, UNIX seconds (int or float), or ``None``.
+        timestamp: An :data:`~authcore.clock.Instant` (aware datetime or UNIX seconds) or
+            ``None`` for the clock.
 
     Raises:
-        ConfigurationError: If ``now`` is a naive datetime, not finite, or of another type.
+        ConfigurationError: For another type, a naive datetime, or a value outside 0 to
+            10**16 - 1.
     """
-    if now is None:
-        return _clock_unix_now()
-    if isinstance(now, dt.datetime):
-        return ensure_aware(now).timestamp()
-    if isinstance(now, (int, float)) and not isinstance(now, bool):
-        value = float(now)
-        if math.isfinite(value):
-            return value
-        raise ConfigurationError("now must be a finite number of UNIX seconds")
-    raise ConfigurationError(
-        f"now must be an aware datetime or UNIX seconds, got {type(now).__name__}"
-    )
-
-
-def signing_timestamp(timestamp: object) -> int:
-    """Return the UNIX seconds to sign, from an int or an aware datetime (floored).
-
-    Raises:
-        ConfigurationError: If it is another type, naive, or outside 0 to 10**16 - 1.
-    """
-    if isinstance(timestamp, dt.datetime):
-        value = math.floor(ensure_aware(timestamp, name="timestamp").timestamp())
-    elif isinstance(timestamp, int) and not isinstance(timestamp, bool):
-        value = timestamp
-    else:
-        raise ConfigurationError("timestamp must be UNIX seconds (int) or an aware datetime")
+    value = math.floor(as_unix(timestamp, name="timestamp"))
     if not 0 <= value < 10**MAX_TIMESTAMP_DIGITS:
         raise ConfigurationError(f"timestamp must be 0 to 10**{MAX_TIMESTAMP_DIGITS} - 1")
     return value
@@ -293,11 +278,6 @@ def find_headers(headers: object, spec: HeaderSpec) -> list[str | None]:  # noqa
     return found
 
 
-@functools.lru_cache(maxsize=256)
-def _keyed_sha256(key: bytes) -> _chmac.HMAC:
-    return _chmac.HMAC(key, hashes.SHA256())
-
-
 def keyed_hmacs(secrets: object, *, what: str) -> tuple[_chmac.HMAC, ...]:
     """Return an HMAC-SHA256 object keyed with each secret (only ever copied, never updated).
 
@@ -327,7 +307,7 @@ def keyed_hmacs(secrets: object, *, what: str) -> tuple[_chmac.HMAC, ...]:
             raise ConfigurationError(f"a {what} secret must be str or bytes")
         if not raw or raw != raw.strip():
             raise InvalidKeyError(f"a {what} secret must be non-empty, without surrounding spaces")
-        keyed.append(_keyed_sha256(raw))
+        keyed.append(_chmac.HMAC(raw, hashes.SHA256()))
     return tuple(keyed)
 
 
@@ -344,3 +324,30 @@ def header_value(header: object, spec: HeaderSpec) -> str:
     if value is None:
         raise MalformedHeader(f"missing header {spec.names[0]}")
     return value
+
+
+def payload_digest(body: bytes) -> str:
+    """The SHA-256 of a payload, in hex: part of a replay key where no id is signed."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def remember_event(
+    cache: OneTimeStore, key: str, *, expires: float, current: float, what: str
+) -> None:
+    """Accept an event once: record its replay key in ``cache`` until ``expires``.
+
+    Invariant (issue 12): ``key`` is derived from what identifies the *event* (its signed id,
+    or its signed timestamp and payload), never from the signature that matched, so the same
+    event re-sent with another signature, another secret's entry, or entries reordered or
+    repeated, gets the same key and is refused.
+
+    Raises:
+        Replayed: If the key is already recorded and unexpired.
+        StoreError: If the store fails (the delivery is then refused: fail closed).
+    """
+    if not cache.add(
+        key,
+        expires_at=dt.datetime.fromtimestamp(expires, _UTC),
+        now=dt.datetime.fromtimestamp(current, _UTC),
+    ):
+        raise Replayed(f"{what} was already accepted")

@@ -5,15 +5,15 @@ Serialization (Standard Webhooks 1.0, "Signature scheme"): a symmetric secret is
 32-byte private seed and ``whpk_`` + base64 of the 32-byte public key.  The prefix is
 required: it is what tells the two schemes apart, so a key cannot be used with the wrong one.
 
-Parsed keys are immutable and cached (by their text, a bounded LRU), so the module-level
-:func:`authcore.webhooks.verify` does not re-derive a key on every call.
+Parsed keys are immutable and held only by what parsed them (a
+:class:`~authcore.webhooks.WebhookVerifier` keeps its own): no module-level cache holds a
+secret or a key.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import re
 import secrets as _secrets
 from dataclasses import dataclass
@@ -98,7 +98,6 @@ def _private_key(key: Ed25519PrivateKey) -> PreparedKey:
     return PreparedKey(version="v1a", public=key.public_key(), private=key)
 
 
-@functools.lru_cache(maxsize=256)
 def _prepare_text(text: str) -> PreparedKey:
     if text.startswith("whsec_"):
         return _hmac_key(_b64decode(text[6:], "whsec_ secret"))

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
-import functools
 import re
+import secrets as _secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
@@ -30,34 +29,33 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 
 from authcore._ct import bytes_eq
-from authcore.clock import unix_now as _clock_unix_now
+from authcore.clock import as_unix
 from authcore.errors import (
     ConfigurationError,
     InvalidKeyError,
     InvalidSignature,
     MalformedHeader,
-    Replayed,
 )
+from authcore.onetime import check_store
 from authcore.webhooks._common import (
     DEFAULT_TOLERANCE,
     HasTimestamp,
     HeadersInput,
     HeaderSpec,
-    Now,
     Payload,
     Tolerance,
     check_tolerance,
     find_headers,
+    remember_event,
     signing_timestamp,
     to_payload,
     to_tolerance,
-    unix_now,
 )
 from authcore.webhooks._keys import PreparedKey, WebhookSecret, prepare
-from authcore.webhooks._replay import check_replay_cache
 
 if TYPE_CHECKING:
-    from authcore.webhooks._replay import ReplayCache
+    from authcore.clock import Instant
+    from authcore.onetime import OneTimeStore
 
 __all__ = [
     "DEFAULT_HEADER_PREFIX",
@@ -96,7 +94,6 @@ _CONCAT_LIMIT: Final = 16384
 # Visible ASCII except "." (0x2e): the id is followed by "." in the signed content.
 _ID_RE: Final = re.compile(r"[!-\-/-~]{1,256}")
 _SIGNED_PREFIX_RE: Final = re.compile(r"[!-\-/-~]{1,256}\.(?:0|[1-9][0-9]{0,15})\.")
-_UTC: Final = dt.timezone.utc
 _b2a = binascii.b2a_base64
 
 
@@ -154,26 +151,6 @@ def _build_key_set(items: tuple[object, ...]) -> _KeySet:
     return _KeySet(hmacs=tuple(hmacs), publics=tuple(publics))
 
 
-@functools.lru_cache(maxsize=128)
-def _cached_key_set(items: tuple[object, ...]) -> _KeySet:
-    return _build_key_set(items)
-
-
-@functools.lru_cache(maxsize=128)
-def _cached_single(secret: str) -> _KeySet:
-    return _build_key_set((secret,))
-
-
-def _key_set(secrets: object) -> _KeySet:
-    if type(secrets) is str:  # the common case, without building a tuple
-        return _cached_single(secrets)
-    items = _as_sequence(secrets)
-    try:
-        return _cached_key_set(items)
-    except TypeError:  # an unhashable item: parse without the cache
-        return _build_key_set(items)
-
-
 def _decode_ed25519_signature(text: bytes) -> bytes | None:
     # Canonical standard base64 of 64 bytes is exactly 88 characters ending in "==".
     if len(text) != 88 or not text.endswith(b"=="):  # noqa: PLR2004
@@ -188,15 +165,19 @@ def _decode_ed25519_signature(text: bytes) -> bytes | None:
 class WebhookVerifier:
     """Verifies Standard Webhooks deliveries with a fixed set of secrets: build once, reuse.
 
-    Parsing the secrets (and keying the HMACs) happens here, once, so :meth:`verify` does
-    only the per-message work.  Immutable and safe to share across threads.
+    This is the fast path, as :class:`~authcore.jose.jwt.JWTVerifier` is for JWTs: parsing
+    the secrets (and keying the HMACs) happens here, once, so :meth:`verify` does only the
+    per-message work.  The parsed keys belong to this object and go with it; nothing is
+    cached at module level.  Immutable and safe to share across threads.
 
     Args:
         secrets: One secret or a sequence of them (rotation: any one may match).  Each is a
             ``whsec_`` secret (``v1``), a ``whpk_`` public key or ``whsk_`` signing key
             (``v1a``), raw HMAC key bytes, or an Ed25519 key object.
         tolerance: Seconds (or a timedelta) the timestamp may differ from now, either way.
-        replay_cache: If given, each delivery (message id and timestamp) is accepted once.
+        replay_cache: A :class:`~authcore.onetime.OneTimeStore` (such as
+            :class:`~authcore.stores.memory.MemoryOneTimeStore`); if given, each delivery
+            (message id and timestamp) is accepted once.
         header_prefix: The header names' prefix: ``"webhook-"`` (the specification) or, for
             Svix-branded deliveries (Clerk, Resend, ...), ``"svix-"``.
 
@@ -214,11 +195,11 @@ class WebhookVerifier:
         secrets: WebhookSecret | Sequence[WebhookSecret],
         *,
         tolerance: Tolerance = DEFAULT_TOLERANCE,
-        replay_cache: ReplayCache | None = None,
+        replay_cache: OneTimeStore | None = None,
         header_prefix: str = DEFAULT_HEADER_PREFIX,
     ) -> None:
-        check_replay_cache(replay_cache)
-        self._keys = _key_set(secrets)
+        check_store(replay_cache, "replay_cache")
+        self._keys = _build_key_set(_as_sequence(secrets))
         self._spec = _header_spec(header_prefix)
         self._tolerance = to_tolerance(tolerance)
         self._replay_cache = replay_cache
@@ -234,7 +215,7 @@ class WebhookVerifier:
         )
 
     def verify(  # noqa: C901 - the hot path is kept in one frame on purpose
-        self, payload: Payload, headers: HeadersInput, *, now: Now = None
+        self, payload: Payload, headers: HeadersInput, *, now: Instant | None = None
     ) -> VerifiedWebhook:
         """Verify one delivery.
 
@@ -281,7 +262,7 @@ class WebhookVerifier:
         if _SIGNED_PREFIX_RE.fullmatch(prefix_text) is None:
             return self._verify_any(payload, headers, now)
         timestamp = int(ts_text)
-        current = _clock_unix_now() if now is None else unix_now(now)
+        current = as_unix(now)
         tolerance = self._tolerance
         if not -tolerance <= current - timestamp <= tolerance:
             return self._verify_any(payload, headers, now)
@@ -302,9 +283,7 @@ class WebhookVerifier:
         if index is None:
             return self._verify_any(payload, headers, now)
         if self._replay_cache is not None:
-            _remember(
-                self._replay_cache, msg_id, timestamp, tolerance=tolerance, now=now, current=current
-            )
+            _remember(self._replay_cache, msg_id, timestamp, tolerance=tolerance, current=current)
         return _verified(msg_id, timestamp, payload, "v1", index)
 
     def _verify_any(self, payload: object, headers: object, now: object) -> VerifiedWebhook:
@@ -323,10 +302,12 @@ class WebhookVerifier:
 # more than the HMAC on this hot path.  The slot descriptors below fill the same slots
 # directly; every field is set exactly once, so the instance is as complete and immutable as
 # one made by __init__.
+# A test checks that _FILLED names every field of VerifiedWebhook, in order, so a field added
+# to the class cannot be left unset here.
 _new = object.__new__
+_FILLED: Final = ("msg_id", "timestamp", "payload", "version", "key_index")
 _set_msg_id, _set_timestamp, _set_payload, _set_version, _set_key_index = (
-    vars(VerifiedWebhook)[name].__set__
-    for name in ("msg_id", "timestamp", "payload", "version", "key_index")
+    vars(VerifiedWebhook)[name].__set__ for name in _FILLED
 )
 
 
@@ -342,22 +323,14 @@ def _verified(
     return result
 
 
-@functools.lru_cache(maxsize=16)
-def _spec_for(prefix: object) -> HeaderSpec:
+def _header_spec(prefix: object) -> HeaderSpec:
+    if prefix == DEFAULT_HEADER_PREFIX:
+        return _SPEC
     if not isinstance(prefix, str) or _HEADER_PREFIX_RE.fullmatch(prefix) is None:
         raise ConfigurationError(
             "header_prefix must be lower-case letters, digits and '-', ending in '-'"
         )
     return HeaderSpec.of(f"{prefix}id", f"{prefix}timestamp", f"{prefix}signature")
-
-
-def _header_spec(prefix: object) -> HeaderSpec:
-    if prefix == DEFAULT_HEADER_PREFIX:
-        return _SPEC
-    try:
-        return _spec_for(prefix)
-    except TypeError:  # unhashable
-        raise ConfigurationError("header_prefix must be a str") from None
 
 
 def _split_signatures(sig_text: str) -> tuple[list[bytes], list[bytes]]:
@@ -427,7 +400,7 @@ def _verify(
     *,
     tolerance: float,
     now: object,
-    replay_cache: ReplayCache | None,
+    replay_cache: OneTimeStore | None,
 ) -> VerifiedWebhook:
     """Verify any delivery (the general path behind :meth:`WebhookVerifier.verify`)."""
     body = to_payload(payload)
@@ -442,7 +415,7 @@ def _verify(
     if _SIGNED_PREFIX_RE.fullmatch(prefix_text) is None:
         _refuse_signed_prefix(msg_id, spec)
     timestamp = int(ts_text)
-    current = unix_now(now)
+    current = as_unix(now)
     check_tolerance(timestamp, current, tolerance, what=spec.names[1])
     v1, v1a = _split_signatures(sig_text)
     prefix = prefix_text.encode("ascii")
@@ -456,39 +429,21 @@ def _verify(
             raise InvalidSignature("no v1 or v1a entry in webhook-signature")
         raise InvalidSignature("no signature matched any secret")
     if replay_cache is not None:
-        _remember(replay_cache, msg_id, timestamp, tolerance=tolerance, now=now, current=current)
+        _remember(replay_cache, msg_id, timestamp, tolerance=tolerance, current=current)
     return _verified(msg_id, timestamp, body, version, matched)
 
 
 def _remember(
-    replay_cache: ReplayCache,
-    msg_id: str,
-    timestamp: int,
-    *,
-    tolerance: float,
-    now: object,
-    current: float,
+    replay_cache: OneTimeStore, msg_id: str, timestamp: int, *, tolerance: float, current: float
 ) -> None:
-    now_dt = now if isinstance(now, dt.datetime) else dt.datetime.fromtimestamp(current, _UTC)
-    # Kept until the timestamp check would refuse the delivery by itself.
-    expires = dt.datetime.fromtimestamp(timestamp + tolerance + 1, _UTC)
-    if not replay_cache.add(
-        f"standard-webhooks:{msg_id}:{timestamp}", expires_at=expires, now=now_dt
-    ):
-        raise Replayed("this webhook-id and webhook-timestamp were already accepted")
-
-
-@functools.lru_cache(maxsize=128)
-def _default_verifier(secret: str) -> WebhookVerifier:
-    return WebhookVerifier(secret)
-
-
-@functools.lru_cache(maxsize=128, typed=True)
-def _cached_verifier(secrets: object, tolerance: object, header_prefix: object) -> WebhookVerifier:
-    return WebhookVerifier(
-        secrets,  # type: ignore[arg-type]
-        tolerance=tolerance,  # type: ignore[arg-type]
-        header_prefix=header_prefix,  # type: ignore[arg-type]
+    # The event is its webhook-id (signed, and the same across a message's retries); kept
+    # until the timestamp check would refuse this delivery by itself.
+    remember_event(
+        replay_cache,
+        f"webhook:standard:{msg_id}",
+        expires=timestamp + tolerance + 1,
+        current=current,
+        what="this webhook-id",
     )
 
 
@@ -498,8 +453,8 @@ def verify(
     secrets: WebhookSecret | Sequence[WebhookSecret],
     *,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
-    now: Now = None,
-    replay_cache: ReplayCache | None = None,
+    now: Instant | None = None,
+    replay_cache: OneTimeStore | None = None,
     header_prefix: str = DEFAULT_HEADER_PREFIX,
 ) -> VerifiedWebhook:
     """Verify a Standard Webhooks delivery.
@@ -508,6 +463,9 @@ def verify(
     timestamp is within ``tolerance`` of ``now`` (either direction), one of the signatures
     matches one of ``secrets``, and (with a ``replay_cache``) this delivery was not accepted
     before.  Not checked: anything about the payload's content.
+
+    A one-shot call: it parses ``secrets`` each time and keeps nothing afterwards.  To verify
+    many deliveries, build a :class:`WebhookVerifier` once and reuse it (the fast path).
 
     Args:
         payload: The raw request body, exactly as received (``bytes``; never re-serialized
@@ -518,7 +476,9 @@ def verify(
             secrets verify ``v1``, ``whpk_`` public keys (or ``whsk_`` keys) verify ``v1a``.
         tolerance: Seconds (or a timedelta) the timestamp may differ from now, either way.
         now: The current time: an aware datetime or UNIX seconds (default: the clock).
-        replay_cache: If given, each delivery (message id and timestamp) is accepted once.
+        replay_cache: A :class:`~authcore.onetime.OneTimeStore` (such as
+            :class:`~authcore.stores.memory.MemoryOneTimeStore`); if given, each delivery
+            (message id and timestamp) is accepted once.
         header_prefix: The header names' prefix: ``"webhook-"`` (the specification) or, for
             Svix-branded deliveries (Clerk, Resend, ...), ``"svix-"``.
 
@@ -535,22 +495,11 @@ def verify(
 
     .. versionadded:: 0.1.0
     """
-    if replay_cache is None:
-        try:
-            if (
-                type(secrets) is str
-                and tolerance is DEFAULT_TOLERANCE
-                and header_prefix is DEFAULT_HEADER_PREFIX
-            ):
-                verifier = _default_verifier(secrets)
-            else:
-                verifier = _cached_verifier(secrets, tolerance, header_prefix)
-        except TypeError:  # an unhashable argument: build without the cache
-            verifier = WebhookVerifier(secrets, tolerance=tolerance, header_prefix=header_prefix)
-    else:
-        verifier = WebhookVerifier(
-            secrets, tolerance=tolerance, replay_cache=replay_cache, header_prefix=header_prefix
-        )
+    # Built for this call only: no module-level cache keeps secrets or keys.  A receiver
+    # that verifies many deliveries builds one WebhookVerifier and reuses it.
+    verifier = WebhookVerifier(
+        secrets, tolerance=tolerance, replay_cache=replay_cache, header_prefix=header_prefix
+    )
     return verifier.verify(payload, headers, now=now)
 
 
@@ -562,8 +511,8 @@ def sign(
     payload: Payload,
     secret: WebhookSecret | Sequence[WebhookSecret],
     *,
-    msg_id: str,
-    timestamp: int | dt.datetime,
+    msg_id: str | None = None,
+    timestamp: Instant | None = None,
     header_prefix: str = DEFAULT_HEADER_PREFIX,
 ) -> dict[str, str]:
     """Sign a payload: return the three Standard Webhooks headers to send with it.
@@ -573,8 +522,10 @@ def sign(
         secret: A ``whsec_`` secret (``v1``) or a ``whsk_`` signing key (``v1a``), or a
             sequence of them to send several signatures (during a rotation).
         msg_id: The message id: the same for every retry of one message; 1 to 256 visible
-            ASCII characters without ``.``.
-        timestamp: The send time: UNIX seconds or an aware datetime (a retry gets a new one).
+            ASCII characters without ``.``.  Default: a fresh random id (``msg_`` and 32
+            random base64url characters); pass the first attempt's id to each retry.
+        timestamp: The send time: an aware datetime or UNIX seconds (floored), a retry gets
+            a new one.  Default: now.
         header_prefix: The header names' prefix (``"webhook-"``; ``"svix-"`` for Svix's).
 
     Returns:
@@ -588,6 +539,8 @@ def sign(
     """
     body = to_payload(payload)
     id_name, ts_name, sig_name = _header_spec(header_prefix).names
+    if msg_id is None:
+        msg_id = "msg_" + _secrets.token_urlsafe(24)
     if not _valid_id(msg_id):
         raise ConfigurationError("msg_id must be 1-256 visible ASCII characters without '.'")
     ts = signing_timestamp(timestamp)

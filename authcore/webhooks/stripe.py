@@ -14,37 +14,38 @@ ahead fails), and the header is capped at :data:`MAX_ENTRIES` entries.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from authcore._ct import bytes_eq
-from authcore.errors import InvalidSignature, MalformedHeader, Replayed
+from authcore.clock import as_unix
+from authcore.errors import InvalidSignature, MalformedHeader
+from authcore.onetime import check_store
 from authcore.webhooks._common import (
     DEFAULT_TOLERANCE,
     HasTimestamp,
     HeadersInput,
     HeaderSpec,
-    Now,
     Payload,
     Tolerance,
     check_tolerance,
     header_value,
     keyed_hmacs,
     parse_timestamp,
+    payload_digest,
+    remember_event,
     signing_timestamp,
     to_payload,
     to_tolerance,
-    unix_now,
 )
-from authcore.webhooks._replay import check_replay_cache
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from cryptography.hazmat.primitives.hmac import HMAC
 
-    from authcore.webhooks._replay import ReplayCache
+    from authcore.clock import Instant
+    from authcore.onetime import OneTimeStore
 
 __all__ = ["HEADER", "MAX_ENTRIES", "VerifiedStripeWebhook", "sign", "verify"]
 
@@ -56,7 +57,6 @@ MAX_ENTRIES: Final = 32
 
 _SPEC: Final = HeaderSpec.of(HEADER)
 _MAX_HEADER: Final = 4096
-_UTC: Final = dt.timezone.utc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,13 +86,13 @@ def _hex_mac(base: HMAC, timestamp: int, body: bytes) -> bytes:
     return mac.finalize().hex().encode("ascii")
 
 
-def sign(payload: Payload, secret: str | bytes, *, timestamp: int | dt.datetime) -> str:
+def sign(payload: Payload, secret: str | bytes, *, timestamp: Instant | None = None) -> str:
     """Sign a payload: return the ``Stripe-Signature`` header value ``t=...,v1=...``.
 
     Args:
         payload: The exact body bytes that will be sent.
         secret: The endpoint secret (its text is the HMAC key).
-        timestamp: The send time: UNIX seconds or an aware datetime.
+        timestamp: The send time: an aware datetime or UNIX seconds (floored); default: now.
 
     Returns:
         The header value.
@@ -138,14 +138,15 @@ def verify(
     secrets: str | bytes | Sequence[str | bytes],
     *,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
-    now: Now = None,
-    replay_cache: ReplayCache | None = None,
+    now: Instant | None = None,
+    replay_cache: OneTimeStore | None = None,
 ) -> VerifiedStripeWebhook:
     """Verify a Stripe-style webhook.
 
     Checks, in order: the header has exactly one canonical ``t``, ``t`` is within
     ``tolerance`` of ``now`` (either direction), one ``v1`` matches one of ``secrets``, and
-    (with a ``replay_cache``) this exact signed delivery was not accepted before.  Not
+    (with a ``replay_cache``) this event (its signed ``t`` and payload) was not accepted
+    before, whichever ``v1`` entries its header carries.  Not
     checked: the payload's content, and whether Stripe already delivered this event (its
     retries are signed anew): deduplicate on the event id after processing.
 
@@ -156,7 +157,10 @@ def verify(
         secrets: One endpoint secret or several (during a roll; any one may match).
         tolerance: Seconds (or a timedelta) ``t`` may differ from now, either way.
         now: The current time: an aware datetime or UNIX seconds (default: the clock).
-        replay_cache: If given, each signed delivery is accepted once.
+        replay_cache: A :class:`~authcore.onetime.OneTimeStore` (such as
+            :class:`~authcore.stores.memory.MemoryOneTimeStore`); if given, each event
+            (signed ``t`` and payload digest) is accepted once while ``t`` is within the
+            tolerance, however many secrets or signatures its header carries.
 
     Returns:
         The verified payload and timestamp.
@@ -173,10 +177,10 @@ def verify(
     body = to_payload(payload)
     keyed = keyed_hmacs(secrets, what="Stripe")
     seconds = to_tolerance(tolerance)
-    check_replay_cache(replay_cache)
+    check_store(replay_cache, "replay_cache")
     t_text, v1 = _parse(header_value(header, _SPEC))
     timestamp = parse_timestamp(t_text, what="Stripe-Signature t")
-    current = unix_now(now)
+    current = as_unix(now)
     check_tolerance(timestamp, current, seconds, what="Stripe-Signature t")
     if not v1:
         raise InvalidSignature("no v1 entry in Stripe-Signature")
@@ -185,15 +189,14 @@ def verify(
         for candidate in v1:
             if bytes_eq(candidate, expected):
                 if replay_cache is not None:
-                    _record(replay_cache, timestamp, candidate, seconds, current)
+                    # The event is its signed timestamp and payload, never the v1 entry that
+                    # matched: a header carrying another secret's entry is the same event.
+                    remember_event(
+                        replay_cache,
+                        f"webhook:stripe:{timestamp}:{payload_digest(body)}",
+                        expires=timestamp + seconds + 1,
+                        current=current,
+                        what="this Stripe event (timestamp and payload)",
+                    )
                 return VerifiedStripeWebhook(payload=body, timestamp=timestamp, key_index=index)
     raise InvalidSignature("no v1 signature matched any secret")
-
-
-def _record(
-    cache: ReplayCache, timestamp: int, matched: bytes, tolerance: float, current: float
-) -> None:
-    expires = dt.datetime.fromtimestamp(timestamp + tolerance + 1, _UTC)
-    key = f"stripe:{timestamp}:{matched.decode('ascii')}"
-    if not cache.add(key, expires_at=expires, now=dt.datetime.fromtimestamp(current, _UTC)):
-        raise Replayed("this Stripe-Signature was already accepted")

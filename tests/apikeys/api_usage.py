@@ -20,8 +20,8 @@ from authcore.apikeys import (
     parse,
 )
 from authcore.errors import InvalidCredentials, RateLimited, VerificationError
-from authcore.ratelimit import GCRA, Decision, MemoryRateLimitStore, RateLimitStore
-from authcore.stores.memory import MemoryKeyStore
+from authcore.ratelimit import GCRA, Decision, RateLimitStore
+from authcore.stores.memory import MemoryKeyStore, MemoryRateLimitStore
 from authcore.stores.sqlite import SQLiteKeyStore, SQLiteRateLimitStore
 
 if TYPE_CHECKING:

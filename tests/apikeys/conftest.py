@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from authcore._apikeys import _hashing
 from authcore._ct import bytes_eq
-from authcore.apikeys import KeyHasher, KeyManager, KeyStore
+from authcore.apikeys import KeyHasher, KeyManager, KeyStore, _hashing
 from authcore.clock import FixedClock
-from authcore.ratelimit import MemoryRateLimitStore
-from authcore.stores.memory import MemoryKeyStore
+from authcore.stores.memory import MemoryKeyStore, MemoryRateLimitStore
 from authcore.stores.sqlite import SQLiteKeyStore
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from authcore import apikeys
-from authcore._apikeys._format import ALPHABET, _checksum
 from authcore.apikeys import KeyHasher, KeyManager
+from authcore.apikeys._format import ALPHABET, _checksum
 from authcore.errors import (
     ConfigurationError,
     InvalidCredentials,

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authcore import apikeys
-from authcore._apikeys._format import (
+from authcore.apikeys._format import (
     ALPHABET,
     BODY_LENGTH,
     CHECKSUM_LENGTH,
@@ -112,7 +112,7 @@ _REASONS = {
     "characters outside base62",
     "invalid prefix",
     "checksum mismatch",
-    "an API key must be a str, got str",
+    "an API key must be str or bytes, got str",
 }
 
 
@@ -151,9 +151,9 @@ def test_malformed_shapes(token: str, reason: str) -> None:
     assert "AAAAAAAA" not in str(info.value)
 
 
-@pytest.mark.parametrize("value", [None, b"sk_abc", 42, ["sk"]])
+@pytest.mark.parametrize("value", [None, b"sk_abc", b"\xff" * 70, 42, ["sk"], b"x" * 10**6])
 def test_non_string_tokens(value: object) -> None:
-    """A token that is not a str is MalformedKey, not TypeError."""
+    """A token that is not text or ASCII bytes of a key is MalformedKey, not TypeError."""
     with pytest.raises(MalformedKey):
         apikeys.parse(value)  # type: ignore[arg-type]
 
@@ -206,10 +206,19 @@ def test_fast_splitter_agrees_with_parse(prefix: str, position: int, char: str) 
         assert split(mutated) == (parsed.key_id, parsed.secret.encode())
 
 
-def test_fast_splitter_refuses_non_strings() -> None:
-    """The fast path refuses bytes and other types with MalformedKey."""
+def test_fast_splitter_takes_bytes_and_refuses_other_types() -> None:
+    """The fast path splits ASCII bytes like their text; other types are MalformedKey."""
     split = make_splitter("sk")
     token = apikeys.generate("sk").token
-    for value in (token.encode(), None, 7, bytearray(token.encode())):
+    for value in (token.encode(), bytearray(token.encode()), memoryview(token.encode())):
+        assert split(value) == split(token)  # type: ignore[arg-type]
+    for bad in (None, 7, ["sk"], token.encode("utf-16"), token.encode()[:-1] + b"\xff"):
         with pytest.raises(MalformedKey):
-            split(value)  # type: ignore[arg-type]
+            split(bad)  # type: ignore[arg-type]
+
+
+def test_parse_takes_bytes_like_text() -> None:
+    """parse() gives the same parts for a token as str and as ASCII bytes."""
+    token = apikeys.generate("sk_live").token
+    assert apikeys.parse(token.encode()) == apikeys.parse(token)
+    assert apikeys.parse(bytearray(token.encode()), prefix="sk_live") == apikeys.parse(token)  # type: ignore[arg-type]

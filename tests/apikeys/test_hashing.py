@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authcore import apikeys
-from authcore._apikeys import _hashing
 from authcore._encoding import b64url_encode
+from authcore.apikeys import _hashing
 from authcore.errors import ConfigurationError, InvalidCredentials, InvalidKeyError, StoreError
 
 OLD = b"o" * 32
@@ -130,3 +130,23 @@ def test_repr_shows_ids_not_peppers() -> None:
     assert "p1" in text
     assert "ooo" not in text
     assert "nnn" not in text
+
+
+def test_fast_path_is_private() -> None:
+    """KeyHasher exposes from_env, hash, verify and reject; its fast path is not public API."""
+    public = {name for name in dir(apikeys.KeyHasher) if not name.startswith("_")}
+    assert public == {"current", "from_env", "hash", "reject", "verify"}
+
+
+def test_verify_caches_parsed_hashes_on_the_hasher_bounded() -> None:
+    """Parsed stored hashes live on the hasher, at most _RESOLVED_MAX of them."""
+    hasher = apikeys.KeyHasher({"p1": OLD})
+    stored = hasher.hash("s")
+    assert hasher.verify("s", stored) == hasher.verify(b"s", stored)
+    other = apikeys.KeyHasher({"p1": OLD})
+    assert stored in hasher._resolved
+    assert stored not in other._resolved
+    for i in range(_hashing._RESOLVED_MAX + 5):
+        with pytest.raises(InvalidCredentials):
+            hasher.verify("s", "v1$p1$" + b64url_encode(i.to_bytes(32, "big")))
+    assert len(hasher._resolved) <= _hashing._RESOLVED_MAX

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
 from authcore import apikeys
-from authcore._apikeys._format import _checksum
 from authcore.apikeys import KeyHasher, KeyManager
+from authcore.apikeys._format import _checksum
 from authcore.clock import FixedClock
 from authcore.errors import (
     Disabled,

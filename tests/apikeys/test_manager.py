@@ -24,8 +24,8 @@ from authcore.errors import (
     StoreError,
     VerificationError,
 )
-from authcore.ratelimit import GCRA, MemoryRateLimitStore
-from authcore.stores.memory import MemoryKeyStore
+from authcore.ratelimit import GCRA
+from authcore.stores.memory import MemoryKeyStore, MemoryRateLimitStore
 
 from .conftest import PEPPER, START
 
@@ -39,7 +39,7 @@ def _other_key(token: str) -> str:
     while True:
         other = apikeys.generate(parsed.prefix)
         body = parsed.key_id + other.secret
-        from authcore._apikeys._format import _checksum  # noqa: PLC0415
+        from authcore.apikeys._format import _checksum  # noqa: PLC0415
 
         return f"{parsed.prefix}_{body}{_checksum(body)}"
 
@@ -130,7 +130,7 @@ def test_malformed_tokens_never_reach_the_store(hasher: KeyHasher, clock: FixedC
     manager = KeyManager(ExplodingStore(), hasher, prefix="sk_test", clock=clock)
     good = apikeys.generate("sk_test").token
     for token in ["", "junk", good[:-1] + ("A" if good[-1] != "A" else "B"), good + "x",
-                  apikeys.generate("sk_live").token, None, b"bytes"]:  # fmt: skip
+                  apikeys.generate("sk_live").token, None, b"bytes", b"\xff" * 70]:  # fmt: skip
         with pytest.raises(MalformedKey):
             manager.verify(token)  # type: ignore[arg-type]
 
@@ -431,3 +431,25 @@ def test_manager_configuration(hasher: KeyHasher) -> None:
         manager.create(owner="o", rate_limit=GCRA(1, 1))
     assert manager.prefix == "sk"
     assert "sk" in repr(manager)
+
+
+def test_verify_takes_the_token_as_str_or_bytes(manager: KeyManager) -> None:
+    """verify(token.encode()) returns the same record as verify(token)."""
+    issued = manager.create(owner="acct", scopes=["read"])
+    as_text = manager.verify(issued.token, scopes=["read"])
+    assert manager.verify(issued.token.encode(), scopes=["read"]).key_id == as_text.key_id
+    assert manager.verify(bytearray(issued.token.encode())).owner == "acct"  # type: ignore[arg-type]
+    with pytest.raises(InvalidCredentials):
+        manager.verify(apikeys.generate("sk_test").token.encode())
+
+
+def test_expiry_and_usable_at_take_any_instant(manager: KeyManager, clock: FixedClock) -> None:
+    """expires_at= and usable_at() take UNIX seconds as well as aware datetimes."""
+    at = clock.now().timestamp() + 60
+    record = manager.create(owner="acct", expires_at=at).record
+    assert record.expires_at == dt.datetime.fromtimestamp(at, dt.timezone.utc)
+    assert record.usable_at(at - 1)
+    assert not record.usable_at(at)
+    assert record.usable_at(clock.now())
+    with pytest.raises(ConfigurationError, match="expires_at"):
+        manager.create(owner="acct", expires_at=dt.datetime(2030, 1, 1))  # noqa: DTZ001

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from authcore._sqlite import SQLiteDatabase
 from authcore.clock import FixedClock
 from authcore.errors import ConfigurationError, InvalidClaim, MissingClaim, Revoked, StoreError
 from authcore.jose.denylist import (
@@ -21,7 +22,6 @@ from authcore.jose.denylist import (
     optional_denylist,
     revoke,
 )
-from authcore._sqlite import SQLiteDatabase
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

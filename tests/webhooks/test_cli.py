@@ -117,13 +117,12 @@ def test_provider_schemes_round_trip(
 @pytest.mark.parametrize(
     "extra",
     [
-        [],  # no --msg-id for the standard scheme
         ["--msg-id", "a", "--scheme", "github"],
         ["--scheme", "github", "--timestamp", "5"],
         ["--scheme", "stripe", "--header-prefix", "svix-"],
         ["--msg-id", "a", "--header-prefix", "Svix"],
     ],
-    ids=["no-msg-id", "msg-id-github", "timestamp-github", "prefix-stripe", "bad-prefix"],
+    ids=["msg-id-github", "timestamp-github", "prefix-stripe", "bad-prefix"],
 )
 def test_sign_usage_mistakes_exit_2(
     extra: list[str], files: dict[str, str], capsys: pytest.CaptureFixture[str]
@@ -192,3 +191,22 @@ def test_bench_groups_build_check_and_run() -> None:
         result = run_group(group, min_time=0.002, rounds=1)
         assert {m.name for m in result.results} == set(group.cases)
         assert all(m.median_ops > 0 for m in result.results)
+
+
+def test_sign_defaults_to_a_fresh_id_and_the_current_time(
+    files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --msg-id and --timestamp, sign makes a random id and signs now; it verifies."""
+    argv = ["webhook", "sign", "--secret-file", files["secret"], "--payload-file"]
+    ids = []
+    for _ in range(2):
+        assert main([*argv, files["payload"], "--json"]) == 0
+        headers = json.loads(capsys.readouterr().out)
+        ids.append(headers["webhook-id"])
+    assert ids[0] != ids[1]
+    assert all(i.startswith("msg_") for i in ids)
+    (tmp_path / "h").write_text("".join(f"{k}: {v}\n" for k, v in headers.items()))
+    check = ["webhook", "verify", "--secret-file", files["secret"], "--payload-file"]
+    check += [files["payload"], "--headers-file", str(tmp_path / "h")]
+    assert main(check) == 0
+    assert json.loads(capsys.readouterr().out)["msg_id"] == ids[1]

@@ -23,7 +23,8 @@ from authcore.errors import (
     VerificationError,
 )
 from authcore.http import Headers
-from authcore.webhooks import MemoryReplayCache, github, stripe
+from authcore.stores.memory import MemoryOneTimeStore
+from authcore.webhooks import github, stripe
 
 STRIPE_SECRET = "whsec_test_5f2b8c3d9e1a4f6b7c8d9e0f1a2b3c4d"
 T = 1_700_000_000
@@ -133,7 +134,7 @@ def test_stripe_malformed_headers(header: str) -> None:
 
 def test_stripe_replay_cache() -> None:
     """With a replay cache, the same signed delivery is accepted once."""
-    cache = MemoryReplayCache()
+    cache = MemoryOneTimeStore()
     header = stripe.sign(BODY, STRIPE_SECRET, timestamp=T)
     stripe.verify(BODY, header, STRIPE_SECRET, now=T, replay_cache=cache)
     with pytest.raises(Replayed):
@@ -146,7 +147,7 @@ def test_stripe_sign_arguments() -> None:
     assert stripe.sign(BODY, STRIPE_SECRET, timestamp=when) == stripe.sign(
         BODY, STRIPE_SECRET, timestamp=T
     )
-    for bad in (-1, 1.0, True, 10**16):
+    for bad in (-1, float("inf"), "1", True, 10**16):
         with pytest.raises(ConfigurationError):
             stripe.sign(BODY, STRIPE_SECRET, timestamp=bad)  # type: ignore[arg-type]
 
@@ -242,3 +243,14 @@ def test_github_garbage_raises_only_authcore_errors(header: str, body: bytes) ->
     """Any header and body give a typed error, never a stdlib one."""
     with pytest.raises(AuthcoreError):
         github.verify(body, header, GITHUB_SECRET)
+
+
+def test_now_and_timestamp_take_any_instant() -> None:
+    """Stripe verify(now=) and sign(timestamp=) take datetimes, int or float seconds, or None."""
+    at = dt.datetime.fromtimestamp(T, dt.timezone.utc)
+    header = stripe.sign(BODY, STRIPE_SECRET, timestamp=T + 0.9)
+    assert header == stripe.sign(BODY, STRIPE_SECRET, timestamp=at)
+    for now in (T, float(T), at, T + 299.5):
+        assert stripe.verify(BODY, header, STRIPE_SECRET, now=now).timestamp == T
+    fresh = stripe.sign(BODY, STRIPE_SECRET)  # signed now, verified against the clock
+    assert stripe.verify(BODY, fresh, STRIPE_SECRET).timestamp > T

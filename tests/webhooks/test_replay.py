@@ -1,261 +1,232 @@
-"""Replay caches: memory and SQLite."""
+"""Webhook replay protection over authcore.onetime.OneTimeStore."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import sqlite3
-import threading
 from typing import TYPE_CHECKING
 
 import pytest
 
-from authcore.errors import ConfigurationError, StoreError
-from authcore.jose.denylist import SQLiteDenylist
-from authcore._sqlite import SQLiteDatabase
+from authcore.errors import ConfigurationError, MalformedHeader, Replayed
+from authcore.stores.memory import MemoryOneTimeStore
+from authcore.stores.sqlite import SQLiteOneTimeStore
 from authcore.webhooks import (
-    MemoryReplayCache,
-    ReplayCache,
-    SQLiteReplayCache,
     WebhookVerifier,
+    generate_signing_key,
+    github,
+    public_key,
+    sign,
     stripe,
     verify,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
-UTC = dt.timezone.utc
-NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-LATER = NOW + dt.timedelta(minutes=5)
+    from authcore.onetime import OneTimeStore
 
-
-def _caches(tmp_path: Path) -> list[ReplayCache]:
-    return [MemoryReplayCache(), SQLiteReplayCache(tmp_path / "r.db")]
-
-
-def test_both_caches_satisfy_the_protocol(tmp_path: Path) -> None:
-    """The memory and SQLite caches are ReplayCache implementations."""
-    for cache in _caches(tmp_path):
-        assert isinstance(cache, ReplayCache)
-
-
-@pytest.mark.parametrize("index", [0, 1], ids=["memory", "sqlite"])
-def test_add_once_then_refuse_until_expiry(tmp_path: Path, index: int) -> None:
-    """A key is new once, then refused until it expires, then new again."""
-    cache = _caches(tmp_path)[index]
-    assert cache.add("k", expires_at=LATER, now=NOW)
-    assert not cache.add("k", expires_at=LATER, now=NOW + dt.timedelta(minutes=1))
-    assert cache.add("other", expires_at=LATER, now=NOW)
-    assert cache.add("k", expires_at=LATER + dt.timedelta(minutes=5), now=LATER)
-    assert not cache.add("k", expires_at=LATER, now=LATER + dt.timedelta(seconds=1))
-
-
-@pytest.mark.parametrize("index", [0, 1], ids=["memory", "sqlite"])
-def test_add_arguments_are_checked(tmp_path: Path, index: int) -> None:
-    """Empty or non-str keys and naive or non-datetime times are configuration errors."""
-    cache = _caches(tmp_path)[index]
-    naive = NOW.replace(tzinfo=None)
-    bad_calls: list[tuple[object, object, object]] = [
-        ("", LATER, NOW),
-        (5, LATER, NOW),
-        ("k", naive, NOW),
-        ("k", LATER, naive),
-        ("k", 1700000000, NOW),
-    ]
-    for key, expires_at, now in bad_calls:
-        with pytest.raises(ConfigurationError):
-            cache.add(key, expires_at=expires_at, now=now)  # type: ignore[arg-type]
-
-
-def test_memory_cache_drops_expired_entries() -> None:
-    """Expired keys are purged as new keys arrive."""
-    cache = MemoryReplayCache()
-    for i in range(10):
-        cache.add(f"k{i}", expires_at=LATER, now=NOW)
-    assert len(cache) == 10
-    cache.add("fresh", expires_at=LATER + dt.timedelta(hours=1), now=LATER)
-    assert len(cache) == 1
-    assert "entries=1" in repr(cache)
-
-
-def test_memory_cache_fails_closed_when_full() -> None:
-    """A full cache raises StoreError instead of forgetting a live key."""
-    cache = MemoryReplayCache(max_entries=2)
-    cache.add("a", expires_at=LATER, now=NOW)
-    cache.add("b", expires_at=LATER, now=NOW)
-    with pytest.raises(StoreError, match="full"):
-        cache.add("c", expires_at=LATER, now=NOW)
-    assert not cache.add("a", expires_at=LATER, now=NOW)
-    assert cache.add("c", expires_at=LATER + dt.timedelta(minutes=1), now=LATER)
-
-
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "10"], ids=repr)
-def test_memory_cache_validates_capacity(bad: object) -> None:
-    """max_entries must be a positive int."""
-    with pytest.raises(ConfigurationError):
-        MemoryReplayCache(max_entries=bad)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("index", [0, 1], ids=["memory", "sqlite"])
-def test_concurrent_adds_accept_each_key_once(tmp_path: Path, index: int) -> None:
-    """Threads racing on the same keys: each key is accepted exactly once."""
-    cache = _caches(tmp_path)[index]
-    accepted: list[str] = []
-    lock = threading.Lock()
-
-    def work() -> None:
-        for i in range(50):
-            if cache.add(f"key{i}", expires_at=LATER, now=NOW):
-                with lock:
-                    accepted.append(f"key{i}")
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(accepted) == sorted(f"key{i}" for i in range(50))
-
-
-def test_sqlite_cache_is_shared_between_connections(tmp_path: Path) -> None:
-    """Two caches on one file (as two processes would) see each other's keys."""
-    path = tmp_path / "shared.db"
-    with SQLiteReplayCache(path) as first, SQLiteReplayCache(path) as second:
-        assert first.add("k", expires_at=LATER, now=NOW)
-        assert not second.add("k", expires_at=LATER, now=NOW)
-        assert "shared.db" in repr(first)
-
-
-def test_sqlite_cache_uses_wal_and_records_schema_version(tmp_path: Path) -> None:
-    """The file is in WAL mode; the shared authcore_schema table holds the layout version."""
-    path = tmp_path / "r.db"
-    SQLiteReplayCache(path).close()
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        rows = conn.execute("SELECT component, version FROM authcore_schema").fetchall()
-        assert rows == [("webhook_replay", 1)]
-    finally:
-        conn.close()
-
-
-def test_sqlite_cache_shares_a_database_with_other_stores(tmp_path: Path) -> None:
-    """Given an open SQLiteDatabase, the cache migrates its table into it beside others."""
-    db = SQLiteDatabase(tmp_path / "shared.db", schemas=[])
-    SQLiteDenylist(db)
-    cache = SQLiteReplayCache(db)
-    assert cache.add("k", expires_at=LATER, now=NOW)
-    assert db.schema_version("webhook_replay") == 1
-    assert db.schema_version("jwt_denylist") == 1
-    again = SQLiteReplayCache(tmp_path / "shared.db")
-    assert not again.add("k", expires_at=LATER, now=NOW)
-    again.close()
-    cache.close()
-
-
-def test_sqlite_cache_refuses_an_unknown_schema(tmp_path: Path) -> None:
-    """A file written by another layout version is refused, not guessed at."""
-    path = tmp_path / "r.db"
-    SQLiteReplayCache(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE authcore_schema SET version = 99 WHERE component = 'webhook_replay'")
-    conn.commit()
-    conn.close()
-    with pytest.raises(StoreError, match="99"):
-        SQLiteReplayCache(path)
-
-
-def test_sqlite_cache_purges_expired_rows(tmp_path: Path) -> None:
-    """Expired rows are deleted periodically."""
-    path = tmp_path / "r.db"
-    cache = SQLiteReplayCache(path)
-    for i in range(300):
-        cache.add(f"k{i}", expires_at=LATER, now=NOW)
-    for i in range(300):
-        cache.add(f"n{i}", expires_at=LATER + dt.timedelta(hours=1), now=LATER)
-    cache.close()
-    conn = sqlite3.connect(path)
-    try:
-        (old,) = conn.execute("SELECT count(*) FROM webhook_replay WHERE key LIKE 'k%'").fetchone()
-    finally:
-        conn.close()
-    assert old == 0
-
-
-def test_sqlite_errors_are_store_errors(tmp_path: Path) -> None:
-    """A closed or unopenable database raises StoreError."""
-    cache = SQLiteReplayCache(tmp_path / "r.db")
-    cache.close()
-    with pytest.raises(StoreError):
-        cache.add("k", expires_at=LATER, now=NOW)
-    with pytest.raises(StoreError):
-        SQLiteReplayCache(tmp_path / "missing-dir" / "r.db")
-    (tmp_path / "garbage.db").write_bytes(b"not a database" * 100)
-    with pytest.raises(StoreError):
-        SQLiteReplayCache(tmp_path / "garbage.db")
-    with pytest.raises(ConfigurationError):
-        SQLiteReplayCache(tmp_path / "r.db", timeout=-1)
-
-
-def test_sqlite_cache_survives_fork(tmp_path: Path) -> None:
-    """A forked child opens its own connection and shares the keys through the file."""
-    cache = SQLiteReplayCache(tmp_path / "r.db")
-    assert cache.add("parent", expires_at=LATER, now=NOW)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through its exit status
-        ok = not cache.add("parent", expires_at=LATER, now=NOW) and cache.add(
-            "child", expires_at=LATER, now=NOW
-        )
-        os._exit(0 if ok else 1)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert not cache.add("child", expires_at=LATER, now=NOW)
-    cache.close()
-    with pytest.raises(StoreError, match="closed"):
-        cache.add("after", expires_at=LATER, now=NOW)
-
-
-def test_sqlite_failure_mid_transaction_rolls_back(tmp_path: Path) -> None:
-    """A statement failing inside add() rolls back and raises StoreError; the cache recovers."""
-    path = tmp_path / "r.db"
-    cache = SQLiteReplayCache(path)
-    other = sqlite3.connect(path)
-    other.execute("ALTER TABLE webhook_replay RENAME TO moved")
-    other.commit()
-    with pytest.raises(StoreError):
-        cache.add("k", expires_at=LATER, now=NOW)
-    other.execute("ALTER TABLE moved RENAME TO webhook_replay")
-    other.commit()
-    other.close()
-    assert cache.add("k", expires_at=LATER, now=NOW)
-    cache.close()
-
-
-def test_sqlite_schema_failure_rolls_back(tmp_path: Path) -> None:
-    """A file whose replay table cannot be indexed is refused with StoreError."""
-    path = tmp_path / "r.db"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE VIEW webhook_replay AS SELECT 1 AS key, 2 AS expires_at")
-    conn.commit()
-    conn.close()
-    with pytest.raises(StoreError):
-        SQLiteReplayCache(path)
+SECRET = "whsec_" + "A" * 32
 
 
 def test_bad_replay_cache_arguments_are_configuration_errors() -> None:
-    """An object without add(), or a path that is not a path, is refused at setup."""
+    """An object that is not a OneTimeStore is refused at setup, naming the option."""
     with pytest.raises(ConfigurationError, match="replay_cache"):
-        WebhookVerifier("whsec_" + "A" * 32, replay_cache=object())  # type: ignore[arg-type]
+        WebhookVerifier(SECRET, replay_cache=object())  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="replay_cache"):
-        verify(b"", {}, "whsec_" + "A" * 32, replay_cache=object())  # type: ignore[arg-type]
+        verify(b"", {}, SECRET, replay_cache=object())  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="replay_cache"):
         stripe.verify(b"", "t=1,v1=a", "s", replay_cache=object())  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="path"):
-        SQLiteReplayCache(5)  # type: ignore[arg-type]
 
 
-def test_sqlite_memory_database_is_refused() -> None:
-    """':memory:' is refused (each thread would see its own database): use the memory cache."""
-    with pytest.raises(ConfigurationError, match="memory"):
-        SQLiteReplayCache(":memory:")
+# ---------------------------------------------------------------------------- issue 12 item 1
+# A replay key names the EVENT: the same event re-sent with other signatures (another
+# secret's entry, entries reordered, repeated, mixed with junk or other versions) must be
+# refused, whatever matched the first time.
+
+NOW = 1_700_000_000
+BODY = b'{"id":"evt_1","type":"invoice.paid"}'
+S1, S2 = "whsec_" + "A" * 32, "whsec_" + "B" * 32
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OneTimeStore]:
+    """Each one-time store implementation."""
+    if request.param == "memory":
+        yield MemoryOneTimeStore()
+        return
+    sqlite_store = SQLiteOneTimeStore(tmp_path / "replay.db")
+    yield sqlite_store
+    sqlite_store.close()
+
+
+def _stripe_entries(*secrets: str, t: int = NOW, body: bytes = BODY) -> list[str]:
+    return [stripe.sign(body, s, timestamp=t).split(",")[1] for s in secrets]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        ["v1(s2)"],
+        ["v1(s1)"],
+        ["v1(s2)", "v1(s1)"],
+        ["v1(s1)", "v1(s1)"],
+        ["v0(junk)", "v1(s2)"],
+        ["v1(junk)", "v1(s2)", "v1(junk)"],
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("first", [["v1(s1)"], ["v1(s1)", "v1(s2)"], ["v1(s2)"]], ids=repr)
+def test_stripe_replay_keys_on_timestamp_and_payload(
+    store: OneTimeStore, first: list[str], second: list[str]
+) -> None:
+    """A Stripe event accepted once is refused again whichever v1 entries carry it."""
+    v1_s1, v1_s2 = _stripe_entries(S1, S2)
+    parts = {"v1(s1)": v1_s1, "v1(s2)": v1_s2, "v1(junk)": "v1=" + "0" * 64, "v0(junk)": "v0=ab"}
+
+    def header(names: list[str]) -> str:
+        return ",".join([f"t={NOW}", *(parts[n] for n in names)])
+
+    secrets = [S1, S2]
+    assert stripe.verify(BODY, header(first), secrets, now=NOW, replay_cache=store).key_index >= 0
+    with pytest.raises(Replayed):
+        stripe.verify(BODY, header(second), secrets, now=NOW + 1, replay_cache=store)
+    with pytest.raises(Replayed):  # the secrets listed in another order: the same event
+        stripe.verify(BODY, header(second), secrets[::-1], now=NOW + 2, replay_cache=store)
+
+
+def test_stripe_other_events_are_not_replays(store: OneTimeStore) -> None:
+    """Another payload, or the same payload at another signed time, is another event."""
+    secrets = [S1, S2]
+    first = stripe.sign(BODY, S1, timestamp=NOW)
+    assert stripe.verify(BODY, first, secrets, now=NOW, replay_cache=store).key_index == 0
+    other = BODY + b" "
+    signed = stripe.sign(other, S2, timestamp=NOW)
+    assert stripe.verify(other, signed, secrets, now=NOW, replay_cache=store).payload == other
+    later = stripe.sign(BODY, S2, timestamp=NOW + 30)
+    assert stripe.verify(BODY, later, secrets, now=NOW + 30, replay_cache=store).timestamp
+
+
+def _standard_signatures(msg_id: str, t: int) -> dict[str, str]:
+    signing = generate_signing_key()
+    both = sign(BODY, [S1, S2, signing], msg_id=msg_id, timestamp=t)["webhook-signature"]
+    v1_s1, v1_s2, v1a = both.split(" ")
+    return {"v1(s1)": v1_s1, "v1(s2)": v1_s2, "v1a": v1a, "public": public_key(signing)}
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        ["v1(s2)"],
+        ["v1a"],
+        ["v1(s2)", "v1(s1)"],
+        ["v1(s1)", "v1(s1)"],
+        ["v2,whatever", "v1(s1)"],
+        ["v1a", "v1(s2)"],
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("path", ["verifier-dict", "verifier-pairs", "module"])
+def test_standard_replay_keys_on_webhook_id(
+    store: OneTimeStore, second: list[str], path: str
+) -> None:
+    """A Standard Webhooks message is accepted once, whichever signatures re-carry it."""
+    entries = _standard_signatures("msg_replay", NOW)
+    secrets = [S1, S2, entries["public"]]
+    entries["v2,whatever"] = "v2,whatever"
+
+    def headers(names: list[str], t: int = NOW) -> dict[str, str]:
+        return {
+            "webhook-id": "msg_replay",
+            "webhook-timestamp": str(t),
+            "webhook-signature": " ".join(entries[n] for n in names),
+        }
+
+    verifier = WebhookVerifier(secrets, replay_cache=store)
+
+    def check(h: dict[str, str], now: int) -> object:
+        if path == "verifier-dict":
+            return verifier.verify(BODY, h, now=now)
+        if path == "verifier-pairs":
+            return verifier.verify(BODY, list(h.items()), now=now)
+        return verify(BODY, h, secrets, now=now, replay_cache=store)
+
+    assert check(headers(["v1(s1)"]), NOW)
+    with pytest.raises(Replayed):
+        check(headers(second), NOW + 1)
+    # A retry of the same message (new timestamp, new signatures) inside the window is the
+    # same event too.
+    retried = sign(BODY, S2, msg_id="msg_replay", timestamp=NOW + 5)
+    with pytest.raises(Replayed):
+        check(retried, NOW + 5)
+    assert check(sign(BODY, S2, msg_id="msg_other", timestamp=NOW), NOW)
+
+
+def test_standard_replay_entry_outlives_the_tolerance_only(store: OneTimeStore) -> None:
+    """Once the first delivery's timestamp leaves the tolerance, a later retry is accepted."""
+    verifier = WebhookVerifier(S1, tolerance=10, replay_cache=store)
+    assert verifier.verify(BODY, sign(BODY, S1, msg_id="m", timestamp=NOW), now=NOW).msg_id
+    with pytest.raises(Replayed):
+        verifier.verify(BODY, sign(BODY, S1, msg_id="m", timestamp=NOW + 5), now=NOW + 5)
+    retry = sign(BODY, S1, msg_id="m", timestamp=NOW + 12)
+    assert verifier.verify(BODY, retry, now=NOW + 12).msg_id == "m"
+
+
+def _github_headers(secret: str, delivery: str, *, upper: bool = False) -> dict[str, str]:
+    names = ("X-Hub-Signature-256", "X-GitHub-Delivery")
+    if not upper:
+        names = (names[0].lower(), names[1].lower())
+    return {names[0]: github.sign(BODY, secret), names[1]: delivery}
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"secret": S2},
+        {"secret": S1},
+        {"secret": S2, "upper": True},
+        {"secret": S1, "pairs": True},
+    ],
+    ids=repr,
+)
+def test_github_replay_keys_on_delivery_and_payload(
+    store: OneTimeStore, second: dict[str, object]
+) -> None:
+    """A GitHub delivery is accepted once, whichever secret signed the repeat."""
+    secrets = [S1, S2]
+    guid = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+    first = _github_headers(S1, guid)
+    assert github.verify(BODY, first, secrets, replay_cache=store, now=NOW).key_index == 0
+    again: object = _github_headers(str(second["secret"]), guid, upper=bool(second.get("upper")))
+    if second.get("pairs"):
+        again = list(again.items())  # type: ignore[attr-defined]
+    with pytest.raises(Replayed):
+        github.verify(BODY, again, secrets, replay_cache=store, now=NOW + 60)  # type: ignore[arg-type]
+    # Another delivery id or another payload is another event.
+    other = _github_headers(S2, "0b7c5f3a-cc78-11e3-81ab-4c9367dc0958")
+    assert github.verify(BODY, other, secrets, replay_cache=store, now=NOW).key_index == 1
+    # Forgotten after the TTL.
+    later = NOW + github.DEFAULT_REPLAY_TTL + 1
+    assert github.verify(BODY, first, secrets, replay_cache=store, now=later).key_index == 0
+
+
+_OK = {"x-hub-signature-256": "sha256=" + "0" * 64, "x-github-delivery": "d"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "kwargs", "error"),
+    [
+        ("sha256=" + "0" * 64, {}, ConfigurationError),  # a bare value: no delivery id
+        ({"x-hub-signature-256": "sha256=" + "0" * 64}, {}, MalformedHeader),
+        ({"x-github-delivery": "abc"}, {}, MalformedHeader),
+        ({"x-hub-signature-256": "x", "x-github-delivery": "a b"}, {}, MalformedHeader),
+        (_OK, {"replay_ttl": 0}, ConfigurationError),
+        (_OK, {"replay_ttl": True}, ConfigurationError),
+        (_OK, {"replay_ttl": float("inf")}, ConfigurationError),
+    ],
+)  # fmt: skip
+def test_github_replay_misuse_is_typed(
+    headers: object, kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    """With a replay cache, GitHub needs all headers, a delivery id and a positive TTL."""
+    with pytest.raises(error):
+        github.verify(BODY, headers, S1, replay_cache=MemoryOneTimeStore(), **kwargs)  # type: ignore[arg-type]

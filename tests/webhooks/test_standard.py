@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import importlib
 import json
 import threading
 from typing import TYPE_CHECKING, Any
@@ -28,9 +30,9 @@ from authcore.errors import (
     VerificationError,
 )
 from authcore.http import Headers
+from authcore.stores.memory import MemoryOneTimeStore
+from authcore.stores.sqlite import SQLiteOneTimeStore
 from authcore.webhooks import (
-    MemoryReplayCache,
-    SQLiteReplayCache,
     VerifiedWebhook,
     WebhookVerifier,
     generate_secret,
@@ -587,7 +589,7 @@ def test_sign_refuses_bad_ids_and_timestamps() -> None:
         with pytest.raises(ConfigurationError):
             sign(PAYLOAD, SECRET, msg_id=msg_id, timestamp=TIMESTAMP)  # type: ignore[arg-type]
     before_1970 = dt.datetime(1969, 12, 31, 23, 59, 59, tzinfo=dt.timezone.utc)
-    for timestamp in (-1, 10**16, 1.5, True, dt.datetime(2021, 1, 1), before_1970):  # noqa: DTZ001
+    for timestamp in (-1, 10**16, float("nan"), "1", True, dt.datetime(2021, 1, 1), before_1970):  # noqa: DTZ001
         with pytest.raises(ConfigurationError):
             sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=timestamp)  # type: ignore[arg-type]
 
@@ -661,20 +663,23 @@ def test_unhashable_secret_sequences_still_work() -> None:
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_replay_cache_accepts_a_delivery_once(kind: str, tmp_path: Any) -> None:
-    """With a replay cache the same delivery is Replayed; a retry with a new timestamp passes."""
+    """The same message is Replayed while its first timestamp is fresh; then a retry passes."""
     cache: Any = (
-        MemoryReplayCache() if kind == "memory" else SQLiteReplayCache(tmp_path / "replay.db")
+        MemoryOneTimeStore() if kind == "memory" else SQLiteOneTimeStore(tmp_path / "replay.db")
     )
     assert _verify(_headers(), replay_cache=cache).payload == PAYLOAD
     with pytest.raises(Replayed):
         _verify(_headers(), replay_cache=cache, now=TIMESTAMP + 10)
     retry = sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP + 60)
-    assert _verify(retry, replay_cache=cache, now=TIMESTAMP + 60).payload == PAYLOAD
+    with pytest.raises(Replayed):
+        _verify(retry, replay_cache=cache, now=TIMESTAMP + 60)
+    late = sign(PAYLOAD, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP + 302)
+    assert _verify(late, replay_cache=cache, now=TIMESTAMP + 302).payload == PAYLOAD
 
 
 def test_invalid_deliveries_are_not_recorded() -> None:
     """A refused signature never reaches the replay cache."""
-    cache = MemoryReplayCache()
+    cache = MemoryOneTimeStore()
     with pytest.raises(InvalidSignature):
         _verify(_headers(BAD_SIGNATURE), replay_cache=cache)
     assert len(cache) == 0
@@ -683,7 +688,7 @@ def test_invalid_deliveries_are_not_recorded() -> None:
 
 def test_replay_cache_works_with_v1a_and_datetime_now() -> None:
     """Ed25519 deliveries are recorded too, with now given as a datetime."""
-    cache = MemoryReplayCache()
+    cache = MemoryOneTimeStore()
     headers = sign(PAYLOAD, SIGNING_KEY, msg_id=MSG_ID, timestamp=TIMESTAMP)
     now = dt.datetime.fromtimestamp(TIMESTAMP, dt.timezone.utc)
     verifier = WebhookVerifier(public_key(SIGNING_KEY), replay_cache=cache)
@@ -780,8 +785,8 @@ def test_fast_path_rotation_reports_the_matching_key() -> None:
     assert verifier.verify(PAYLOAD, _headers(OTHER_SIGNATURE), now=TIMESTAMP).key_index == 0
 
 
-def test_cached_module_verify_still_checks_every_argument() -> None:
-    """verify()'s cached verifiers never let a refused argument through."""
+def test_module_verify_checks_every_argument_on_each_call() -> None:
+    """verify() builds its verifier per call: no refused argument gets through on a repeat."""
     assert _verify(_headers(), tolerance=1).msg_id == MSG_ID
     with pytest.raises(ConfigurationError):
         _verify(_headers(), tolerance=True)
@@ -791,3 +796,72 @@ def test_cached_module_verify_still_checks_every_argument() -> None:
     with pytest.raises(ConfigurationError):
         _verify(_headers(), header_prefix="Webhook-")
     assert _verify(_headers(), header_prefix="webhook-").key_index == 0
+
+
+def test_descriptor_filled_result_sets_every_dataclass_field() -> None:
+    """The fast path's slot filling covers exactly VerifiedWebhook's fields, in order."""
+    from authcore.webhooks._standard import _FILLED  # noqa: PLC0415
+
+    assert tuple(f.name for f in dataclasses.fields(VerifiedWebhook)) == _FILLED
+    fast = WebhookVerifier(SECRET).verify(PAYLOAD, _headers(), now=TIMESTAMP)
+    built = VerifiedWebhook(
+        msg_id=MSG_ID, timestamp=TIMESTAMP, payload=PAYLOAD, version="v1", key_index=0
+    )
+    for f in dataclasses.fields(VerifiedWebhook):
+        assert getattr(fast, f.name) == getattr(built, f.name)
+    assert fast == built
+    assert repr(fast) == repr(built)
+    assert hash(fast) == hash(built)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "authcore.webhooks",
+        "authcore.webhooks._common",
+        "authcore.webhooks._keys",
+        "authcore.webhooks._standard",
+        "authcore.webhooks.github",
+        "authcore.webhooks.stripe",
+        "authcore.apikeys._hashing",
+        "authcore.stores.sqlite",
+    ],
+)
+def test_no_module_level_cache_holds_secrets_or_keys(module: str) -> None:
+    """No function of these modules is a functools cache (it would keep secrets process-wide)."""
+    namespace = vars(importlib.import_module(module))
+    cached = [name for name, value in namespace.items() if hasattr(value, "cache_info")]
+    assert cached == []
+
+
+def test_sign_defaults_to_a_fresh_id_and_now() -> None:
+    """sign() without msg_id or timestamp makes a random id and signs the current time."""
+    first, second = sign(PAYLOAD, SECRET), sign(PAYLOAD, SECRET)
+    assert first["webhook-id"] != second["webhook-id"]
+    assert first["webhook-id"].startswith("msg_")
+    assert abs(int(first["webhook-timestamp"]) - utc_now().timestamp()) < 60
+    verified = verify(PAYLOAD, first, SECRET)
+    assert verified.msg_id == first["webhook-id"]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        TIMESTAMP,
+        float(TIMESTAMP),
+        TIMESTAMP + 0.5,
+        dt.datetime.fromtimestamp(TIMESTAMP, dt.timezone.utc),
+    ],
+    ids=["int", "float", "fraction", "datetime"],
+)
+def test_now_takes_any_instant_on_every_path(now: object) -> None:
+    """Module verify and both verifier paths take the same now= values."""
+    headers = _headers()
+    assert verify(PAYLOAD, headers, SECRET, now=now).msg_id == MSG_ID  # type: ignore[arg-type]
+    verifier = WebhookVerifier(SECRET)
+    assert verifier.verify(PAYLOAD, headers, now=now).msg_id == MSG_ID  # type: ignore[arg-type]
+    pairs = list(headers.items())
+    assert verifier.verify(PAYLOAD, pairs, now=now).msg_id == MSG_ID  # type: ignore[arg-type]
+    for bad in (True, "1614265330", float("nan"), dt.datetime(2021, 2, 25)):  # noqa: DTZ001
+        with pytest.raises(ConfigurationError, match="now"):
+            verifier.verify(PAYLOAD, headers, now=bad)  # type: ignore[arg-type]

@@ -150,18 +150,18 @@ def generate(prefix: str) -> GeneratedKey:
     return GeneratedKey(token=f"{prefix}_{body}{_checksum(body)}", key_id=key_id, secret=secret)
 
 
-def parse(token: str, *, prefix: str | None = None) -> ParsedKey:
+def parse(token: str | bytes, *, prefix: str | None = None) -> ParsedKey:
     """Split a token into its parts, checking shape, charset, length and checksum offline.
 
     Args:
-        token: The API key as received.
+        token: The API key as received, as ``str`` or ASCII ``bytes`` alike.
         prefix: If given, the only prefix accepted.
 
     Returns:
         The prefix, key id and secret.
 
     Raises:
-        MalformedKey: If the token is not a string, is too long or too short, has an invalid
+        MalformedKey: If the token is not str or bytes, is too long or too short, has an invalid
             prefix (or not the expected one), characters outside base62, or a wrong checksum.
             The reason never contains the token.
         ConfigurationError: If ``prefix`` itself is invalid.
@@ -173,15 +173,29 @@ def parse(token: str, *, prefix: str | None = None) -> ParsedKey:
     return parse_unchecked(token, prefix)
 
 
-def parse_unchecked(token: str, prefix: str | None) -> ParsedKey:
+def parse_unchecked(token: str | bytes, prefix: str | None) -> ParsedKey:
     """:func:`parse` for callers that validated ``prefix`` already."""
     head, key_id, secret = _split(token, prefix)
     return ParsedKey(prefix=head, key_id=key_id, secret=secret)
 
 
-def _split(token: str, prefix: str | None) -> tuple[str, str, str]:
-    if not isinstance(token, str):
-        raise MalformedKey(f"an API key must be a str, got {type(token).__name__}")
+def _token_text(token: object) -> str:
+    """The token as text: a ``str`` as is, bytes-like values decoded as ASCII."""
+    if isinstance(token, str):
+        return token
+    if isinstance(token, (bytes, bytearray, memoryview)):
+        raw = bytes(token)
+        if len(raw) > _MAX_TOKEN_LENGTH:
+            raise MalformedKey("too long")
+        try:
+            return raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise MalformedKey("characters outside base62") from None
+    raise MalformedKey(f"an API key must be str or bytes, got {type(token).__name__}")
+
+
+def _split(given: object, prefix: str | None) -> tuple[str, str, str]:
+    token = _token_text(given)
     if len(token) > _MAX_TOKEN_LENGTH:
         raise MalformedKey("too long")
     head, sep, tail = token.rpartition("_")
@@ -205,7 +219,7 @@ def _split(token: str, prefix: str | None) -> tuple[str, str, str]:
 _VALUES: Final = tuple(_INDEX.get(chr(b), 0) for b in range(128))
 
 
-def make_splitter(prefix: str) -> Callable[[str], tuple[str, bytes]]:
+def make_splitter(prefix: str) -> Callable[[str | bytes], tuple[str, bytes]]:
     """Return the verify fast path for one prefix: ``token -> (key id, secret bytes)``.
 
     It accepts exactly what :func:`parse` with ``prefix=`` accepts (a property test checks that
@@ -222,11 +236,13 @@ def make_splitter(prefix: str) -> Callable[[str], tuple[str, bytes]]:
     body_end = start + BODY_LENGTH
     values = _VALUES
 
-    def split(token: str) -> tuple[str, bytes]:
-        given: object = token  # typed callers pass str; peers' junk must still be refused
-        if isinstance(given, str) and len(given) == length:
+    def split(token: str | bytes) -> tuple[str, bytes]:
+        text: object = token  # typed callers pass str or bytes; peers' junk is refused
+        if type(text) is not str and isinstance(text, (bytes, bytearray, memoryview)):
+            text = _token_text(text)  # bytes take the same path as their ASCII text
+        if isinstance(text, str) and len(text) == length:
             try:
-                raw = token.encode("ascii")
+                raw = text.encode("ascii")
             except UnicodeEncodeError:
                 raw = b""
             # bytes.isalnum() is ASCII-only: exactly the base62 alphabet.
@@ -237,8 +253,8 @@ def make_splitter(prefix: str) -> Callable[[str], tuple[str, bytes]]:
                     + values[e]
                 ) * 62 + values[f]
                 if zlib.crc32(raw[start:body_end]) == checksum:
-                    return token[start:id_end], raw[id_end:body_end]
-        _split(token, prefix)
+                    return text[start:id_end], raw[id_end:body_end]
+        _split(text, prefix)
         raise MalformedKey("invalid token")  # pragma: no cover - _split raised already
 
     return split

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, NoReturn
 
-from authcore._apikeys._format import check_prefix, generate, make_splitter
-from authcore._apikeys._hashing import NO_MATCH, KeyHasher
-from authcore._apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
-from authcore.clock import Clock, SystemClock, ensure_aware, utc_now
+from authcore.apikeys._format import check_prefix, generate, make_splitter
+from authcore.apikeys._hashing import NO_MATCH, KeyHasher
+from authcore.apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
+from authcore.clock import Clock, SystemClock, as_datetime, utc_now
 from authcore.errors import (
     AuthcoreError,
     ConfigurationError,
@@ -32,6 +32,7 @@ from authcore.errors import (
 from authcore.ratelimit import GCRA
 
 if TYPE_CHECKING:
+    from authcore.clock import Instant
     from authcore.ratelimit import RateLimitStore
 
 __all__ = ["IssuedKey", "KeyManager"]
@@ -90,7 +91,19 @@ def _metadata(metadata: object) -> Mapping[str, str]:
     for key, value in items:
         if not isinstance(key, str) or not isinstance(value, str):
             raise ConfigurationError("metadata must be a mapping of str to str")
+        if not (key + value).isascii() and not _utf8(key + value):
+            # Stored as JSON, which cannot carry a lone surrogate: refused for every store
+            # alike, rather than kept by one and refused by another.
+            raise ConfigurationError("metadata must be text encodable as UTF-8")
     return dict(metadata)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _seconds(value: object, name: str) -> dt.timedelta:
@@ -171,7 +184,7 @@ class KeyManager:
             raise ConfigurationError("flush_threshold must be an int >= 1")
         self._store = store
         self._hasher = hasher
-        self._check = hasher.check
+        self._match = hasher._match  # noqa: SLF001 - the hasher's fast path, same package
         self._prefix = check_prefix(prefix)
         self._split = make_splitter(prefix)
         self._get = store.get
@@ -209,7 +222,7 @@ class KeyManager:
         *,
         owner: str,
         scopes: Iterable[str] = (),
-        expires_at: dt.datetime | None = None,
+        expires_at: Instant | None = None,
         name: str | None = None,
         metadata: Mapping[str, str] | None = None,
         rate_limit: GCRA | None = None,
@@ -220,7 +233,8 @@ class KeyManager:
         Args:
             owner: Who the key belongs to.
             scopes: The scopes granted (RFC 6749 scope tokens).
-            expires_at: When the key stops working (aware), if ever.
+            expires_at: When the key stops working (an aware datetime or UNIX seconds), if
+                ever.
             name: A label for humans.
             metadata: String pairs kept with the record.
             rate_limit: A per-key limit (needs a manager with a ``limiter``).
@@ -238,7 +252,7 @@ class KeyManager:
         owner_checked = _text(owner, "owner")
         assert owner_checked is not None  # noqa: S101 - _text returns a str when not optional
         if expires_at is not None:
-            expires_at = ensure_aware(expires_at, name="expires_at")
+            expires_at = as_datetime(expires_at, name="expires_at")
         if rate_limit is not None:
             if not isinstance(rate_limit, GCRA):
                 raise ConfigurationError("rate_limit must be a GCRA")
@@ -266,11 +280,11 @@ class KeyManager:
 
     # ------------------------------------------------------------------ verifying
 
-    def verify(self, token: str, *, scopes: Iterable[str] = ()) -> KeyRecord:
+    def verify(self, token: str | bytes, *, scopes: Iterable[str] = ()) -> KeyRecord:
         """Verify a presented key and return its record.
 
         Args:
-            token: The key as presented by the client.
+            token: The key as presented by the client, as ``str`` or ASCII ``bytes`` alike.
             scopes: Scopes the request needs; all must have been granted.
 
         Returns:
@@ -293,7 +307,7 @@ class KeyManager:
         record = self._get(key_id)
         if record is None:
             self._hasher.reject(secret)
-        needs_rehash = self._check(secret, record.secret_hash)
+        needs_rehash = self._match(secret, record.secret_hash).needs_rehash
         # The secret matched: from here on, answers may depend on the record.
         if record.prefix != self._prefix:
             raise InvalidCredentials(NO_MATCH)

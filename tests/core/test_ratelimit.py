@@ -10,15 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from authcore import ratelimit
 from authcore.errors import ConfigurationError, RateLimited
-from authcore.ratelimit import GCRA, Decision, MemoryRateLimitStore, RateLimitStore, to_ns
+from authcore.ratelimit import GCRA, Decision, RateLimitStore
+from authcore.stores.memory import MemoryRateLimitStore
 from authcore.stores.sqlite import SQLiteRateLimitStore
-
-from .conftest import START
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -203,8 +205,18 @@ def test_gcra_value_semantics() -> None:
 
 def test_naive_now_is_refused() -> None:
     """A naive datetime is a caller mistake."""
-    with pytest.raises(ConfigurationError):
-        to_ns(dt.datetime(2026, 1, 1))  # noqa: DTZ001 - naive on purpose
+    with pytest.raises(ConfigurationError, match="now"):
+        GCRA(5, 60).hit(
+            MemoryRateLimitStore(),
+            "k",
+            now=dt.datetime(2026, 1, 1),  # noqa: DTZ001 - naive on purpose
+        )
+
+
+def test_plumbing_is_private() -> None:
+    """The nanosecond conversion serves GCRA only: it is not part of the public surface."""
+    assert "to_ns" not in ratelimit.__all__
+    assert not hasattr(ratelimit, "to_ns")
 
 
 @given(
@@ -241,3 +253,18 @@ def test_gcra_matches_an_exact_token_bucket(
         if expected:
             tokens -= cost
         assert decision.remaining == int(tokens)
+
+
+def test_now_takes_any_instant() -> None:
+    """hit(now=) takes an aware datetime, UNIX seconds (int or float) or None alike."""
+    limit = GCRA(2, 60)
+    store = MemoryRateLimitStore()
+    seconds = START.timestamp()
+    assert limit.hit(store, "k", now=START).remaining == 1
+    assert limit.hit(store, "k", now=int(seconds)).remaining == 0
+    assert not limit.hit(store, "k", now=seconds + 0.5).allowed
+    assert limit.hit(store, "k", now=seconds + 60.0).allowed
+    assert limit.hit(MemoryRateLimitStore(), "k").allowed  # the clock
+    for bad in (True, float("nan"), "0", 10.0**20):
+        with pytest.raises(ConfigurationError, match="now"):
+            limit.hit(store, "k", now=bad)  # type: ignore[arg-type]

@@ -9,8 +9,10 @@ made with an older pepper still verify and report that a rehash is due.
 
 from __future__ import annotations
 
-import functools
+import base64
+import binascii
 import hmac
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from authcore.errors import (
     StoreError,
 )
 
-__all__ = ["HashCheck", "KeyHasher"]
+__all__ = ["HashCheck", "KeyHasher", "decode_pepper", "encode_pepper"]
 
 HASH_VERSION: Final = "v1"
 MIN_PEPPER_BYTES: Final = 32
@@ -37,6 +39,10 @@ NO_MATCH: Final = "no key matches this token"
 
 
 _RESOLVED_MAX: Final = 65_536
+_HEX_RE: Final = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+_BASE64_RE: Final = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_MAX_PEPPER_TEXT: Final = 4096
+_ASCII_SPACE: Final = " \t\r\n\f\v"
 
 
 def _hmac_sha256(key: bytes, message: bytes) -> bytes:
@@ -44,9 +50,8 @@ def _hmac_sha256(key: bytes, message: bytes) -> bytes:
     return hmac.digest(key, message, "sha256")
 
 
-@functools.lru_cache(maxsize=4096)
 def _split_stored(stored: str) -> tuple[str, bytes]:
-    """Return (pepper id, digest) of a stored hash; cached, since records are read repeatedly."""
+    """Return (pepper id, digest) of a stored hash (each hasher caches what it resolved)."""
     parts = stored.split("$")
     if len(parts) != 3 or parts[0] != HASH_VERSION:  # noqa: PLR2004 - three fields
         raise StoreError("stored key hash has an unknown format")
@@ -70,6 +75,88 @@ def _as_bytes(secret: str | bytes) -> bytes:
     raise ConfigurationError(f"a secret must be str or bytes, got {type(secret).__name__}")
 
 
+def encode_pepper(pepper: bytes) -> str:
+    """Return the text form of a pepper, for a file or an environment variable.
+
+    The form is ``base64:`` followed by the standard, padded base64 of the bytes: what
+    :func:`decode_pepper` (and so :meth:`KeyHasher.from_env` and the ``authcore`` command)
+    reads back.
+
+    Raises:
+        InvalidKeyError: If ``pepper`` is not bytes or is shorter than 32 bytes.
+
+    .. versionadded:: 0.1.0
+    """
+    given: object = pepper
+    if not isinstance(given, (bytes, bytearray)):
+        raise InvalidKeyError("a pepper must be bytes")
+    if len(given) < MIN_PEPPER_BYTES:
+        raise InvalidKeyError(f"a pepper must be at least {MIN_PEPPER_BYTES} bytes")
+    return "base64:" + base64.b64encode(bytes(given)).decode("ascii")
+
+
+def _pepper_text(text: object) -> str:
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(text).decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidKeyError(
+                "a pepper must be text: 'base64:' or 'hex:' and its encoding, not raw bytes"
+            ) from None
+    if isinstance(text, str):
+        return text
+    raise InvalidKeyError(f"a pepper must be str or bytes, got {type(text).__name__}")
+
+
+def _decode_tagged(value: str) -> bytes | None:
+    """The bytes of ``hex:...`` or canonical ``base64:...``; ``None`` for anything else."""
+    if len(value) > _MAX_PEPPER_TEXT:
+        return None
+    kind, _, body = value.partition(":")
+    if kind == "hex" and _HEX_RE.fullmatch(body):
+        return binascii.unhexlify(body)
+    if kind == "base64" and _BASE64_RE.fullmatch(body) and len(body) % 4 == 0:
+        try:
+            decoded = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        # Canonical only: one spelling per pepper (no stray bits in the last character).
+        return decoded if base64.b64encode(decoded).decode("ascii") == body else None
+    return None
+
+
+def decode_pepper(text: str | bytes) -> bytes:
+    """Decode a pepper written as text: the one format of files and environment variables.
+
+    The format is ``base64:<standard base64, padded>`` or ``hex:<hex digits>`` (as
+    ``openssl rand -base64 32`` or ``openssl rand -hex 32`` print them, after the tag).  ASCII
+    whitespace around the value, such as the newline that ends a file, is ignored; nothing
+    else is: an untagged value, raw binary bytes, whitespace inside the value or a
+    non-canonical encoding is refused rather than guessed at, so every reader (this function,
+    :meth:`KeyHasher.from_env`, the ``authcore apikey`` command) derives the same bytes and
+    therefore the same hashes.
+
+    Args:
+        text: The file's contents or the variable's value.
+
+    Returns:
+        The pepper bytes (at least 32).
+
+    Raises:
+        InvalidKeyError: If the value is not in this format or decodes to fewer than 32 bytes.
+
+    .. versionadded:: 0.1.0
+    """
+    raw = _decode_tagged(_pepper_text(text).strip(_ASCII_SPACE))
+    if raw is None:
+        raise InvalidKeyError(
+            "a pepper must be written as 'base64:<standard base64>' or 'hex:<hex digits>'"
+        )
+    if len(raw) < MIN_PEPPER_BYTES:
+        raise InvalidKeyError(f"the pepper is shorter than {MIN_PEPPER_BYTES} bytes")
+    return raw
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HashCheck:
     """The result of a successful :meth:`KeyHasher.verify`.
@@ -91,7 +178,9 @@ class KeyHasher:
 
     Args:
         peppers: Pepper id to pepper bytes (at least 32 bytes each, from a secret manager or
-            the environment, never from the database).  New hashes use ``current``.
+            the environment, never from the database).  New hashes use ``current``.  Text
+            forms (files, variables) go through :func:`decode_pepper`, or use
+            :meth:`from_env`.
         current: The pepper id for new hashes; default: the last one in ``peppers`` (list them
             oldest to newest).
 
@@ -108,7 +197,6 @@ class KeyHasher:
         "_current",
         "_current_key",
         "_dummy",
-        "_dummy_stored",
         "_peppers",
         "_resolved",
     )
@@ -136,12 +224,48 @@ class KeyHasher:
         self._current = chosen
         self._current_key = checked[chosen]
         self._dummy = _hmac_sha256(self._current_key, b"authcore dummy key secret")
-        self._dummy_stored = f"{HASH_VERSION}${chosen}${b64url_encode(self._dummy)}"
         self._checks = {
             pid: HashCheck(pepper_id=pid, needs_rehash=pid != chosen) for pid in checked
         }
-        # stored hash -> (pepper or None if retired, digest, needs rehash); bounded below.
-        self._resolved: dict[str, tuple[bytes | None, bytes, bool]] = {}
+        # stored hash -> (pepper or None if retired, digest, check or None); bounded below.
+        self._resolved: dict[str, tuple[bytes | None, bytes, HashCheck | None]] = {}
+
+    @classmethod
+    def from_env(
+        cls,
+        variables: Mapping[str, str],
+        *,
+        current: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> KeyHasher:
+        """Build a hasher from peppers in environment variables, in :func:`decode_pepper` form.
+
+        Args:
+            variables: Pepper id to the name of the variable holding it, oldest to newest.
+            current: The pepper id for new hashes (default: the last one).
+            environ: Where to read the variables (default: :data:`os.environ`).
+
+        Raises:
+            ConfigurationError: If ``variables`` is not a mapping of str to str, or a variable
+                is not set.
+            InvalidKeyError: If a value is not in the pepper format or too short.
+
+        .. versionadded:: 0.1.0
+        """
+        given: object = variables
+        if not isinstance(given, Mapping):
+            raise ConfigurationError("variables must map pepper ids to variable names")
+        source = os.environ if environ is None else environ
+        peppers: dict[str, bytes] = {}
+        items: list[tuple[object, object]] = list(given.items())
+        for pepper_id, name in items:
+            if not isinstance(pepper_id, str) or not isinstance(name, str):
+                raise ConfigurationError("variables must map pepper ids to variable names")
+            value = source.get(name)
+            if value is None:
+                raise ConfigurationError(f"environment variable {name} is not set")
+            peppers[pepper_id] = decode_pepper(value)
+        return cls(peppers, current=current)
 
     @property
     def current(self) -> str:
@@ -175,38 +299,33 @@ class KeyHasher:
         """
         if not isinstance(stored, str):
             raise StoreError("stored key hash is not a str")
-        pepper_id, expected_digest = _split_stored(stored)
-        message = _as_bytes(secret)
-        key = self._peppers.get(pepper_id)
-        if key is None:
-            # Retired pepper: spend the same work, then refuse like a wrong secret.
-            bytes_eq(_hmac_sha256(self._current_key, message), self._dummy)
-            raise InvalidCredentials(NO_MATCH)
-        if not bytes_eq(_hmac_sha256(key, message), expected_digest):
-            raise InvalidCredentials(NO_MATCH)
-        return self._checks[pepper_id]
+        return self._match(_as_bytes(secret), stored)
 
-    def check(self, secret: bytes, stored: str) -> bool:
-        """The verify fast path: whether a rehash is due, or :class:`InvalidCredentials`.
+    def _match(self, secret: bytes, stored: str) -> HashCheck:
+        """The checks of :meth:`verify` for a secret already in bytes (the KeyManager fast path).
 
-        Same checks as :meth:`verify`, without building a :class:`HashCheck`.
+        Raises:
+            InvalidCredentials: As :meth:`verify`.
+            StoreError: If ``stored`` is not a hash this class made.
         """
         entry = self._resolved.get(stored)
         if entry is None:
             entry = self._resolve(stored)
-        key, expected_digest, needs_rehash = entry
-        if key is None:
+        key, expected_digest, check = entry
+        if key is None or check is None:
+            # Retired pepper: spend the same work, then refuse like a wrong secret.
             bytes_eq(_hmac_sha256(self._current_key, secret), self._dummy)
             raise InvalidCredentials(NO_MATCH)
         if not bytes_eq(_hmac_sha256(key, secret), expected_digest):
             raise InvalidCredentials(NO_MATCH)
-        return needs_rehash
+        return check
 
-    def _resolve(self, stored: str) -> tuple[bytes | None, bytes, bool]:
+    def _resolve(self, stored: object) -> tuple[bytes | None, bytes, HashCheck | None]:
+        """Parse a stored hash once per hasher: (pepper or None if retired, digest, check)."""
         if not isinstance(stored, str):
             raise StoreError("stored key hash is not a str")
         pepper_id, digest = _split_stored(stored)
-        entry = (self._peppers.get(pepper_id), digest, pepper_id != self._current)
+        entry = (self._peppers.get(pepper_id), digest, self._checks.get(pepper_id))
         if len(self._resolved) >= _RESOLVED_MAX:
             self._resolved.clear()
         self._resolved[stored] = entry
@@ -220,8 +339,7 @@ class KeyHasher:
 
         .. versionadded:: 0.1.0
         """
-        _, dummy_digest = _split_stored(self._dummy_stored)
-        bytes_eq(_hmac_sha256(self._current_key, _as_bytes(secret)), dummy_digest)
+        bytes_eq(_hmac_sha256(self._current_key, _as_bytes(secret)), self._dummy)
         raise InvalidCredentials(NO_MATCH)
 
     def __repr__(self) -> str:

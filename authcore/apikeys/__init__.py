@@ -10,7 +10,9 @@ the key id is public (lookup, display, logs); the checksum lets :func:`parse` re
 junk offline, before any store lookup, and lets secret scanners recognise real keys.
 
 Storage (see :class:`KeyHasher`): only ``v1$<pepper id>$<HMAC-SHA256(pepper, secret)>`` is
-stored; the pepper lives outside the database and can be rotated.
+stored; the pepper lives outside the database and can be rotated.  In files and environment
+variables a pepper is written in one format, ``base64:...`` or ``hex:...``
+(:func:`decode_pepper`), read the same way by the library and the ``authcore`` command.
 
 Lifecycle (see :class:`KeyManager`): create, verify (constant-time; status is revealed only
 after the secret matched; an unknown id and a wrong secret give the same error), scopes,
@@ -25,10 +27,10 @@ whether the owner of a key still exists in your system.
 
 from __future__ import annotations
 
-from authcore._apikeys._format import GeneratedKey, ParsedKey, generate, parse
-from authcore._apikeys._hashing import HashCheck, KeyHasher
-from authcore._apikeys._manager import IssuedKey, KeyManager
-from authcore._apikeys._model import (
+from authcore.apikeys._format import GeneratedKey, ParsedKey, generate, parse
+from authcore.apikeys._hashing import HashCheck, KeyHasher, decode_pepper, encode_pepper
+from authcore.apikeys._manager import IssuedKey, KeyManager
+from authcore.apikeys._model import (
     KeyChange,
     KeyLookup,
     KeyRecord,
@@ -54,6 +56,8 @@ __all__ = [
     "ParsedKey",
     "Usage",
     "UsageRecorder",
+    "decode_pepper",
+    "encode_pepper",
     "generate",
     "parse",
 ]

@@ -1,4 +1,4 @@
-"""SQLite stores: WAL, migrations, crash safety under SIGKILL, and several processes."""
+"""SQLite key and rate-limit stores: WAL, migrations, crash safety under SIGKILL, processes."""
 
 from __future__ import annotations
 
@@ -14,18 +14,17 @@ from typing import TYPE_CHECKING
 import pytest
 
 from authcore import apikeys
+from authcore._sqlite import Migration, Schema, SQLiteDatabase
 from authcore.apikeys import KeyHasher, KeyManager, KeyStatus
 from authcore.errors import ConfigurationError, InvalidCredentials, Revoked, StoreError
-from authcore._sqlite import Migration, Schema, SQLiteDatabase
 from authcore.stores.sqlite import KEYS_SCHEMA, SQLiteKeyStore, SQLiteRateLimitStore
 from tests.stores.sqlite_helpers import integrity, set_schema_version
-
-from .conftest import PEPPER
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 _ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+PEPPER = b"p" * 32
 
 
 def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
@@ -444,3 +443,25 @@ def test_change_check_leaves_no_read_transaction_open(tmp_path: Path) -> None:
     finally:
         other.close()
         store.close()
+
+
+def test_stores_share_one_open_database(tmp_path: Path) -> None:
+    """Key, rate-limit and one-time stores accept one open SQLiteDatabase and share it."""
+    import datetime as dt  # noqa: PLC0415
+
+    from authcore.stores.sqlite import SQLiteDatabase, SQLiteOneTimeStore  # noqa: PLC0415
+
+    db = SQLiteDatabase(tmp_path / "shared.db", schemas=[])
+    keys, limits, once = SQLiteKeyStore(db), SQLiteRateLimitStore(db), SQLiteOneTimeStore(db)
+    assert keys.database is limits.database is once.database is db
+    assert {c: db.schema_version(c) for c in ("apikeys", "ratelimit", "onetime")} == {
+        "apikeys": 2,
+        "ratelimit": 1,
+        "onetime": 1,
+    }
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    assert once.add("k", expires_at=now + dt.timedelta(seconds=5), now=now)
+    manager = KeyManager(keys, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    assert manager.verify(issued.token).owner == "o"
+    db.close()

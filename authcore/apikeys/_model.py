@@ -1,4 +1,4 @@
-"""API key records and the store protocols (below both :mod:`authcore.apikeys` and the stores)."""
+"""API key records and the store protocols (public through :mod:`authcore.apikeys`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Protocol
 
+from authcore.clock import as_datetime
+
 if TYPE_CHECKING:
+    from authcore.clock import Instant
     from authcore.ratelimit import GCRA
 
 __all__ = [
@@ -102,9 +105,13 @@ class KeyRecord:
             self, "metered", self.rate_limit is not None or self.remaining_uses is not None
         )
 
-    def usable_at(self, now: dt.datetime) -> bool:
-        """Whether the key would verify at ``now`` (status and times only)."""
-        return self.usable_until is None or now < self.usable_until
+    def usable_at(self, now: Instant | None = None) -> bool:
+        """Whether the key would verify at ``now`` (status and times only).
+
+        Args:
+            now: An aware datetime or UNIX seconds (default: the clock).
+        """
+        return self.usable_until is None or as_datetime(now) < self.usable_until
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,1 +1,0 @@
-"""Implementation of :mod:`authcore.apikeys` (private: import from ``authcore.apikeys``)."""
