@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final
 
 from authcore._apikeys._model import KeyRecord, KeyStatus
 from authcore._encoding import json_dumps, json_loads
@@ -28,9 +28,10 @@ from authcore.ratelimit import GCRA
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from authcore._apikeys._model import KeyChange, Usage
+    from authcore.ratelimit import Decision
 
 __all__ = [
     "KEYS_SCHEMA",
@@ -41,7 +42,6 @@ __all__ = [
     "SQLiteRateLimitStore",
 ]
 
-_T = TypeVar("_T")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _US: Final = dt.timedelta(microseconds=1)
 _CACHE_MAX: Final = 4096
@@ -460,10 +460,12 @@ class SQLiteRateLimitStore:
         """The underlying database."""
         return self._db
 
-    def apply(
-        self, key: str, step: Callable[[int | None], tuple[int | None, _T]], *, now_ns: int
-    ) -> _T:
-        """Atomically run one GCRA step for ``key`` (see ``RateLimitStore``)."""
+    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+        """Atomically take ``cost`` units of ``limit`` for ``key`` (see ``RateLimitStore``).
+
+        One ``BEGIN IMMEDIATE`` transaction: read the TAT, :meth:`GCRA.step`, write it back.
+        """
+        limit.cost_ns(cost)  # refuse a bad cost before opening a transaction
         self._calls += 1
         prune = self._calls % self._prune_every == 0
         with self._db.transaction() as conn:
@@ -473,13 +475,13 @@ class SQLiteRateLimitStore:
                 "SELECT tat_ns FROM authcore_rate_limits WHERE key = ?", (key,)
             ).fetchone()
             tat = None if row is None or row[0] <= now_ns else int(row[0])
-            new_tat, result = step(tat)
+            new_tat, decision = limit.step(tat, now_ns, cost)
             if new_tat is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO authcore_rate_limits (key, tat_ns) VALUES (?, ?)",
                     (key, new_tat),
                 )
-            return result
+            return decision
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s state."""
