@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -60,3 +60,16 @@ def postgres_server() -> Iterator[PostgresServer]:
 def redis_prefix() -> str:
     """A key prefix no other test uses (tests and pytest-xdist workers share one server)."""
     return f"t{os.getpid()}-{next(_PREFIXES)}:"
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_client(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A client of the session Redis, then of the 3-node cluster (each test runs on both)."""
+    from authcore.stores.redis import connect  # noqa: PLC0415 - optional dependency
+
+    server = request.getfixturevalue(
+        "redis_server" if request.param == "single" else "redis_cluster"
+    )
+    client = connect(server.url, cluster=request.param == "cluster", timeout=5.0)
+    yield client
+    client.close()
