@@ -73,3 +73,14 @@ def redis_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     client = connect(server.url, cluster=request.param == "cluster", timeout=5.0)
     yield client
     client.close()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """A connection string to a new, empty database on the session PostgreSQL."""
+    import psycopg  # noqa: PLC0415 - optional dependency
+
+    name = f"t{os.getpid()}_{next(_PREFIXES)}"
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    return postgres_server.dsn.replace("dbname=postgres", f"dbname={name}")

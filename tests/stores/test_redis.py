@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from authcore.apikeys import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.ratelimit import GCRA, to_ns
 from authcore.stores.memory import MemoryRateLimitStore
 
 from .conftest import need_module
+from .records import START, make_record
 
 if TYPE_CHECKING:
+    from authcore.apikeys import KeyRecord
+
     from .servers import RedisServer
 
 need_module("redis")
@@ -30,8 +32,6 @@ from authcore.stores.redis import (  # noqa: E402 - after the skip check
     connect,
     connect_async,
 )
-
-START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
 class _RoundTrips:
@@ -143,27 +143,13 @@ def test_one_round_trip_per_decision(
         client.close()
 
 
-def _record(key_id: str, *, owner: str = "acct", uses: int | None = None, at: int = 0) -> KeyRecord:
-    return KeyRecord(
-        key_id=key_id,
-        prefix="sk",
-        owner=owner,
-        secret_hash="v1$p$" + "0" * 43,
-        scopes=frozenset({"read"}),
-        created_at=START + dt.timedelta(seconds=at),
-        remaining_uses=uses,
-        rate_limit=GCRA(5, 60),
-        metadata={"team": "a"},
-    )
-
-
 def test_key_store_round_trips_records(redis_client: Any, redis_prefix: str) -> None:
     """Records read back equal to what was written; ids are unique; owners list in order."""
     store = RedisKeyStore(redis_client, prefix=redis_prefix)
-    first, second = _record("b" * 16, at=1), _record("a" * 16, at=2)
+    first, second = make_record("b" * 16, at=1), make_record("a" * 16, at=2)
     store.add(first)
     store.add(second)
-    store.add(_record("c" * 16, owner="other"))
+    store.add(make_record("c" * 16, owner="other"))
     assert store.get(first.key_id) == first
     assert store.get("z" * 16) is None
     assert store.list_owner("acct") == (first, second)
@@ -176,12 +162,12 @@ def test_key_store_update_and_credits(redis_client: Any, redis_prefix: str) -> N
     from dataclasses import replace  # noqa: PLC0415
 
     store = RedisKeyStore(redis_client, prefix=redis_prefix)
-    store.add(_record("k" * 16, uses=2))
+    store.add(make_record("k" * 16, uses=2))
     assert store.consume_use("k" * 16) == 1
     assert store.consume_use("k" * 16) == 0
     assert store.consume_use("k" * 16) is None
     assert store.consume_use("n" * 16) is None
-    new = _record("m" * 16, owner="moved")
+    new = make_record("m" * 16, owner="moved")
     written = store.update("k" * 16, lambda r: (replace(r, replaced_by=new.key_id), new))
     assert store.get("k" * 16) == written[0]
     assert store.get("m" * 16) == new
@@ -210,7 +196,7 @@ def test_key_store_update_is_not_lost_to_a_concurrent_credit(
     from dataclasses import replace  # noqa: PLC0415
 
     store = RedisKeyStore(redis_client, prefix=redis_prefix)
-    store.add(_record("k" * 16, uses=5))
+    store.add(make_record("k" * 16, uses=5))
     calls = []
 
     def change(record: KeyRecord) -> tuple[KeyRecord, ...]:

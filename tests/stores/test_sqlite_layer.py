@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from authcore.errors import StoreError
 from authcore._sqlite import Migration, Schema, SQLiteDatabase
+from authcore.errors import StoreError
 from authcore.stores.sqlite import SQLiteKeyStore
 
 from .sqlite_helpers import integrity, set_schema_version
