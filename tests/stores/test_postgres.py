@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 import threading
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
 
-from authcore.apikeys import Usage
-from authcore.errors import ConfigurationError, NotFound, StoreError
-from authcore.ratelimit import GCRA, to_ns
-from authcore.stores.memory import MemoryRateLimitStore
+from authcore.errors import ConfigurationError, StoreError
 
 from .conftest import need_module
-from .records import START, make_record
+from .records import START
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -92,47 +87,6 @@ def test_bad_options_are_configuration_errors(postgres_dsn: str) -> None:
         PostgresOneTimeStore(postgres_dsn, purge_every=0)
 
 
-def test_key_store_round_trips_records(database: PostgresDatabase) -> None:
-    """Records read back equal; ids are unique; owners list oldest first."""
-    store = PostgresKeyStore(database)
-    first, second = make_record("b" * 16, at=1), make_record("a" * 16, at=2)
-    store.add(first)
-    store.add(second)
-    store.add(make_record("c" * 16, owner="other"))
-    assert store.get(first.key_id) == first
-    assert store.get("z" * 16) is None
-    assert store.list_owner("acct") == (first, second)
-    with pytest.raises(StoreError, match="exists"):
-        store.add(first)
-    assert repr(store) == "PostgresKeyStore()"
-
-
-def test_key_store_update_credits_and_usage(database: PostgresDatabase) -> None:
-    """update() saves every returned record; credits stop at zero; usage adds up."""
-    store = PostgresKeyStore(database)
-    store.add(make_record("k" * 16, uses=2))
-    assert store.consume_use("k" * 16) == 1
-    assert store.consume_use("k" * 16) == 0
-    assert store.consume_use("k" * 16) is None
-    assert store.consume_use("n" * 16) is None
-    new = make_record("m" * 16)
-    written = store.update("k" * 16, lambda r: (replace(r, replaced_by=new.key_id), new))
-    assert store.get("k" * 16) == written[0]
-    assert store.get("m" * 16) == new
-    with pytest.raises(NotFound):
-        store.update("x" * 16, lambda r: (r,))
-    with pytest.raises(StoreError):
-        store.update("k" * 16, lambda _: ("junk",))  # type: ignore[arg-type,return-value]
-    store.record_usage(
-        {"m" * 16: Usage(count=3, last_used_at=START), "q" * 16: Usage(count=1, last_used_at=START)}
-    )
-    store.record_usage({"m" * 16: Usage(count=2, last_used_at=START - dt.timedelta(hours=1))})
-    store.record_usage({})
-    record = store.get("m" * 16)
-    assert record is not None
-    assert (record.use_count, record.last_used_at) == (5, START)
-
-
 def test_one_time_store(database: PostgresDatabase) -> None:
     """add() is check-and-remember; expired rows are taken over; contains() follows now."""
     store = PostgresOneTimeStore(database, purge_every=2)
@@ -147,24 +101,6 @@ def test_one_time_store(database: PostgresDatabase) -> None:
     assert not store.contains(5, now=START)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         store.add("", expires_at=later, now=START)
-
-
-def test_rate_limit_matches_gcra_step_exactly(database: PostgresDatabase) -> None:
-    """Every decision equals the in-memory GCRA decision for the same times and costs."""
-    store = PostgresRateLimitStore(database, prune_every=7)
-    memory = MemoryRateLimitStore()
-    rng = random.Random(17)  # noqa: S311 - reproducible test data
-    limit = GCRA(7, 3.0, burst=5)
-    now = to_ns(START) + 123_456_789
-    for _ in range(200):
-        now += rng.randrange(0, 900_000_000)
-        cost = rng.randint(1, 5)
-        expected = memory.hit("k", limit, cost=cost, now_ns=now)
-        assert store.hit("k", limit, cost=cost, now_ns=now) == expected
-    store.reset("k")
-    assert store.hit("k", limit, cost=5, now_ns=now).allowed
-    with pytest.raises(ConfigurationError):
-        store.hit("k", limit, cost=6, now_ns=now)
 
 
 def test_stores_share_one_database(database: PostgresDatabase) -> None:
