@@ -210,9 +210,10 @@ def _idle_and_open(conn: _BoundedConnection) -> None:
     a termination notice (a restart).  No round trip, so checking each checkout is free.
     """
     if conn.closed or conn.broken:
-        raise psycopg.OperationalError("connection is closed")
+        raise psycopg.OperationalError("the connection is closed")
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
     if readable:
+        conn.close()  # a closed connection is discarded by the pool, not handed out again
         raise psycopg.OperationalError("the server closed the connection")
 
 
@@ -236,7 +237,9 @@ class PostgresDatabase:
         min_size: Connections kept open.
         max_size: The most connections open at once.
         timeout: Seconds to wait for a connection from the pool and for each server reply;
-            past it, a call raises :class:`~authcore.errors.StoreError`.
+            past it, a call raises :class:`~authcore.errors.StoreError`.  The server's
+            ``statement_timeout`` is set to 80 % of it, so a statement that runs too long is
+            cancelled (and rolled back) on the server before the client gives up.
 
     Raises:
         ConfigurationError: On an invalid option.
@@ -263,9 +266,12 @@ class PostgresDatabase:
         if not isinstance(conninfo, str):
             raise ConfigurationError("conninfo must be a str")
         try:
-            conninfo_to_dict(conninfo)
+            params = conninfo_to_dict(conninfo)
         except psycopg.Error:
             raise ConfigurationError("invalid PostgreSQL connection string") from None
+        # The server cancels a statement (waiting on a lock, or slow) before the client gives
+        # up on it, so a timed-out write is rolled back rather than applied after the error.
+        options = f"{params.get('options') or ''} -c statement_timeout={int(seconds * 800)}"
 
         def configure(conn: _BoundedConnection) -> None:
             conn.reply_timeout = seconds
@@ -273,7 +279,11 @@ class PostgresDatabase:
         self._pool: ConnectionPool[_BoundedConnection] = ConnectionPool(
             conninfo,
             connection_class=_BoundedConnection,
-            kwargs={"autocommit": True, "connect_timeout": max(2, math.ceil(seconds))},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(2, math.ceil(seconds)),
+                "options": options.strip(),
+            },
             min_size=min_size,
             max_size=max_size,
             timeout=seconds,

@@ -300,6 +300,13 @@ class PostgresServer:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run([self._pg_ctl, "-D", str(self._data), "-m", "immediate", "-w", "stop"])
 
+    def start_if_stopped(self) -> None:
+        """Start the server unless it is running (after a test that stopped it failed)."""
+        try:
+            self._run([self._pg_ctl, "-D", str(self._data), "status"])
+        except subprocess.CalledProcessError:
+            self.start()
+
     def close(self) -> None:
         """Stop the server and remove its directory."""
         self.stop()
