@@ -311,6 +311,8 @@ class PostgresDatabase:
                 yield conn
         except psycopg.Error as exc:
             raise store_error(exc) from None
+        except UnicodeEncodeError:  # psycopg encodes parameters as UTF-8
+            raise ConfigurationError("keys and ids must be encodable as UTF-8") from None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[TupleRow]]:
@@ -563,9 +565,10 @@ class PostgresOneTimeStore(_Store):
             StoreError: If the server fails.
         """
         check_times(now, now)
-        given: object = key
-        if not isinstance(given, str) or not given:
-            return False
+        try:
+            check_key(key)
+        except ConfigurationError:
+            return False  # a key that could never have been stored
         row = self._one(
             "SELECT 1 FROM authcore_one_time WHERE key = %s AND expires_us > %s",
             (key, micros(now)),

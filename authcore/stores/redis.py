@@ -194,6 +194,8 @@ def _translated() -> Iterator[None]:
         yield
     except (RedisError, RedisClusterException) as exc:
         raise _store_error(exc) from None
+    except UnicodeEncodeError:  # redis-py encodes keys and ids as UTF-8
+        raise ConfigurationError("keys and ids must be encodable as UTF-8") from None
 
 
 def _check_prefix(prefix: object) -> str:
@@ -265,6 +267,16 @@ def connect_async(url: str, *, cluster: bool = False, timeout: float = 1.0) -> _
 # --------------------------------------------------------------------------- one-time values
 
 
+def _storable(key: object, now: dt.datetime) -> bool:
+    """Check ``now``; whether ``key`` could have been stored (else a lookup must miss)."""
+    check_times(now, now)
+    try:
+        check_key(key)
+    except ConfigurationError:
+        return False
+    return True
+
+
 def _ttl_ms(key: str, expires_at: dt.datetime, now: dt.datetime) -> int:
     """Check the arguments and return the time to live in whole milliseconds (rounded up)."""
     check_key(key)
@@ -315,9 +327,7 @@ class RedisOneTimeStore:
             ConfigurationError: If ``now`` is not aware.
             StoreError: If Redis cannot be reached or fails.
         """
-        check_times(now, now)
-        given: object = key
-        if not isinstance(given, str) or not given:
+        if not _storable(key, now):
             return False
         with _translated():
             return bool(self._client.exists(self._prefix + key))
@@ -348,9 +358,7 @@ class AsyncRedisOneTimeStore:
 
     async def contains(self, key: str, *, now: dt.datetime) -> bool:
         """See :meth:`RedisOneTimeStore.contains`."""
-        check_times(now, now)
-        given: object = key
-        if not isinstance(given, str) or not given:
+        if not _storable(key, now):
             return False
         with _translated():
             return bool(await self._client.exists(self._prefix + key))

@@ -466,6 +466,8 @@ class SQLiteRateLimitStore:
         One ``BEGIN IMMEDIATE`` transaction: read the TAT, :meth:`GCRA.step`, write it back.
         """
         limit.cost_ns(cost)  # refuse a bad cost before opening a transaction
+        if not key.isascii() and not _encodable(key):
+            raise ConfigurationError("a rate-limit key must be encodable as UTF-8")
         self._calls += 1
         prune = self._calls % self._prune_every == 0
         with self._db.transaction() as conn:
@@ -485,6 +487,8 @@ class SQLiteRateLimitStore:
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s state."""
+        if not key.isascii() and not _encodable(key):
+            return  # a key that could never have been stored
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM authcore_rate_limits WHERE key = ?", (key,))
 

