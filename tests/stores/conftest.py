@@ -26,7 +26,10 @@ def need_module(*names: str) -> None:
     """Skip (fail under CI) unless the client libraries ``names`` are importable."""
     for name in names:
         if importlib.util.find_spec(name) is None:
-            unavailable(f"the Python package {name} is not installed")
+            unavailable(
+                f"the Python package {name} is not installed "
+                "(pip install 'authcore[redis,postgres]')"
+            )
 
 
 @pytest.fixture(scope="session")
