@@ -200,6 +200,42 @@ def test_key_updates_credits_and_usage(backend: Backend) -> None:
     assert (record.use_count, record.last_used_at) == (5, START)
 
 
+def test_key_manager_runs_unchanged_on_every_backend(backend: Backend) -> None:
+    """KeyManager's whole lifecycle works over each store: verify, credits, rotate, revoke."""
+    from authcore.apikeys import KeyHasher, KeyManager  # noqa: PLC0415
+    from authcore.clock import FixedClock  # noqa: PLC0415
+    from authcore.errors import QuotaExhausted, RateLimited, Revoked  # noqa: PLC0415
+
+    clock = FixedClock(START)
+    manager = KeyManager(
+        backend.keys(),
+        KeyHasher({"p1": b"p" * 32}),
+        prefix="sk_live",
+        clock=clock,
+        limiter=backend.limits(),
+    )
+    issued = manager.create(owner="acct", scopes=("read",), remaining_uses=2)
+    assert manager.verify(issued.token, scopes=("read",)).remaining_uses == 1
+    limited = manager.create(owner="acct", rate_limit=GCRA(1, 3600))
+    manager.verify(limited.token)
+    with pytest.raises(RateLimited):
+        manager.verify(limited.token)
+    successor = manager.rotate(issued.record.key_id, grace=60)
+    assert successor.record.remaining_uses == 1
+    manager.verify(issued.token)  # the old key works during the grace period
+    with pytest.raises(QuotaExhausted):
+        manager.verify(issued.token)
+    manager.revoke(successor.record.key_id)
+    with pytest.raises(Revoked):
+        manager.verify(successor.token)
+    assert {r.key_id for r in manager.list("acct")} == {
+        issued.record.key_id,
+        limited.record.key_id,
+        successor.record.key_id,
+    }
+    manager.flush()
+
+
 # --------------------------------------------------------------------------- exactly once
 
 
