@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from authcore.ratelimit import GCRA
 
+from .records import START
+
 if TYPE_CHECKING:
     import multiprocessing.queues
     import multiprocessing.synchronize
@@ -37,7 +39,6 @@ __all__ = [
     "race",
 ]
 
-START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
 KEY_ID = "contractkey00001"
 CREDITS = 20
 """Use credits on the shared key: fewer than the workers try to take."""
