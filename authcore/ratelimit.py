@@ -22,19 +22,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Protocol
 
 from authcore.clock import as_datetime
 from authcore.errors import ConfigurationError, RateLimited
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from authcore.clock import Instant
 
 __all__ = ["GCRA", "Decision", "RateLimitStore"]
 
-_T = TypeVar("_T")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _NS: Final = 1_000_000_000
 
@@ -53,18 +50,30 @@ def _to_ns(now: object) -> int:
 class RateLimitStore(Protocol):
     """Where GCRA keeps one theoretical arrival time (TAT, nanoseconds) per key.
 
+    A store makes the whole decision atomically: in-process stores call the pure
+    :meth:`GCRA.step` under a lock or inside a transaction; a networked store may run the
+    same integer arithmetic on the server (one Lua script in Redis), using the public values
+    :attr:`GCRA.interval_ns`, :attr:`GCRA.capacity_ns` and :meth:`GCRA.cost_ns`.
+
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.1.0
+       ``apply(key, step, *, now_ns)`` (a Python callback run inside the store's
+       transaction) became :meth:`hit`, so a server can decide in one round trip.
     """
 
-    def apply(
-        self, key: str, step: Callable[[int | None], tuple[int | None, _T]], *, now_ns: int
-    ) -> _T:
-        """Atomically read the key's TAT, call ``step`` on it, store its new TAT, return its result.
+    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+        """Take ``cost`` units of ``limit`` for ``key`` if allowed, atomically.
 
-        ``step`` receives ``None`` for an unknown key (or one whose TAT is not after
-        ``now_ns``: the two are equivalent) and returns ``(new_tat, result)``; a ``None``
-        new TAT leaves the stored value unchanged.  No other ``apply`` on the same key may
-        interleave, in this thread, another thread or (for shared stores) another process.
+        The decision must equal ``limit.step(tat, now_ns, cost)[1]`` for the key's stored
+        TAT (``None`` when unknown or not after ``now_ns``), and the new TAT is stored only
+        when the request is allowed.  No other ``hit`` on the same key may interleave, in
+        this thread, another thread or (for shared stores) another process.  A store that
+        reads the time from its server (Redis) uses that time instead of ``now_ns``.
+
+        Raises:
+            ConfigurationError: If ``cost`` is not between 1 and ``limit.burst``.
+            StoreError: If the store cannot decide (callers fail closed).
         """
         ...
 
@@ -147,12 +156,45 @@ class GCRA:
         # so clients pacing themselves at exactly the rate (on microsecond clocks) pass.
         object.__setattr__(self, "_interval_ns", max(1, int(seconds * _NS) // rate))
 
+    @property
+    def interval_ns(self) -> int:
+        """The emission interval ``T`` in whole nanoseconds (``period / rate``, rounded down).
+
+        .. versionadded:: 0.1.0
+        """
+        return self._interval_ns
+
+    @property
+    def capacity_ns(self) -> int:
+        """``burst * T``: how far the TAT may run ahead of now for a request to be allowed.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._interval_ns * self.burst
+
+    def cost_ns(self, cost: int = 1) -> int:
+        """``cost * T``: how far an allowed request of ``cost`` units moves the TAT.
+
+        Raises:
+            ConfigurationError: If ``cost`` is not an int between 1 and :attr:`burst`.
+
+        .. versionadded:: 0.1.0
+        """
+        if _positive_int(cost, "cost") > self.burst:
+            raise ConfigurationError("cost exceeds the burst: it could never be allowed")
+        return self._interval_ns * cost
+
     def step(self, tat: int | None, now_ns: int, cost: int = 1) -> tuple[int | None, Decision]:
-        """The pure GCRA transition: ``(new TAT or None if unchanged, decision)``."""
+        """The pure GCRA transition: ``(new TAT or None if unchanged, decision)``.
+
+        Raises:
+            ConfigurationError: If ``cost`` is not an int between 1 and :attr:`burst`.
+        """
+        increment = self.cost_ns(cost)
         interval = self._interval_ns
         capacity = interval * self.burst
         base = now_ns if tat is None or tat < now_ns else tat
-        new_tat = base + interval * cost
+        new_tat = base + increment
         allow_at = new_tat - capacity
         if allow_at > now_ns:
             return None, Decision(
@@ -186,10 +228,8 @@ class GCRA:
 
         .. versionadded:: 0.1.0
         """
-        if _positive_int(cost, "cost") > self.burst:
-            raise ConfigurationError("cost exceeds the burst: it could never be allowed")
-        now_ns = _to_ns(now)
-        return store.apply(key, lambda tat: self.step(tat, now_ns, cost), now_ns=now_ns)
+        self.cost_ns(cost)  # refuse a bad cost before any store I/O
+        return store.hit(key, self, cost=cost, now_ns=_to_ns(now))
 
     def enforce(
         self, store: RateLimitStore, key: str, *, now: Instant | None = None, cost: int = 1

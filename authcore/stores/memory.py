@@ -8,21 +8,21 @@ from __future__ import annotations
 import heapq
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final
 
 from authcore.apikeys import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from authcore.apikeys import KeyChange, Usage
     from authcore.clock import Instant
+    from authcore.ratelimit import GCRA, Decision
 
 __all__ = ["MemoryKeyStore", "MemoryOneTimeStore", "MemoryRateLimitStore"]
 
-_T = TypeVar("_T")
 _PRUNE_EVERY: Final = 1024
 DEFAULT_MAX_ENTRIES: Final = 1_000_000
 """Default capacity of :class:`MemoryOneTimeStore`."""
@@ -129,19 +129,19 @@ class MemoryRateLimitStore:
         self._lock = threading.Lock()
         self._calls = 0
 
-    def apply(
-        self, key: str, step: Callable[[int | None], tuple[int | None, _T]], *, now_ns: int
-    ) -> _T:
-        """Atomically run one GCRA step for ``key`` (see ``RateLimitStore``)."""
+    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+        """Atomically take ``cost`` units of ``limit`` for ``key`` (see ``RateLimitStore``)."""
         with self._lock:
             self._calls += 1
             if self._calls % _PRUNE_EVERY == 0:
                 self._tats = {k: v for k, v in self._tats.items() if v > now_ns}
             tat = self._tats.get(key)
-            new_tat, result = step(tat if tat is not None and tat > now_ns else None)
+            new_tat, decision = limit.step(
+                tat if tat is not None and tat > now_ns else None, now_ns, cost
+            )
             if new_tat is not None:
                 self._tats[key] = new_tat
-            return result
+            return decision
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s state."""

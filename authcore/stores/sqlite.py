@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final
 
 from authcore._encoding import json_dumps, json_loads
 from authcore._sqlite import (
@@ -46,10 +46,11 @@ from authcore.ratelimit import GCRA
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from authcore.apikeys import KeyChange, Usage
     from authcore.clock import Instant
+    from authcore.ratelimit import Decision
 
 __all__ = [
     "KEYS_SCHEMA",
@@ -63,7 +64,6 @@ __all__ = [
     "Schema",
 ]
 
-_T = TypeVar("_T")
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _US: Final = dt.timedelta(microseconds=1)
 _CACHE_MAX: Final = 4096
@@ -551,10 +551,14 @@ class SQLiteRateLimitStore:
         """The underlying database."""
         return self._db
 
-    def apply(
-        self, key: str, step: Callable[[int | None], tuple[int | None, _T]], *, now_ns: int
-    ) -> _T:
-        """Atomically run one GCRA step for ``key`` (see ``RateLimitStore``)."""
+    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+        """Atomically take ``cost`` units of ``limit`` for ``key`` (see ``RateLimitStore``).
+
+        One ``BEGIN IMMEDIATE`` transaction: read the TAT, :meth:`GCRA.step`, write it back.
+        """
+        limit.cost_ns(cost)  # refuse a bad cost before opening a transaction
+        if not key.isascii() and not _encodable(key):
+            raise ConfigurationError("a rate-limit key must be encodable as UTF-8")
         self._calls += 1
         prune = self._calls % self._prune_every == 0
         name = _param(key)
@@ -569,16 +573,20 @@ class SQLiteRateLimitStore:
                 "SELECT tat_ns FROM authcore_rate_limits WHERE key = ?", (name,)
             ).fetchone()
             tat = None if row is None else stored_int(row[0], _LIMITS, "tat_ns")
-            new_tat, result = step(None if tat is None or tat <= now_ns else tat)
+            new_tat, decision = limit.step(
+                None if tat is None or tat <= now_ns else tat, now_ns, cost
+            )
             if new_tat is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO authcore_rate_limits (key, tat_ns) VALUES (?, ?)",
                     (name, new_tat),
                 )
-            return result
+            return decision
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s state."""
+        if not key.isascii() and not _encodable(key):
+            return  # a key that could never have been stored
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM authcore_rate_limits WHERE key = ?", (_param(key),))
 

@@ -1,0 +1,623 @@
+"""PostgreSQL stores (extra ``authcore[postgres]``) on psycopg 3 and its connection pool.
+
+For durable records shared by several machines:
+
+* :class:`PostgresKeyStore`: API key records; a use credit is one ``UPDATE ... WHERE
+  remaining_uses > 0 RETURNING``, updates are ``SELECT ... FOR UPDATE`` transactions.
+* :class:`PostgresOneTimeStore`: one-time values; an add is one ``INSERT ... ON CONFLICT DO
+  UPDATE ... WHERE expired`` statement.
+* :class:`PostgresRateLimitStore`: GCRA in one server-side function call per decision.
+
+Every single-statement operation is one round trip in autocommit mode (atomic by itself).
+
+Stores share a :class:`PostgresDatabase`: one connection pool, plus versioned tables (an
+``authcore_schema`` table of component versions, as in the SQLite layer).  Opening a database
+migrates it under a transaction-level advisory lock, so processes starting together migrate
+it exactly once; a schema newer than the code is refused rather than misread.
+
+Failures fail closed: a server that is down, too slow (no reply within ``timeout``) or
+restarted raises :class:`~authcore.errors.StoreError` within about ``timeout`` seconds, and the
+pool replaces broken connections by itself, so the store works again once the server is back.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import select
+import threading
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import psycopg
+import psycopg.errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+from authcore._sqlite import Migration, Schema
+from authcore.apikeys import KeyRecord
+from authcore.errors import ConfigurationError, NotFound, StoreError
+from authcore.onetime import check_key, check_times
+from authcore.stores._keyrows import KEY_COLUMNS, key_record, key_row, micros
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from psycopg.abc import PQGen
+    from psycopg.rows import TupleRow
+
+    from authcore.apikeys import KeyChange, Usage
+    from authcore.ratelimit import GCRA, Decision
+
+__all__ = [
+    "KEYS_SCHEMA",
+    "ONE_TIME_SCHEMA",
+    "RATE_LIMIT_SCHEMA",
+    "PostgresDatabase",
+    "PostgresKeyStore",
+    "PostgresOneTimeStore",
+    "PostgresRateLimitStore",
+]
+
+_R = TypeVar("_R")
+
+# pg_advisory_xact_lock key serialising authcore migrations: the bytes "authcore" as an int8.
+_MIGRATION_LOCK: Final = int.from_bytes(b"authcore", "big", signed=True)
+
+KEYS_SCHEMA: Final = Schema(
+    component="apikeys",
+    migrations=(
+        Migration(
+            version=1,
+            description="API key records",
+            statements=(
+                """
+                CREATE TABLE authcore_api_keys (
+                    key_id         text PRIMARY KEY,
+                    prefix         text NOT NULL,
+                    owner          text NOT NULL,
+                    secret_hash    text NOT NULL,
+                    scopes         text NOT NULL,
+                    status         text NOT NULL
+                                   CHECK (status IN ('active', 'disabled', 'revoked')),
+                    created_us     bigint NOT NULL,
+                    expires_us     bigint,
+                    revoked_us     bigint,
+                    name           text,
+                    metadata       text NOT NULL,
+                    rate_limit     text,
+                    remaining_uses bigint CHECK (remaining_uses IS NULL OR remaining_uses >= 0),
+                    use_count      bigint NOT NULL DEFAULT 0,
+                    last_used_us   bigint,
+                    replaces       text,
+                    replaced_by    text
+                )
+                """,
+                "CREATE INDEX authcore_api_keys_owner ON authcore_api_keys (owner, created_us)",
+            ),
+        ),
+    ),
+)
+"""The versioned tables of :class:`PostgresKeyStore` (the columns of the SQLite store)."""
+
+ONE_TIME_SCHEMA: Final = Schema(
+    component="onetime",
+    migrations=(
+        Migration(
+            version=1,
+            description="one-time keys until their expiry (microseconds since the epoch)",
+            statements=(
+                "CREATE TABLE authcore_one_time (key text PRIMARY KEY, expires_us bigint NOT NULL)",
+                "CREATE INDEX authcore_one_time_expiry ON authcore_one_time (expires_us)",
+            ),
+        ),
+    ),
+)
+"""The versioned tables of :class:`PostgresOneTimeStore`."""
+
+RATE_LIMIT_SCHEMA: Final = Schema(
+    component="ratelimit",
+    migrations=(
+        Migration(
+            version=1,
+            description="GCRA theoretical arrival times and the decision function",
+            statements=(
+                "CREATE TABLE authcore_rate_limits (key text PRIMARY KEY, tat_ns bigint NOT NULL)",
+                # One GCRA step (authcore.ratelimit.GCRA.step) under the row lock: returns the
+                # TAT it read (NULL for a new key), stores the new one only when allowed.
+                """
+                CREATE FUNCTION authcore_gcra_hit(p_key text, p_now bigint, p_inc bigint,
+                                                  p_cap bigint)
+                RETURNS bigint LANGUAGE plpgsql AS $$
+                DECLARE
+                    old bigint;
+                    base bigint;
+                BEGIN
+                    LOOP
+                        SELECT tat_ns INTO old FROM authcore_rate_limits
+                            WHERE key = p_key FOR UPDATE;
+                        IF FOUND THEN
+                            base := GREATEST(old, p_now);
+                            IF base + p_inc - p_cap <= p_now THEN
+                                UPDATE authcore_rate_limits SET tat_ns = base + p_inc
+                                    WHERE key = p_key;
+                            END IF;
+                            RETURN old;
+                        END IF;
+                        INSERT INTO authcore_rate_limits (key, tat_ns)
+                            VALUES (p_key, p_now + p_inc) ON CONFLICT (key) DO NOTHING;
+                        IF FOUND THEN
+                            RETURN NULL;
+                        END IF;
+                    END LOOP;
+                END
+                $$
+                """,
+            ),
+        ),
+    ),
+)
+"""The versioned tables (and function) of :class:`PostgresRateLimitStore`."""
+
+_COLUMNS: Final = ", ".join(KEY_COLUMNS)
+_GET: Final = f"SELECT {_COLUMNS} FROM authcore_api_keys WHERE key_id = %s"  # noqa: S608 - constant
+_GET_LOCKED: Final = _GET + " FOR UPDATE"
+_BY_OWNER: Final = (
+    f"SELECT {_COLUMNS} FROM authcore_api_keys WHERE owner = %s "  # noqa: S608 - constant
+    "ORDER BY created_us, key_id"
+)
+_PLACEHOLDERS: Final = ", ".join(["%s"] * len(KEY_COLUMNS))
+_INSERT: Final = f"INSERT INTO authcore_api_keys ({_COLUMNS}) VALUES ({_PLACEHOLDERS})"  # noqa: S608
+_UPSERT: Final = (
+    _INSERT
+    + " ON CONFLICT (key_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in KEY_COLUMNS[1:])
+)
+
+
+def store_error(exc: Exception) -> StoreError:
+    """A :class:`StoreError` naming what failed (the error class and SQLSTATE, never data)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    detail = type(exc).__name__ + (f" {sqlstate}" if sqlstate else "")
+    return StoreError(f"postgres {detail}")
+
+
+class _BoundedConnection(psycopg.Connection["TupleRow"]):
+    """A connection whose every wait for the server ends after ``reply_timeout`` seconds.
+
+    psycopg waits for replies without a deadline; a hung server (or a network partition)
+    would block a request forever.  On expiry the connection is closed (its state is unknown)
+    and psycopg raises an ``OperationalError``, which the stores turn into a StoreError.
+    """
+
+    reply_timeout: float = 5.0
+
+    def wait(self, gen: PQGen[_R], interval: float = 0.1, timeout: float | None = None) -> _R:
+        try:
+            return super().wait(gen, interval, self.reply_timeout if timeout is None else timeout)
+        except psycopg.OperationalError:
+            if timeout is None and not self.closed:
+                self.pgconn.finish()
+            raise
+
+
+def _idle_and_open(conn: _BoundedConnection) -> None:
+    """Pool check: refuse a connection the server closed while it sat in the pool.
+
+    An idle connection has nothing to read; if its socket is readable, the server sent EOF or
+    a termination notice (a restart).  No round trip, so checking each checkout is free.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        conn.close()  # a closed connection is discarded by the pool, not handed out again
+        raise psycopg.OperationalError("the server closed the connection")
+
+
+def _check_seconds(value: object, name: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(f"{name} must be a finite number of seconds > 0")
+    return float(value)
+
+
+class PostgresDatabase:
+    """A psycopg connection pool opened for authcore stores, with versioned tables.
+
+    Args:
+        conninfo: A libpq connection string or URL (``postgresql://user@host/db``).
+        schemas: The components to migrate to their latest version.
+        min_size: Connections kept open.
+        max_size: The most connections open at once.
+        timeout: Seconds to wait for a connection from the pool and for each server reply;
+            past it, a call raises :class:`~authcore.errors.StoreError`.  The server's
+            ``statement_timeout`` is set to 80 % of it, so a statement that runs too long is
+            cancelled (and rolled back) on the server before the client gives up.
+
+    Raises:
+        ConfigurationError: On an invalid option.
+        StoreError: If the server cannot be reached or migrated, or a schema is newer.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        schemas: Sequence[Schema] = (),
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 5.0,
+    ) -> None:
+        seconds = _check_seconds(timeout, "timeout")
+        sizes: tuple[object, object] = (min_size, max_size)
+        if any(isinstance(s, bool) or not isinstance(s, int) for s in sizes) or not (
+            0 <= min_size <= max_size and max_size >= 1
+        ):
+            raise ConfigurationError("pool sizes must be ints with 0 <= min_size <= max_size")
+        if not isinstance(conninfo, str):
+            raise ConfigurationError("conninfo must be a str")
+        try:
+            params = conninfo_to_dict(conninfo)
+        except psycopg.Error:
+            raise ConfigurationError("invalid PostgreSQL connection string") from None
+        # The server cancels a statement (waiting on a lock, or slow) before the client gives
+        # up on it, so a timed-out write is rolled back rather than applied after the error.
+        options = f"{params.get('options') or ''} -c statement_timeout={int(seconds * 800)}"
+
+        def configure(conn: _BoundedConnection) -> None:
+            conn.reply_timeout = seconds
+
+        self._pool: ConnectionPool[_BoundedConnection] = ConnectionPool(
+            conninfo,
+            connection_class=_BoundedConnection,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(2, math.ceil(seconds)),
+                "options": options.strip(),
+            },
+            min_size=min_size,
+            max_size=max_size,
+            timeout=seconds,
+            configure=configure,
+            check=_idle_and_open,
+            name="authcore",
+            open=True,
+        )
+        try:
+            self.migrate(schemas)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def pool(self) -> ConnectionPool[_BoundedConnection]:
+        """The underlying psycopg pool (for statistics; use :meth:`connection` for work)."""
+        return self._pool
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[TupleRow]]:
+        """Lend an autocommit connection, translating every psycopg error to StoreError."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise store_error(exc) from None
+        except UnicodeEncodeError:  # psycopg encodes parameters as UTF-8
+            raise ConfigurationError("keys and ids must be encodable as UTF-8") from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[TupleRow]]:
+        """Run the block in one transaction (rolled back on any exception)."""
+        with self.connection() as conn, conn.transaction():
+            yield conn
+
+    def migrate(self, schemas: Sequence[Schema]) -> None:
+        """Bring every component to its latest version, under the migration advisory lock.
+
+        Raises:
+            StoreError: If a component's stored version is newer than its schema.
+        """
+        with self.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS authcore_schema ("
+                "component text PRIMARY KEY, version integer NOT NULL)"
+            )
+            for schema in schemas:
+                current = self._version(conn, schema.component)
+                if current > schema.latest:
+                    raise StoreError(
+                        f"schema of {schema.component} is version {current}, newer than "
+                        f"this authcore supports ({schema.latest})"
+                    )
+                for migration in schema.migrations[current:]:
+                    for statement in migration.statements:
+                        conn.execute(statement.encode())
+                if schema.latest != current:
+                    conn.execute(
+                        "INSERT INTO authcore_schema (component, version) VALUES (%s, %s) "
+                        "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
+                        (schema.component, schema.latest),
+                    )
+
+    @staticmethod
+    def _version(conn: psycopg.Connection[TupleRow], component: str) -> int:
+        row = conn.execute(
+            "SELECT version FROM authcore_schema WHERE component = %s", (component,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def schema_version(self, component: str) -> int:
+        """Return the stored version of ``component`` (0 if it was never migrated)."""
+        with self.connection() as conn:
+            return self._version(conn, component)
+
+    def close(self) -> None:
+        """Close the pool and its connections."""
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresDatabase(pool={self._pool.name!r})"
+
+
+def _open(database: str | PostgresDatabase, schema: Schema, timeout: float) -> PostgresDatabase:
+    """Open ``database`` with ``schema``, or migrate ``schema`` into an open database."""
+    if isinstance(database, PostgresDatabase):
+        database.migrate([schema])
+        return database
+    return PostgresDatabase(database, schemas=[schema], timeout=timeout)
+
+
+class _Store:
+    """What every PostgreSQL store shares: its database, and closing what it opened."""
+
+    __slots__ = ("_db", "_owned")
+
+    def __init__(self, database: str | PostgresDatabase, schema: Schema, timeout: float) -> None:
+        self._owned = not isinstance(database, PostgresDatabase)
+        self._db = _open(database, schema, timeout)
+
+    @property
+    def database(self) -> PostgresDatabase:
+        """The underlying database (pool, transactions, schema versions)."""
+        return self._db
+
+    def close(self) -> None:
+        """Close the pool if this store opened it (a shared database stays open)."""
+        if self._owned:
+            self._db.close()
+
+    def _one(self, query: str, params: Sequence[object]) -> tuple[Any, ...] | None:
+        with self._db.connection() as conn:
+            return conn.execute(query.encode(), params).fetchone()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class _Every:
+    """Counts calls and says when the ``every``-th comes (for periodic clean-ups)."""
+
+    __slots__ = ("_calls", "_every", "_lock")
+
+    def __init__(self, every: object, name: str) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ConfigurationError(f"{name} must be an int >= 1")
+        self._every = every
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        with self._lock:
+            self._calls += 1
+            return self._calls % self._every == 0
+
+
+class PostgresKeyStore(_Store):
+    """A :class:`~authcore.apikeys.KeyStore` in PostgreSQL.
+
+    Args:
+        database: A connection string, or an open :class:`PostgresDatabase` to share a pool
+            with other stores (the table is migrated into it).
+        timeout: Seconds before a call fails with StoreError (when opening by string).
+
+    Raises:
+        StoreError: If the server cannot be reached or migrated.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ()
+
+    def __init__(self, database: str | PostgresDatabase, *, timeout: float = 5.0) -> None:
+        super().__init__(database, KEYS_SCHEMA, timeout)
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        """Return the record with this key id, or ``None`` (one statement)."""
+        row = self._one(_GET, (key_id,))
+        return None if row is None else key_record(row)
+
+    def list_owner(self, owner: str) -> tuple[KeyRecord, ...]:
+        """Return every record of ``owner``, oldest first."""
+        with self._db.connection() as conn:
+            rows = conn.execute(_BY_OWNER.encode(), (owner,)).fetchall()
+        return tuple(key_record(row) for row in rows)
+
+    def add(self, record: KeyRecord) -> None:
+        """Insert a new record.
+
+        Raises:
+            StoreError: If a record with this id exists, or the server fails.
+        """
+        with self._db.connection() as conn:
+            try:
+                conn.execute(_INSERT.encode(), key_row(record))
+            except psycopg.errors.UniqueViolation:
+                raise StoreError("a key with this id exists") from None
+
+    def update(self, key_id: str, change: KeyChange) -> tuple[KeyRecord, ...]:
+        """Atomically apply ``change`` to a record (locked) and save what it returns.
+
+        Raises:
+            NotFound: If ``key_id`` does not exist.
+        """
+        with self._db.transaction() as conn:
+            row = conn.execute(_GET_LOCKED.encode(), (key_id,)).fetchone()
+            if row is None:
+                raise NotFound("no key with this id")
+            written = tuple(change(key_record(row)))
+            for record in written:
+                if not isinstance(record, KeyRecord):
+                    raise StoreError("a change must return key records")
+            for record in sorted(written, key=lambda r: r.key_id):  # one lock order
+                conn.execute(_UPSERT.encode(), key_row(record))
+            return written
+
+    def consume_use(self, key_id: str) -> int | None:
+        """Atomically take one use (one statement); ``None`` when none are left."""
+        row = self._one(
+            "UPDATE authcore_api_keys SET remaining_uses = remaining_uses - 1 "
+            "WHERE key_id = %s AND remaining_uses > 0 RETURNING remaining_uses",
+            (key_id,),
+        )
+        return None if row is None else int(row[0])
+
+    def record_usage(self, usage: Mapping[str, Usage]) -> None:
+        """Add counts and advance last-used times in one transaction (unknown ids skipped)."""
+        rows = [
+            (usage[key_id].count, micros(usage[key_id].last_used_at), key_id)
+            for key_id in sorted(usage)  # one lock order: concurrent flushes cannot deadlock
+        ]
+        if not rows:
+            return
+        with self._db.transaction() as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                b"UPDATE authcore_api_keys SET use_count = use_count + %s, "
+                b"last_used_us = GREATEST(COALESCE(last_used_us, 0), %s) WHERE key_id = %s",
+                rows,
+            )
+
+
+class PostgresOneTimeStore(_Store):
+    """A :class:`~authcore.onetime.OneTimeStore` in PostgreSQL, shared by every machine.
+
+    :meth:`add` is one statement: insert the key, or take over its row if it has expired;
+    of concurrent adds of one key exactly one succeeds.  Expired rows are deleted every
+    ``purge_every`` adds (per process).
+
+    Args:
+        database: A connection string, or an open :class:`PostgresDatabase`.
+        timeout: Seconds before a call fails with StoreError (when opening by string).
+        purge_every: Adds between two deletions of expired rows.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_purge",)
+
+    def __init__(
+        self, database: str | PostgresDatabase, *, timeout: float = 5.0, purge_every: int = 256
+    ) -> None:
+        self._purge = _Every(purge_every, "purge_every")
+        super().__init__(database, ONE_TIME_SCHEMA, timeout)
+
+    def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        """Record ``key`` until ``expires_at``; ``False`` if it is already recorded.
+
+        Raises:
+            ConfigurationError: If ``key`` is not a storable key or a time is not aware.
+            StoreError: If the server fails (the caller must refuse).
+        """
+        check_key(key)
+        expiry_s, current_s = check_times(expires_at, now)
+        if expiry_s <= current_s:
+            return not self.contains(key, now=now)
+        current = micros(now)
+        added = (
+            self._one(
+                "INSERT INTO authcore_one_time AS t (key, expires_us) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET expires_us = EXCLUDED.expires_us "
+                "WHERE t.expires_us <= %s RETURNING 1",
+                (key, micros(expires_at), current),
+            )
+            is not None
+        )
+        if added and self._purge():
+            self._one(
+                "DELETE FROM authcore_one_time WHERE expires_us <= %s RETURNING NULL", (current,)
+            )
+        return added
+
+    def contains(self, key: str, *, now: dt.datetime) -> bool:
+        """Whether ``key`` is recorded and unexpired at ``now``.
+
+        Raises:
+            ConfigurationError: If ``now`` is not aware.
+            StoreError: If the server fails.
+        """
+        check_times(now, now)
+        try:
+            check_key(key)
+        except ConfigurationError:
+            return False  # a key that could never have been stored
+        row = self._one(
+            "SELECT 1 FROM authcore_one_time WHERE key = %s AND expires_us > %s",
+            (key, micros(now)),
+        )
+        return row is not None
+
+
+class PostgresRateLimitStore(_Store):
+    """A :class:`~authcore.ratelimit.RateLimitStore` in PostgreSQL: one call per decision.
+
+    The decision runs in the server function ``authcore_gcra_hit`` under the key's row lock
+    (64-bit integer nanoseconds, the same arithmetic as :meth:`GCRA.step`), with the caller's
+    ``now_ns``.  Rows whose time has passed are deleted every ``prune_every`` decisions.
+
+    Args:
+        database: A connection string, or an open :class:`PostgresDatabase`.
+        timeout: Seconds before a call fails with StoreError (when opening by string).
+        prune_every: Decisions between two clean-ups (per process).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_prune",)
+
+    def __init__(
+        self, database: str | PostgresDatabase, *, timeout: float = 5.0, prune_every: int = 1000
+    ) -> None:
+        self._prune = _Every(prune_every, "prune_every")
+        super().__init__(database, RATE_LIMIT_SCHEMA, timeout)
+
+    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+        """Take ``cost`` units of ``limit`` for ``key`` if allowed (one statement).
+
+        Raises:
+            ConfigurationError: If ``cost`` is not between 1 and ``limit.burst``.
+            StoreError: If the server fails (the caller must refuse).
+        """
+        increment = limit.cost_ns(cost)
+        if self._prune():
+            self._one(
+                "DELETE FROM authcore_rate_limits WHERE tat_ns <= %s RETURNING NULL", (now_ns,)
+            )
+        row = self._one(
+            "SELECT authcore_gcra_hit(%s, %s, %s, %s)",
+            (key, now_ns, increment, limit.capacity_ns),
+        )
+        old = None if row is None else row[0]
+        return limit.step(old if old is not None and old > now_ns else None, now_ns, cost)[1]
+
+    def reset(self, key: str) -> None:
+        """Forget ``key``'s state."""
+        self._one("DELETE FROM authcore_rate_limits WHERE key = %s RETURNING NULL", (key,))

@@ -1,0 +1,113 @@
+"""authcore.stores.postgres against a throwaway PostgreSQL server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+
+from authcore.errors import ConfigurationError, StoreError
+
+from .conftest import need_module
+from .records import START
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+need_module("psycopg", "psycopg_pool")
+
+import psycopg  # noqa: E402 - after the skip check
+
+from authcore.stores.postgres import (  # noqa: E402
+    KEYS_SCHEMA,
+    ONE_TIME_SCHEMA,
+    RATE_LIMIT_SCHEMA,
+    PostgresDatabase,
+    PostgresKeyStore,
+    PostgresOneTimeStore,
+    PostgresRateLimitStore,
+)
+
+SCHEMAS = (KEYS_SCHEMA, ONE_TIME_SCHEMA, RATE_LIMIT_SCHEMA)
+
+
+@pytest.fixture
+def database(postgres_dsn: str) -> Iterator[PostgresDatabase]:
+    db = PostgresDatabase(postgres_dsn, max_size=4)
+    yield db
+    db.close()
+
+
+def test_processes_starting_together_migrate_once(postgres_dsn: str) -> None:
+    """Eight openers at once (advisory lock) leave every component at its latest version."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            PostgresDatabase(postgres_dsn, schemas=SCHEMAS, min_size=0, max_size=1).close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    db = PostgresDatabase(postgres_dsn)
+    try:
+        assert [db.schema_version(s.component) for s in SCHEMAS] == [1, 1, 1]
+        assert db.schema_version("unknown") == 0
+    finally:
+        db.close()
+
+
+def test_a_newer_schema_is_refused(database: PostgresDatabase, postgres_dsn: str) -> None:
+    """A database migrated by a newer authcore is refused rather than misread."""
+    PostgresKeyStore(database)
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE authcore_schema SET version = 99 WHERE component = 'apikeys'")
+    with pytest.raises(StoreError, match="newer"):
+        PostgresKeyStore(postgres_dsn)
+
+
+def test_bad_options_are_configuration_errors(postgres_dsn: str) -> None:
+    """Invalid pool options and connection strings are refused before any I/O."""
+    with pytest.raises(ConfigurationError):
+        PostgresDatabase(postgres_dsn, timeout=0)
+    with pytest.raises(ConfigurationError):
+        PostgresDatabase(postgres_dsn, min_size=3, max_size=2)
+    with pytest.raises(ConfigurationError):
+        PostgresDatabase("host=127.0.0.1 bogus_option=1")
+    with pytest.raises(ConfigurationError):
+        PostgresOneTimeStore(postgres_dsn, purge_every=0)
+
+
+def test_one_time_store(database: PostgresDatabase) -> None:
+    """add() is check-and-remember; expired rows are taken over; contains() follows now."""
+    store = PostgresOneTimeStore(database, purge_every=2)
+    later = START + dt.timedelta(seconds=30)
+    assert store.add("jti:1", expires_at=later, now=START)
+    assert not store.add("jti:1", expires_at=later, now=START)
+    assert store.contains("jti:1", now=START)
+    assert not store.contains("jti:1", now=later)
+    assert store.add("jti:1", expires_at=later + dt.timedelta(seconds=30), now=later)
+    assert store.add("jti:2", expires_at=START, now=START)  # already expired: new, not kept
+    assert not store.contains("jti:2", now=START - dt.timedelta(seconds=1))
+    assert not store.contains(5, now=START)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        store.add("", expires_at=later, now=START)
+
+
+def test_stores_share_one_database(database: PostgresDatabase) -> None:
+    """Stores opened on one PostgresDatabase share its pool; closing them keeps it open."""
+    keys = PostgresKeyStore(database)
+    limits = PostgresRateLimitStore(database)
+    keys.close()
+    limits.close()
+    assert keys.database is database
+    assert database.schema_version("ratelimit") == 1

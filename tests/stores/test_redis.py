@@ -1,0 +1,198 @@
+"""authcore.stores.redis against a real Redis and a real 3-node Redis Cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from authcore.errors import ConfigurationError, StoreError
+from authcore.ratelimit import GCRA
+
+from .conftest import need_module
+from .records import START, make_record
+
+if TYPE_CHECKING:
+    from authcore.apikeys import KeyRecord
+
+    from .servers import RedisServer
+
+need_module("redis")
+
+from authcore.stores.redis import (  # noqa: E402 - after the skip check
+    AsyncRedisOneTimeStore,
+    AsyncRedisRateLimitStore,
+    RedisKeyStore,
+    RedisOneTimeStore,
+    RedisRateLimitStore,
+    connect,
+    connect_async,
+)
+
+
+class _RoundTrips:
+    """Counts requests sent to Redis (one packed send per round trip, pipelines included)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from redis.connection import Connection  # noqa: PLC0415 - optional dependency
+
+        self.count = 0
+        original = Connection.send_packed_command
+
+        def counting(connection: Any, *args: Any, **kwargs: Any) -> None:
+            self.count += 1
+            original(connection, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+        monkeypatch.setattr(Connection, "send_packed_command", counting)
+
+
+def test_one_time_add_is_set_nx_with_a_ttl(redis_client: Any, redis_prefix: str) -> None:
+    """A new key is recorded with a TTL up to its expiry; a second add is a replay."""
+    store = RedisOneTimeStore(redis_client, prefix=redis_prefix)
+    later = START + dt.timedelta(seconds=30)
+    assert store.add("webhook:m1", expires_at=later, now=START)
+    assert not store.add("webhook:m1", expires_at=later, now=START)
+    assert store.contains("webhook:m1", now=START)
+    assert not store.contains("webhook:m2", now=START)
+    ttl = redis_client.pttl(f"{redis_prefix}ot:webhook:m1")
+    assert 29_000 < ttl <= 30_000
+
+
+def test_one_time_expired_entries_are_not_recorded(redis_client: Any, redis_prefix: str) -> None:
+    """An already-expired key is new once, but nothing is stored for it."""
+    store = RedisOneTimeStore(redis_client, prefix=redis_prefix)
+    assert store.add("k", expires_at=START, now=START)
+    assert not store.contains("k", now=START)
+    assert redis_client.exists(f"{redis_prefix}ot:k") == 0
+
+
+def test_one_time_bad_input_is_typed(redis_client: Any, redis_prefix: str) -> None:
+    """Bad keys, naive times and bad prefixes are ConfigurationErrors, not Redis errors."""
+    store = RedisOneTimeStore(redis_client, prefix=redis_prefix)
+    with pytest.raises(ConfigurationError):
+        store.add("", expires_at=START, now=START)
+    with pytest.raises(ConfigurationError):
+        store.add("k", expires_at=START.replace(tzinfo=None), now=START)
+    with pytest.raises(ConfigurationError):
+        RedisOneTimeStore(redis_client, prefix="a{b}")
+    assert not store.contains(123, now=START)  # type: ignore[arg-type]
+
+
+def test_rate_limit_uses_server_time(redis_client: Any, redis_prefix: str) -> None:
+    """With server time, the caller's clock is ignored and the burst is exact."""
+    store = RedisRateLimitStore(redis_client, prefix=redis_prefix)
+    limit = GCRA(10, 86_400)
+    decisions = [store.hit("k", limit, cost=1, now_ns=0) for _ in range(12)]
+    assert [d.allowed for d in decisions] == [True] * 10 + [False] * 2
+    assert decisions[-1].retry_after > 8000
+    ttl_ms = redis_client.pttl(f"{redis_prefix}rl:k")
+    assert 0 < ttl_ms <= 86_400_000
+    store.reset("k")
+    assert store.hit("k", limit, cost=10, now_ns=0).allowed
+
+
+def test_rate_limit_refuses_limits_beyond_exact_script_arithmetic(
+    redis_client: Any, redis_prefix: str
+) -> None:
+    """A window of 104 days or more cannot be computed exactly in Lua: refused, typed."""
+    store = RedisRateLimitStore(redis_client, prefix=redis_prefix)
+    with pytest.raises(ConfigurationError):
+        store.hit("k", GCRA(1, 200 * 86_400), cost=1, now_ns=0)
+    with pytest.raises(ConfigurationError):
+        store.hit("k", GCRA(1, 60), cost=2, now_ns=0)
+
+
+def test_one_round_trip_per_decision(
+    redis_server: RedisServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rate-limit decision and a one-time check or add are one round trip each."""
+    client = connect(redis_server.url)
+    try:
+        limits = RedisRateLimitStore(client, prefix=redis_prefix)
+        once = RedisOneTimeStore(client, prefix=redis_prefix)
+        limit = GCRA(100, 60)
+        limits.hit("warm", limit, cost=1, now_ns=0)  # connects and loads the script once
+        trips = _RoundTrips(monkeypatch)
+        for i in range(20):
+            limits.hit(f"k{i % 3}", limit, cost=1, now_ns=0)
+        assert trips.count == 20
+        later = START + dt.timedelta(minutes=5)
+        for i in range(20):
+            once.add(f"jti:{i % 10}", expires_at=later, now=START)
+            once.contains(f"jti:{i % 10}", now=START)
+        assert trips.count == 20 + 40
+    finally:
+        client.close()
+
+
+def test_key_store_update_moves_owner_index(redis_client: Any, redis_prefix: str) -> None:
+    """A record whose owner changes leaves the old owner's index for the new one's."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    store = RedisKeyStore(redis_client, prefix=redis_prefix)
+    store.add(make_record("k" * 16))
+    moved = store.update("k" * 16, lambda r: (replace(r, owner="moved", name=None),))[0]
+    assert store.list_owner("acct") == ()
+    assert store.list_owner("moved") == (moved,)
+    assert redis_client.hexists(f"{redis_prefix}{{apikeys}}:key:{'k' * 16}", "name") == 0
+
+
+def test_key_store_update_is_not_lost_to_a_concurrent_credit(
+    redis_client: Any, redis_prefix: str
+) -> None:
+    """A use taken while update() runs its change is kept: the change runs again."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    store = RedisKeyStore(redis_client, prefix=redis_prefix)
+    store.add(make_record("k" * 16, uses=5))
+    calls = []
+
+    def change(record: KeyRecord) -> tuple[KeyRecord, ...]:
+        calls.append(record.remaining_uses)
+        if len(calls) == 1:
+            store.consume_use("k" * 16)  # another machine takes a use meanwhile
+        return (replace(record, name="renamed"),)
+
+    store.update("k" * 16, change)
+    assert calls == [5, 4]
+    record = store.get("k" * 16)
+    assert record is not None
+    assert (record.remaining_uses, record.name) == (4, "renamed")
+
+
+def test_unreadable_records_are_store_errors(redis_client: Any, redis_prefix: str) -> None:
+    """A hash authcore did not write is a StoreError, never a KeyError or ValueError."""
+    store = RedisKeyStore(redis_client, prefix=redis_prefix)
+    redis_client.hset(f"{redis_prefix}{{apikeys}}:key:bad", mapping={"created_us": "x"})
+    with pytest.raises(StoreError):
+        store.get("bad")
+
+
+def test_async_variants(redis_server: RedisServer, redis_prefix: str) -> None:
+    """The asyncio stores share keys and semantics with the sync ones."""
+
+    async def run() -> None:
+        client = connect_async(redis_server.url)
+        try:
+            once = AsyncRedisOneTimeStore(client, prefix=redis_prefix)
+            later = START + dt.timedelta(seconds=5)
+            results = await asyncio.gather(
+                *(once.add("x", expires_at=later, now=START) for _ in range(10))
+            )
+            assert sum(results) == 1
+            assert await once.contains("x", now=START)
+            limits = AsyncRedisRateLimitStore(client, prefix=redis_prefix)
+            limit = GCRA(3, 3600)
+            decisions = await asyncio.gather(
+                *(limits.hit("k", limit, cost=1, now_ns=0) for _ in range(5))
+            )
+            assert sum(d.allowed for d in decisions) == 3
+            await limits.reset("k")
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+    sync = RedisOneTimeStore(connect(redis_server.url), prefix=redis_prefix)
+    assert sync.contains("x", now=START)

@@ -1,0 +1,134 @@
+"""What each racing process of the contract suite runs (imported by the forkserver, kept light).
+
+A :class:`Spec` names a backend and where it lives; :func:`open_stores` builds that backend's
+stores in the calling process (connections are never inherited), and :func:`race` runs the
+contract's three races between barriers and reports what this process won.
+
+To add a protocol (the OAuth code, refresh-family and device-code stores), add its factory to
+:func:`open_stores` and its race to :func:`race`, and assert the totals in
+``test_contract.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from authcore.ratelimit import GCRA
+
+from .records import START
+
+if TYPE_CHECKING:
+    import multiprocessing.queues
+    import multiprocessing.synchronize
+
+    from authcore.apikeys import KeyStore
+    from authcore.onetime import OneTimeStore
+    from authcore.ratelimit import RateLimitStore
+
+__all__ = [
+    "CREDITS",
+    "KEY_ID",
+    "LIMIT",
+    "ONE_TIME_KEYS",
+    "START",
+    "TRIES",
+    "Spec",
+    "open_stores",
+    "race",
+]
+
+KEY_ID = "contractkey00001"
+CREDITS = 20
+"""Use credits on the shared key: fewer than the workers try to take."""
+LIMIT = GCRA(30, 86_400)
+"""A burst of 30 and no refill during a test (one token per 48 minutes)."""
+ONE_TIME_KEYS = 12
+TRIES = 8
+"""Credits and rate-limit tokens each worker tries to take."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spec:
+    """A backend and its location (picklable, sent to each racing process)."""
+
+    backend: str
+    target: str
+    prefix: str = "authcore:"
+
+
+def open_stores(
+    spec: Spec, *, server_time: bool = True
+) -> tuple[KeyStore, RateLimitStore, OneTimeStore, list[Any]]:
+    """Build the backend's stores in this process, and what must be closed afterwards.
+
+    ``server_time=False`` makes a Redis rate limiter decide on the caller's clock.
+    """
+    if spec.backend == "sqlite":
+        from authcore.stores import sqlite  # noqa: PLC0415 - per backend
+
+        keys = sqlite.SQLiteKeyStore(spec.target)
+        limits = sqlite.SQLiteRateLimitStore(spec.target)
+        once = sqlite.SQLiteOneTimeStore(spec.target)
+        return keys, limits, once, [keys, limits, once]
+    if spec.backend in {"redis", "redis-cluster"}:
+        from authcore.stores import redis  # noqa: PLC0415
+
+        client = redis.connect(spec.target, cluster=spec.backend == "redis-cluster", timeout=10)
+        return (
+            redis.RedisKeyStore(client, prefix=spec.prefix),
+            redis.RedisRateLimitStore(client, prefix=spec.prefix, server_time=server_time),
+            redis.RedisOneTimeStore(client, prefix=spec.prefix),
+            [client],
+        )
+    if spec.backend == "postgres":
+        from authcore.stores import postgres  # noqa: PLC0415
+
+        db = postgres.PostgresDatabase(spec.target, max_size=2, timeout=30)
+        return (
+            postgres.PostgresKeyStore(db),
+            postgres.PostgresRateLimitStore(db),
+            postgres.PostgresOneTimeStore(db),
+            [db],
+        )
+    raise ValueError(spec.backend)
+
+
+def race(
+    stores: tuple[KeyStore, RateLimitStore, OneTimeStore],
+    barrier: Any,
+) -> tuple[list[int | None], list[bool], list[bool]]:
+    """Take credits, then rate-limit tokens, then one-time keys, in step with the others."""
+    keys, limits, once = stores
+    barrier.wait()
+    uses = [keys.consume_use(KEY_ID) for _ in range(TRIES)]
+    barrier.wait()
+    tokens = [LIMIT.hit(limits, "shared", now=START).allowed for _ in range(TRIES)]
+    barrier.wait()
+    later = START + dt.timedelta(hours=1)
+    added = [once.add(f"jti:{i}", expires_at=later, now=START) for i in range(ONE_TIME_KEYS)]
+    return uses, tokens, added
+
+
+def race_process(
+    spec: Spec,
+    barrier: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.queues.Queue[object],
+) -> None:
+    """The body of one racing process: open, race, report (or report the error), close."""
+    try:
+        keys, limits, once, to_close = open_stores(spec)
+    except BaseException as exc:
+        barrier.abort()
+        results.put(f"open failed: {exc!r}")
+        raise
+    try:
+        results.put(race((keys, limits, once), barrier))
+    except BaseException as exc:
+        barrier.abort()
+        results.put(f"race failed: {exc!r}")
+        raise
+    finally:
+        for item in to_close:
+            item.close()
