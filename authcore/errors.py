@@ -611,7 +611,7 @@ class OAuthError(VerificationError):
     def __init__(self, reason: str = "", *, description: str | None = None) -> None:
         if type(self) is OAuthError:
             raise TypeError("OAuthError is abstract; raise one of its subclasses")
-        self.description = description if description is not None else reason
+        self.description: str = description if description is not None else reason
         super().__init__(reason)
 
 
@@ -666,7 +666,7 @@ class InvalidClient(OAuthError):
     def __init__(
         self, reason: str = "", *, description: str | None = None, challenge: str | None = None
     ) -> None:
-        self.challenge = challenge
+        self.challenge: str | None = challenge
         super().__init__(reason, description=description)
 
 

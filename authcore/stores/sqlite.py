@@ -25,6 +25,12 @@ from authcore._sqlite import Migration, Schema, SQLiteDatabase, store_error
 from authcore.errors import AuthcoreError, ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 from authcore.ratelimit import GCRA
+from authcore.stores._oauth_sqlite import (
+    OAUTH_SCHEMA,
+    AsyncSQLiteGrantStore,
+    SQLiteClientStore,
+    SQLiteGrantStore,
+)
 
 if TYPE_CHECKING:
     import os
@@ -34,8 +40,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEYS_SCHEMA",
+    "OAUTH_SCHEMA",
     "ONE_TIME_SCHEMA",
     "RATE_LIMIT_SCHEMA",
+    "AsyncSQLiteGrantStore",
+    "SQLiteClientStore",
+    "SQLiteGrantStore",
     "SQLiteKeyStore",
     "SQLiteOneTimeStore",
     "SQLiteRateLimitStore",

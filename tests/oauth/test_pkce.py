@@ -44,7 +44,7 @@ def test_challenge_grammar_and_methods() -> None:
 
 
 def test_plain_passes_only_with_equal_verifier() -> None:
-    """Plain with challenge == verifier verifies; anything else is invalid_grant."""
+    """With plain, challenge == verifier verifies; anything else is invalid_grant."""
     pkce.verify(VERIFIER, VERIFIER, "plain")
     with pytest.raises(InvalidGrant):
         pkce.verify(VERIFIER, CHALLENGE, "plain")
