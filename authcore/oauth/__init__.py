@@ -8,6 +8,8 @@
 * :class:`RefreshFamilies`: rotation, reuse detection, absolute and idle lifetimes, reusable
   on its own.
 * :mod:`authcore.oauth.lifecycle`: the transition tables; :mod:`authcore.oauth.pkce`: RFC 7636.
+* ``encode_record``/``decode_record`` (and the family and client pairs): the JSON form of
+  every record, shared by the persistent store backends.
 
 Implemented: RFC 6749, RFC 7009, RFC 7523 (client assertions), RFC 7591 (metadata names),
 RFC 7636, RFC 7662, RFC 8252 section 7.3, RFC 8414, RFC 8628, RFC 8705, RFC 8707, RFC 9068,
@@ -25,6 +27,15 @@ from authcore.oauth._clients import (
     AuthenticatedClient,
     ClientRecord,
     generate_client_secret,
+)
+from authcore.oauth._codec import (
+    decode_client,
+    decode_family,
+    decode_record,
+    encode_client,
+    encode_family,
+    encode_record,
+    record_kind,
 )
 from authcore.oauth._grants import (
     PendingAuthorization,
@@ -86,8 +97,15 @@ __all__ = [
     "TokenFormat",
     "Update",
     "UserCode",
+    "decode_client",
+    "decode_family",
+    "decode_record",
     "digest",
+    "encode_client",
+    "encode_family",
+    "encode_record",
     "generate_client_secret",
     "lifecycle",
     "pkce",
+    "record_kind",
 ]

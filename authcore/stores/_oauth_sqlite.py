@@ -24,8 +24,6 @@ from authcore.oauth import (
     RevokeFamily,
     SaveFamily,
     Update,
-)
-from authcore.oauth._codec import (
     decode_client,
     decode_family,
     decode_record,

@@ -24,9 +24,10 @@ from authcore.oauth import (
     SaveFamily,
     TokenFormat,
     Update,
+    decode_client,
+    encode_client,
     lifecycle,
 )
-from authcore.oauth._codec import decode_client, encode_client
 from authcore.stores.memory import MemoryGrantStore
 from authcore.stores.sqlite import OAUTH_SCHEMA, SQLiteClientStore, SQLiteGrantStore
 
