@@ -411,8 +411,6 @@ def _assertion_attempt(form: Mapping[str, str]) -> ClientAttempt:
 
 
 def authenticate_client(
-    request: Request,
-    form: Mapping[str, str],
     client: ClientRecord | None,
     *,
     attempt: ClientAttempt,
@@ -423,8 +421,6 @@ def authenticate_client(
     """Check a client's credentials (pure: the caller records the assertion ``jti``).
 
     Args:
-        request: The request (for the Authorization header).
-        form: Its parsed form.
         client: The registration of ``attempt.client_id`` (``None`` if unknown).
         attempt: What :func:`parse_attempt` found.
         audiences: Accepted assertion audiences (token endpoint URL and issuer).
@@ -434,7 +430,6 @@ def authenticate_client(
     Raises:
         InvalidClient: For any failure (401 with a challenge when the header was used).
     """
-    del request, form
     challenge = BASIC_CHALLENGE if attempt.via_header else None
     if client is None:
         raise InvalidClient("unknown client", challenge=challenge)

@@ -795,6 +795,17 @@ def decide_authorization_code(  # noqa: PLR0911 - the RFC's checks in order
             (advance(record, state=expired),),
         )
     redeemed = lc.transition(lc.CODE_TRANSITIONS, record.state, lc.Redeem())
+    return _redeem(ctx, client, record, redeemed, thumbprint)
+
+
+def _redeem(
+    ctx: Issuer,
+    client: ClientRecord,
+    record: AuthorizationCode | DeviceCode,
+    redeemed: lc.CodeState | lc.DeviceState,
+    thumbprint: str | None,
+) -> Decision:
+    """Consume a code (compare-and-set) and issue tokens into its family, as one decision."""
     issued = _new_family(
         ctx,
         client,
@@ -880,17 +891,7 @@ def decide_device_poll(  # noqa: PLR0911 - RFC 8628 section 3.5 answers
         return _error(AccessDenied("the user denied the request"))
     if state is lc.DeviceState.APPROVED:
         redeemed = lc.transition(lc.DEVICE_TRANSITIONS, state, lc.Redeem())
-        issued = _new_family(
-            ctx,
-            client,
-            record.subject,
-            record.scope,
-            record.resource,
-            _cnf(thumbprint),
-            record.family_id,
-        )
-        consume = advance(record, state=redeemed)
-        return Decision(response=issued.response, effects=(consume, *issued.effects))
+        return _redeem(ctx, client, record, redeemed, thumbprint)
     if ctx.now < record.next_poll_at:
         slow = lc.transition(lc.DEVICE_TRANSITIONS, state, lc.PollTooSoon())
         interval = record.interval + 5

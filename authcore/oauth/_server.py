@@ -100,9 +100,11 @@ class Endpoints:
 
     @classmethod
     def under(cls, issuer: str) -> Endpoints:
-        """``/authorize``, ``/token``, ``/revoke``, ``/introspect``, ``/device_authorization``,
-        ``/device``, ``/par`` and ``/jwks`` below ``issuer``.
-        """  # noqa: D205
+        """The conventional endpoint paths below ``issuer``.
+
+        ``/authorize``, ``/token``, ``/revoke``, ``/introspect``, ``/device_authorization``,
+        ``/device``, ``/par`` and ``/jwks``.
+        """
         base = issuer.rstrip("/")
         return cls(
             authorization=base + "/authorize",
@@ -247,8 +249,6 @@ class _Core:
         attempt = parse_attempt(request, form)
         client = cast("ClientRecord | None", (yield _GetClient(attempt.client_id)))
         authenticated = authenticate_client(
-            request,
-            form,
             client,
             attempt=attempt,
             audiences=(self.endpoints.token, self.issuer, request.url.split("?", 1)[0]),
@@ -307,8 +307,10 @@ class _Core:
 
     # -------------------------------------------------------------- authorization
 
-    def _begin_flow(self, request: Request) -> _Flow[g.PendingAuthorization | Response]:
-        now = self._now(None)
+    def _begin_flow(
+        self, request: Request, now_in: object
+    ) -> _Flow[g.PendingAuthorization | Response]:
+        now = self._now(now_in)
         try:
             if request.method == "GET":
                 params = g.bounded(request.query())
@@ -345,8 +347,8 @@ class _Core:
         uri = params["request_uri"]
         if client is None:
             raise InvalidRequestURI("request_uri needs a valid client_id")
-        if set(params) - {"request_uri", "client_id"}:
-            raise InvalidRequest("with request_uri only client_id may be sent (RFC 9126)")
+        # RFC 9126 section 4 / RFC 9101 section 5: only the pushed parameters are used;
+        # anything else sent beside request_uri is ignored, never merged.
         if not uri.startswith(REQUEST_URI_PREFIX):
             raise InvalidRequestURI("unknown request_uri")
         record = cast("Artefact | None", (yield _Get(digest(uri[len(REQUEST_URI_PREFIX) :]))))
@@ -393,8 +395,8 @@ class _Core:
 
     # -------------------------------------------------------------- PAR
 
-    def _par_flow(self, request: Request, certificate: object) -> _Flow[Response]:
-        now = self._now(None)
+    def _par_flow(self, request: Request, certificate: object, now_in: object) -> _Flow[Response]:
+        now = self._now(now_in)
         try:
             form = self._form(request)
             authenticated = yield from self._authenticate(request, form, now, certificate)
@@ -433,8 +435,10 @@ class _Core:
 
     # -------------------------------------------------------------- device flow
 
-    def _device_flow(self, request: Request, certificate: object) -> _Flow[Response]:
-        now = self._now(None)
+    def _device_flow(
+        self, request: Request, certificate: object, now_in: object
+    ) -> _Flow[Response]:
+        now = self._now(now_in)
         try:
             form = self._form(request)
             authenticated = yield from self._authenticate(request, form, now, certificate)
@@ -540,8 +544,10 @@ class _Core:
             return digest("jti:" + jti) if isinstance(jti, str) else digest(token)
         return digest(token)
 
-    def _revocation_flow(self, request: Request, certificate: object) -> _Flow[Response]:
-        now = self._now(None)
+    def _revocation_flow(
+        self, request: Request, certificate: object, now_in: object
+    ) -> _Flow[Response]:
+        now = self._now(now_in)
         try:
             form = self._form(request)
             authenticated = yield from self._authenticate(request, form, now, certificate)
@@ -559,8 +565,10 @@ class _Core:
                 return ok
         return ok
 
-    def _introspection_flow(self, request: Request, certificate: object) -> _Flow[Response]:
-        now = self._now(None)
+    def _introspection_flow(
+        self, request: Request, certificate: object, now_in: object
+    ) -> _Flow[Response]:
+        now = self._now(now_in)
         try:
             form = self._form(request)
             yield from self._authenticate(request, form, now, certificate)
@@ -785,8 +793,14 @@ class AuthorizationServer(_Core):
         except StoreError as exc:
             return _server_error(exc)
 
-    def begin_authorization(self, request: Request) -> g.PendingAuthorization | Response:
+    def begin_authorization(
+        self, request: Request, *, now: dt.datetime | float | None = None
+    ) -> g.PendingAuthorization | Response:
         """Validate an authorization request (RFC 6749 section 4.1.1, RFC 9126 section 4).
+
+        Args:
+            request: The HTTP request (GET with a query, or a form POST).
+            now: The current time (default: the server's clock).
 
         Returns:
             A :class:`PendingAuthorization` to show the consent page for, or the error
@@ -795,7 +809,7 @@ class AuthorizationServer(_Core):
             with ``error``, ``state`` and ``iss``.
         """
         try:
-            return self._run(self._begin_flow(request))
+            return self._run(self._begin_flow(request, now))
         except StoreError as exc:
             return _server_error(exc)
 
@@ -829,15 +843,17 @@ class AuthorizationServer(_Core):
         client_certificate: x509.Certificate | ClientIdentity | None = None,
         now: dt.datetime | float | None = None,
     ) -> Response:
-        """The token endpoint (RFC 6749 section 3.2; grants: code, refresh, client
-        credentials, device code).
+        """The token endpoint (RFC 6749 section 3.2).
+
+        Grants: ``authorization_code``, ``refresh_token``, ``client_credentials`` and the
+        RFC 8628 device code.
 
         Args:
             request: The HTTP request.
             client_certificate: The TLS client certificate (verified by the TLS layer for
                 ``tls_client_auth``); tokens are then bound with ``cnf.x5t#S256``.
             now: The current time (default: the clock).
-        """  # noqa: D205
+        """
         return self._respond(self._token_flow(request, now, client_certificate))
 
     def par_endpoint(
@@ -845,20 +861,34 @@ class AuthorizationServer(_Core):
         request: Request,
         *,
         client_certificate: x509.Certificate | ClientIdentity | None = None,
+        now: dt.datetime | float | None = None,
     ) -> Response:
-        """The pushed authorization request endpoint (RFC 9126 section 2): 201 with a
-        single-use, short-lived ``request_uri`` bound to the client.
-        """  # noqa: D205
-        return self._respond(self._par_flow(request, client_certificate))
+        """The pushed authorization request endpoint (RFC 9126 section 2).
+
+        Answers 201 with a single-use, short-lived ``request_uri`` bound to the client.
+
+        Args:
+            request: The HTTP request.
+            client_certificate: The TLS client certificate, for the RFC 8705 methods.
+            now: The current time (default: the server's clock).
+        """
+        return self._respond(self._par_flow(request, client_certificate, now))
 
     def device_authorization_endpoint(
         self,
         request: Request,
         *,
         client_certificate: x509.Certificate | ClientIdentity | None = None,
+        now: dt.datetime | float | None = None,
     ) -> Response:
-        """The device authorization endpoint (RFC 8628 section 3.1-3.2)."""
-        return self._respond(self._device_flow(request, client_certificate))
+        """The device authorization endpoint (RFC 8628 sections 3.1-3.2).
+
+        Args:
+            request: The HTTP request.
+            client_certificate: The TLS client certificate, for the RFC 8705 methods.
+            now: The current time (default: the server's clock).
+        """
+        return self._respond(self._device_flow(request, client_certificate, now))
 
     def complete_device_authorization(
         self,
@@ -897,22 +927,38 @@ class AuthorizationServer(_Core):
         request: Request,
         *,
         client_certificate: x509.Certificate | ClientIdentity | None = None,
+        now: dt.datetime | float | None = None,
     ) -> Response:
-        """Token revocation (RFC 7009): 200 for anything, revoking only this client's tokens;
-        a refresh token revokes its whole family.
-        """  # noqa: D205
-        return self._respond(self._revocation_flow(request, client_certificate))
+        """Token revocation (RFC 7009).
+
+        Answers 200 for anything and revokes only the calling client's tokens; a refresh
+        token revokes its whole family (section 2.1).
+
+        Args:
+            request: The HTTP request.
+            client_certificate: The TLS client certificate, for the RFC 8705 methods.
+            now: The current time (default: the server's clock).
+        """
+        return self._respond(self._revocation_flow(request, client_certificate, now))
 
     def introspection_endpoint(
         self,
         request: Request,
         *,
         client_certificate: x509.Certificate | ClientIdentity | None = None,
+        now: dt.datetime | float | None = None,
     ) -> Response:
-        """Token introspection (RFC 7662), client-authenticated; ``{"active": false}`` for
-        anything unknown, expired or revoked (JWT access tokens by their ``jti``).
-        """  # noqa: D205
-        return self._respond(self._introspection_flow(request, client_certificate))
+        """Token introspection (RFC 7662), for authenticated clients.
+
+        Answers exactly ``{"active": false}`` for anything unknown, expired or revoked; JWT
+        access tokens are looked up by their ``jti``.
+
+        Args:
+            request: The HTTP request.
+            client_certificate: The TLS client certificate, for the RFC 8705 methods.
+            now: The current time (default: the server's clock).
+        """
+        return self._respond(self._introspection_flow(request, client_certificate, now))
 
     def metadata(self) -> Response:
         """Authorization server metadata (RFC 8414 section 2)."""
@@ -987,10 +1033,12 @@ class AsyncAuthorizationServer(_Core):
         except StoreError as exc:
             return _server_error(exc)
 
-    async def begin_authorization(self, request: Request) -> g.PendingAuthorization | Response:
+    async def begin_authorization(
+        self, request: Request, *, now: dt.datetime | float | None = None
+    ) -> g.PendingAuthorization | Response:
         """See :meth:`AuthorizationServer.begin_authorization`."""
         try:
-            return await self._run(self._begin_flow(request))
+            return await self._run(self._begin_flow(request, now))
         except StoreError as exc:
             return _server_error(exc)
 
@@ -1021,18 +1069,20 @@ class AsyncAuthorizationServer(_Core):
         request: Request,
         *,
         client_certificate: x509.Certificate | ClientIdentity | None = None,
+        now: dt.datetime | float | None = None,
     ) -> Response:
         """See :meth:`AuthorizationServer.par_endpoint`."""
-        return await self._respond(self._par_flow(request, client_certificate))
+        return await self._respond(self._par_flow(request, client_certificate, now))
 
     async def device_authorization_endpoint(
         self,
         request: Request,
         *,
         client_certificate: x509.Certificate | ClientIdentity | None = None,
+        now: dt.datetime | float | None = None,
     ) -> Response:
         """See :meth:`AuthorizationServer.device_authorization_endpoint`."""
-        return await self._respond(self._device_flow(request, client_certificate))
+        return await self._respond(self._device_flow(request, client_certificate, now))
 
     async def complete_device_authorization(
         self,
@@ -1054,18 +1104,20 @@ class AsyncAuthorizationServer(_Core):
         request: Request,
         *,
         client_certificate: x509.Certificate | ClientIdentity | None = None,
+        now: dt.datetime | float | None = None,
     ) -> Response:
         """See :meth:`AuthorizationServer.revocation_endpoint`."""
-        return await self._respond(self._revocation_flow(request, client_certificate))
+        return await self._respond(self._revocation_flow(request, client_certificate, now))
 
     async def introspection_endpoint(
         self,
         request: Request,
         *,
         client_certificate: x509.Certificate | ClientIdentity | None = None,
+        now: dt.datetime | float | None = None,
     ) -> Response:
         """See :meth:`AuthorizationServer.introspection_endpoint`."""
-        return await self._respond(self._introspection_flow(request, client_certificate))
+        return await self._respond(self._introspection_flow(request, client_certificate, now))
 
     def metadata(self) -> Response:
         """Authorization server metadata (RFC 8414 section 2)."""

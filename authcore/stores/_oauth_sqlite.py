@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OAUTH_SCHEMA",
+    "AsyncSQLiteClientStore",
     "AsyncSQLiteGrantStore",
     "SQLiteClientStore",
     "SQLiteGrantStore",
@@ -284,6 +285,22 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+class AsyncSQLiteClientStore:
+    """The ``async`` face of a :class:`SQLiteClientStore`: each call runs in a worker thread.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, sync: SQLiteClientStore) -> None:
+        self.sync: SQLiteClientStore = sync
+
+    async def get(self, client_id: str) -> ClientRecord | None:
+        """Return the client registered as ``client_id``, or ``None``."""
+        return await asyncio.to_thread(self.sync.get, client_id)
 
 
 class AsyncSQLiteGrantStore:

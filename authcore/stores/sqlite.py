@@ -27,6 +27,7 @@ from authcore.onetime import check_key, check_times
 from authcore.ratelimit import GCRA
 from authcore.stores._oauth_sqlite import (
     OAUTH_SCHEMA,
+    AsyncSQLiteClientStore,
     AsyncSQLiteGrantStore,
     SQLiteClientStore,
     SQLiteGrantStore,
@@ -43,6 +44,7 @@ __all__ = [
     "OAUTH_SCHEMA",
     "ONE_TIME_SCHEMA",
     "RATE_LIMIT_SCHEMA",
+    "AsyncSQLiteClientStore",
     "AsyncSQLiteGrantStore",
     "SQLiteClientStore",
     "SQLiteGrantStore",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import multiprocessing
@@ -14,11 +15,13 @@ from authcore._sqlite import SQLiteDatabase
 from authcore.errors import StoreError
 from authcore.oauth import (
     AccessToken,
+    AsyncAuthorizationServer,
     AuthorizationCode,
     ClientRecord,
     Family,
     GrantStore,
     Insert,
+    PendingAuthorization,
     Policy,
     RevokeFamily,
     SaveFamily,
@@ -29,9 +32,27 @@ from authcore.oauth import (
     lifecycle,
 )
 from authcore.stores.memory import MemoryGrantStore
-from authcore.stores.sqlite import OAUTH_SCHEMA, SQLiteClientStore, SQLiteGrantStore
+from authcore.stores.sqlite import (
+    OAUTH_SCHEMA,
+    AsyncSQLiteClientStore,
+    AsyncSQLiteGrantStore,
+    SQLiteClientStore,
+    SQLiteGrantStore,
+)
 
-from .helpers import CLIENTS, body, get_code, make_env, redeem, refresh, tokens
+from .helpers import (
+    CLIENTS,
+    TOKEN_URL,
+    authorize_request,
+    body,
+    code_params,
+    get_code,
+    make_env,
+    post,
+    redeem,
+    refresh,
+    tokens,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -276,3 +297,31 @@ def test_processes_exactly_one_wins(kind: str, tmp_path: Path) -> None:
             process.join(timeout=60)
             assert process.exitcode == 0
         assert sorted(results) == [200] + [400] * (PROCESSES - 1)
+
+
+def test_async_server_over_sqlite(tmp_path: Path) -> None:
+    """The async faces of the SQLite stores serve AsyncAuthorizationServer."""
+    path = tmp_path / "async.db"
+    clients = SQLiteClientStore(path)
+    for metadata in CLIENTS.values():
+        clients.add(ClientRecord.from_metadata(metadata))
+    sync = make_env()
+    server = AsyncAuthorizationServer(
+        issuer=sync.server.issuer,
+        clients=AsyncSQLiteClientStore(clients),
+        store=AsyncSQLiteGrantStore(SQLiteGrantStore(path)),
+        keys=sync.server.keys,
+        policy=sync.server.policy,
+        clock=sync.clock,
+    )
+
+    async def flow() -> int:
+        pending = await server.begin_authorization(authorize_request(**code_params()))
+        assert isinstance(pending, PendingAuthorization)
+        response = await server.complete_authorization(pending, subject="u")
+        assert response.status == 302
+        return (
+            await server.token_endpoint(post(TOKEN_URL, {"grant_type": "client_credentials"}))
+        ).status
+
+    assert asyncio.run(flow()) == 200
