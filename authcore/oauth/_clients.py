@@ -55,6 +55,7 @@ __all__ = [
     "ASSERTION_TYPE",
     "AUTH_METHODS",
     "MAX_ASSERTION_LIFETIME",
+    "MIN_SECRET_LENGTH",
     "AuthenticatedClient",
     "ClientRecord",
     "authenticate_client",
@@ -71,6 +72,9 @@ AUTH_METHODS: Final = (
     "self_signed_tls_client_auth",
     "none",
 )
+MIN_SECRET_LENGTH: Final = 32
+"""The shortest client secret accepted: it is stored as an unsalted SHA-256 digest, which is
+safe only for high-entropy values (:func:`generate_client_secret` gives 43 characters)."""
 MAX_ASSERTION_LIFETIME: Final = 600
 """The furthest in the future a client assertion's ``exp`` may be, in seconds."""
 
@@ -281,6 +285,11 @@ def _from_metadata(metadata: Mapping[str, object]) -> ClientRecord:
     tls = None
     if method == "tls_client_auth":
         tls = TlsClientAuth.from_metadata(metadata)
+    if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"client_secret must have at least {MIN_SECRET_LENGTH} characters "
+            "(use generate_client_secret())"
+        )
     hmac_key = None
     if method == "client_secret_jwt" and secret is not None:
         hmac_key = JWK.from_secret(secret.encode(), alg=signing_alg or "HS256")

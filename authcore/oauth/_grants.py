@@ -406,7 +406,8 @@ def validate_authorization(
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method")
     if challenge is None:
-        if policy.require_pkce or method is not None:
+        # RFC 9700 section 2.1.1: public clients always use PKCE, whatever the policy.
+        if policy.require_pkce or client.is_public or method is not None:
             raise InvalidRequest("code_challenge is required (PKCE S256)")
     else:
         challenge, method = pkce.check_challenge(

@@ -38,21 +38,21 @@ HS_SECRET = "hs-secret-of-32-bytes-or-more-000000"
 CLIENTS: dict[str, dict[str, object]] = {
     "web": {
         "client_id": "web",
-        "client_secret": "web-secret",
+        "client_secret": "web-secret-0123456789abcdefghijklmnop",
         "redirect_uris": ["https://app.example/cb"],
         "grant_types": ALL_GRANTS,
         "scope": "read write",
     },
     "web2": {
         "client_id": "web2",
-        "client_secret": "web2-secret",
+        "client_secret": "web2-secret-0123456789abcdefghijklmnop",
         "redirect_uris": ["https://app.example/cb", "https://app.example/other"],
         "grant_types": ALL_GRANTS,
         "scope": "read write",
     },
     "post": {
         "client_id": "post",
-        "client_secret": "post secret/with+odd:chars",
+        "client_secret": "post secret/with+odd:chars-0123456789",
         "token_endpoint_auth_method": "client_secret_post",
         "redirect_uris": ["https://post.example/cb"],
         "grant_types": ALL_GRANTS,
@@ -136,7 +136,10 @@ def basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(raw.encode()).decode()
 
 
-SECRETS = {"web": "web-secret", "web2": "web2-secret"}
+SECRETS = {
+    "web": "web-secret-0123456789abcdefghijklmnop",
+    "web2": "web2-secret-0123456789abcdefghijklmnop",
+}
 
 
 def post(

@@ -80,7 +80,7 @@ def test_loopback_exception_is_for_native_clients_only() -> None:
         extra={
             "loop": {
                 "client_id": "loop",
-                "client_secret": "s",
+                "client_secret": "s" * 32,
                 "redirect_uris": ["http://127.0.0.1:8000/cb"],
                 "scope": "read",
             }
@@ -101,7 +101,7 @@ def test_redirect_uri_scheme_and_fragment_rules() -> None:
     ):
         with pytest.raises(ConfigurationError):
             ClientRecord.from_metadata(
-                {"client_id": "c", "client_secret": "s", "redirect_uris": [uri]}
+                {"client_id": "c", "client_secret": "s" * 32, "redirect_uris": [uri]}
             )
     assert _not_redirected(_begin(redirect_uri="https://app.example/cb#x"))
 
@@ -156,7 +156,7 @@ def test_unauthorized_client_redirects() -> None:
         extra={
             "cc": {
                 "client_id": "cc",
-                "client_secret": "s",
+                "client_secret": "s" * 32,
                 "redirect_uris": ["https://app.example/cb"],
                 "grant_types": ["client_credentials"],
                 "scope": "read",
@@ -285,3 +285,19 @@ def test_policy_refuses_long_code_lifetime() -> None:
     """A code lifetime above 10 minutes is a configuration error (RFC 6749 4.1.2)."""
     with pytest.raises(ConfigurationError):
         Policy(code_lifetime=601)
+
+
+def test_public_clients_need_pkce_even_when_policy_allows_without() -> None:
+    """With require_pkce off, confidential clients may skip PKCE; public clients never."""
+    env = make_env(policy=Policy(scopes=("read", "write"), require_pkce=False))
+    spa = env.server.begin_authorization(
+        authorize_request(
+            **code_params("spa", code_challenge="<omit>", code_challenge_method="<omit>")
+        )
+    )
+    assert isinstance(spa, Response)
+    assert location_params(spa)["error"] == "invalid_request"
+    web = env.server.begin_authorization(
+        authorize_request(**code_params(code_challenge="<omit>", code_challenge_method="<omit>"))
+    )
+    assert isinstance(web, PendingAuthorization)

@@ -14,7 +14,7 @@ from authcore.errors import ConfigurationError
 from authcore.http import Request, Response
 from authcore.jose import JWK, jwt
 from authcore.mtls import thumbprint
-from authcore.oauth import ClientRecord, _clients
+from authcore.oauth import ClientRecord, _clients, generate_client_secret
 from tests.mtls._pki import make_self_signed_leaf
 
 from .helpers import (
@@ -63,7 +63,9 @@ def _status_error(response: Response) -> tuple[int, str]:
 def test_one_method_per_request() -> None:
     """Basic plus a body secret, or an assertion plus a secret, is invalid_request (3.5.1)."""
     env = make_env()
-    both = post(TOKEN_URL, {**CC, "client_secret": "web-secret"}, client="web")
+    both = post(
+        TOKEN_URL, {**CC, "client_secret": "web-secret-0123456789abcdefghijklmnop"}, client="web"
+    )
     assert _status_error(env.server.token_endpoint(both)) == (400, "invalid_request")
     mixed = _with_assertion(_assertion(CLIENT_KEY), client_secret="x")
     assert _status_error(env.server.token_endpoint(mixed)) == (400, "invalid_request")
@@ -86,7 +88,7 @@ def test_failed_basic_is_401_with_challenge() -> None:
 
 def test_basic_credentials_are_url_decoded() -> None:
     """Basic credentials are form-urlencoded before base64 (RFC 6749 2.3.1) (3.5.3)."""
-    odd = "s3cret: with spaces+plus/slash%"
+    odd = "s3cret: with spaces+plus/slash%-0123456789"
     env = make_env(
         extra={
             "odd id": {
@@ -122,10 +124,12 @@ def test_registered_method_only() -> None:
         "invalid_client"
     )
     post_as_basic = _form(
-        CC, headers={"Authorization": basic("post", "post secret/with+odd:chars")}
+        CC, headers={"Authorization": basic("post", "post secret/with+odd:chars-0123456789")}
     )
     assert env.server.token_endpoint(post_as_basic).status == 401
-    as_post = _form({**CC, "client_id": "post", "client_secret": "post secret/with+odd:chars"})
+    as_post = _form(
+        {**CC, "client_id": "post", "client_secret": "post secret/with+odd:chars-0123456789"}
+    )
     assert env.server.token_endpoint(as_post).status == 200
 
 
@@ -260,11 +264,15 @@ def test_self_signed_tls_client_auth() -> None:
 def test_client_records_from_metadata() -> None:
     """RFC 7591 names build a record; the secret is stored as a digest only."""
     record = ClientRecord.from_metadata(
-        {"client_id": "c", "client_secret": "top-secret", "redirect_uris": ["https://c/cb"]}
+        {
+            "client_id": "c",
+            "client_secret": "top-secret-0123456789abcdefghijklmnop",
+            "redirect_uris": ["https://c/cb"],
+        }
     )
     assert record.client_secret_digest is not None
-    assert "top-secret" not in repr(record)
-    assert "top-secret" not in record.client_secret_digest
+    assert "top-secret-0123456789abcdefghijklmnop" not in repr(record)
+    assert "top-secret-0123456789abcdefghijklmnop" not in record.client_secret_digest
     with pytest.raises(ConfigurationError):
         ClientRecord.from_metadata({"client_id": "c", "unknown_field": 1})
     with pytest.raises(ConfigurationError):
@@ -273,3 +281,13 @@ def test_client_records_from_metadata() -> None:
         )
     with pytest.raises(ConfigurationError):
         ClientRecord.from_metadata({"client_id": "c", "grant_types": ["password"]})
+
+
+def test_short_client_secrets_are_refused() -> None:
+    """Secrets are stored as SHA-256 digests, so low-entropy ones are refused at setup."""
+    with pytest.raises(ConfigurationError):
+        ClientRecord.from_metadata({"client_id": "c", "client_secret": "hunter2"})
+    secret = generate_client_secret()
+    assert len(secret) == 43
+    record = ClientRecord.from_metadata({"client_id": "c", "client_secret": secret})
+    assert record.client_secret_digest is not None
