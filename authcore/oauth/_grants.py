@@ -18,9 +18,11 @@ import urllib.parse
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, cast
 
+from authcore.clock import as_datetime
 from authcore.errors import (
     AccessDenied,
     AuthorizationPending,
+    ConfigurationError,
     DeviceCodeExpired,
     InvalidGrant,
     InvalidRedirectURI,
@@ -139,9 +141,7 @@ class Policy:
     user_code_attempts: int = 5
 
     def __post_init__(self) -> None:
-        from authcore.errors import ConfigurationError  # noqa: PLC0415
-
-        problems = []
+        problems: list[str] = []
         if not 1 <= self.code_lifetime <= MAX_CODE_LIFETIME:
             problems.append("code_lifetime must be 1..600 seconds (RFC 6749 section 4.1.2)")
         for name in (
@@ -464,8 +464,6 @@ def issue_tokens(
     cnf = dict(family.cnf)
     if policy.access_token_format is TokenFormat.JWT:
         if ctx.keys is None:
-            from authcore.errors import ConfigurationError  # noqa: PLC0415
-
             raise ConfigurationError("JWT access tokens need a KeyRing (keys=)")
         claims: dict[str, object] = {
             "iss": ctx.issuer,
@@ -480,8 +478,6 @@ def issue_tokens(
             claims["scope"] = " ".join(scope)
         if cnf:
             claims["cnf"] = cnf
-        from authcore.clock import as_datetime  # noqa: PLC0415
-
         token = ctx.keys.sign_jwt(claims, headers={"typ": "at+jwt"}, now=as_datetime(now))
         key = digest("jti:" + ctx.randoms.jti)
     else:

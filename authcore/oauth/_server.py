@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final, TypeVar, cast
 from authcore._encoding import json_dumps
 from authcore.clock import Clock, SystemClock, as_datetime, as_unix
 from authcore.errors import (
+    AccessDenied,
     AuthcoreError,
     AuthorizationTargetError,
     ConfigurationError,
@@ -31,6 +32,7 @@ from authcore.errors import (
     RateLimited,
     StoreError,
     TemporarilyUnavailable,
+    UnauthorizedClient,
     VerificationError,
 )
 from authcore.http import Headers, Request, Response
@@ -57,6 +59,7 @@ from authcore.oauth._model import (
     PushedRequest,
     RefreshToken,
     RevokeFamily,
+    TokenFormat,
     UserCode,
     digest,
 )
@@ -172,8 +175,6 @@ class _Core:
         rate_limits: RateLimitStore | None = None,
         clock: Clock | None = None,
     ) -> None:
-        from authcore.oauth._model import TokenFormat  # noqa: PLC0415
-
         given: object = issuer  # untyped callers pass anything
         parts = urllib.parse.urlsplit(issuer) if isinstance(given, str) else None
         if parts is None or parts.scheme not in {"https", "http"} or parts.query or parts.fragment:
@@ -251,7 +252,9 @@ class _Core:
         authenticated = authenticate_client(
             client,
             attempt=attempt,
-            audiences=(self.endpoints.token, self.issuer, request.url.split("?", 1)[0]),
+            # Configured URLs only: the request's own URL comes from a Host header the
+            # peer controls, and would accept assertions made for another server.
+            audiences=(self.endpoints.token, self.issuer),
             now=now,
             certificate=cast("x509.Certificate | ClientIdentity | None", certificate),
         )
@@ -374,8 +377,6 @@ class _Core:
         now = self._now(now_in)
         target = g.ValidatedRedirect(pending.redirect_uri, pending.state)
         if not approved:
-            from authcore.errors import AccessDenied  # noqa: PLC0415
-
             return g.redirect_error(
                 target, AccessDenied("the user denied the request"), issuer=self.issuer
             )
@@ -444,8 +445,6 @@ class _Core:
             authenticated = yield from self._authenticate(request, form, now, certificate)
             client = authenticated.record
             if g.DEVICE_GRANT not in client.grant_types:
-                from authcore.errors import UnauthorizedClient  # noqa: PLC0415
-
                 raise UnauthorizedClient("client may not use the device grant")
             scope = g.choose_scope(g.parse_scope(form.get("scope")), client, self.policy)
             resource = g.parse_resource(form.get("resource"), self.policy)

@@ -291,3 +291,12 @@ def test_short_client_secrets_are_refused() -> None:
     assert len(secret) == 43
     record = ClientRecord.from_metadata({"client_id": "c", "client_secret": secret})
     assert record.client_secret_digest is not None
+
+
+def test_assertion_audience_is_not_taken_from_the_request_url() -> None:
+    """An assertion made for another server is refused even if the Host header names it."""
+    env = make_env()
+    elsewhere = "https://other-as.example/token"
+    request = _with_assertion(_assertion(CLIENT_KEY, aud=elsewhere, jti="host-header"))
+    spoofed = Request(method="POST", url=elsewhere, headers=request.headers, body=request.body)
+    assert _status_error(env.server.token_endpoint(spoofed))[1] == "invalid_client"
