@@ -570,7 +570,11 @@ class _Core:
         now = self._now(now_in)
         try:
             form = self._form(request)
-            yield from self._authenticate(request, form, now, certificate)
+            authenticated = yield from self._authenticate(request, form, now, certificate)
+            if authenticated.record.is_public:
+                # RFC 7662 section 4: a client_id alone proves nothing, and an open
+                # introspection endpoint tells token thieves which tokens still work.
+                raise InvalidClient("public clients cannot use introspection")
             token = form.get("token")
             if token is None:
                 raise InvalidRequest("token is missing")

@@ -289,3 +289,14 @@ def test_wrong_method_and_content_type() -> None:
         body=b'{"grant_type": "client_credentials"}',
     )
     assert body(env.server.token_endpoint(as_json))["error"] == "invalid_request"
+
+
+def test_public_clients_cannot_introspect() -> None:
+    """A client_id alone does not open the introspection endpoint (RFC 7662 section 4)."""
+    env = make_env()
+    access = tokens(env)["access_token"]
+    response = env.server.introspection_endpoint(
+        post(ISSUER + "/introspect", {"token": access, "client_id": "spa"}, client=None)
+    )
+    assert response.status == 400
+    assert body(response)["error"] == "invalid_client"
