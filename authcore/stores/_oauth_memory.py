@@ -121,6 +121,22 @@ class MemoryGrantStore:
             self._families.update(families)
             return True
 
+    def purge(self, *, before: float) -> int:
+        """Delete records whose ``expires_at`` is before ``before`` (UNIX seconds).
+
+        Keep a margin: a code deleted too early turns a replay into "unknown code", which
+        no longer revokes the grant.  Families are kept (they are small and a revoked one
+        must stay revoked).
+
+        Returns:
+            How many records were deleted.
+        """
+        with self._lock:
+            stale = [k for k, r in self._records.items() if r.expires_at < before]
+            for key in stale:
+                del self._records[key]
+        return len(stale)
+
 
 def revoked_family(current: Family | None, effect: RevokeFamily) -> Family:
     """The family after :class:`RevokeFamily`: revoked, or a revoked tombstone."""

@@ -325,3 +325,14 @@ def test_async_server_over_sqlite(tmp_path: Path) -> None:
         ).status
 
     assert asyncio.run(flow()) == 200
+
+
+def test_purge_deletes_only_expired_records(store: GrantStore) -> None:
+    """purge(before=) drops records that expired before the cut-off and keeps the rest."""
+    assert isinstance(store, (MemoryGrantStore, SQLiteGrantStore))
+    store.apply([Insert(record=_code("old")), Insert(record=_code("new"))])
+    fresh = dataclasses.replace(_code("later"), expires_at=500.0)
+    store.apply([Insert(record=fresh)])
+    assert store.purge(before=100.0) == 2
+    assert store.get("old") is None
+    assert store.get("later") == fresh
