@@ -156,6 +156,16 @@ class Policy:
             value: object = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 problems.append(f"{name} must be an int >= 1")
+        idle: object = self.refresh_idle_lifetime
+        if idle is not None and (isinstance(idle, bool) or not isinstance(idle, int) or idle < 1):
+            problems.append("refresh_idle_lifetime must be None or an int >= 1")
+        for name in ("scopes", "default_scope", "resources", "default_audience"):
+            items: object = getattr(self, name)
+            if not isinstance(items, tuple) or not all(isinstance(i, str) and i for i in items):
+                problems.append(f"{name} must be a tuple of non-empty strings")
+        format_: object = self.access_token_format
+        if not isinstance(format_, TokenFormat):
+            problems.append("access_token_format must be a TokenFormat")
         if problems:
             raise ConfigurationError(errors=tuple(problems))
 
@@ -970,12 +980,6 @@ def new_code(
         issued_at=ctx.now,
         expires_at=ctx.now + ctx.policy.code_lifetime,
     )
-
-
-def format_user_code(raw: bytes) -> str:
-    """Turn 8 random bytes into ``XXXX-XXXX`` over :data:`USER_CODE_ALPHABET`."""
-    letters = [USER_CODE_ALPHABET[b % len(USER_CODE_ALPHABET)] for b in raw[:8]]
-    return "".join(letters[:4]) + "-" + "".join(letters[4:])
 
 
 def normalize_user_code(text: str) -> str:

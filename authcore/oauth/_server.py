@@ -9,13 +9,13 @@ draws random values, decides, applies, and on a conflict reloads and decides onc
 
 from __future__ import annotations
 
-import secrets
+import os
 import urllib.parse
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar, cast
 
-from authcore._encoding import json_dumps
+from authcore._encoding import b64url_encode, json_dumps
 from authcore.clock import Clock, SystemClock, as_datetime, as_unix
 from authcore.errors import (
     AccessDenied,
@@ -79,6 +79,9 @@ __all__ = ["AsyncAuthorizationServer", "AuthorizationServer", "Endpoints"]
 _T = TypeVar("_T")
 REQUEST_URI_PREFIX: Final = "urn:ietf:params:oauth:request_uri:"
 _JTI_PREFIX: Final = "oauth-client-jti:"
+_RANDOM_BYTES: Final = 192 + 32
+"""Four 256-bit secrets, two 128-bit ids, one 256-bit reference, and user-code material."""
+_USER_CODE_LENGTH: Final = 8
 _ATTEMPTS: Final = 3
 """Decisions per request: the first, and re-decisions after a conflict reloaded the records."""
 
@@ -213,16 +216,17 @@ class _Core:
         return as_unix(self.clock.now() if now is None else now)
 
     def _randoms(self) -> g.Randoms:
-        user = "".join(secrets.choice(g.USER_CODE_ALPHABET) for _ in range(8))
+        # One read of the OS CSPRNG per decision, cut into the values it may need.
+        raw = os.urandom(_RANDOM_BYTES)
         return g.Randoms(
-            family_id=secrets.token_urlsafe(16),
-            code=secrets.token_urlsafe(32),
-            access=secrets.token_urlsafe(32),
-            refresh=secrets.token_urlsafe(32),
-            jti=secrets.token_urlsafe(16),
-            device=secrets.token_urlsafe(32),
-            user_code=user[:4] + "-" + user[4:],
-            request_ref=secrets.token_urlsafe(32),
+            family_id=b64url_encode(raw[0:16]),
+            code=b64url_encode(raw[16:48]),
+            access=b64url_encode(raw[48:80]),
+            refresh=b64url_encode(raw[80:112]),
+            jti=b64url_encode(raw[112:128]),
+            device=b64url_encode(raw[128:160]),
+            request_ref=b64url_encode(raw[160:192]),
+            user_code=_user_code(raw[192:]),
         )
 
     def _issuer_ctx(self, now: float) -> g.Issuer:
@@ -640,6 +644,22 @@ class _Core:
         if self.keys is None:
             return {"keys": []}
         return dict(self.keys.jwks(now=as_datetime(self._now(None))))
+
+
+def _user_code(raw: bytes) -> str:
+    """``XXXX-XXXX`` over the 20-letter alphabet, by rejection sampling (no modulo bias).
+
+    Bytes of 240 and above are skipped (240 is the largest multiple of 20 below 256); 32
+    bytes leave fewer than 8 usable with probability far below 2**-100, and then fresh
+    bytes are read.
+    """
+    alphabet = g.USER_CODE_ALPHABET
+    size = len(alphabet)
+    limit = 256 - 256 % size
+    letters = [alphabet[b % size] for b in raw if b < limit]
+    while len(letters) < _USER_CODE_LENGTH:  # pragma: no cover - probability below 2**-100
+        letters += [alphabet[b % size] for b in os.urandom(8) if b < limit]
+    return "".join(letters[:4]) + "-" + "".join(letters[4:_USER_CODE_LENGTH])
 
 
 def _revocation_effects(record: Artefact | None, client_id: str, now: float) -> tuple[Effect, ...]:

@@ -301,3 +301,15 @@ def test_public_clients_need_pkce_even_when_policy_allows_without() -> None:
         authorize_request(**code_params(code_challenge="<omit>", code_challenge_method="<omit>"))
     )
     assert isinstance(web, PendingAuthorization)
+
+
+def test_policy_reports_every_problem() -> None:
+    """Policy refuses bad values at setup and lists them all."""
+    with pytest.raises(ConfigurationError) as caught:
+        Policy(
+            access_token_lifetime=0,
+            refresh_idle_lifetime=-1,
+            scopes=["read"],  # type: ignore[arg-type]
+            access_token_format="jwt",  # type: ignore[arg-type]
+        )
+    assert len(caught.value.errors) == 4

@@ -9,6 +9,7 @@ import pytest
 
 from authcore.errors import InvalidGrant, RateLimited
 from authcore.oauth import DeviceCode, lifecycle
+from authcore.oauth._server import _user_code
 
 from .helpers import DEVICE, ISSUER, TOKEN_URL, Env, body, make_env, post
 
@@ -165,3 +166,9 @@ def test_rfc8628_token_request_fixture_parses() -> None:
     env = make_env()
     response = _poll(env, "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS")
     assert _error(response) == "invalid_grant"
+
+
+def test_user_code_sampling_has_no_modulo_bias() -> None:
+    """Bytes of 240 and above are skipped, so each letter is equally likely."""
+    assert _user_code(bytes([255, 240] * 4 + list(range(8)))) == "BCDF-GHJK"
+    assert _user_code(bytes([20, 39, 219, 0, 1, 2, 3, 4])) == "BZZB-CDFG"
