@@ -13,6 +13,12 @@ from typing import TYPE_CHECKING, Final
 from authcore.apikeys import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
+from authcore.stores._oauth_memory import (
+    AsyncMemoryClientStore,
+    AsyncMemoryGrantStore,
+    MemoryClientStore,
+    MemoryGrantStore,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -21,7 +27,15 @@ if TYPE_CHECKING:
     from authcore.clock import Instant
     from authcore.ratelimit import GCRA, Decision
 
-__all__ = ["MemoryKeyStore", "MemoryOneTimeStore", "MemoryRateLimitStore"]
+__all__ = [
+    "AsyncMemoryClientStore",
+    "AsyncMemoryGrantStore",
+    "MemoryClientStore",
+    "MemoryGrantStore",
+    "MemoryKeyStore",
+    "MemoryOneTimeStore",
+    "MemoryRateLimitStore",
+]
 
 _PRUNE_EVERY: Final = 1024
 DEFAULT_MAX_ENTRIES: Final = 1_000_000

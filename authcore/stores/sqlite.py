@@ -43,6 +43,13 @@ from authcore.apikeys import KeyRecord, KeyStatus
 from authcore.errors import AuthcoreError, ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 from authcore.ratelimit import GCRA
+from authcore.stores._oauth_sqlite import (
+    OAUTH_SCHEMA,
+    AsyncSQLiteClientStore,
+    AsyncSQLiteGrantStore,
+    SQLiteClientStore,
+    SQLiteGrantStore,
+)
 
 if TYPE_CHECKING:
     import os
@@ -54,10 +61,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEYS_SCHEMA",
+    "OAUTH_SCHEMA",
     "ONE_TIME_SCHEMA",
     "RATE_LIMIT_SCHEMA",
+    "AsyncSQLiteClientStore",
+    "AsyncSQLiteGrantStore",
     "Migration",
+    "SQLiteClientStore",
     "SQLiteDatabase",
+    "SQLiteGrantStore",
     "SQLiteKeyStore",
     "SQLiteOneTimeStore",
     "SQLiteRateLimitStore",
