@@ -35,10 +35,9 @@ are never used to find or fetch a key.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
 from authcore.errors import (
@@ -52,6 +51,18 @@ from authcore.errors import (
     MalformedToken,
     TokenTooLarge,
     UnsupportedAlgorithm,
+)
+from authcore.jose._core import (
+    algorithm_names,
+    as_ascii,
+    check_crit,
+    check_keys,
+    check_string_members,
+    count_limit,
+    json_object,
+    parse_protected,
+    select_keys,
+    split_compact,
 )
 from authcore.jose._jwe_algs import (
     CONTENT_ENCRYPTIONS,
@@ -71,7 +82,9 @@ from authcore.jose._jwe_algs import (
     wrap_cek,
 )
 from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_material
-from authcore.jose._parsing import as_ascii, json_object, parse_protected
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
 __all__ = [
     "CONTENT_ENCRYPTION_ALGORITHMS",
@@ -121,7 +134,6 @@ RECOMMENDED_ENCRYPTIONS: Final = ("A128GCM", "A256GCM", "A128CBC-HS256", "A256CB
 # RFC 7516 section 4.1 and RFC 7518 section 4: names the sender may not set through `headers`
 # because the algorithm produces them, or the arguments carry them.
 _GENERATED: Final = frozenset({"alg", "enc", "zip", "epk", "iv", "tag"})
-_STRING_HEADERS: Final = ("kid", "typ", "cty")
 _REGISTERED: Final = frozenset(
     {
         "alg", "enc", "zip", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty",
@@ -199,29 +211,6 @@ class _Policy:
 # ----------------------------------------------------------------------------- shared helpers
 
 
-def _names(value: object, what: str, registry: Collection[str]) -> frozenset[str]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ConfigurationError(f"{what} must be a list of names, e.g. ['A256GCM']")
-    try:
-        names = frozenset(value)
-    except TypeError:
-        raise ConfigurationError(f"{what} must contain strings") from None
-    if not names:
-        raise ConfigurationError(f"{what} is empty: name the algorithms you accept")
-    for name in names:
-        if not isinstance(name, str):
-            raise ConfigurationError(f"{what} must contain strings")
-        if name not in registry:
-            raise UnsupportedAlgorithm(f"{name[:20]!r} is not a supported JWE {what[:-1]}")
-    return names
-
-
-def _positive_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{what} must be a positive integer")
-    return value
-
-
 def _hashable(value: object) -> object:
     # Lists become tuples so a policy can be cached; strings stay as they are (and are then
     # refused by _names), anything unhashable makes the cache lookup raise TypeError.
@@ -270,29 +259,29 @@ def _build_policy(  # noqa: PLR0917 - see _policy
     p2c_min: object,
     p2c_max: object,
 ) -> _Policy:
-    low = _positive_int(p2c_min, "p2c_min")
-    high = _positive_int(p2c_max, "p2c_max")
+    low = count_limit(p2c_min, "p2c_min")
+    high = count_limit(p2c_max, "p2c_max")
     if low > high:
         raise ConfigurationError("p2c_min is larger than p2c_max")
     return _Policy(
-        algorithms=_names(algorithms, "algorithms", KEY_MANAGEMENTS),
-        encryptions=_names(encryptions, "encryptions", CONTENT_ENCRYPTIONS),
+        algorithms=algorithm_names(
+            algorithms,
+            what="algorithms",
+            registry=KEY_MANAGEMENTS,
+            example="RSA-OAEP-256",
+            kind="JWE algorithm",
+        ),
+        encryptions=algorithm_names(
+            encryptions,
+            what="encryptions",
+            registry=CONTENT_ENCRYPTIONS,
+            example="A256GCM",
+            kind="JWE encryption",
+        ),
         decompress=bool(decompress),
-        max_decompressed=_positive_int(max_decompressed, "max_decompressed"),
+        max_decompressed=count_limit(max_decompressed, "max_decompressed"),
         p2c_min=low,
         p2c_max=high,
-    )
-
-
-def _resolver(keys: object) -> JWK | KeyResolver:
-    if isinstance(keys, JWK):
-        return keys
-    if isinstance(keys, KeyResolver):
-        return keys
-    if isinstance(keys, (list, tuple)):
-        return KeySet(keys)
-    raise ConfigurationError(
-        f"keys must be a JWK, a KeySet, a list of JWK or a key resolver, not {type(keys).__name__}"
     )
 
 
@@ -340,27 +329,11 @@ def _uncached_key_problem(
 def _select_keys(
     resolver: JWK | KeyResolver, kid: str | None, alg: KeyManagement, enc: ContentEncryption
 ) -> list[JWK]:
-    if isinstance(resolver, JWK):  # one key: the KeySet rules, without building a KeySet
-        if kid is not None and resolver.kid is not None and resolver.kid != kid:
-            raise KeyNotFound("no key for this kid")
-        if _key_problem(resolver, alg, enc, private=True) is not None:
-            raise KeyNotFound(f"the key cannot decrypt {alg.name}/{enc.name}")
-        return [resolver]
-    if kid is not None:
-        key = resolver.get(kid)
-        if key is not None:
-            if _key_problem(key, alg, enc, private=True) is not None:
-                raise KeyNotFound(f"the key named by kid cannot decrypt {alg.name}/{enc.name}")
-            return [key]
-    found = [
-        key
-        for key in resolver
-        if not (kid is not None and key.kid is not None)
-        and _key_problem(key, alg, enc, private=True) is None
-    ]
-    if not found:
-        raise KeyNotFound("no key for this kid" if kid is not None else f"no key for {alg.name}")
-    return found
+    def usable(key: JWK) -> JWK | None:
+        return key if _key_problem(key, alg, enc, private=True) is None else None
+
+    found = select_keys(resolver, kid, usable, purpose=f"decrypt {alg.name}/{enc.name}")
+    return [key for key, _ in found]
 
 
 def _b64(value: object, what: str) -> bytes:
@@ -400,21 +373,6 @@ def _compact_header(
     return header, alg, enc
 
 
-def _check_crit(header: Mapping[str, Any], protected: Mapping[str, Any]) -> None:
-    if "crit" not in protected:
-        raise MalformedToken("'crit' must be in the protected header")
-    crit = protected["crit"]
-    if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
-        raise MalformedToken("'crit' must be a non-empty array of strings")
-    for name in crit:
-        if name in _REGISTERED:
-            raise MalformedToken(f"'crit' lists the registered header {name!r}")
-        if name not in header:
-            raise MalformedToken("'crit' lists a header parameter that is absent")
-    # No JWE extension is understood, so any listed one makes the token unacceptable.
-    raise MalformedToken(f"'crit' lists an unsupported extension {crit[0][:40]!r}")
-
-
 def _check_header(
     header: Mapping[str, Any], protected: Mapping[str, Any], policy: _Policy
 ) -> tuple[KeyManagement, ContentEncryption]:
@@ -429,11 +387,10 @@ def _check_header(
         raise AlgorithmNotAllowed(f"alg {alg[:20]!r} is not in the allowed algorithms")
     if enc not in policy.encryptions:
         raise AlgorithmNotAllowed(f"enc {enc[:20]!r} is not in the allowed encryptions")
-    for name in _STRING_HEADERS:
-        if name in header and not isinstance(header[name], str):
-            raise MalformedToken(f"header {name!r} must be a string")
+    check_string_members(header)
     if "crit" in header:
-        _check_crit(header, protected)
+        # No JWE extension is understood, so any listed one makes the token unacceptable.
+        check_crit(protected, understood=(), registered=_REGISTERED)
     if "zip" in header:
         _check_zip(header, protected, policy)
     return KEY_MANAGEMENTS[alg], CONTENT_ENCRYPTIONS[enc]
@@ -556,16 +513,9 @@ def decrypt(
     .. versionadded:: 0.1.0
     """
     policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
-    resolver = _resolver(keys)
+    resolver = check_keys(keys)
     raw = as_ascii(token, max_size)
-    dots = raw.count(b".")
-    if dots != 4:  # noqa: PLR2004 - five segments
-        if dots == 2:  # noqa: PLR2004
-            raise MalformedToken("three segments: a JWS is not accepted where a JWE is expected")
-        if raw.lstrip().startswith(b"{"):
-            raise MalformedToken("JSON serialization: use decrypt_json")
-        raise MalformedToken(f"a compact JWE has 5 segments, not {dots + 1}")
-    head, ek_seg, iv_seg, ct_seg, tag_seg = raw.split(b".")
+    head, ek_seg, iv_seg, ct_seg, tag_seg = split_compact(raw, 5)
     header, alg, enc = _compact_header(head, policy)
     encrypted_key = b64url_decode(ek_seg, what="encrypted key")
     iv, ct, tag = (
@@ -827,7 +777,7 @@ def decrypt_json(
     .. versionadded:: 0.1.0
     """
     policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
-    resolver = _resolver(keys)
+    resolver = check_keys(keys)
     obj = json_object(data, max_size, "JWE JSON")
     head = obj.get("protected", "")
     if not isinstance(head, str):

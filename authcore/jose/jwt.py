@@ -63,20 +63,21 @@ from authcore.errors import (
     MalformedToken,
     MissingClaim,
 )
+from authcore.jose._core import (
+    MAX_TOKEN_SIZE,
+    as_ascii,
+    as_resolver,
+    check_jws_header,
+    parse_protected,
+    protected_header,
+    signature_algorithms,
+    split_compact,
+    verification_keys,
+    verify_with,
+)
 from authcore.jose._jwa import Verifier
 from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_memo
-from authcore.jose._parsing import as_ascii, parse_protected
 from authcore.jose.denylist import Denylist, check_not_revoked, optional_denylist
-from authcore.jose.jws import (
-    MAX_TOKEN_SIZE,
-    _as_resolver,
-    _check_header,
-    _normalize_algorithms,
-    _protected_header,
-    _select_keys,
-    _split_compact,
-    _verify_with,
-)
 
 __all__ = ["JWTVerifier", "UnverifiedJWT", "decode", "decode_unverified", "encode"]
 
@@ -94,7 +95,7 @@ _CacheEntry = tuple[dict[str, Any], _Candidates | None, Verifier | None]
 
 def _reject_compact(raw: bytes) -> None:
     """Raise the precise error for a token that is not three base64url segments."""
-    head, payload, signature = _split_compact(raw)
+    head, payload, signature = split_compact(raw, 3)
     b64url_decode(head, what="protected header")
     b64url_decode(payload, what="payload")
     b64url_decode(signature, what="signature")
@@ -243,7 +244,7 @@ class JWTVerifier:
         clock: Clock | None = None,
         denylist: Denylist | None = None,
     ) -> None:
-        resolver = _as_resolver(keys)
+        resolver = as_resolver(keys)
         _check_options(subject=subject, typ=typ, max_size=max_size, clock=clock)
         required_names = _required_names(required, with_iat=max_age is not None)
         issuers = _strings(issuer, "issuer")
@@ -256,7 +257,7 @@ class JWTVerifier:
         if subject is not None:
             need.add("sub")
         values: dict[str, object] = {
-            "algorithms": _normalize_algorithms(algorithms),
+            "algorithms": signature_algorithms(algorithms),
             "_resolver": resolver,
             "_static": isinstance(resolver, KeySet),
             "_issuers": issuers,
@@ -284,7 +285,7 @@ class JWTVerifier:
 
     def _header(self, head: bytes) -> tuple[dict[str, Any], _Candidates]:
         header = parse_protected(head)
-        alg, b64 = _check_header(header, allowed=self.algorithms)
+        alg, b64 = check_jws_header(header, allowed=self.algorithms)
         if not b64:
             raise MalformedToken("a JWT cannot use an unencoded payload (b64: false)")
         if self._typ is not None:
@@ -293,7 +294,7 @@ class JWTVerifier:
                 raise InvalidTokenType("typ header missing", claim="typ")
             if _normalize_typ(typ) != self._typ:
                 raise InvalidTokenType("typ header does not match", claim="typ")
-        return header, _select_keys(self._resolver, header.get("kid"), alg)
+        return header, verification_keys(self._resolver, header.get("kid"), alg)
 
     def verify(self, token: str | bytes, *, now: dt.datetime | None = None) -> dict[str, Any]:
         """Verify a compact JWT and return its claims.
@@ -361,12 +362,12 @@ class JWTVerifier:
             candidates = (
                 cached
                 if cached is not None
-                else _select_keys(self._resolver, header.get("kid"), header["alg"])
+                else verification_keys(self._resolver, header.get("kid"), header["alg"])
             )
         if len(candidates) == 1:
             candidates[0][1](signing_input, signature)
         else:
-            _verify_with(candidates, signing_input, signature)
+            verify_with(candidates, signing_input, signature)
         if entry is None:
             # Remembered only now that a signature under this header has verified.  Keys are
             # remembered only when they cannot change (a KeySet); resolvers are asked each time.
@@ -546,7 +547,7 @@ def encode(claims: Mapping[str, Any], key: JWK, *, headers: Mapping[str, Any] | 
     memo = key_memo(key)
     cached = memo.get("jwt-header") if headers is None else None
     if cached is None:
-        alg, header = _protected_header(key, {"typ": "JWT", **(headers or {})})
+        alg, header = protected_header(key, {"typ": "JWT", **(headers or {})})
         if header.get("b64", True) is not True:
             raise EncodeError("a JWT cannot use an unencoded payload (b64: false)")
         head = b64url_encode(json_dumps(header)).encode("ascii") + b"."
@@ -581,7 +582,7 @@ def decode_unverified(token: str | bytes, *, max_size: int = MAX_TOKEN_SIZE) -> 
     .. versionadded:: 0.1.0
     """
     raw = as_ascii(token, max_size)
-    head, payload_seg, _ = _split_compact(raw)
+    head, payload_seg, _ = split_compact(raw, 3)
     header = parse_protected(head)
     claims = json_loads(b64url_decode(payload_seg, what="payload"), what="payload")
     if not isinstance(claims, dict):
