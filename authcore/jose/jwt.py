@@ -77,7 +77,8 @@ from authcore.jose._core import (
 )
 from authcore.jose._jwa import Verifier
 from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_memo
-from authcore.jose.denylist import Denylist, check_not_revoked, optional_denylist
+from authcore.jose.denylist import check_not_revoked
+from authcore.onetime import OneTimeStore, check_store
 
 __all__ = ["JWTVerifier", "UnverifiedJWT", "decode", "decode_unverified", "encode"]
 
@@ -182,8 +183,9 @@ class JWTVerifier:
         max_age: Maximum age after ``iat``, in seconds (makes ``iat`` required).
         max_size: Token size cap in characters (default 16 KiB), checked before any work.
         clock: Where the current time comes from when ``verify`` gets no ``now``.
-        denylist: Revoked token ids (:class:`~authcore.jose.denylist.Denylist`), consulted
-            after the signature and every claim verified; tokens must then carry a ``jti``.
+        denylist: A :class:`~authcore.onetime.OneTimeStore` holding revoked tokens (recorded
+            with :func:`authcore.jose.denylist.revoke`), consulted after the signature and
+            every claim verified; tokens must then carry a ``jti``.
 
     Raises:
         ConfigurationError: On a missing or invalid option.
@@ -225,7 +227,7 @@ class JWTVerifier:
     _max_age: float | None
     _max_size: int
     _clock: Clock | None
-    _denylist: Denylist | None
+    _denylist: OneTimeStore | None
     _cache: dict[bytes, _CacheEntry]
 
     def __init__(
@@ -242,7 +244,7 @@ class JWTVerifier:
         max_age: float | dt.timedelta | None = None,
         max_size: int = MAX_TOKEN_SIZE,
         clock: Clock | None = None,
-        denylist: Denylist | None = None,
+        denylist: OneTimeStore | None = None,
     ) -> None:
         resolver = as_resolver(keys)
         _check_options(subject=subject, typ=typ, max_size=max_size, clock=clock)
@@ -271,7 +273,7 @@ class JWTVerifier:
             "_max_age": _seconds(max_age, "max_age") if max_age is not None else None,
             "_max_size": max_size,
             "_clock": clock,
-            "_denylist": optional_denylist(denylist),
+            "_denylist": check_store(denylist, "denylist"),
             "_cache": {},
         }
         for name, value in values.items():
@@ -345,7 +347,7 @@ class JWTVerifier:
         return claims if denylist is None else self._not_revoked(denylist, claims, now)
 
     def _not_revoked(
-        self, denylist: Denylist, claims: dict[str, Any], now: dt.datetime | None
+        self, denylist: OneTimeStore, claims: dict[str, Any], now: dt.datetime | None
     ) -> dict[str, Any]:
         if now is None:
             now = self._clock.now() if self._clock is not None else utc_now()
@@ -472,12 +474,15 @@ def decode(
     max_age: float | dt.timedelta | None = None,
     now: dt.datetime | None = None,
     max_size: int = MAX_TOKEN_SIZE,
+    denylist: OneTimeStore | None = None,
 ) -> dict[str, Any]:
     """Verify a JWT once and return its claims (see :class:`JWTVerifier` for the checks).
 
     Build a :class:`JWTVerifier` instead when verifying many tokens with the same settings.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.1.0
+       ``denylist`` (a :class:`~authcore.onetime.OneTimeStore`), as on :class:`JWTVerifier`.
     """
     verifier = JWTVerifier(
         keys,
@@ -490,6 +495,7 @@ def decode(
         typ=typ,
         max_age=max_age,
         max_size=max_size,
+        denylist=denylist,
     )
     return verifier.verify(token, now=now)
 

@@ -1,9 +1,8 @@
-"""Denylist: jti revocation until expiry, memory and SQLite implementations."""
+"""JWT denylist: revoke() and the verifier's check over a one-time store (memory and SQLite)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -11,248 +10,204 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authcore.clock import FixedClock
-from authcore.errors import ConfigurationError, InvalidClaim, MissingClaim, Revoked, StoreError
-from authcore.jose.denylist import (
-    MAX_JTI_LENGTH,
-    Denylist,
-    MemoryDenylist,
-    SQLiteDenylist,
-    check_not_revoked,
-    optional_denylist,
-    revoke,
+from authcore.errors import (
+    ConfigurationError,
+    ExpiredToken,
+    InvalidClaim,
+    MissingClaim,
+    Revoked,
 )
-from authcore._sqlite import SQLiteDatabase
+from authcore.jose import JWK, JWTVerifier, jwt
+from authcore.jose.denylist import KEY_PREFIX, _denylist_key, check_not_revoked, revoke
+from authcore.onetime import MAX_KEY_LENGTH, OneTimeStore
+from authcore.stores.memory import MemoryOneTimeStore
+from authcore.stores.sqlite import SQLiteOneTimeStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
 T0 = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
-US = dt.timedelta(microseconds=1)
+HOUR = dt.timedelta(hours=1)
+KEY = JWK.from_secret(b"k" * 32, alg="HS256", kid="h")
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def denylist(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Denylist]:
-    clock = FixedClock(T0)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OneTimeStore]:
     if request.param == "memory":
-        yield MemoryDenylist(clock=clock)
+        yield MemoryOneTimeStore()
         return
-    store = SQLiteDenylist(tmp_path / "deny.db", clock=clock)
-    yield store
-    store.close()
-
-
-def test_implementations_satisfy_the_protocol(denylist: Denylist) -> None:
-    """Both implementations are Denylists."""
-    assert isinstance(denylist, Denylist)
-    assert type(denylist).__name__ in repr(denylist)
-
-
-def test_jti_is_denied_until_its_expiry(denylist: Denylist) -> None:
-    """An entry answers True strictly before expires_at and False from then on."""
-    denylist.add("t1", expires_at=T0 + dt.timedelta(hours=1))
-    assert denylist.contains("t1", now=T0)
-    assert denylist.contains("t1", now=T0 + dt.timedelta(hours=1) - US)
-    assert not denylist.contains("t1", now=T0 + dt.timedelta(hours=1))
-    assert not denylist.contains("t2", now=T0)
-
-
-def test_a_later_expiry_wins(denylist: Denylist) -> None:
-    """Adding a jti again extends its expiry but never shortens it."""
-    denylist.add("t", expires_at=T0 + dt.timedelta(hours=1))
-    denylist.add("t", expires_at=T0 + dt.timedelta(hours=2))
-    denylist.add("t", expires_at=T0 + dt.timedelta(minutes=1))
-    assert denylist.contains("t", now=T0 + dt.timedelta(minutes=90))
-
-
-def test_purge_deletes_only_expired_entries(denylist: Denylist) -> None:
-    """purge(now) removes entries whose expiry has passed and counts them."""
-    for i in range(5):
-        denylist.add(f"old{i}", expires_at=T0 + dt.timedelta(minutes=i))
-    denylist.add("live", expires_at=T0 + dt.timedelta(hours=1))
-    assert denylist.purge(now=T0 + dt.timedelta(minutes=3)) == 4
-    assert denylist.purge(now=T0 + dt.timedelta(minutes=3)) == 0
-    assert denylist.contains("old4", now=T0)
-    assert denylist.contains("live", now=T0)
-
-
-def test_adds_purge_expired_entries_automatically(tmp_path: Path) -> None:
-    """Every few hundred adds, entries expired by the clock are dropped."""
-    clock = FixedClock(T0)
-    memory = MemoryDenylist(clock=clock)
-    sqlite = SQLiteDenylist(tmp_path / "d.db", clock=clock)
-    for store in (memory, sqlite):
-        store.add("expired", expires_at=T0 + dt.timedelta(seconds=1))
-    clock.advance(10)
-    for store in (memory, sqlite):
-        for i in range(300):
-            store.add(f"j{i}", expires_at=T0 + dt.timedelta(hours=1))
-    assert len(memory) == 300
-    with sqlite._db.reading() as conn:
-        assert conn.execute("SELECT count(*) FROM jwt_denylist").fetchone()[0] == 300
+    sqlite = SQLiteOneTimeStore(tmp_path / "deny.db")
+    yield sqlite
     sqlite.close()
 
 
+def test_keys_are_namespaced_digests_of_any_length() -> None:
+    """The store key is 'jwt-deny:' + base64url(SHA-256(jti)), short for any jti length."""
+    short, long = _denylist_key("a"), _denylist_key("x" * 100_000)
+    assert short.startswith(KEY_PREFIX)
+    assert len(short) == len(long) == len(KEY_PREFIX) + 43 <= MAX_KEY_LENGTH
+    assert _denylist_key("\ud800") != _denylist_key("\ud801")
+
+
+def test_revoke_denies_a_token_until_its_exp(store: OneTimeStore) -> None:
+    """revoke(store, claims) records the jti until the token's exp, and no longer."""
+    exp = (T0 + HOUR).timestamp() + 0.5
+    revoke(store, {"jti": "t", "exp": exp}, now=T0)
+    check_not_revoked(store, {"jti": "other"}, now=T0)
+    with pytest.raises(Revoked) as info:
+        check_not_revoked(store, {"jti": "t"}, now=exp - 0.001)
+    assert info.value.reason == "jti is on the denylist"
+    check_not_revoked(store, {"jti": "t"}, now=exp)
+
+
+def test_revoke_outlives_exp_by_the_leeway(store: OneTimeStore) -> None:
+    """With the verifier's leeway, the entry lasts as long as the verifier accepts the token."""
+    exp = (T0 + HOUR).timestamp()
+    revoke(store, {"jti": "t", "exp": exp}, now=T0, leeway=60)
+    with pytest.raises(Revoked):
+        check_not_revoked(store, {"jti": "t"}, now=exp + 59)
+    check_not_revoked(store, {"jti": "t"}, now=exp + 61)
+
+
+def test_revoke_accepts_now_as_seconds_and_skips_expired_tokens(store: OneTimeStore) -> None:
+    """now= takes UNIX seconds; a token already expired is not recorded (nothing to deny)."""
+    revoke(store, {"jti": "old", "exp": T0.timestamp() - 10}, now=T0.timestamp())
+    check_not_revoked(store, {"jti": "old"}, now=T0.timestamp() - 20)
+    revoke(store, {"jti": "new", "exp": T0.timestamp() + 10}, now=T0.timestamp())
+    with pytest.raises(Revoked):
+        check_not_revoked(store, {"jti": "new"}, now=T0)
+
+
+@pytest.mark.parametrize("exp", [None, 253402300800, 1e15, 1e300, "soon"])
+def test_tokens_without_a_usable_exp_stay_revoked(store: OneTimeStore, exp: object) -> None:
+    """No exp, a year-10000 exp or 1e15 are revoked until the end of the storable range."""
+    claims: dict[str, Any] = {"jti": "forever"}
+    if exp is not None:
+        claims["exp"] = exp
+    revoke(store, claims, now=T0)
+    with pytest.raises(Revoked):
+        check_not_revoked(
+            store, {"jti": "forever"}, now=dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
+        )
+
+
 @pytest.mark.parametrize(
-    ("jti", "expires_at", "reason"),
+    ("claims", "options", "reason"),
     [
-        ("", T0, "non-empty string"),
-        (7, T0, "non-empty string"),
-        ("x" * (MAX_JTI_LENGTH + 1), T0, "longer than"),
-        ("ok", T0.replace(tzinfo=None), "timezone-aware"),
-        ("ok", "tomorrow", "must be a datetime"),
+        ({"exp": 10}, {}, "jti"),
+        ({"jti": "", "exp": 10}, {}, "jti"),
+        ({"jti": 7, "exp": 10}, {}, "jti"),
+        ({"jti": "t", "exp": 10}, {"leeway": -1}, "leeway"),
+        ({"jti": "t", "exp": 10}, {"leeway": True}, "leeway"),
+        ({"jti": "t", "exp": 10}, {"now": T0.replace(tzinfo=None)}, "now"),
     ],
 )
-def test_bad_add_arguments_are_configuration_errors(
-    denylist: Denylist, jti: Any, expires_at: Any, reason: str
+def test_revoke_refuses_bad_arguments(
+    claims: dict[str, Any], options: dict[str, Any], reason: str
 ) -> None:
-    """add() refuses empty, non-string or over-long jti and naive expiries."""
+    """A missing or empty jti, a negative leeway or a naive now are ConfigurationErrors."""
     with pytest.raises(ConfigurationError, match=reason):
-        denylist.add(jti, expires_at=expires_at)
+        revoke(MemoryOneTimeStore(), claims, **options)
 
 
-def test_bad_lookup_arguments_are_configuration_errors(denylist: Denylist) -> None:
-    """contains() needs a string jti and an aware now."""
-    with pytest.raises(ConfigurationError):
-        denylist.contains("x", now=T0.replace(tzinfo=None))
-    with pytest.raises(ConfigurationError):
-        denylist.contains(["x"], now=T0)  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError):
-        MemoryDenylist(clock="x")  # type: ignore[arg-type]
+@pytest.mark.parametrize("store", [None, {"jti"}, "store"])
+def test_revoke_needs_a_one_time_store(store: Any) -> None:
+    """Anything but a OneTimeStore is refused, naming the type to use."""
+    with pytest.raises(ConfigurationError, match="OneTimeStore"):
+        revoke(store, {"jti": "t", "exp": 10})
 
 
-@settings(max_examples=80, deadline=None)
-@given(
-    ops=st.lists(
-        st.tuples(
-            st.sampled_from(["add", "contains", "purge"]),
-            st.sampled_from(["a", "b", "c"]),
-            st.integers(min_value=0, max_value=100),
-        ),
-        max_size=40,
-    )
-)
-def test_memory_denylist_matches_a_model(ops: list[tuple[str, str, int]]) -> None:
-    """MemoryDenylist behaves like a dict of jti to the latest expiry."""
-    store = MemoryDenylist(clock=FixedClock(T0))
-    model: dict[str, int] = {}
-    for op, jti, t in ops:
-        at = T0 + dt.timedelta(seconds=t)
-        if op == "add":
-            store.add(jti, expires_at=at)
-            model[jti] = max(model.get(jti, t), t)
-        elif op == "contains":
-            assert store.contains(jti, now=at) == (jti in model and t < model[jti])
-        else:
-            gone = {j for j, until in model.items() if until <= t}
-            assert store.purge(now=at) == len(gone)
-            model = {j: u for j, u in model.items() if j not in gone}
-
-
-# ----------------------------------------------------------------------------- SQLite
-
-
-def test_sqlite_entries_survive_reopening(tmp_path: Path) -> None:
-    """A revocation written by one instance is seen by another on the same file."""
-    path = tmp_path / "deny.db"
-    writer = SQLiteDenylist(path)
-    reader = SQLiteDenylist(str(path))
-    writer.add("t", expires_at=T0 + dt.timedelta(days=1))
-    assert reader.contains("t", now=T0)
-    writer.close()
-    reader.close()
-    again = SQLiteDenylist(path)
-    assert again.contains("t", now=T0)
-    assert again._db.schema_version("jwt_denylist") == 1
-    with again._db.reading() as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    again.close()
-
-
-def test_sqlite_shares_a_database_with_other_stores(tmp_path: Path) -> None:
-    """An open SQLiteDatabase can host the denylist table next to other components."""
-    db = SQLiteDatabase(tmp_path / "shared.db", schemas=[])
-    store = SQLiteDenylist(db)
-    store.add("t", expires_at=T0 + dt.timedelta(hours=1))
-    assert store.contains("t", now=T0)
-    assert db.schema_version("jwt_denylist") == 1
-    store.close()
-
-
-def test_sqlite_concurrent_adds_from_threads(tmp_path: Path) -> None:
-    """Threads adding at once lose no revocation."""
-    store = SQLiteDenylist(tmp_path / "t.db")
-    errors: list[BaseException] = []
-
-    def work(n: int) -> None:
-        try:
-            for i in range(25):
-                store.add(f"{n}-{i}", expires_at=T0 + dt.timedelta(hours=1))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert all(store.contains(f"{n}-{i}", now=T0) for n in range(8) for i in range(25))
-    store.close()
-
-
-def test_sqlite_bad_path_and_closed_store(tmp_path: Path) -> None:
-    """:memory: is refused, and a closed store raises StoreError."""
-    with pytest.raises(ConfigurationError):
-        SQLiteDenylist(":memory:")
-    store = SQLiteDenylist(tmp_path / "c.db")
-    store.close()
-    with pytest.raises(StoreError):
-        store.contains("x", now=T0)
-
-
-# ----------------------------------------------------------------------------- verifier check
-
-
-def test_check_not_revoked() -> None:
-    """The verifier's check requires a string jti and raises Revoked for a denied one."""
-    denylist = MemoryDenylist()
-    denylist.add("gone", expires_at=T0 + dt.timedelta(hours=1))
-    check_not_revoked(denylist, {"jti": "fine"}, now=T0)
-    check_not_revoked(denylist, {"jti": "x" * (MAX_JTI_LENGTH + 1)}, now=T0)
-    with pytest.raises(Revoked) as info:
-        check_not_revoked(denylist, {"jti": "gone"}, now=T0)
-    assert info.value.reason == "jti is on the denylist"
-    check_not_revoked(denylist, {"jti": "gone"}, now=T0 + dt.timedelta(hours=1))
+def test_check_not_revoked_requires_a_string_jti() -> None:
+    """The verifier's check refuses tokens without a non-empty string jti."""
+    store = MemoryOneTimeStore()
     with pytest.raises(MissingClaim) as missing:
-        check_not_revoked(denylist, {}, now=T0)
+        check_not_revoked(store, {}, now=T0)
     assert missing.value.claim == "jti"
     for bad in (1, "", ["gone"]):
         with pytest.raises(InvalidClaim, match="jti is not a non-empty string"):
-            check_not_revoked(denylist, {"jti": bad}, now=T0)
+            check_not_revoked(store, {"jti": bad}, now=T0)
 
 
-def test_optional_denylist_accepts_none_and_denylists_only() -> None:
-    """The verifier option helper passes None and Denylists through, refuses the rest."""
-    denylist = MemoryDenylist()
-    assert optional_denylist(None) is None
-    assert optional_denylist(denylist) is denylist
-    with pytest.raises(ConfigurationError, match="denylist must be a Denylist"):
-        optional_denylist({"jti"})
+def test_the_store_is_shared_with_other_uses(tmp_path: Path) -> None:
+    """Denylist keys live in their own namespace: a raw jti in the store is not a revocation."""
+    store = SQLiteOneTimeStore(tmp_path / "shared.db")
+    store.add("t", expires_at=T0 + HOUR, now=T0)
+    check_not_revoked(store, {"jti": "t"}, now=T0)
+    revoke(store, {"jti": "t", "exp": (T0 + HOUR).timestamp()}, now=T0)
+    with pytest.raises(Revoked):
+        check_not_revoked(store, {"jti": "t"}, now=T0)
+    store.close()
 
 
-def test_revoke_denies_a_token_until_its_exp() -> None:
-    """revoke(denylist, claims) records the jti until the token's exp (rounded up)."""
-    denylist = MemoryDenylist()
-    exp = (T0 + dt.timedelta(hours=1)).timestamp() + 0.5
-    revoke(denylist, {"jti": "t", "exp": exp})
-    assert denylist.contains("t", now=T0 + dt.timedelta(hours=1, seconds=0.9))
-    assert not denylist.contains("t", now=T0 + dt.timedelta(hours=1, seconds=1))
-    for claims, reason in (
-        ({"jti": "t"}, "numeric exp"),
-        ({"jti": "t", "exp": True}, "numeric exp"),
-        ({"jti": "t", "exp": 1e300}, "out of range"),
-        ({"exp": 10}, "jti must be"),
-    ):
-        with pytest.raises(ConfigurationError, match=reason):
-            revoke(denylist, claims)
+# ----------------------------------------------------------------------------- verifier
+
+
+def _token(claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, KEY)
+
+
+def test_verifier_refuses_a_revoked_token_after_the_claims(store: OneTimeStore) -> None:
+    """JWTVerifier(denylist=store) raises Revoked for a revoked jti, ExpiredToken once expired."""
+    clock = FixedClock(T0)
+    verifier = JWTVerifier(KEY, algorithms=["HS256"], denylist=store, clock=clock)
+    token = _token({"jti": "j1", "exp": T0 + HOUR})
+    claims = verifier.verify(token)
+    revoke(store, claims, now=T0)
+    with pytest.raises(Revoked):
+        verifier.verify(token)
+    assert verifier.verify(_token({"jti": "j2", "exp": T0 + HOUR}))["jti"] == "j2"
+    clock.advance(HOUR)
+    with pytest.raises(ExpiredToken):
+        verifier.verify(token)
+
+
+def test_verifier_refuses_a_denylist_that_is_not_a_store() -> None:
+    """A denylist argument that is not a OneTimeStore is a ConfigurationError."""
+    with pytest.raises(ConfigurationError, match="OneTimeStore"):
+        JWTVerifier(KEY, algorithms=["HS256"], denylist={"jti"})  # type: ignore[arg-type]
+
+
+# The verifier's accepted domain: any jti string, any JSON number as exp (up to 1e300 and years
+# past 9999), any leeway; revoke() must be able to record every token it accepts.
+_JTI = st.text(min_size=1, max_size=3000)
+_EXP = st.one_of(
+    st.integers(min_value=int(T0.timestamp()) - 3600, max_value=10**18),
+    st.floats(min_value=T0.timestamp() - 3600, max_value=1e300, allow_nan=False),
+    st.sampled_from([253402300800, 253402300800 * 10, 1e15]),
+)
+_LEEWAY = st.one_of(st.just(0), st.integers(min_value=0, max_value=7200))
+
+
+def _accepted_then_revoked(store: OneTimeStore, jti: str, exp: float, leeway: int) -> None:
+    verifier = JWTVerifier(KEY, algorithms=["HS256"], leeway=leeway, denylist=store)
+    token = _token({"jti": jti, "exp": exp})
+    try:
+        claims = verifier.verify(token, now=T0)
+    except ExpiredToken:
+        return  # outside the accepted domain
+    revoke(store, claims, now=T0, leeway=leeway)
+    with pytest.raises(Revoked):
+        verifier.verify(token, now=T0)
+
+
+@settings(max_examples=150)
+@given(jti=_JTI, exp=_EXP, leeway=_LEEWAY)
+def test_every_token_the_verifier_accepts_can_be_revoked_in_memory(
+    jti: str, exp: float, leeway: int
+) -> None:
+    """Property: whatever jti/exp the verifier accepts, revoke() records it and it is refused."""
+    _accepted_then_revoked(MemoryOneTimeStore(), jti, exp, leeway)
+
+
+@settings(max_examples=40)
+@given(jti=_JTI, exp=_EXP, leeway=_LEEWAY)
+def test_every_token_the_verifier_accepts_can_be_revoked_in_sqlite(
+    tmp_path_factory: pytest.TempPathFactory, jti: str, exp: float, leeway: int
+) -> None:
+    """The same property over the SQLite store (what it can encode, it can revoke)."""
+    store = SQLiteOneTimeStore(tmp_path_factory.mktemp("deny") / "d.db")
+    try:
+        _accepted_then_revoked(store, jti, exp, leeway)
+    finally:
+        store.close()

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from authcore.errors import ConfigurationError, StoreError
-from authcore.jose.denylist import SQLiteDenylist
 from authcore._sqlite import SQLiteDatabase
+from authcore.errors import ConfigurationError, StoreError
+from authcore.stores.sqlite import SQLiteOneTimeStore
 from authcore.webhooks import (
     MemoryReplayCache,
     ReplayCache,
@@ -143,11 +143,11 @@ def test_sqlite_cache_uses_wal_and_records_schema_version(tmp_path: Path) -> Non
 def test_sqlite_cache_shares_a_database_with_other_stores(tmp_path: Path) -> None:
     """Given an open SQLiteDatabase, the cache migrates its table into it beside others."""
     db = SQLiteDatabase(tmp_path / "shared.db", schemas=[])
-    SQLiteDenylist(db)
+    SQLiteOneTimeStore(db)
     cache = SQLiteReplayCache(db)
     assert cache.add("k", expires_at=LATER, now=NOW)
     assert db.schema_version("webhook_replay") == 1
-    assert db.schema_version("jwt_denylist") == 1
+    assert db.schema_version("onetime") == 1
     again = SQLiteReplayCache(tmp_path / "shared.db")
     assert not again.add("k", expires_at=LATER, now=NOW)
     again.close()
