@@ -826,13 +826,14 @@ def key_material(key: JWK) -> Any:  # noqa: ANN401 - bytes or a `cryptography` k
     return key._key  # noqa: SLF001 - the one place outside the class that reads the material
 
 
-def key_memo(key: JWK) -> dict[object, Any]:
-    """The per-key cache of authcore's JOSE layers (for example ``jwt.encode``'s header).
+def key_memo(key: JWK | KeySet) -> dict[object, Any]:
+    """The per-key (or per-key-set) cache of authcore's JOSE layers.
 
-    JWK objects are immutable, so whatever is derived from one key may be kept here; keys are
-    namespaced by the layer that stores them.  Not public API.
+    JWK and KeySet objects are immutable, so whatever is derived from one may be kept here
+    (``jwt.encode``'s header, JWE decryption policies); entries are namespaced by the layer
+    that stores them, and each layer bounds what it keeps.  Not public API.
     """
-    return key._memo  # noqa: SLF001 - the one place outside the class that reads the memo
+    return key._memo  # noqa: SLF001 - the one place outside the classes that reads the memo
 
 
 def _material_from_dict(mapping: Mapping[str, object], kty: str) -> tuple[KeyType, Any, str | None]:
@@ -997,10 +998,11 @@ class KeySet:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_by_kid", "_keys")
+    __slots__ = ("_by_kid", "_keys", "_memo")
 
     _keys: tuple[JWK, ...]
     _by_kid: dict[str, JWK]
+    _memo: dict[object, Any]
 
     def __init__(self, keys: Iterable[JWK]) -> None:
         items = tuple(keys)
@@ -1016,6 +1018,7 @@ class KeySet:
             _fail("a key set may not mix symmetric and asymmetric keys")
         object.__setattr__(self, "_keys", items)
         object.__setattr__(self, "_by_kid", by_kid)
+        object.__setattr__(self, "_memo", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("KeySet is immutable")

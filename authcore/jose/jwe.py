@@ -81,7 +81,7 @@ from authcore.jose._jwe_algs import (
     unwrap_cek,
     wrap_cek,
 )
-from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_material
+from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_material, key_memo
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping, Sequence
@@ -198,14 +198,26 @@ class Recipient:
     header: Mapping[str, Any] | None = None
 
 
+_CachedHeader = tuple[dict[str, Any], KeyManagement, ContentEncryption]
+_HEADERS_CACHE_SIZE: Final = 256
+_CACHED_HEADER_MAX: Final = 512
+_POLICIES_PER_KEY: Final = 16
+
+
 @dataclass(frozen=True, slots=True)
 class _Policy:
+    """The checked decryption options, and the headers already checked under them."""
+
     algorithms: frozenset[str]
     encryptions: frozenset[str]
     decompress: bool
     max_decompressed: int
     p2c_min: int
     p2c_max: int
+    # Protected header segment -> its checked header; at most _HEADERS_CACHE_SIZE entries.
+    headers: dict[bytes, _CachedHeader] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
 
 # ----------------------------------------------------------------------------- shared helpers
@@ -217,11 +229,8 @@ def _hashable(value: object) -> object:
     return tuple(value) if isinstance(value, (list, tuple, set, frozenset)) else value
 
 
-_POLICIES: dict[tuple[object, ...], _Policy] = {}
-_POLICY_CACHE_SIZE: Final = 256
-
-
 def _policy(  # noqa: PLR0917 - private constructor, called with the public keywords in order
+    keys: JWK | KeyResolver,
     algorithms: object,
     encryptions: object,
     decompress: object,
@@ -229,7 +238,12 @@ def _policy(  # noqa: PLR0917 - private constructor, called with the public keyw
     p2c_min: object,
     p2c_max: object,
 ) -> _Policy:
-    """Check the caller's options once; the same options are served from a small cache."""
+    """Check the caller's options; the same options with the same keys are checked once.
+
+    The checked policy (with its header cache) is kept on the key or key set it is used with,
+    at most :data:`_POLICIES_PER_KEY` of them: callers that keep their keys keep the cache, and
+    it goes away with them.  Other resolvers get a fresh policy on each call.
+    """
     # The types are part of the key: 1.0 == 1 == True must not reuse a checked int's policy.
     limits = (max_decompressed, p2c_min, p2c_max)
     cache_key = (
@@ -239,15 +253,20 @@ def _policy(  # noqa: PLR0917 - private constructor, called with the public keyw
         *limits,
         *map(type, limits),
     )
-    try:
-        return _POLICIES[cache_key]
-    except (KeyError, TypeError):
-        pass
+    memo = key_memo(keys) if isinstance(keys, (JWK, KeySet)) else None
+    policies: dict[tuple[object, ...], _Policy] | None = None
+    if memo is not None:
+        policies = memo.setdefault("jwe-policies", {})
+        try:
+            return policies[cache_key]
+        except (KeyError, TypeError):
+            pass
     # A valid policy always has a hashable key: names are strings and limits are ints.
     policy = _build_policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
-    if len(_POLICIES) >= _POLICY_CACHE_SIZE:
-        _POLICIES.clear()
-    _POLICIES[cache_key] = policy
+    if policies is not None:
+        if len(policies) >= _POLICIES_PER_KEY:
+            policies.clear()
+        policies[cache_key] = policy
     return policy
 
 
@@ -285,26 +304,22 @@ def _build_policy(  # noqa: PLR0917 - see _policy
     )
 
 
-_FITS: dict[tuple[int, str, str, bool], tuple[JWK, str | None]] = {}
-_FITS_CACHE_SIZE: Final = 1024
-
-
 def _key_problem(
     key: JWK, alg: KeyManagement, enc: ContentEncryption, *, private: bool
 ) -> str | None:
-    """Why ``key`` cannot serve ``alg``/``enc`` (``None`` if it can); memoized per key object.
+    """Why ``key`` cannot serve ``alg``/``enc`` (``None`` if it can); memoized on the key.
 
-    JWK objects are immutable, so the answer never changes; the cache keeps the key itself
-    alive next to its id, so an id is never confused with a later object's.
+    JWK objects are immutable, so the answer never changes.  The memo is bounded by the
+    registries: one entry per (``alg``, ``enc``, direction) at most.
     """
-    slot = (id(key), alg.name, enc.name, private)
-    cached = _FITS.get(slot)
-    if cached is not None and cached[0] is key:
-        return cached[1]
+    fits: dict[tuple[str, str, bool], str | None] = key_memo(key).setdefault("jwe-fits", {})
+    slot = (alg.name, enc.name, private)
+    try:
+        return fits[slot]
+    except KeyError:
+        pass
     problem = _uncached_key_problem(key, alg, enc, private=private)
-    if len(_FITS) >= _FITS_CACHE_SIZE:
-        _FITS.clear()
-    _FITS[slot] = (key, problem)
+    fits[slot] = problem
     return problem
 
 
@@ -342,24 +357,18 @@ def _b64(value: object, what: str) -> bytes:
     return b64url_decode(value, what=what)
 
 
-_CachedHeader = tuple[_Policy, dict[str, Any], KeyManagement, ContentEncryption]
-_HEADERS: dict[tuple[int, bytes], _CachedHeader] = {}
-_HEADERS_CACHE_SIZE: Final = 256
-_CACHED_HEADER_MAX: Final = 512
-
-
 def _compact_header(
     head: bytes, policy: _Policy
 ) -> tuple[dict[str, Any], KeyManagement, ContentEncryption]:
-    """Parse and check a protected header; repeated headers come from a small cache.
+    """Parse and check a protected header; repeated headers come from the policy's cache.
 
-    Only flat headers that passed every check under the same policy are cached, and the
-    cached dict is never mutated (callers get it behind a read-only proxy).
+    Only flat headers that passed every check under the policy are cached, and the cached
+    dict is never mutated (callers get it behind a read-only proxy).
     """
-    slot = (id(policy), head)
-    cached = _HEADERS.get(slot)
-    if cached is not None and cached[0] is policy:
-        return cached[1], cached[2], cached[3]
+    cache = policy.headers
+    cached = cache.get(head)
+    if cached is not None:
+        return cached
     header = parse_protected(head)
     alg, enc = _check_header(header, header, policy)
     # Only flat headers are cached: a nested value (epk, a list) handed out inside the result
@@ -367,9 +376,9 @@ def _compact_header(
     if len(head) <= _CACHED_HEADER_MAX and not any(
         isinstance(value, (dict, list)) for value in header.values()
     ):
-        if len(_HEADERS) >= _HEADERS_CACHE_SIZE:
-            _HEADERS.clear()
-        _HEADERS[slot] = (policy, header, alg, enc)
+        if len(cache) >= _HEADERS_CACHE_SIZE:
+            cache.clear()
+        cache[head] = (header, alg, enc)
     return header, alg, enc
 
 
@@ -512,8 +521,10 @@ def decrypt(
 
     .. versionadded:: 0.1.0
     """
-    policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
     resolver = check_keys(keys)
+    policy = _policy(
+        resolver, algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max
+    )
     raw = as_ascii(token, max_size)
     head, ek_seg, iv_seg, ct_seg, tag_seg = split_compact(raw, 5)
     header, alg, enc = _compact_header(head, policy)
@@ -776,8 +787,10 @@ def decrypt_json(
 
     .. versionadded:: 0.1.0
     """
-    policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
     resolver = check_keys(keys)
+    policy = _policy(
+        resolver, algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max
+    )
     obj = json_object(data, max_size, "JWE JSON")
     head = obj.get("protected", "")
     if not isinstance(head, str):
