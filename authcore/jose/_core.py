@@ -38,7 +38,7 @@ from authcore.errors import (
     UnsupportedAlgorithm,
 )
 from authcore.jose._jwa import SIGNATURE_ALGORITHMS, Verifier
-from authcore.jose._jwk import JWK, KeyResolver, KeySet
+from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_signer, key_verifier
 
 __all__ = [
     "JWS_REGISTERED_HEADERS",
@@ -414,7 +414,7 @@ def protected_header(key: JWK, headers: Mapping[str, Any] | None) -> tuple[str, 
     requested = extra.pop("alg", None)
     if requested is not None and not isinstance(requested, str):
         raise EncodeError("alg must be a string")
-    alg, _ = key.signer(requested)
+    alg, _ = key_signer(key, requested)
     header: dict[str, Any] = {"alg": alg}
     if key.kid is not None:
         header["kid"] = key.kid
@@ -471,7 +471,7 @@ def verification_keys(
     Raises:
         KeyNotFound: If no key qualifies.
     """
-    return select_keys(resolver, kid, lambda key: key.verifier(alg), purpose=f"verify {alg}")
+    return select_keys(resolver, kid, lambda key: key_verifier(key, alg), purpose=f"verify {alg}")
 
 
 def check_jws_header(

@@ -716,7 +716,7 @@ class JWK:
 
     # ------------------------------------------------------------------ use by jws
 
-    def verifier(self, alg: str) -> Verifier | None:
+    def _verifier(self, alg: str) -> Verifier | None:
         """Return the verification function for ``alg``, or ``None`` if the key may not verify it.
 
         A key verifies ``alg`` only if it is bound to ``alg`` or unbound, its type, curve and
@@ -742,7 +742,7 @@ class JWK:
         cache[alg] = result
         return result
 
-    def signer(self, alg: str | None = None) -> tuple[str, Signer]:
+    def _signer(self, alg: str | None = None) -> tuple[str, Signer]:
         """Return ``(alg, signing function)``.
 
         Args:
@@ -824,6 +824,27 @@ def key_material(key: JWK) -> Any:  # noqa: ANN401 - bytes or a `cryptography` k
     must not be mutated or handed out.
     """
     return key._key  # noqa: SLF001 - the one place outside the class that reads the material
+
+
+def key_verifier(key: JWK, alg: str) -> Verifier | None:
+    """The verification function of ``key`` for ``alg``, or ``None`` if it may not verify it.
+
+    A key verifies ``alg`` only if it is bound to ``alg`` or unbound, its type, curve and size
+    fit, ``use`` is absent or ``"sig"`` and ``key_ops`` is absent or allows ``"verify"``.
+    Memoized on the key.  For authcore's JOSE layers; not public API.
+    """
+    return key._verifier(alg)  # noqa: SLF001 - the JOSE layers' access to the key
+
+
+def key_signer(key: JWK, alg: str | None = None) -> tuple[str, Signer]:
+    """``(alg, signing function)`` of ``key`` (``alg`` defaults to the key's bound one).
+
+    For authcore's JOSE layers; not public API.
+
+    Raises:
+        UnsupportedAlgorithm: If no algorithm is known or the key cannot sign with it.
+    """
+    return key._signer(alg)  # noqa: SLF001 - the JOSE layers' access to the key
 
 
 def key_memo(key: JWK | KeySet) -> dict[object, Any]:

@@ -47,7 +47,7 @@ from authcore.jose._core import (
     verification_keys,
     verify_with,
 )
-from authcore.jose._jwk import JWK, KeyResolver, KeySet
+from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_signer
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -177,7 +177,7 @@ def sign(
         raise EncodeError("payload must be bytes")
     data = bytes(payload)
     alg, header = protected_header(key, headers)
-    _, signer = key.signer(alg)
+    _, signer = key_signer(key, alg)
     head = b64url_encode(json_dumps(header)).encode("ascii")
     if header.get("b64", True):
         body = b64url_encode(data).encode("ascii")
@@ -236,7 +236,7 @@ def sign_json(
         b64 = header.get("b64", True)
         body = b64url_encode(data).encode("ascii") if b64 else data
         head = b64url_encode(json_dumps(header)).encode("ascii")
-        _, signer = key.signer(alg)
+        _, signer = key_signer(key, alg)
         entry: dict[str, Any] = {
             "protected": head.decode("ascii"),
             "signature": b64url_encode(signer(head + b"." + body)),

@@ -76,7 +76,7 @@ from authcore.jose._core import (
     verify_with,
 )
 from authcore.jose._jwa import Verifier
-from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_memo
+from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_memo, key_signer
 from authcore.jose.denylist import check_not_revoked
 from authcore.onetime import OneTimeStore, check_store
 
@@ -557,7 +557,7 @@ def encode(claims: Mapping[str, Any], key: JWK, *, headers: Mapping[str, Any] | 
         if header.get("b64", True) is not True:
             raise EncodeError("a JWT cannot use an unencoded payload (b64: false)")
         head = b64url_encode(json_dumps(header)).encode("ascii") + b"."
-        cached = (head, key.signer(alg)[1])
+        cached = (head, key_signer(key, alg)[1])
         if headers is None:
             memo["jwt-header"] = cached
     head, signer = cached

@@ -67,3 +67,19 @@ def test_every_entry_point_accepts_the_right_key(entry: str) -> None:
     """The same entry points succeed with a JWK, so the refusals above are about the input."""
     key = _SIGNING if entry.startswith(("jws", "jwt", "JWT", "jwe.decrypt_jwt inner")) else None
     assert ENTRY_POINTS[entry](key or _ENCRYPTION) is not None
+
+
+def test_the_jose_package_reexports_every_public_module() -> None:
+    """authcore.jose re-exports jwe, jwks, keyring and denylist beside jws and jwt."""
+    import authcore.jose  # noqa: PLC0415 - the package under test
+
+    for name in ("denylist", "jwe", "jwks", "jws", "jwt", "keyring"):
+        assert name in authcore.jose.__all__
+        assert getattr(authcore.jose, name).__name__ == f"authcore.jose.{name}"
+
+
+def test_key_plumbing_is_private() -> None:
+    """JWK exposes no verifier/signer: the JOSE layers' plumbing is not public API."""
+    assert not hasattr(_SIGNING, "verifier")
+    assert not hasattr(_SIGNING, "signer")
+    assert not hasattr(jwt, "optional_denylist")
