@@ -16,7 +16,7 @@ from authcore.errors import (
     MalformedToken,
 )
 from authcore.jose import JWK, JWTVerifier, jwe, jws, jwt
-from tests.jwe.keys import curve_key, oct_key
+from tests.jose.jwe_keys import curve_key, oct_key
 
 NOW = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
 # What every decoder here accepts for the outer JWE.
