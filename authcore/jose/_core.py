@@ -58,6 +58,7 @@ __all__ = [
     "select_keys",
     "signature_algorithms",
     "split_compact",
+    "token_text_problem",
     "verification_keys",
     "verify_with",
 ]
@@ -243,12 +244,35 @@ def algorithm_names(
 # ----------------------------------------------------------------------------- token text
 
 
+def token_text_problem(raw: bytes) -> str | None:
+    """Say what is wrong with a token that carries a ``Bearer`` prefix or surrounding whitespace.
+
+    These are the two mistakes of a token copied out of an ``Authorization`` header or read
+    from a file; they are reported before the generic "not base64url" errors.
+    """
+    stripped = raw.strip()
+    if stripped[:6].lower() == b"bearer" and stripped[6:7].isspace():
+        return "token starts with 'Bearer ': pass the token alone, without the auth scheme"
+    if stripped == raw:
+        return None
+    if raw.endswith(b"\n"):
+        return "token ends with a newline: strip it first (read from a file?)"
+    return "token has leading or trailing whitespace: strip it first"
+
+
+def _refuse_token_text(raw: bytes) -> None:
+    problem = token_text_problem(raw)
+    if problem is not None:
+        raise MalformedToken(problem)
+
+
 def as_ascii(token: object, max_size: int) -> bytes:
     """Apply the size cap to a compact token (``str`` or bytes alike), return its ASCII bytes.
 
     Raises:
         TokenTooLarge: Over ``max_size`` characters (or bytes).
-        MalformedToken: Not ``str``/bytes, or not ASCII.
+        MalformedToken: Not ``str``/bytes, not ASCII, or with a ``Bearer`` prefix or
+            surrounding whitespace (the message says which).
     """
     if isinstance(token, str):
         if len(token) > max_size:
@@ -264,6 +288,8 @@ def as_ascii(token: object, max_size: int) -> bytes:
             raise MalformedToken("token is not ASCII")
     else:
         raise MalformedToken(f"token must be str or bytes, not {type(token).__name__}")
+    if raw[:1].isspace() or raw[-1:].isspace() or raw[:6].lower() == b"bearer":
+        _refuse_token_text(raw)
     return raw
 
 
@@ -276,6 +302,7 @@ def split_compact(raw: bytes, segments: int) -> list[bytes]:
     dots = raw.count(b".")
     if dots == segments - 1:
         return raw.split(b".")
+    _refuse_token_text(raw)
     if segments == 3 and dots == 4:  # noqa: PLR2004 - JWS vs JWE
         raise MalformedToken("five segments: a JWE is not accepted where a JWS is expected")
     if segments == 5 and dots == 2:  # noqa: PLR2004

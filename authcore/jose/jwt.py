@@ -50,7 +50,7 @@ from authcore._encoding import (
     json_dumps,
     json_loads,
 )
-from authcore.clock import Clock, unix_now, utc_now
+from authcore.clock import Clock, Instant, as_datetime, as_unix, ensure_aware, unix_now
 from authcore.errors import (
     ConfigurationError,
     EncodeError,
@@ -72,6 +72,7 @@ from authcore.jose._core import (
     protected_header,
     signature_algorithms,
     split_compact,
+    token_text_problem,
     verification_keys,
     verify_with,
 )
@@ -96,6 +97,9 @@ _CacheEntry = tuple[dict[str, Any], _Candidates | None, Verifier | None]
 
 def _reject_compact(raw: bytes) -> None:
     """Raise the precise error for a token that is not three base64url segments."""
+    problem = token_text_problem(raw)
+    if problem is not None:
+        raise MalformedToken(problem)
     head, payload, signature = split_compact(raw, 3)
     b64url_decode(head, what="protected header")
     b64url_decode(payload, what="payload")
@@ -133,14 +137,6 @@ def _seconds(value: float | dt.timedelta, name: str) -> float:
     ):
         raise ConfigurationError(f"{name} must be a non-negative number of seconds")
     return float(seconds)
-
-
-def _timestamp(now: object) -> float:
-    if not isinstance(now, dt.datetime):
-        raise ConfigurationError("now must be an aware datetime")
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ConfigurationError("now must be timezone-aware (use datetime.timezone.utc)")
-    return now.timestamp()
 
 
 def _check_options(*, subject: object, typ: object, max_size: object, clock: object) -> None:
@@ -298,12 +294,13 @@ class JWTVerifier:
                 raise InvalidTokenType("typ header does not match", claim="typ")
         return header, verification_keys(self._resolver, header.get("kid"), alg)
 
-    def verify(self, token: str | bytes, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    def verify(self, token: str | bytes, *, now: Instant | None = None) -> dict[str, Any]:
         """Verify a compact JWT and return its claims.
 
         Args:
             token: The compact JWT.
-            now: The current time (aware); default: the verifier's clock or the system clock.
+            now: The current time: an aware datetime or UNIX seconds (the same values as every
+                ``now=`` in authcore); default: the verifier's clock or the system clock.
 
         Returns:
             The claims.
@@ -315,9 +312,12 @@ class JWTVerifier:
                 ``InvalidIssuer``, ``InvalidAudience``, ``MissingClaim``, ``InvalidTokenType``;
                 with a denylist, ``MissingClaim`` for a token without ``jti``).
             Revoked: The token's ``jti`` is on the denylist.
-            ConfigurationError: If ``now`` is not an aware datetime.
+            ConfigurationError: If ``now`` is not an aware datetime or UNIX seconds.
 
         .. versionadded:: 0.1.0
+        .. versionchanged:: 0.1.0
+           ``now`` also takes UNIX seconds; a token with a ``Bearer`` prefix or a trailing
+           newline is refused with a message saying so.
         """
         if type(token) is str and len(token) <= self._max_size:
             try:
@@ -347,11 +347,11 @@ class JWTVerifier:
         return claims if denylist is None else self._not_revoked(denylist, claims, now)
 
     def _not_revoked(
-        self, denylist: OneTimeStore, claims: dict[str, Any], now: dt.datetime | None
+        self, denylist: OneTimeStore, claims: dict[str, Any], now: Instant | None
     ) -> dict[str, Any]:
-        if now is None:
-            now = self._clock.now() if self._clock is not None else utc_now()
-        check_not_revoked(denylist, claims, now=now)
+        if now is None and self._clock is not None:
+            now = self._clock.now()
+        check_not_revoked(denylist, claims, now=as_datetime(now))
         return claims
 
     def _verify_slow(
@@ -382,11 +382,16 @@ class JWTVerifier:
             else:
                 cache[head] = (header, None, None)
 
-    def _check_claims(self, claims: dict[str, Any], now: dt.datetime | None) -> None:  # noqa: C901, PLR0912, PLR0915
+    def _check_claims(self, claims: dict[str, Any], now: Instant | None) -> None:  # noqa: C901, PLR0912, PLR0915
         if now is None:
             t = self._clock.now().timestamp() if self._clock is not None else unix_now()
         else:
-            t = _timestamp(now)
+            # The same values as as_unix(now), with aware datetimes (the usual case) inline.
+            t = (
+                now.timestamp()
+                if type(now) is dt.datetime and now.utcoffset() is not None
+                else as_unix(now)
+            )
         leeway = self._leeway
         need = self._need
         get = claims.get
@@ -472,7 +477,7 @@ def decode(
     required: Iterable[str] = ("exp",),
     typ: str | None = None,
     max_age: float | dt.timedelta | None = None,
-    now: dt.datetime | None = None,
+    now: Instant | None = None,
     max_size: int = MAX_TOKEN_SIZE,
     denylist: OneTimeStore | None = None,
 ) -> dict[str, Any]:
@@ -517,7 +522,7 @@ def _claims_json(claims: Mapping[str, Any]) -> bytes:
         if isinstance(value, dt.datetime):
             if data is claims:
                 data = dict(claims)
-            data[name] = int(_timestamp(value))  # type: ignore[index]
+            data[name] = int(ensure_aware(value, name=name).timestamp())  # type: ignore[index]
         elif (
             isinstance(value, bool)
             or not isinstance(value, (int, float))

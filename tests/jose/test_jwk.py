@@ -63,7 +63,7 @@ def test_repr_never_shows_secret_material() -> None:
     assert secret.to_dict(private=True)["k"] not in repr(secret)
     ec_key = JWK.generate("ES256")
     assert ec_key.to_dict(private=True)["d"] not in repr(ec_key)
-    assert repr(ec_key) == "JWK(kty='EC', crv='P-256', alg='ES256', private)"
+    assert repr(ec_key) == f"JWK(kty='EC', crv='P-256', alg='ES256', kid={ec_key.kid!r}, private)"
 
 
 def test_jwk_is_immutable_and_not_picklable() -> None:
