@@ -42,8 +42,10 @@ from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_signer, key_verifie
 
 __all__ = [
     "JWS_REGISTERED_HEADERS",
+    "MAX_KEY_TRIALS",
     "MAX_TOKEN_SIZE",
     "UNDERSTOOD_CRITICAL",
+    "TrialBudget",
     "algorithm_names",
     "as_ascii",
     "as_resolver",
@@ -59,6 +61,7 @@ __all__ = [
     "signature_algorithms",
     "split_compact",
     "token_text_problem",
+    "too_much_work",
     "verification_keys",
     "verify_with",
 ]
@@ -67,6 +70,9 @@ _T = TypeVar("_T")
 
 MAX_TOKEN_SIZE: Final = 16 * 1024
 """Default cap on a compact JWS/JWT's length in characters, applied before any other work."""
+
+MAX_KEY_TRIALS: Final = 16
+"""Default cap on the keys tried for one token: signatures (or recipients) x candidate keys."""
 
 STRING_HEADERS: Final = ("kid", "typ", "cty")
 """Header members that must be strings when present (RFC 7515 section 4.1)."""
@@ -143,11 +149,14 @@ def select_keys(
     usable: Callable[[JWK], _T | None],
     *,
     purpose: str,
+    limit: int = MAX_KEY_TRIALS,
 ) -> list[tuple[JWK, _T]]:
     """Return the keys (with what ``usable`` made of each) that may serve a header's ``kid``.
 
     A ``kid`` selects the key with exactly that id; when no key has it, only keys without a
-    ``kid`` are candidates.  Without a ``kid``, every usable key is.
+    ``kid`` are candidates.  Without a ``kid``, every usable key is.  More than ``limit``
+    candidates are refused before any of them is tried: the work one header can cause is
+    bounded, whatever the size of the key set.
 
     Args:
         keys: One key or a resolver.
@@ -155,9 +164,11 @@ def select_keys(
         usable: Returns what the layer needs to use a key (a verifier, the key itself), or
             ``None`` when the key cannot serve.
         purpose: What the key is for, for messages ("verify ES256").
+        limit: The most candidates accepted (what is left of the caller's key-trial budget).
 
     Raises:
         KeyNotFound: If no key qualifies.
+        TokenTooLarge: If more than ``limit`` keys would have to be tried.
         ConfigurationError: If the resolver returns something that is not a :class:`JWK`.
     """
     if isinstance(keys, JWK):
@@ -177,6 +188,8 @@ def select_keys(
         value = usable(key)
         if value is not None:
             found.append((key, value))
+            if len(found) > limit:
+                raise too_much_work("candidate keys: give tokens a kid", limit, "max_key_trials")
     if not found:
         raise KeyNotFound("no key for this kid" if kid is not None else f"no key to {purpose}")
     return found
@@ -192,6 +205,42 @@ def _select_one(
     if value is None:
         raise KeyNotFound(f"the key cannot {purpose}")
     return key, value
+
+
+def too_much_work(what: str, limit: int, option: str) -> TokenTooLarge:
+    """The error of a token that asks for more than ``limit`` of ``what`` (before any work)."""
+    return TokenTooLarge(f"more than {limit} {what} (the {option} option)")
+
+
+class TrialBudget:
+    """What is left of one token's key trials (signatures or recipients x candidate keys).
+
+    Candidates are chosen for every signature or recipient before any cryptography runs; an
+    object whose choices together exceed the budget is refused whole.
+    """
+
+    __slots__ = ("_left", "_limit", "_what")
+
+    def __init__(self, limit: object, what: str) -> None:
+        self._limit = count_limit(limit, "max_key_trials")
+        self._left = self._limit
+        self._what = what
+
+    def take(self, select: Callable[[int], list[_T]]) -> list[_T]:
+        """Run ``select(left)`` (it raises ``TokenTooLarge`` past ``left``) and spend its result.
+
+        Raises:
+            TokenTooLarge: If the candidates exceed what is left.
+            KeyNotFound: As ``select`` does.
+        """
+        try:
+            found = select(self._left)
+        except TokenTooLarge:
+            found = []  # over the budget: refused just below
+        if not found or len(found) > self._left:
+            raise too_much_work(f"key trials ({self._what} x keys)", self._limit, "max_key_trials")
+        self._left -= len(found)
+        return found
 
 
 def verify_with(
@@ -491,14 +540,17 @@ def signature_algorithms(algorithms: object) -> frozenset[str]:
 
 
 def verification_keys(
-    resolver: JWK | KeyResolver, kid: str | None, alg: str
+    resolver: JWK | KeyResolver, kid: str | None, alg: str, limit: int = MAX_KEY_TRIALS
 ) -> list[tuple[JWK, Verifier]]:
     """Return the keys (with their verifiers) that may verify a signature with ``alg``/``kid``.
 
     Raises:
         KeyNotFound: If no key qualifies.
+        TokenTooLarge: If more than ``limit`` keys qualify.
     """
-    return select_keys(resolver, kid, lambda key: key_verifier(key, alg), purpose=f"verify {alg}")
+    return select_keys(
+        resolver, kid, lambda key: key_verifier(key, alg), purpose=f"verify {alg}", limit=limit
+    )
 
 
 def check_jws_header(

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -51,8 +52,11 @@ from authcore.errors import (
     MalformedToken,
     TokenTooLarge,
     UnsupportedAlgorithm,
+    VerificationError,
 )
+from authcore.jose import _core
 from authcore.jose._core import (
+    TrialBudget,
     algorithm_names,
     as_ascii,
     check_crit,
@@ -63,6 +67,7 @@ from authcore.jose._core import (
     parse_protected,
     select_keys,
     split_compact,
+    too_much_work,
 )
 from authcore.jose._jwe_algs import (
     CONTENT_ENCRYPTIONS,
@@ -90,6 +95,8 @@ __all__ = [
     "CONTENT_ENCRYPTION_ALGORITHMS",
     "KEY_MANAGEMENT_ALGORITHMS",
     "MAX_DECOMPRESSED",
+    "MAX_KEY_TRIALS",
+    "MAX_RECIPIENTS",
     "MAX_TOKEN_SIZE",
     "P2C_MAX",
     "P2C_MIN",
@@ -109,6 +116,10 @@ T = TypeVar("T")
 
 MAX_TOKEN_SIZE: Final = 1024 * 1024
 """Default cap on a token's length (characters or bytes), applied before any other work."""
+MAX_RECIPIENTS: Final = 8
+"""Default cap on the recipients of a JWE JSON object, checked before any cryptography."""
+MAX_KEY_TRIALS: Final = _core.MAX_KEY_TRIALS
+"""Default cap on key unwraps per token (recipients x candidate keys)."""
 MAX_DECOMPRESSED: Final = 250_000
 """Default cap on the decompressed plaintext of a ``zip: DEF`` token, in bytes."""
 
@@ -342,12 +353,17 @@ def _uncached_key_problem(
 
 
 def _select_keys(
-    resolver: JWK | KeyResolver, kid: str | None, alg: KeyManagement, enc: ContentEncryption
+    resolver: JWK | KeyResolver,
+    kid: str | None,
+    alg: KeyManagement,
+    enc: ContentEncryption,
+    limit: int = MAX_KEY_TRIALS,
 ) -> list[JWK]:
     def usable(key: JWK) -> JWK | None:
         return key if _key_problem(key, alg, enc, private=True) is None else None
 
-    found = select_keys(resolver, kid, usable, purpose=f"decrypt {alg.name}/{enc.name}")
+    purpose = f"decrypt {alg.name}/{enc.name}"
+    found = select_keys(resolver, kid, usable, purpose=purpose, limit=limit)
     return [key for key, _ in found]
 
 
@@ -491,6 +507,7 @@ def decrypt(
     p2c_min: int = P2C_MIN,
     p2c_max: int = P2C_MAX,
     max_size: int = MAX_TOKEN_SIZE,
+    max_key_trials: int = MAX_KEY_TRIALS,
 ) -> DecryptedJWE:
     """Decrypt a compact JWE.
 
@@ -506,12 +523,15 @@ def decrypt(
         p2c_min: Smallest accepted PBES2 ``p2c``.
         p2c_max: Largest accepted PBES2 ``p2c`` (checked before any key derivation).
         max_size: The size cap, checked before anything else.
+        max_key_trials: The most keys tried (a token without ``kid`` against a large key
+            set), refused before any cryptography.
 
     Returns:
         The plaintext, header and the key that decrypted it.
 
     Raises:
-        TokenTooLarge: Over ``max_size``, or decompressed output over ``max_decompressed``.
+        TokenTooLarge: Over ``max_size`` or ``max_key_trials``, or decompressed output over
+            ``max_decompressed``.
         MalformedToken: Bad structure, header or length (a JWS is refused here).
         DecodeError: Bad base64url or JSON.
         AlgorithmNotAllowed: ``alg``/``enc`` not allowed, or ``zip`` without ``decompress``.
@@ -535,7 +555,8 @@ def decrypt(
         b64url_decode(tag_seg, what="tag"),
     )
     _check_content_lengths(enc, iv, tag, ct)
-    candidates = _select_keys(resolver, header.get("kid"), alg, enc)
+    limit = count_limit(max_key_trials, "max_key_trials")
+    candidates = _select_keys(resolver, header.get("kid"), alg, enc, limit=limit)
     parts = (encrypted_key, iv, ct, tag, head)
     plaintext, key = _decrypt_attempts(candidates, alg, enc, header, parts, policy)
     return DecryptedJWE(plaintext=plaintext, header=MappingProxyType(header), key=key)
@@ -739,13 +760,15 @@ def _object(value: object, what: str) -> dict[str, Any]:
     return value
 
 
-def _recipient_entries(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _recipient_entries(obj: Mapping[str, Any], most: int) -> list[dict[str, Any]]:
     if "recipients" in obj:
         if "header" in obj or "encrypted_key" in obj:
             raise MalformedToken("general JWE JSON mixes flattened members")
         entries = obj["recipients"]
         if not isinstance(entries, list) or not entries:
             raise MalformedToken("'recipients' must be a non-empty array")
+        if len(entries) > most:
+            raise too_much_work("recipients", most, "max_recipients")
         return [_object(e, "each recipient") for e in entries]
     flat: dict[str, Any] = {}
     for name in ("header", "encrypted_key"):
@@ -765,19 +788,24 @@ def decrypt_json(
     p2c_min: int = P2C_MIN,
     p2c_max: int = P2C_MAX,
     max_size: int = MAX_TOKEN_SIZE,
+    max_recipients: int = MAX_RECIPIENTS,
+    max_key_trials: int = MAX_KEY_TRIALS,
 ) -> DecryptedJWE:
     """Decrypt a JWE in the general or flattened JSON serialization.
 
     Recipients are tried in order; those whose ``alg`` is not allowed or for which no key is
     found are skipped.  The protected header, the shared ``unprotected`` header and each
     recipient's ``header`` must have disjoint member names, and ``enc`` may not be per-recipient.
-    The checks and arguments are those of :func:`decrypt`.
+    The checks and arguments are those of :func:`decrypt`.  Besides, ``max_recipients`` caps
+    the recipients and ``max_key_trials`` the key unwraps one object may cause (recipients
+    times candidate keys); both are checked before any cryptography.
 
     Returns:
         The plaintext, the joint header of the recipient that decrypted, the key and ``aad``.
 
     Raises:
-        TokenTooLarge: Over ``max_size`` or ``max_decompressed``.
+        TokenTooLarge: Over ``max_size``, ``max_decompressed``, ``max_recipients`` or
+            ``max_key_trials``.
         MalformedToken: Bad structure, overlapping headers, bad lengths.
         DecodeError: Bad base64url or JSON.
         AlgorithmNotAllowed: No recipient uses an allowed ``alg``; ``enc`` or ``zip`` refused.
@@ -799,7 +827,7 @@ def decrypt_json(
         raise DecodeError("protected header: not base64url (bad character or padding)")
     prot = parse_protected(head.encode("ascii")) if head else {}
     shared = _object(obj.get("unprotected", {}), "'unprotected'")
-    entries = _recipient_entries(obj)
+    entries = _recipient_entries(obj, count_limit(max_recipients, "max_recipients"))
     iv, ct = _b64(obj.get("iv"), "iv"), _b64(obj.get("ciphertext"), "ciphertext")
     tag = _b64(obj.get("tag"), "tag")
     aad_b64 = obj.get("aad")
@@ -807,21 +835,15 @@ def decrypt_json(
     full_aad = (head if aad_b64 is None else f"{head}.{aad_b64}").encode("ascii")
     if set(prot) & set(shared):
         raise MalformedToken("protected and unprotected headers share a member name")
+    planned = _plan_recipients(
+        entries, prot, shared, resolver, policy, (iv, tag, ct), max_key_trials
+    )
     last_error: Exception | None = None
-    for entry in entries:
-        own = _object(entry.get("header", {}), "recipient 'header'")
-        if set(own) & (set(prot) | set(shared)):
-            raise MalformedToken("a recipient header repeats a protected or shared member")
-        if "enc" in own or "zip" in own:
-            raise MalformedToken("'enc' and 'zip' may not be per-recipient")
-        header = {**prot, **shared, **own}
-        try:
-            alg, enc = _check_header(header, prot, policy)
-            _check_content_lengths(enc, iv, tag, ct)
-            candidates = _select_keys(resolver, header.get("kid"), alg, enc)
-        except (AlgorithmNotAllowed, KeyNotFound) as exc:
-            last_error = exc
+    for plan in planned:
+        if isinstance(plan, VerificationError):
+            last_error = plan
             continue
+        entry, header, alg, enc, candidates = plan
         encrypted_key = _b64(entry.get("encrypted_key", ""), "encrypted key")
         parts = (encrypted_key, iv, ct, tag, full_aad)
         try:
@@ -833,6 +855,44 @@ def decrypt_json(
     if isinstance(last_error, DecryptionFailed):
         raise DecryptionFailed(FAILED)
     raise last_error or KeyNotFound("no recipient")
+
+
+_RecipientPlan = tuple[dict[str, Any], dict[str, Any], KeyManagement, ContentEncryption, list[JWK]]
+
+
+def _plan_recipients(  # noqa: PLR0917 - private; the parts of one JWE JSON object
+    entries: Sequence[dict[str, Any]],
+    prot: Mapping[str, Any],
+    shared: Mapping[str, Any],
+    resolver: JWK | KeyResolver,
+    policy: _Policy,
+    content: tuple[bytes, bytes, bytes],
+    max_key_trials: int,
+) -> list[_RecipientPlan | VerificationError]:
+    """Check every recipient and choose its candidate keys before any cryptography runs.
+
+    All recipients share one budget of key trials (recipients x candidate keys); an object
+    over it is refused whole.
+    """
+    budget = TrialBudget(max_key_trials, "recipients")
+    planned: list[_RecipientPlan | VerificationError] = []
+    for entry in entries:
+        own = _object(entry.get("header", {}), "recipient 'header'")
+        if set(own) & (set(prot) | set(shared)):
+            raise MalformedToken("a recipient header repeats a protected or shared member")
+        if "enc" in own or "zip" in own:
+            raise MalformedToken("'enc' and 'zip' may not be per-recipient")
+        header = {**prot, **shared, **own}
+        kid = header.get("kid")
+        try:
+            alg, enc = _check_header(header, prot, policy)
+            _check_content_lengths(enc, *content)
+            candidates = budget.take(partial(_select_keys, resolver, kid, alg, enc))
+        except (AlgorithmNotAllowed, KeyNotFound) as exc:
+            planned.append(exc)
+            continue
+        planned.append((entry, header, alg, enc, candidates))
+    return planned
 
 
 # ----------------------------------------------------------------------------- nested JWT

@@ -22,6 +22,7 @@ or fetch a key; ``typ`` and ``cty`` are returned, not enforced.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
@@ -36,23 +37,29 @@ from authcore.errors import (
 )
 from authcore.jose import _core
 from authcore.jose._core import (
+    TrialBudget,
     as_ascii,
     as_resolver,
     check_jws_header,
+    count_limit,
     json_object,
     parse_protected,
     protected_header,
     signature_algorithms,
     split_compact,
+    too_much_work,
     verification_keys,
     verify_with,
 )
+from authcore.jose._jwa import Verifier
 from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_signer
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
 
 __all__ = [
+    "MAX_KEY_TRIALS",
+    "MAX_SIGNATURES",
     "MAX_TOKEN_SIZE",
     "UNDERSTOOD_CRITICAL",
     "VerifiedJWS",
@@ -64,6 +71,10 @@ __all__ = [
 
 MAX_TOKEN_SIZE: Final = _core.MAX_TOKEN_SIZE
 """Default cap on a token's length in characters, applied before any other work."""
+MAX_SIGNATURES: Final = 8
+"""Default cap on the signatures of a JWS JSON object, checked before any cryptography."""
+MAX_KEY_TRIALS: Final = _core.MAX_KEY_TRIALS
+"""Default cap on signature verifications per token (signatures x candidate keys)."""
 
 UNDERSTOOD_CRITICAL: Final = _core.UNDERSTOOD_CRITICAL
 """The ``crit`` extensions this implementation understands (RFC 7797 ``b64``)."""
@@ -100,6 +111,7 @@ def verify(
     algorithms: Collection[str],
     detached_payload: bytes | None = None,
     max_size: int = MAX_TOKEN_SIZE,
+    max_key_trials: int = MAX_KEY_TRIALS,
 ) -> VerifiedJWS:
     """Verify a compact JWS.
 
@@ -110,12 +122,14 @@ def verify(
         detached_payload: The payload of a detached JWS (RFC 7515 appendix F), whose payload
             segment must then be empty.
         max_size: The size cap, checked before anything else.
+        max_key_trials: The most keys tried (a token without ``kid`` against a large key
+            set), refused before any cryptography.
 
     Returns:
         The payload, header and the key that verified.
 
     Raises:
-        TokenTooLarge: Over ``max_size``.
+        TokenTooLarge: Over ``max_size`` or ``max_key_trials``.
         MalformedToken: Bad structure or header.
         DecodeError: Bad base64url or JSON.
         AlgorithmNotAllowed: ``alg`` not in ``algorithms``.
@@ -144,7 +158,8 @@ def verify(
     else:
         payload = payload_part = payload_seg
     signature = b64url_decode(sig_seg, what="signature")
-    candidates = verification_keys(resolver, header.get("kid"), alg)
+    limit = count_limit(max_key_trials, "max_key_trials")
+    candidates = verification_keys(resolver, header.get("kid"), alg, limit=limit)
     key = verify_with(candidates, head + b"." + payload_part, signature)
     return VerifiedJWS(payload=payload, header=header, key=key)
 
@@ -303,6 +318,8 @@ def verify_json(
     algorithms: Collection[str],
     detached_payload: bytes | None = None,
     max_size: int = MAX_TOKEN_SIZE,
+    max_signatures: int = MAX_SIGNATURES,
+    max_key_trials: int = MAX_KEY_TRIALS,
 ) -> VerifiedJWS:
     """Verify a general or flattened JSON JWS; succeed if one signature verifies.
 
@@ -317,12 +334,15 @@ def verify_json(
         detached_payload: The payload, when the object has no ``payload`` member.
         max_size: The size cap: on the length of JSON text, or on the compact JSON encoding of
             an already parsed object.
+        max_signatures: The most signatures accepted, refused before any cryptography.
+        max_key_trials: The most signature verifications one object may cause (signatures
+            times candidate keys, counted before any cryptography).
 
     Returns:
         The payload, the header of the signature that verified and the key that verified it.
 
     Raises:
-        TokenTooLarge: Over ``max_size``.
+        TokenTooLarge: Over ``max_size``, ``max_signatures`` or ``max_key_trials``.
         MalformedToken: On a structural problem.
         AlgorithmNotAllowed, KeyNotFound, InvalidSignature: When no signature verifies (the
             error of the first signature that failed).
@@ -331,31 +351,68 @@ def verify_json(
     """
     allowed = signature_algorithms(algorithms)
     resolver = as_resolver(keys)
+    most = count_limit(max_signatures, "max_signatures")
+    count_limit(max_key_trials, "max_key_trials")
     obj = json_object(jws, max_size, "JWS JSON")
     entries = _signature_entries(obj)
+    if len(entries) > most:
+        raise too_much_work("signatures", most, "max_signatures")
     parsed = [_entry_header_or_error(entry, allowed) for entry in entries]
     b64_values = {p[3] for p in parsed if not isinstance(p, VerificationError)}
     if len(b64_values) > 1:
         raise MalformedToken("signatures disagree on 'b64'")
     b64 = b64_values.pop() if b64_values else True
     payload, payload_part = _json_payload(obj, b64=b64, detached_payload=detached_payload)
+    planned = _plan_signatures(entries, parsed, resolver, max_key_trials=max_key_trials)
     first_error: VerificationError | None = None
-    for entry, item in zip(entries, parsed, strict=True):
+    for plan in planned:
+        if isinstance(plan, VerificationError):
+            first_error = first_error or plan
+            continue
+        head, header, signature, candidates = plan
         try:
-            if isinstance(item, VerificationError):
-                raise item
-            head, header, alg, _ = item
-            sig_text = entry.get("signature")
-            if not isinstance(sig_text, str):
-                raise MalformedToken("'signature' must be a string")
-            signature = b64url_decode(sig_text.encode("ascii", "replace"), what="signature")
-            candidates = verification_keys(resolver, header.get("kid"), alg)
             key = verify_with(candidates, head + b"." + payload_part, signature)
-        except (AlgorithmNotAllowed, KeyNotFound, InvalidSignature) as exc:
+        except InvalidSignature as exc:
             first_error = first_error or exc
             continue
         return VerifiedJWS(payload=payload, header=header, key=key)
     raise first_error or InvalidSignature("no signature verifies")
+
+
+_Plan = tuple[bytes, dict[str, Any], bytes, list[tuple[JWK, Verifier]]]
+
+
+def _plan_signatures(
+    entries: Sequence[Mapping[str, Any]],
+    parsed: Sequence[tuple[bytes, dict[str, Any], str, bool] | VerificationError],
+    resolver: KeyResolver,
+    *,
+    max_key_trials: int,
+) -> list[_Plan | VerificationError]:
+    """Choose every signature's candidate keys before any cryptography runs.
+
+    All signatures share one budget of key trials (signatures x candidate keys); an object
+    over it is refused whole.
+    """
+    budget = TrialBudget(max_key_trials, "signatures")
+    planned: list[_Plan | VerificationError] = []
+    for entry, item in zip(entries, parsed, strict=True):
+        if isinstance(item, VerificationError):
+            planned.append(item)
+            continue
+        head, header, alg, _ = item
+        sig_text = entry.get("signature")
+        if not isinstance(sig_text, str):
+            raise MalformedToken("'signature' must be a string")
+        signature = b64url_decode(sig_text.encode("ascii", "replace"), what="signature")
+        kid = header.get("kid")
+        try:
+            candidates = budget.take(partial(verification_keys, resolver, kid, alg))
+        except KeyNotFound as exc:
+            planned.append(exc)
+            continue
+        planned.append((head, header, signature, candidates))
+    return planned
 
 
 def _entry_header_or_error(

@@ -64,10 +64,12 @@ from authcore.errors import (
     MissingClaim,
 )
 from authcore.jose._core import (
+    MAX_KEY_TRIALS,
     MAX_TOKEN_SIZE,
     as_ascii,
     as_resolver,
     check_jws_header,
+    count_limit,
     parse_protected,
     protected_header,
     signature_algorithms,
@@ -182,6 +184,8 @@ class JWTVerifier:
         denylist: A :class:`~authcore.onetime.OneTimeStore` holding revoked tokens (recorded
             with :func:`authcore.jose.denylist.revoke`), consulted after the signature and
             every claim verified; tokens must then carry a ``jti``.
+        max_key_trials: The most keys tried for one token (a token without ``kid`` against a
+            large key set is refused before any cryptography).
 
     Raises:
         ConfigurationError: On a missing or invalid option.
@@ -199,6 +203,7 @@ class JWTVerifier:
         "_leeway",
         "_max_age",
         "_max_size",
+        "_max_trials",
         "_need",
         "_other_required",
         "_required",
@@ -222,6 +227,7 @@ class JWTVerifier:
     _typ: str | None
     _max_age: float | None
     _max_size: int
+    _max_trials: int
     _clock: Clock | None
     _denylist: OneTimeStore | None
     _cache: dict[bytes, _CacheEntry]
@@ -241,6 +247,7 @@ class JWTVerifier:
         max_size: int = MAX_TOKEN_SIZE,
         clock: Clock | None = None,
         denylist: OneTimeStore | None = None,
+        max_key_trials: int = MAX_KEY_TRIALS,
     ) -> None:
         resolver = as_resolver(keys)
         _check_options(subject=subject, typ=typ, max_size=max_size, clock=clock)
@@ -268,6 +275,7 @@ class JWTVerifier:
             "_typ": _normalize_typ(typ) if typ is not None else None,
             "_max_age": _seconds(max_age, "max_age") if max_age is not None else None,
             "_max_size": max_size,
+            "_max_trials": count_limit(max_key_trials, "max_key_trials"),
             "_clock": clock,
             "_denylist": check_store(denylist, "denylist"),
             "_cache": {},
@@ -292,7 +300,9 @@ class JWTVerifier:
                 raise InvalidTokenType("typ header missing", claim="typ")
             if _normalize_typ(typ) != self._typ:
                 raise InvalidTokenType("typ header does not match", claim="typ")
-        return header, verification_keys(self._resolver, header.get("kid"), alg)
+        return header, verification_keys(
+            self._resolver, header.get("kid"), alg, limit=self._max_trials
+        )
 
     def verify(self, token: str | bytes, *, now: Instant | None = None) -> dict[str, Any]:
         """Verify a compact JWT and return its claims.
@@ -364,7 +374,9 @@ class JWTVerifier:
             candidates = (
                 cached
                 if cached is not None
-                else verification_keys(self._resolver, header.get("kid"), header["alg"])
+                else verification_keys(
+                    self._resolver, header.get("kid"), header["alg"], limit=self._max_trials
+                )
             )
         if len(candidates) == 1:
             candidates[0][1](signing_input, signature)
@@ -480,6 +492,7 @@ def decode(
     now: Instant | None = None,
     max_size: int = MAX_TOKEN_SIZE,
     denylist: OneTimeStore | None = None,
+    max_key_trials: int = MAX_KEY_TRIALS,
 ) -> dict[str, Any]:
     """Verify a JWT once and return its claims (see :class:`JWTVerifier` for the checks).
 
@@ -501,6 +514,7 @@ def decode(
         max_age=max_age,
         max_size=max_size,
         denylist=denylist,
+        max_key_trials=max_key_trials,
     )
     return verifier.verify(token, now=now)
 
