@@ -297,7 +297,7 @@ def test_nesting_up_to_the_limit_and_brackets_in_strings_pass(text: str) -> None
 
 
 _JSON_SHAPES = st.recursive(
-    st.one_of(st.integers(), st.text(alphabet='[]{}"\\ab', max_size=6), st.none()),
+    st.one_of(st.integers(-1000, 1000), st.text(alphabet='[]{}"\\ab', max_size=6), st.none()),
     lambda children: st.one_of(
         st.lists(children, max_size=3),
         st.dictionaries(st.text(alphabet="[{k", max_size=3), children, max_size=3),
