@@ -155,26 +155,33 @@ _DEFAULT_DECODER: Final = _make_decoder(MAX_INT_DIGITS)
 _SURROGATE_ESCAPE_RE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def _depth(text: str) -> int:
-    """Maximum nesting depth of arrays/objects, ignoring brackets inside strings."""
-    depth = best = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            best = max(best, depth)
-        elif ch in "]}":
-            depth -= 1
-    return best
+# A JSON string literal (RFC 8259 section 7), unrolled so the regex engine never backtracks.
+_STRING_RE: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# bytes.translate table: every opener becomes "[", every closer "]"; everything else is deleted.
+_BRACKETS: Final = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS: Final = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+def _too_deep(text: str, max_depth: int) -> bool:
+    """Whether arrays/objects nest deeper than ``max_depth`` (brackets in strings ignored).
+
+    Linear and in C: strings are cut out with one regex pass, every other non-bracket byte is
+    deleted with one ``bytes.translate``; then, at most ``max_depth`` times, innermost ``[]``
+    pairs are removed with ``bytes.replace`` (a pair whose subtree has height h goes in pass h).
+    A run of ``max_depth + 1`` openers proves the depth at once (``[[[[...`` bodies stop after
+    one search).  For well-formed JSON the answer is exact; for broken JSON it may be either,
+    and the decoder then refuses the text anyway.
+    """
+    bare = _STRING_RE.sub("", text).encode("utf-8", "surrogatepass")
+    brackets = bare.translate(_BRACKETS, _NOT_BRACKETS)
+    too_many = b"[" * (max_depth + 1)
+    for _ in range(max_depth):
+        if too_many in brackets:
+            return True
+        if b"[]" not in brackets:
+            return False
+        brackets = brackets.replace(b"[]", b"")
+    return b"[]" in brackets or too_many in brackets
 
 
 def _check_strings(value: Any) -> None:  # noqa: ANN401 - walks arbitrary JSON
@@ -270,7 +277,7 @@ def json_loads(
 def _loads_text(text: str, what: str, max_depth: int, max_int_digits: int) -> Any:  # noqa: ANN401
     # str.count runs in C: only texts that could nest deeply pay for the exact scan, and the
     # scan runs before json.loads can recurse.
-    if text.count("[") + text.count("{") > max_depth and _depth(text) > max_depth:
+    if text.count("[") + text.count("{") > max_depth and _too_deep(text, max_depth):
         raise DecodeError(f"{what}: nested deeper than {max_depth}")
     decoder = (
         _DEFAULT_DECODER if max_int_digits == MAX_INT_DIGITS else _make_decoder(max_int_digits)

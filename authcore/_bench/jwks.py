@@ -3,8 +3,8 @@
 The floor here is authcore's own :class:`~authcore.jose.JWTVerifier` over a
 :class:`~authcore.jose.KeySet` built once: what a service would run if its keys never
 changed.  The cases put a :class:`~authcore.jose.jwks.JWKSCache` (the system clock, a warm
-cache) between the verifier and the keys, optionally with a revocation check on a
-:class:`~authcore.jose.denylist.MemoryDenylist`, and pyjwt's ``PyJWKClient`` with key caching
+cache) between the verifier and the keys, optionally with a revocation check on a denylist
+(:class:`~authcore.stores.memory.MemoryOneTimeStore`), and pyjwt's ``PyJWKClient`` with key caching
 (its ``fetch_data`` replaced by a function returning the same JWKS, so nothing touches the
 network).  The ratio shows what kid-aware caching costs per token.
 """
@@ -18,8 +18,9 @@ from typing import Any
 from authcore._bench import Group
 from authcore.clock import utc_now
 from authcore.jose import JWK, JWTVerifier, KeySet, jwt
-from authcore.jose.denylist import MemoryDenylist, check_not_revoked
+from authcore.jose.denylist import check_not_revoked, revoke
 from authcore.jose.jwks import JWKSCache
+from authcore.stores.memory import MemoryOneTimeStore
 
 NAME = "jwks"
 
@@ -35,8 +36,8 @@ def _group(alg: str) -> Group:
     static = JWTVerifier(KeySet(key.public() for key in keys), algorithms=[alg])
     cache = JWKSCache(lambda: document, ttl=3600, cooldown=30)
     cached = JWTVerifier(cache, algorithms=[alg])
-    denylist = MemoryDenylist()
-    denylist.add("other-token", expires_at=now + dt.timedelta(hours=1))
+    denylist = MemoryOneTimeStore()
+    revoke(denylist, {"jti": "other-token", "exp": (now + dt.timedelta(hours=1)).timestamp()})
 
     def floor() -> object:
         return static.verify(token)

@@ -138,8 +138,6 @@ def run_generate(args: argparse.Namespace) -> int:
         key = JWK.generate(args.alg, kid=args.kid, crv=args.crv)
     except AuthcoreError as exc:
         raise UsageError(f"--alg/--crv: {exc.detail or exc}") from None
-    if args.kid is None:
-        key = JWK.from_dict({**key.to_dict(private=True), "kid": key.thumbprint()})
     if args.pem:
         if key.is_symmetric:
             raise UsageError("symmetric keys have no PEM form; drop --pem")

@@ -4,6 +4,10 @@
 * :mod:`authcore.jose.jws`: compact and JSON serialization, detached and unencoded payloads.
 * :mod:`authcore.jose.jwt`: :func:`~authcore.jose.jwt.encode`, :func:`~authcore.jose.jwt.decode`
   and :class:`JWTVerifier`, the reusable fast path.
+* :mod:`authcore.jose.jwe`: JSON Web Encryption (RFC 7516), compact, JSON and nested JWTs.
+* :mod:`authcore.jose.jwks`: JWK Set caching and fetching for verifiers;
+  :mod:`authcore.jose.keyring`: signing-key rotation for issuers;
+  :mod:`authcore.jose.denylist`: revoking tokens before they expire.
 * :data:`SIGNATURE_ALGORITHMS`: the immutable algorithm registry (no ``none``, ever).
 
 .. versionadded:: 0.1.0
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from authcore.jose import _jwa, jws, jwt
+from authcore.jose import _jwa, denylist, jwe, jwks, jws, jwt, keyring
 from authcore.jose._jwa import KeyType, SignatureAlgorithm
 from authcore.jose._jwk import JWK, KeyResolver, KeySet
 from authcore.jose.jws import VerifiedJWS
@@ -43,6 +47,10 @@ __all__ = [
     "SignatureAlgorithm",
     "UnverifiedJWT",
     "VerifiedJWS",
+    "denylist",
+    "jwe",
+    "jwks",
     "jws",
     "jwt",
+    "keyring",
 ]

@@ -16,6 +16,7 @@ every algorithm-confusion attack.  Verifiers accept anything satisfying :class:`
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol, final, runtime_checkable
@@ -25,8 +26,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 
 from authcore._ct import bytes_eq
-from authcore._encoding import b64url_decode, b64url_encode, json_dumps
-from authcore.errors import AuthcoreError, InvalidKeyError, UnsupportedAlgorithm
+from authcore._encoding import b64url_decode, b64url_encode, json_dumps, json_loads
+from authcore.errors import (
+    AuthcoreError,
+    ConfigurationError,
+    DecodeError,
+    InvalidKeyError,
+    UnsupportedAlgorithm,
+)
 from authcore.jose._jwa import (
     EC_CURVES,
     SIGNATURE_ALGORITHMS,
@@ -299,6 +306,49 @@ def _secret_sizes(alg: object) -> tuple[int, int] | None:
     return None
 
 
+_MAX_KEY_FILE: Final = 1024 * 1024
+
+
+def _refuse_input(
+    value: object, loader: str, *, needs: str, otherwise: str, text_is_path: bool = True
+) -> NoReturn:
+    """Refuse a wrong input; a file path given where contents are expected names the loader.
+
+    An ``os.PathLike`` is always a path; so is text that holds neither a PEM armour nor a JSON
+    object (when the loader accepts text at all, ``text_is_path``).  Anything else gets the
+    ``otherwise`` message.
+    """
+    if isinstance(value, os.PathLike) or (
+        text_is_path and isinstance(value, str) and "-----BEGIN" not in value and "{" not in value
+    ):
+        file_loader = "KeySet.from_file" if loader.startswith("KeySet") else "JWK.from_file"
+        _fail(f"{loader} takes {needs}, not a file path: use {file_loader}(path)")
+    _fail(otherwise)
+
+
+def _read_key_file(path: object) -> bytes:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigurationError(f"path must be a str or os.PathLike, not {type(path).__name__}")
+    try:
+        with open(path, "rb") as handle:  # noqa: PTH123 - str or PathLike alike
+            data = handle.read(_MAX_KEY_FILE + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read key file: {exc.strerror or exc}") from None
+    if len(data) > _MAX_KEY_FILE:
+        raise ConfigurationError(f"key file larger than {_MAX_KEY_FILE} bytes")
+    return data
+
+
+def _json_file_object(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = json_loads(data, what="key file")
+    except DecodeError:
+        _fail("the key file is not strict JSON")
+    if not isinstance(parsed, dict):
+        _fail("the key file does not hold a JSON object")
+    return parsed
+
+
 @final
 class JWK:
     """An immutable, checked JSON Web Key.
@@ -422,7 +472,8 @@ class JWK:
                 encryption (``"A256GCM"``, ``"A128CBC-HS256"``, ...) for a ``dir`` key: a key
                 bound to an ``enc`` is used with ``alg: dir`` and has exactly that ``enc``'s key
                 size.  RSA keys have 3072 bits; AES key wrap keys have the size in the name.
-            kid: An optional key id.
+            kid: The key id; by default the key's RFC 7638 thumbprint, so that every generated
+                key can be named in a key set, a key ring or a token header.
             crv: The curve, where ``alg`` leaves a choice: ``ECDH-ES`` and ``ECDH-ES+A*KW`` take
                 ``"P-256"`` (the default), ``"P-384"``, ``"P-521"``, ``"X25519"`` or ``"X448"``;
                 ``EdDSA`` takes ``"Ed25519"`` (the default) or ``"Ed448"``.
@@ -433,9 +484,14 @@ class JWK:
                 ``crv`` does not fit ``alg``.
 
         .. versionadded:: 0.1.0
+        .. versionchanged:: 0.1.0
+           ``kid`` defaults to the RFC 7638 thumbprint instead of no ``kid``.
         """
         kty, key, curve = _generate_material(alg, crv)
-        return cls._create(kty=kty, key=key, crv=curve, alg=alg, kid=kid)
+        made = cls._create(kty=kty, key=key, crv=curve, alg=alg, kid=kid)
+        if kid is None:
+            object.__setattr__(made, "_kid", made.thumbprint())
+        return made
 
     @classmethod
     def from_secret(
@@ -469,7 +525,13 @@ class JWK:
         """
         sizes = _secret_sizes(alg)
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            _fail("a symmetric secret must be bytes")
+            _refuse_input(
+                data,
+                "JWK.from_secret",
+                needs="the secret bytes",
+                otherwise="a symmetric secret must be bytes (encode text first)",
+                text_is_path=False,
+            )
         secret = bytes(data)
         if not secret:
             _fail("the secret is empty")
@@ -504,6 +566,13 @@ class JWK:
 
         .. versionadded:: 0.1.0
         """
+        if isinstance(data, os.PathLike) or (isinstance(data, str) and "-----BEGIN" not in data):
+            _refuse_input(
+                data,
+                "JWK.from_pem",
+                needs="PEM text or DER bytes",
+                otherwise="text without a PEM armour: for JWK JSON use JWK.from_dict(...)",
+            )
         raw: object = data.encode("utf-8") if isinstance(data, str) else data
         if not isinstance(raw, bytes) or not raw:
             _fail("PEM/DER data must be non-empty bytes or text")
@@ -529,7 +598,12 @@ class JWK:
         .. versionadded:: 0.1.0
         """
         if not isinstance(mapping, Mapping):
-            _fail("a JWK must be a JSON object")
+            _refuse_input(
+                mapping,
+                "JWK.from_dict",
+                needs="a mapping of JWK members",
+                otherwise="a JWK must be a JSON object (a mapping): parse JSON text first",
+            )
         kty = mapping.get("kty")
         if not isinstance(kty, str):
             _fail("JWK member 'kty' is missing or not a string")
@@ -554,6 +628,45 @@ class JWK:
             use=use,
             key_ops=ops if isinstance(ops, list) else None,
         )
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        alg: str | None = None,
+        kid: str | None = None,
+        password: bytes | None = None,
+    ) -> JWK:
+        """Load a key from a file: a JWK in JSON, or a PEM or DER key.
+
+        A file whose content starts with ``{`` is read as one JWK (:meth:`from_dict`; ``kid``
+        then names the key only if the JWK has none); anything else as PEM or DER
+        (:meth:`from_pem`).
+
+        Args:
+            path: The file's path.
+            alg: Bind the key to this algorithm.
+            kid: A key id (for PEM/DER, or a JWK without one).
+            password: The password of an encrypted PEM/DER private key.
+
+        Raises:
+            ConfigurationError: If the file cannot be read or is larger than 1 MiB.
+            InvalidKeyError: If its content is not an acceptable key.
+
+        .. versionadded:: 0.1.0
+        """
+        data = _read_key_file(path)
+        if data.lstrip()[:1] == b"{":
+            members = _json_file_object(data)
+            if kid is not None and "kid" not in members:
+                members = {**members, "kid": kid}
+            elif kid is not None and members.get("kid") != kid:
+                _fail("kid differs from the kid in the JWK file")
+            if password is not None:
+                _fail("password applies to PEM/DER files, not to JWK JSON")
+            return cls.from_dict(members, alg=alg)
+        return cls.from_pem(data, alg=alg, kid=kid, password=password)
 
     # ------------------------------------------------------------------ accessors
 
@@ -716,7 +829,7 @@ class JWK:
 
     # ------------------------------------------------------------------ use by jws
 
-    def verifier(self, alg: str) -> Verifier | None:
+    def _verifier(self, alg: str) -> Verifier | None:
         """Return the verification function for ``alg``, or ``None`` if the key may not verify it.
 
         A key verifies ``alg`` only if it is bound to ``alg`` or unbound, its type, curve and
@@ -742,7 +855,7 @@ class JWK:
         cache[alg] = result
         return result
 
-    def signer(self, alg: str | None = None) -> tuple[str, Signer]:
+    def _signer(self, alg: str | None = None) -> tuple[str, Signer]:
         """Return ``(alg, signing function)``.
 
         Args:
@@ -826,13 +939,35 @@ def key_material(key: JWK) -> Any:  # noqa: ANN401 - bytes or a `cryptography` k
     return key._key  # noqa: SLF001 - the one place outside the class that reads the material
 
 
-def key_memo(key: JWK) -> dict[object, Any]:
-    """The per-key cache of authcore's JOSE layers (for example ``jwt.encode``'s header).
+def key_verifier(key: JWK, alg: str) -> Verifier | None:
+    """The verification function of ``key`` for ``alg``, or ``None`` if it may not verify it.
 
-    JWK objects are immutable, so whatever is derived from one key may be kept here; keys are
-    namespaced by the layer that stores them.  Not public API.
+    A key verifies ``alg`` only if it is bound to ``alg`` or unbound, its type, curve and size
+    fit, ``use`` is absent or ``"sig"`` and ``key_ops`` is absent or allows ``"verify"``.
+    Memoized on the key.  For authcore's JOSE layers; not public API.
     """
-    return key._memo  # noqa: SLF001 - the one place outside the class that reads the memo
+    return key._verifier(alg)  # noqa: SLF001 - the JOSE layers' access to the key
+
+
+def key_signer(key: JWK, alg: str | None = None) -> tuple[str, Signer]:
+    """``(alg, signing function)`` of ``key`` (``alg`` defaults to the key's bound one).
+
+    For authcore's JOSE layers; not public API.
+
+    Raises:
+        UnsupportedAlgorithm: If no algorithm is known or the key cannot sign with it.
+    """
+    return key._signer(alg)  # noqa: SLF001 - the JOSE layers' access to the key
+
+
+def key_memo(key: JWK | KeySet) -> dict[object, Any]:
+    """The per-key (or per-key-set) cache of authcore's JOSE layers.
+
+    JWK and KeySet objects are immutable, so whatever is derived from one may be kept here
+    (``jwt.encode``'s header, JWE decryption policies); entries are namespaced by the layer
+    that stores them, and each layer bounds what it keeps.  Not public API.
+    """
+    return key._memo  # noqa: SLF001 - the one place outside the classes that reads the memo
 
 
 def _material_from_dict(mapping: Mapping[str, object], kty: str) -> tuple[KeyType, Any, str | None]:
@@ -997,10 +1132,11 @@ class KeySet:
     .. versionadded:: 0.1.0
     """
 
-    __slots__ = ("_by_kid", "_keys")
+    __slots__ = ("_by_kid", "_keys", "_memo")
 
     _keys: tuple[JWK, ...]
     _by_kid: dict[str, JWK]
+    _memo: dict[object, Any]
 
     def __init__(self, keys: Iterable[JWK]) -> None:
         items = tuple(keys)
@@ -1016,6 +1152,7 @@ class KeySet:
             _fail("a key set may not mix symmetric and asymmetric keys")
         object.__setattr__(self, "_keys", items)
         object.__setattr__(self, "_by_kid", by_kid)
+        object.__setattr__(self, "_memo", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("KeySet is immutable")
@@ -1031,7 +1168,12 @@ class KeySet:
             InvalidKeyError: If the set or one of its keys is refused.
         """
         if not isinstance(jwks, Mapping):
-            _fail("a JWK Set must be a JSON object")
+            _refuse_input(
+                jwks,
+                "KeySet.from_dict",
+                needs="a mapping with a 'keys' array",
+                otherwise="a JWK Set must be a JSON object (a mapping): parse JSON text first",
+            )
         keys = jwks.get("keys")
         if not isinstance(keys, list):
             _fail("a JWK Set needs a 'keys' array")
@@ -1043,6 +1185,18 @@ class KeySet:
             )
         ]
         return cls(items)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> KeySet:
+        """Load a JWK Set (RFC 7517 section 5) from a JSON file.
+
+        Raises:
+            ConfigurationError: If the file cannot be read or is larger than 1 MiB.
+            InvalidKeyError: If its content is not an acceptable JWK Set.
+
+        .. versionadded:: 0.1.0
+        """
+        return cls.from_dict(_json_file_object(_read_key_file(path)))
 
     def to_dict(self, *, private: bool = False) -> dict[str, Any]:
         """Return the JWK Set members (public keys unless ``private``)."""

@@ -1,138 +1,136 @@
-"""JWT revocation: a denylist of ``jti`` values, each kept until the token it names expires.
+"""JWT revocation: revoked ``jti`` values in a one-time store, each until its token expires.
 
-A JWT is valid until its ``exp`` (RFC 7519 section 4.1.4); to withdraw one earlier, record its
-``jti`` (section 4.1.7) in a :class:`Denylist` until that ``exp``, and give the denylist to the
-verifier.  An entry is useless once its token has expired (the ``exp`` check refuses the token
-anyway), so entries carry an expiry and are purged after it: the list stays as small as the
-set of revoked, still-unexpired tokens.
+A JWT is valid until its ``exp`` (RFC 7519 section 4.1.4); to withdraw one earlier, record it
+with :func:`revoke` in an :class:`~authcore.onetime.OneTimeStore` (for example
+:class:`~authcore.stores.memory.MemoryOneTimeStore` or
+:class:`~authcore.stores.sqlite.SQLiteOneTimeStore`), and give the same store to
+:class:`~authcore.jose.JWTVerifier` as ``denylist``.  An entry is useless once its token has
+expired (the ``exp`` check refuses the token anyway), so entries expire with their token and
+the store stays as small as the set of revoked, still-valid tokens.
 
-Two implementations: :class:`MemoryDenylist` (one process, thread-safe) and
-:class:`SQLiteDenylist` (persistent, shared by the processes of one machine; the
-``jwt_denylist`` table, migrated with the other authcore SQLite stores).  Anything with the
-three methods of :class:`Denylist` works, for example a Redis set with per-key expiry.
+The store key of a token is ``"jwt-deny:"`` followed by the base64url SHA-256 of its ``jti``
+(section 4.1.7), so a ``jti`` of any length the verifier accepts can be revoked, and one store
+may serve other uses (webhook replay protection, ...) beside the denylist.  The entry's expiry
+is the token's ``exp`` plus the verifier's ``leeway``, clamped to what a store can hold: a
+token the verifier accepts (an ``exp`` in year 10000, of ``1e15``, or none at all) can always
+be revoked.
 
 :func:`check_not_revoked` is the verifier's check: it runs after the signature and every claim
-verified, requires a string ``jti``, and raises :class:`~authcore.errors.Revoked`.
+verified, requires a non-empty string ``jti``, and raises :class:`~authcore.errors.Revoked`.
 
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.1.0
+   The denylist is a :class:`~authcore.onetime.OneTimeStore`; ``Denylist``, ``MemoryDenylist``
+   and ``SQLiteDenylist`` were removed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
-import threading
-from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final
 
-from authcore.clock import Clock, SystemClock, ensure_aware
+from authcore._encoding import b64url_encode
+from authcore.clock import Instant, as_datetime
 from authcore.errors import ConfigurationError, InvalidClaim, MissingClaim, Revoked
+from authcore.onetime import OneTimeStore, check_store
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Mapping
 
-    from authcore._sqlite import Schema, SQLiteDatabase
+__all__ = ["KEY_PREFIX", "check_not_revoked", "revoke"]
 
-__all__ = [
-    "DENYLIST_SCHEMA_COMPONENT",
-    "MAX_JTI_LENGTH",
-    "Denylist",
-    "MemoryDenylist",
-    "SQLiteDenylist",
-    "check_not_revoked",
-    "optional_denylist",
-    "revoke",
-]
+KEY_PREFIX: Final = "jwt-deny:"
+"""The namespace of the denylist's keys in a shared one-time store."""
 
-MAX_JTI_LENGTH: Final = 1024
-"""The longest ``jti`` a denylist stores; longer ones are refused by :meth:`Denylist.add`."""
-
-DENYLIST_SCHEMA_COMPONENT: Final = "jwt_denylist"
-"""The component name of the SQLite table in ``authcore_schema``."""
-
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_US: Final = dt.timedelta(microseconds=1)
-_PURGE_EVERY: Final = 256
+_UTC: Final = dt.timezone.utc
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=_UTC)
+# The latest expiry recorded: the end of the datetime range, less a day so that no time zone
+# arithmetic in a store can overflow.  A token expiring later stays revoked until then.
+_LATEST: Final = dt.datetime(9999, 12, 30, tzinfo=_UTC)
+_LATEST_SECONDS: Final = (_LATEST - _EPOCH).total_seconds()
 
 
-@runtime_checkable
-class Denylist(Protocol):
-    """Revoked token ids, each until its expiry.
+def _denylist_key(jti: str) -> str:
+    """Return the store key of ``jti``: :data:`KEY_PREFIX` + base64url(SHA-256(jti)).
 
-    .. versionadded:: 0.1.0
+    Lone surrogates (which a Python ``str`` can hold) are hashed as they are, so every
+    string has a key.
     """
-
-    def add(self, jti: str, *, expires_at: dt.datetime) -> None:
-        """Deny ``jti`` until ``expires_at`` (a later expiry of the same jti wins)."""
-        ...
-
-    def contains(self, jti: str, *, now: dt.datetime) -> bool:
-        """Whether ``jti`` is denied at ``now`` (entries expire at their ``expires_at``)."""
-        ...
-
-    def purge(self, *, now: dt.datetime) -> int:
-        """Delete the entries expired at ``now``; return how many were deleted."""
-        ...
+    digest = hashlib.sha256(jti.encode("utf-8", "surrogatepass")).digest()
+    return KEY_PREFIX + b64url_encode(digest)
 
 
-def _check_clock(clock: object) -> Clock:
-    if clock is None:
-        return SystemClock()
-    if not isinstance(clock, Clock):
-        raise ConfigurationError("clock must be an authcore.clock.Clock")
-    return clock
+def _expiry(exp: object, leeway: float) -> dt.datetime:
+    """Return how long a token with this ``exp`` must stay revoked (clamped, never raises).
+
+    The token is accepted while ``now < exp + leeway``; the entry lasts at least that long
+    (rounded up to the next microsecond), and at most until the end of year 9999.  Without a
+    numeric ``exp``, the token never expires and the entry lasts until then.
+    """
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        return _LATEST
+    seconds = float(exp) + leeway
+    if not seconds < _LATEST_SECONDS:  # also catches NaN
+        return _LATEST
+    # Rounded up to whole microseconds, the resolution of datetimes and of the stores.
+    micros = math.ceil(max(seconds, -_LATEST_SECONDS) * 1_000_000)
+    return _EPOCH + dt.timedelta(microseconds=micros)
 
 
-def _check_jti(jti: object) -> str:
+def _jti(claims: Mapping[str, Any]) -> str:
+    jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
-        raise ConfigurationError("jti must be a non-empty string")
-    if len(jti) > MAX_JTI_LENGTH:
-        raise ConfigurationError(f"jti longer than {MAX_JTI_LENGTH} characters")
+        raise ConfigurationError("the claims need a non-empty string jti to be revoked")
     return jti
 
 
-def _micros(value: dt.datetime, name: str) -> int:
-    return (ensure_aware(value, name=name) - _EPOCH) // _US
-
-
-def optional_denylist(value: object) -> Denylist | None:
-    """Return ``value`` if it is ``None`` or a :class:`Denylist` (for verifier options).
-
-    Raises:
-        ConfigurationError: For anything else.
-
-    .. versionadded:: 0.1.0
-    """
-    if value is None or isinstance(value, Denylist):
-        return value
-    raise ConfigurationError("denylist must be a Denylist (add, contains, purge)")
-
-
-def revoke(denylist: Denylist, claims: Mapping[str, Any]) -> None:
-    """Deny a verified token until it expires: ``denylist.add(jti, expires_at=exp)``.
+def revoke(
+    store: OneTimeStore, claims: Mapping[str, Any], *, now: Instant | None = None, leeway: float = 0
+) -> None:
+    """Revoke a verified token: record its ``jti`` in ``store`` until the token expires.
 
     Args:
-        denylist: Where to record the revocation.
-        claims: The token's verified claims, with a string ``jti`` and a numeric ``exp``.
+        store: The one-time store the verifier consults as its ``denylist``.
+        claims: The token's verified claims, with a non-empty string ``jti``.  ``exp`` is
+            optional: a token without one stays revoked as long as a store can hold an entry.
+        now: The current time (an aware datetime or UNIX seconds; default: the system clock).
+        leeway: The verifier's ``leeway`` in seconds: the entry outlives ``exp`` by that much,
+            as the verifier keeps accepting the token that long.
 
     Raises:
-        ConfigurationError: If ``jti`` or ``exp`` is missing or invalid (a token without
-            ``exp`` would have to stay on the list forever: record it yourself if you must).
+        ConfigurationError: If ``claims`` has no usable ``jti``, ``store`` is not a
+            :class:`~authcore.onetime.OneTimeStore`, or ``now``/``leeway`` is invalid.
+        StoreError: If the store cannot record the revocation.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.1.0
+       Takes a :class:`~authcore.onetime.OneTimeStore`, ``now`` and ``leeway``; accepts every
+       ``jti`` and ``exp`` the verifier accepts.
     """
-    exp = claims.get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
-        raise ConfigurationError("the claims need a numeric exp to be revoked until it")
-    try:
-        expires_at = dt.datetime.fromtimestamp(math.ceil(exp), dt.timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        raise ConfigurationError("exp is out of range") from None
-    denylist.add(_check_jti(claims.get("jti")), expires_at=expires_at)
+    checked = check_store(store, "store")
+    if checked is None:
+        raise ConfigurationError("store must be a OneTimeStore, not None")
+    spread: object = leeway
+    if (
+        isinstance(spread, bool)
+        or not isinstance(spread, (int, float))
+        or not 0 <= spread < math.inf
+    ):
+        raise ConfigurationError("leeway must be a non-negative number of seconds")
+    key = _denylist_key(_jti(claims))
+    current = as_datetime(now)
+    expires_at = _expiry(claims.get("exp"), float(spread))
+    if expires_at <= current:
+        return  # the token has expired for good: nothing to revoke
+    checked.add(key, expires_at=expires_at, now=current)
 
 
-def check_not_revoked(denylist: Denylist, claims: Mapping[str, Any], *, now: dt.datetime) -> None:
-    """Raise unless the token's ``jti`` is absent from ``denylist`` at ``now``.
+def check_not_revoked(
+    store: OneTimeStore, claims: Mapping[str, Any], *, now: Instant | None = None
+) -> None:
+    """Raise unless the token's ``jti`` is absent from ``store`` at ``now``.
 
     Call it only after the signature and the claims verified: the ``jti`` of an unverified
     token means nothing.
@@ -141,6 +139,7 @@ def check_not_revoked(denylist: Denylist, claims: Mapping[str, Any], *, now: dt.
         MissingClaim: The token has no ``jti`` (it could never be revoked).
         InvalidClaim: ``jti`` is not a non-empty string.
         Revoked: ``jti`` is denied.
+        StoreError: If the store cannot answer (the token is then not accepted).
 
     .. versionadded:: 0.1.0
     """
@@ -149,186 +148,5 @@ def check_not_revoked(denylist: Denylist, claims: Mapping[str, Any], *, now: dt.
         raise MissingClaim("jti is missing (required when a denylist is configured)", claim="jti")
     if not isinstance(jti, str) or not jti:
         raise InvalidClaim("jti is not a non-empty string", claim="jti")
-    if len(jti) <= MAX_JTI_LENGTH and denylist.contains(jti, now=now):
+    if store.contains(_denylist_key(jti), now=as_datetime(now)):
         raise Revoked("jti is on the denylist")
-
-
-@final
-class MemoryDenylist:
-    """An in-process, thread-safe denylist.
-
-    Args:
-        clock: The time source of the automatic purge that runs every few hundred adds
-            (default: the system clock).  Lookups never depend on it: they take ``now``.
-
-    .. versionadded:: 0.1.0
-    """
-
-    __slots__ = ("_adds", "_clock", "_entries", "_lock")
-
-    def __init__(self, *, clock: Clock | None = None) -> None:
-        self._clock = _check_clock(clock)
-        self._entries: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._adds = 0
-
-    def add(self, jti: str, *, expires_at: dt.datetime) -> None:
-        """Deny ``jti`` until ``expires_at`` (a later expiry of the same jti wins).
-
-        Raises:
-            ConfigurationError: If ``jti`` is not a non-empty string of at most
-                :data:`MAX_JTI_LENGTH` characters, or ``expires_at`` is not aware.
-        """
-        name = _check_jti(jti)
-        until = _micros(expires_at, "expires_at")
-        with self._lock:
-            if until > self._entries.get(name, until - 1):
-                self._entries[name] = until
-            self._adds += 1
-            purge = self._adds % _PURGE_EVERY == 0
-        if purge:
-            self.purge(now=self._clock.now())
-
-    def contains(self, jti: str, *, now: dt.datetime) -> bool:
-        """Whether ``jti`` is denied at ``now``.
-
-        Raises:
-            ConfigurationError: If ``now`` is not an aware datetime.
-        """
-        at = _micros(now, "now")
-        if not isinstance(cast("object", jti), str):
-            raise ConfigurationError("jti must be a string")
-        until = self._entries.get(jti)
-        return until is not None and at < until
-
-    def purge(self, *, now: dt.datetime) -> int:
-        """Delete the entries expired at ``now``; return how many were deleted."""
-        at = _micros(now, "now")
-        with self._lock:
-            expired = [jti for jti, until in self._entries.items() if until <= at]
-            for jti in expired:
-                del self._entries[jti]
-        return len(expired)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return f"MemoryDenylist(entries={len(self._entries)})"
-
-
-def _schema() -> Schema:
-    from authcore._sqlite import Migration, Schema  # noqa: PLC0415 - lazy sqlite3
-
-    return Schema(
-        component=DENYLIST_SCHEMA_COMPONENT,
-        migrations=(
-            Migration(
-                version=1,
-                description="jwt_denylist: jti until expiry (microseconds since the epoch)",
-                statements=(
-                    (
-                        "CREATE TABLE jwt_denylist (jti TEXT PRIMARY KEY NOT NULL,"
-                        " expires_at INTEGER NOT NULL) WITHOUT ROWID"
-                    ),
-                    "CREATE INDEX jwt_denylist_expires_at ON jwt_denylist (expires_at)",
-                ),
-            ),
-        ),
-    )
-
-
-@final
-class SQLiteDenylist:
-    """A persistent denylist in a SQLite file (WAL; safe across threads and processes).
-
-    Args:
-        path: The database file, or an open :class:`~authcore._sqlite.SQLiteDatabase`
-            to share with other authcore stores (the table is migrated into it).
-        timeout: Seconds to wait for another writer (when opening by path).
-        clock: The time source of the automatic purge that runs every few hundred adds
-            (default: the system clock).
-
-    Raises:
-        ConfigurationError: On an invalid path or option.
-        StoreError: If the database cannot be opened or migrated.
-
-    .. versionadded:: 0.1.0
-    """
-
-    __slots__ = ("_adds", "_clock", "_db", "_lock")
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str] | SQLiteDatabase,
-        *,
-        timeout: float = 10.0,
-        clock: Clock | None = None,
-    ) -> None:
-        from authcore._sqlite import SQLiteDatabase  # noqa: PLC0415 - lazy sqlite3
-
-        self._clock = _check_clock(clock)
-        schema = _schema()
-        if isinstance(path, SQLiteDatabase):
-            path.migrate([schema])
-            self._db = path
-        else:
-            self._db = SQLiteDatabase(path, schemas=[schema], timeout=timeout)
-        self._lock = threading.Lock()
-        self._adds = 0
-
-    def add(self, jti: str, *, expires_at: dt.datetime) -> None:
-        """Deny ``jti`` until ``expires_at`` (a later expiry of the same jti wins).
-
-        Raises:
-            ConfigurationError: If ``jti`` or ``expires_at`` is invalid.
-            StoreError: If the database fails.
-        """
-        name = _check_jti(jti)
-        until = _micros(expires_at, "expires_at")
-        with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO jwt_denylist (jti, expires_at) VALUES (?, ?) "
-                "ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
-                (name, until),
-            )
-        with self._lock:
-            self._adds += 1
-            purge = self._adds % _PURGE_EVERY == 0
-        if purge:
-            self.purge(now=self._clock.now())
-
-    def contains(self, jti: str, *, now: dt.datetime) -> bool:
-        """Whether ``jti`` is denied at ``now``.
-
-        Raises:
-            ConfigurationError: If ``now`` is not an aware datetime.
-            StoreError: If the database fails.
-        """
-        at = _micros(now, "now")
-        if not isinstance(cast("object", jti), str):
-            raise ConfigurationError("jti must be a string")
-        with self._db.reading() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM jwt_denylist WHERE jti = ? AND expires_at > ?", (jti, at)
-            ).fetchone()
-        return row is not None
-
-    def purge(self, *, now: dt.datetime) -> int:
-        """Delete the entries expired at ``now``; return how many were deleted.
-
-        Raises:
-            StoreError: If the database fails.
-        """
-        at = _micros(now, "now")
-        with self._db.transaction() as conn:
-            return int(
-                conn.execute("DELETE FROM jwt_denylist WHERE expires_at <= ?", (at,)).rowcount
-            )
-
-    def close(self) -> None:
-        """Close the database connections this denylist opened."""
-        self._db.close()
-
-    def __repr__(self) -> str:
-        return f"SQLiteDenylist({str(self._db.path)!r})"

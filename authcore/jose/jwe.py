@@ -35,10 +35,10 @@ are never used to find or fetch a key.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
 from authcore.errors import (
@@ -52,6 +52,22 @@ from authcore.errors import (
     MalformedToken,
     TokenTooLarge,
     UnsupportedAlgorithm,
+    VerificationError,
+)
+from authcore.jose import _core
+from authcore.jose._core import (
+    TrialBudget,
+    algorithm_names,
+    as_ascii,
+    check_crit,
+    check_keys,
+    check_string_members,
+    count_limit,
+    json_object,
+    parse_protected,
+    select_keys,
+    split_compact,
+    too_much_work,
 )
 from authcore.jose._jwe_algs import (
     CONTENT_ENCRYPTIONS,
@@ -70,13 +86,17 @@ from authcore.jose._jwe_algs import (
     unwrap_cek,
     wrap_cek,
 )
-from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_material
-from authcore.jose._parsing import as_ascii, json_object, parse_protected
+from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_material, key_memo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
 __all__ = [
     "CONTENT_ENCRYPTION_ALGORITHMS",
     "KEY_MANAGEMENT_ALGORITHMS",
     "MAX_DECOMPRESSED",
+    "MAX_KEY_TRIALS",
+    "MAX_RECIPIENTS",
     "MAX_TOKEN_SIZE",
     "P2C_MAX",
     "P2C_MIN",
@@ -96,6 +116,10 @@ T = TypeVar("T")
 
 MAX_TOKEN_SIZE: Final = 1024 * 1024
 """Default cap on a token's length (characters or bytes), applied before any other work."""
+MAX_RECIPIENTS: Final = 8
+"""Default cap on the recipients of a JWE JSON object, checked before any cryptography."""
+MAX_KEY_TRIALS: Final = _core.MAX_KEY_TRIALS
+"""Default cap on key unwraps per token (recipients x candidate keys)."""
 MAX_DECOMPRESSED: Final = 250_000
 """Default cap on the decompressed plaintext of a ``zip: DEF`` token, in bytes."""
 
@@ -121,7 +145,6 @@ RECOMMENDED_ENCRYPTIONS: Final = ("A128GCM", "A256GCM", "A128CBC-HS256", "A256CB
 # RFC 7516 section 4.1 and RFC 7518 section 4: names the sender may not set through `headers`
 # because the algorithm produces them, or the arguments carry them.
 _GENERATED: Final = frozenset({"alg", "enc", "zip", "epk", "iv", "tag"})
-_STRING_HEADERS: Final = ("kid", "typ", "cty")
 _REGISTERED: Final = frozenset(
     {
         "alg", "enc", "zip", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty",
@@ -186,40 +209,29 @@ class Recipient:
     header: Mapping[str, Any] | None = None
 
 
+_CachedHeader = tuple[dict[str, Any], KeyManagement, ContentEncryption]
+_HEADERS_CACHE_SIZE: Final = 256
+_CACHED_HEADER_MAX: Final = 512
+_POLICIES_PER_KEY: Final = 16
+
+
 @dataclass(frozen=True, slots=True)
 class _Policy:
+    """The checked decryption options, and the headers already checked under them."""
+
     algorithms: frozenset[str]
     encryptions: frozenset[str]
     decompress: bool
     max_decompressed: int
     p2c_min: int
     p2c_max: int
+    # Protected header segment -> its checked header; at most _HEADERS_CACHE_SIZE entries.
+    headers: dict[bytes, _CachedHeader] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
 
 # ----------------------------------------------------------------------------- shared helpers
-
-
-def _names(value: object, what: str, registry: Collection[str]) -> frozenset[str]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ConfigurationError(f"{what} must be a list of names, e.g. ['A256GCM']")
-    try:
-        names = frozenset(value)
-    except TypeError:
-        raise ConfigurationError(f"{what} must contain strings") from None
-    if not names:
-        raise ConfigurationError(f"{what} is empty: name the algorithms you accept")
-    for name in names:
-        if not isinstance(name, str):
-            raise ConfigurationError(f"{what} must contain strings")
-        if name not in registry:
-            raise UnsupportedAlgorithm(f"{name[:20]!r} is not a supported JWE {what[:-1]}")
-    return names
-
-
-def _positive_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{what} must be a positive integer")
-    return value
 
 
 def _hashable(value: object) -> object:
@@ -228,11 +240,8 @@ def _hashable(value: object) -> object:
     return tuple(value) if isinstance(value, (list, tuple, set, frozenset)) else value
 
 
-_POLICIES: dict[tuple[object, ...], _Policy] = {}
-_POLICY_CACHE_SIZE: Final = 256
-
-
 def _policy(  # noqa: PLR0917 - private constructor, called with the public keywords in order
+    keys: JWK | KeyResolver,
     algorithms: object,
     encryptions: object,
     decompress: object,
@@ -240,7 +249,12 @@ def _policy(  # noqa: PLR0917 - private constructor, called with the public keyw
     p2c_min: object,
     p2c_max: object,
 ) -> _Policy:
-    """Check the caller's options once; the same options are served from a small cache."""
+    """Check the caller's options; the same options with the same keys are checked once.
+
+    The checked policy (with its header cache) is kept on the key or key set it is used with,
+    at most :data:`_POLICIES_PER_KEY` of them: callers that keep their keys keep the cache, and
+    it goes away with them.  Other resolvers get a fresh policy on each call.
+    """
     # The types are part of the key: 1.0 == 1 == True must not reuse a checked int's policy.
     limits = (max_decompressed, p2c_min, p2c_max)
     cache_key = (
@@ -250,15 +264,20 @@ def _policy(  # noqa: PLR0917 - private constructor, called with the public keyw
         *limits,
         *map(type, limits),
     )
-    try:
-        return _POLICIES[cache_key]
-    except (KeyError, TypeError):
-        pass
+    memo = key_memo(keys) if isinstance(keys, (JWK, KeySet)) else None
+    policies: dict[tuple[object, ...], _Policy] | None = None
+    if memo is not None:
+        policies = memo.setdefault("jwe-policies", {})
+        try:
+            return policies[cache_key]
+        except (KeyError, TypeError):
+            pass
     # A valid policy always has a hashable key: names are strings and limits are ints.
     policy = _build_policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
-    if len(_POLICIES) >= _POLICY_CACHE_SIZE:
-        _POLICIES.clear()
-    _POLICIES[cache_key] = policy
+    if policies is not None:
+        if len(policies) >= _POLICIES_PER_KEY:
+            policies.clear()
+        policies[cache_key] = policy
     return policy
 
 
@@ -270,52 +289,48 @@ def _build_policy(  # noqa: PLR0917 - see _policy
     p2c_min: object,
     p2c_max: object,
 ) -> _Policy:
-    low = _positive_int(p2c_min, "p2c_min")
-    high = _positive_int(p2c_max, "p2c_max")
+    low = count_limit(p2c_min, "p2c_min")
+    high = count_limit(p2c_max, "p2c_max")
     if low > high:
         raise ConfigurationError("p2c_min is larger than p2c_max")
     return _Policy(
-        algorithms=_names(algorithms, "algorithms", KEY_MANAGEMENTS),
-        encryptions=_names(encryptions, "encryptions", CONTENT_ENCRYPTIONS),
+        algorithms=algorithm_names(
+            algorithms,
+            what="algorithms",
+            registry=KEY_MANAGEMENTS,
+            example="RSA-OAEP-256",
+            kind="JWE algorithm",
+        ),
+        encryptions=algorithm_names(
+            encryptions,
+            what="encryptions",
+            registry=CONTENT_ENCRYPTIONS,
+            example="A256GCM",
+            kind="JWE encryption",
+        ),
         decompress=bool(decompress),
-        max_decompressed=_positive_int(max_decompressed, "max_decompressed"),
+        max_decompressed=count_limit(max_decompressed, "max_decompressed"),
         p2c_min=low,
         p2c_max=high,
     )
 
 
-def _resolver(keys: object) -> JWK | KeyResolver:
-    if isinstance(keys, JWK):
-        return keys
-    if isinstance(keys, KeyResolver):
-        return keys
-    if isinstance(keys, (list, tuple)):
-        return KeySet(keys)
-    raise ConfigurationError(
-        f"keys must be a JWK, a KeySet, a list of JWK or a key resolver, not {type(keys).__name__}"
-    )
-
-
-_FITS: dict[tuple[int, str, str, bool], tuple[JWK, str | None]] = {}
-_FITS_CACHE_SIZE: Final = 1024
-
-
 def _key_problem(
     key: JWK, alg: KeyManagement, enc: ContentEncryption, *, private: bool
 ) -> str | None:
-    """Why ``key`` cannot serve ``alg``/``enc`` (``None`` if it can); memoized per key object.
+    """Why ``key`` cannot serve ``alg``/``enc`` (``None`` if it can); memoized on the key.
 
-    JWK objects are immutable, so the answer never changes; the cache keeps the key itself
-    alive next to its id, so an id is never confused with a later object's.
+    JWK objects are immutable, so the answer never changes.  The memo is bounded by the
+    registries: one entry per (``alg``, ``enc``, direction) at most.
     """
-    slot = (id(key), alg.name, enc.name, private)
-    cached = _FITS.get(slot)
-    if cached is not None and cached[0] is key:
-        return cached[1]
+    fits: dict[tuple[str, str, bool], str | None] = key_memo(key).setdefault("jwe-fits", {})
+    slot = (alg.name, enc.name, private)
+    try:
+        return fits[slot]
+    except KeyError:
+        pass
     problem = _uncached_key_problem(key, alg, enc, private=private)
-    if len(_FITS) >= _FITS_CACHE_SIZE:
-        _FITS.clear()
-    _FITS[slot] = (key, problem)
+    fits[slot] = problem
     return problem
 
 
@@ -338,29 +353,18 @@ def _uncached_key_problem(
 
 
 def _select_keys(
-    resolver: JWK | KeyResolver, kid: str | None, alg: KeyManagement, enc: ContentEncryption
+    resolver: JWK | KeyResolver,
+    kid: str | None,
+    alg: KeyManagement,
+    enc: ContentEncryption,
+    limit: int = MAX_KEY_TRIALS,
 ) -> list[JWK]:
-    if isinstance(resolver, JWK):  # one key: the KeySet rules, without building a KeySet
-        if kid is not None and resolver.kid is not None and resolver.kid != kid:
-            raise KeyNotFound("no key for this kid")
-        if _key_problem(resolver, alg, enc, private=True) is not None:
-            raise KeyNotFound(f"the key cannot decrypt {alg.name}/{enc.name}")
-        return [resolver]
-    if kid is not None:
-        key = resolver.get(kid)
-        if key is not None:
-            if _key_problem(key, alg, enc, private=True) is not None:
-                raise KeyNotFound(f"the key named by kid cannot decrypt {alg.name}/{enc.name}")
-            return [key]
-    found = [
-        key
-        for key in resolver
-        if not (kid is not None and key.kid is not None)
-        and _key_problem(key, alg, enc, private=True) is None
-    ]
-    if not found:
-        raise KeyNotFound("no key for this kid" if kid is not None else f"no key for {alg.name}")
-    return found
+    def usable(key: JWK) -> JWK | None:
+        return key if _key_problem(key, alg, enc, private=True) is None else None
+
+    purpose = f"decrypt {alg.name}/{enc.name}"
+    found = select_keys(resolver, kid, usable, purpose=purpose, limit=limit)
+    return [key for key, _ in found]
 
 
 def _b64(value: object, what: str) -> bytes:
@@ -369,24 +373,18 @@ def _b64(value: object, what: str) -> bytes:
     return b64url_decode(value, what=what)
 
 
-_CachedHeader = tuple[_Policy, dict[str, Any], KeyManagement, ContentEncryption]
-_HEADERS: dict[tuple[int, bytes], _CachedHeader] = {}
-_HEADERS_CACHE_SIZE: Final = 256
-_CACHED_HEADER_MAX: Final = 512
-
-
 def _compact_header(
     head: bytes, policy: _Policy
 ) -> tuple[dict[str, Any], KeyManagement, ContentEncryption]:
-    """Parse and check a protected header; repeated headers come from a small cache.
+    """Parse and check a protected header; repeated headers come from the policy's cache.
 
-    Only flat headers that passed every check under the same policy are cached, and the
-    cached dict is never mutated (callers get it behind a read-only proxy).
+    Only flat headers that passed every check under the policy are cached, and the cached
+    dict is never mutated (callers get it behind a read-only proxy).
     """
-    slot = (id(policy), head)
-    cached = _HEADERS.get(slot)
-    if cached is not None and cached[0] is policy:
-        return cached[1], cached[2], cached[3]
+    cache = policy.headers
+    cached = cache.get(head)
+    if cached is not None:
+        return cached
     header = parse_protected(head)
     alg, enc = _check_header(header, header, policy)
     # Only flat headers are cached: a nested value (epk, a list) handed out inside the result
@@ -394,25 +392,10 @@ def _compact_header(
     if len(head) <= _CACHED_HEADER_MAX and not any(
         isinstance(value, (dict, list)) for value in header.values()
     ):
-        if len(_HEADERS) >= _HEADERS_CACHE_SIZE:
-            _HEADERS.clear()
-        _HEADERS[slot] = (policy, header, alg, enc)
+        if len(cache) >= _HEADERS_CACHE_SIZE:
+            cache.clear()
+        cache[head] = (header, alg, enc)
     return header, alg, enc
-
-
-def _check_crit(header: Mapping[str, Any], protected: Mapping[str, Any]) -> None:
-    if "crit" not in protected:
-        raise MalformedToken("'crit' must be in the protected header")
-    crit = protected["crit"]
-    if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
-        raise MalformedToken("'crit' must be a non-empty array of strings")
-    for name in crit:
-        if name in _REGISTERED:
-            raise MalformedToken(f"'crit' lists the registered header {name!r}")
-        if name not in header:
-            raise MalformedToken("'crit' lists a header parameter that is absent")
-    # No JWE extension is understood, so any listed one makes the token unacceptable.
-    raise MalformedToken(f"'crit' lists an unsupported extension {crit[0][:40]!r}")
 
 
 def _check_header(
@@ -429,11 +412,10 @@ def _check_header(
         raise AlgorithmNotAllowed(f"alg {alg[:20]!r} is not in the allowed algorithms")
     if enc not in policy.encryptions:
         raise AlgorithmNotAllowed(f"enc {enc[:20]!r} is not in the allowed encryptions")
-    for name in _STRING_HEADERS:
-        if name in header and not isinstance(header[name], str):
-            raise MalformedToken(f"header {name!r} must be a string")
+    check_string_members(header)
     if "crit" in header:
-        _check_crit(header, protected)
+        # No JWE extension is understood, so any listed one makes the token unacceptable.
+        check_crit(protected, understood=(), registered=_REGISTERED)
     if "zip" in header:
         _check_zip(header, protected, policy)
     return KEY_MANAGEMENTS[alg], CONTENT_ENCRYPTIONS[enc]
@@ -525,6 +507,7 @@ def decrypt(
     p2c_min: int = P2C_MIN,
     p2c_max: int = P2C_MAX,
     max_size: int = MAX_TOKEN_SIZE,
+    max_key_trials: int = MAX_KEY_TRIALS,
 ) -> DecryptedJWE:
     """Decrypt a compact JWE.
 
@@ -540,12 +523,15 @@ def decrypt(
         p2c_min: Smallest accepted PBES2 ``p2c``.
         p2c_max: Largest accepted PBES2 ``p2c`` (checked before any key derivation).
         max_size: The size cap, checked before anything else.
+        max_key_trials: The most keys tried (a token without ``kid`` against a large key
+            set), refused before any cryptography.
 
     Returns:
         The plaintext, header and the key that decrypted it.
 
     Raises:
-        TokenTooLarge: Over ``max_size``, or decompressed output over ``max_decompressed``.
+        TokenTooLarge: Over ``max_size`` or ``max_key_trials``, or decompressed output over
+            ``max_decompressed``.
         MalformedToken: Bad structure, header or length (a JWS is refused here).
         DecodeError: Bad base64url or JSON.
         AlgorithmNotAllowed: ``alg``/``enc`` not allowed, or ``zip`` without ``decompress``.
@@ -555,17 +541,12 @@ def decrypt(
 
     .. versionadded:: 0.1.0
     """
-    policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
-    resolver = _resolver(keys)
+    resolver = check_keys(keys)
+    policy = _policy(
+        resolver, algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max
+    )
     raw = as_ascii(token, max_size)
-    dots = raw.count(b".")
-    if dots != 4:  # noqa: PLR2004 - five segments
-        if dots == 2:  # noqa: PLR2004
-            raise MalformedToken("three segments: a JWS is not accepted where a JWE is expected")
-        if raw.lstrip().startswith(b"{"):
-            raise MalformedToken("JSON serialization: use decrypt_json")
-        raise MalformedToken(f"a compact JWE has 5 segments, not {dots + 1}")
-    head, ek_seg, iv_seg, ct_seg, tag_seg = raw.split(b".")
+    head, ek_seg, iv_seg, ct_seg, tag_seg = split_compact(raw, 5)
     header, alg, enc = _compact_header(head, policy)
     encrypted_key = b64url_decode(ek_seg, what="encrypted key")
     iv, ct, tag = (
@@ -574,7 +555,8 @@ def decrypt(
         b64url_decode(tag_seg, what="tag"),
     )
     _check_content_lengths(enc, iv, tag, ct)
-    candidates = _select_keys(resolver, header.get("kid"), alg, enc)
+    limit = count_limit(max_key_trials, "max_key_trials")
+    candidates = _select_keys(resolver, header.get("kid"), alg, enc, limit=limit)
     parts = (encrypted_key, iv, ct, tag, head)
     plaintext, key = _decrypt_attempts(candidates, alg, enc, header, parts, policy)
     return DecryptedJWE(plaintext=plaintext, header=MappingProxyType(header), key=key)
@@ -778,13 +760,15 @@ def _object(value: object, what: str) -> dict[str, Any]:
     return value
 
 
-def _recipient_entries(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _recipient_entries(obj: Mapping[str, Any], most: int) -> list[dict[str, Any]]:
     if "recipients" in obj:
         if "header" in obj or "encrypted_key" in obj:
             raise MalformedToken("general JWE JSON mixes flattened members")
         entries = obj["recipients"]
         if not isinstance(entries, list) or not entries:
             raise MalformedToken("'recipients' must be a non-empty array")
+        if len(entries) > most:
+            raise too_much_work("recipients", most, "max_recipients")
         return [_object(e, "each recipient") for e in entries]
     flat: dict[str, Any] = {}
     for name in ("header", "encrypted_key"):
@@ -804,19 +788,24 @@ def decrypt_json(
     p2c_min: int = P2C_MIN,
     p2c_max: int = P2C_MAX,
     max_size: int = MAX_TOKEN_SIZE,
+    max_recipients: int = MAX_RECIPIENTS,
+    max_key_trials: int = MAX_KEY_TRIALS,
 ) -> DecryptedJWE:
     """Decrypt a JWE in the general or flattened JSON serialization.
 
     Recipients are tried in order; those whose ``alg`` is not allowed or for which no key is
     found are skipped.  The protected header, the shared ``unprotected`` header and each
     recipient's ``header`` must have disjoint member names, and ``enc`` may not be per-recipient.
-    The checks and arguments are those of :func:`decrypt`.
+    The checks and arguments are those of :func:`decrypt`.  Besides, ``max_recipients`` caps
+    the recipients and ``max_key_trials`` the key unwraps one object may cause (recipients
+    times candidate keys); both are checked before any cryptography.
 
     Returns:
         The plaintext, the joint header of the recipient that decrypted, the key and ``aad``.
 
     Raises:
-        TokenTooLarge: Over ``max_size`` or ``max_decompressed``.
+        TokenTooLarge: Over ``max_size``, ``max_decompressed``, ``max_recipients`` or
+            ``max_key_trials``.
         MalformedToken: Bad structure, overlapping headers, bad lengths.
         DecodeError: Bad base64url or JSON.
         AlgorithmNotAllowed: No recipient uses an allowed ``alg``; ``enc`` or ``zip`` refused.
@@ -826,8 +815,10 @@ def decrypt_json(
 
     .. versionadded:: 0.1.0
     """
-    policy = _policy(algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max)
-    resolver = _resolver(keys)
+    resolver = check_keys(keys)
+    policy = _policy(
+        resolver, algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max
+    )
     obj = json_object(data, max_size, "JWE JSON")
     head = obj.get("protected", "")
     if not isinstance(head, str):
@@ -836,7 +827,7 @@ def decrypt_json(
         raise DecodeError("protected header: not base64url (bad character or padding)")
     prot = parse_protected(head.encode("ascii")) if head else {}
     shared = _object(obj.get("unprotected", {}), "'unprotected'")
-    entries = _recipient_entries(obj)
+    entries = _recipient_entries(obj, count_limit(max_recipients, "max_recipients"))
     iv, ct = _b64(obj.get("iv"), "iv"), _b64(obj.get("ciphertext"), "ciphertext")
     tag = _b64(obj.get("tag"), "tag")
     aad_b64 = obj.get("aad")
@@ -844,21 +835,15 @@ def decrypt_json(
     full_aad = (head if aad_b64 is None else f"{head}.{aad_b64}").encode("ascii")
     if set(prot) & set(shared):
         raise MalformedToken("protected and unprotected headers share a member name")
+    planned = _plan_recipients(
+        entries, prot, shared, resolver, policy, (iv, tag, ct), max_key_trials
+    )
     last_error: Exception | None = None
-    for entry in entries:
-        own = _object(entry.get("header", {}), "recipient 'header'")
-        if set(own) & (set(prot) | set(shared)):
-            raise MalformedToken("a recipient header repeats a protected or shared member")
-        if "enc" in own or "zip" in own:
-            raise MalformedToken("'enc' and 'zip' may not be per-recipient")
-        header = {**prot, **shared, **own}
-        try:
-            alg, enc = _check_header(header, prot, policy)
-            _check_content_lengths(enc, iv, tag, ct)
-            candidates = _select_keys(resolver, header.get("kid"), alg, enc)
-        except (AlgorithmNotAllowed, KeyNotFound) as exc:
-            last_error = exc
+    for plan in planned:
+        if isinstance(plan, VerificationError):
+            last_error = plan
             continue
+        entry, header, alg, enc, candidates = plan
         encrypted_key = _b64(entry.get("encrypted_key", ""), "encrypted key")
         parts = (encrypted_key, iv, ct, tag, full_aad)
         try:
@@ -870,6 +855,44 @@ def decrypt_json(
     if isinstance(last_error, DecryptionFailed):
         raise DecryptionFailed(FAILED)
     raise last_error or KeyNotFound("no recipient")
+
+
+_RecipientPlan = tuple[dict[str, Any], dict[str, Any], KeyManagement, ContentEncryption, list[JWK]]
+
+
+def _plan_recipients(  # noqa: PLR0917 - private; the parts of one JWE JSON object
+    entries: Sequence[dict[str, Any]],
+    prot: Mapping[str, Any],
+    shared: Mapping[str, Any],
+    resolver: JWK | KeyResolver,
+    policy: _Policy,
+    content: tuple[bytes, bytes, bytes],
+    max_key_trials: int,
+) -> list[_RecipientPlan | VerificationError]:
+    """Check every recipient and choose its candidate keys before any cryptography runs.
+
+    All recipients share one budget of key trials (recipients x candidate keys); an object
+    over it is refused whole.
+    """
+    budget = TrialBudget(max_key_trials, "recipients")
+    planned: list[_RecipientPlan | VerificationError] = []
+    for entry in entries:
+        own = _object(entry.get("header", {}), "recipient 'header'")
+        if set(own) & (set(prot) | set(shared)):
+            raise MalformedToken("a recipient header repeats a protected or shared member")
+        if "enc" in own or "zip" in own:
+            raise MalformedToken("'enc' and 'zip' may not be per-recipient")
+        header = {**prot, **shared, **own}
+        kid = header.get("kid")
+        try:
+            alg, enc = _check_header(header, prot, policy)
+            _check_content_lengths(enc, *content)
+            candidates = budget.take(partial(_select_keys, resolver, kid, alg, enc))
+        except (AlgorithmNotAllowed, KeyNotFound) as exc:
+            planned.append(exc)
+            continue
+        planned.append((entry, header, alg, enc, candidates))
+    return planned
 
 
 # ----------------------------------------------------------------------------- nested JWT

@@ -21,9 +21,9 @@ or fetch a key; ``typ`` and ``cty`` are returned, not enforced.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final
 
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
 from authcore.errors import (
@@ -33,14 +33,33 @@ from authcore.errors import (
     InvalidSignature,
     KeyNotFound,
     MalformedToken,
-    UnsupportedAlgorithm,
     VerificationError,
 )
-from authcore.jose._jwa import SIGNATURE_ALGORITHMS, Verifier
-from authcore.jose._jwk import JWK, KeyResolver, KeySet
-from authcore.jose._parsing import as_ascii, json_object, parse_protected
+from authcore.jose import _core
+from authcore.jose._core import (
+    TrialBudget,
+    as_ascii,
+    as_resolver,
+    check_jws_header,
+    count_limit,
+    json_object,
+    parse_protected,
+    protected_header,
+    signature_algorithms,
+    split_compact,
+    too_much_work,
+    verification_keys,
+    verify_with,
+)
+from authcore.jose._jwa import Verifier
+from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_signer
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping, Sequence
 
 __all__ = [
+    "MAX_KEY_TRIALS",
+    "MAX_SIGNATURES",
     "MAX_TOKEN_SIZE",
     "UNDERSTOOD_CRITICAL",
     "VerifiedJWS",
@@ -50,16 +69,15 @@ __all__ = [
     "verify_json",
 ]
 
-MAX_TOKEN_SIZE: Final = 16 * 1024
+MAX_TOKEN_SIZE: Final = _core.MAX_TOKEN_SIZE
 """Default cap on a token's length in characters, applied before any other work."""
+MAX_SIGNATURES: Final = 8
+"""Default cap on the signatures of a JWS JSON object, checked before any cryptography."""
+MAX_KEY_TRIALS: Final = _core.MAX_KEY_TRIALS
+"""Default cap on signature verifications per token (signatures x candidate keys)."""
 
-UNDERSTOOD_CRITICAL: Final = frozenset({"b64"})
+UNDERSTOOD_CRITICAL: Final = _core.UNDERSTOOD_CRITICAL
 """The ``crit`` extensions this implementation understands (RFC 7797 ``b64``)."""
-
-_REGISTERED_HEADERS: Final = frozenset(
-    {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"}
-)
-_STRING_HEADERS: Final = ("kid", "typ", "cty")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,170 +101,6 @@ class VerifiedJWS:
 # ----------------------------------------------------------------------------- shared helpers
 
 
-def _normalize_algorithms(algorithms: object) -> frozenset[str]:
-    """Check the caller's ``algorithms`` list.
-
-    Raises:
-        ConfigurationError: If it is missing, a bare string, empty, or names ``none``.
-        UnsupportedAlgorithm: If it names an unknown algorithm.
-    """
-    if isinstance(algorithms, (str, bytes)) or not isinstance(algorithms, Iterable):
-        raise ConfigurationError("algorithms must be a list of algorithm names, e.g. ['ES256']")
-    names = frozenset(algorithms)
-    if not names:
-        raise ConfigurationError("algorithms is empty: name the algorithms you accept")
-    for name in names:
-        if not isinstance(name, str):
-            raise ConfigurationError("algorithms must contain strings")
-        if name.lower() == "none":
-            raise UnsupportedAlgorithm("'none' is never accepted")
-        if name not in SIGNATURE_ALGORITHMS:
-            raise UnsupportedAlgorithm(f"{name[:20]!r} is not a supported JWS algorithm")
-    return names
-
-
-def _as_resolver(keys: object) -> KeyResolver:
-    """Accept a :class:`JWK`, an iterable of them, a :class:`KeySet` or any :class:`KeyResolver`.
-
-    Raises:
-        ConfigurationError: For anything else.
-    """
-    if isinstance(keys, JWK):
-        return KeySet([keys])
-    if isinstance(keys, KeyResolver) and not isinstance(keys, (Mapping, str, bytes)):
-        return keys
-    if isinstance(keys, (list, tuple)):
-        return KeySet(keys)
-    raise ConfigurationError(
-        f"keys must be a JWK, a KeySet, a list of JWK or a key resolver, not {type(keys).__name__}"
-    )
-
-
-def _select_keys(resolver: KeyResolver, kid: str | None, alg: str) -> list[tuple[JWK, Verifier]]:
-    """Return the keys that may verify a signature with ``alg`` and ``kid``.
-
-    A ``kid`` selects the key with exactly that id; when no key has it, only keys without a
-    ``kid`` are candidates.  Without a ``kid``, every key usable for ``alg`` is.
-
-    Raises:
-        KeyNotFound: If no key qualifies.
-    """
-    if kid is not None:
-        key = resolver.get(kid)
-        if key is not None:
-            _check_resolved(key)
-            verifier = key.verifier(alg)
-            if verifier is None:
-                raise KeyNotFound(f"the key named by kid cannot verify {alg}")
-            return [(key, verifier)]
-    found: list[tuple[JWK, Verifier]] = []
-    for key in resolver:
-        _check_resolved(key)
-        if kid is not None and key.kid is not None:
-            continue
-        verifier = key.verifier(alg)
-        if verifier is not None:
-            found.append((key, verifier))
-    if not found:
-        raise KeyNotFound("no key for this kid" if kid is not None else f"no key for {alg}")
-    return found
-
-
-def _check_resolved(key: object) -> None:
-    if not isinstance(key, JWK):
-        raise ConfigurationError(f"the key resolver returned {type(key).__name__}, not a JWK")
-
-
-def _check_header(
-    header: object, *, allowed: Collection[str], protected: Mapping[str, Any] | None = None
-) -> tuple[str, bool]:
-    """Validate a JOSE header; return ``(alg, b64)``.
-
-    Args:
-        header: The merged header (protected and unprotected members).
-        allowed: The caller's algorithms.
-        protected: The protected part, when the header has an unprotected part (JSON
-            serialization); ``None`` means the whole header is protected.
-
-    Raises:
-        MalformedToken: On a structural problem (not an object, missing ``alg``, a JWE header,
-            a bad ``crit`` or ``b64``, wrongly typed members).
-        AlgorithmNotAllowed: If ``alg`` is ``none`` or not in ``allowed``.
-    """
-    if not isinstance(header, dict):
-        raise MalformedToken("JOSE header is not a JSON object")
-    alg = header.get("alg")
-    if not isinstance(alg, str):
-        raise MalformedToken("JOSE header has no string 'alg'")
-    if "enc" in header:
-        raise MalformedToken("JOSE header has 'enc': this is a JWE, not a JWS")
-    if alg.lower() == "none":
-        raise AlgorithmNotAllowed("alg 'none' is never accepted")
-    if alg not in allowed:
-        raise AlgorithmNotAllowed(f"alg {alg[:20]!r} is not in the allowed algorithms")
-    for name in _STRING_HEADERS:
-        if name in header and not isinstance(header[name], str):
-            raise MalformedToken(f"header {name!r} must be a string")
-    prot = header if protected is None else protected
-    if "crit" in header:
-        _check_crit(prot)
-    return alg, _check_b64(header, prot) if "b64" in header else True
-
-
-def _check_crit(prot: Mapping[str, Any]) -> None:
-    # RFC 7515 section 4.1.11: protected only, non-empty, no registered names, all understood
-    # and present.
-    if "crit" not in prot:
-        raise MalformedToken("'crit' must be in the protected header")
-    crit = prot["crit"]
-    if not isinstance(crit, list) or not crit:
-        raise MalformedToken("'crit' must be a non-empty array")
-    if not all(isinstance(c, str) for c in crit) or len(set(crit)) != len(crit):
-        raise MalformedToken("'crit' must list distinct strings")
-    for name in crit:
-        if name in _REGISTERED_HEADERS:
-            raise MalformedToken(f"'crit' lists the registered header {name!r}")
-        if name not in UNDERSTOOD_CRITICAL:
-            raise MalformedToken(f"'crit' lists an unsupported extension {name[:40]!r}")
-        if name not in prot:
-            raise MalformedToken(f"'crit' lists {name!r} but the protected header lacks it")
-
-
-def _check_b64(header: Mapping[str, Any], prot: Mapping[str, Any]) -> bool:
-    # RFC 7797 sections 3 and 6: protected, boolean, and listed in crit when false.
-    value = header["b64"]
-    if "b64" not in prot:
-        raise MalformedToken("'b64' must be in the protected header")
-    if not isinstance(value, bool):
-        raise MalformedToken("'b64' must be a boolean")
-    if not value and "b64" not in prot.get("crit", ()):
-        raise MalformedToken("'b64': false must be listed in 'crit' (RFC 7797 section 6)")
-    return value
-
-
-def _split_compact(raw: bytes) -> tuple[bytes, bytes, bytes]:
-    """Split ``header.payload.signature``; refuse other shapes (a JWE in particular)."""
-    dots = raw.count(b".")
-    if dots != 2:  # noqa: PLR2004 - three segments
-        if dots == 4:  # noqa: PLR2004
-            raise MalformedToken("five segments: a JWE is not accepted where a JWS is expected")
-        raise MalformedToken(f"a compact JWS has 3 segments, not {dots + 1}")
-    head, payload, signature = raw.split(b".")
-    return head, payload, signature
-
-
-def _verify_with(
-    candidates: Sequence[tuple[JWK, Verifier]], signing_input: bytes, signature: bytes
-) -> JWK:
-    for key, verifier in candidates:
-        try:
-            verifier(signing_input, signature)
-        except InvalidSignature:
-            continue
-        return key
-    raise InvalidSignature("signature does not verify with any candidate key")
-
-
 # ----------------------------------------------------------------------------- compact
 
 
@@ -257,6 +111,7 @@ def verify(
     algorithms: Collection[str],
     detached_payload: bytes | None = None,
     max_size: int = MAX_TOKEN_SIZE,
+    max_key_trials: int = MAX_KEY_TRIALS,
 ) -> VerifiedJWS:
     """Verify a compact JWS.
 
@@ -267,12 +122,14 @@ def verify(
         detached_payload: The payload of a detached JWS (RFC 7515 appendix F), whose payload
             segment must then be empty.
         max_size: The size cap, checked before anything else.
+        max_key_trials: The most keys tried (a token without ``kid`` against a large key
+            set), refused before any cryptography.
 
     Returns:
         The payload, header and the key that verified.
 
     Raises:
-        TokenTooLarge: Over ``max_size``.
+        TokenTooLarge: Over ``max_size`` or ``max_key_trials``.
         MalformedToken: Bad structure or header.
         DecodeError: Bad base64url or JSON.
         AlgorithmNotAllowed: ``alg`` not in ``algorithms``.
@@ -282,12 +139,12 @@ def verify(
 
     .. versionadded:: 0.1.0
     """
-    allowed = _normalize_algorithms(algorithms)
-    resolver = _as_resolver(keys)
+    allowed = signature_algorithms(algorithms)
+    resolver = as_resolver(keys)
     raw = as_ascii(token, max_size)
-    head, payload_seg, sig_seg = _split_compact(raw)
+    head, payload_seg, sig_seg = split_compact(raw, 3)
     header = parse_protected(head)
-    alg, b64 = _check_header(header, allowed=allowed)
+    alg, b64 = check_jws_header(header, allowed=allowed)
     if detached_payload is not None:
         if payload_seg:
             raise MalformedToken("detached payload given but the token carries a payload")
@@ -301,39 +158,10 @@ def verify(
     else:
         payload = payload_part = payload_seg
     signature = b64url_decode(sig_seg, what="signature")
-    candidates = _select_keys(resolver, header.get("kid"), alg)
-    key = _verify_with(candidates, head + b"." + payload_part, signature)
+    limit = count_limit(max_key_trials, "max_key_trials")
+    candidates = verification_keys(resolver, header.get("kid"), alg, limit=limit)
+    key = verify_with(candidates, head + b"." + payload_part, signature)
     return VerifiedJWS(payload=payload, header=header, key=key)
-
-
-def _protected_header(key: JWK, headers: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    extra = dict(headers or {})
-    if not all(isinstance(name, str) for name in extra):
-        raise EncodeError("header names must be strings")
-    requested = extra.pop("alg", None)
-    if requested is not None and not isinstance(requested, str):
-        raise EncodeError("alg must be a string")
-    alg, _ = key.signer(requested)
-    header: dict[str, Any] = {"alg": alg}
-    if key.kid is not None:
-        header["kid"] = key.kid
-    header.update(extra)
-    if "b64" in header:
-        if not isinstance(header["b64"], bool):
-            raise EncodeError("'b64' must be a boolean")
-        if header["b64"] is False and "crit" not in header:
-            header["crit"] = ["b64"]
-    if "crit" in header:
-        crit = header["crit"]
-        if (
-            not isinstance(crit, list)
-            or not crit
-            or not all(
-                isinstance(c, str) and c in UNDERSTOOD_CRITICAL and c in header for c in crit
-            )
-        ):
-            raise EncodeError("'crit' must list understood extensions present in the header")
-    return alg, header
 
 
 def sign(
@@ -363,8 +191,8 @@ def sign(
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise EncodeError("payload must be bytes")
     data = bytes(payload)
-    alg, header = _protected_header(key, headers)
-    _, signer = key.signer(alg)
+    alg, header = protected_header(key, headers)
+    _, signer = key_signer(key, alg)
     head = b64url_encode(json_dumps(header)).encode("ascii")
     if header.get("b64", True):
         body = b64url_encode(data).encode("ascii")
@@ -416,14 +244,14 @@ def sign_json(
     signatures: list[dict[str, Any]] = []
     body: bytes | None = None
     for key in key_list:
-        alg, header = _protected_header(key, headers)
+        alg, header = protected_header(key, headers)
         overlap = set(header) & set(extra)
         if overlap:
             raise EncodeError(f"header {min(overlap)!r} is both protected and unprotected")
         b64 = header.get("b64", True)
         body = b64url_encode(data).encode("ascii") if b64 else data
         head = b64url_encode(json_dumps(header)).encode("ascii")
-        _, signer = key.signer(alg)
+        _, signer = key_signer(key, alg)
         entry: dict[str, Any] = {
             "protected": head.decode("ascii"),
             "signature": b64url_encode(signer(head + b"." + body)),
@@ -479,7 +307,7 @@ def _entry_header(
         if name in merged:
             raise MalformedToken(f"header {name[:40]!r} is both protected and unprotected")
         merged[name] = value
-    alg, b64 = _check_header(merged, allowed=allowed, protected=protected)
+    alg, b64 = check_jws_header(merged, allowed=allowed, protected=protected)
     return head, merged, alg, b64
 
 
@@ -490,6 +318,8 @@ def verify_json(
     algorithms: Collection[str],
     detached_payload: bytes | None = None,
     max_size: int = MAX_TOKEN_SIZE,
+    max_signatures: int = MAX_SIGNATURES,
+    max_key_trials: int = MAX_KEY_TRIALS,
 ) -> VerifiedJWS:
     """Verify a general or flattened JSON JWS; succeed if one signature verifies.
 
@@ -504,45 +334,85 @@ def verify_json(
         detached_payload: The payload, when the object has no ``payload`` member.
         max_size: The size cap: on the length of JSON text, or on the compact JSON encoding of
             an already parsed object.
+        max_signatures: The most signatures accepted, refused before any cryptography.
+        max_key_trials: The most signature verifications one object may cause (signatures
+            times candidate keys, counted before any cryptography).
 
     Returns:
         The payload, the header of the signature that verified and the key that verified it.
 
     Raises:
-        TokenTooLarge: Over ``max_size``.
+        TokenTooLarge: Over ``max_size``, ``max_signatures`` or ``max_key_trials``.
         MalformedToken: On a structural problem.
         AlgorithmNotAllowed, KeyNotFound, InvalidSignature: When no signature verifies (the
             error of the first signature that failed).
 
     .. versionadded:: 0.1.0
     """
-    allowed = _normalize_algorithms(algorithms)
-    resolver = _as_resolver(keys)
+    allowed = signature_algorithms(algorithms)
+    resolver = as_resolver(keys)
+    most = count_limit(max_signatures, "max_signatures")
+    count_limit(max_key_trials, "max_key_trials")
     obj = json_object(jws, max_size, "JWS JSON")
     entries = _signature_entries(obj)
+    if len(entries) > most:
+        raise too_much_work("signatures", most, "max_signatures")
     parsed = [_entry_header_or_error(entry, allowed) for entry in entries]
     b64_values = {p[3] for p in parsed if not isinstance(p, VerificationError)}
     if len(b64_values) > 1:
         raise MalformedToken("signatures disagree on 'b64'")
     b64 = b64_values.pop() if b64_values else True
     payload, payload_part = _json_payload(obj, b64=b64, detached_payload=detached_payload)
+    planned = _plan_signatures(entries, parsed, resolver, max_key_trials=max_key_trials)
     first_error: VerificationError | None = None
-    for entry, item in zip(entries, parsed, strict=True):
+    for plan in planned:
+        if isinstance(plan, VerificationError):
+            first_error = first_error or plan
+            continue
+        head, header, signature, candidates = plan
         try:
-            if isinstance(item, VerificationError):
-                raise item
-            head, header, alg, _ = item
-            sig_text = entry.get("signature")
-            if not isinstance(sig_text, str):
-                raise MalformedToken("'signature' must be a string")
-            signature = b64url_decode(sig_text.encode("ascii", "replace"), what="signature")
-            candidates = _select_keys(resolver, header.get("kid"), alg)
-            key = _verify_with(candidates, head + b"." + payload_part, signature)
-        except (AlgorithmNotAllowed, KeyNotFound, InvalidSignature) as exc:
+            key = verify_with(candidates, head + b"." + payload_part, signature)
+        except InvalidSignature as exc:
             first_error = first_error or exc
             continue
         return VerifiedJWS(payload=payload, header=header, key=key)
     raise first_error or InvalidSignature("no signature verifies")
+
+
+_Plan = tuple[bytes, dict[str, Any], bytes, list[tuple[JWK, Verifier]]]
+
+
+def _plan_signatures(
+    entries: Sequence[Mapping[str, Any]],
+    parsed: Sequence[tuple[bytes, dict[str, Any], str, bool] | VerificationError],
+    resolver: KeyResolver,
+    *,
+    max_key_trials: int,
+) -> list[_Plan | VerificationError]:
+    """Choose every signature's candidate keys before any cryptography runs.
+
+    All signatures share one budget of key trials (signatures x candidate keys); an object
+    over it is refused whole.
+    """
+    budget = TrialBudget(max_key_trials, "signatures")
+    planned: list[_Plan | VerificationError] = []
+    for entry, item in zip(entries, parsed, strict=True):
+        if isinstance(item, VerificationError):
+            planned.append(item)
+            continue
+        head, header, alg, _ = item
+        sig_text = entry.get("signature")
+        if not isinstance(sig_text, str):
+            raise MalformedToken("'signature' must be a string")
+        signature = b64url_decode(sig_text.encode("ascii", "replace"), what="signature")
+        kid = header.get("kid")
+        try:
+            candidates = budget.take(partial(verification_keys, resolver, kid, alg))
+        except KeyNotFound as exc:
+            planned.append(exc)
+            continue
+        planned.append((head, header, signature, candidates))
+    return planned
 
 
 def _entry_header_or_error(

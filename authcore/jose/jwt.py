@@ -50,7 +50,7 @@ from authcore._encoding import (
     json_dumps,
     json_loads,
 )
-from authcore.clock import Clock, unix_now, utc_now
+from authcore.clock import Clock, Instant, as_datetime, as_unix, ensure_aware, unix_now
 from authcore.errors import (
     ConfigurationError,
     EncodeError,
@@ -63,20 +63,25 @@ from authcore.errors import (
     MalformedToken,
     MissingClaim,
 )
-from authcore.jose._jwa import Verifier
-from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_memo
-from authcore.jose._parsing import as_ascii, parse_protected
-from authcore.jose.denylist import Denylist, check_not_revoked, optional_denylist
-from authcore.jose.jws import (
+from authcore.jose._core import (
+    MAX_KEY_TRIALS,
     MAX_TOKEN_SIZE,
-    _as_resolver,
-    _check_header,
-    _normalize_algorithms,
-    _protected_header,
-    _select_keys,
-    _split_compact,
-    _verify_with,
+    as_ascii,
+    as_resolver,
+    check_jws_header,
+    count_limit,
+    parse_protected,
+    protected_header,
+    signature_algorithms,
+    split_compact,
+    token_text_problem,
+    verification_keys,
+    verify_with,
 )
+from authcore.jose._jwa import Verifier
+from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_memo, key_signer
+from authcore.jose.denylist import check_not_revoked
+from authcore.onetime import OneTimeStore, check_store
 
 __all__ = ["JWTVerifier", "UnverifiedJWT", "decode", "decode_unverified", "encode"]
 
@@ -94,7 +99,10 @@ _CacheEntry = tuple[dict[str, Any], _Candidates | None, Verifier | None]
 
 def _reject_compact(raw: bytes) -> None:
     """Raise the precise error for a token that is not three base64url segments."""
-    head, payload, signature = _split_compact(raw)
+    problem = token_text_problem(raw)
+    if problem is not None:
+        raise MalformedToken(problem)
+    head, payload, signature = split_compact(raw, 3)
     b64url_decode(head, what="protected header")
     b64url_decode(payload, what="payload")
     b64url_decode(signature, what="signature")
@@ -131,14 +139,6 @@ def _seconds(value: float | dt.timedelta, name: str) -> float:
     ):
         raise ConfigurationError(f"{name} must be a non-negative number of seconds")
     return float(seconds)
-
-
-def _timestamp(now: object) -> float:
-    if not isinstance(now, dt.datetime):
-        raise ConfigurationError("now must be an aware datetime")
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ConfigurationError("now must be timezone-aware (use datetime.timezone.utc)")
-    return now.timestamp()
 
 
 def _check_options(*, subject: object, typ: object, max_size: object, clock: object) -> None:
@@ -181,8 +181,11 @@ class JWTVerifier:
         max_age: Maximum age after ``iat``, in seconds (makes ``iat`` required).
         max_size: Token size cap in characters (default 16 KiB), checked before any work.
         clock: Where the current time comes from when ``verify`` gets no ``now``.
-        denylist: Revoked token ids (:class:`~authcore.jose.denylist.Denylist`), consulted
-            after the signature and every claim verified; tokens must then carry a ``jti``.
+        denylist: A :class:`~authcore.onetime.OneTimeStore` holding revoked tokens (recorded
+            with :func:`authcore.jose.denylist.revoke`), consulted after the signature and
+            every claim verified; tokens must then carry a ``jti``.
+        max_key_trials: The most keys tried for one token (a token without ``kid`` against a
+            large key set is refused before any cryptography).
 
     Raises:
         ConfigurationError: On a missing or invalid option.
@@ -200,6 +203,7 @@ class JWTVerifier:
         "_leeway",
         "_max_age",
         "_max_size",
+        "_max_trials",
         "_need",
         "_other_required",
         "_required",
@@ -223,8 +227,9 @@ class JWTVerifier:
     _typ: str | None
     _max_age: float | None
     _max_size: int
+    _max_trials: int
     _clock: Clock | None
-    _denylist: Denylist | None
+    _denylist: OneTimeStore | None
     _cache: dict[bytes, _CacheEntry]
 
     def __init__(
@@ -241,9 +246,10 @@ class JWTVerifier:
         max_age: float | dt.timedelta | None = None,
         max_size: int = MAX_TOKEN_SIZE,
         clock: Clock | None = None,
-        denylist: Denylist | None = None,
+        denylist: OneTimeStore | None = None,
+        max_key_trials: int = MAX_KEY_TRIALS,
     ) -> None:
-        resolver = _as_resolver(keys)
+        resolver = as_resolver(keys)
         _check_options(subject=subject, typ=typ, max_size=max_size, clock=clock)
         required_names = _required_names(required, with_iat=max_age is not None)
         issuers = _strings(issuer, "issuer")
@@ -256,7 +262,7 @@ class JWTVerifier:
         if subject is not None:
             need.add("sub")
         values: dict[str, object] = {
-            "algorithms": _normalize_algorithms(algorithms),
+            "algorithms": signature_algorithms(algorithms),
             "_resolver": resolver,
             "_static": isinstance(resolver, KeySet),
             "_issuers": issuers,
@@ -269,8 +275,9 @@ class JWTVerifier:
             "_typ": _normalize_typ(typ) if typ is not None else None,
             "_max_age": _seconds(max_age, "max_age") if max_age is not None else None,
             "_max_size": max_size,
+            "_max_trials": count_limit(max_key_trials, "max_key_trials"),
             "_clock": clock,
-            "_denylist": optional_denylist(denylist),
+            "_denylist": check_store(denylist, "denylist"),
             "_cache": {},
         }
         for name, value in values.items():
@@ -284,7 +291,7 @@ class JWTVerifier:
 
     def _header(self, head: bytes) -> tuple[dict[str, Any], _Candidates]:
         header = parse_protected(head)
-        alg, b64 = _check_header(header, allowed=self.algorithms)
+        alg, b64 = check_jws_header(header, allowed=self.algorithms)
         if not b64:
             raise MalformedToken("a JWT cannot use an unencoded payload (b64: false)")
         if self._typ is not None:
@@ -293,14 +300,17 @@ class JWTVerifier:
                 raise InvalidTokenType("typ header missing", claim="typ")
             if _normalize_typ(typ) != self._typ:
                 raise InvalidTokenType("typ header does not match", claim="typ")
-        return header, _select_keys(self._resolver, header.get("kid"), alg)
+        return header, verification_keys(
+            self._resolver, header.get("kid"), alg, limit=self._max_trials
+        )
 
-    def verify(self, token: str | bytes, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    def verify(self, token: str | bytes, *, now: Instant | None = None) -> dict[str, Any]:
         """Verify a compact JWT and return its claims.
 
         Args:
             token: The compact JWT.
-            now: The current time (aware); default: the verifier's clock or the system clock.
+            now: The current time: an aware datetime or UNIX seconds (the same values as every
+                ``now=`` in authcore); default: the verifier's clock or the system clock.
 
         Returns:
             The claims.
@@ -312,9 +322,12 @@ class JWTVerifier:
                 ``InvalidIssuer``, ``InvalidAudience``, ``MissingClaim``, ``InvalidTokenType``;
                 with a denylist, ``MissingClaim`` for a token without ``jti``).
             Revoked: The token's ``jti`` is on the denylist.
-            ConfigurationError: If ``now`` is not an aware datetime.
+            ConfigurationError: If ``now`` is not an aware datetime or UNIX seconds.
 
         .. versionadded:: 0.1.0
+        .. versionchanged:: 0.1.0
+           ``now`` also takes UNIX seconds; a token with a ``Bearer`` prefix or a trailing
+           newline is refused with a message saying so.
         """
         if type(token) is str and len(token) <= self._max_size:
             try:
@@ -344,11 +357,11 @@ class JWTVerifier:
         return claims if denylist is None else self._not_revoked(denylist, claims, now)
 
     def _not_revoked(
-        self, denylist: Denylist, claims: dict[str, Any], now: dt.datetime | None
+        self, denylist: OneTimeStore, claims: dict[str, Any], now: Instant | None
     ) -> dict[str, Any]:
-        if now is None:
-            now = self._clock.now() if self._clock is not None else utc_now()
-        check_not_revoked(denylist, claims, now=now)
+        if now is None and self._clock is not None:
+            now = self._clock.now()
+        check_not_revoked(denylist, claims, now=as_datetime(now))
         return claims
 
     def _verify_slow(
@@ -361,12 +374,14 @@ class JWTVerifier:
             candidates = (
                 cached
                 if cached is not None
-                else _select_keys(self._resolver, header.get("kid"), header["alg"])
+                else verification_keys(
+                    self._resolver, header.get("kid"), header["alg"], limit=self._max_trials
+                )
             )
         if len(candidates) == 1:
             candidates[0][1](signing_input, signature)
         else:
-            _verify_with(candidates, signing_input, signature)
+            verify_with(candidates, signing_input, signature)
         if entry is None:
             # Remembered only now that a signature under this header has verified.  Keys are
             # remembered only when they cannot change (a KeySet); resolvers are asked each time.
@@ -379,11 +394,16 @@ class JWTVerifier:
             else:
                 cache[head] = (header, None, None)
 
-    def _check_claims(self, claims: dict[str, Any], now: dt.datetime | None) -> None:  # noqa: C901, PLR0912, PLR0915
+    def _check_claims(self, claims: dict[str, Any], now: Instant | None) -> None:  # noqa: C901, PLR0912, PLR0915
         if now is None:
             t = self._clock.now().timestamp() if self._clock is not None else unix_now()
         else:
-            t = _timestamp(now)
+            # The same values as as_unix(now), with aware datetimes (the usual case) inline.
+            t = (
+                now.timestamp()
+                if type(now) is dt.datetime and now.utcoffset() is not None
+                else as_unix(now)
+            )
         leeway = self._leeway
         need = self._need
         get = claims.get
@@ -469,14 +489,18 @@ def decode(
     required: Iterable[str] = ("exp",),
     typ: str | None = None,
     max_age: float | dt.timedelta | None = None,
-    now: dt.datetime | None = None,
+    now: Instant | None = None,
     max_size: int = MAX_TOKEN_SIZE,
+    denylist: OneTimeStore | None = None,
+    max_key_trials: int = MAX_KEY_TRIALS,
 ) -> dict[str, Any]:
     """Verify a JWT once and return its claims (see :class:`JWTVerifier` for the checks).
 
     Build a :class:`JWTVerifier` instead when verifying many tokens with the same settings.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.1.0
+       ``denylist`` (a :class:`~authcore.onetime.OneTimeStore`), as on :class:`JWTVerifier`.
     """
     verifier = JWTVerifier(
         keys,
@@ -489,6 +513,8 @@ def decode(
         typ=typ,
         max_age=max_age,
         max_size=max_size,
+        denylist=denylist,
+        max_key_trials=max_key_trials,
     )
     return verifier.verify(token, now=now)
 
@@ -510,7 +536,7 @@ def _claims_json(claims: Mapping[str, Any]) -> bytes:
         if isinstance(value, dt.datetime):
             if data is claims:
                 data = dict(claims)
-            data[name] = int(_timestamp(value))  # type: ignore[index]
+            data[name] = int(ensure_aware(value, name=name).timestamp())  # type: ignore[index]
         elif (
             isinstance(value, bool)
             or not isinstance(value, (int, float))
@@ -546,11 +572,11 @@ def encode(claims: Mapping[str, Any], key: JWK, *, headers: Mapping[str, Any] | 
     memo = key_memo(key)
     cached = memo.get("jwt-header") if headers is None else None
     if cached is None:
-        alg, header = _protected_header(key, {"typ": "JWT", **(headers or {})})
+        alg, header = protected_header(key, {"typ": "JWT", **(headers or {})})
         if header.get("b64", True) is not True:
             raise EncodeError("a JWT cannot use an unencoded payload (b64: false)")
         head = b64url_encode(json_dumps(header)).encode("ascii") + b"."
-        cached = (head, key.signer(alg)[1])
+        cached = (head, key_signer(key, alg)[1])
         if headers is None:
             memo["jwt-header"] = cached
     head, signer = cached
@@ -581,7 +607,7 @@ def decode_unverified(token: str | bytes, *, max_size: int = MAX_TOKEN_SIZE) -> 
     .. versionadded:: 0.1.0
     """
     raw = as_ascii(token, max_size)
-    head, payload_seg, _ = _split_compact(raw)
+    head, payload_seg, _ = split_compact(raw, 3)
     header = parse_protected(head)
     claims = json_loads(b64url_decode(payload_seg, what="payload"), what="payload")
     if not isinstance(claims, dict):

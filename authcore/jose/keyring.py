@@ -33,7 +33,7 @@ import enum
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, cast, final
 
-from authcore.clock import Clock, SystemClock, ensure_aware
+from authcore.clock import Clock, Instant, SystemClock, as_datetime, ensure_aware
 from authcore.errors import ConfigurationError, InvalidKeyError
 from authcore.jose import jwt
 from authcore.jose._jwk import JWK, KeySet
@@ -134,9 +134,7 @@ class KeyRing:
         raise AttributeError("KeyRing is immutable")
 
     @classmethod
-    def create(
-        cls, key: JWK, *, now: dt.datetime | None = None, clock: Clock | None = None
-    ) -> KeyRing:
+    def create(cls, key: JWK, *, now: Instant | None = None, clock: Clock | None = None) -> KeyRing:
         """Start a ring whose only key is active from ``now`` (default: the clock's time).
 
         Raises:
@@ -144,7 +142,7 @@ class KeyRing:
         """
         if not isinstance(cast("object", clock), (Clock, type(None))):
             raise ConfigurationError("clock must be an authcore.clock.Clock")
-        start = (clock or SystemClock()).now() if now is None else now
+        start = (clock or SystemClock()).now() if now is None else as_datetime(now)
         return cls([RingKey(key=key, active_from=start)], clock=clock)
 
     # ------------------------------------------------------------------ queries
@@ -154,8 +152,8 @@ class KeyRing:
         """The schedule, ordered by ``active_from``."""
         return self._entries
 
-    def _now(self, now: dt.datetime | None) -> dt.datetime:
-        return self._clock.now() if now is None else ensure_aware(now)
+    def _now(self, now: Instant | None) -> dt.datetime:
+        return self._clock.now() if now is None else as_datetime(now)
 
     def _current(self, now: dt.datetime) -> RingKey | None:
         """The entry with the latest ``active_from`` not after ``now`` (retired or not)."""
@@ -165,7 +163,7 @@ class KeyRing:
                 current = entry
         return current
 
-    def state(self, kid: str, *, now: dt.datetime | None = None) -> KeyState:
+    def state(self, kid: str, *, now: Instant | None = None) -> KeyState:
         """Return the state of the key ``kid`` at ``now``.
 
         Raises:
@@ -182,7 +180,7 @@ class KeyRing:
                 return KeyState.ACTIVE if entry is current else KeyState.PREVIOUS
         raise ConfigurationError(f"no ring key has kid {kid[:40]!r}")
 
-    def active(self, *, now: dt.datetime | None = None) -> JWK:
+    def active(self, *, now: Instant | None = None) -> JWK:
         """Return the signing key at ``now``.
 
         Raises:
@@ -199,7 +197,7 @@ class KeyRing:
             )
         return current.key
 
-    def published(self, *, now: dt.datetime | None = None) -> KeySet:
+    def published(self, *, now: Instant | None = None) -> KeySet:
         """Return the public keys published at ``now``: next, active and previous keys."""
         at = self._now(now)
         return KeySet(
@@ -208,7 +206,7 @@ class KeyRing:
             if e.retire_at is None or at < e.retire_at
         )
 
-    def jwks(self, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    def jwks(self, *, now: Instant | None = None) -> dict[str, Any]:
         """Return the JWK Set document to publish at ``now`` (public keys only)."""
         return self.published(now=now).to_dict()
 
@@ -230,7 +228,7 @@ class KeyRing:
         claims: Mapping[str, Any],
         *,
         headers: Mapping[str, Any] | None = None,
-        now: dt.datetime | None = None,
+        now: Instant | None = None,
     ) -> str:
         """Sign ``claims`` as a JWT with the active key; the header carries its ``kid``.
 
@@ -286,7 +284,7 @@ class KeyRing:
         )
 
     def rotate(
-        self, key: JWK, *, retire_previous_at: dt.datetime, now: dt.datetime | None = None
+        self, key: JWK, *, retire_previous_at: dt.datetime, now: Instant | None = None
     ) -> KeyRing:
         """Make ``key`` the signing key immediately (an unplanned rotation).
 
@@ -325,7 +323,7 @@ class KeyRing:
             raise ConfigurationError(f"no ring key has kid {kid[:40]!r}")
         return self._replace(entries)
 
-    def prune(self, *, now: dt.datetime | None = None) -> KeyRing:
+    def prune(self, *, now: Instant | None = None) -> KeyRing:
         """Drop retired entries (keeping at least the latest one)."""
         at = self._now(now)
         kept = [e for e in self._entries if e.retire_at is None or at < e.retire_at]

@@ -210,3 +210,109 @@ def test_json_dumps_rejects(value: object) -> None:
     """Values that are not strict JSON raise EncodeError."""
     with pytest.raises(EncodeError):
         json_dumps(value)
+
+
+# ----------------------------------------------------------------------------- depth pre-scan
+
+
+def _reference_depth(text: str) -> int:
+    """The nesting depth, character by character (the slow, obvious definition)."""
+    depth = best = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            best = max(best, depth)
+        elif ch in "]}":
+            depth -= 1
+    return best
+
+
+class _CountingDecoder:
+    """Stands in for the JSON decoder and counts the texts handed to it."""
+
+    def __init__(self, real: json.JSONDecoder) -> None:
+        self.real = real
+        self.calls = 0
+
+    def decode(self, text: str) -> object:
+        self.calls += 1
+        return self.real.decode(text)
+
+
+_MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * _MIB,
+        "{" * _MIB,
+        '{"a":' * (_MIB // 5),
+        "[" * (_MIB // 2) + "]" * (_MIB // 2),
+        "[[]" * (_MIB // 3),
+        "[ " * (_MIB // 2),
+        "[" * 33 + "]" * 33,
+    ],
+    ids=["brackets", "braces", "members", "balanced", "staircase", "spaced", "just-33"],
+)
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
+def test_deep_bodies_are_refused_by_the_prescan_alone(
+    body: str, monkeypatch: pytest.MonkeyPatch, *, as_bytes: bool
+) -> None:
+    """Bodies nested past 32 (up to 1 MiB of them) never reach the JSON decoder."""
+    import authcore._encoding as encoding  # noqa: PLC0415 - the module whose decoder is counted
+
+    spy = _CountingDecoder(encoding._DEFAULT_DECODER)
+    monkeypatch.setattr(encoding, "_DEFAULT_DECODER", spy)
+    with pytest.raises(DecodeError, match="nested deeper than 32"):
+        json_loads(body.encode() if as_bytes else body)
+    assert spy.calls == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 32 + "]" * 32,
+        "[" + ("[" * 31 + "]" * 31 + ",") * 100 + "1]",
+        '["' + "[" * 1000 + '"]',
+        '{"a":"' + "{[" * 500 + '","b":[' + "[" * 30 + "]" * 30 + "]}",
+        '["\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["]',
+    ],
+    ids=["exactly-32", "many-32", "brackets-in-string", "mixed", "escaped-quote"],
+)
+def test_nesting_up_to_the_limit_and_brackets_in_strings_pass(text: str) -> None:
+    """Depth 32 is accepted, and brackets inside strings never count."""
+    wrapped = text if text.startswith(("[", "{")) else f"[{text}]"
+    assert json_loads(wrapped) == json.loads(wrapped)
+
+
+_JSON_SHAPES = st.recursive(
+    st.one_of(st.integers(-1000, 1000), st.text(alphabet='[]{}"\\ab', max_size=6), st.none()),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.text(alphabet="[{k", max_size=3), children, max_size=3),
+    ),
+    max_leaves=60,
+)
+
+
+@given(value=_JSON_SHAPES, max_depth=st.integers(min_value=1, max_value=40))
+def test_prescan_agrees_with_the_reference_depth(value: object, max_depth: int) -> None:
+    """The linear pre-scan refuses exactly the texts deeper than max_depth."""
+    text = json.dumps(value)
+    deep = _reference_depth(text) > max_depth
+    if deep:
+        with pytest.raises(DecodeError, match="nested deeper"):
+            json_loads(text, max_depth=max_depth)
+    else:
+        assert json_loads(text, max_depth=max_depth) == value

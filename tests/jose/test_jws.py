@@ -74,20 +74,27 @@ def test_keys_argument_is_checked() -> None:
             jws.verify(token, bad, algorithms=["HS256"])  # type: ignore[arg-type]
 
 
+def _unnamed(key: JWK) -> JWK:
+    """The same key without a kid (JWK.generate names keys by their thumbprint)."""
+    members = key.to_dict(private=True)
+    del members["kid"]
+    return JWK.from_dict(members)
+
+
 def test_key_rotation_without_kid() -> None:
     """Without a kid, every usable key is tried: old and new keys both verify."""
-    old, new = JWK.generate("EdDSA"), JWK.generate("EdDSA")
+    old, new = _unnamed(JWK.generate("EdDSA")), _unnamed(JWK.generate("EdDSA"))
     keys = KeySet([old.public(), new.public()])
     for signer in (old, new):
         assert jws.verify(jws.sign(b"x", signer), keys, algorithms=["EdDSA"]).key == signer.public()
     with pytest.raises(InvalidSignature):
-        jws.verify(jws.sign(b"x", JWK.generate("EdDSA")), keys, algorithms=["EdDSA"])
+        jws.verify(jws.sign(b"x", _unnamed(JWK.generate("EdDSA"))), keys, algorithms=["EdDSA"])
 
 
 def test_kid_selects_exactly_and_falls_back_to_unnamed_keys() -> None:
     """A kid picks that key only; an unknown kid may use keys without a kid, never others."""
     named = JWK.generate("ES256", kid="named")
-    unnamed = JWK.generate("ES256")
+    unnamed = _unnamed(JWK.generate("ES256"))
     keys = KeySet([named.public(), unnamed.public()])
     token = jws.sign(b"x", unnamed, headers={"kid": "whatever"})
     assert jws.verify(token, keys, algorithms=["ES256"]).key == unnamed.public()

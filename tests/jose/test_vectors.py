@@ -10,6 +10,7 @@ import pytest
 from authcore._encoding import b64url_decode
 from authcore.errors import AuthcoreError, ConfigurationError, InvalidKeyError, VerificationError
 from authcore.jose import JWK, SIGNATURE_ALGORITHMS, KeySet, jws
+from authcore.jose._jwk import key_signer, key_verifier
 from tests.conftest import vector_file
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def test_wycheproof_signatures_through_jwk(name: str, alg: str) -> None:
             key = JWK.from_dict(group["publicKeyJwk"])
         else:
             key = JWK.from_pem(bytes.fromhex(group["publicKeyDer"]))
-        verifier = key.verifier(alg)
+        verifier = key_verifier(key, alg)
         assert verifier is not None
         for case in group["tests"]:
             total += 1
@@ -223,8 +224,8 @@ def test_rfc7520_cookbook_reproducible_signatures(name: str) -> None:
         alg = header["alg"]
         if alg.startswith(("PS", "ES")):  # randomized: verified in the test above
             continue
-        key = next(k for k in keys if k.verifier(alg) is not None)
-        _, signer = key.signer(alg)
+        key = next(k for k in keys if key_verifier(k, alg) is not None)
+        _, signer = key_signer(key, alg)
         assert signer(step["sig-input"].encode("utf-8")) == b64url_decode(step["sig"])
 
 

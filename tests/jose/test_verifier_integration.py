@@ -17,9 +17,11 @@ from authcore.errors import (
     Revoked,
 )
 from authcore.jose import JWK, JWTVerifier, jwt
-from authcore.jose.denylist import MemoryDenylist, SQLiteDenylist
+from authcore.jose.denylist import revoke
 from authcore.jose.jwks import JWKSCache
 from authcore.jose.keyring import KeyRing
+from authcore.stores.memory import MemoryOneTimeStore
+from authcore.stores.sqlite import SQLiteOneTimeStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,21 +37,23 @@ OTHER = JWK.generate("ES256", kid="sig-1")
 
 
 class SpyDenylist:
-    """A denylist that records every lookup."""
+    """A one-time store that records every lookup."""
 
     def __init__(self) -> None:
-        self.inner = MemoryDenylist()
+        self.inner = MemoryOneTimeStore()
         self.lookups: list[str] = []
 
-    def add(self, jti: str, *, expires_at: dt.datetime) -> None:
-        self.inner.add(jti, expires_at=expires_at)
+    def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        return self.inner.add(key, expires_at=expires_at, now=now)
 
-    def contains(self, jti: str, *, now: dt.datetime) -> bool:
-        self.lookups.append(jti)
-        return self.inner.contains(jti, now=now)
+    def contains(self, key: str, *, now: dt.datetime) -> bool:
+        self.lookups.append(key)
+        return self.inner.contains(key, now=now)
 
-    def purge(self, *, now: dt.datetime) -> int:
-        return self.inner.purge(now=now)
+
+def deny(store: Any, jti: str, until: dt.datetime) -> None:
+    """Revoke the token with this jti until ``until``."""
+    revoke(store, {"jti": jti, "exp": until.timestamp()}, now=T0)
 
 
 def make(keys: Any, denylist: Any, **options: Any) -> JWTVerifier:
@@ -73,10 +77,10 @@ def token(jti: str | None = "j1", *, key: JWK = KEY, exp: dt.datetime | None = N
 def test_revoked_token_raises_revoked() -> None:
     """A token whose jti is denied fails with Revoked; others verify."""
     clock = FixedClock(T0)
-    denylist = MemoryDenylist()
+    denylist = MemoryOneTimeStore()
     check = verifier(denylist, clock)
     assert check.verify(token("j1"))["jti"] == "j1"
-    denylist.add("j1", expires_at=T0 + dt.timedelta(hours=1))
+    deny(denylist, "j1", T0 + dt.timedelta(hours=1))
     with pytest.raises(Revoked) as info:
         check.verify(token("j1"))
     assert info.value.reason == "jti is on the denylist"
@@ -87,7 +91,7 @@ def test_denylist_is_consulted_only_after_the_signature_verifies() -> None:
     """A forged token never reaches the denylist: the signature fails first."""
     clock = FixedClock(T0)
     spy = SpyDenylist()
-    spy.add("j1", expires_at=T0 + dt.timedelta(hours=1))
+    deny(spy, "j1", T0 + dt.timedelta(hours=1))
     check = verifier(spy, clock)
     with pytest.raises(InvalidSignature):
         check.verify(token("j1", key=OTHER))
@@ -98,7 +102,7 @@ def test_claims_are_checked_before_the_denylist() -> None:
     """An expired revoked token reports ExpiredToken, and the denylist is not asked."""
     clock = FixedClock(T0)
     spy = SpyDenylist()
-    spy.add("j1", expires_at=T0 + dt.timedelta(days=1))
+    deny(spy, "j1", T0 + dt.timedelta(days=1))
     check = verifier(spy, clock)
     clock.advance(dt.timedelta(hours=2))
     with pytest.raises(ExpiredToken):
@@ -109,14 +113,14 @@ def test_claims_are_checked_before_the_denylist() -> None:
 def test_tokens_need_a_jti_when_a_denylist_is_set() -> None:
     """Without jti a token could never be revoked: it is refused with MissingClaim(jti)."""
     with pytest.raises(MissingClaim) as info:
-        verifier(MemoryDenylist(), FixedClock(T0)).verify(token(None))
+        verifier(MemoryOneTimeStore(), FixedClock(T0)).verify(token(None))
     assert info.value.claim == "jti"
 
 
 def test_verify_now_is_used_for_the_denylist() -> None:
     """An explicit now decides whether an entry is still active."""
-    denylist = MemoryDenylist()
-    denylist.add("j1", expires_at=T0 + dt.timedelta(minutes=10))
+    denylist = MemoryOneTimeStore()
+    deny(denylist, "j1", T0 + dt.timedelta(minutes=10))
     check = make(KEY, denylist)
     with pytest.raises(Revoked):
         check.verify(token("j1"), now=T0)
@@ -128,11 +132,11 @@ def test_sqlite_denylist_with_a_jwks_cache_and_a_key_ring(tmp_path: Path) -> Non
     clock = FixedClock(T0)
     ring = KeyRing.create(KEY, clock=clock)
     cache = JWKSCache(ring.jwks, clock=clock)
-    denylist = SQLiteDenylist(tmp_path / "revoked.db")
+    denylist = SQLiteOneTimeStore(tmp_path / "revoked.db")
     check = make(cache, denylist, clock=clock)
     issued = ring.sign_jwt({"jti": "abc", "exp": T0 + dt.timedelta(hours=1)})
     assert check.verify(issued)["jti"] == "abc"
-    denylist.add("abc", expires_at=T0 + dt.timedelta(hours=1))
+    deny(denylist, "abc", T0 + dt.timedelta(hours=1))
     with pytest.raises(Revoked):
         check.verify(issued)
     denylist.close()

@@ -26,7 +26,7 @@ from authcore.errors import (
 from authcore.jose import jwe, jws
 from authcore.jose._jwe_algs import FAILED
 from authcore.jose._jwk import JWK, KeySet
-from tests.jwe.keys import curve_key, key_for, oct_key, rsa_key
+from tests.jose.jwe_keys import curve_key, key_for, oct_key, rsa_key
 
 ENCRYPTING_ALGS = sorted(jwe.KEY_MANAGEMENT_ALGORITHMS - {"RSA1_5"})
 ENCS = sorted(jwe.CONTENT_ENCRYPTION_ALGORITHMS)

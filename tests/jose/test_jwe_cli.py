@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from authcore.cli import main
-from tests.jwe.keys import curve_key, oct_key
+from tests.jose.jwe_keys import curve_key, oct_key
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -23,7 +23,7 @@ from authcore.errors import (
 from authcore.jose import _jwe_algs as algs
 from authcore.jose import jwe
 from authcore.jose._jwk import JWK, KeySet, key_material
-from tests.jwe.keys import curve_key, oct_key, rsa_key
+from tests.jose.jwe_keys import curve_key, oct_key, rsa_key
 
 GCM = algs.CONTENT_ENCRYPTIONS["A128GCM"]
 CBC = algs.CONTENT_ENCRYPTIONS["A128CBC-HS256"]

@@ -16,7 +16,7 @@ from authcore.errors import (
     MalformedToken,
 )
 from authcore.jose import JWK, JWTVerifier, jwe, jws, jwt
-from tests.jwe.keys import curve_key, oct_key
+from tests.jose.jwe_keys import curve_key, oct_key
 
 NOW = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
 # What every decoder here accepts for the outer JWE.
@@ -66,7 +66,9 @@ def test_nested_claims_are_still_checked() -> None:
 def test_nested_inner_signature_is_verified() -> None:
     """A nested JWT signed by another key fails at the inner signature."""
     signing, encryption = _keys()
-    token = jwe.encrypt_jwt(CLAIMS, JWK.generate("ES256"), encryption.public(), enc="A256GCM")
+    token = jwe.encrypt_jwt(
+        CLAIMS, JWK.generate("ES256", kid=signing.kid), encryption.public(), enc="A256GCM"
+    )
     verifier = JWTVerifier(signing.public(), algorithms=["ES256"])
     with pytest.raises(InvalidSignature):
         jwe.decrypt_jwt(

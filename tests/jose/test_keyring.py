@@ -17,6 +17,7 @@ T0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
 HOUR = dt.timedelta(hours=1)
 SECOND = dt.timedelta(seconds=1)
 K1 = JWK.generate("ES256", kid="k1")
+_UNNAMED = JWK.from_dict({k: v for k, v in K1.to_dict(private=True).items() if k != "kid"})
 K2 = JWK.generate("EdDSA", kid="k2")
 K3 = JWK.generate("ES256", kid="k3")
 
@@ -194,7 +195,7 @@ def test_plan_rotation_refuses_a_duplicate_kid() -> None:
             InvalidKeyError,
             "private asymmetric",
         ),
-        ([RingKey(key=JWK.generate("ES256"), active_from=T0)], InvalidKeyError, "kid"),
+        ([RingKey(key=_UNNAMED, active_from=T0)], InvalidKeyError, "kid"),
         (
             [RingKey(key=K1, active_from=T0), RingKey(key=K2, active_from=T0)],
             ConfigurationError,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from authcore.jose import jwe
-from tests.jwe.keys import key_for
+from tests.jose.jwe_keys import key_for
 
 jwcrypto_jwe = pytest.importorskip("jwcrypto.jwe")
 jwcrypto_jwk = pytest.importorskip("jwcrypto.jwk")

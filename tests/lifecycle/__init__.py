@@ -1,1 +1,0 @@
-"""Key lifecycle: JWKS caching and discovery, KeyRing rotation, JWT revocation."""
