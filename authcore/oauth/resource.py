@@ -71,6 +71,8 @@ from authcore.oauth import dpop
 from authcore.onetime import OneTimeStore, check_store
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from cryptography import x509
 
     from authcore.clock import Instant
@@ -390,6 +392,8 @@ class _Presented:
     scheme: str  # "Bearer" or "DPoP"
     token: str
     now: float
+    # What the JWT verifier gets: None lets it read its clock without building a datetime.
+    when: dt.datetime | None
 
 
 def _str_or_none(claims: Mapping[str, Any], name: str) -> str | None:
@@ -542,6 +546,7 @@ class _Core(Generic[_IntroT]):
                 required=_JWT_REQUIRED,
                 leeway=leeway,
                 max_size=max_token_size,
+                clock=clock,
             )
         # The same allow-list rules as verify_proof (one home: the dpop module).
         self._dpop_algorithms = dpop._check_algorithms(dpop_algorithms)  # noqa: SLF001
@@ -643,13 +648,14 @@ class _Core(Generic[_IntroT]):
             raise self._invalid(scheme, "empty credentials")
         if len(auth.credentials) > self._max_size:
             raise self._invalid(scheme, "access token is too large")
-        return _Presented(scheme, auth.credentials, t)
+        when = as_datetime(now) if now is not None else None
+        return _Presented(scheme, auth.credentials, t, when)
 
     def _jwt_claims(self, p: _Presented) -> dict[str, Any] | None:
         if self._verifier is None or p.token.count(".") != 2:  # noqa: PLR2004 - JWS segments
             return None
         try:
-            return self._verifier.verify(p.token, now=as_datetime(p.now))
+            return self._verifier.verify(p.token, now=p.when)
         except ExpiredToken as exc:
             raise self._invalid(p.scheme, f"jwt: {exc.reason}", "expired") from None
         except VerificationError as exc:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from authcore.clock import FixedClock
 from authcore.errors import (
     ConfigurationError,
     FetchError,
@@ -632,3 +636,29 @@ def test_authenticate_needs_a_request() -> None:
     """Authenticate refuses anything but an authcore Request."""
     with pytest.raises(ConfigurationError):
         server().authenticate("Bearer x", now=NOW)  # type: ignore[arg-type]
+
+
+def test_clock_used_without_now() -> None:
+    """Without now=, the server's clock drives the JWT, DPoP and introspection checks."""
+    clock = FixedClock(dt.datetime.fromtimestamp(NOW, dt.timezone.utc))
+    rs = server(clock=clock)
+    assert rs.authenticate(dpop_request(bound())).jkt
+    clock.advance(400)
+    with pytest.raises(InvalidToken):
+        rs.authenticate(req("Bearer " + mint()))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Authorization", "DPoP", "authorization"]),
+            st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80),
+        ),
+        max_size=3,
+    )
+)
+def test_arbitrary_headers_raise_oauth_errors_only(headers: list[tuple[str, str]]) -> None:
+    """Any Authorization and DPoP header values end in an OAuthError, never another type."""
+    request = Request(method="GET", url=URL, headers=headers)
+    with pytest.raises(OAuthError):
+        server().authenticate(request, now=NOW)
