@@ -108,6 +108,14 @@ _KEY_ALGS: Final = frozenset({"ES256", "EdDSA"})
 _NONCE_MAC_SIZE: Final = 16
 
 
+_DESCRIPTION: Final = "Invalid DPoP proof"
+
+
+def _bad(reason: str) -> InvalidDPoPProof:
+    """The error for a failed check: the detail in ``reason``, a fixed text for the peer."""
+    return InvalidDPoPProof(reason, description=_DESCRIPTION)
+
+
 def access_token_hash(access_token: str) -> str:
     """Return ``ath``: base64url(SHA-256(ASCII access token)) (RFC 9449 section 4.2).
 
@@ -117,7 +125,7 @@ def access_token_hash(access_token: str) -> str:
     .. versionadded:: 0.1.0
     """
     if not isinstance(cast("object", access_token), str) or not access_token.isascii():
-        raise InvalidDPoPProof("access token is not ASCII text")
+        raise _bad("access token is not ASCII text")
     return b64url_encode(hashlib.sha256(access_token.encode("ascii")).digest())
 
 
@@ -134,18 +142,18 @@ def normalize_htu(url: str) -> str:
     .. versionadded:: 0.1.0
     """
     if not isinstance(cast("object", url), str) or not url.isascii() or len(url) > MAX_PROOF_SIZE:
-        raise InvalidDPoPProof("htu is not an ASCII URI")
+        raise _bad("htu is not an ASCII URI")
     try:
         parts = urllib.parse.urlsplit(url)
         scheme = parts.scheme.lower()
         host = parts.hostname
         port = parts.port
     except ValueError:
-        raise InvalidDPoPProof("htu is not a valid URI") from None
+        raise _bad("htu is not a valid URI") from None
     if scheme not in _DEFAULT_PORTS or not host:
-        raise InvalidDPoPProof("htu is not an absolute http(s) URI")
+        raise _bad("htu is not an absolute http(s) URI")
     if "@" in parts.netloc:
-        raise InvalidDPoPProof("htu has userinfo")
+        raise _bad("htu has userinfo")
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
@@ -289,7 +297,7 @@ class DPoPKey:
 def _strip_query(url: object) -> str:
     """``url`` without query and fragment (the client's ``htu``), checked like the server."""
     if not isinstance(url, str):
-        raise InvalidDPoPProof("url is not a string")
+        raise _bad("url is not a string")
     normalize_htu(url)
     return url.split("#", 1)[0].split("?", 1)[0]
 
@@ -424,38 +432,35 @@ def _single_proof(source: object, max_size: int) -> str:
     else:
         raise ConfigurationError("pass a Request or the DPoP header values")
     if len(values) != 1:
-        raise InvalidDPoPProof(
-            "no DPoP header" if not values else "more than one DPoP header",
-            description="exactly one DPoP header is required",
-        )
+        raise _bad("no DPoP header" if not values else "more than one DPoP header")
     value = values[0]
     if not isinstance(value, str):
-        raise InvalidDPoPProof("DPoP header is not text")
+        raise _bad("DPoP header is not text")
     if len(value) > max_size:
-        raise InvalidDPoPProof("DPoP proof is too large")
+        raise _bad("DPoP proof is too large")
     if "," in value:
-        raise InvalidDPoPProof("more than one DPoP header")
+        raise _bad("more than one DPoP header")
     return value.strip(" \t")
 
 
 def _proof_key(header: Mapping[str, Any], allowed: frozenset[str]) -> tuple[str, JWK]:
     typ = header.get("typ")
     if typ != _TYP:
-        raise InvalidDPoPProof("typ is not dpop+jwt")
+        raise _bad("typ is not dpop+jwt")
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in allowed:
-        raise InvalidDPoPProof("alg is not an allowed asymmetric algorithm")
+        raise _bad("alg is not an allowed asymmetric algorithm")
     members = header.get("jwk")
     if not isinstance(members, dict):
-        raise InvalidDPoPProof("jwk header is missing or not an object")
+        raise _bad("jwk header is missing or not an object")
     if not _PRIVATE_MEMBERS.isdisjoint(members):
-        raise InvalidDPoPProof("jwk header carries private key members")
+        raise _bad("jwk header carries private key members")
     try:
         key = JWK.from_dict(members, alg=alg)
     except AuthcoreError:
-        raise InvalidDPoPProof("jwk header is not a usable public key for alg") from None
+        raise _bad("jwk header is not a usable public key for alg") from None
     if key.is_private or key.is_symmetric:  # pragma: no cover - members checked above
-        raise InvalidDPoPProof("jwk header is not a public key")
+        raise _bad("jwk header is not a public key")
     return alg, key
 
 
@@ -463,18 +468,18 @@ def _claims(payload: bytes) -> dict[str, Any]:
     try:
         claims = json_loads(payload, what="DPoP payload")
     except DecodeError as exc:
-        raise InvalidDPoPProof(exc.reason) from None
+        raise _bad(exc.reason) from None
     if not isinstance(claims, dict):
-        raise InvalidDPoPProof("DPoP payload is not a JSON object")
+        raise _bad("DPoP payload is not a JSON object")
     for name in ("jti", "htm", "htu"):
         value = claims.get(name)
         if not isinstance(value, str) or not value:
-            raise InvalidDPoPProof(f"{name} is missing or not a string")
+            raise _bad(f"{name} is missing or not a string")
     if len(claims["jti"]) > _MAX_JTI:
-        raise InvalidDPoPProof("jti is too long")
+        raise _bad("jti is too long")
     iat = claims.get("iat")
     if isinstance(iat, bool) or not isinstance(iat, (int, float)):
-        raise InvalidDPoPProof("iat is missing or not a number")
+        raise _bad("iat is missing or not a number")
     return claims
 
 
@@ -553,23 +558,23 @@ def verify_proof(  # noqa: C901, PLR0912 - one check per RFC 9449 section 4.3 it
     try:
         token = _single_proof(source, max_size)
     except MalformedHeader as exc:  # pragma: no cover - headers parsed by Request already
-        raise InvalidDPoPProof(exc.reason) from None
+        raise _bad(exc.reason) from None
     htm, htu = _request_target(source, method, url)
     t = as_unix(now)
     try:
         unverified = jwt.decode_unverified(token, max_size=max_size)
     except AuthcoreError as exc:
-        raise InvalidDPoPProof(f"not a compact JWT: {getattr(exc, 'reason', '')}") from None
+        raise _bad(f"not a compact JWT: {getattr(exc, 'reason', '')}") from None
     alg, key = _proof_key(unverified.header, allowed)
     try:
         verified = jws.verify(token, key, algorithms=[alg], max_size=max_size)
     except AuthcoreError:
-        raise InvalidDPoPProof("signature does not verify with the jwk header") from None
+        raise _bad("signature does not verify with the jwk header") from None
     claims = _claims(verified.payload)
     if claims["htm"] != htm:
-        raise InvalidDPoPProof("htm does not match the request method")
+        raise _bad("htm does not match the request method")
     if normalize_htu(claims["htu"]) != htu:
-        raise InvalidDPoPProof("htu does not match the request URI")
+        raise _bad("htu does not match the request URI")
     fresh: str | None = None
     if nonces is not None:
         presented = claims.get("nonce")
@@ -577,31 +582,31 @@ def verify_proof(  # noqa: C901, PLR0912 - one check per RFC 9449 section 4.3 it
             raise UseDPoPNonce(
                 "nonce missing or stale" if presented is not None else "nonce required",
                 nonce=nonces.current(now=t),
-                description="Authorization server requires nonce in DPoP proof",
+                description="Server requires nonce in DPoP proof",
             )
         current = nonces.current(now=t)
         fresh = None if current == presented else current
     elif "nonce" in claims and not isinstance(claims["nonce"], str):
-        raise InvalidDPoPProof("nonce is not a string")
+        raise _bad("nonce is not a string")
     iat = float(claims["iat"])
     if abs(t - iat) > iat_window:
-        raise InvalidDPoPProof("iat is outside the acceptance window")
+        raise _bad("iat is outside the acceptance window")
     if access_token is not None:
         ath = claims.get("ath")
         expected = access_token_hash(access_token)
         if not isinstance(ath, str) or not bytes_eq(ath.encode(), expected.encode()):
-            raise InvalidDPoPProof("ath does not match the access token")
+            raise _bad("ath does not match the access token")
     thumbprint = key.thumbprint()
     if jkt is not None and not (
         isinstance(cast("object", jkt), str)
         and bytes_eq(jkt.encode("utf-8", "surrogatepass"), thumbprint.encode())
     ):
-        raise InvalidDPoPProof("proof key does not match the token's cnf.jkt")
+        raise _bad("proof key does not match the token's cnf.jkt")
     jti: str = claims["jti"]
     digest = hashlib.sha256(thumbprint.encode() + b"\x00" + jti.encode()).digest()
     expires = as_datetime(max(iat, t) + iat_window + 1)
     if not store.add("dpop:" + b64url_encode(digest), expires_at=expires, now=as_datetime(t)):
-        raise InvalidDPoPProof("jti was used before (replay)")
+        raise _bad("jti was used before (replay)")
     return VerifiedProof(
         jkt=thumbprint,
         jti=jti,

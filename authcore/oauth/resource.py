@@ -773,6 +773,7 @@ class _Core(Generic[_IntroT]):
                 now=p.now,
             )
         except UseDPoPNonce as exc:
+            exc.description = _DESCRIPTIONS["nonce"]
             exc.challenges = self._challenges("DPoP", "use_dpop_nonce", _DESCRIPTIONS["nonce"])
             raise
         except InvalidDPoPProof as exc:

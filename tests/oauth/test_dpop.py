@@ -149,6 +149,7 @@ def test_rfc_resource_proof_mutations_fail(change: dict[str, Any], reason: str) 
     with pytest.raises(InvalidDPoPProof) as excinfo:
         _verify(RFC_RESOURCE_PROOF, **options)
     assert reason in _reason(excinfo)
+    assert excinfo.value.description == "Invalid DPoP proof"  # the detail stays in reason
 
 
 def test_rfc_proof_with_typ_jwt_fails() -> None:

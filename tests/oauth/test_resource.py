@@ -349,6 +349,7 @@ def test_dpop_nonce_challenge_and_retry() -> None:
             'error_description="Resource server requires nonce in DPoP proof", algs="ES256 EdDSA"'
         ),
     )
+    assert exc.description == "Resource server requires nonce in DPoP proof"
     response = error_response(exc)
     assert response.status == 401
     assert response.headers["dpop-nonce"] == exc.nonce
