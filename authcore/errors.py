@@ -82,6 +82,11 @@ The tree::
             +-- DeviceCodeExpired        expired_token (RFC 8628)
             +-- OAuthServerError         server_error (500)
             +-- TemporarilyUnavailable   temporarily_unavailable (503)
+            +-- InvalidDPoPProof         invalid_dpop_proof (RFC 9449); has .challenges
+            +-- UseDPoPNonce             use_dpop_nonce (RFC 9449); has .nonce, .challenges
+            +-- InvalidToken             invalid_token (RFC 6750, 401); has .challenges
+            +-- InsufficientTokenScope   insufficient_scope (RFC 6750, 403); has .missing,
+                                         .challenges
 
 Standard exceptions from parsing (``ValueError``, ``KeyError``, ``binascii.Error``,
 ``UnicodeDecodeError``, ``json.JSONDecodeError``, ``RecursionError``, ``OverflowError``) never
@@ -118,10 +123,12 @@ __all__ = [
     "FetchError",
     "ImmatureToken",
     "InsufficientScope",
+    "InsufficientTokenScope",
     "InvalidAudience",
     "InvalidClaim",
     "InvalidClient",
     "InvalidCredentials",
+    "InvalidDPoPProof",
     "InvalidGrant",
     "InvalidIssuer",
     "InvalidKeyError",
@@ -131,6 +138,7 @@ __all__ = [
     "InvalidScope",
     "InvalidSignature",
     "InvalidTarget",
+    "InvalidToken",
     "InvalidTokenType",
     "KeyNotFound",
     "MalformedCertificate",
@@ -165,6 +173,7 @@ __all__ = [
     "UnsupportedTokenType",
     "UntrustedCertificate",
     "UsageError",
+    "UseDPoPNonce",
     "VerificationError",
     "WrongUsage",
 ]
@@ -799,3 +808,88 @@ class TemporarilyUnavailable(OAuthError):
     error = "temporarily_unavailable"
     status = 503
     redirectable = True
+
+
+class InvalidDPoPProof(OAuthError):
+    """A DPoP proof is missing, malformed or fails a check (RFC 9449 sections 4.3, 5, 7.1).
+
+    ``status`` is the token endpoint's 400; a resource server answers 401 with
+    :attr:`challenges` (RFC 9449 section 7.1).
+
+    Attributes:
+        challenges: The ``WWW-Authenticate`` values to send (one header field each), set by
+            a resource server; empty at the token endpoint.
+
+    .. versionadded:: 0.1.0
+    """
+
+    code = "oauth_invalid_dpop_proof"
+    message = "invalid DPoP proof"
+    error = "invalid_dpop_proof"
+    challenges: tuple[str, ...] = ()
+
+
+class UseDPoPNonce(OAuthError):
+    """The server requires a DPoP nonce: retry with :attr:`nonce` (RFC 9449 section 8).
+
+    Send :attr:`nonce` in a ``DPoP-Nonce`` response header; ``status`` is the token
+    endpoint's 400, a resource server answers 401 with :attr:`challenges` (RFC 9449 section 9).
+
+    Attributes:
+        nonce: The value of the ``DPoP-Nonce`` header to send.
+        challenges: The ``WWW-Authenticate`` values, set by a resource server.
+
+    .. versionadded:: 0.1.0
+    """
+
+    code = "oauth_use_dpop_nonce"
+    message = "DPoP nonce required"
+    error = "use_dpop_nonce"
+    challenges: tuple[str, ...] = ()
+
+    def __init__(self, reason: str = "", *, nonce: str, description: str | None = None) -> None:
+        self.nonce: str = nonce
+        super().__init__(reason, description=description)
+
+
+class InvalidToken(OAuthError):
+    """The access token is missing, expired, revoked, malformed or wrongly bound (RFC 6750).
+
+    Attributes:
+        challenges: The ``WWW-Authenticate`` values to send with the 401 (RFC 6750 section 3,
+            RFC 9449 section 7.1), one header field each.
+
+    .. versionadded:: 0.1.0
+    """
+
+    code = "oauth_invalid_token"
+    message = "invalid access token"
+    error = "invalid_token"
+    status = 401
+    challenges: tuple[str, ...] = ()
+
+
+class InsufficientTokenScope(OAuthError):
+    """The access token is valid but lacks required scopes (``insufficient_scope``, 403).
+
+    Attributes:
+        missing: The required scopes that were not granted, sorted.
+        challenges: The ``WWW-Authenticate`` values to send with the 403 (RFC 6750
+            section 3.1).
+
+    .. versionadded:: 0.1.0
+    """
+
+    code = "oauth_insufficient_scope"
+    message = "insufficient scope"
+    error = "insufficient_scope"
+    status = 403
+    challenges: tuple[str, ...] = ()
+
+    def __init__(
+        self, reason: str = "", *, missing: tuple[str, ...] = (), description: str | None = None
+    ) -> None:
+        self.missing: tuple[str, ...] = tuple(sorted(missing))
+        super().__init__(
+            reason or "missing scopes: " + " ".join(self.missing), description=description
+        )
