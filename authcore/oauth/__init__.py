@@ -14,14 +14,16 @@
 Implemented: RFC 6749, RFC 7009, RFC 7523 (client assertions), RFC 7591 (metadata names),
 RFC 7636, RFC 7662, RFC 8252 section 7.3, RFC 8414, RFC 8628, RFC 8705, RFC 8707, RFC 9068,
 RFC 9126, RFC 9207, and the RFC 9700 best current practice.  Not implemented: implicit and
-password grants (never), JAR request objects, token exchange, DPoP (coming).
+password grants (never), JAR request objects, token exchange, DPoP at the token endpoint
+(coming).  For resource servers: :mod:`authcore.oauth.dpop` (RFC 9449 proofs) and
+:mod:`authcore.oauth.resource` (RFC 6750 and RFC 9068 access tokens, RFC 7662 introspection).
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
-from authcore.oauth import lifecycle, pkce
+from authcore.oauth import dpop, lifecycle, pkce, resource
 from authcore.oauth._clients import (
     AUTH_METHODS,
     AuthenticatedClient,
@@ -66,19 +68,24 @@ from authcore.oauth._model import (
     digest,
 )
 from authcore.oauth._server import AsyncAuthorizationServer, AuthorizationServer, Endpoints
+from authcore.oauth.dpop import DPoPKey
+from authcore.oauth.resource import AccessTokenInfo, AsyncResourceServer, ResourceServer
 
 __all__ = [
     "AUTH_METHODS",
     "AccessToken",
+    "AccessTokenInfo",
     "Artefact",
     "AsyncAuthorizationServer",
     "AsyncClientStore",
     "AsyncGrantStore",
+    "AsyncResourceServer",
     "AuthenticatedClient",
     "AuthorizationCode",
     "AuthorizationServer",
     "ClientRecord",
     "ClientStore",
+    "DPoPKey",
     "Decision",
     "DeviceCode",
     "Effect",
@@ -92,6 +99,7 @@ __all__ = [
     "RefreshFamilies",
     "RefreshOutcome",
     "RefreshToken",
+    "ResourceServer",
     "RevokeFamily",
     "SaveFamily",
     "TokenFormat",
@@ -101,6 +109,7 @@ __all__ = [
     "decode_family",
     "decode_record",
     "digest",
+    "dpop",
     "encode_client",
     "encode_family",
     "encode_record",
@@ -108,4 +117,5 @@ __all__ = [
     "lifecycle",
     "pkce",
     "record_kind",
+    "resource",
 ]

@@ -38,7 +38,7 @@ from authcore.oauth.resource import (
 from authcore.stores.memory import MemoryOneTimeStore
 from tests.mtls._pki import make_ca, make_leaf
 from tests.oauth.helpers import ISSUER as AS_ISSUER
-from tests.oauth.helpers import SIGNING_KEY, TOKEN_URL, body, make_env, post
+from tests.oauth.helpers import CLIENTS, SIGNING_KEY, TOKEN_URL, body, make_env, post
 
 ISS = "https://as.example"
 RES = "https://api.example/"
@@ -571,7 +571,10 @@ def test_authorization_server_tokens_round_trip() -> None:
         return env.server.introspection_endpoint(request)
 
     introspector = Introspector(
-        AS_ISSUER + "/introspect", send, client_id="web", client_secret="web-secret"
+        AS_ISSUER + "/introspect",
+        send,
+        client_id="web",
+        client_secret=str(CLIENTS["web"]["client_secret"]),
     )
     rs_intro = ResourceServer(resource=RES, issuer=AS_ISSUER, introspection=introspector)
     info = rs_intro.authenticate(req("Bearer " + token), now=when)
