@@ -7,6 +7,7 @@ file missing from the sdist then breaks the wheel build here rather than a packa
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import pytest
 
 import authcore
+from authcore.cli import build_parser
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -199,3 +201,54 @@ def test_no_document_installs_the_index_authcore() -> None:
     assert set(offenders) <= _KNOWN_OFFENDERS, offenders
     assert _BARE_INSTALL_RE.search("pip install 'authcore[bench]'")
     assert not _BARE_INSTALL_RE.search("pip install authcore-py")
+
+
+# Features that do not exist yet, by the module that will hold each.  Where a module is
+# absent, the texts that advertise the package (its summary and keywords, the package
+# docstring, the command's description, the docs' front page and the README's opening) must
+# not name the feature except in a sentence saying it is not there yet, and no document may
+# name the module.
+_PLANNED = {
+    "authcore.oauth": re.compile(r"\boauth", re.IGNORECASE),
+    "authcore.authn": re.compile(r"\bauthn\b", re.IGNORECASE),
+    "authcore.stores.redis": re.compile(r"\bredis\b", re.IGNORECASE),
+    "authcore.stores.postgres": re.compile(r"\bpostgres", re.IGNORECASE),
+}
+
+
+def _missing(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is None
+    except ModuleNotFoundError:  # a parent package is missing
+        return True
+
+
+def _claims(text: str) -> list[str]:
+    """The sentences of ``text`` that are not disclaimers ("... not implemented yet")."""
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    return [s for s in sentences if not re.search(r"\bnot\b.*\byet\b", s)]
+
+
+def test_advertising_names_only_what_exists(dists: Dists) -> None:
+    """Summary, keywords, docstrings, docs front page and README opening claim no missing module."""
+    metadata = _headers(_wheel_metadata(dists, "METADATA"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    texts = {
+        "Summary": metadata["Summary"],
+        "Keywords": metadata["Keywords"],
+        "authcore.__doc__": authcore.__doc__ or "",
+        "authcore --help": build_parser().description or "",
+        "docs/index.rst": (ROOT / "docs" / "index.rst").read_text(encoding="utf-8"),
+        "README opening": readme.split("\n## ", 1)[0],
+    }
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.*"))]
+    for module, feature in _PLANNED.items():
+        if not _missing(module):
+            continue
+        for where, text in texts.items():
+            claims = [s for s in _claims(text) if feature.search(s)]
+            assert claims == [], (module, where)
+        for path in documents:
+            if path.suffix in {".md", ".rst"} and "_build" not in path.parts:
+                assert module not in path.read_text(encoding="utf-8"), (module, path)
+    assert _claims("OAuth 2.x is not implemented yet. JOSE is.") == ["JOSE is."]
