@@ -252,3 +252,16 @@ def test_advertising_names_only_what_exists(dists: Dists) -> None:
             if path.suffix in {".md", ".rst"} and "_build" not in path.parts:
                 assert module not in path.read_text(encoding="utf-8"), (module, path)
     assert _claims("OAuth 2.x is not implemented yet. JOSE is.") == ["JOSE is."]
+
+
+def test_ruff_is_pinned_alike_everywhere() -> None:
+    """pre-commit, `tox -e lint` and the dev extra run one ruff version, pinned exactly."""
+    pins = {
+        name: re.findall(r"\bruff==([\w.]+)", (ROOT / name).read_text(encoding="utf-8"))
+        for name in ("pyproject.toml", "tox.ini", ".pre-commit-config.yaml")
+    }
+    assert all(pins.values()), pins
+    assert len({version for found in pins.values() for version in found}) == 1, pins
+    hooks = (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    assert "entry: ruff check" in hooks
+    assert "entry: ruff format --check" in hooks
