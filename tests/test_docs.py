@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -82,3 +84,36 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "test-command:start" in ci
     assert os.access(ROOT / ".ci" / "run", os.R_OK)
+
+
+def _ci_function(name: str) -> str:
+    """The text of one shell function of .ci/run (from `name() {` to its closing brace)."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    match = re.search(rf"^{name}\(\) {{\n.*?^}}\n", ci, re.MULTILINE | re.DOTALL)
+    assert match is not None, name
+    return match.group(0)
+
+
+@pytest.mark.parametrize(("status", "expected"), [(0, 0), (1, 1), (5, 1)])
+def test_ci_fails_when_pytest_collects_nothing(status: int, expected: int) -> None:
+    """.ci/run's test wrapper fails on pytest's exit code 5 (no tests) as on any failure."""
+    bash = shutil.which("bash")
+    assert bash is not None
+    script = f"set -euo pipefail\n{_ci_function('run_tests')}run_tests bash -c 'exit {status}'\n"
+    result = subprocess.run(
+        [bash, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == expected
+    assert ("collected no tests" in result.stderr) == (status == 5)
+
+
+def test_ci_runs_every_pytest_step_through_the_wrapper() -> None:
+    """Each step of .ci/run that runs the tests goes through run_tests."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    steps = [
+        line.strip() for line in ci.splitlines() if re.search(r"test_command\"|tox\[@\]", line)
+    ]
+    runs = [line for line in steps if not line.startswith(("tox=", "[", "step"))]
+    assert any("test_command" in line for line in runs), steps  # the README's command
+    assert sum("tox[@]" in line for line in runs) >= 3, steps  # tests, oldest, py3XX
+    assert all(line.startswith("run_tests ") for line in runs), runs

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the full ``authcore`` argument parser from the subcommand registry."""
     parser = _Parser(
         prog="authcore",
-        description="Authentication primitives: API keys, JOSE/JWT, OAuth 2.x, mTLS, webhooks.",
+        description="Authentication primitives: API keys, webhooks, JOSE/JWT, mTLS.",
     )
     parser.add_argument("--version", action="version", version=f"authcore {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)

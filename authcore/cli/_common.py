@@ -83,14 +83,50 @@ def read_input(path: str) -> bytes:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def write_output(data: str | bytes, path: str | None = None) -> None:
-    """Write to a file, or standard output when ``path`` is ``None`` or ``-``."""
+def write_output(data: str | bytes, path: str | None = None, *, private: bool = False) -> None:
+    """Write to a file, or standard output when ``path`` is ``None`` or ``-``.
+
+    With ``private`` (private keys, secrets, decrypted plaintext) the file is created with
+    mode 0600 whatever the umask, and never over an existing file or symbolic link: replacing
+    a key file would lose the old key, and writing into a file that already exists would keep
+    its (possibly wider) permissions.
+
+    Raises:
+        UsageError: If the file cannot be written, or exists already when ``private``.
+    """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if path is None or path == "-":
         sys.stdout.buffer.write(raw)
         sys.stdout.buffer.flush()
         return
+    if not private:
+        try:
+            Path(path).write_bytes(raw)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return
+    _write_private(raw, path)
+
+
+# O_EXCL with O_CREAT refuses any existing path, a symbolic link included (POSIX), so the mode
+# below is the mode of a file this process created; the umask can only narrow it.
+_PRIVATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+_PRIVATE_MODE = 0o600
+
+
+def _write_private(raw: bytes, path: str) -> None:
     try:
-        Path(path).write_bytes(raw)
+        fd = os.open(path, _PRIVATE_FLAGS, _PRIVATE_MODE)
+    except FileExistsError:
+        raise UsageError(
+            f"{path} exists: refusing to overwrite it with a private key or secret "
+            "(remove it first or choose another path)"
+        ) from None
     except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(raw)
+    except OSError as exc:
+        Path(path).unlink(missing_ok=True)  # ours: O_EXCL created it
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -68,7 +68,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dec.add_argument("--max-decompressed", type=int, metavar="BYTES", help="decompression cap")
     dec.add_argument("--p2c-max", type=int, metavar="N", help="largest accepted PBES2 p2c")
     dec.add_argument("--header-out", metavar="PATH", help="also write the header as JSON here")
-    dec.add_argument("--out", metavar="PATH", help="write the plaintext to PATH, not stdout")
+    dec.add_argument(
+        "--out", metavar="PATH", help="write the plaintext to a new file PATH, mode 0600"
+    )
     dec.set_defaults(handler=run_decrypt)
 
 
@@ -148,5 +150,5 @@ def run_decrypt(args: argparse.Namespace) -> int:
         write_output(
             json.dumps(dict(result.header), indent=2, sort_keys=True) + "\n", args.header_out
         )
-    write_output(result.plaintext, args.out)
+    write_output(result.plaintext, args.out, private=True)  # plaintext: as secret as a key
     return 0

@@ -109,7 +109,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     generate.add_argument("--kid", help="key id (default: the RFC 7638 thumbprint)")
     generate.add_argument("--pem", action="store_true", help="print PKCS#8 PEM instead of JSON")
-    generate.add_argument("--out", metavar="PATH", help="write to PATH instead of stdout")
+    generate.add_argument(
+        "--out",
+        metavar="PATH",
+        help="write to a new file PATH, mode 0600 (never over an existing file), not stdout",
+    )
     generate.set_defaults(handler=run_generate)
 
     public = actions.add_parser(
@@ -141,9 +145,9 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.pem:
         if key.is_symmetric:
             raise UsageError("symmetric keys have no PEM form; drop --pem")
-        write_output(key.to_pem(), args.out)
+        write_output(key.to_pem(), args.out, private=True)
     else:
-        write_output(json.dumps(key.to_dict(private=True), indent=2) + "\n", args.out)
+        write_output(json.dumps(key.to_dict(private=True), indent=2) + "\n", args.out, private=True)
     return 0
 
 

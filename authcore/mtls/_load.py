@@ -87,6 +87,7 @@ def _as_bytes(data: bytes | bytearray | memoryview | str, what: str) -> bytes:
 _PARSE_ERRORS: Final = (
     ValueError,
     TypeError,  # a malformed name attribute fails in NameAttribute's constructor
+    KeyError,  # cryptography 49 raises KeyError: 0 for some malformed certificates and CRLs
     x509.InvalidVersion,
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,

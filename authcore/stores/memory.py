@@ -23,9 +23,10 @@ from authcore.stores._oauth_memory import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from authcore import ratelimit
     from authcore.apikeys import KeyChange, Usage
     from authcore.clock import Instant
-    from authcore.ratelimit import GCRA, Decision
+    from authcore.ratelimit import GCRA
 
 __all__ = [
     "AsyncMemoryClientStore",
@@ -143,7 +144,7 @@ class MemoryRateLimitStore:
         self._lock = threading.Lock()
         self._calls = 0
 
-    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> ratelimit.Decision:
         """Atomically take ``cost`` units of ``limit`` for ``key`` (see ``RateLimitStore``)."""
         with self._lock:
             self._calls += 1

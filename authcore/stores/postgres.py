@@ -48,8 +48,9 @@ if TYPE_CHECKING:
     from psycopg.abc import PQGen
     from psycopg.rows import TupleRow
 
+    from authcore import ratelimit
     from authcore.apikeys import KeyChange, Usage
-    from authcore.ratelimit import GCRA, Decision
+    from authcore.ratelimit import GCRA
 
 __all__ = [
     "KEYS_SCHEMA",
@@ -599,7 +600,7 @@ class PostgresRateLimitStore(_Store):
         self._prune = _Every(prune_every, "prune_every")
         super().__init__(database, RATE_LIMIT_SCHEMA, timeout)
 
-    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> ratelimit.Decision:
         """Take ``cost`` units of ``limit`` for ``key`` if allowed (one statement).
 
         Raises:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import redis
 import redis.asyncio
@@ -55,12 +55,18 @@ from authcore.stores._keyrows import INT_COLUMNS, KEY_COLUMNS, key_record, key_r
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
+    from redis.asyncio import Redis as AsyncRedis
+    from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+
+    from authcore import ratelimit
     from authcore.apikeys import KeyChange, Usage
-    from authcore.ratelimit import GCRA, Decision
+    from authcore.ratelimit import GCRA
 
 __all__ = [
+    "AsyncRedisClient",
     "AsyncRedisOneTimeStore",
     "AsyncRedisRateLimitStore",
+    "RedisClient",
     "RedisKeyStore",
     "RedisOneTimeStore",
     "RedisRateLimitStore",
@@ -74,8 +80,11 @@ _MS: Final = dt.timedelta(milliseconds=1)
 _MAX_SCRIPT_NS: Final = 2**53
 _UPDATE_ATTEMPTS: Final = 16
 
-_SyncClient = redis.Redis | RedisCluster
-_AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
+RedisClient: TypeAlias = "redis.Redis | RedisCluster"
+"""What the sync stores take: a client from :func:`connect` (plain or cluster)."""
+
+AsyncRedisClient: TypeAlias = "AsyncRedis | AsyncRedisCluster"
+"""What the async stores take: a client from :func:`connect_async`."""
 
 # GCRA (see authcore.ratelimit): KEYS[1] holds the TAT as decimal nanoseconds since the epoch.
 # ARGV: cost * T, burst * T (both ns), then now as seconds and nanoseconds ("" for TIME).
@@ -223,7 +232,7 @@ def _client_options(timeout: float) -> dict[str, Any]:
     }
 
 
-def connect(url: str, *, cluster: bool = False, timeout: float = 1.0) -> _SyncClient:
+def connect(url: str, *, cluster: bool = False, timeout: float = 1.0) -> RedisClient:
     """Open a pooled Redis (or Redis Cluster) client with authcore's failure bounds.
 
     Args:
@@ -247,7 +256,7 @@ def connect(url: str, *, cluster: bool = False, timeout: float = 1.0) -> _SyncCl
         raise ConfigurationError(f"invalid Redis URL or options ({type(exc).__name__})") from None
 
 
-def connect_async(url: str, *, cluster: bool = False, timeout: float = 1.0) -> _AsyncClient:
+def connect_async(url: str, *, cluster: bool = False, timeout: float = 1.0) -> AsyncRedisClient:
     """Like :func:`connect`, for the ``redis.asyncio`` client the async stores take.
 
     .. versionadded:: 0.1.0
@@ -303,7 +312,7 @@ class RedisOneTimeStore:
 
     __slots__ = ("_client", "_prefix")
 
-    def __init__(self, client: _SyncClient, *, prefix: str = "authcore:") -> None:
+    def __init__(self, client: RedisClient, *, prefix: str = "authcore:") -> None:
         self._client = client
         self._prefix = _check_prefix(prefix) + "ot:"
 
@@ -344,7 +353,7 @@ class AsyncRedisOneTimeStore:
 
     __slots__ = ("_client", "_prefix")
 
-    def __init__(self, client: _AsyncClient, *, prefix: str = "authcore:") -> None:
+    def __init__(self, client: AsyncRedisClient, *, prefix: str = "authcore:") -> None:
         self._client = client
         self._prefix = _check_prefix(prefix) + "ot:"
 
@@ -378,7 +387,7 @@ def _gcra_args(limit: GCRA, cost: int, now_ns: int, *, server_time: bool) -> lis
     return [increment, capacity, seconds, nanos]
 
 
-def _gcra_decision(limit: GCRA, cost: int, reply: object) -> Decision:
+def _gcra_decision(limit: GCRA, cost: int, reply: object) -> ratelimit.Decision:
     """Rebuild the script's decision with :meth:`GCRA.step` (the same integer arithmetic)."""
     try:
         allowed, ahead, seconds, nanos = (int(x) for x in reply)  # type: ignore[attr-defined]
@@ -414,14 +423,14 @@ class RedisRateLimitStore:
     __slots__ = ("_client", "_prefix", "_script", "_server_time")
 
     def __init__(
-        self, client: _SyncClient, *, prefix: str = "authcore:", server_time: bool = True
+        self, client: RedisClient, *, prefix: str = "authcore:", server_time: bool = True
     ) -> None:
         self._client = client
         self._prefix = _check_prefix(prefix) + "rl:"
         self._server_time = bool(server_time)
         self._script = client.register_script(_GCRA_LUA)
 
-    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> ratelimit.Decision:
         """Take ``cost`` units of ``limit`` for ``key`` if allowed (one script call).
 
         Raises:
@@ -450,14 +459,14 @@ class AsyncRedisRateLimitStore:
     __slots__ = ("_client", "_prefix", "_script", "_server_time")
 
     def __init__(
-        self, client: _AsyncClient, *, prefix: str = "authcore:", server_time: bool = True
+        self, client: AsyncRedisClient, *, prefix: str = "authcore:", server_time: bool = True
     ) -> None:
         self._client = client
         self._prefix = _check_prefix(prefix) + "rl:"
         self._server_time = bool(server_time)
         self._script = client.register_script(_GCRA_LUA)
 
-    async def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+    async def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> ratelimit.Decision:
         """See :meth:`RedisRateLimitStore.hit`."""
         args = _gcra_args(limit, cost, now_ns, server_time=self._server_time)
         with _translated():
@@ -519,7 +528,7 @@ class RedisKeyStore:
 
     __slots__ = ("_add", "_base", "_client", "_consume", "_update", "_usage")
 
-    def __init__(self, client: _SyncClient, *, prefix: str = "authcore:") -> None:
+    def __init__(self, client: RedisClient, *, prefix: str = "authcore:") -> None:
         self._client = client
         self._base = _check_prefix(prefix) + "{apikeys}:"
         self._add = client.register_script(_ADD_LUA)

@@ -55,9 +55,9 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Mapping
 
+    from authcore import ratelimit
     from authcore.apikeys import KeyChange, Usage
     from authcore.clock import Instant
-    from authcore.ratelimit import Decision
 
 __all__ = [
     "KEYS_SCHEMA",
@@ -563,7 +563,7 @@ class SQLiteRateLimitStore:
         """The underlying database."""
         return self._db
 
-    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+    def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> ratelimit.Decision:
         """Atomically take ``cost`` units of ``limit`` for ``key`` (see ``RateLimitStore``).
 
         One ``BEGIN IMMEDIATE`` transaction: read the TAT, :meth:`GCRA.step`, write it back.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -17,6 +19,7 @@ from authcore.cli._common import add_secret_options, read_input, read_secret, wr
 from authcore.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -110,6 +113,82 @@ def test_write_output(tmp_path: Path) -> None:
     assert target.read_text() == "hello"
     with pytest.raises(UsageError, match="cannot write"):
         write_output("x", str(tmp_path / "missing-dir" / "out"))
+
+
+@pytest.fixture
+def wide_umask() -> Iterator[None]:
+    """Run with umask 0 (restored afterwards): only an explicit mode can keep a file private."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.usefixtures("wide_umask")
+def test_private_output_is_mode_0600(tmp_path: Path) -> None:
+    """write_output(private=True) creates the file 0600 even with umask 0; plain output does not."""
+    secret = tmp_path / "secret"
+    write_output(b"s3cret", str(secret), private=True)
+    assert secret.read_bytes() == b"s3cret"
+    assert _mode(secret) == 0o600
+    plain = tmp_path / "plain"
+    write_output("public", str(plain))
+    assert _mode(plain) == 0o666  # the umask decides for output that is not secret
+
+
+@pytest.mark.usefixtures("wide_umask")
+def test_jwk_generate_out_writes_0600(tmp_path: Path) -> None:
+    """`jwk generate --out` writes the private key (JSON or PEM) with mode 0600, never 0644."""
+    for argv, name in ((["--alg", "ES256"], "k.json"), (["--alg", "EdDSA", "--pem"], "k.pem")):
+        path = tmp_path / name
+        assert main(["jwk", "generate", *argv, "--out", str(path)]) == 0
+        assert _mode(path) == 0o600
+        assert path.read_bytes().strip()
+
+
+@pytest.mark.usefixtures("wide_umask")
+def test_jwe_decrypt_out_writes_0600(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """`jwe decrypt --out` writes the plaintext with mode 0600."""
+    key = tmp_path / "key.json"
+    assert main(["jwk", "generate", "--alg", "A128GCM", "--out", str(key)]) == 0
+    (tmp_path / "msg").write_bytes(b"payroll")
+    token = tmp_path / "token"
+    encrypt = ["jwe", "encrypt", str(tmp_path / "msg"), "--key-file", str(key), "--enc", "A128GCM"]
+    assert main([*encrypt, "--out", str(token)]) == 0
+    assert _mode(token) == 0o666  # a ciphertext is not secret
+    plain = tmp_path / "plain"
+    decrypt = ["jwe", "decrypt", str(token), "--key-file", str(key), "--alg", "dir"]
+    assert main([*decrypt, "--enc", "A128GCM", "--out", str(plain)]) == 0
+    assert plain.read_bytes() == b"payroll"
+    assert _mode(plain) == 0o600
+    capsysbinary.readouterr()
+
+
+def test_private_output_never_replaces_a_file_or_follows_a_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An existing file or symlink at --out is refused (exit 2) and left exactly as it was."""
+    existing = tmp_path / "old.json"
+    existing.write_text("the old key")
+    existing.chmod(0o644)
+    assert main(["jwk", "generate", "--alg", "ES256", "--out", str(existing)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert existing.read_text() == "the old key"
+    assert _mode(existing) == 0o644
+    target = tmp_path / "elsewhere"
+    link = tmp_path / "link.json"
+    link.symlink_to(target)  # dangling: following it would create `elsewhere`
+    assert main(["jwk", "generate", "--alg", "ES256", "--out", str(link)]) == 2
+    assert not target.exists()
+    with pytest.raises(UsageError, match="cannot write"):
+        write_output(b"x", str(tmp_path / "missing-dir" / "key"), private=True)
 
 
 def test_bench_quick_json_runs_the_encoding_suite() -> None:

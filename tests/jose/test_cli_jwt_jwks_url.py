@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-import pytest
-
-import authcore.cli._jwt as cli_jwt
 from authcore.cli import main
 from authcore.clock import utc_now
 from authcore.jose import JWK, jwt
@@ -16,10 +13,8 @@ from tests._loopback import Reply, Server, jwks_body
 if TYPE_CHECKING:
     from pathlib import Path
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(cli_jwt, "keys_from_jwks_url"),
-    reason="needs the `jwt verify --jwks-url` patch from /work/notes/cli_jwt_jwks.patch",
-)
+    import pytest
+
 
 KEY = JWK.generate("ES256", kid="cli-1")
 OTHER = JWK.generate("ES256", kid="cli-2")

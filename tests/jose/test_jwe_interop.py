@@ -1,4 +1,4 @@
-"""Interoperability with jwcrypto and joserfc, in both directions (skipped if absent)."""
+"""Interoperability with jwcrypto and joserfc, in both directions (the `bench` extra's peers)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from joserfc import jwe as joserfc_jwe
+from joserfc import jwk as joserfc_jwk
+from jwcrypto import jwe as jwcrypto_jwe
+from jwcrypto import jwk as jwcrypto_jwk
 
 from authcore.jose import jwe
 from tests.jose.jwe_keys import key_for
-
-jwcrypto_jwe = pytest.importorskip("jwcrypto.jwe")
-jwcrypto_jwk = pytest.importorskip("jwcrypto.jwk")
-joserfc_jwe = pytest.importorskip("joserfc.jwe")
-joserfc_jwk = pytest.importorskip("joserfc.jwk")
 
 CASES = [
     ("RSA-OAEP", "A128GCM", "P-256"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -26,10 +25,6 @@ from authcore.stores.sqlite import SQLiteOneTimeStore
 if TYPE_CHECKING:
     from pathlib import Path
 
-pytestmark = pytest.mark.skipif(
-    "denylist" not in inspect.signature(JWTVerifier).parameters,
-    reason=("needs JWTVerifier(denylist=...) patch from /work/notes/jwtverifier_denylist.patch"),
-)
 
 T0 = dt.datetime(2026, 7, 1, tzinfo=dt.timezone.utc)
 KEY = JWK.generate("ES256", kid="sig-1")

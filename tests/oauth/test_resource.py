@@ -37,8 +37,8 @@ from authcore.oauth.resource import (
 )
 from authcore.stores.memory import MemoryOneTimeStore
 from tests.mtls._pki import make_ca, make_leaf
-from tests.oauth.helpers import ISSUER as AS_ISSUER
 from tests.oauth.helpers import CLIENTS, SIGNING_KEY, TOKEN_URL, body, make_env, post
+from tests.oauth.helpers import ISSUER as AS_ISSUER
 
 ISS = "https://as.example"
 RES = "https://api.example/"
