@@ -18,6 +18,7 @@ The tree::
     |   +-- InvalidKeyError              key material refused (weak, broken, mismatched)
     |   +-- UnsupportedAlgorithm         algorithm unknown or unusable with this key
     +-- UsageError                       bad command-line use (the CLI exits 2)
+    +-- ProtocolMisuseError              the caller fed a grant lifecycle an illegal event
     +-- EncodeError                      a value the caller passed cannot be encoded
     +-- StoreError                       a storage backend failed (not the peer's fault)
     +-- NotFound                         management call on an id that does not exist
@@ -60,6 +61,27 @@ The tree::
             +-- WrongUsage               key usage / extended key usage refused
             +-- PolicyViolation          authcore policy (weak leaf key, SVID rules, ...)
             +-- BindingMismatch          certificate-bound token does not match (RFC 8705)
+        +-- OAuthError                   an OAuth 2.x protocol error; has .error, .status,
+            |                            .redirectable (abstract: never raised itself)
+            +-- AuthorizationTargetError never redirected: client_id / redirect_uri invalid
+            |   +-- UnknownClient        client_id missing, unknown or not allowed here
+            |   +-- InvalidRedirectURI   redirect_uri missing, malformed or not registered
+            +-- InvalidRequest           invalid_request
+            +-- InvalidClient            invalid_client (401 + WWW-Authenticate for Basic)
+            +-- InvalidGrant             invalid_grant
+            +-- UnauthorizedClient       unauthorized_client
+            +-- UnsupportedGrantType     unsupported_grant_type
+            +-- UnsupportedResponseType  unsupported_response_type
+            +-- InvalidScope             invalid_scope
+            +-- AccessDenied             access_denied
+            +-- InvalidTarget            invalid_target (RFC 8707)
+            +-- InvalidRequestURI        invalid_request_uri (RFC 9126 / RFC 9101)
+            +-- UnsupportedTokenType     unsupported_token_type (RFC 7009)
+            +-- AuthorizationPending     authorization_pending (RFC 8628)
+            +-- SlowDown                 slow_down (RFC 8628)
+            +-- DeviceCodeExpired        expired_token (RFC 8628)
+            +-- OAuthServerError         server_error (500)
+            +-- TemporarilyUnavailable   temporarily_unavailable (503)
 
 Standard exceptions from parsing (``ValueError``, ``KeyError``, ``binascii.Error``,
 ``UnicodeDecodeError``, ``json.JSONDecodeError``, ``RecursionError``, ``OverflowError``) never
@@ -77,14 +99,18 @@ if TYPE_CHECKING:
     import datetime as dt
 
 __all__ = [
+    "AccessDenied",
     "AlgorithmNotAllowed",
     "AuthcoreError",
+    "AuthorizationPending",
+    "AuthorizationTargetError",
     "BindingMismatch",
     "CertificateError",
     "CertificateExpired",
     "ConfigurationError",
     "DecodeError",
     "DecryptionFailed",
+    "DeviceCodeExpired",
     "Disabled",
     "EncodeError",
     "Expired",
@@ -94,10 +120,17 @@ __all__ = [
     "InsufficientScope",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidClient",
     "InvalidCredentials",
+    "InvalidGrant",
     "InvalidIssuer",
     "InvalidKeyError",
+    "InvalidRedirectURI",
+    "InvalidRequest",
+    "InvalidRequestURI",
+    "InvalidScope",
     "InvalidSignature",
+    "InvalidTarget",
     "InvalidTokenType",
     "KeyNotFound",
     "MalformedCertificate",
@@ -109,17 +142,27 @@ __all__ = [
     "MissingClaim",
     "NameMismatch",
     "NotFound",
+    "OAuthError",
+    "OAuthServerError",
     "PolicyViolation",
+    "ProtocolMisuseError",
     "QuotaExhausted",
     "RateLimited",
     "Replayed",
     "RevocationUnknown",
     "Revoked",
     "RevokedCertificate",
+    "SlowDown",
     "StaleTimestamp",
     "StoreError",
+    "TemporarilyUnavailable",
     "TokenTooLarge",
+    "UnauthorizedClient",
+    "UnknownClient",
     "UnsupportedAlgorithm",
+    "UnsupportedGrantType",
+    "UnsupportedResponseType",
+    "UnsupportedTokenType",
     "UntrustedCertificate",
     "UsageError",
     "VerificationError",
@@ -180,6 +223,18 @@ class UsageError(AuthcoreError):
 
     code = "usage_error"
     message = "usage error"
+
+
+class ProtocolMisuseError(AuthcoreError):
+    """The caller sent a grant lifecycle an event its transition table does not allow.
+
+    A programming error in the host (for example approving a device code twice), never the
+    peer's fault: the OAuth server answers the peer with its own errors
+    (:class:`OAuthError`).
+    """
+
+    code = "protocol_misuse"
+    message = "illegal lifecycle transition"
 
 
 class EncodeError(AuthcoreError):
@@ -537,3 +592,210 @@ class BindingMismatch(CertificateError):
 
     code = "binding_mismatch"
     message = "certificate binding mismatch"
+
+
+# ----------------------------------------------------------------------------- OAuth 2.x
+
+
+class OAuthError(VerificationError):
+    """An OAuth 2.x protocol error, answered to the peer with its RFC ``error`` string.
+
+    Abstract: only the subclasses are raised (instantiating this class is a ``TypeError``).
+
+    Attributes:
+        error: The RFC error code sent on the wire (RFC 6749 sections 4.1.2.1 and 5.2,
+            RFC 8628 section 3.5, RFC 7009, RFC 8707, RFC 9126).
+        status: The HTTP status of a direct (non-redirect) error response.
+        redirectable: Whether the authorization endpoint may send it to the client's
+            redirect URI (only ever a URI validated first).
+        description: The ``error_description`` sent to the peer (fixed text, never secrets).
+    """
+
+    code = "oauth_error"
+    message = "OAuth error"
+    error: ClassVar[str] = "server_error"
+    status: ClassVar[int] = 400
+    redirectable: ClassVar[bool] = False
+
+    def __init__(self, reason: str = "", *, description: str | None = None) -> None:
+        if type(self) is OAuthError:
+            raise TypeError("OAuthError is abstract; raise one of its subclasses")
+        self.description: str = description if description is not None else reason
+        super().__init__(reason)
+
+
+class AuthorizationTargetError(OAuthError):
+    """The ``client_id`` or ``redirect_uri`` of an authorization request is not valid.
+
+    Never redirected (RFC 6749 section 4.1.2.1): the user agent gets an error page, so an
+    attacker cannot use the server as an open redirector.
+    """
+
+    code = "oauth_authorization_target"
+    message = "invalid client or redirect URI"
+    error = "invalid_request"
+    redirectable = False
+
+
+class UnknownClient(AuthorizationTargetError):
+    """``client_id`` is missing, unknown, or the client may not use this endpoint."""
+
+    code = "oauth_unknown_client"
+    message = "unknown client"
+
+
+class InvalidRedirectURI(AuthorizationTargetError):
+    """``redirect_uri`` is missing where required, malformed, or not registered."""
+
+    code = "oauth_invalid_redirect_uri"
+    message = "invalid redirect URI"
+
+
+class InvalidRequest(OAuthError):
+    """A parameter is missing, repeated, malformed or unsupported (``invalid_request``)."""
+
+    code = "oauth_invalid_request"
+    message = "invalid request"
+    error = "invalid_request"
+    redirectable = True
+
+
+class InvalidClient(OAuthError):
+    """Client authentication failed (``invalid_client``, RFC 6749 section 5.2).
+
+    Attributes:
+        challenge: The ``WWW-Authenticate`` value when the client tried the Authorization
+            header; the answer is then 401 instead of 400.
+    """
+
+    code = "oauth_invalid_client"
+    message = "client authentication failed"
+    error = "invalid_client"
+
+    def __init__(
+        self, reason: str = "", *, description: str | None = None, challenge: str | None = None
+    ) -> None:
+        self.challenge: str | None = challenge
+        super().__init__(reason, description=description)
+
+
+class InvalidGrant(OAuthError):
+    """The grant (code, refresh token, device code) is invalid, expired, revoked or reused."""
+
+    code = "oauth_invalid_grant"
+    message = "invalid grant"
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    """The client may not use this grant or response type."""
+
+    code = "oauth_unauthorized_client"
+    message = "unauthorized client"
+    error = "unauthorized_client"
+    redirectable = True
+
+
+class UnsupportedGrantType(OAuthError):
+    """The ``grant_type`` is not supported by this server."""
+
+    code = "oauth_unsupported_grant_type"
+    message = "unsupported grant type"
+    error = "unsupported_grant_type"
+
+
+class UnsupportedResponseType(OAuthError):
+    """The ``response_type`` is not supported (only ``code`` is)."""
+
+    code = "oauth_unsupported_response_type"
+    message = "unsupported response type"
+    error = "unsupported_response_type"
+    redirectable = True
+
+
+class InvalidScope(OAuthError):
+    """The requested scope is unknown, malformed, or exceeds what was granted."""
+
+    code = "oauth_invalid_scope"
+    message = "invalid scope"
+    error = "invalid_scope"
+    redirectable = True
+
+
+class AccessDenied(OAuthError):
+    """The resource owner (or the server) denied the request."""
+
+    code = "oauth_access_denied"
+    message = "access denied"
+    error = "access_denied"
+    redirectable = True
+
+
+class InvalidTarget(OAuthError):
+    """A ``resource`` indicator is invalid or not allowed (RFC 8707 section 2)."""
+
+    code = "oauth_invalid_target"
+    message = "invalid target"
+    error = "invalid_target"
+    redirectable = True
+
+
+class InvalidRequestURI(OAuthError):
+    """A ``request_uri`` is unknown, expired, used, or bound to another client (RFC 9126)."""
+
+    code = "oauth_invalid_request_uri"
+    message = "invalid request_uri"
+    error = "invalid_request_uri"
+    redirectable = True
+
+
+class UnsupportedTokenType(OAuthError):
+    """The server does not revoke this type of token (RFC 7009 section 2.2.1)."""
+
+    code = "oauth_unsupported_token_type"
+    message = "unsupported token type"
+    error = "unsupported_token_type"
+
+
+class AuthorizationPending(OAuthError):
+    """The user has not decided yet; poll again later (RFC 8628 section 3.5)."""
+
+    code = "oauth_authorization_pending"
+    message = "authorization pending"
+    error = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    """Polled sooner than the interval; the interval grew by 5 s (RFC 8628 section 3.5)."""
+
+    code = "oauth_slow_down"
+    message = "slow down"
+    error = "slow_down"
+
+
+class DeviceCodeExpired(OAuthError):
+    """The device code expired before it was redeemed (``expired_token``, RFC 8628)."""
+
+    code = "oauth_expired_token"
+    message = "device code expired"
+    error = "expired_token"
+
+
+class OAuthServerError(OAuthError):
+    """The server failed (a store error): ``server_error``, 500, details only in logs."""
+
+    code = "oauth_server_error"
+    message = "server error"
+    error = "server_error"
+    status = 500
+    redirectable = True
+
+
+class TemporarilyUnavailable(OAuthError):
+    """The server cannot handle the request now (``temporarily_unavailable``, 503)."""
+
+    code = "oauth_temporarily_unavailable"
+    message = "temporarily unavailable"
+    error = "temporarily_unavailable"
+    status = 503
+    redirectable = True

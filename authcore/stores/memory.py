@@ -13,6 +13,12 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from authcore._apikeys._model import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
+from authcore.stores._oauth_memory import (
+    AsyncMemoryClientStore,
+    AsyncMemoryGrantStore,
+    MemoryClientStore,
+    MemoryGrantStore,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -20,7 +26,15 @@ if TYPE_CHECKING:
 
     from authcore._apikeys._model import KeyChange, Usage
 
-__all__ = ["MemoryKeyStore", "MemoryOneTimeStore", "MemoryRateLimitStore"]
+__all__ = [
+    "AsyncMemoryClientStore",
+    "AsyncMemoryGrantStore",
+    "MemoryClientStore",
+    "MemoryGrantStore",
+    "MemoryKeyStore",
+    "MemoryOneTimeStore",
+    "MemoryRateLimitStore",
+]
 
 _T = TypeVar("_T")
 _PRUNE_EVERY: Final = 1024

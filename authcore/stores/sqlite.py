@@ -25,6 +25,13 @@ from authcore._sqlite import Migration, Schema, SQLiteDatabase, store_error
 from authcore.errors import AuthcoreError, ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 from authcore.ratelimit import GCRA
+from authcore.stores._oauth_sqlite import (
+    OAUTH_SCHEMA,
+    AsyncSQLiteClientStore,
+    AsyncSQLiteGrantStore,
+    SQLiteClientStore,
+    SQLiteGrantStore,
+)
 
 if TYPE_CHECKING:
     import os
@@ -34,8 +41,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEYS_SCHEMA",
+    "OAUTH_SCHEMA",
     "ONE_TIME_SCHEMA",
     "RATE_LIMIT_SCHEMA",
+    "AsyncSQLiteClientStore",
+    "AsyncSQLiteGrantStore",
+    "SQLiteClientStore",
+    "SQLiteGrantStore",
     "SQLiteKeyStore",
     "SQLiteOneTimeStore",
     "SQLiteRateLimitStore",

@@ -1,0 +1,177 @@
+"""In-memory OAuth stores: clients, and grants (artefacts and families) with atomic apply.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import TYPE_CHECKING, cast
+
+from authcore.errors import ConfigurationError, StoreError
+from authcore.oauth import (
+    Artefact,
+    ClientRecord,
+    Effect,
+    Family,
+    Insert,
+    RevokeFamily,
+    SaveFamily,
+    Update,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "AsyncMemoryClientStore",
+    "AsyncMemoryGrantStore",
+    "MemoryClientStore",
+    "MemoryGrantStore",
+]
+
+
+class MemoryClientStore:
+    """A :class:`~authcore.oauth.ClientStore` over a dict (thread-safe).
+
+    Args:
+        clients: The initial registrations.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_clients", "_lock")
+
+    def __init__(self, clients: Iterable[ClientRecord] = ()) -> None:
+        self._clients: dict[str, ClientRecord] = {}
+        self._lock = threading.Lock()
+        for client in clients:
+            self.add(client)
+
+    def get(self, client_id: str) -> ClientRecord | None:
+        """Return the client registered as ``client_id``, or ``None``."""
+        return self._clients.get(client_id) if isinstance(cast("object", client_id), str) else None
+
+    def add(self, client: ClientRecord) -> None:
+        """Register ``client`` (replacing a registration with the same id)."""
+        if not isinstance(client, ClientRecord):
+            raise ConfigurationError("expected a ClientRecord")
+        with self._lock:
+            self._clients[client.client_id] = client
+
+
+class MemoryGrantStore:
+    """A :class:`~authcore.oauth.GrantStore` in dicts; :meth:`apply` holds one lock.
+
+    Preconditions are checked and writes made under the same lock, so of two concurrent
+    redemptions of one code exactly one applies.  Nothing survives the process.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_families", "_lock", "_records")
+
+    def __init__(self) -> None:
+        self._records: dict[str, Artefact] = {}
+        self._families: dict[str, Family] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Artefact | None:
+        """Return the record stored under ``digest``, or ``None``."""
+        return self._records.get(digest) if isinstance(cast("object", digest), str) else None
+
+    def family(self, family_id: str) -> Family | None:
+        """Return the family ``family_id``, or ``None``."""
+        return self._families.get(family_id) if isinstance(cast("object", family_id), str) else None
+
+    def apply(self, effects: Sequence[Effect]) -> bool:  # noqa: C901 - one branch per effect
+        """Apply every effect or none; ``False`` when a precondition fails."""
+        with self._lock:
+            records: dict[str, Artefact] = {}
+            families: dict[str, Family] = {}
+
+            def record(key: str) -> Artefact | None:
+                return records[key] if key in records else self._records.get(key)
+
+            def family(key: str) -> Family | None:
+                return families[key] if key in families else self._families.get(key)
+
+            for effect in effects:
+                if isinstance(effect, Insert):
+                    if record(effect.record.digest) is not None:
+                        return False
+                    records[effect.record.digest] = effect.record
+                elif isinstance(effect, Update):
+                    current = record(effect.record.digest)
+                    if current is None or current.version != effect.expected_version:
+                        return False
+                    records[effect.record.digest] = effect.record
+                elif isinstance(effect, SaveFamily):
+                    current_family = family(effect.family.family_id)
+                    expected = None if current_family is None else current_family.version
+                    if expected != effect.expected_version:
+                        return False
+                    families[effect.family.family_id] = effect.family
+                elif isinstance(effect, RevokeFamily):
+                    families[effect.family_id] = revoked_family(family(effect.family_id), effect)
+                else:
+                    raise StoreError(f"unknown effect {type(effect).__name__}")
+            self._records.update(records)
+            self._families.update(families)
+            return True
+
+
+def revoked_family(current: Family | None, effect: RevokeFamily) -> Family:
+    """The family after :class:`RevokeFamily`: revoked, or a revoked tombstone."""
+    if current is None:
+        return Family(
+            family_id=effect.family_id,
+            client_id=effect.client_id,
+            subject=None,
+            scope=(),
+            created_at=effect.at,
+            expires_at=effect.at,
+            revoked=True,
+        )
+    return replace(current, revoked=True, version=current.version + 1)
+
+
+class AsyncMemoryClientStore:
+    """The ``async`` face of a :class:`MemoryClientStore` (same data).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, sync: MemoryClientStore | None = None) -> None:
+        self.sync: MemoryClientStore = sync if sync is not None else MemoryClientStore()
+
+    async def get(self, client_id: str) -> ClientRecord | None:
+        """Return the client registered as ``client_id``, or ``None``."""
+        return self.sync.get(client_id)
+
+
+class AsyncMemoryGrantStore:
+    """The ``async`` face of a :class:`MemoryGrantStore` (same data; never blocks long).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, sync: MemoryGrantStore | None = None) -> None:
+        self.sync: MemoryGrantStore = sync if sync is not None else MemoryGrantStore()
+
+    async def get(self, digest: str) -> Artefact | None:
+        """Return the record stored under ``digest``, or ``None``."""
+        return self.sync.get(digest)
+
+    async def family(self, family_id: str) -> Family | None:
+        """Return the family ``family_id``, or ``None``."""
+        return self.sync.family(family_id)
+
+    async def apply(self, effects: Sequence[Effect]) -> bool:
+        """Apply every effect or none; ``False`` when a precondition fails."""
+        return self.sync.apply(effects)

@@ -1,0 +1,327 @@
+"""SQLite OAuth stores on the shared layer (:mod:`authcore._sqlite`), schema ``oauth``.
+
+:meth:`SQLiteGrantStore.apply` is one ``BEGIN IMMEDIATE`` transaction: each effect's
+precondition is checked with a ``SELECT`` inside it and its write follows; the first failed
+precondition rolls everything back.  SQLite admits one writer at a time, so two processes
+redeeming one code serialize, and the second sees the first one's committed version.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Final, cast
+
+from authcore._sqlite import Migration, Schema, SQLiteDatabase
+from authcore.errors import ConfigurationError, StoreError
+from authcore.oauth import (
+    Artefact,
+    ClientRecord,
+    Effect,
+    Family,
+    Insert,
+    RevokeFamily,
+    SaveFamily,
+    Update,
+    decode_client,
+    decode_family,
+    decode_record,
+    encode_client,
+    encode_family,
+    encode_record,
+    record_kind,
+)
+from authcore.stores._oauth_memory import revoked_family
+
+if TYPE_CHECKING:
+    import os
+    import sqlite3
+    from collections.abc import Sequence
+
+__all__ = [
+    "OAUTH_SCHEMA",
+    "AsyncSQLiteClientStore",
+    "AsyncSQLiteGrantStore",
+    "SQLiteClientStore",
+    "SQLiteGrantStore",
+]
+
+OAUTH_SCHEMA: Final = Schema(
+    component="oauth",
+    migrations=(
+        Migration(
+            version=1,
+            description="OAuth clients, artefacts by digest, grant families",
+            statements=(
+                """
+                CREATE TABLE authcore_oauth_clients (
+                    client_id TEXT PRIMARY KEY NOT NULL,
+                    data      BLOB NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE authcore_oauth_records (
+                    digest     TEXT PRIMARY KEY NOT NULL,
+                    kind       TEXT NOT NULL,
+                    family_id  TEXT NOT NULL,
+                    version    INTEGER NOT NULL,
+                    expires_at REAL NOT NULL,
+                    data       BLOB NOT NULL
+                )
+                """,
+                "CREATE INDEX authcore_oauth_records_family ON authcore_oauth_records (family_id)",
+                """
+                CREATE TABLE authcore_oauth_families (
+                    family_id TEXT PRIMARY KEY NOT NULL,
+                    version   INTEGER NOT NULL,
+                    revoked   INTEGER NOT NULL,
+                    data      BLOB NOT NULL
+                )
+                """,
+            ),
+        ),
+    ),
+)
+"""The ``oauth`` schema component (migrations append; never edited once released)."""
+
+
+def _open(path: str | os.PathLike[str] | SQLiteDatabase, timeout: float) -> SQLiteDatabase:
+    if isinstance(path, SQLiteDatabase):
+        path.migrate([OAUTH_SCHEMA])
+        return path
+    return SQLiteDatabase(path, schemas=[OAUTH_SCHEMA], timeout=timeout)
+
+
+class _Conflict(Exception):
+    """A precondition failed: roll the transaction back."""
+
+
+class _SQLiteOAuthStore:
+    """What both SQLite OAuth stores share: the database, opened or migrated."""
+
+    __slots__ = ("_db",)
+
+    def __init__(
+        self, path: str | os.PathLike[str] | SQLiteDatabase, *, timeout: float = 10.0
+    ) -> None:
+        self._db = _open(path, timeout)
+
+    @property
+    def database(self) -> SQLiteDatabase:
+        """The underlying database."""
+        return self._db
+
+    def close(self) -> None:
+        """Close this store's connections."""
+        self._db.close()
+
+
+class SQLiteClientStore(_SQLiteOAuthStore):
+    """A :class:`~authcore.oauth.ClientStore` in a SQLite file.
+
+    Args:
+        path: The database file, or an open database shared with other stores.
+        timeout: Seconds to wait for another writer (when opening by path).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ()
+
+    def get(self, client_id: str) -> ClientRecord | None:
+        """Return the client registered as ``client_id``, or ``None``."""
+        if not isinstance(cast("object", client_id), str) or not _encodable(client_id):
+            return None
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT data FROM authcore_oauth_clients WHERE client_id = ?", (client_id,)
+            ).fetchone()
+        return None if row is None else decode_client(row[0])
+
+    def add(self, client: ClientRecord) -> None:
+        """Register ``client`` (replacing a registration with the same id)."""
+        if not isinstance(client, ClientRecord):
+            raise ConfigurationError("expected a ClientRecord")
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO authcore_oauth_clients (client_id, data) VALUES (?, ?)",
+                (client.client_id, encode_client(client)),
+            )
+
+
+class SQLiteGrantStore(_SQLiteOAuthStore):
+    """A :class:`~authcore.oauth.GrantStore` in a SQLite file, safe across processes.
+
+    Args:
+        path: The database file, or an open database shared with other stores.
+        timeout: Seconds to wait for another writer (when opening by path).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ()
+
+    def get(self, digest: str) -> Artefact | None:
+        """Return the record stored under ``digest``, or ``None``."""
+        if not isinstance(cast("object", digest), str) or not _encodable(digest):
+            return None
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT kind, data FROM authcore_oauth_records WHERE digest = ?", (digest,)
+            ).fetchone()
+        return None if row is None else decode_record(row[0], row[1])
+
+    def family(self, family_id: str) -> Family | None:
+        """Return the family ``family_id``, or ``None``."""
+        if not isinstance(cast("object", family_id), str) or not _encodable(family_id):
+            return None
+        with self._db.reading() as conn:
+            row = _family_row(conn, family_id)
+        return None if row is None else decode_family(row)
+
+    def apply(self, effects: Sequence[Effect]) -> bool:
+        """Apply every effect in one transaction; ``False`` (nothing written) on a conflict."""
+        try:
+            with self._db.transaction() as conn:
+                for effect in effects:
+                    _apply_one(conn, effect)
+        except _Conflict:
+            return False
+        return True
+
+    def purge(self, *, before: float) -> int:
+        """Delete records whose ``expires_at`` is before ``before`` (UNIX seconds).
+
+        Keep a margin: a code deleted too early turns a replay into "unknown code", which
+        no longer revokes the grant.
+
+        Returns:
+            How many records were deleted.
+        """
+        with self._db.transaction() as conn:
+            return conn.execute(
+                "DELETE FROM authcore_oauth_records WHERE expires_at < ?", (before,)
+            ).rowcount
+
+
+def _family_row(conn: sqlite3.Connection, family_id: str) -> bytes | None:
+    row = conn.execute(
+        "SELECT data FROM authcore_oauth_families WHERE family_id = ?", (family_id,)
+    ).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def _apply_one(conn: sqlite3.Connection, effect: Effect) -> None:
+    if isinstance(effect, Insert):
+        record = effect.record
+        inserted = conn.execute(
+            "INSERT OR IGNORE INTO authcore_oauth_records "
+            "(digest, kind, family_id, version, expires_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                record.digest,
+                record_kind(record),
+                record.family_id,
+                record.version,
+                record.expires_at,
+                encode_record(record),
+            ),
+        ).rowcount
+        if inserted != 1:
+            raise _Conflict
+    elif isinstance(effect, Update):
+        record = effect.record
+        changed = conn.execute(
+            "UPDATE authcore_oauth_records SET version = ?, expires_at = ?, data = ? "
+            "WHERE digest = ? AND version = ? AND kind = ?",
+            (
+                record.version,
+                record.expires_at,
+                encode_record(record),
+                record.digest,
+                effect.expected_version,
+                record_kind(record),
+            ),
+        ).rowcount
+        if changed != 1:
+            raise _Conflict
+    elif isinstance(effect, SaveFamily):
+        family = effect.family
+        if effect.expected_version is None:
+            changed = conn.execute(
+                "INSERT OR IGNORE INTO authcore_oauth_families "
+                "(family_id, version, revoked, data) VALUES (?, ?, ?, ?)",
+                (family.family_id, family.version, int(family.revoked), encode_family(family)),
+            ).rowcount
+        else:
+            changed = conn.execute(
+                "UPDATE authcore_oauth_families SET version = ?, revoked = ?, data = ? "
+                "WHERE family_id = ? AND version = ?",
+                (
+                    family.version,
+                    int(family.revoked),
+                    encode_family(family),
+                    family.family_id,
+                    effect.expected_version,
+                ),
+            ).rowcount
+        if changed != 1:
+            raise _Conflict
+    elif isinstance(effect, RevokeFamily):
+        row = _family_row(conn, effect.family_id)
+        family = revoked_family(None if row is None else decode_family(row), effect)
+        conn.execute(
+            "INSERT OR REPLACE INTO authcore_oauth_families "
+            "(family_id, version, revoked, data) VALUES (?, ?, 1, ?)",
+            (family.family_id, family.version, encode_family(family)),
+        )
+    else:
+        raise StoreError(f"unknown effect {type(effect).__name__}")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class AsyncSQLiteClientStore:
+    """The ``async`` face of a :class:`SQLiteClientStore`: each call runs in a worker thread.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, sync: SQLiteClientStore) -> None:
+        self.sync: SQLiteClientStore = sync
+
+    async def get(self, client_id: str) -> ClientRecord | None:
+        """Return the client registered as ``client_id``, or ``None``."""
+        return await asyncio.to_thread(self.sync.get, client_id)
+
+
+class AsyncSQLiteGrantStore:
+    """The ``async`` face of a :class:`SQLiteGrantStore`: each call runs in a worker thread.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, sync: SQLiteGrantStore) -> None:
+        self.sync: SQLiteGrantStore = sync
+
+    async def get(self, digest: str) -> Artefact | None:
+        """Return the record stored under ``digest``, or ``None``."""
+        return await asyncio.to_thread(self.sync.get, digest)
+
+    async def family(self, family_id: str) -> Family | None:
+        """Return the family ``family_id``, or ``None``."""
+        return await asyncio.to_thread(self.sync.family, family_id)
+
+    async def apply(self, effects: Sequence[Effect]) -> bool:
+        """Apply every effect or none; ``False`` when a precondition fails."""
+        return await asyncio.to_thread(self.sync.apply, effects)
