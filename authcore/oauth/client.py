@@ -196,6 +196,10 @@ def _seconds(value: object, what: str) -> int:
 def _scope(value: object, default: frozenset[str]) -> frozenset[str]:
     if value is None:
         return default
+    if value == "":
+        # RFC 6749 section 3.3 has no empty scope, but servers (authcore's included) send
+        # "" for "no scope granted"; reading it as the empty set loses nothing.
+        return frozenset()
     text = _text(value, "scope")
     tokens = text.split(" ")
     if any(
@@ -215,9 +219,14 @@ def _cnf(value: object) -> Mapping[str, str] | None:
     return MappingProxyType({k: _text(v, f"cnf.{k}") for k, v in members.items()})
 
 
-def _json_body(response: Response, what: str, *, max_bytes: int) -> dict[str, Any]:
-    if not isinstance(cast("object", response), Response):
+def _status(response: object) -> int:
+    if not isinstance(response, Response):
         raise ConfigurationError("response must be an authcore.http.Response")
+    return response.status
+
+
+def _json_body(response: Response, what: str, *, max_bytes: int) -> dict[str, Any]:
+    _status(response)
     if len(response.body) > max_bytes:
         raise MalformedError(f"{what} body is larger than {max_bytes} bytes")
     ctype = (response.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
@@ -568,7 +577,7 @@ def parse_token_response(
     .. versionadded:: 0.1.0
     """
     received = _now(now)
-    if response.status != 200:  # noqa: PLR2004
+    if _status(response) != 200:  # noqa: PLR2004
         _raise_error_response(response, "token response", max_bytes=max_bytes)
     document = _json_body(response, "token response", max_bytes=max_bytes)
     access = _text(document.get("access_token"), "access_token", limit=MAX_TOKEN_CHARS)
@@ -609,7 +618,7 @@ def parse_revocation_response(response: Response, *, max_bytes: int = MAX_RESPON
 
     .. versionadded:: 0.1.0
     """
-    if response.status != 200:  # noqa: PLR2004
+    if _status(response) != 200:  # noqa: PLR2004
         _raise_error_response(response, "revocation response", max_bytes=max_bytes)
 
 
@@ -634,7 +643,7 @@ def parse_introspection_response(
 
     .. versionadded:: 0.1.0
     """
-    if response.status != 200:  # noqa: PLR2004
+    if _status(response) != 200:  # noqa: PLR2004
         _raise_error_response(response, "introspection response", max_bytes=max_bytes)
     document = _json_body(response, "introspection response", max_bytes=max_bytes)
     active = document.get("active")
@@ -694,7 +703,7 @@ def parse_device_authorization_response(
     .. versionadded:: 0.1.0
     """
     received = _now(now)
-    if response.status != 200:  # noqa: PLR2004
+    if _status(response) != 200:  # noqa: PLR2004
         _raise_error_response(response, "device authorization response", max_bytes=max_bytes)
     document = _json_body(response, "device authorization response", max_bytes=max_bytes)
     interval = document.get("interval")
@@ -795,7 +804,7 @@ class OAuthClient:
     ) -> Request:
         """A refresh token request (RFC 6749 section 6); parse with :meth:`parse_refresh`."""
         params = [("grant_type", "refresh_token"), ("refresh_token", _given(refresh_token))]
-        params += _scope_params(scope) + [("resource", r) for r in resource]
+        params += _scope_params(scope) + [("resource", r) for r in _sequence(resource, "resource")]
         return self.post("token_endpoint", params, now=now)
 
     @staticmethod
@@ -825,7 +834,7 @@ class OAuthClient:
         Parse the response with :func:`parse_token_response`.
         """
         params = [("grant_type", "client_credentials"), *_scope_params(scope)]
-        params += [("resource", r) for r in resource]
+        params += [("resource", r) for r in _sequence(resource, "resource")]
         return self.post("token_endpoint", params, now=now)
 
     def revocation_request(
@@ -865,7 +874,7 @@ class OAuthClient:
 
         Parse the response with :func:`parse_device_authorization_response`.
         """
-        params = _scope_params(scope) + [("resource", r) for r in resource]
+        params = _scope_params(scope) + [("resource", r) for r in _sequence(resource, "resource")]
         return self.post("device_authorization_endpoint", params, now=now)
 
     def device_token_request(
@@ -888,8 +897,8 @@ class OAuthClient:
         return AuthorizationCodeFlow(
             client=self,
             redirect_uri=redirect_uri,
-            scope=tuple(scope),
-            resource=tuple(resource),
+            scope=_sequence(scope, "scope"),
+            resource=_sequence(resource, "resource"),
             dpop_jkt=dpop_jkt,
             extra=MappingProxyType(dict(extra or {})),
         )
@@ -901,6 +910,15 @@ def _given(value: object) -> str:
     return value
 
 
+def _sequence(values: Sequence[str], what: str) -> tuple[str, ...]:
+    given: object = values  # untyped callers pass anything
+    if not isinstance(given, (list, tuple)) or not all(
+        isinstance(v, str) and v for v in cast("Sequence[object]", given)
+    ):
+        raise ConfigurationError(f"{what} must be a sequence of non-empty strings")
+    return tuple(values)
+
+
 def _token_params(token: str, hint: str | None) -> list[tuple[str, str]]:
     """RFC 7009 section 2.1 and RFC 7662 section 2.1 share ``token`` and ``token_type_hint``."""
     params = [("token", _given(token))]
@@ -910,9 +928,7 @@ def _token_params(token: str, hint: str | None) -> list[tuple[str, str]]:
 
 
 def _scope_params(scope: Sequence[str]) -> list[tuple[str, str]]:
-    if isinstance(scope, str):
-        raise ConfigurationError("scope must be a sequence of scope tokens, not a string")
-    return [("scope", " ".join(scope))] if scope else []
+    return [("scope", " ".join(_sequence(scope, "scope")))] if scope else []
 
 
 # ----------------------------------------------------------------------------- code flow
@@ -983,7 +999,7 @@ class AuthorizationCodeFlow:
             ("state", self.state),
             ("code_challenge", self.pkce.challenge),
             ("code_challenge_method", S256),
-            *(("resource", r) for r in self.resource),
+            *(("resource", r) for r in _sequence(self.resource, "resource")),
         ]
         if self.dpop_jkt is not None:
             params.append(("dpop_jkt", self.dpop_jkt))
@@ -1017,7 +1033,7 @@ class AuthorizationCodeFlow:
             MalformedError: A response that is not 201 JSON with a ``request_uri`` and an
                 ``expires_in``.
         """
-        if response.status != 201:  # noqa: PLR2004
+        if _status(response) != 201:  # noqa: PLR2004
             _raise_error_response(response, "PAR response", max_bytes=max_bytes)
         document = _json_body(response, "PAR response", max_bytes=max_bytes)
         request_uri = _text(document.get("request_uri"), "request_uri")
