@@ -7,11 +7,13 @@ harness (h11's ``ConnectionPair``).
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from authcore.errors import AccessDenied, InvalidClient, InvalidGrant, InvalidIssuer
 from authcore.http import Request
-from authcore.oauth import PendingAuthorization, Policy
+from authcore.oauth import AsyncAuthorizationServer, PendingAuthorization, Policy
 from authcore.oauth.client import (
     AuthorizationCodeFlow,
     ClientAuth,
@@ -28,6 +30,11 @@ from authcore.oauth.client import (
     parse_introspection_response,
     parse_revocation_response,
     parse_token_response,
+)
+from authcore.stores.memory import (
+    AsyncMemoryClientStore,
+    AsyncMemoryGrantStore,
+    MemoryGrantStore,
 )
 
 from .helpers import CLIENT_KEY, HS_SECRET, ISSUER, Env, make_env
@@ -273,3 +280,45 @@ def test_metadata_flags_drive_the_client() -> None:
     assert metadata.authorization_response_iss_parameter_supported
     assert metadata.code_challenge_methods_supported == frozenset({"S256"})
     assert metadata.endpoint("device_authorization_endpoint").startswith(ISSUER)
+
+
+def test_async_device_flow_shares_the_schedule() -> None:
+    """The same polling generator drives an AsyncAuthorizationServer with await."""
+    sync_env = make_env()
+    server = AsyncAuthorizationServer(
+        issuer=ISSUER,
+        clients=AsyncMemoryClientStore(sync_env.clients),
+        store=AsyncMemoryGrantStore(MemoryGrantStore()),
+        keys=sync_env.server.keys,
+        policy=sync_env.server.policy,
+        clock=sync_env.clock,
+    )
+    metadata = ServerMetadata.parse(server.metadata(), issuer=ISSUER)
+    client = OAuthClient(metadata=metadata, client_id="spa", auth=NoneAuth())
+
+    async def run() -> TokenSet:
+        device = parse_device_authorization_response(
+            await server.device_authorization_endpoint(
+                client.device_authorization_request(scope=["read"])
+            ),
+            now=sync_env.clock.now(),
+        )
+        schedule = device_polling(device, clock=sync_env.clock)
+        wait = next(schedule)
+        polls = 0
+        while True:
+            await asyncio.sleep(0)  # a real caller sleeps `wait` seconds
+            sync_env.advance(wait)
+            polls += 1
+            if polls == 2:
+                await server.complete_device_authorization(device.user_code, subject="bob")
+            try:
+                wait = schedule.send(
+                    await server.token_endpoint(client.device_token_request(device))
+                )
+            except StopIteration as done:
+                result: TokenSet = done.value
+                return result
+
+    tokens = asyncio.run(run())
+    assert tokens.scope == frozenset({"read"})
