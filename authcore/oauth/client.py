@@ -356,6 +356,10 @@ class ServerMetadata:
     dpop_signing_alg_values_supported: frozenset[str] = frozenset()
     document: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(cast("object", self.issuer), str) or not self.issuer:
+            raise ConfigurationError("issuer must be a non-empty string")
+
     @staticmethod
     def request(issuer: str, *, allow_http_loopback: bool = False) -> Request:
         """The GET of the RFC 8414 section 3.1 well-known URL for ``issuer``.
@@ -383,7 +387,9 @@ class ServerMetadata:
         Raises:
             FetchError: If the response is not a 200, the document is larger than
                 :data:`MAX_RESPONSE_BYTES`, not a strict JSON object, for another issuer,
-                or has a malformed member.
+                or has a malformed member.  The shared parser
+                (:func:`authcore.jose.jwks.parse_metadata`) also requires ``jwks_uri``; for
+                a server without one, build :class:`ServerMetadata` directly.
         """
         if isinstance(data, Response):
             if data.status != 200:  # noqa: PLR2004
@@ -1057,7 +1063,8 @@ class AuthorizationCodeFlow:
 
         Args:
             callback: The redirect URL the user agent arrived at, the request itself, or its
-                query parameters.
+                query parameters (prefer the first two: a mapping cannot show that a
+                parameter was repeated, which is refused otherwise).
 
         Returns:
             The authorization code (for :meth:`token_request`).

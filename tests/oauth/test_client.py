@@ -157,6 +157,15 @@ def test_metadata_request_is_the_rfc8414_well_known_url() -> None:
     assert request.url == "https://as.example/.well-known/oauth-authorization-server/tenant"
 
 
+def test_metadata_built_directly() -> None:
+    """A server without RFC 8414 metadata is described directly; the issuer is required."""
+    metadata = ServerMetadata(issuer=ISSUER, token_endpoint=ISSUER + "/token")
+    client = OAuthClient(metadata=metadata, client_id="c", auth=NoneAuth())
+    assert client.client_credentials_request().url == ISSUER + "/token"
+    with pytest.raises(ConfigurationError):
+        ServerMetadata(issuer="")
+
+
 def test_missing_endpoint_is_a_configuration_error() -> None:
     """Asking for an endpoint the server did not publish is the caller's mistake."""
     client = _client(revocation_endpoint=None)
@@ -216,6 +225,9 @@ def test_private_key_jwt_assertion_claims() -> None:
     assert claims[0]["iss"] == claims[0]["sub"] == "web"
     assert claims[0]["exp"] == claims[0]["iat"] + 60 == int(T0.timestamp()) + 60
     assert claims[0]["jti"] != claims[1]["jti"]
+    header = json.loads(base64.urlsafe_b64decode(forms[0]["client_assertion"].split(".")[0] + "=="))
+    assert header["kid"] == "k1"
+    assert header["alg"] == "ES256"
 
 
 def test_assertion_audience_can_be_the_endpoint() -> None:
