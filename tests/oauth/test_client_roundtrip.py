@@ -13,6 +13,7 @@ import pytest
 
 from authcore.errors import AccessDenied, InvalidClient, InvalidGrant, InvalidIssuer
 from authcore.http import Request
+from authcore.mtls import thumbprint
 from authcore.oauth import AsyncAuthorizationServer, PendingAuthorization, Policy
 from authcore.oauth.client import (
     AuthorizationCodeFlow,
@@ -24,6 +25,7 @@ from authcore.oauth.client import (
     OAuthClient,
     PrivateKeyJwt,
     ServerMetadata,
+    TlsClientAuth,
     TokenSet,
     device_polling,
     parse_device_authorization_response,
@@ -36,6 +38,7 @@ from authcore.stores.memory import (
     AsyncMemoryGrantStore,
     MemoryGrantStore,
 )
+from tests.mtls._pki import make_self_signed_leaf
 
 from .helpers import CLIENT_KEY, HS_SECRET, ISSUER, Env, make_env
 
@@ -322,3 +325,28 @@ def test_async_device_flow_shares_the_schedule() -> None:
 
     tokens = asyncio.run(run())
     assert tokens.scope == frozenset({"read"})
+
+
+def test_tls_client_auth_client_credentials() -> None:
+    """TlsClientAuth sends client_id only; the TLS certificate authenticates and binds."""
+    leaf = make_self_signed_leaf("device", dns=["client.example"])
+    env = make_env(
+        extra={
+            "mtls": {
+                "client_id": "mtls",
+                "token_endpoint_auth_method": "tls_client_auth",
+                "tls_client_auth_san_dns": "client.example",
+                "grant_types": ["client_credentials"],
+                "scope": "read",
+            }
+        }
+    )
+    client = _client(env, "mtls", TlsClientAuth())
+    request = client.client_credentials_request(scope=["read"])
+    with pytest.raises(InvalidClient):
+        parse_token_response(env.server.token_endpoint(request))
+    tokens = parse_token_response(env.server.token_endpoint(request, client_certificate=leaf.cert))
+    info = parse_introspection_response(
+        env.server.introspection_endpoint(_web(env).introspection_request(tokens.access_token))
+    )
+    assert info.cnf == {"x5t#S256": thumbprint(leaf.cert)}
