@@ -143,7 +143,9 @@ def main() -> None:
             *args.suites,
         ]
         env = {**os.environ, "PYTHONHASHSEED": "0"}
-        subprocess.run(command, check=True, env=env, capture_output=True)  # noqa: S603
+        done = subprocess.run(command, check=False, env=env, capture_output=True, text=True)  # noqa: S603
+        if done.returncode:
+            raise SystemExit(done.stderr[-4000:])
         rows = report(directory, order)
     if args.json:
         print(json.dumps(rows, indent=1))  # noqa: T201 - a command-line tool
