@@ -4,7 +4,9 @@ The verify floor is what DESIGN.md section 8 defines: split the token, base64url
 parse the header, check ``alg``, verify the signature with a pre-parsed ``cryptography`` key,
 decode and parse the payload, check ``exp``, ``nbf``, ``iss`` and ``aud`` (no strictness: no
 canonical base64url, no duplicate-name or type checks).  Each step is done the fastest plain
-way: the time is ``time.time()`` (what ``JWTVerifier`` reads when no clock is injected), and
+way: the time is :func:`authcore.clock.unix_now` (UNIX seconds as a float, what
+``JWTVerifier`` reads when no clock is injected; only :mod:`authcore.clock` reads the wall
+clock), and
 HS256 copies a ``cryptography`` HMAC keyed once, before timing, and lets it compare the tag
 (about half the instructions of ``hmac.digest`` and ``compare_digest``, and far fewer than a
 ``hmac.new`` per call).  The sign floor encodes the claims and signs them under a pre-built
@@ -26,7 +28,6 @@ import functools
 import hashlib
 import importlib.util
 import json
-import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from authcore._bench import Group
-from authcore.clock import utc_now
+from authcore.clock import unix_now, utc_now
 from authcore.jose import JWK, JWTVerifier, jwt
 
 NAME = "jose"
@@ -169,7 +170,7 @@ def _floor_verifier(keys: _Keys, token: str) -> Op:
             raise _Rejected
         raw_verify(signing_input, _b64d(sig))
         claims: dict[str, Any] = loads(_b64d(payload).decode())
-        now = time.time()
+        now = unix_now()
         exp, nbf, aud = claims.get("exp"), claims.get("nbf"), claims.get("aud")
         if exp is None or now >= exp or (nbf is not None and nbf > now):
             raise _Rejected

@@ -22,7 +22,6 @@ import base64
 import binascii
 import re
 import secrets as _secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
@@ -96,7 +95,6 @@ _CONCAT_LIMIT: Final = 16384
 _ID_RE: Final = re.compile(r"[!-\-/-~]{1,256}")
 _SIGNED_PREFIX_RE: Final = re.compile(r"[!-\-/-~]{1,256}\.(?:0|[1-9][0-9]{0,15})\.")
 _b2a = binascii.b2a_base64
-_time = time.time
 # Header-name sets whose exactness a verifier remembers (see WebhookVerifier._exact).
 _EXACT_MAX: Final = 256
 
@@ -280,7 +278,7 @@ class WebhookVerifier:
         if _SIGNED_PREFIX_RE.fullmatch(prefix_text) is None:
             return self._verify_any(payload, headers, now)
         timestamp = int(ts_text)
-        current = _time() if now is None else as_unix(now)
+        current = as_unix(now)
         tolerance = self._tolerance
         if not -tolerance <= current - timestamp <= tolerance:
             return self._verify_any(payload, headers, now)
