@@ -1,21 +1,26 @@
-"""API key verification against the floor: parse + HMAC-SHA256 + compare_digest + dict lookup.
+"""API key verification against the floor: parse + CRC32 + dict lookup + HMAC + compare.
 
-The floor does the least any correct checksummed-key verifier must: split the token, check the
-CRC32, look the key id up in a dict of digests, HMAC the secret and compare in constant time.
-``KeyManager.verify`` adds the strict format checks, the store lookup, the stored-hash version
-and pepper, status, expiry and batched usage counting.
+The floor does the least any correct checksummed-key verifier must, each step the fastest
+plain way: check the prefix and length, decode the 6-character base62 checksum with table
+lookups and compare it with ``zlib.crc32`` of the body, look the key id up in a dict of
+digests, MAC the secret with a ``cryptography`` HMAC keyed once before timing (a copy per
+call: about half the instructions of ``hmac.digest``) and let it compare the tag in constant
+time.  ``KeyManager.verify`` adds the base62 charset check, the store lookup, the stored
+hash's version and pepper, status, expiry and batched usage counting.
 """
 
 from __future__ import annotations
 
 import atexit
-import hmac
 import shutil
 import string
 import tempfile
 import zlib
 from pathlib import Path
 from typing import Final
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from authcore._bench import Group
 from authcore.apikeys import KeyHasher, KeyManager, KeyStore
@@ -31,16 +36,13 @@ _PREFIX = "sk_live"
 # as any verifier would, without authcore's private helpers.
 KEY_ID_LENGTH: Final = 16
 BODY_LENGTH: Final = KEY_ID_LENGTH + 43
-_BASE62: Final = {
-    c: i for i, c in enumerate(string.digits + string.ascii_uppercase + string.ascii_lowercase)
-}
+_ALPHABET: Final = string.digits + string.ascii_uppercase + string.ascii_lowercase
+# Byte value to base62 digit (0 for anything else: such bytes cannot pass the CRC check).
+_VALUES: Final = tuple(_ALPHABET.index(chr(b)) if chr(b) in _ALPHABET else 0 for b in range(128))
 
 
-def _decode62(text: str) -> int:
-    value = 0
-    for char in text:
-        value = value * 62 + _BASE62[char]
-    return value
+def _floor_hmac() -> crypto_hmac.HMAC:
+    return crypto_hmac.HMAC(_PEPPER, hashes.SHA256())
 
 
 def _floor(tokens: list[str]) -> dict[str, bytes]:
@@ -49,7 +51,9 @@ def _floor(tokens: list[str]) -> dict[str, bytes]:
     for token in tokens:
         tail = token.rpartition("_")[2]
         key_id, secret = tail[:KEY_ID_LENGTH], tail[KEY_ID_LENGTH:BODY_LENGTH]
-        table[key_id] = hmac.digest(_PEPPER, secret.encode(), "sha256")
+        mac = _floor_hmac()
+        mac.update(secret.encode())
+        table[key_id] = mac.finalize()
     return table
 
 
@@ -77,16 +81,28 @@ def groups(quick: bool) -> list[Group]:  # noqa: FBT001 - suite protocol
     token = tokens[count // 2]
     sqlite_token = sqlite_tokens[count // 2]
 
+    head = f"{_PREFIX}_".encode()
+    start = len(head)
+    id_end, body_end = start + KEY_ID_LENGTH, start + BODY_LENGTH
+    length = body_end + 6
+    keyed, values = _floor_hmac(), _VALUES
+
     def floor() -> object:
-        tail = token.rpartition("_")[2]
-        body = tail[:BODY_LENGTH]
-        if zlib.crc32(body.encode()) != _decode62(tail[BODY_LENGTH:]):
+        raw = token.encode("ascii")
+        if len(raw) != length or not raw.startswith(head):
+            raise AssertionError("shape")
+        a, b, c, d, e, f = raw[body_end:]
+        checksum = (
+            (((values[a] * 62 + values[b]) * 62 + values[c]) * 62 + values[d]) * 62 + values[e]
+        ) * 62 + values[f]
+        if zlib.crc32(raw[start:body_end]) != checksum:
             raise AssertionError("checksum")
-        stored = table[body[:KEY_ID_LENGTH]]
-        mac = hmac.digest(_PEPPER, body[KEY_ID_LENGTH:].encode(), "sha256")
-        if not hmac.compare_digest(mac, stored):
-            raise AssertionError("mismatch")
-        return body[:KEY_ID_LENGTH]
+        key_id = token[start:id_end]
+        stored = table[key_id]
+        mac = keyed.copy()
+        mac.update(raw[id_end:body_end])
+        mac.verify(stored)  # constant-time; raises InvalidSignature
+        return key_id
 
     def verify_memory() -> object:
         return memory.verify(token, scopes=("read",)).key_id
@@ -112,6 +128,6 @@ def groups(quick: bool) -> list[Group]:  # noqa: FBT001 - suite protocol
                 "KeyManager (SQLite)": verify_sqlite,
                 "KeyManager (SQLite, max_staleness=1s)": verify_stale,
             },
-            note="parse + CRC32 + dict lookup + HMAC-SHA256 + compare_digest",
+            note="parse + CRC32 + dict lookup + pre-keyed HMAC-SHA256 + constant-time compare",
         )
     ]

@@ -1,9 +1,14 @@
-"""Standard Webhooks ``v1`` verification against the raw HMAC floor and ``standardwebhooks``.
+"""Standard Webhooks ``v1`` verification against the floor and ``standardwebhooks``.
 
-The floor is only the cryptography a receiver cannot skip: ``hmac.new`` over
-``id.timestamp.payload``, base64 of the MAC, and ``hmac.compare_digest`` with the header's
-signature, with no header parsing, timestamp or tolerance check.  authcore does all of those
-(plus reading the wall clock) and still has to stay close to it: see docs/guides/webhooks.rst.
+The floor does what the specification requires of a receiver, each step the fastest plain
+way: read the three headers from the dict, parse the timestamp and check it against
+:func:`authcore.clock.unix_now` (what authcore reads) and the 5-minute tolerance, MAC
+``id.timestamp.payload`` with a ``cryptography`` HMAC keyed once before timing (a copy per
+call: about half the instructions of ``hmac.digest``; one concatenation for bodies up to
+16 KiB, two updates above), base64 it with ``binascii`` and ``compare_digest`` it with the
+header's one ``v1,`` signature.  authcore adds the strict header checks (one spelling of
+each name, id charset, canonical timestamp, several signatures, ``v1a``) and returns a
+result object.
 
 Each delivery is signed at build time with the current time, so the default ``now`` (the
 wall clock) is what is measured, as in production.  Three payload sizes: a small event, a
@@ -13,20 +18,28 @@ typical ~1 KiB one and a ~16 KiB one (the size of a GitHub push event).
 from __future__ import annotations
 
 import base64
-import hashlib
+import binascii
 import hmac
 import importlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from authcore._bench import Group
-from authcore.clock import utc_now
+from authcore.clock import unix_now, utc_now
 from authcore.webhooks import WebhookVerifier, sign, verify
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 NAME = "webhooks"
 
 _SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - the public spec vector
 _MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+_TOLERANCE = 300
+_CONCAT_LIMIT = 16384
 _SMALL = b'{"test": 2432232314}'
 _TYPICAL = json.dumps(
     {
@@ -48,6 +61,32 @@ _TYPICAL = json.dumps(
 ).encode()
 
 
+def _floor(headers: dict[str, str], payload: bytes) -> Callable[[], object]:
+    """The floor: the receiver's required work, each step the fastest plain way."""
+    keyed = crypto_hmac.HMAC(base64.b64decode(_SECRET.removeprefix("whsec_")), hashes.SHA256())
+    b2a = binascii.b2a_base64
+    concat = len(payload) <= _CONCAT_LIMIT
+
+    def floor() -> object:
+        msg_id = headers["webhook-id"]
+        ts_text = headers["webhook-timestamp"]
+        version, _, provided = headers["webhook-signature"].partition(",")
+        if abs(unix_now() - int(ts_text)) > _TOLERANCE or version != "v1":
+            raise AssertionError("timestamp or version")
+        mac = keyed.copy()
+        prefix = f"{msg_id}.{ts_text}.".encode()
+        if concat:
+            mac.update(prefix + payload)
+        else:
+            mac.update(prefix)
+            mac.update(payload)
+        if not hmac.compare_digest(b2a(mac.finalize(), newline=False), provided.encode()):
+            raise AssertionError("signature")
+        return msg_id
+
+    return floor
+
+
 def _group(label: str, payload: bytes) -> Group:
     timestamp = int(utc_now().timestamp())
     headers = {
@@ -58,13 +97,7 @@ def _group(label: str, payload: bytes) -> Group:
         "content-length": str(len(payload)),
         **sign(payload, _SECRET, msg_id=_MSG_ID, timestamp=timestamp),
     }
-    signed = f"{_MSG_ID}.{timestamp}.".encode() + payload
-    key = base64.b64decode(_SECRET.removeprefix("whsec_"))
-    provided = headers["webhook-signature"].split(",", 1)[1].encode()
-
-    def floor() -> object:
-        mac = hmac.new(key, signed, hashlib.sha256).digest()
-        return hmac.compare_digest(base64.b64encode(mac), provided)
+    floor = _floor(headers, payload)
 
     verifier = WebhookVerifier(_SECRET)
 
@@ -75,11 +108,11 @@ def _group(label: str, payload: bytes) -> Group:
         return verify(payload, headers, _SECRET)
 
     cases: dict[str, Any] = {
-        "raw HMAC floor": floor,
+        "floor": floor,
         "authcore WebhookVerifier": authcore_verifier,
         "authcore verify()": authcore_verify,
     }
-    if floor() is not True:  # pragma: no cover - smoke check
+    if floor() != _MSG_ID:  # pragma: no cover - smoke check
         raise AssertionError("floor does not verify its own signature")
     for name in ("authcore WebhookVerifier", "authcore verify()"):
         if cases[name]().msg_id != _MSG_ID:  # pragma: no cover - smoke check
@@ -99,9 +132,9 @@ def _group(label: str, payload: bytes) -> Group:
         cases["standardwebhooks"] = peer_verify
     return Group(
         name=f"Standard Webhooks v1 verify ({label}, {len(payload)} B)",
-        floor="raw HMAC floor",
+        floor="floor",
         cases=cases,
-        note="hmac.new + base64 + compare_digest over id.timestamp.payload, no header checks",
+        note="3 headers + timestamp check + pre-keyed HMAC + base64 + compare_digest",
     )
 
 

@@ -237,10 +237,9 @@ def make_splitter(prefix: str) -> Callable[[str | bytes], tuple[str, bytes]]:
     values = _VALUES
 
     def split(token: str | bytes) -> tuple[str, bytes]:
-        text: object = token  # typed callers pass str or bytes; peers' junk is refused
-        if type(text) is not str and isinstance(text, (bytes, bytearray, memoryview)):
-            text = _token_text(text)  # bytes take the same path as their ASCII text
-        if isinstance(text, str) and len(text) == length:
+        # bytes take the same path as their ASCII text; junk raises MalformedKey here
+        text = token if type(token) is str else _token_text(token)
+        if len(text) == length:
             try:
                 raw = text.encode("ascii")
             except UnicodeEncodeError:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, NoReturn
 
-from authcore._ct import bytes_eq
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.hmac import HMAC
+
 from authcore._encoding import b64url_decode, b64url_encode
 from authcore.errors import (
     ConfigurationError,
@@ -45,9 +47,35 @@ _MAX_PEPPER_TEXT: Final = 4096
 _ASCII_SPACE: Final = " \t\r\n\f\v"
 
 
-def _hmac_sha256(key: bytes, message: bytes) -> bytes:
-    # A plain function: measurably faster than functools.partial(hmac.digest, digest=...).
-    return hmac.digest(key, message, "sha256")
+def _keyed(pepper: bytes) -> HMAC:
+    """An HMAC-SHA256 keyed with ``pepper``, to be copied for each message, never updated.
+
+    Copying the keyed state skips the key schedule and the digest lookup of a one-shot
+    ``hmac.digest``: about half the instructions per MAC.  ``copy`` leaves the original
+    untouched, so threads may share it.
+    """
+    return HMAC(pepper, hashes.SHA256())
+
+
+def _mac(keyed: HMAC, message: bytes) -> bytes:
+    mac = keyed.copy()
+    mac.update(message)
+    return mac.finalize()
+
+
+def _mac_matches(keyed: HMAC, message: bytes, expected: bytes) -> bool:
+    """Whether the MAC of ``message`` is ``expected``, compared in constant time.
+
+    The one check of a match and of a refusal alike, so both cost the same.  cryptography
+    compares the tag itself (constant time), so the MAC never reaches Python.
+    """
+    mac = keyed.copy()
+    mac.update(message)
+    try:
+        mac.verify(expected)
+    except InvalidSignature:
+        return False
+    return True
 
 
 def _split_stored(stored: str) -> tuple[str, bytes]:
@@ -193,10 +221,10 @@ class KeyHasher:
     """
 
     __slots__ = (
-        "_checks",
         "_current",
-        "_current_key",
+        "_current_mac",
         "_dummy",
+        "_entries",
         "_peppers",
         "_resolved",
     )
@@ -222,13 +250,15 @@ class KeyHasher:
             raise ConfigurationError("current must name one of the peppers")
         self._peppers: Mapping[str, bytes] = checked
         self._current = chosen
-        self._current_key = checked[chosen]
-        self._dummy = _hmac_sha256(self._current_key, b"authcore dummy key secret")
-        self._checks = {
-            pid: HashCheck(pepper_id=pid, needs_rehash=pid != chosen) for pid in checked
+        # Pepper id -> (keyed HMAC, the result of a match with it), built once per hasher.
+        self._entries = {
+            pid: (_keyed(pepper), HashCheck(pepper_id=pid, needs_rehash=pid != chosen))
+            for pid, pepper in checked.items()
         }
-        # stored hash -> (pepper or None if retired, digest, check or None); bounded below.
-        self._resolved: dict[str, tuple[bytes | None, bytes, HashCheck | None]] = {}
+        self._current_mac = self._entries[chosen][0]
+        self._dummy = _mac(self._current_mac, b"authcore dummy key secret")
+        # stored hash -> (keyed HMAC or None if retired, digest, check or None); bounded below.
+        self._resolved: dict[str, tuple[HMAC | None, bytes, HashCheck | None]] = {}
 
     @classmethod
     def from_env(
@@ -277,7 +307,7 @@ class KeyHasher:
 
         .. versionadded:: 0.1.0
         """
-        digest = _hmac_sha256(self._current_key, _as_bytes(secret))
+        digest = _mac(self._current_mac, _as_bytes(secret))
         return f"{HASH_VERSION}${self._current}${b64url_encode(digest)}"
 
     def verify(self, secret: str | bytes, stored: str) -> HashCheck:
@@ -311,21 +341,26 @@ class KeyHasher:
         entry = self._resolved.get(stored)
         if entry is None:
             entry = self._resolve(stored)
-        key, expected_digest, check = entry
-        if key is None or check is None:
+        keyed, expected_digest, check = entry
+        if keyed is None or check is None:
             # Retired pepper: spend the same work, then refuse like a wrong secret.
-            bytes_eq(_hmac_sha256(self._current_key, secret), self._dummy)
-            raise InvalidCredentials(NO_MATCH)
-        if not bytes_eq(_hmac_sha256(key, secret), expected_digest):
+            self._burn(secret)
+        if not _mac_matches(keyed, secret, expected_digest):
             raise InvalidCredentials(NO_MATCH)
         return check
 
-    def _resolve(self, stored: object) -> tuple[bytes | None, bytes, HashCheck | None]:
-        """Parse a stored hash once per hasher: (pepper or None if retired, digest, check)."""
+    def _burn(self, secret: bytes) -> NoReturn:
+        """A failed match's work (one MAC and one comparison), then the one refusal."""
+        _mac_matches(self._current_mac, secret, self._dummy)
+        raise InvalidCredentials(NO_MATCH)
+
+    def _resolve(self, stored: object) -> tuple[HMAC | None, bytes, HashCheck | None]:
+        """Parse a stored hash once per hasher: (keyed HMAC or None if retired, digest, check)."""
         if not isinstance(stored, str):
             raise StoreError("stored key hash is not a str")
         pepper_id, digest = _split_stored(stored)
-        entry = (self._peppers.get(pepper_id), digest, self._checks.get(pepper_id))
+        keyed, check = self._entries.get(pepper_id, (None, None))
+        entry = (keyed, digest, check)
         if len(self._resolved) >= _RESOLVED_MAX:
             self._resolved.clear()
         self._resolved[stored] = entry
@@ -339,8 +374,7 @@ class KeyHasher:
 
         .. versionadded:: 0.1.0
         """
-        bytes_eq(_hmac_sha256(self._current_key, _as_bytes(secret)), self._dummy)
-        raise InvalidCredentials(NO_MATCH)
+        self._burn(_as_bytes(secret))
 
     def __repr__(self) -> str:
         return f"KeyHasher(peppers={sorted(self._peppers)!r}, current={self._current!r})"

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from time import monotonic_ns
 from typing import TYPE_CHECKING, Final, NoReturn
 
 from authcore.apikeys._format import check_prefix, generate, make_splitter
@@ -204,6 +205,7 @@ class KeyManager:
         # the manager's clock: a verify reads the (slower) wall clock only when the key's
         # status depends on the time.
         self._uses: list[str] = []
+        self._use = self._uses.append  # the list is only ever emptied in place
         self._backlog: Counter[str] = Counter()
         self._suspended_until = 0
         self._last_used: dict[str, int] = {}
@@ -326,8 +328,8 @@ class KeyManager:
         if record.metered or needs_rehash or self._default_limit is not None:
             record = self._slow_checks(record, secret, needs_rehash=needs_rehash)
         # Batched usage: counted in memory, written by flush().
-        stamp = time.monotonic_ns()
-        self._uses.append(key_id)
+        stamp = monotonic_ns()
+        self._use(key_id)
         self._last_used[key_id] = stamp
         if stamp >= self._next_flush or len(self._uses) >= self._flush_threshold:
             self._auto_flush()

@@ -217,7 +217,11 @@ class TrustStore:
             )
         self._cache: dict[tuple[object, ...], ServerVerifier | ClientVerifier] = {}
         self._lock = threading.Lock()
-        self._policy_passed: dict[tuple[x509.Certificate, bool], bool] = {}
+        # (certificate, is the anchor) -> its validity bounds, once the time-independent
+        # checks of _check_chain passed: one lookup per certificate and call.
+        self._policy_passed: dict[
+            tuple[x509.Certificate, bool], tuple[dt.datetime, dt.datetime]
+        ] = {}
         self._leaf_fields: dict[x509.Certificate, dict[str, object]] = {}
 
     @classmethod
@@ -492,17 +496,28 @@ def _valid(cert: x509.Certificate, when: dt.datetime) -> bool:
     return cert.not_valid_before_utc <= second <= cert.not_valid_after_utc
 
 
-def _check_chain_policy(
-    chain: Sequence[x509.Certificate], passed: dict[tuple[x509.Certificate, bool], bool]
+def _check_chain(
+    chain: Sequence[x509.Certificate],
+    at: dt.datetime,
+    passed: dict[tuple[x509.Certificate, bool], tuple[dt.datetime, dt.datetime]],
 ) -> None:
-    """Key strength, serials and constraint criticality; certificates that passed are cached."""
+    """Check validity at ``at``, then key strength, serials and constraint criticality.
+
+    Certificates that passed the time-independent checks are cached with their validity
+    bounds, so a cached certificate costs one lookup and two comparisons.
+    """
     last = len(chain) - 1
-    for i, cert in enumerate(chain):
-        if passed.get((cert, i == last)):
+    known = [passed.get((cert, i == last)) for i, cert in enumerate(chain)]
+    second = at.replace(microsecond=0)  # one-second granularity, as in _validity
+    for i, (cert, bounds) in enumerate(zip(chain, known, strict=True)):
+        if bounds is None or not bounds[0] <= second <= bounds[1]:
+            _validity(cert, at, "leaf" if i == 0 else f"chain[{i}]")
+    for i, (cert, bounds) in enumerate(zip(chain, known, strict=True)):
+        if bounds is not None:
             continue
         where = "leaf" if i == 0 else f"chain[{i}]"
         _check_key(cert, where)
-        if serial_of(cert) <= 0 and i < len(chain) - 1:  # anchors are inputs (RFC 5280 6.1.1)
+        if serial_of(cert) <= 0 and i < last:  # anchors are inputs (RFC 5280 6.1.1)
             raise PolicyViolation(f"{where} serial number is not positive")
         try:
             extensions = list(cert.extensions)
@@ -516,7 +531,7 @@ def _check_chain_policy(
                 raise PolicyViolation(f"{where} {ext.oid._name} is not critical")  # noqa: SLF001 - the OID's own name
         if len(passed) >= _POLICY_CACHE_SIZE:
             passed.clear()
-        passed[cert, i == last] = True
+        passed[cert, i == last] = (cert.not_valid_before_utc, cert.not_valid_after_utc)
 
 
 def _check_eku(leaf: x509.Certificate, usage: x509.ObjectIdentifier, label: str) -> None:
@@ -633,9 +648,7 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
         verified = _path(trust, domain, leaf, intermediates, server_name, max_chain_depth, at)
     if require_spiffe and spiffe_id is None:
         raise PolicyViolation("an X.509-SVID verified against a SPIFFE bundle is required")
-    for i, cert in enumerate(verified):
-        _validity(cert, at, "leaf" if i == 0 else f"chain[{i}]")
-    _check_chain_policy(verified, trust._policy_passed)  # noqa: SLF001
+    _check_chain(verified, at, trust._policy_passed)  # noqa: SLF001
     if require_key_identifiers:
         _check_key_identifiers(verified)
     if require_eku:

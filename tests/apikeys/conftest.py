@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from authcore._ct import bytes_eq
 from authcore.apikeys import KeyHasher, KeyManager, KeyStore, _hashing
 from authcore.clock import FixedClock
 from authcore.stores.memory import MemoryKeyStore, MemoryRateLimitStore
@@ -16,6 +15,8 @@ from authcore.stores.sqlite import SQLiteKeyStore
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from cryptography.hazmat.primitives.hmac import HMAC
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 PEPPER = b"p" * 32
@@ -52,18 +53,13 @@ def manager(store: KeyStore, hasher: KeyHasher, clock: FixedClock) -> KeyManager
 
 @pytest.fixture
 def hash_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The list of HMACs ("hmac") and digest comparisons ("eq") KeyHasher does, in order."""
+    """The MAC checks (one HMAC and one constant-time comparison each) KeyHasher does."""
     calls: list[str] = []
-    real_hmac = _hashing._hmac_sha256
+    real_check = _hashing._mac_matches
 
-    def counting_hmac(key: bytes, message: bytes) -> bytes:
-        calls.append("hmac")
-        return real_hmac(key, message)
+    def counting_check(keyed: HMAC, message: bytes, expected: bytes) -> bool:
+        calls.append("mac check")
+        return real_check(keyed, message, expected)
 
-    def counting_eq(a: bytes, b: bytes) -> bool:
-        calls.append("eq")
-        return bytes_eq(a, b)
-
-    monkeypatch.setattr(_hashing, "_hmac_sha256", counting_hmac)
-    monkeypatch.setattr(_hashing, "bytes_eq", counting_eq)
+    monkeypatch.setattr(_hashing, "_mac_matches", counting_check)
     return calls

@@ -259,6 +259,26 @@ def test_two_spellings_in_a_dict_are_refused() -> None:
         _verify(headers)
 
 
+def test_one_verifier_tells_name_sets_apart() -> None:
+    """A reused verifier refuses a second spelling even after accepting the same names once."""
+    verifier = WebhookVerifier(SECRET)
+    assert verifier.verify(PAYLOAD, _headers(), now=TIMESTAMP).msg_id == MSG_ID
+    doubled = _headers()
+    doubled["Webhook-Signature"] = BAD_SIGNATURE
+    for _ in range(2):
+        with pytest.raises(MalformedHeader, match="repeated"):
+            verifier.verify(PAYLOAD, doubled, now=TIMESTAMP)
+    assert verifier.verify(PAYLOAD, _headers(), now=TIMESTAMP).msg_id == MSG_ID
+
+
+def test_verifier_memory_of_name_sets_is_bounded() -> None:
+    """Peers choosing ever new header names cannot grow a verifier without bound."""
+    verifier = WebhookVerifier(SECRET)
+    for n in range(600):
+        assert verifier.verify(PAYLOAD, _headers(**{f"x-{n}": "1"}), now=TIMESTAMP).key_index == 0
+    assert len(verifier._exact) <= 256
+
+
 def test_other_webhook_prefixed_headers_are_fine() -> None:
     """Extra webhook-* fields in a dict do not confuse the lookup."""
     assert _verify(_headers(**{"webhook-foo": "1", "Webhook-Bar": "2"})).msg_id == MSG_ID
