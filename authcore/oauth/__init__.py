@@ -23,7 +23,7 @@ password grants (never), JAR request objects, token exchange, DPoP at the token 
 
 from __future__ import annotations
 
-from authcore.oauth import dpop, lifecycle, pkce, resource
+from authcore.oauth import client, dpop, lifecycle, pkce, resource
 from authcore.oauth._clients import (
     AUTH_METHODS,
     AuthenticatedClient,
@@ -68,6 +68,7 @@ from authcore.oauth._model import (
     digest,
 )
 from authcore.oauth._server import AsyncAuthorizationServer, AuthorizationServer, Endpoints
+from authcore.oauth.client import AuthorizationCodeFlow, OAuthClient, ServerMetadata, TokenSet
 from authcore.oauth.dpop import DPoPKey
 from authcore.oauth.resource import AccessTokenInfo, AsyncResourceServer, ResourceServer
 
@@ -82,6 +83,7 @@ __all__ = [
     "AsyncResourceServer",
     "AuthenticatedClient",
     "AuthorizationCode",
+    "AuthorizationCodeFlow",
     "AuthorizationServer",
     "ClientRecord",
     "ClientStore",
@@ -93,6 +95,7 @@ __all__ = [
     "Family",
     "GrantStore",
     "Insert",
+    "OAuthClient",
     "PendingAuthorization",
     "Policy",
     "PushedRequest",
@@ -102,9 +105,12 @@ __all__ = [
     "ResourceServer",
     "RevokeFamily",
     "SaveFamily",
+    "ServerMetadata",
     "TokenFormat",
+    "TokenSet",
     "Update",
     "UserCode",
+    "client",
     "decode_client",
     "decode_family",
     "decode_record",

@@ -184,7 +184,7 @@ class PrivateKeyJwt:
         alg = self.alg or self.key.alg
         if alg is None or alg in _HMAC_ALGS:
             raise ConfigurationError("private_key_jwt needs an asymmetric alg (key or alg=)")
-        self.key.signer(alg)  # refuses an alg that does not fit the key, now
+        jwt.encode({}, self.key, headers={"alg": alg})  # refuses an alg that does not fit, now
         object.__setattr__(self, "alg", alg)
         _check_audience(self.audience)
 

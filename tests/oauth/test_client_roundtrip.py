@@ -55,7 +55,7 @@ def _client(env: Env, client_id: str, auth: ClientAuth) -> OAuthClient:
 
 
 def _web(env: Env) -> OAuthClient:
-    return _client(env, "web", ClientSecretBasic(secret="web-secret"))
+    return _client(env, "web", ClientSecretBasic(secret="web-secret-0123456789abcdefghijklmnop"))
 
 
 def _login(env: Env, flow: AuthorizationCodeFlow, url: str | None = None) -> str:
@@ -77,8 +77,8 @@ def _code_flow(env: Env, client: OAuthClient, **options: object) -> TokenSet:
 @pytest.mark.parametrize(
     ("client_id", "auth"),
     [
-        ("web", ClientSecretBasic(secret="web-secret")),
-        ("post", ClientSecretPost(secret="post secret/with+odd:chars")),
+        ("web", ClientSecretBasic(secret="web-secret-0123456789abcdefghijklmnop")),
+        ("post", ClientSecretPost(secret="post secret/with+odd:chars-0123456789")),
         ("spa", NoneAuth()),
     ],
 )
@@ -177,7 +177,7 @@ def test_refresh_with_rotation_and_reuse_detection() -> None:
 @pytest.mark.parametrize(
     ("client_id", "auth"),
     [
-        ("web", ClientSecretBasic(secret="web-secret")),
+        ("web", ClientSecretBasic(secret="web-secret-0123456789abcdefghijklmnop")),
         ("pkjwt", PrivateKeyJwt(key=CLIENT_KEY)),
         ("pkjwt", PrivateKeyJwt(key=CLIENT_KEY, audience="endpoint")),
         ("hsjwt", ClientSecretJwt(secret=HS_SECRET)),
@@ -294,6 +294,7 @@ def test_async_device_flow_shares_the_schedule() -> None:
         store=AsyncMemoryGrantStore(MemoryGrantStore()),
         keys=sync_env.server.keys,
         policy=sync_env.server.policy,
+        rate_limits=sync_env.server.rate_limits,
         clock=sync_env.clock,
     )
     metadata = ServerMetadata.parse(server.metadata(), issuer=ISSUER)
