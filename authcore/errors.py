@@ -98,6 +98,7 @@ failed.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
@@ -507,14 +508,45 @@ class RateLimited(VerificationError):
 
     Attributes:
         retry_after: Seconds until a request would be allowed.
+        limit: The burst size of the limit that refused, when known.
+        reset_after: Seconds until the limit is back to a full burst, when known.
     """
 
     code = "rate_limited"
     message = "rate limited"
 
-    def __init__(self, reason: str = "", *, retry_after: float = 0.0) -> None:
+    def __init__(
+        self,
+        reason: str = "",
+        *,
+        retry_after: float = 0.0,
+        limit: int | None = None,
+        reset_after: float | None = None,
+    ) -> None:
         self.retry_after = retry_after
+        self.limit = limit
+        self.reset_after = reset_after
         super().__init__(reason or f"retry after {retry_after:.3f}s")
+
+    def headers(self) -> dict[str, str]:
+        """Response headers for the 429 answer, the same as a refused ``Decision.headers()``.
+
+        ``Retry-After`` is in whole seconds, rounded up (RFC 9110 section 10.2.3 allows no
+        fraction, and clients must not retry early).  ``RateLimit-Limit``, ``-Remaining`` and
+        ``-Reset`` are added when the limit that refused is known.
+
+        Returns:
+            Header names and values.
+
+        .. versionadded:: 0.1.0
+        """
+        result: dict[str, str] = {}
+        if self.limit is not None:
+            result["RateLimit-Limit"] = str(self.limit)
+            result["RateLimit-Remaining"] = "0"
+            result["RateLimit-Reset"] = str(max(0, math.ceil(self.reset_after or 0.0)))
+        result["Retry-After"] = str(max(0, math.ceil(self.retry_after)))
+        return result
 
 
 class QuotaExhausted(VerificationError):

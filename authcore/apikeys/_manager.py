@@ -34,7 +34,7 @@ from authcore.ratelimit import GCRA
 
 if TYPE_CHECKING:
     from authcore.clock import Instant
-    from authcore.ratelimit import RateLimitStore
+    from authcore.ratelimit import Decision, RateLimitStore
 
 __all__ = ["IssuedKey", "KeyManager"]
 
@@ -194,6 +194,9 @@ class KeyManager:
         self._now = utc_now if type(self._clock) is SystemClock else self._clock.now
         self._limiter = limiter
         self._default_limit = default_rate_limit
+        # The last rate-limit decision of each thread, for verify_with_limit(): written only
+        # when a limit was checked, so verify() without a limit does no extra work.
+        self._decisions = threading.local()
         self._flush_interval = _seconds(flush_interval, "flush_interval")
         self._flush_threshold = flush_threshold
         self._rehash = bool(rehash)
@@ -335,11 +338,49 @@ class KeyManager:
             self._auto_flush()
         return record
 
+    def verify_with_limit(
+        self, token: str | bytes, *, scopes: Iterable[str] = ()
+    ) -> tuple[KeyRecord, Decision | None]:
+        """Verify a presented key, as :meth:`verify`, and return the rate-limit decision too.
+
+        The decision lets a server answer with ``RateLimit-Limit``, ``RateLimit-Remaining``
+        and ``RateLimit-Reset`` (:meth:`~authcore.ratelimit.Decision.headers`) on success; a
+        refusal raises :class:`~authcore.errors.RateLimited`, whose
+        :meth:`~authcore.errors.RateLimited.headers` gives the same headers with
+        ``Retry-After``.  Safe to call from many threads at once: each gets its own decision.
+
+        Args:
+            token: The key as presented by the client.
+            scopes: Scopes the request needs; all must have been granted.
+
+        Returns:
+            The key's record, and the decision of its rate limit, or ``None`` when no limit
+            applies to the key (or the manager has no limiter).
+
+        Raises:
+            VerificationError: Every refusal of :meth:`verify`, the same classes
+                (``RateLimited`` carries ``limit`` and ``reset_after`` for its headers).
+            StoreError: The store failed.
+
+        .. versionadded:: 0.1.0
+        """
+        local = self._decisions
+        local.last = None
+        record = self.verify(token, scopes=scopes)
+        decision: Decision | None = local.last
+        local.last = None
+        return record, decision
+
     def _limit(self, limit: GCRA, key_id: str, now: dt.datetime) -> None:
         if self._limiter is not None:
             decision = limit.hit(self._limiter, f"apikey:{key_id}", now=now)
+            self._decisions.last = decision
             if not decision.allowed:
-                raise RateLimited(retry_after=decision.retry_after)
+                raise RateLimited(
+                    retry_after=decision.retry_after,
+                    limit=decision.limit,
+                    reset_after=decision.reset_after,
+                )
 
     def _slow_checks(self, record: KeyRecord, secret: bytes, *, needs_rehash: bool) -> KeyRecord:
         now = self._now()

@@ -10,6 +10,7 @@ timestamps take its :data:`~authcore.clock.Instant` values: an aware datetime or
 from __future__ import annotations
 
 import datetime as dt
+import email.message
 import hashlib
 import math
 import os
@@ -30,6 +31,7 @@ from authcore.errors import (
     StaleTimestamp,
 )
 from authcore.http import Headers
+from authcore.webhooks._keys import whitespace_hint
 
 if TYPE_CHECKING:
     from authcore.onetime import OneTimeStore
@@ -64,8 +66,12 @@ MAX_TIMESTAMP_DIGITS: Final = 16
 _UTC: Final = dt.timezone.utc
 
 # Accepted header inputs: authcore Headers, any mapping (a plain dict, a framework's
-# case-insensitive multi-dict, ...), or (name, value) pairs as ASGI servers provide them.
-HeadersInput: TypeAlias = Headers | Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
+# case-insensitive multi-dict, a WSGI environ, ...), the standard library's
+# email.message.Message (http.server's self.headers), or (name, value) pairs as ASGI servers
+# provide them.
+HeadersInput: TypeAlias = (
+    Headers | Mapping[str, Any] | email.message.Message | Iterable[tuple[str | bytes, str | bytes]]
+)
 Payload: TypeAlias = bytes | bytearray | memoryview
 Tolerance: TypeAlias = int | float | dt.timedelta
 
@@ -222,7 +228,8 @@ def _find_in_dict(headers: dict[Any, Any], spec: HeaderSpec) -> list[str | None]
     found: list[Any] = list(map(headers.get, spec.names))
     hits = len(found) - found.count(None)
     try:
-        if "\n".join(headers).lower().count(spec.stem) != hits:
+        # No hit at all (a WSGI environ, or headers missing) takes the general scan.
+        if not hits or "\n".join(headers).lower().count(spec.stem) != hits:
             return None
     except TypeError:  # a key that is not str
         return None
@@ -232,7 +239,32 @@ def _find_in_dict(headers: dict[Any, Any], spec: HeaderSpec) -> list[str | None]
     return found
 
 
-def find_headers(headers: object, spec: HeaderSpec) -> list[str | None]:  # noqa: C901
+def _environ_pairs(environ: Mapping[Any, Any]) -> Iterable[tuple[str, object]]:
+    """The HTTP header fields of a WSGI environ (PEP 3333), as (name, value) pairs.
+
+    ``HTTP_WEBHOOK_ID`` becomes ``webhook-id``.  The server has already joined repeated
+    fields into one value with commas (RFC 9110 section 5.3): such a value then fails the
+    strict parsing of the field, or the signature, and is refused.
+    """
+    for key, value in environ.items():
+        if isinstance(key, str) and key.startswith("HTTP_"):
+            yield key[5:].replace("_", "-"), value
+
+
+def _pairs(headers: object) -> Iterable[Any]:
+    """The (name, value) pairs of any accepted headers input but authcore ``Headers``."""
+    if isinstance(headers, Mapping):
+        return _environ_pairs(headers) if "wsgi.version" in headers else headers.items()
+    if isinstance(headers, email.message.Message):
+        return headers.items()  # every occurrence, so that a repeat is seen and refused
+    if isinstance(headers, Iterable) and not isinstance(headers, (str, bytes)):
+        return headers
+    raise ConfigurationError(
+        f"headers must be a mapping or (name, value) pairs, got {type(headers).__name__}"
+    )
+
+
+def find_headers(headers: object, spec: HeaderSpec) -> list[str | None]:
     """Return the values of the lower-case ``names``, in order (``None`` when absent).
 
     Names are compared case-insensitively.  A field that appears more than once (twice in
@@ -253,15 +285,7 @@ def find_headers(headers: object, spec: HeaderSpec) -> list[str | None]:  # noqa
         for i, name in enumerate(names):
             found[i] = headers.get_single(name)
         return found
-    if isinstance(headers, Mapping):
-        pairs: Iterable[Any] = headers.items()
-    elif isinstance(headers, Iterable) and not isinstance(headers, (str, bytes)):
-        pairs = headers
-    else:
-        raise ConfigurationError(
-            f"headers must be a mapping or (name, value) pairs, got {type(headers).__name__}"
-        )
-    for pair in pairs:
+    for pair in _pairs(headers):
         try:
             raw_name, raw_value = pair
             # Most fields are skipped on their length alone, before any lower-casing.
@@ -305,8 +329,10 @@ def keyed_hmacs(secrets: object, *, what: str) -> tuple[_chmac.HMAC, ...]:
             raw = item
         else:
             raise ConfigurationError(f"a {what} secret must be str or bytes")
-        if not raw or raw != raw.strip():
-            raise InvalidKeyError(f"a {what} secret must be non-empty, without surrounding spaces")
+        if not raw:
+            raise InvalidKeyError(f"a {what} secret must not be empty")
+        if raw != raw.strip():
+            raise InvalidKeyError(whitespace_hint(what))
         keyed.append(_chmac.HMAC(raw, hashes.SHA256()))
     return tuple(keyed)
 

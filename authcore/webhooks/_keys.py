@@ -123,6 +123,24 @@ def _prepare_text(text: str) -> PreparedKey:
     raise InvalidKeyError("a webhook secret must start with whsec_, whsk_ or whpk_")
 
 
+def _prepare_hinted(text: str) -> PreparedKey:
+    """Parse a text secret; a refusal says so when surrounding whitespace is the cause."""
+    try:
+        return _prepare_text(text)
+    except InvalidKeyError:
+        if text != text.strip():
+            raise InvalidKeyError(whitespace_hint("webhook")) from None
+        raise
+
+
+def whitespace_hint(what: str) -> str:
+    """The refusal of a secret with surrounding whitespace, saying the likely cause and fix."""
+    return (
+        f"a {what} secret has surrounding whitespace (a newline read from a file or an"
+        " environment variable?): pass secret.strip()"
+    )
+
+
 def prepare(secret: object) -> PreparedKey:
     """Parse one secret.
 
@@ -132,14 +150,15 @@ def prepare(secret: object) -> PreparedKey:
         ConfigurationError: If it is not a string, bytes or an Ed25519 key object.
     """
     if isinstance(secret, str):
-        return _prepare_text(secret)
+        return _prepare_hinted(secret)
     if isinstance(secret, (bytes, bytearray, memoryview)):
         raw = bytes(secret)
-        if raw.startswith((b"whsec_", b"whsk_", b"whpk_")):
+        if raw.strip().startswith((b"whsec_", b"whsk_", b"whpk_")):
             try:
-                return _prepare_text(raw.decode("ascii"))
+                text = raw.decode("ascii")
             except UnicodeDecodeError:
                 raise InvalidKeyError("a webhook secret must be ASCII") from None
+            return _prepare_hinted(text)
         return _hmac_key(raw)
     if isinstance(secret, Ed25519PrivateKey):
         return _private_key(secret)

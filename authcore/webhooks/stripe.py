@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from authcore.clock import Instant
     from authcore.onetime import OneTimeStore
 
-__all__ = ["HEADER", "MAX_ENTRIES", "VerifiedStripeWebhook", "sign", "verify"]
+__all__ = ["HEADER", "MAX_ENTRIES", "StripeVerifier", "VerifiedStripeWebhook", "sign", "verify"]
 
 HEADER: Final = "stripe-signature"
 """The header carrying the timestamp and signatures."""
@@ -178,6 +178,19 @@ def verify(
     keyed = keyed_hmacs(secrets, what="Stripe")
     seconds = to_tolerance(tolerance)
     check_store(replay_cache, "replay_cache")
+    return _check(body, header, keyed, seconds, now=now, replay_cache=replay_cache)
+
+
+def _check(
+    body: bytes,
+    header: object,
+    keyed: tuple[HMAC, ...],
+    seconds: float,
+    *,
+    now: Instant | None,
+    replay_cache: OneTimeStore | None,
+) -> VerifiedStripeWebhook:
+    """The checks of :func:`verify` once the secrets and options are prepared."""
     t_text, v1 = _parse(header_value(header, _SPEC))
     timestamp = parse_timestamp(t_text, what="Stripe-Signature t")
     current = as_unix(now)
@@ -200,3 +213,75 @@ def verify(
                     )
                 return VerifiedStripeWebhook(payload=body, timestamp=timestamp, key_index=index)
     raise InvalidSignature("no v1 signature matched any secret")
+
+
+class StripeVerifier:
+    """Verifies Stripe-style webhooks with a fixed set of secrets: build once, reuse.
+
+    The same checks as :func:`verify`, with the secrets keyed and the options checked once,
+    here, instead of on every call.  The keyed HMACs belong to this object (they are only
+    ever copied, never updated), so one verifier is immutable and safe to share across
+    threads.  Not checked: the payload's content, and whether Stripe already delivered this
+    event: deduplicate on the event id after processing.
+
+    Args:
+        secrets: One endpoint secret or several (during a roll; any one may match).
+        tolerance: Seconds (or a timedelta) ``t`` may differ from now, either way.
+        replay_cache: A :class:`~authcore.onetime.OneTimeStore`; if given, each event (signed
+            ``t`` and payload digest) is accepted once, as with :func:`verify`.
+
+    Raises:
+        InvalidKeyError: If a secret is empty or has surrounding whitespace.
+        ConfigurationError: If no secret is given, or ``tolerance`` or ``replay_cache`` is
+            unusable.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_keyed", "_replay_cache", "_tolerance")
+
+    def __init__(
+        self,
+        secrets: str | bytes | Sequence[str | bytes],
+        *,
+        tolerance: Tolerance = DEFAULT_TOLERANCE,
+        replay_cache: OneTimeStore | None = None,
+    ) -> None:
+        self._keyed = keyed_hmacs(secrets, what="Stripe")
+        self._tolerance = to_tolerance(tolerance)
+        check_store(replay_cache, "replay_cache")
+        self._replay_cache = replay_cache
+
+    def __repr__(self) -> str:
+        return f"StripeVerifier(keys={len(self._keyed)}, tolerance={self._tolerance:g})"
+
+    def verify(
+        self, payload: Payload, header: str | HeadersInput, *, now: Instant | None = None
+    ) -> VerifiedStripeWebhook:
+        """Verify one delivery, as :func:`verify` does with this object's secrets.
+
+        Args:
+            payload: The raw request body, exactly as received.
+            header: The ``Stripe-Signature`` value, or all the request headers (any mapping,
+                pairs, ``http.server`` headers or a WSGI environ).
+            now: The current time: an aware datetime or UNIX seconds (default: the clock).
+
+        Returns:
+            The verified payload and timestamp.
+
+        Raises:
+            MalformedHeader: The header is missing, repeated or malformed.
+            StaleTimestamp: ``t`` is outside the tolerance.
+            InvalidSignature: No ``v1`` matches any of the secrets.
+            Replayed: The replay cache has already accepted this delivery.
+
+        .. versionadded:: 0.1.0
+        """
+        return _check(
+            to_payload(payload),
+            header,
+            self._keyed,
+            self._tolerance,
+            now=now,
+            replay_cache=self._replay_cache,
+        )
