@@ -33,8 +33,9 @@ from authcore.errors import (
 from authcore.ratelimit import GCRA
 
 if TYPE_CHECKING:
+    from authcore import ratelimit
     from authcore.clock import Instant
-    from authcore.ratelimit import Decision, RateLimitStore
+    from authcore.ratelimit import RateLimitStore
 
 __all__ = ["IssuedKey", "KeyManager"]
 
@@ -340,7 +341,7 @@ class KeyManager:
 
     def verify_with_limit(
         self, token: str | bytes, *, scopes: Iterable[str] = ()
-    ) -> tuple[KeyRecord, Decision | None]:
+    ) -> tuple[KeyRecord, ratelimit.Decision | None]:
         """Verify a presented key, as :meth:`verify`, and return the rate-limit decision too.
 
         The decision lets a server answer with ``RateLimit-Limit``, ``RateLimit-Remaining``
@@ -367,7 +368,7 @@ class KeyManager:
         local = self._decisions
         local.last = None
         record = self.verify(token, scopes=scopes)
-        decision: Decision | None = local.last
+        decision: ratelimit.Decision | None = local.last
         local.last = None
         return record, decision
 

@@ -25,13 +25,23 @@ def _error_classes() -> set[str]:
     return {
         name
         for name, value in inspect.getmembers(errors, inspect.isclass)
-        if issubclass(value, errors.AuthcoreError) and value.__module__ == errors.__name__
+        if issubclass(value, errors.AuthcoreError)
+        and value.__module__ == errors.__name__
+        and not issubclass(value, errors.OAuthError)  # each carries its own status
     }
 
 
 def test_every_error_class_has_a_row() -> None:
     """Adding an error class without a row in the guide's table fails here."""
     assert set(_rows()) == _error_classes()
+
+
+def test_oauth_errors_carry_a_peer_status() -> None:
+    """OAuth errors, left out of the table, answer 4xx (server_error 500, unavailable 503)."""
+    for name, cls in inspect.getmembers(errors, inspect.isclass):
+        if issubclass(cls, errors.OAuthError) and cls is not errors.OAuthError:
+            allowed = {500} if name == "OAuthServerError" else {400, 401, 403, 503}
+            assert cls.status in allowed, name
 
 
 def test_rows_follow_the_rules() -> None:
