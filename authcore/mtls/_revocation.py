@@ -92,6 +92,7 @@ _KNOWN_ENTRY_EXTENSIONS: Final = (x509.CRLReason, x509.InvalidityDate)
 _LAZY_ERRORS: Final = (
     ValueError,
     TypeError,
+    KeyError,  # cryptography 49 raises KeyError for some malformed names (e.g. a wrong tag)
     OverflowError,
     _CryptoUnsupported,
     x509.DuplicateExtension,
