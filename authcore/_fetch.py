@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 from authcore import __version__
 from authcore.errors import ConfigurationError, FetchError
+from authcore.http import split_url
 
 if TYPE_CHECKING:
     from http.client import HTTPMessage
@@ -120,7 +121,7 @@ def check_url(
     if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):  # noqa: PLR2004 - C0 controls, space
         raise ConfigurationError(f"{what} contains whitespace or control characters")
     try:
-        parts = urllib.parse.urlsplit(url)
+        parts = split_url(url)
         port = parts.port
     except ValueError:
         raise ConfigurationError(f"{what} is not a valid URL") from None
@@ -348,6 +349,6 @@ def require(
         url, options=options, accept=accept, what=what, data=data, data_type=data_type
     )
     if status != 200:  # noqa: PLR2004
-        host = urllib.parse.urlsplit(url).hostname
+        host = split_url(url).hostname
         raise FetchError(f"{what} from {host}: HTTP status {status}")
     return body

@@ -48,6 +48,7 @@ __all__ = [
     "parse_basic",
     "parse_form",
     "percent_decode",
+    "split_url",
 ]
 
 MAX_FORM_PARAMETERS: Final = 100
@@ -222,6 +223,25 @@ def _as_headers(value: HeadersLike) -> Headers:
     return value if isinstance(value, Headers) else Headers(value)
 
 
+_BRACKETED_HOST_RE: Final = re.compile(r"\[[^\[\]]*\](?::[0-9]*)?")
+
+
+def split_url(url: str) -> urllib.parse.SplitResult:
+    """``urllib.parse.urlsplit`` with the same bracket checks on every Python we support.
+
+    Python 3.11.4 and later refuse a netloc whose ``[``/``]`` do not enclose the host
+    (``http://]x[/``); 3.10 accepts it. This applies the later rule everywhere.
+
+    Raises:
+        ValueError: If the URL cannot be split (as ``urlsplit`` raises).
+    """
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    if ("[" in host or "]" in host) and not _BRACKETED_HOST_RE.fullmatch(host):
+        raise ValueError("invalid bracketed host")
+    return parts
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class Request:
     """An HTTP request as authcore sees it.
@@ -273,8 +293,8 @@ class Request:
                 the query is malformed, as for :func:`parse_form`.
         """
         try:
-            query = urllib.parse.urlsplit(self.url).query
-        except ValueError:  # urlsplit refuses bad IPv6 brackets and some NFKC netlocs
+            query = split_url(self.url).query
+        except ValueError:  # bad IPv6 brackets and some NFKC netlocs
             raise MalformedRequest("request URL cannot be parsed") from None
         return parse_form(query, max_params=max_params)
 

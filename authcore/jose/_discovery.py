@@ -9,7 +9,6 @@ discovered ``jwks_uri``.
 from __future__ import annotations
 
 import dataclasses
-import urllib.parse
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from authcore import _fetch
 from authcore._encoding import json_loads
 from authcore.errors import ConfigurationError, DecodeError, FetchError
+from authcore.http import split_url
 from authcore.jose._jwks_cache import JWKSCache
 from authcore.jose._jwks_fetch import DEFAULT_MAX_BYTES, urllib_fetcher
 
@@ -72,7 +72,7 @@ def metadata_urls(issuer: str, *, allow_http_loopback: bool = False) -> tuple[st
     .. versionadded:: 0.1.0
     """
     _fetch.check_url(issuer, allow_http_loopback=allow_http_loopback, what="issuer")
-    parts = urllib.parse.urlsplit(issuer)
+    parts = split_url(issuer)
     if parts.query:
         raise ConfigurationError("issuer must not contain a query (RFC 8414 section 2)")
     path = parts.path.rstrip("/")

@@ -50,6 +50,7 @@ from authcore.errors import (
     RevocationUnknown,
     RevokedCertificate,
 )
+from authcore.http import split_url
 from authcore.mtls._load import load_crl, serial_of
 
 if TYPE_CHECKING:
@@ -224,7 +225,7 @@ def _http_urls(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> li
             if d.access_method == x509.oid.AuthorityInformationAccessOID.OCSP
             and isinstance(d.access_location, x509.UniformResourceIdentifier)
         )
-    return [u for u in urls if urllib.parse.urlsplit(u).scheme in {"http", "https"}]
+    return [u for u in urls if split_url(u).scheme in {"http", "https"}]
 
 
 def _key_usage_allows_crl(issuer: x509.Certificate) -> bool:
@@ -1090,7 +1091,7 @@ def _checked(options: _fetch.FetchOptions, url: str) -> None:
     try:
         options.check(url)
     except ConfigurationError as exc:
-        plain = urllib.parse.urlsplit(url).scheme.lower() == "http"
+        plain = split_url(url).scheme.lower() == "http"
         if plain and not options.allow_http and not options.allow_http_loopback:
             raise FetchError(
                 "plain http refused (pass allow_http=True to the fetcher to accept it)"

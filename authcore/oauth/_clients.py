@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, cast
@@ -41,7 +40,7 @@ from authcore.errors import (
     MalformedError,
     VerificationError,
 )
-from authcore.http import parse_basic
+from authcore.http import parse_basic, split_url
 from authcore.jose import JWK, KeySet, jwt
 from authcore.mtls import ClientIdentity, TlsClientAuth, thumbprint
 from authcore.oauth._model import digest
@@ -105,7 +104,7 @@ def check_redirect_uri(uri: str, *, native: bool) -> str:
             host other than a loopback address.
     """
     try:
-        parts = urllib.parse.urlsplit(uri)
+        parts = split_url(uri)
         port = parts.port
     except ValueError:
         raise ConfigurationError(f"redirect URI {uri[:80]!r} is malformed") from None
@@ -352,7 +351,7 @@ def parse_attempt(request: Request, form: Mapping[str, str]) -> ClientAttempt:
             ``client_id`` that differs between header and body.
         InvalidClient: On an unusable Authorization header (401) or no client id at all.
     """
-    query = urllib.parse.urlsplit(request.url).query
+    query = split_url(request.url).query
     if any(n in query for n in ("client_secret", "client_assertion")):
         raise InvalidRequest("client credentials in the query string")
     try:

@@ -36,7 +36,7 @@ from authcore.errors import (
     UnsupportedGrantType,
     UnsupportedResponseType,
 )
-from authcore.http import Headers, Response
+from authcore.http import Headers, Response, split_url
 from authcore.oauth import lifecycle as lc
 from authcore.oauth import pkce
 from authcore.oauth._clients import ClientRecord, is_loopback
@@ -250,7 +250,7 @@ def redirect(target: ValidatedRedirect, params: Mapping[str, str], *, issuer: st
     if target.state is not None:
         values["state"] = target.state
     values["iss"] = issuer
-    separator = "&" if urllib.parse.urlsplit(target.uri).query else "?"
+    separator = "&" if split_url(target.uri).query else "?"
     location = target.uri + separator + urllib.parse.urlencode(values)
     return Response(
         status=302, headers=Headers([("Location", location), ("Cache-Control", "no-store")])
@@ -331,7 +331,7 @@ def parse_resource(value: str | None, policy: Policy) -> tuple[str, ...]:
     if value is None:
         return ()
     try:
-        parts = urllib.parse.urlsplit(value)
+        parts = split_url(value)
     except ValueError:
         raise InvalidTarget("resource is not a URI") from None
     if not parts.scheme or not parts.netloc or "#" in value:
@@ -364,7 +364,7 @@ def match_redirect(client: ClientRecord, requested: str | None) -> tuple[str, bo
 
 def _loopback_match(registered: tuple[str, ...], requested: str) -> bool:
     try:
-        want = urllib.parse.urlsplit(requested)
+        want = split_url(requested)
         want_port = want.port
     except ValueError:
         return False
@@ -372,7 +372,7 @@ def _loopback_match(registered: tuple[str, ...], requested: str) -> bool:
         return False
     del want_port
     for uri in registered:
-        have = urllib.parse.urlsplit(uri)
+        have = split_url(uri)
         if (
             have.scheme == "http"
             and have.hostname == want.hostname

@@ -35,7 +35,7 @@ from authcore.errors import (
     UnauthorizedClient,
     VerificationError,
 )
-from authcore.http import Headers, Request, Response
+from authcore.http import Headers, Request, Response, split_url
 from authcore.jose import JWTVerifier
 from authcore.oauth import _grants as g
 from authcore.oauth import lifecycle as lc
@@ -179,7 +179,7 @@ class _Core:
         clock: Clock | None = None,
     ) -> None:
         given: object = issuer  # untyped callers pass anything
-        parts = urllib.parse.urlsplit(issuer) if isinstance(given, str) else None
+        parts = split_url(issuer) if isinstance(given, str) else None
         if parts is None or parts.scheme not in {"https", "http"} or parts.query or parts.fragment:
             raise ConfigurationError("issuer must be an https URL without query or fragment")
         self.issuer: str = issuer

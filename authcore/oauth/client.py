@@ -55,7 +55,7 @@ from authcore.errors import (
     OAuthError,
     OAuthServerError,
 )
-from authcore.http import Request, Response, parse_form
+from authcore.http import Request, Response, parse_form, split_url
 from authcore.jose.jwks import ProviderMetadata, metadata_urls, parse_metadata
 from authcore.oauth._client_auth import (
     ASSERTION_LIFETIME,
@@ -1133,7 +1133,7 @@ class AuthorizationCodeFlow:
 
 
 def _with_query(url: str, params: Sequence[tuple[str, str]]) -> str:
-    joiner = "&" if urllib.parse.urlsplit(url).query else "?"
+    joiner = "&" if split_url(url).query else "?"
     return url + joiner + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
 
 
@@ -1144,7 +1144,7 @@ def _callback_params(callback: object) -> dict[str, str]:
         if len(callback) > MAX_RESPONSE_BYTES:
             raise MalformedRequest("callback URL is too long")
         try:
-            parts = urllib.parse.urlsplit(callback)
+            parts = split_url(callback)
         except ValueError:
             raise MalformedRequest("callback URL cannot be parsed") from None
         if parts.fragment:

@@ -43,7 +43,6 @@ import hmac
 import math
 import secrets
 import struct
-import urllib.parse
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -71,7 +70,7 @@ from authcore.errors import (
     UnsupportedAlgorithm,
     UseDPoPNonce,
 )
-from authcore.http import Request
+from authcore.http import Request, split_url
 from authcore.jose import JWK, SIGNATURE_ALGORITHMS, KeyType, jws, jwt
 from authcore.onetime import OneTimeStore, check_store
 
@@ -144,7 +143,7 @@ def normalize_htu(url: str) -> str:
     if not isinstance(cast("object", url), str) or not url.isascii() or len(url) > MAX_PROOF_SIZE:
         raise _bad("htu is not an ASCII URI")
     try:
-        parts = urllib.parse.urlsplit(url)
+        parts = split_url(url)
         scheme = parts.scheme.lower()
         host = parts.hostname
         port = parts.port

@@ -64,7 +64,7 @@ from authcore.errors import (
     UseDPoPNonce,
     VerificationError,
 )
-from authcore.http import Headers, Request, Response
+from authcore.http import Headers, Request, Response, split_url
 from authcore.jose import JWK, JWTVerifier, KeyResolver, KeySet
 from authcore.mtls import ClientIdentity, check_binding
 from authcore.oauth import dpop
@@ -203,9 +203,7 @@ class _IntrospectorCore(Generic[_SendT]):
         cache_ttl: float = 60.0,
         max_entries: int = 1024,
     ) -> None:
-        parts = (
-            urllib.parse.urlsplit(endpoint) if isinstance(cast("object", endpoint), str) else None
-        )
+        parts = split_url(endpoint) if isinstance(cast("object", endpoint), str) else None
         if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
             raise ConfigurationError("endpoint must be an absolute http(s) URL")
         if not callable(send):

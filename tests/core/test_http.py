@@ -18,6 +18,7 @@ from authcore.http import (
     parse_basic,
     parse_form,
     percent_decode,
+    split_url,
 )
 
 _TOKEN68 = st.text(
@@ -399,3 +400,19 @@ def test_response_refuses_bad_status_or_body(status: object, body: object) -> No
     """A status outside 100-599 or a body that is not bytes is ConfigurationError."""
     with pytest.raises(ConfigurationError):
         Response(status=status, body=body)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://]x[/", "http://a]b[c/", "http://u@x[::1]/", "http://[::1]x/"]
+)
+def test_split_url_refuses_misplaced_brackets_on_every_python(url: str) -> None:
+    """3.10's urlsplit accepts these netlocs; split_url applies 3.11.4's rule everywhere."""
+    with pytest.raises(ValueError):
+        split_url(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1]/p?q=1", "https://u:p@[fe80::1]:8443/", "https://a.example/"]
+)
+def test_split_url_keeps_good_hosts(url: str) -> None:
+    assert split_url(url) == urllib.parse.urlsplit(url)
