@@ -16,6 +16,7 @@ every algorithm-confusion attack.  Verifiers accept anything satisfying :class:`
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -193,8 +194,14 @@ def _check_material(key: object) -> tuple[KeyType, str | None]:
 def _looks_like_public_key(data: bytes) -> bool:
     """True for PEM, SSH, JWK-JSON or DER encodings: never accept them as an HMAC secret."""
     stripped = data.strip()
-    if stripped.startswith((b"-----BEGIN", b"ssh-", b"ecdsa-sha2-", b"{")):
+    if stripped.startswith((b"-----BEGIN", b"ssh-", b"ecdsa-sha2-")):
         return True
+    if stripped.startswith(b"{") and stripped.endswith(b"}"):
+        # Only a JSON object is a JWK: random secret bytes start with "{" one time in 256.
+        try:
+            return isinstance(json.loads(stripped), dict)
+        except (ValueError, UnicodeDecodeError):
+            pass
     for loader in (serialization.load_der_public_key, serialization.load_der_private_key):
         try:
             if loader is serialization.load_der_private_key:

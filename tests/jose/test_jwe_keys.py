@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from authcore.errors import InvalidKeyError, UnsupportedAlgorithm
@@ -177,3 +179,25 @@ def test_public_half_of_a_derive_only_key_stays_derive_only() -> None:
     token = jwe.encrypt(PLAINTEXT, public, alg="ECDH-ES", enc="A128GCM")
     assert jwe.decrypt(token, private, algorithms=["ECDH-ES"], encryptions=["A128GCM"]).plaintext
     assert key_verifier(public, "ES256") is None
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        b"{" + b"\x8f" * 31,
+        b"\t{" + b"z" * 30,
+        b"{" + b"a" * 30 + b"}",
+        b"{not json at all, really!!}",
+    ],
+)
+def test_from_secret_accepts_random_bytes_that_start_with_a_brace(secret: bytes) -> None:
+    """Only a JSON object is a JWK: one random secret in 256 starts with ``{`` and stays usable."""
+    key = JWK.from_secret(secret[:32].ljust(32, b"x"), alg="HS256")
+    assert key.kty == "oct"
+
+
+def test_from_secret_refuses_a_jwk_json_object_with_whitespace() -> None:
+    """A JWK's JSON, even padded with whitespace, is refused."""
+    text = json.dumps(JWK.generate("ES256").public().to_dict()).encode()
+    with pytest.raises(InvalidKeyError, match="encoded key"):
+        JWK.from_secret(b"  " + text + b"\n", alg="HS256")
