@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
+from xml.etree import ElementTree as ET
 
 import pytest
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 _FENCE_RE = re.compile(r"^( *)```python\n(.*?)^\1```$", re.MULTILINE | re.DOTALL)
@@ -117,3 +125,66 @@ def test_ci_runs_every_pytest_step_through_the_wrapper() -> None:
     assert any("test_command" in line for line in runs), steps  # the README's command
     assert sum("tox[@]" in line for line in runs) >= 3, steps  # tests, oldest, py3XX
     assert all(line.startswith("run_tests ") for line in runs), runs
+
+
+def _load_script(name: str) -> ModuleType:
+    """Import one of the generator scripts beside docs/conf.py."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_choosing_guide_is_current() -> None:
+    """docs/guides/choosing.inc equals what docs/gen_choosing.py renders now."""
+    assert _load_script("gen_choosing").main(["--check"]) == 0
+
+
+_ROLE_RE = re.compile(r":(?:class|func|meth|mod|attr|exc|data):`~?([\w.]+)`")
+
+
+def _resolve(target: str) -> object:
+    """The object a dotted name refers to (the longest importable module, then attributes)."""
+    parts = target.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            value: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            value = getattr(value, name)
+        return value
+    raise ImportError(target)
+
+
+def test_choosing_guide_names_real_apis() -> None:
+    """Every API a cell of the comparison names exists, and every method has a full row."""
+    module = _load_script("gen_choosing")
+    text = module.render()
+    targets = set(_ROLE_RE.findall(text))
+    assert len(targets) > 20, targets
+    for target in sorted(targets):
+        assert _resolve(target) is not None, target
+    for criterion in module.COMPARISON:
+        assert len(criterion.cells) == len(module.METHODS), criterion.name
+        assert all(cell.verdict and cell.authcore for cell in criterion.cells), criterion.name
+    for decision in module.DECISIONS:
+        assert (ROOT / "docs" / "guides" / f"{decision.guide}.rst").is_file(), decision.guide
+        assert decision.question in " ".join(text.split())
+
+
+def test_choosing_flowchart_is_well_formed_svg() -> None:
+    """The generated flowchart parses as XML and draws one box per question and answer."""
+    text = _load_script("gen_choosing").render()
+    raw = text.split(".. raw:: html\n")[1].split("\n\n#.")[0]
+    svg = ET.fromstring(  # noqa: S314 - our own generated SVG
+        textwrap.dedent(raw).strip()
+    )
+    namespace = "{http://www.w3.org/2000/svg}"
+    rects = svg.findall(f"{namespace}rect")
+    decisions = _load_script("gen_choosing").DECISIONS
+    assert len(rects) == 2 * len(decisions) + 1
+    assert len(svg.findall(f"{namespace}line")) == 2 * len(decisions)
