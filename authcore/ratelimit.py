@@ -176,7 +176,7 @@ class GCRA:
         """``cost * T``: how far an allowed request of ``cost`` units moves the TAT.
 
         Raises:
-            ConfigurationError: If ``cost`` is not an int between 1 and :attr:`burst`.
+            ConfigurationError: If ``cost`` is not an int between 1 and ``burst``.
 
         .. versionadded:: 0.1.0
         """
@@ -188,7 +188,7 @@ class GCRA:
         """The pure GCRA transition: ``(new TAT or None if unchanged, decision)``.
 
         Raises:
-            ConfigurationError: If ``cost`` is not an int between 1 and :attr:`burst`.
+            ConfigurationError: If ``cost`` is not an int between 1 and ``burst``.
         """
         increment = self.cost_ns(cost)
         interval = self._interval_ns

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
+import pydoc
 import re
 import shutil
 import subprocess
@@ -146,20 +146,6 @@ def test_choosing_guide_is_current() -> None:
 _ROLE_RE = re.compile(r":(?:class|func|meth|mod|attr|exc|data):`~?([\w.]+)`")
 
 
-def _resolve(target: str) -> object:
-    """The object a dotted name refers to (the longest importable module, then attributes)."""
-    parts = target.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            value: object = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for name in parts[cut:]:
-            value = getattr(value, name)
-        return value
-    raise ImportError(target)
-
-
 def test_choosing_guide_names_real_apis() -> None:
     """Every API a cell of the comparison names exists, and every method has a full row."""
     module = _load_script("gen_choosing")
@@ -167,7 +153,7 @@ def test_choosing_guide_names_real_apis() -> None:
     targets = set(_ROLE_RE.findall(text))
     assert len(targets) > 20, targets
     for target in sorted(targets):
-        assert _resolve(target) is not None, target
+        assert pydoc.locate(target) is not None, target
     for criterion in module.COMPARISON:
         assert len(criterion.cells) == len(module.METHODS), criterion.name
         assert all(cell.verdict and cell.authcore for cell in criterion.cells), criterion.name
@@ -188,3 +174,16 @@ def test_choosing_flowchart_is_well_formed_svg() -> None:
     decisions = _load_script("gen_choosing").DECISIONS
     assert len(rects) == 2 * len(decisions) + 1
     assert len(svg.findall(f"{namespace}line")) == 2 * len(decisions)
+
+
+def test_docs_builds_are_nitpicky() -> None:
+    """CI and tox build the docs with -n (every reference resolves) and -W (no warning)."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    tox = (ROOT / "tox.ini").read_text(encoding="utf-8")
+    tox_docs = tox.split("[testenv:docs]")[1].split("\n[")[0]
+    builds = [line for line in ci.splitlines() if "-m sphinx" in line]
+    builds += [line for line in tox_docs.splitlines() if "-m sphinx" in line]
+    assert len(builds) == 2, builds
+    for line in builds:
+        assert " -n " in line, line
+        assert " -W " in line, line

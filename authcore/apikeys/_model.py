@@ -126,7 +126,7 @@ class Usage:
 
 
 KeyChange = Callable[[KeyRecord], "tuple[KeyRecord, ...]"]
-"""A change applied atomically to a stored record: returns the records to save."""
+"""A change applied atomically to a stored record, returning the records to save."""
 
 
 class KeyLookup(Protocol):

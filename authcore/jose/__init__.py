@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # Bound here, with its docstring, so the API reference documents it (autodoc reads docstrings
 # from the module it documents).
 SIGNATURE_ALGORITHMS: Final[Mapping[str, SignatureAlgorithm]] = _jwa.SIGNATURE_ALGORITHMS
-"""The JWS algorithm registry: ``alg`` name to :class:`SignatureAlgorithm`, immutable.
+"""The JWS algorithm registry, from ``alg`` name to :class:`SignatureAlgorithm` (immutable).
 
 HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, ES256K, EdDSA, Ed25519 and Ed448
 (RFC 7518 section 3, RFC 8037, RFC 8812, RFC 9864).  ``none`` is not in it and never will be.

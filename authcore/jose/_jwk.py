@@ -515,7 +515,7 @@ class JWK:
           exactly that ``enc``'s key size (16, 24, 32, 32, 48, 64 bytes).  ``"dir"`` itself is
           refused because it does not say the size.
         * ``PBES2-HS256+A128KW``/``PBES2-HS384+A192KW``/``PBES2-HS512+A256KW``: a password of
-          16, 24 or 32 bytes at least and :data:`PBES2_PASSWORD_MAX` (128) at most, as RFC 7518
+          16, 24 or 32 bytes at least and ``PBES2_PASSWORD_MAX`` (128) at most, as RFC 7518
           section 8.8 recommends (longer passwords are hashed first, so they add nothing).
 
         Args:

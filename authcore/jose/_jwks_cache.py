@@ -44,13 +44,13 @@ __all__ = [
 _log = logging.getLogger("authcore.jose.jwks")
 
 JWKSData = Union[bytes, str, Mapping[str, Any]]  # noqa: UP007 - a runtime alias on 3.10
-"""What a fetch returns: the JWKS as JSON bytes or text, or an already parsed mapping."""
+"""What a fetch returns, the JWKS as JSON bytes or text, or an already parsed mapping."""
 
 Fetch = Callable[[], JWKSData]
-"""A synchronous fetch: returns the JWKS document (bytes, text or mapping) or raises."""
+"""A synchronous fetch, returning the JWKS document (bytes, text or mapping) or raising."""
 
 AsyncFetch = Callable[[], Awaitable[JWKSData]]
-"""An asynchronous fetch: ``await fetch()`` returns the JWKS document or raises."""
+"""An asynchronous fetch; ``await fetch()`` returns the JWKS document or raises."""
 
 DEFAULT_MAX_KEYS: Final = 100
 """Default maximum number of keys in a fetched set."""

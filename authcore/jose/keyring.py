@@ -49,7 +49,7 @@ class KeyState(enum.Enum):
     ACTIVE = "active"
     """Signing, and published."""
     PREVIOUS = "previous"
-    """Superseded: published for verification until its ``retire_at``."""
+    """Superseded, and published for verification until its ``retire_at``."""
     RETIRED = "retired"
     """No longer published or used."""
 

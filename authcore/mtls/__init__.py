@@ -18,6 +18,8 @@ from authcore.mtls._binding import TlsClientAuth, check_binding
 from authcore.mtls._chain import RevocationChecker, TrustStore, verify_client, verify_server
 from authcore.mtls._identity import ClientIdentity, ServerIdentity, SpiffeId, thumbprint
 from authcore.mtls._load import (
+    CertificateInput,
+    ChainInput,
     chain_from_asgi,
     chain_from_headers,
     load_certificate,
@@ -52,6 +54,8 @@ __all__ = [
     "TLS_CLIENT_AUTH_PARAMETERS",
     "CRLChecker",
     "CRLFetcher",
+    "CertificateInput",
+    "ChainInput",
     "ClientIdentity",
     "OCSPChecker",
     "OCSPFetcher",

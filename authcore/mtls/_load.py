@@ -178,7 +178,7 @@ def _load_many(data: object, what: str, loader: str | None) -> list[x509.Certifi
 
 
 def read_file(path: object, what: str, *, pem_loader: str) -> bytes:
-    """Read a whole file of at most :data:`MAX_PEM_BYTES` (certificates, bundles, CRLs).
+    """Read a whole file of at most ``MAX_PEM_BYTES``, 1 MiB (certificates, bundles, CRLs).
 
     Args:
         path: A ``str`` or ``os.PathLike`` naming the file.
@@ -187,7 +187,7 @@ def read_file(path: object, what: str, *, pem_loader: str) -> bytes:
 
     Raises:
         ConfigurationError: If ``path`` is not a path, or the file cannot be read or is larger
-            than :data:`MAX_PEM_BYTES`.
+            than ``MAX_PEM_BYTES`` (1 MiB).
     """
     if isinstance(path, str) and "-----BEGIN" in path:
         raise ConfigurationError(f"{what} path holds PEM data, not a file name: use {pem_loader}")
@@ -251,7 +251,7 @@ def load_chain(data: ChainInput) -> tuple[x509.Certificate, ...]:
 
     Raises:
         MalformedCertificate: If anything is unparseable (text that is not PEM, say), the chain
-            is empty or longer than :data:`MAX_CHAIN_LENGTH`.
+            is empty or longer than ``MAX_CHAIN_LENGTH`` (64).
         ConfigurationError: If ``data`` (or an item) is a path object: use
             :func:`load_chain_file`.
 
@@ -291,8 +291,9 @@ def load_chain_file(path: str | os.PathLike[str]) -> tuple[x509.Certificate, ...
         The certificates, leaf first, as :func:`load_chain` returns them.
 
     Raises:
-        ConfigurationError: If the file cannot be read, is larger than :data:`MAX_PEM_BYTES`,
-            or ``path`` holds PEM data instead of a file name (use :func:`load_chain`).
+        ConfigurationError: If the file cannot be read, is larger than ``MAX_PEM_BYTES``
+            (1 MiB), or ``path`` holds PEM data instead of a file name (use
+            :func:`load_chain`).
         MalformedCertificate: If the contents are not a valid chain, as for :func:`load_chain`.
 
     .. versionadded:: 0.1.0
@@ -339,8 +340,8 @@ def load_crl_file(path: str | os.PathLike[str]) -> list[x509.CertificateRevocati
     """Read a CRL file (PEM, one or more CRLs, or one DER CRL).
 
     Raises:
-        ConfigurationError: If the file cannot be read, is larger than :data:`MAX_PEM_BYTES`,
-            or ``path`` holds PEM data instead of a file name (use :func:`load_crl`).
+        ConfigurationError: If the file cannot be read, is larger than ``MAX_PEM_BYTES``
+            (1 MiB), or ``path`` holds PEM data instead of a file name (use :func:`load_crl`).
         MalformedCertificate: If the contents hold no valid CRL.
 
     .. versionadded:: 0.1.0

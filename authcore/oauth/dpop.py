@@ -19,8 +19,8 @@ What :func:`verify_proof` checks (each one has its own test):
 5. ``htm`` equals the request method (item 8) and ``htu`` the request URI (item 9) after
    normalisation: scheme and host lower-cased, default port removed, empty path as ``/``,
    query and fragment ignored; anything but ``http``/``https`` or with userinfo is refused;
-6. with a nonce source, ``nonce`` is present and current, else :class:`~authcore.errors.
-   UseDPoPNonce` carrying the nonce to send (item 10);
+6. with a nonce source, ``nonce`` is present and current, else
+   :class:`~authcore.errors.UseDPoPNonce` carrying the nonce to send (item 10);
 7. ``iat`` lies within ``iat_window`` seconds of ``now``, in both directions (item 11);
 8. with an access token, ``ath`` equals base64url(SHA-256(token)) and, with ``jkt``, the
    proof key's RFC 7638 thumbprint equals the token's ``cnf.jkt`` (item 12, section 6.1);
@@ -231,7 +231,7 @@ class DPoPKey:
 
     @property
     def thumbprint(self) -> str:
-        """The RFC 7638 thumbprint of the public key: the ``jkt`` tokens are bound to."""
+        """The RFC 7638 thumbprint of the public key, the ``jkt`` tokens are bound to."""
         return self._thumbprint
 
     def public_jwk(self) -> JWK:

@@ -62,7 +62,7 @@ class CodeState(enum.Enum):
     EXPIRED = "expired"
     """Its lifetime ended before redemption."""
     REPLAYED = "replayed"
-    """Presented again after redemption with an otherwise valid request: grant revoked."""
+    """Presented again after redemption with an otherwise valid request; grant revoked."""
 
 
 class RefreshState(enum.Enum):
@@ -73,7 +73,7 @@ class RefreshState(enum.Enum):
     ROTATED = "rotated"
     """Exchanged for a successor; kept (not deleted) so reuse can be detected."""
     REUSE_DETECTED = "reuse_detected"
-    """A rotated token was presented again: the whole family is revoked."""
+    """A rotated token was presented again; the whole family is revoked."""
     REVOKED = "revoked"
     """Revoked (RFC 7009, a family revocation, or a code replay)."""
     EXPIRED = "expired"

@@ -16,6 +16,7 @@ signature headers, compares in constant time and returns a value or raises an
 
 from __future__ import annotations
 
+from authcore.webhooks._common import HeadersInput, Payload, Tolerance
 from authcore.webhooks._keys import (
     WebhookSecret,
     generate_secret,
@@ -40,6 +41,9 @@ __all__ = [
     "HEADER_SIGNATURE",
     "HEADER_TIMESTAMP",
     "MAX_SIGNATURES",
+    "HeadersInput",
+    "Payload",
+    "Tolerance",
     "VerifiedWebhook",
     "WebhookSecret",
     "WebhookVerifier",

@@ -65,15 +65,22 @@ MAX_TIMESTAMP_DIGITS: Final = 16
 
 _UTC: Final = dt.timezone.utc
 
-# Accepted header inputs: authcore Headers, any mapping (a plain dict, a framework's
-# case-insensitive multi-dict, a WSGI environ, ...), the standard library's
-# email.message.Message (http.server's self.headers), or (name, value) pairs as ASGI servers
-# provide them.
 HeadersInput: TypeAlias = (
     Headers | Mapping[str, Any] | email.message.Message | Iterable[tuple[str | bytes, str | bytes]]
 )
+"""Header fields in any form a server hands them over.
+
+authcore :class:`~authcore.http.Headers`, any mapping (a plain dict, a framework's
+case-insensitive multi-dict, a WSGI environ, ...), the standard library's
+:class:`email.message.Message` (``http.server``'s ``self.headers``), or ``(name, value)``
+pairs as ASGI servers provide them.
+"""
+
 Payload: TypeAlias = bytes | bytearray | memoryview
+"""The raw request body, exactly as received (never re-serialized JSON)."""
+
 Tolerance: TypeAlias = int | float | dt.timedelta
+"""How far a signed timestamp may be from now, in seconds or as a ``timedelta``."""
 
 
 class HasJSONPayload:
