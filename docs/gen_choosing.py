@@ -47,9 +47,9 @@ COMPARISON: tuple[Criterion, ...] = (
         (
             Cell(
                 "Lowest: one header, one lookup. Weakness: keys leak into logs and repositories.",
-                "Keys with a public prefix and a checksum (:func:`authcore.apikeys.generate`), "
+                "Keys with a public prefix and a checksum (:func:`~authcore.apikeys.generate`), "
                 "so scanners spot leaks and typos fail before any lookup; only a peppered hash "
-                "is stored (:class:`authcore.apikeys.KeyManager`).",
+                "is stored (:class:`~authcore.apikeys.KeyManager`).",
             ),
             Cell(
                 "Medium: algorithms, keys and claim checks to get right; the classic "
@@ -138,7 +138,7 @@ COMPARISON: tuple[Criterion, ...] = (
             Cell(
                 "Hard: a token stays valid until ``exp``.",
                 "Short lifetimes, plus a denylist checked after verification "
-                "(:func:`authcore.jose.denylist.revoke`, ``JWTVerifier(denylist=...)``).",
+                "(:func:`~authcore.jose.denylist.revoke`, ``JWTVerifier(denylist=...)``).",
             ),
             Cell(
                 "Built in (RFC 7009), but refresh tokens can be stolen and replayed.",
