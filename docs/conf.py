@@ -195,25 +195,30 @@ def _public_bases(
 
 
 def _alias_docstring(
-    _app: Sphinx, what: str, _name: str, obj: object, _options: object, lines: list[str]
+    _app: Sphinx, what: str, name: str, obj: object, _options: object, lines: list[str]
 ) -> None:
     """Give a re-exported type alias the docstring written where it is defined.
 
-    ``authcore.webhooks.WebhookSecret`` is a union object: autodoc would show the docstring
-    of :class:`types.UnionType`, or nothing.  The attribute docstring is looked up in the
-    authcore modules already imported, for the name bound to the same object.
+    ``authcore.webhooks.WebhookSecret`` is a union object and ``authcore.mtls.ChainInput`` a
+    string: autodoc would show the docstring of :class:`types.UnionType` or :class:`str`, or
+    nothing.  Only such a docstring is replaced, by the attribute docstring of the same
+    object in the authcore module that defines it.
     """
-    if what != "data" or not _identifiable(obj) or isinstance(obj, (type, types.ModuleType)):
+    if what != "data" or isinstance(obj, (type, types.ModuleType)):
         return
+    current = " ".join(" ".join(lines).split())
+    generic = " ".join((type(obj).__doc__ or "").split())
+    if current and current != generic:
+        return
+    short = name.rsplit(".", 1)[-1]
     for module_name, module in sorted(sys.modules.items()):
         if module_name != "authcore" and not module_name.startswith("authcore."):
             continue
-        for attr, value in list(vars(module).items()):
-            if value is obj:
-                docs = ModuleAnalyzer.for_module(module_name).find_attr_docs().get(("", attr))
-                if docs:
-                    lines[:] = list(docs)
-                    return
+        if vars(module).get(short, _MISSING) is obj:
+            docs = ModuleAnalyzer.for_module(module_name).find_attr_docs().get(("", short))
+            if docs:
+                lines[:] = list(docs)
+                return
 
 
 def setup(app: Sphinx) -> dict[str, object]:

@@ -48,10 +48,10 @@ MAX_CHAIN_LENGTH: Final = 64
 """Most certificates accepted in one presented chain (leaf plus intermediates)."""
 
 CertificateInput: TypeAlias = "x509.Certificate | bytes | bytearray | memoryview | str"
-"""One certificate: an object, PEM text or bytes, or DER bytes."""
+"""One certificate, as an object, PEM text or bytes, or DER bytes."""
 
 ChainInput: TypeAlias = "CertificateInput | Sequence[CertificateInput]"
-"""A chain, leaf first: one input holding a PEM bundle, or a sequence of certificates."""
+"""A chain, leaf first, as one input holding a PEM bundle or a sequence of certificates."""
 
 _PEM_CERT_RE: Final = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]*?-----END CERTIFICATE-----"
