@@ -46,7 +46,17 @@ class MemoryClientStore:
     def __init__(self, clients: Iterable[ClientRecord] = ()) -> None:
         self._clients: dict[str, ClientRecord] = {}
         self._lock = threading.Lock()
-        for client in clients:
+        if isinstance(cast("object", clients), (ClientRecord, str, bytes)):
+            raise ConfigurationError(
+                "MemoryClientStore takes a list of ClientRecord: [client, ...]"
+            )
+        try:
+            records = list(clients)
+        except TypeError:
+            raise ConfigurationError(
+                "MemoryClientStore takes a list of ClientRecord: [client, ...]"
+            ) from None
+        for client in records:
             self.add(client)
 
     def get(self, client_id: str) -> ClientRecord | None:
@@ -162,6 +172,11 @@ class AsyncMemoryClientStore:
     __slots__ = ("sync",)
 
     def __init__(self, sync: MemoryClientStore | None = None) -> None:
+        if sync is not None and not isinstance(cast("object", sync), MemoryClientStore):
+            raise ConfigurationError(
+                "AsyncMemoryClientStore wraps a MemoryClientStore: "
+                "pass AsyncMemoryClientStore(MemoryClientStore([client, ...]))"
+            )
         self.sync: MemoryClientStore = sync if sync is not None else MemoryClientStore()
 
     async def get(self, client_id: str) -> ClientRecord | None:
@@ -178,6 +193,11 @@ class AsyncMemoryGrantStore:
     __slots__ = ("sync",)
 
     def __init__(self, sync: MemoryGrantStore | None = None) -> None:
+        if sync is not None and not isinstance(cast("object", sync), MemoryGrantStore):
+            raise ConfigurationError(
+                "AsyncMemoryGrantStore wraps a MemoryGrantStore: "
+                "pass AsyncMemoryGrantStore(MemoryGrantStore()) or nothing"
+            )
         self.sync: MemoryGrantStore = sync if sync is not None else MemoryGrantStore()
 
     async def get(self, digest: str) -> Artefact | None:

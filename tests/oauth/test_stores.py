@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from authcore._sqlite import SQLiteDatabase
-from authcore.errors import StoreError
+from authcore.errors import ConfigurationError, StoreError
 from authcore.oauth import (
     AccessToken,
     AsyncAuthorizationServer,
@@ -31,7 +31,12 @@ from authcore.oauth import (
     encode_client,
     lifecycle,
 )
-from authcore.stores.memory import MemoryGrantStore
+from authcore.stores.memory import (
+    AsyncMemoryClientStore,
+    AsyncMemoryGrantStore,
+    MemoryClientStore,
+    MemoryGrantStore,
+)
 from authcore.stores.sqlite import (
     OAUTH_SCHEMA,
     AsyncSQLiteClientStore,
@@ -337,3 +342,20 @@ def test_purge_deletes_only_expired_records(store: GrantStore) -> None:
     assert store.purge(before=100.0) == 2
     assert store.get("old") is None
     assert store.get("later") == fresh
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: AsyncMemoryClientStore([ClientRecord.from_metadata(CLIENTS["web"])]),  # type: ignore[arg-type]
+        lambda: AsyncMemoryGrantStore({}),  # type: ignore[arg-type]
+        lambda: MemoryClientStore(ClientRecord.from_metadata(CLIENTS["web"])),  # type: ignore[arg-type]
+        lambda: MemoryClientStore(42),  # type: ignore[arg-type]
+        lambda: MemoryClientStore("abc"),  # type: ignore[arg-type]
+    ],
+    ids=["async-client-list", "async-grant-dict", "one-record", "int", "str"],
+)
+def test_memory_stores_refuse_a_wrong_argument_at_construction(build: Callable[[], object]) -> None:
+    """A misplaced argument is a ConfigurationError at once, not an AttributeError at first use."""
+    with pytest.raises(ConfigurationError, match=r"Memory(Client|Grant)Store"):
+        build()
