@@ -25,7 +25,7 @@ from authcore.errors import AuthcoreError, UsageError, VerificationError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["main", "subcommand_modules"]
+__all__ = ["EXIT_CODES", "main", "subcommand_modules"]
 
 
 def subcommand_modules() -> list[str]:
@@ -41,8 +41,25 @@ def subcommand_modules() -> list[str]:
 Handler = Callable[[argparse.Namespace], int]
 
 
+#: The exit codes every command shares, shown at the end of every ``--help``.
+EXIT_CODES = (
+    "exit codes: 0 success; 1 the input was refused (verification failed, printed as "
+    "'authcore: CODE: reason'); 2 a usage, configuration or input-format mistake (one line "
+    "'authcore: error: ...'); 130 interrupted."
+)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argparse parser whose mistakes are one line and exit 2 (via :class:`UsageError`)."""
+    """An argparse parser whose mistakes are one line and exit 2 (via :class:`UsageError`).
+
+    Every parser (nested subcommands use this class too) ends its ``--help`` with
+    :data:`EXIT_CODES` unless it sets an epilog of its own.
+    """
+
+    def format_help(self) -> str:
+        if self.epilog is None:
+            self.epilog = EXIT_CODES
+        return super().format_help()
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     import argparse
 
 
+#: The lifetime ``jwt encode`` gives a token whose claims carry no ``exp`` (15 minutes).
+DEFAULT_EXPIRES_IN = 900
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``jwt`` subcommand with ``encode``, ``decode`` and ``verify``."""
     parser = subparsers.add_parser(
@@ -41,8 +45,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument("--claims-file", metavar="PATH", help="read the claims JSON from PATH")
     encode.add_argument("--alg", help="algorithm (default: the key's alg)")
     encode.add_argument("--typ", help="the typ header (default JWT)")
-    encode.add_argument(
-        "--expires-in", type=int, metavar="SECONDS", help="set iat to now and exp to now+SECONDS"
+    lifetime = encode.add_mutually_exclusive_group()
+    lifetime.add_argument(
+        "--expires-in",
+        type=int,
+        metavar="SECONDS",
+        help=(
+            "set iat to now and exp to now+SECONDS (default: "
+            f"{DEFAULT_EXPIRES_IN} when the claims carry no exp, so 'jwt verify' accepts it)"
+        ),
+    )
+    lifetime.add_argument(
+        "--no-expiry",
+        action="store_true",
+        help="add no iat/exp (the token never expires: 'jwt verify' then needs --require)",
     )
     encode.set_defaults(handler=run_encode)
 
@@ -101,11 +117,14 @@ def run_encode(args: argparse.Namespace) -> int:
 
     key = load_signing_key(args, alg=args.alg)
     claims = _claims(args)
-    if args.expires_in is not None:
-        if args.expires_in <= 0:
+    expires_in: int | None = args.expires_in
+    if expires_in is None and not args.no_expiry and "exp" not in claims:
+        expires_in = DEFAULT_EXPIRES_IN
+    if expires_in is not None:
+        if expires_in <= 0:
             raise UsageError("--expires-in must be positive")
         now = int(utc_now().timestamp())
-        claims.update(iat=now, exp=now + args.expires_in)
+        claims.update(iat=now, exp=now + expires_in)
     headers: dict[str, Any] = {}
     if args.alg:
         headers["alg"] = args.alg

@@ -254,3 +254,42 @@ def test_every_suite_builds_and_smoke_checks() -> None:
         for group in groups:
             assert group.floor in group.cases
     assert "encoding" in suite_names()
+
+
+def _all_parsers() -> list[tuple[list[str], argparse.ArgumentParser]]:
+    """Every parser of the ``authcore`` command, discovered (commands added later included)."""
+    found: list[tuple[list[str], argparse.ArgumentParser]] = []
+    todo: list[tuple[list[str], argparse.ArgumentParser]] = [([], build_parser())]
+    while todo:
+        path, parser = todo.pop()
+        found.append((path, parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo.extend(([*path, name], sub) for name, sub in action.choices.items())
+    return found
+
+
+_SECRET_WORDS = ("secret", "key", "password", "pepper", "token", "passphrase")
+
+
+def test_every_command_documents_exit_codes_and_takes_no_secret_from_argv(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Walk every subcommand's --help: exit codes shown, secrets only as -file/-env options."""
+    parsers = _all_parsers()
+    assert len(parsers) > 20  # every module registered its commands
+    for path, parser in parsers:
+        with pytest.raises(SystemExit) as exited:
+            main([*path, "--help"])
+        assert exited.value.code == 0, path
+        out = capsys.readouterr().out
+        assert "exit codes: 0 success; 1 " in " ".join(out.split()), path
+        for action in parser._actions:
+            for option in action.option_strings:
+                words = option.lstrip("-").split("-")
+                if any(word in _SECRET_WORDS for word in words) and action.nargs != 0:
+                    # A secret-bearing option names where to read it, never the value itself.
+                    assert words[-1] in ("file", "env", "id", "prefix", "url", "alg", "size"), (
+                        path,
+                        option,
+                    )

@@ -214,3 +214,29 @@ def test_jws_sign_extra_header(
     code, _, err = run(["jws", "sign", "--key-file", str(private), "--alg", "ES384"], capsys)
     assert code == 2
     assert "ES384" in err
+
+
+def test_jwt_encode_default_expiry_makes_a_token_jwt_verify_accepts(
+    es_key: tuple[JWK, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --expires-in, claims with no exp get 15 minutes; --no-expiry opts out."""
+    _, private, public = es_key
+    encode = ["jwt", "encode", "--key-file", str(private), "--claims", '{"sub": "u"}']
+    code, token, _ = run(encode, capsys)
+    assert code == 0
+    claims = jwt.decode_unverified(token.strip()).claims
+    assert claims["exp"] - claims["iat"] == 900
+    verify = ["jwt", "verify", "--key-file", str(public), "--alg", "ES256"]
+    code, _, _ = run(verify, capsys, stdin=token.strip().encode())
+    assert code == 0
+    code, token, _ = run([*encode, "--no-expiry"], capsys)
+    assert code == 0
+    assert "exp" not in jwt.decode_unverified(token.strip()).claims
+    # An exp in the claims is kept as given.
+    code, token, _ = run(
+        ["jwt", "encode", "--key-file", str(private), "--claims", '{"exp": 4000000000}'], capsys
+    )
+    assert jwt.decode_unverified(token.strip()).claims == {"exp": 4000000000}
+    code, _, err = run([*encode, "--no-expiry", "--expires-in", "5"], capsys)
+    assert code == 2
+    assert "not allowed with" in err
