@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from authcore.cli._common import read_input, write_output
@@ -68,6 +69,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     thumb.add_argument("cert", metavar="CERT", help="a PEM or DER certificate ('-' for stdin)")
     thumb.set_defaults(handler=run_thumbprint)
+
+    pki = actions.add_parser(
+        "testpki",
+        help="write a throwaway root, intermediate, server and client certificate set",
+        description=(
+            "Write a throwaway P-256 PKI into the new directory DIR for local mTLS development "
+            "(as mkcert does; never for production): root.pem (the trust anchor), "
+            "intermediate.pem, server.pem and client.pem (leaf then intermediate), server.key "
+            "and client.key (mode 0600).  The CA keys are discarded."
+        ),
+    )
+    pki.add_argument("dir", metavar="DIR", help="a directory to create (must not exist)")
+    pki.add_argument(
+        "--dns",
+        action="append",
+        metavar="NAME",
+        help="a DNS name of the server certificate (repeatable; default: localhost)",
+    )
+    pki.add_argument(
+        "--client-dns", action="append", default=[], metavar="NAME", help="a client DNS name"
+    )
+    pki.add_argument(
+        "--spiffe-id",
+        metavar="URI",
+        default="spiffe://example.test/workload/client",
+        help="the client's SPIFFE ID (default: spiffe://example.test/workload/client)",
+    )
+    pki.add_argument("--days", type=int, default=30, help="validity in days (default: 30)")
+    pki.add_argument("--json", action="store_true", help="print the files written as JSON")
+    pki.set_defaults(handler=run_testpki)
 
 
 def _parse_time(text: str | None) -> dt.datetime | None:
@@ -150,4 +181,50 @@ def run_thumbprint(args: argparse.Namespace) -> int:
     except MalformedCertificate as exc:
         raise UsageError(f"{args.cert}: {exc.reason}") from None
     write_output(thumbprint(cert) + "\n")
+    return 0
+
+
+_MAX_DAYS = 3650
+_MAX_DNS_NAME = 253  # RFC 1035 section 2.3.4, in text form
+
+
+def run_testpki(args: argparse.Namespace) -> int:
+    """Write a throwaway PKI into a new directory."""
+    from authcore.mtls._testpki import make_test_pki  # noqa: PLC0415
+
+    if not 1 <= args.days <= _MAX_DAYS:
+        raise UsageError(f"--days must be between 1 and {_MAX_DAYS}")
+    spiffe: str | None = args.spiffe_id or None
+    if spiffe is not None and not spiffe.startswith("spiffe://"):
+        raise UsageError(f"--spiffe-id must start with spiffe://, not {spiffe[:40]!r}")
+    names: list[str] = args.dns or ["localhost"]
+    for name in [*names, *args.client_dns]:
+        usable = name.isascii() and 0 < len(name) <= _MAX_DNS_NAME
+        if not usable or any(c in name for c in "/ @:"):
+            raise UsageError(f"{name[:40]!r} is not a DNS name")
+    target = Path(args.dir)
+    try:
+        target.mkdir(mode=0o700)
+    except FileExistsError:
+        raise UsageError(f"{target} exists: testpki writes into a new directory") from None
+    except OSError as exc:
+        raise UsageError(f"cannot create {target}: {exc.strerror or exc}") from None
+    pki = make_test_pki(
+        dns_names=names,
+        client_dns_names=args.client_dns,
+        spiffe_id=spiffe,
+        now=dt.datetime.now(dt.timezone.utc),
+        days=args.days,
+    )
+    written = []
+    for name, data in pki.files.items():
+        path = target / name
+        write_output(data, str(path), private=name in pki.private)
+        written.append(str(path))
+    if args.json:
+        write_output(
+            json.dumps({"files": written, "trust_anchor": str(target / "root.pem")}) + "\n"
+        )
+    else:
+        write_output("".join(f"wrote {path}\n" for path in written))
     return 0

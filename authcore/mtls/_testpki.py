@@ -8,18 +8,20 @@ extensions, and nothing is checked.
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
+import secrets
 from typing import TYPE_CHECKING
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 if TYPE_CHECKING:
-    import datetime as dt
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
-__all__ = ["PrivateKey", "digest_for", "issue", "key_usage"]
+__all__ = ["PrivateKey", "TestPKI", "digest_for", "issue", "key_usage", "make_test_pki"]
 
 PrivateKey = (
     ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | dsa.DSAPrivateKey | ed25519.Ed25519PrivateKey
@@ -92,3 +94,129 @@ def issue(
     for extension, critical in extensions:
         builder = builder.add_extension(extension, critical=critical)
     return builder.sign(signer, digest_for(signer))
+
+
+class TestPKI:
+    """A throwaway root, intermediate, server and client PKI (``authcore mtls testpki``).
+
+    Attributes:
+        files: File name -> PEM bytes: ``root.pem`` (the trust anchor), ``intermediate.pem``,
+            ``server.pem`` and ``client.pem`` (each leaf followed by the intermediate, as a TLS
+            peer sends it), ``server.key`` and ``client.key`` (PKCS#8, unencrypted).  The root
+            and intermediate keys are discarded: nothing more can be issued under this root.
+        private: The names of the files holding private keys.
+    """
+
+    __test__ = False  # not a pytest class
+    private = frozenset({"server.key", "client.key"})
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+
+def make_test_pki(
+    *,
+    dns_names: Sequence[str],
+    client_dns_names: Sequence[str],
+    spiffe_id: str | None,
+    now: dt.datetime,
+    days: int,
+) -> TestPKI:
+    """Issue a throwaway P-256 PKI for local mTLS development (like mkcert, never for production).
+
+    The server certificate carries ``dns_names`` (and ``127.0.0.1``/``::1`` when
+    ``localhost`` is among them) with serverAuth; the client certificate carries
+    ``client_dns_names`` and the SPIFFE ID as URI SANs, with clientAuth.  Both leaves are valid
+    from one hour before ``now`` for ``days`` days; the CAs for one day longer.
+    """
+    start = now - dt.timedelta(hours=1)
+    ca_end = now + dt.timedelta(days=days + 1)
+    leaf_end = now + dt.timedelta(days=days)
+
+    def ca_extensions(
+        key: PrivateKey, path_length: int | None
+    ) -> list[tuple[x509.ExtensionType, bool]]:
+        return [
+            (x509.BasicConstraints(ca=True, path_length=path_length), True),
+            (key_usage(key_cert_sign=True, crl_sign=True), True),
+            (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        ]
+
+    def leaf_extensions(
+        key: PrivateKey, names: list[x509.GeneralName], usage: x509.ObjectIdentifier
+    ) -> list[tuple[x509.ExtensionType, bool]]:
+        return [
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (key_usage(), True),
+            (x509.ExtendedKeyUsage([usage]), False),
+            (x509.SubjectAlternativeName(names), not names),
+            (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        ]
+
+    def serial() -> int:
+        return secrets.randbits(63) + 1
+
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(4)]
+    root_key, inter_key, server_key, client_key = keys
+    root = issue(
+        "authcore test root (throwaway)",
+        root_key,
+        serial=serial(),
+        not_before=start,
+        not_after=ca_end,
+        extensions=ca_extensions(root_key, 1),
+    )
+    inter = issue(
+        "authcore test intermediate (throwaway)",
+        inter_key,
+        issuer=(root, root_key),
+        serial=serial(),
+        not_before=start,
+        not_after=ca_end,
+        extensions=ca_extensions(inter_key, 0),
+    )
+    server_names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
+    if "localhost" in dns_names:
+        server_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "::1")]
+    client_names: list[x509.GeneralName] = [x509.DNSName(name) for name in client_dns_names]
+    if spiffe_id is not None:
+        client_names.append(x509.UniformResourceIdentifier(spiffe_id))
+    server = issue(
+        dns_names[0] if dns_names else "server",
+        server_key,
+        issuer=(inter, inter_key),
+        serial=serial(),
+        not_before=start,
+        not_after=leaf_end,
+        extensions=leaf_extensions(server_key, server_names, ExtendedKeyUsageOID.SERVER_AUTH),
+    )
+    client = issue(
+        spiffe_id or (client_dns_names[0] if client_dns_names else "client"),
+        client_key,
+        issuer=(inter, inter_key),
+        serial=serial(),
+        not_before=start,
+        not_after=leaf_end,
+        extensions=leaf_extensions(client_key, client_names, ExtendedKeyUsageOID.CLIENT_AUTH),
+    )
+
+    def pem(cert: x509.Certificate) -> bytes:
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+    def key_pem(key: PrivateKey) -> bytes:
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    return TestPKI(
+        {
+            "root.pem": pem(root),
+            "intermediate.pem": pem(inter),
+            "server.pem": pem(server) + pem(inter),
+            "server.key": key_pem(server_key),
+            "client.pem": pem(client) + pem(inter),
+            "client.key": key_pem(client_key),
+        }
+    )
