@@ -7,6 +7,8 @@ lands in shell history): subcommands take ``--<name>-file PATH`` (``-`` for stan
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import sys
 from pathlib import Path
@@ -29,6 +31,24 @@ def add_secret_options(parser: argparse.ArgumentParser, name: str, *, help_name:
     group.add_argument(
         f"--{name}-env", metavar="VAR", help=f"read the {help_name} from environment variable VAR"
     )
+
+
+def add_json_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--json``: print ``what`` as one JSON object (every command has the flag)."""
+    parser.add_argument("--json", action="store_true", help=f"print {what} as one JSON object")
+
+
+def write_json(value: object) -> None:
+    """Print ``value`` as indented JSON on standard output."""
+    write_output(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def payload_members(payload: bytes, name: str = "payload") -> dict[str, str]:
+    """``{name: text}`` for a UTF-8 payload, else ``{name + "_b64url": ...}`` (for --json)."""
+    try:
+        return {name: payload.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {f"{name}_b64url": base64.urlsafe_b64encode(payload).rstrip(b"=").decode()}
 
 
 def read_secret(

@@ -12,7 +12,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from authcore.cli._common import read_input, write_output
+from authcore.cli._common import (
+    add_json_option,
+    payload_members,
+    read_input,
+    write_json,
+    write_output,
+)
 from authcore.errors import AuthcoreError, UsageError
 
 if TYPE_CHECKING:
@@ -71,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dec.add_argument(
         "--out", metavar="PATH", help="write the plaintext to a new file PATH, mode 0600"
     )
+    add_json_option(dec, '{"header": ..., "plaintext": ...} (or plaintext_b64url) on stdout')
     dec.set_defaults(handler=run_decrypt)
 
 
@@ -146,6 +153,12 @@ def run_decrypt(args: argparse.Namespace) -> int:
         max_decompressed=_given(args.max_decompressed, jwe.MAX_DECOMPRESSED),
         p2c_max=_given(args.p2c_max, jwe.P2C_MAX),
     )
+    if args.json:
+        if args.out is not None or args.header_out is not None:
+            raise UsageError("--json prints to standard output: drop --out/--header-out")
+        shown = payload_members(result.plaintext, "plaintext")
+        write_json({"header": dict(result.header), **shown})
+        return 0
     if args.header_out:
         write_output(
             json.dumps(dict(result.header), indent=2, sort_keys=True) + "\n", args.header_out

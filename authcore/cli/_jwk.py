@@ -12,7 +12,14 @@ import json
 from typing import TYPE_CHECKING
 
 from authcore._encoding import json_loads
-from authcore.cli._common import add_secret_options, read_input, read_secret, write_output
+from authcore.cli._common import (
+    add_json_option,
+    add_secret_options,
+    read_input,
+    read_secret,
+    write_json,
+    write_output,
+)
 from authcore.errors import AuthcoreError, UsageError
 
 if TYPE_CHECKING:
@@ -114,6 +121,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="write to a new file PATH, mode 0600 (never over an existing file), not stdout",
     )
+    add_json_option(generate, "the private JWK (the default output)")
     generate.set_defaults(handler=run_generate)
 
     public = actions.add_parser(
@@ -123,6 +131,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_key_options(public, what="private or public key")
     public.add_argument("--pem", action="store_true", help="print SubjectPublicKeyInfo PEM")
+    add_json_option(public, "the public JWK (Set) (the default output)")
     public.set_defaults(handler=run_public)
 
     thumb = actions.add_parser(
@@ -131,6 +140,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Print the RFC 7638 SHA-256 thumbprint of each key, one per line.",
     )
     add_key_options(thumb, what="key")
+    add_json_option(thumb, '{"thumbprints": [{"kid": ..., "thumbprint": ...}]}')
     thumb.set_defaults(handler=run_thumbprint)
 
 
@@ -142,6 +152,8 @@ def run_generate(args: argparse.Namespace) -> int:
         key = JWK.generate(args.alg, kid=args.kid, crv=args.crv)
     except AuthcoreError as exc:
         raise UsageError(f"--alg/--crv: {exc.detail or exc}") from None
+    if args.pem and args.json:
+        raise UsageError("--pem and --json are alternatives: choose one")
     if args.pem:
         if key.is_symmetric:
             raise UsageError("symmetric keys have no PEM form; drop --pem")
@@ -157,6 +169,8 @@ def run_public(args: argparse.Namespace) -> int:
     if any(key.is_symmetric for key in keys):
         raise UsageError("symmetric keys have no public half")
     publics = [key.public() for key in keys]
+    if args.pem and args.json:
+        raise UsageError("--pem and --json are alternatives: choose one")
     if args.pem:
         write_output(b"".join(key.to_pem() for key in publics))
     elif len(publics) == 1:
@@ -169,5 +183,8 @@ def run_public(args: argparse.Namespace) -> int:
 def run_thumbprint(args: argparse.Namespace) -> int:
     """Print each key's thumbprint."""
     keys = load_keys(args, alg=None)
-    write_output("".join(f"{key.thumbprint()}\n" for key in keys))
+    if args.json:
+        write_json({"thumbprints": [{"kid": k.kid, "thumbprint": k.thumbprint()} for k in keys]})
+    else:
+        write_output("".join(f"{key.thumbprint()}\n" for key in keys))
     return 0

@@ -11,7 +11,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from authcore.cli._common import add_secret_options, read_input, read_secret, write_output
+from authcore.cli._common import (
+    add_json_option,
+    add_secret_options,
+    payload_members,
+    read_input,
+    read_secret,
+    write_json,
+    write_output,
+)
 from authcore.cli._jwk import add_key_options, load_keys, load_signing_key
 from authcore.errors import EncodeError, UnsupportedAlgorithm, UsageError
 
@@ -41,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sign.add_argument(
         "--unencoded", action="store_true", help="RFC 7797 b64=false (sets crit for you)"
     )
+    add_json_option(sign, '{"token": ...}')
     sign.set_defaults(handler=run_sign)
 
     verify = actions.add_parser(
@@ -55,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     verify.add_argument("--detached-payload", metavar="PATH", help="the payload of a detached JWS")
     verify.add_argument("--header", action="store_true", help="print the header as JSON first")
+    add_json_option(verify, '{"header": ..., "payload": ...} (payload as text, or payload_b64url)')
     verify.set_defaults(handler=run_verify)
 
 
@@ -96,7 +106,10 @@ def run_sign(args: argparse.Namespace) -> int:
         token = jws.sign(payload, key, headers=headers or None, detached=args.detached)
     except (EncodeError, UnsupportedAlgorithm) as exc:
         raise UsageError(str(exc.detail or exc)) from None
-    write_output(token + "\n")
+    if args.json:
+        write_json({"token": token})
+    else:
+        write_output(token + "\n")
     return 0
 
 
@@ -108,6 +121,9 @@ def run_verify(args: argparse.Namespace) -> int:
     token = read_token(args)
     detached = read_input(args.detached_payload) if args.detached_payload else None
     result = jws.verify(token, keys, algorithms=args.alg, detached_payload=detached)
+    if args.json:
+        write_json({"header": dict(result.header), **payload_members(result.payload)})
+        return 0
     if args.header:
         write_output(json.dumps(dict(result.header), sort_keys=True) + "\n")
     write_output(result.payload)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from authcore.cli._common import read_input, write_output
+from authcore.cli._common import add_json_option, read_input, write_json, write_output
 from authcore.cli._jwk import add_key_options, load_keys, load_signing_key
 from authcore.cli._jwks import add_jwks_url_options, keys_from_jwks_url
 from authcore.cli._jws import read_token
@@ -60,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="add no iat/exp (the token never expires: 'jwt verify' then needs --require)",
     )
+    add_json_option(encode, '{"token": ...}')
     encode.set_defaults(handler=run_encode)
 
     decode = actions.add_parser(
@@ -69,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     decode.add_argument("--token-file", metavar="PATH", help="read the token from PATH")
     decode.add_argument("--token-env", metavar="VAR", help="read the token from VAR")
+    add_json_option(decode, "the header and claims (the output is always JSON)")
     decode.set_defaults(handler=run_decode)
 
     verify = actions.add_parser(
@@ -96,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     verify.add_argument("--leeway", type=float, default=0.0, metavar="SECONDS")
     verify.add_argument("--max-age", type=float, metavar="SECONDS", help="maximum age after iat")
+    add_json_option(verify, "the verified claims (the output is always JSON)")
     verify.set_defaults(handler=run_verify)
 
 
@@ -134,6 +137,9 @@ def run_encode(args: argparse.Namespace) -> int:
         token = jwt.encode(claims, key, headers=headers or None)
     except AuthcoreError as exc:
         raise UsageError(str(exc.detail or exc)) from None
+    if args.json:
+        write_json({"token": token})
+        return 0
     write_output(token + "\n")
     return 0
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from authcore.cli._common import read_input, write_output
+from authcore.cli._common import add_json_option, read_input, write_json, write_output
 from authcore.errors import UsageError
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Print the RFC 8705 x5t#S256 thumbprint of the first certificate in CERT.",
     )
     thumb.add_argument("cert", metavar="CERT", help="a PEM or DER certificate ('-' for stdin)")
+    add_json_option(thumb, '{"x5t#S256": ...}')
     thumb.set_defaults(handler=run_thumbprint)
 
     pki = actions.add_parser(
@@ -180,7 +181,10 @@ def run_thumbprint(args: argparse.Namespace) -> int:
         cert = load_chain(read_input(args.cert))[0]
     except MalformedCertificate as exc:
         raise UsageError(f"{args.cert}: {exc.reason}") from None
-    write_output(thumbprint(cert) + "\n")
+    if args.json:
+        write_json({"x5t#S256": thumbprint(cert)})
+    else:
+        write_output(thumbprint(cert) + "\n")
     return 0
 
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from authcore.cli._common import add_secret_options, read_input, read_secret, write_output
+from authcore.cli._common import (
+    add_json_option,
+    add_secret_options,
+    read_input,
+    read_secret,
+    write_output,
+)
 from authcore.errors import UsageError
 
 if TYPE_CHECKING:
@@ -59,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--tolerance", type=float, default=300.0, help="seconds of clock skew allowed (300)"
     )
     verify.add_argument("--now", type=float, help="verify as of these UNIX seconds")
+    add_json_option(verify, "the verified delivery (the output is always JSON)")
     verify.set_defaults(handler=run_verify)
 
 

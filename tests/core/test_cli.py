@@ -284,6 +284,9 @@ def test_every_command_documents_exit_codes_and_takes_no_secret_from_argv(
         assert exited.value.code == 0, path
         out = capsys.readouterr().out
         assert "exit codes: 0 success; 1 " in " ".join(out.split()), path
+        leaf = not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+        if leaf and path:
+            assert "--json" in parser._option_string_actions, path
         for action in parser._actions:
             for option in action.option_strings:
                 words = option.lstrip("-").split("-")
@@ -293,3 +296,50 @@ def test_every_command_documents_exit_codes_and_takes_no_secret_from_argv(
                         path,
                         option,
                     )
+
+
+def test_json_output_of_the_token_and_key_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json prints one JSON object that carries what the plain output carries."""
+    from authcore.jose import JWK, jwe, jws  # noqa: PLC0415
+
+    key = JWK.generate("ES256", kid="k1")
+    private = tmp_path / "k.json"
+    private.write_text(json.dumps(key.to_dict(private=True)))
+    payload = tmp_path / "payload"
+    payload.write_bytes(b"hello")
+
+    assert main(["jws", "sign", "--key-file", str(private), "--in", str(payload), "--json"]) == 0
+    token = json.loads(capsys.readouterr().out)["token"]
+    assert jws.verify(token, key, algorithms=["ES256"]).payload == b"hello"
+    token_file = tmp_path / "token"
+    token_file.write_text(token)
+    argv = ["jws", "verify", "--key-file", str(private), "--alg", "ES256", "--json"]
+    assert main([*argv, "--token-file", str(token_file)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["payload"] == "hello"
+    assert shown["header"]["alg"] == "ES256"
+
+    argv = ["jwt", "encode", "--key-file", str(private), "--claims", '{"sub": "u"}', "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["token"].count(".") == 2
+
+    assert main(["jwk", "thumbprint", "--key-file", str(private), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "thumbprints": [{"kid": "k1", "thumbprint": key.thumbprint()}]
+    }
+    assert main(["jwk", "public", "--key-file", str(private), "--json", "--pem"]) == 2
+    assert "alternatives" in capsys.readouterr().err
+
+    secret = JWK.from_secret(b"k" * 32, alg="A256KW")
+    secret_file = tmp_path / "s.json"
+    secret_file.write_text(json.dumps(secret.to_dict(private=True)))
+    sealed = tmp_path / "sealed"
+    sealed.write_text(jwe.encrypt(b"\xffbinary", secret, enc="A256GCM"))
+    argv = ["jwe", "decrypt", "--key-file", str(secret_file), "--alg", "A256KW"]
+    argv += ["--enc", "A256GCM", str(sealed), "--json"]
+    assert main(argv) == 0
+    opened = json.loads(capsys.readouterr().out)
+    assert opened["plaintext_b64url"] == "_2JpbmFyeQ"
+    assert opened["header"]["enc"] == "A256GCM"
