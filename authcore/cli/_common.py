@@ -8,6 +8,7 @@ lands in shell history): subcommands take ``--<name>-file PATH`` (``-`` for stan
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import sys
@@ -49,6 +50,44 @@ def payload_members(payload: bytes, name: str = "payload") -> dict[str, str]:
         return {name: payload.decode("utf-8")}
     except UnicodeDecodeError:
         return {f"{name}_b64url": base64.urlsafe_b64encode(payload).rstrip(b"=").decode()}
+
+
+def add_time_option(parser: argparse.ArgumentParser, *aliases: str) -> None:
+    """Add ``--time``: check as of this instant (the one time flag of every command)."""
+    parser.add_argument(
+        "--time",
+        *aliases,
+        dest="time",
+        metavar="TIME",
+        help="check as of TIME: ISO 8601 with a UTC offset (2025-01-01T00:00:00Z) or UNIX "
+        "seconds (default: now)",
+    )
+
+
+def parse_time(text: str | None) -> dt.datetime | None:
+    """Parse a ``--time`` value (see :func:`add_time_option`); ``None`` stays ``None``.
+
+    Raises:
+        UsageError: If ``text`` is neither a zoned ISO 8601 date-time nor UNIX seconds.
+    """
+    if text is None:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        try:
+            return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise UsageError(f"--time {text[:40]!r} is out of range") from None
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--time {text[:40]!r} is not an ISO 8601 date-time") from None
+    if value.tzinfo is None:
+        raise UsageError("--time needs a UTC offset, for example 2025-01-01T00:00:00Z")
+    return value
 
 
 def read_secret(

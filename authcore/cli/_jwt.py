@@ -11,7 +11,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from authcore.cli._common import add_json_option, read_input, write_json, write_output
+from authcore.cli._common import (
+    add_json_option,
+    add_time_option,
+    parse_time,
+    read_input,
+    write_json,
+    write_output,
+)
 from authcore.cli._jwk import add_key_options, load_keys, load_signing_key
 from authcore.cli._jwks import add_jwks_url_options, keys_from_jwks_url
 from authcore.cli._jws import read_token
@@ -97,6 +104,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--require", action="append", metavar="CLAIM", help="a required claim (default: exp)"
     )
     verify.add_argument("--leeway", type=float, default=0.0, metavar="SECONDS")
+    add_time_option(verify)
     verify.add_argument("--max-age", type=float, metavar="SECONDS", help="maximum age after iat")
     add_json_option(verify, "the verified claims (the output is always JSON)")
     verify.set_defaults(handler=run_verify)
@@ -178,6 +186,6 @@ def run_verify(args: argparse.Namespace) -> int:
         )
     except ConfigurationError as exc:
         raise UsageError(str(exc.detail or exc)) from None
-    claims = verifier.verify(read_token(args))
+    claims = verifier.verify(read_token(args), now=parse_time(args.time))
     write_output(json.dumps(claims, indent=2, sort_keys=True) + "\n")
     return 0

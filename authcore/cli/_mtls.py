@@ -13,7 +13,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from authcore.cli._common import add_json_option, read_input, write_json, write_output
+from authcore.cli._common import (
+    add_json_option,
+    add_time_option,
+    parse_time,
+    read_input,
+    write_json,
+    write_output,
+)
 from authcore.errors import UsageError
 
 if TYPE_CHECKING:
@@ -46,9 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     verify.add_argument("--crl", action="append", default=[], metavar="PATH", help="a CRL file")
     verify.add_argument("--server-name", metavar="NAME", help="verify as a server for this name")
-    verify.add_argument(
-        "--time", metavar="ISO8601", help="validation time with a UTC offset (default: now)"
-    )
+    add_time_option(verify)
     verify.add_argument(
         "--no-require-eku",
         action="store_true",
@@ -102,18 +107,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     pki.set_defaults(handler=run_testpki)
 
 
-def _parse_time(text: str | None) -> dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--time {text!r} is not an ISO 8601 date-time") from None
-    if value.tzinfo is None:
-        raise UsageError("--time needs a UTC offset, for example 2025-01-01T00:00:00Z")
-    return value
-
-
 def run_verify(args: argparse.Namespace) -> int:
     """Verify the chain and print the identity."""
     from authcore.mtls import (  # noqa: PLC0415 - keep `authcore --version` fast
@@ -123,7 +116,7 @@ def run_verify(args: argparse.Namespace) -> int:
         verify_server,
     )
 
-    now = _parse_time(args.time)
+    now = parse_time(args.time)
     anchors = b"".join(read_input(path) for path in args.ca)
     trust = (
         TrustStore.from_pem(anchors) if b"-----BEGIN" in anchors else TrustStore.from_der(anchors)

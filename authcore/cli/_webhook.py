@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from authcore.cli._common import (
     add_json_option,
     add_secret_options,
+    add_time_option,
+    parse_time,
     read_input,
     read_secret,
     write_output,
@@ -64,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.add_argument(
         "--tolerance", type=float, default=300.0, help="seconds of clock skew allowed (300)"
     )
-    verify.add_argument("--now", type=float, help="verify as of these UNIX seconds")
+    add_time_option(verify, "--now")
     add_json_option(verify, "the verified delivery (the output is always JSON)")
     verify.set_defaults(handler=run_verify)
 
@@ -162,6 +164,7 @@ def _headers(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Verify the payload; print what was verified."""
+    now = parse_time(args.time)
     from authcore.webhooks import (  # noqa: PLC0415 - keep --help fast
         DEFAULT_HEADER_PREFIX,
         github,
@@ -182,7 +185,7 @@ def run_verify(args: argparse.Namespace) -> int:
             headers,
             secrets,
             tolerance=args.tolerance,
-            now=args.now,
+            now=now,
             header_prefix=args.header_prefix or DEFAULT_HEADER_PREFIX,
         )
         summary = {
@@ -193,7 +196,9 @@ def run_verify(args: argparse.Namespace) -> int:
             "key_index": verified.key_index,
         }
     elif args.scheme == "stripe":
-        found = stripe.verify(payload, headers, secrets, tolerance=args.tolerance, now=args.now)
+        found = stripe.verify(
+            payload, headers, secrets, tolerance=args.tolerance, now=parse_time(args.time)
+        )
         summary = {"scheme": "stripe", "timestamp": found.timestamp, "key_index": found.key_index}
     else:
         checked = github.verify(payload, headers, secrets)

@@ -343,3 +343,42 @@ def test_json_output_of_the_token_and_key_commands(
     opened = json.loads(capsys.readouterr().out)
     assert opened["plaintext_b64url"] == "_2JpbmFyeQ"
     assert opened["header"]["enc"] == "A256GCM"
+
+
+def test_one_time_flag_for_every_command_in_both_forms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--time` (ISO 8601 with offset, or UNIX seconds) is the one as-of flag everywhere."""
+    from authcore.cli._common import parse_time  # noqa: PLC0415
+    from authcore.jose import JWK, jwt  # noqa: PLC0415
+
+    for path, parser in _all_parsers():
+        names = set(parser._option_string_actions)
+        assert not names & {"--at", "--as-of", "--when"}, path
+        if "--now" in names:  # the one alias kept: it must be the same option as --time
+            assert parser._option_string_actions["--now"] is parser._option_string_actions["--time"]
+    assert parse_time("0") == parse_time("1970-01-01T00:00:00Z")
+    assert parse_time("1700000000.5") == parse_time("2023-11-14T22:13:20.500000+00:00")
+    for bad in ("yesterday", "2025-01-01T00:00:00", "1e400"):
+        with pytest.raises(UsageError, match="--time"):
+            parse_time(bad)
+
+    key = JWK.generate("ES256")
+    private = tmp_path / "k.json"
+    private.write_text(json.dumps(key.to_dict(private=True)))
+    token = tmp_path / "t"
+    token.write_text(jwt.encode({"exp": 1_000_000}, key))
+    argv = [
+        "jwt",
+        "verify",
+        "--key-file",
+        str(private),
+        "--alg",
+        "ES256",
+        "--token-file",
+        str(token),
+    ]
+    assert main(argv) == 1  # expired now
+    capsys.readouterr()
+    assert main([*argv, "--time", "999000"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"exp": 1_000_000}
