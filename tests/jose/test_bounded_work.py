@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from authcore.errors import TokenTooLarge
+from authcore.errors import DecodeError, TokenTooLarge
 from authcore.jose import JWK, JWTVerifier, KeySet, jwe, jws, jwt
 from authcore.jose import _core as core
 from authcore.jose import jwe as jwe_module
@@ -236,3 +236,23 @@ def test_a_kidless_compact_jwe_against_a_large_key_set_is_refused(
         jwe.decrypt(token, key_list, **_options(alg))
     assert unwraps.calls == 0
     assert jwe.decrypt(token, key_list, **_options(alg), max_key_trials=17).plaintext == b"x"
+
+
+# ----------------------------------------------------------------------------- JSON text
+
+
+@pytest.mark.parametrize("unit", ['\\"[', '\\"{', '\\\\"[', '"\\"['])
+@pytest.mark.parametrize("size", [4_000, 16_000])
+def test_unterminated_strings_with_escaped_quotes_are_refused_typed(unit: str, size: int) -> None:
+    """A body of escaped quotes and brackets in an unterminated string is a DecodeError.
+
+    Such bodies made the depth pre-scan restart at every quote (quadratic: 36 KB took seconds);
+    the refusal must stay a typed error from every JSON serialization entry point.
+    """
+    body = '{"payload":"' + unit * (size // len(unit))
+    with pytest.raises(DecodeError):
+        jws.verify_json(body, JWK.from_secret(bytes(32), alg="HS256"), algorithms=["HS256"])
+    with pytest.raises(DecodeError):
+        jwe.decrypt_json(
+            body * 8, JWK.generate("A128KW"), algorithms=["A128KW"], encryptions=["A256GCM"]
+        )
