@@ -8,7 +8,6 @@ revocation checking (hard-fail).  Exit 0 and print the identity, or exit 1 with 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -187,6 +186,7 @@ _MAX_DNS_NAME = 253  # RFC 1035 section 2.3.4, in text form
 
 def run_testpki(args: argparse.Namespace) -> int:
     """Write a throwaway PKI into a new directory."""
+    from authcore.clock import utc_now  # noqa: PLC0415
     from authcore.mtls._testpki import make_test_pki  # noqa: PLC0415
 
     if not 1 <= args.days <= _MAX_DAYS:
@@ -210,7 +210,7 @@ def run_testpki(args: argparse.Namespace) -> int:
         dns_names=names,
         client_dns_names=args.client_dns,
         spiffe_id=spiffe,
-        now=dt.datetime.now(dt.timezone.utc),
+        now=utc_now(),
         days=args.days,
     )
     written = []
