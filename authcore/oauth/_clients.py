@@ -148,6 +148,8 @@ class ClientRecord:
         tls_client_auth: The certificate name expected for ``tls_client_auth``.
         application_type: ``"web"`` or ``"native"`` (native: loopback ports may vary).
         client_secret_jwt_key: The HMAC key for ``client_secret_jwt`` (kept, not hashed).
+        dpop_bound_access_tokens: Every token request must carry a DPoP proof (RFC 9449
+            section 5.2).
 
     .. versionadded:: 0.1.0
     """
@@ -165,9 +167,12 @@ class ClientRecord:
     tls_client_auth: TlsClientAuth | None = None
     application_type: str = "web"
     client_secret_jwt_key: JWK | None = field(default=None, repr=False)
+    dpop_bound_access_tokens: bool = False
 
     def __post_init__(self) -> None:
         problems: list[str] = []
+        if not isinstance(cast("object", self.dpop_bound_access_tokens), bool):
+            problems.append("dpop_bound_access_tokens must be a bool")
         if not isinstance(cast("object", self.client_id), str) or not self.client_id:
             problems.append("client_id must be a non-empty string")
         if self.token_endpoint_auth_method not in AUTH_METHODS:
@@ -210,7 +215,8 @@ class ClientRecord:
         Understood names: ``client_id``, ``client_secret``, ``redirect_uris``,
         ``grant_types``, ``response_types``, ``scope`` (space-separated),
         ``token_endpoint_auth_method``, ``token_endpoint_auth_signing_alg``, ``jwks``,
-        ``jwks_uri``, ``application_type`` and the ``tls_client_auth_*`` names.
+        ``jwks_uri``, ``application_type``, ``dpop_bound_access_tokens`` and the
+        ``tls_client_auth_*`` names.
 
         Raises:
             ConfigurationError: Listing every problem (unknown names included).
@@ -228,6 +234,7 @@ class ClientRecord:
             "jwks_uri",
             "application_type",
             "client_name",
+            "dpop_bound_access_tokens",
             *(n for n in _TLS_NAMES),
         }
         unknown = sorted(str(k) for k in metadata if k not in known)
@@ -306,7 +313,15 @@ def _from_metadata(metadata: Mapping[str, object]) -> ClientRecord:
         tls_client_auth=tls,
         application_type=_opt_str(metadata, "application_type") or "web",
         client_secret_jwt_key=hmac_key,
+        dpop_bound_access_tokens=_flag(metadata, "dpop_bound_access_tokens"),
     )
+
+
+def _flag(metadata: Mapping[str, object], name: str) -> bool:
+    value = metadata.get(name, False)
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be true or false")
+    return value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

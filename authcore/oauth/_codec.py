@@ -141,6 +141,7 @@ def encode_client(client: ClientRecord) -> bytes:
                 if client.client_secret_jwt_key is not None
                 else None
             ),
+            "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         }
     )
 
@@ -174,6 +175,8 @@ def decode_client(data: bytes | str) -> ClientRecord:
                 if v["client_secret_jwt_key"] is not None
                 else None
             ),
+            # Absent from records written before 0.1.0's DPoP support.
+            dpop_bound_access_tokens=v.get("dpop_bound_access_tokens", False),
         )
     except (AuthcoreError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise StoreError(f"unreadable OAuth client: {type(exc).__name__}") from None

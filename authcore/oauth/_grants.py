@@ -35,10 +35,11 @@ from authcore.errors import (
     UnknownClient,
     UnsupportedGrantType,
     UnsupportedResponseType,
+    UseDPoPNonce,
 )
 from authcore.http import Headers, Response, split_url
+from authcore.oauth import dpop, pkce
 from authcore.oauth import lifecycle as lc
-from authcore.oauth import pkce
 from authcore.oauth._clients import ClientRecord, is_loopback
 from authcore.oauth._model import (
     AccessToken,
@@ -81,17 +82,8 @@ USER_CODE_ALPHABET: Final = "BCDFGHJKLMNPQRSTVWXZ"
 """RFC 8628 section 6.1: 20 consonants, no vowels, no look-alikes."""
 
 _SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-_AUTHZ_SINGLE: Final = (
-    "client_id",
-    "response_type",
-    "redirect_uri",
-    "scope",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-    "resource",
-    "request_uri",
-)
+_THUMBPRINT: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+"""An RFC 7638 SHA-256 thumbprint, base64url without padding (``dpop_jkt``, ``cnf.jkt``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +109,9 @@ class Policy:
         default_audience: ``aud`` of tokens issued without a resource (default: the issuer).
         max_body_size: Largest accepted request body, bytes.
         user_code_attempts: User-code entries allowed per minute and rate-limit key.
+        require_dpop: Refuse token requests without a DPoP proof (RFC 9449); off, a proof
+            is optional and binds the tokens when sent.
+        dpop_algorithms: The DPoP proof algorithms accepted (asymmetric only).
 
     .. versionadded:: 0.1.0
     """
@@ -139,6 +134,8 @@ class Policy:
     default_audience: tuple[str, ...] = ()
     max_body_size: int = 16384
     user_code_attempts: int = 5
+    require_dpop: bool = False
+    dpop_algorithms: tuple[str, ...] = dpop.DEFAULT_ALGORITHMS
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -159,15 +156,26 @@ class Policy:
         idle: object = self.refresh_idle_lifetime
         if idle is not None and (isinstance(idle, bool) or not isinstance(idle, int) or idle < 1):
             problems.append("refresh_idle_lifetime must be None or an int >= 1")
-        for name in ("scopes", "default_scope", "resources", "default_audience"):
+        for name in ("scopes", "default_scope", "resources", "default_audience", "dpop_algorithms"):
             items: object = getattr(self, name)
             if not isinstance(items, tuple) or not all(isinstance(i, str) and i for i in items):
                 problems.append(f"{name} must be a tuple of non-empty strings")
         format_: object = self.access_token_format
         if not isinstance(format_, TokenFormat):
             problems.append("access_token_format must be a TokenFormat")
+        problems.extend(self._dpop_problems())
         if problems:
             raise ConfigurationError(errors=tuple(problems))
+
+    def _dpop_problems(self) -> list[str]:
+        problems: list[str] = []
+        if not isinstance(cast("object", self.require_dpop), bool):
+            problems.append("require_dpop must be a bool")
+        try:
+            dpop._check_algorithms(self.dpop_algorithms)  # noqa: SLF001 - one validation
+        except ConfigurationError as exc:
+            problems.append(f"dpop_algorithms: {exc.detail}")
+        return problems
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,6 +208,7 @@ class PendingAuthorization:
         code_challenge: The PKCE challenge (``None`` when PKCE is not required and absent).
         code_challenge_method: Its method.
         resource: Requested resource indicators.
+        dpop_jkt: The DPoP key thumbprint the code will be bound to (RFC 9449 section 10).
 
     .. versionadded:: 0.1.0
     """
@@ -212,6 +221,7 @@ class PendingAuthorization:
     code_challenge: str | None
     code_challenge_method: str | None
     resource: tuple[str, ...] = ()
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +241,8 @@ def json_error(exc: OAuthError) -> Response:
     if exc.description:
         body["error_description"] = _safe_description(exc.description)
     headers: list[tuple[str, str]] = []
+    if isinstance(exc, UseDPoPNonce):
+        headers.append(("DPoP-Nonce", exc.nonce))
     challenge = getattr(exc, "challenge", None)
     status = exc.status
     if isinstance(challenge, str):
@@ -424,6 +436,9 @@ def validate_authorization(
             challenge, method, allow_plain=policy.allow_plain_pkce
         )
     resource = parse_resource(params.get("resource"), policy)
+    dpop_jkt = params.get("dpop_jkt")
+    if dpop_jkt is not None and not _THUMBPRINT.fullmatch(dpop_jkt):
+        raise InvalidRequest("dpop_jkt is not a SHA-256 JWK thumbprint (RFC 9449 section 10)")
     return PendingAuthorization(
         client_id=client.client_id,
         redirect_uri=uri,
@@ -433,6 +448,7 @@ def validate_authorization(
         code_challenge=challenge,
         code_challenge_method=method if challenge is not None else None,
         resource=resource,
+        dpop_jkt=dpop_jkt,
     )
 
 
@@ -462,8 +478,13 @@ def issue_tokens(
     scope: tuple[str, ...],
     refresh: RefreshToken | None,
     refresh_secret: str | None,
+    jkt: str | None = None,
 ) -> tuple[dict[str, object], tuple[Effect, ...]]:
     """Mint an access token for ``family`` (and attach a refresh token already decided).
+
+    ``jkt`` is the thumbprint of the request's verified DPoP proof key: the token is then
+    bound to it (``cnf.jkt``, ``token_type: DPoP``, RFC 9449 section 5), besides any
+    certificate binding of the family.
 
     Returns:
         The token response body and the effects recording the access token.
@@ -472,6 +493,8 @@ def issue_tokens(
     expires_at = now + policy.access_token_lifetime
     audience = family.resource or policy.default_audience or (ctx.issuer,)
     cnf = dict(family.cnf)
+    if jkt is not None:
+        cnf["jkt"] = jkt
     if policy.access_token_format is TokenFormat.JWT:
         if ctx.keys is None:
             raise ConfigurationError("JWT access tokens need a KeyRing (keys=)")
@@ -502,11 +525,11 @@ def issue_tokens(
         audience=tuple(audience),
         issued_at=now,
         expires_at=expires_at,
-        cnf=family.cnf,
+        cnf=tuple(sorted(cnf.items())),
     )
     body: dict[str, object] = {
         "access_token": token,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if "jkt" in cnf else "Bearer",
         "expires_in": policy.access_token_lifetime,
         "scope": " ".join(scope),
     }
@@ -720,9 +743,16 @@ def _new_family(  # noqa: PLR0917 - private; one call per grant
     resource: tuple[str, ...],
     cnf: tuple[tuple[str, str], ...],
     family_id: str,
+    jkt: str | None = None,
 ) -> Decision:
-    """Issue tokens into a new family (code, device code) or a one-off (client credentials)."""
+    """Issue tokens into a new family (code, device code) or a one-off (client credentials).
+
+    With a DPoP proof (``jkt``), a public client's refresh tokens are bound to its key
+    (RFC 9449 section 5): the family records ``jkt`` and every refresh must prove it.
+    """
     refresh_allowed = subject is not None and "refresh_token" in client.grant_types
+    if jkt is not None and client.is_public:
+        cnf = tuple(sorted({**dict(cnf), "jkt": jkt}.items()))
     effects: list[Effect] = []
     if refresh_allowed:
         family, token, started = families(ctx.policy).start(
@@ -750,7 +780,7 @@ def _new_family(  # noqa: PLR0917 - private; one call per grant
         token = None
         effects.append(SaveFamily(family=family, expected_version=None))
     body, access = issue_tokens(
-        ctx, family, scope=scope, refresh=token, refresh_secret=ctx.randoms.refresh
+        ctx, family, scope=scope, refresh=token, refresh_secret=ctx.randoms.refresh, jkt=jkt
     )
     return Decision(response=token_response(body), effects=(*effects, *access))
 
@@ -766,12 +796,14 @@ def decide_authorization_code(  # noqa: PLR0911 - the RFC's checks in order
     record: Artefact | None,
     *,
     thumbprint: str | None = None,
+    jkt: str | None = None,
 ) -> Decision:
     """Redeem an authorization code (RFC 6749 section 4.1.3, RFC 7636 section 4.6).
 
     Order (node-oidc-provider's, so an invalid replay cannot revoke): the code exists and
-    belongs to this client, ``redirect_uri`` matches, PKCE verifies; only then is a used
-    code a (valid) replay that revokes the grant.
+    belongs to this client, ``redirect_uri`` matches, PKCE verifies, the DPoP key matches
+    the ``dpop_jkt`` of the authorization request (RFC 9449 section 10); only then is a
+    used code a (valid) replay that revokes the grant.
     """
     if not isinstance(record, AuthorizationCode):
         return _error(InvalidGrant("unknown authorization code"))
@@ -784,6 +816,8 @@ def decide_authorization_code(  # noqa: PLR0911 - the RFC's checks in order
         pkce.verify(form.get("code_verifier"), record.code_challenge, record.code_challenge_method)
     except InvalidGrant as exc:
         return _error(exc)
+    if record.dpop_jkt is not None and jkt != record.dpop_jkt:
+        return _error(InvalidGrant("the DPoP proof key does not match the code's dpop_jkt"))
     if record.state in {lc.CodeState.REDEEMED, lc.CodeState.REPLAYED}:
         replayed = lc.transition(lc.CODE_TRANSITIONS, record.state, lc.Replay())
         return _error(
@@ -802,15 +836,16 @@ def decide_authorization_code(  # noqa: PLR0911 - the RFC's checks in order
             (advance(record, state=expired),),
         )
     redeemed = lc.transition(lc.CODE_TRANSITIONS, record.state, lc.Redeem())
-    return _redeem(ctx, client, record, redeemed, thumbprint)
+    return _redeem(ctx, client, record, redeemed, thumbprint, jkt)
 
 
-def _redeem(
+def _redeem(  # noqa: PLR0917 - private; two callers
     ctx: Issuer,
     client: ClientRecord,
     record: AuthorizationCode | DeviceCode,
     redeemed: lc.CodeState | lc.DeviceState,
     thumbprint: str | None,
+    jkt: str | None,
 ) -> Decision:
     """Consume a code (compare-and-set) and issue tokens into its family, as one decision."""
     issued = _new_family(
@@ -821,13 +856,19 @@ def _redeem(
         record.resource,
         _cnf(thumbprint),
         record.family_id,
+        jkt,
     )
     consume = advance(record, state=redeemed)
     return Decision(response=issued.response, effects=(consume, *issued.effects))
 
 
 def decide_client_credentials(
-    ctx: Issuer, form: Mapping[str, str], client: ClientRecord, *, thumbprint: str | None = None
+    ctx: Issuer,
+    form: Mapping[str, str],
+    client: ClientRecord,
+    *,
+    thumbprint: str | None = None,
+    jkt: str | None = None,
 ) -> Decision:
     """Issue an access token to a confidential client for itself (RFC 6749 section 4.4)."""
     if client.is_public:
@@ -837,7 +878,9 @@ def decide_client_credentials(
         resource = parse_resource(form.get("resource"), ctx.policy)
     except OAuthError as exc:
         return _error(exc)
-    return _new_family(ctx, client, None, scope, resource, _cnf(thumbprint), ctx.randoms.family_id)
+    return _new_family(
+        ctx, client, None, scope, resource, _cnf(thumbprint), ctx.randoms.family_id, jkt
+    )
 
 
 def decide_refresh(
@@ -846,12 +889,27 @@ def decide_refresh(
     client: ClientRecord,
     record: Artefact | None,
     family: Family | None,
+    *,
+    jkt: str | None = None,
 ) -> Decision:
-    """Refresh (RFC 6749 section 6) with rotation and reuse detection (RFC 9700 4.14.2)."""
+    """Refresh (RFC 6749 section 6) with rotation and reuse detection (RFC 9700 4.14.2).
+
+    A family bound to a DPoP key (a public client's, RFC 9449 section 5) is refreshed only
+    with a proof of that key; the check comes after the token is found to be this client's,
+    so a wrong proof cannot be used to probe other families.
+    """
     try:
         scope = parse_scope(form.get("scope"))
     except OAuthError as exc:
         return _error(exc)
+    bound = dict(family.cnf).get("jkt") if family is not None else None
+    if (
+        bound is not None
+        and isinstance(record, RefreshToken)
+        and record.client_id == client.client_id
+        and jkt != bound
+    ):
+        return _error(InvalidGrant("refresh token is bound to another DPoP key"))
     outcome = families(ctx.policy).present(
         record=record,
         family=family,
@@ -870,12 +928,18 @@ def decide_refresh(
         scope=outcome.scope,
         refresh=outcome.successor,
         refresh_secret=outcome.secret,
+        jkt=jkt,
     )
     return Decision(response=token_response(body), effects=(*outcome.effects, *access))
 
 
 def decide_device_poll(  # noqa: PLR0911 - RFC 8628 section 3.5 answers
-    ctx: Issuer, client: ClientRecord, record: Artefact | None, *, thumbprint: str | None = None
+    ctx: Issuer,
+    client: ClientRecord,
+    record: Artefact | None,
+    *,
+    thumbprint: str | None = None,
+    jkt: str | None = None,
 ) -> Decision:
     """Answer a device-code poll (RFC 8628 section 3.4-3.5); expiry is checked first."""
     if not isinstance(record, DeviceCode) or record.client_id != client.client_id:
@@ -898,7 +962,7 @@ def decide_device_poll(  # noqa: PLR0911 - RFC 8628 section 3.5 answers
         return _error(AccessDenied("the user denied the request"))
     if state is lc.DeviceState.APPROVED:
         redeemed = lc.transition(lc.DEVICE_TRANSITIONS, state, lc.Redeem())
-        return _redeem(ctx, client, record, redeemed, thumbprint)
+        return _redeem(ctx, client, record, redeemed, thumbprint, jkt)
     if ctx.now < record.next_poll_at:
         slow = lc.transition(lc.DEVICE_TRANSITIONS, state, lc.PollTooSoon())
         interval = record.interval + 5
@@ -949,17 +1013,22 @@ def decide_token(
     record: Artefact | None,
     family: Family | None,
     thumbprint: str | None = None,
+    jkt: str | None = None,
 ) -> Decision:
-    """Dispatch a token request to its grant's decision."""
+    """Dispatch a token request to its grant's decision.
+
+    ``thumbprint`` is the client certificate's (RFC 8705), ``jkt`` the verified DPoP proof
+    key's (RFC 9449); either binds the issued access token.
+    """
     if grant not in client.grant_types:
         return _error(UnauthorizedClient("client may not use this grant type"))
     if grant == "authorization_code":
-        return decide_authorization_code(ctx, form, client, record, thumbprint=thumbprint)
+        return decide_authorization_code(ctx, form, client, record, thumbprint=thumbprint, jkt=jkt)
     if grant == "refresh_token":
-        return decide_refresh(ctx, form, client, record, family)
+        return decide_refresh(ctx, form, client, record, family, jkt=jkt)
     if grant == DEVICE_GRANT:
-        return decide_device_poll(ctx, client, record, thumbprint=thumbprint)
-    return decide_client_credentials(ctx, form, client, thumbprint=thumbprint)
+        return decide_device_poll(ctx, client, record, thumbprint=thumbprint, jkt=jkt)
+    return decide_client_credentials(ctx, form, client, thumbprint=thumbprint, jkt=jkt)
 
 
 def new_code(
@@ -977,6 +1046,7 @@ def new_code(
         redirect_uri_sent=pending.redirect_uri_sent,
         code_challenge=pending.code_challenge,
         code_challenge_method=pending.code_challenge_method,
+        dpop_jkt=pending.dpop_jkt,
         issued_at=ctx.now,
         expires_at=ctx.now + ctx.policy.code_lifetime,
     )

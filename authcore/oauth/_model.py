@@ -111,6 +111,8 @@ class AuthorizationCode:
             request must repeat it, RFC 6749 section 4.1.3).
         code_challenge: The PKCE challenge, or ``None``.
         code_challenge_method: ``"S256"`` (or ``"plain"`` when enabled).
+        dpop_jkt: The DPoP key thumbprint the code is bound to (RFC 9449 section 10), or
+            ``None``.
     """
 
     digest: str
@@ -123,6 +125,7 @@ class AuthorizationCode:
     redirect_uri_sent: bool
     code_challenge: str | None
     code_challenge_method: str | None
+    dpop_jkt: str | None = None
     issued_at: float
     expires_at: float
     state: CodeState = CodeState.ISSUED

@@ -23,6 +23,7 @@ from authcore.errors import (
     AuthorizationTargetError,
     ConfigurationError,
     InvalidClient,
+    InvalidDPoPProof,
     InvalidGrant,
     InvalidRequest,
     InvalidRequestURI,
@@ -38,6 +39,7 @@ from authcore.errors import (
 from authcore.http import Headers, Request, Response, split_url
 from authcore.jose import JWTVerifier
 from authcore.oauth import _grants as g
+from authcore.oauth import dpop
 from authcore.oauth import lifecycle as lc
 from authcore.oauth._clients import (
     AuthenticatedClient,
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
 
     from authcore.jose.keyring import KeyRing
     from authcore.mtls import ClientIdentity
+    from authcore.oauth.dpop import NonceSource, VerifiedProof
     from authcore.onetime import OneTimeStore
 
 __all__ = ["AsyncAuthorizationServer", "AuthorizationServer", "Endpoints"]
@@ -176,6 +179,7 @@ class _Core:
         endpoints: Endpoints | None = None,
         one_time: OneTimeStore | None = None,
         rate_limits: RateLimitStore | None = None,
+        dpop_nonces: NonceSource | None = None,
         clock: Clock | None = None,
     ) -> None:
         given: object = issuer  # untyped callers pass anything
@@ -190,6 +194,11 @@ class _Core:
         self.endpoints: Endpoints = endpoints or Endpoints.under(issuer)
         self.one_time: OneTimeStore | None = one_time
         self.rate_limits: RateLimitStore | None = rate_limits
+        if dpop_nonces is not None and not isinstance(dpop_nonces, dpop.NonceSource):
+            raise ConfigurationError("dpop_nonces must be a NonceSource (e.g. HMACNonces)")
+        if one_time is None and (self.policy.require_dpop or dpop_nonces is not None):
+            raise ConfigurationError("DPoP needs a one-time store for proof jti values (one_time=)")
+        self.dpop_nonces: NonceSource | None = dpop_nonces
         self.clock: Clock = clock or SystemClock()
         self._user_code_limit = GCRA(
             self.policy.user_code_attempts, 60, self.policy.user_code_attempts
@@ -271,6 +280,34 @@ class _Core:
                 raise InvalidClient("client assertion replayed")
         return authenticated
 
+    def _dpop(
+        self, request: Request, url: str, now: float, *, required: bool
+    ) -> _Flow[VerifiedProof | None]:
+        """Verify the request's DPoP proof for the endpoint at ``url`` (RFC 9449 section 5).
+
+        ``htu`` is compared with the configured endpoint URL, never with one built from the
+        request's Host header.  Returns ``None`` when no proof was sent and none is required.
+        """
+        if not request.headers.get_all("dpop"):
+            if required:
+                raise InvalidDPoPProof("a DPoP proof is required", description="DPoP required")
+            return None
+        if self.one_time is None:
+            raise InvalidDPoPProof(
+                "DPoP is not enabled (no one-time store)", description="DPoP is not supported"
+            )
+        proof, key, expires = dpop._check_proof(  # noqa: SLF001 - the replay check is ours
+            request,
+            method="POST",
+            url=url,
+            algorithms=self.policy.dpop_algorithms,
+            nonces=self.dpop_nonces,
+            now=now,
+        )
+        if not (yield _RecordJti(key, expires, now)):
+            raise InvalidDPoPProof("jti was used before (replay)")
+        return proof
+
     def _load(self, key: str | None) -> _Flow[tuple[Artefact | None, Family | None]]:
         if key is None:
             return None, None
@@ -288,9 +325,15 @@ class _Core:
             form = self._form(request)
             authenticated = yield from self._authenticate(request, form, now, certificate)
             grant, key = g.token_lookup(form)
+            client = authenticated.record
+            proof = yield from self._dpop(
+                request,
+                self.endpoints.token,
+                now,
+                required=self.policy.require_dpop or client.dpop_bound_access_tokens,
+            )
         except OAuthError as exc:
             return g.json_error(exc)
-        client = authenticated.record
         decision = None
         for _ in range(_ATTEMPTS):
             record, family = yield from self._load(key)
@@ -302,9 +345,10 @@ class _Core:
                 record=record,
                 family=family,
                 thumbprint=authenticated.certificate_thumbprint,
+                jkt=proof.jkt if proof is not None else None,
             )
             if not decision.effects or (yield _Apply(decision.effects)):
-                return decision.response
+                return _with_nonce(decision.response, proof)
         # Still conflicting: concurrent requests keep moving the record.  An error stays
         # true (the writers that beat us moved the record past the state it rests on, and
         # one of them applied the revocation); a success must never be answered unapplied.
@@ -414,6 +458,13 @@ class _Core:
                 if k not in {"client_secret", "client_assertion", "client_assertion_type"}
             }
             params["client_id"] = client.client_id
+            # RFC 9449 section 10.1: a proof sent with the pushed request binds the code
+            # to its key, like dpop_jkt; when both are sent they must agree.
+            proof = yield from self._dpop(
+                request, self.endpoints.pushed_authorization, now, required=False
+            )
+            if proof is not None and params.setdefault("dpop_jkt", proof.jkt) != proof.jkt:
+                raise InvalidDPoPProof("dpop_jkt does not match the DPoP proof key")
             g.validate_target(params, client)
             g.validate_authorization(params, client, self.policy, pushed=True)
         except OAuthError as exc:
@@ -642,6 +693,11 @@ class _Core:
                 self.policy.require_pushed_authorization_requests
             ),
             "tls_client_certificate_bound_access_tokens": True,
+            **(
+                {"dpop_signing_alg_values_supported": list(self.policy.dpop_algorithms)}
+                if self.one_time is not None
+                else {}
+            ),
         }
 
     def jwks_document(self) -> dict[str, object]:
@@ -699,7 +755,7 @@ def _introspect(
             return inactive
         result: dict[str, object] = {
             "active": True,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if any(k == "jkt" for k, _ in record.cnf) else "Bearer",
             "client_id": record.client_id,
             "scope": " ".join(record.scope),
             "iat": int(record.issued_at),
@@ -732,6 +788,14 @@ def _introspect(
     return inactive
 
 
+def _with_nonce(response: Response, proof: VerifiedProof | None) -> Response:
+    """Add the next DPoP nonce to a response when the presented one is rotating out."""
+    if proof is None or proof.fresh_nonce is None:
+        return response
+    headers = Headers([*response.headers.items(), ("DPoP-Nonce", proof.fresh_nonce)])
+    return Response(status=response.status, headers=headers, body=response.body)
+
+
 def _server_error(exc: AuthcoreError) -> Response:
     del exc  # details belong in the host's logs, never in the response
     return g.json_error(OAuthServerError("the server could not complete the request"))
@@ -755,10 +819,13 @@ class AuthorizationServer(_Core):
         keys: The signing key ring for JWT access tokens (required for JWT format).
         policy: The rules (secure defaults).
         endpoints: Endpoint URLs for metadata (default: conventional paths under the issuer).
-        one_time: Store for client-assertion ``jti`` replay checks (needed for
-            ``private_key_jwt`` and ``client_secret_jwt``).
+        one_time: Store for client-assertion and DPoP proof ``jti`` replay checks (needed
+            for ``private_key_jwt``, ``client_secret_jwt`` and DPoP; without it DPoP proofs
+            are refused and DPoP is not advertised).
         rate_limits: Store for the user-code entry limit (required to complete device
             authorizations; e.g. ``authcore.stores.memory.MemoryRateLimitStore()``).
+        dpop_nonces: A DPoP nonce source (e.g. :class:`~authcore.oauth.dpop.HMACNonces`):
+            token and PAR requests must then carry a current nonce (RFC 9449 section 8).
         clock: Time source when an endpoint gets no ``now``.
 
     Raises:
@@ -778,6 +845,7 @@ class AuthorizationServer(_Core):
         endpoints: Endpoints | None = None,
         one_time: OneTimeStore | None = None,
         rate_limits: RateLimitStore | None = None,
+        dpop_nonces: NonceSource | None = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(
@@ -787,6 +855,7 @@ class AuthorizationServer(_Core):
             endpoints=endpoints,
             one_time=one_time,
             rate_limits=rate_limits,
+            dpop_nonces=dpop_nonces,
             clock=clock,
         )
         self.clients: ClientStore = clients
@@ -1019,6 +1088,7 @@ class AsyncAuthorizationServer(_Core):
         endpoints: Endpoints | None = None,
         one_time: OneTimeStore | None = None,
         rate_limits: RateLimitStore | None = None,
+        dpop_nonces: NonceSource | None = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(
@@ -1028,6 +1098,7 @@ class AsyncAuthorizationServer(_Core):
             endpoints=endpoints,
             one_time=one_time,
             rate_limits=rate_limits,
+            dpop_nonces=dpop_nonces,
             clock=clock,
         )
         self.clients: AsyncClientStore = clients

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import secrets
 import urllib.parse
 from collections.abc import Generator, Mapping, Sequence
@@ -54,6 +55,7 @@ from authcore.errors import (
     MalformedRequest,
     OAuthError,
     OAuthServerError,
+    UseDPoPNonce,
 )
 from authcore.http import Request, Response, parse_form, split_url
 from authcore.jose.jwks import ProviderMetadata, metadata_urls, parse_metadata
@@ -95,6 +97,7 @@ __all__ = [
     "TlsClientAuth",
     "TokenSet",
     "device_polling",
+    "dpop_nonce_error",
     "oauth_error",
     "parse_device_authorization_response",
     "parse_introspection_response",
@@ -155,9 +158,12 @@ _ERRORS: Final[Mapping[str, type[OAuthError]]] = MappingProxyType(
             errors.DeviceCodeExpired,
             errors.OAuthServerError,
             errors.TemporarilyUnavailable,
+            errors.InvalidDPoPProof,
         )
     }
 )
+_NONCE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,512}")
+"""RFC 9449 section 8.1: a ``DPoP-Nonce`` value is 1*NQCHAR (bounded here)."""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -283,7 +289,27 @@ def _raise_error_response(response: Response, what: str, *, max_bytes: int) -> N
         raise MalformedError(
             f"{what}: HTTP {response.status} without an OAuth error body"
         ) from None
-    raise oauth_error(document.get("error"), document.get("error_description"))
+    error = oauth_error(document.get("error"), document.get("error_description"))
+    if isinstance(error, OAuthServerError) and document.get("error") == "use_dpop_nonce":
+        raise dpop_nonce_error(response, error.description)
+    raise error
+
+
+def dpop_nonce_error(response: Response, description: str | None = None) -> UseDPoPNonce:
+    """The :class:`~authcore.errors.UseDPoPNonce` of a ``use_dpop_nonce`` answer.
+
+    Its ``nonce`` is the response's ``DPoP-Nonce`` header: make the proof of the retried
+    request with ``nonce=`` set to it (RFC 9449 section 8).
+
+    Raises:
+        MalformedError: If the response has no single, well-formed ``DPoP-Nonce`` header.
+
+    .. versionadded:: 0.1.0
+    """
+    values = response.headers.get_all("dpop-nonce")
+    if len(values) != 1 or not _NONCE.fullmatch(values[0]):
+        raise MalformedError("use_dpop_nonce without one well-formed DPoP-Nonce header")
+    return UseDPoPNonce("server answered use_dpop_nonce", nonce=values[0], description=description)
 
 
 def _check_endpoint(url: object, what: str, *, allow_http_loopback: bool) -> str:
@@ -807,11 +833,16 @@ class OAuthClient:
         scope: Sequence[str] = (),
         resource: Sequence[str] = (),
         now: dt.datetime | float | None = None,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> Request:
-        """A refresh token request (RFC 6749 section 6); parse with :meth:`parse_refresh`."""
+        """A refresh token request (RFC 6749 section 6); parse with :meth:`parse_refresh`.
+
+        ``headers`` adds fields such as a ``DPoP`` proof (a public client's DPoP-bound
+        refresh token needs one of the same key, RFC 9449 section 5).
+        """
         params = [("grant_type", "refresh_token"), ("refresh_token", _given(refresh_token))]
         params += _scope_params(scope) + [("resource", r) for r in _sequence(resource, "resource")]
-        return self.post("token_endpoint", params, now=now)
+        return self.post("token_endpoint", params, now=now, headers=headers)
 
     @staticmethod
     def parse_refresh(
@@ -834,14 +865,16 @@ class OAuthClient:
         scope: Sequence[str] = (),
         resource: Sequence[str] = (),
         now: dt.datetime | float | None = None,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> Request:
         """A client credentials request (RFC 6749 section 4.4).
 
-        Parse the response with :func:`parse_token_response`.
+        ``headers`` adds fields such as a ``DPoP`` proof.  Parse the response with
+        :func:`parse_token_response`.
         """
         params = [("grant_type", "client_credentials"), *_scope_params(scope)]
         params += [("resource", r) for r in _sequence(resource, "resource")]
-        return self.post("token_endpoint", params, now=now)
+        return self.post("token_endpoint", params, now=now, headers=headers)
 
     def revocation_request(
         self,
@@ -884,11 +917,18 @@ class OAuthClient:
         return self.post("device_authorization_endpoint", params, now=now)
 
     def device_token_request(
-        self, device: DeviceAuthorization, *, now: dt.datetime | float | None = None
+        self,
+        device: DeviceAuthorization,
+        *,
+        now: dt.datetime | float | None = None,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> Request:
-        """A device access token request (RFC 8628 section 3.4), one per poll."""
+        """A device access token request (RFC 8628 section 3.4), one per poll.
+
+        ``headers`` adds fields such as a ``DPoP`` proof (a fresh one for every poll).
+        """
         params = [("grant_type", DEVICE_GRANT), ("device_code", device.device_code)]
-        return self.post("token_endpoint", params, now=now)
+        return self.post("token_endpoint", params, now=now, headers=headers)
 
     def start(
         self,

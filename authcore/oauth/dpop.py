@@ -498,6 +498,11 @@ def _check_options(replay: object, nonces: object, iat_window: object) -> OneTim
     store = check_store(replay, "replay")
     if store is None:
         raise ConfigurationError("replay is required (a OneTimeStore)")
+    _check_tuning(nonces, iat_window)
+    return store
+
+
+def _check_tuning(nonces: object, iat_window: object) -> None:
     if nonces is not None and not isinstance(nonces, NonceSource):
         raise ConfigurationError("nonces must be a NonceSource (current, check)")
     if (
@@ -506,10 +511,9 @@ def _check_options(replay: object, nonces: object, iat_window: object) -> OneTim
         or not 0 < iat_window < math.inf
     ):
         raise ConfigurationError("iat_window must be a positive number of seconds")
-    return store
 
 
-def verify_proof(  # noqa: C901, PLR0912 - one check per RFC 9449 section 4.3 item
+def verify_proof(
     source: Request | str | Sequence[str],
     *,
     replay: OneTimeStore,
@@ -552,8 +556,49 @@ def verify_proof(  # noqa: C901, PLR0912 - one check per RFC 9449 section 4.3 it
 
     .. versionadded:: 0.1.0
     """
-    allowed = _check_algorithms(algorithms)
     store = _check_options(replay, nonces, iat_window)
+    t = as_unix(now)
+    proof, replay_key, expires = _check_proof(
+        source,
+        method=method,
+        url=url,
+        algorithms=algorithms,
+        access_token=access_token,
+        jkt=jkt,
+        nonces=nonces,
+        iat_window=iat_window,
+        now=t,
+        max_size=max_size,
+    )
+    if not store.add(replay_key, expires_at=as_datetime(expires), now=as_datetime(t)):
+        raise _bad("jti was used before (replay)")
+    return proof
+
+
+def _check_proof(  # noqa: C901 - one check per RFC 9449 section 4.3 item
+    source: Request | str | Sequence[str],
+    *,
+    method: str | None = None,
+    url: str | None = None,
+    algorithms: Collection[str] = DEFAULT_ALGORITHMS,
+    access_token: str | None = None,
+    jkt: str | None = None,
+    nonces: NonceSource | None = None,
+    iat_window: float = DEFAULT_IAT_WINDOW,
+    now: Instant | None = None,
+    max_size: int = MAX_PROOF_SIZE,
+) -> tuple[VerifiedProof, str, float]:
+    """Every check of :func:`verify_proof` but the ``jti`` replay check, which it returns.
+
+    For drivers that reach their one-time store asynchronously (the authorization server):
+    the caller must record the returned key until the returned expiry (UNIX seconds) with
+    ``add`` and refuse the proof when the key was already there.
+
+    Returns:
+        The verified proof, its replay key, and the time until which to remember it.
+    """
+    allowed = _check_algorithms(algorithms)
+    _check_tuning(nonces, iat_window)
     try:
         token = _single_proof(source, max_size)
     except MalformedHeader as exc:  # pragma: no cover - headers parsed by Request already
@@ -603,13 +648,11 @@ def verify_proof(  # noqa: C901, PLR0912 - one check per RFC 9449 section 4.3 it
         raise _bad("proof key does not match the token's cnf.jkt")
     jti: str = claims["jti"]
     digest = hashlib.sha256(thumbprint.encode() + b"\x00" + jti.encode()).digest()
-    expires = as_datetime(max(iat, t) + iat_window + 1)
-    if not store.add("dpop:" + b64url_encode(digest), expires_at=expires, now=as_datetime(t)):
-        raise _bad("jti was used before (replay)")
-    return VerifiedProof(
+    proof = VerifiedProof(
         jkt=thumbprint,
         jti=jti,
         claims=MappingProxyType(claims),
         key=key,
         fresh_nonce=fresh,
     )
+    return proof, "dpop:" + b64url_encode(digest), max(iat, t) + iat_window + 1
