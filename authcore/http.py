@@ -95,6 +95,8 @@ def percent_decode(text: str, *, plus: bool = False) -> str:
             text.encode("utf-8")
         except UnicodeEncodeError:
             raise DecodeError("percent-encoded data holds a lone surrogate") from None
+    elif "%" not in text and not (plus and "+" in text):
+        return text  # nothing to decode: the common case of tokens and identifiers
     if _PERCENT_RE.search(text):
         raise DecodeError("invalid percent-encoding ('%' without two hex digits)")
     try:
@@ -362,18 +364,17 @@ class Response:
     ) -> Response:
         """Build a JSON response with ``Cache-Control: no-store`` (RFC 6749 section 5.1)."""
         extra = list(headers.items() if isinstance(headers, Mapping) else headers)
-        return cls(
-            status=status,
-            headers=Headers(
-                [
-                    ("Content-Type", "application/json"),
-                    ("Cache-Control", "no-store"),
-                    ("Pragma", "no-cache"),
-                    *extra,
-                ]
-            ),
-            body=json_dumps(value),
-        )
+        # Headers are immutable: the common case shares one validated instance.
+        fields = Headers([*_JSON_FIELDS, *extra]) if extra else _JSON_HEADERS
+        return cls(status=status, headers=fields, body=json_dumps(value))
+
+
+_JSON_FIELDS: Final = (
+    ("Content-Type", "application/json"),
+    ("Cache-Control", "no-store"),
+    ("Pragma", "no-cache"),
+)
+_JSON_HEADERS: Final = Headers(_JSON_FIELDS)
 
 
 def _form_text(data: bytes | str) -> str:

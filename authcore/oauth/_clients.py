@@ -366,7 +366,7 @@ def parse_attempt(request: Request, form: Mapping[str, str]) -> ClientAttempt:
             ``client_id`` that differs between header and body.
         InvalidClient: On an unusable Authorization header (401) or no client id at all.
     """
-    query = split_url(request.url).query
+    query = split_url(request.url).query if "?" in request.url else ""
     if any(n in query for n in ("client_secret", "client_assertion")):
         raise InvalidRequest("client credentials in the query string")
     try:

@@ -18,6 +18,7 @@ import urllib.parse
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, cast
 
+from authcore._encoding import b64url_encode
 from authcore.clock import as_datetime
 from authcore.errors import (
     AccessDenied,
@@ -178,18 +179,66 @@ class Policy:
         return problems
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Randoms:
-    """Random values drawn by the driver before a decision (decisions draw none)."""
+    """Random values drawn by the driver before a decision (decisions draw none).
 
-    family_id: str
-    code: str = field(repr=False)
-    access: str = field(repr=False)
-    refresh: str = field(repr=False)
-    jti: str
-    device: str = field(repr=False)
-    user_code: str = field(repr=False)
-    request_ref: str
+    Built from one read of the OS CSPRNG (:data:`RANDOM_BYTES`), which is cut into 128-bit
+    ids and 256-bit secrets, base64url-encoded when a decision reads them: most decisions
+    use two or three of the seven.
+
+    Args:
+        raw: :data:`RANDOM_BYTES` random bytes.
+        user_code: A device-flow user code drawn from the same source (empty when the
+            decision issues none).
+    """
+
+    def __init__(self, raw: bytes, *, user_code: str = "") -> None:
+        if len(raw) != RANDOM_BYTES:
+            raise ConfigurationError(f"Randoms needs {RANDOM_BYTES} random bytes")
+        self._raw = raw
+        self.user_code = user_code
+
+    def __repr__(self) -> str:
+        return "Randoms(<redacted>)"
+
+    @property
+    def family_id(self) -> str:
+        """A 128-bit grant-family id."""
+        return b64url_encode(self._raw[0:16])
+
+    @property
+    def jti(self) -> str:
+        """A 128-bit JWT id."""
+        return b64url_encode(self._raw[16:32])
+
+    @property
+    def code(self) -> str:
+        """A 256-bit authorization code."""
+        return b64url_encode(self._raw[32:64])
+
+    @property
+    def access(self) -> str:
+        """A 256-bit opaque access token."""
+        return b64url_encode(self._raw[64:96])
+
+    @property
+    def refresh(self) -> str:
+        """A 256-bit refresh token."""
+        return b64url_encode(self._raw[96:128])
+
+    @property
+    def device(self) -> str:
+        """A 256-bit device code."""
+        return b64url_encode(self._raw[128:160])
+
+    @property
+    def request_ref(self) -> str:
+        """A 256-bit pushed-request reference."""
+        return b64url_encode(self._raw[160:192])
+
+
+RANDOM_BYTES: Final = 192
+"""Two 128-bit ids and five 256-bit secrets."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

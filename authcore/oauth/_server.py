@@ -15,7 +15,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar, cast
 
-from authcore._encoding import b64url_encode, json_dumps
+from authcore._encoding import json_dumps
 from authcore.clock import Clock, SystemClock, as_datetime, as_unix
 from authcore.errors import (
     AccessDenied,
@@ -82,8 +82,8 @@ __all__ = ["AsyncAuthorizationServer", "AuthorizationServer", "Endpoints"]
 _T = TypeVar("_T")
 REQUEST_URI_PREFIX: Final = "urn:ietf:params:oauth:request_uri:"
 _JTI_PREFIX: Final = "oauth-client-jti:"
-_RANDOM_BYTES: Final = 192 + 32
-"""Four 256-bit secrets, two 128-bit ids, one 256-bit reference, and user-code material."""
+_USER_CODE_BYTES: Final = 32
+"""Random bytes drawn for a user code (rejection sampling needs more than 8)."""
 _USER_CODE_LENGTH: Final = 8
 _ATTEMPTS: Final = 3
 """Decisions per request: the first, and re-decisions after a conflict reloaded the records."""
@@ -224,18 +224,13 @@ class _Core:
     def _now(self, now: object) -> float:
         return as_unix(self.clock.now() if now is None else now)
 
-    def _randoms(self) -> g.Randoms:
-        # One read of the OS CSPRNG per decision, cut into the values it may need.
-        raw = os.urandom(_RANDOM_BYTES)
+    def _randoms(self, *, user_code: bool = False) -> g.Randoms:
+        # One read of the OS CSPRNG per decision, cut into the values it may need; the user
+        # code (rejection sampling, the costliest) only for device authorizations.
+        raw = os.urandom(g.RANDOM_BYTES + (_USER_CODE_BYTES if user_code else 0))
         return g.Randoms(
-            family_id=b64url_encode(raw[0:16]),
-            code=b64url_encode(raw[16:48]),
-            access=b64url_encode(raw[48:80]),
-            refresh=b64url_encode(raw[80:112]),
-            jti=b64url_encode(raw[112:128]),
-            device=b64url_encode(raw[128:160]),
-            request_ref=b64url_encode(raw[160:192]),
-            user_code=_user_code(raw[192:]),
+            raw[: g.RANDOM_BYTES],
+            user_code=_user_code(raw[g.RANDOM_BYTES :]) if user_code else "",
         )
 
     def _issuer_ctx(self, now: float) -> g.Issuer:
@@ -506,7 +501,7 @@ class _Core:
         except OAuthError as exc:
             return g.json_error(exc)
         for _ in range(2):
-            randoms = self._randoms()
+            randoms = self._randoms(user_code=True)
             user_digest = digest(g.normalize_user_code(randoms.user_code))
             expires = now + self.policy.device_code_lifetime
             device = DeviceCode(
