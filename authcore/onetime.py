@@ -17,7 +17,7 @@ and later shared backends); anything with these two methods works.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, cast, runtime_checkable
 
 from authcore.clock import as_unix
 from authcore.errors import ConfigurationError
@@ -65,13 +65,21 @@ class OneTimeStore(Protocol):
         ...
 
 
+_CONFORMING: Final[set[type]] = set()
+"""Classes whose instances passed the structural :class:`OneTimeStore` check."""
+
+
 def check_store(store: object, name: str) -> OneTimeStore | None:
     """Return ``store`` if it is ``None`` or a :class:`OneTimeStore` (for options).
 
     Raises:
         ConfigurationError: For anything else, naming the option.
     """
-    if store is None or isinstance(store, OneTimeStore):
+    if store is None or type(store) in _CONFORMING:
+        return cast("OneTimeStore | None", store)
+    if isinstance(store, OneTimeStore):
+        # A runtime Protocol check inspects every member (microseconds); remember the class.
+        _CONFORMING.add(type(store))
         return store
     raise ConfigurationError(
         f"{name} must be a OneTimeStore (add, contains) such as "

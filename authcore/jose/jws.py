@@ -52,10 +52,10 @@ from authcore.jose._core import (
     verify_with,
 )
 from authcore.jose._jwa import Verifier
-from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_signer
+from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_signer, key_verifier
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
 __all__ = [
     "MAX_KEY_TRIALS",
@@ -141,6 +141,34 @@ def verify(
     """
     allowed = signature_algorithms(algorithms)
     resolver = as_resolver(keys)
+    limit = count_limit(max_key_trials, "max_key_trials")
+
+    def candidates(header: Mapping[str, Any], alg: str) -> list[JWK]:
+        return [k for k, _ in verification_keys(resolver, header.get("kid"), alg, limit=limit)]
+
+    return _verify_compact(
+        token, candidates, allowed=allowed, detached_payload=detached_payload, max_size=max_size
+    )
+
+
+def _verify_compact(
+    token: str | bytes,
+    candidates: Callable[[Mapping[str, Any], str], Sequence[JWK]],
+    *,
+    allowed: Collection[str],
+    detached_payload: bytes | None = None,
+    max_size: int = MAX_TOKEN_SIZE,
+) -> VerifiedJWS:
+    """:func:`verify` with the keys chosen by ``candidates(header, alg)`` (internal).
+
+    ``candidates`` returns the keys to try once the header parsed and ``alg`` passed the
+    allow-list.  For a JWS that carries its own key (a DPoP proof's ``jwk``) the caller
+    validates the header's key and returns it: never pass a function that trusts a header's
+    key without such checks.
+
+    Raises:
+        KeyNotFound: If no candidate may verify ``alg``.
+    """
     raw = as_ascii(token, max_size)
     head, payload_seg, sig_seg = split_compact(raw, 3)
     header = parse_protected(head)
@@ -158,9 +186,10 @@ def verify(
     else:
         payload = payload_part = payload_seg
     signature = b64url_decode(sig_seg, what="signature")
-    limit = count_limit(max_key_trials, "max_key_trials")
-    candidates = verification_keys(resolver, header.get("kid"), alg, limit=limit)
-    key = verify_with(candidates, head + b"." + payload_part, signature)
+    usable = [(k, v) for k in candidates(header, alg) if (v := key_verifier(k, alg)) is not None]
+    if not usable:
+        raise KeyNotFound(f"no key may verify {alg}")
+    key = verify_with(usable, head + b"." + payload_part, signature)
     return VerifiedJWS(payload=payload, header=header, key=key)
 
 

@@ -38,6 +38,7 @@ does not name.  Every failure is :class:`~authcore.errors.InvalidDPoPProof` (or
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -65,6 +66,7 @@ from authcore.errors import (
     ConfigurationError,
     DecodeError,
     InvalidDPoPProof,
+    InvalidSignature,
     MalformedHeader,
     MalformedRequest,
     UnsupportedAlgorithm,
@@ -142,6 +144,13 @@ def normalize_htu(url: str) -> str:
     """
     if not isinstance(cast("object", url), str) or not url.isascii() or len(url) > MAX_PROOF_SIZE:
         raise _bad("htu is not an ASCII URI")
+    return _normalized(url)
+
+
+@functools.lru_cache(maxsize=256)
+def _normalized(url: str) -> str:
+    # Pure and called twice per proof with the few URLs a server has: memoized (bounded;
+    # an error is raised again each time, never cached).
     try:
         parts = split_url(url)
         scheme = parts.scheme.lower()
@@ -442,6 +451,22 @@ def _single_proof(source: object, max_size: int) -> str:
     return value.strip(" \t")
 
 
+_MAX_CACHED_MEMBERS: Final = 8
+"""Members of a cacheable proof ``jwk`` (EC and OKP keys have four or five, all strings)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _public_key(alg: str, members: tuple[tuple[str, str], ...]) -> JWK:
+    """The proof key for these exact members, built once per distinct key.
+
+    A client signs every proof with the same key; building it from the JWK costs more than
+    the signature check (``cryptography`` validates the point, a scalar multiplication).  The
+    cache is keyed by the exact member strings, holds only keys that loaded (errors are not
+    cached), and is bounded, so a flood of distinct keys costs what it costs uncached.
+    """
+    return JWK.from_dict(dict(members), alg=alg)
+
+
 def _proof_key(header: Mapping[str, Any], allowed: frozenset[str]) -> tuple[str, JWK]:
     typ = header.get("typ")
     if typ != _TYP:
@@ -455,7 +480,12 @@ def _proof_key(header: Mapping[str, Any], allowed: frozenset[str]) -> tuple[str,
     if not _PRIVATE_MEMBERS.isdisjoint(members):
         raise _bad("jwk header carries private key members")
     try:
-        key = JWK.from_dict(members, alg=alg)
+        if len(members) <= _MAX_CACHED_MEMBERS and all(
+            isinstance(v, str) for v in members.values()
+        ):
+            key = _public_key(alg, tuple(sorted(members.items())))
+        else:
+            key = JWK.from_dict(members, alg=alg)
     except AuthcoreError:
         raise _bad("jwk header is not a usable public key for alg") from None
     if key.is_private or key.is_symmetric:  # pragma: no cover - members checked above
@@ -575,6 +605,30 @@ def verify_proof(
     return proof
 
 
+def _verified(token: str, allowed: frozenset[str], max_size: int) -> tuple[JWK, bytes]:
+    """Verify the proof's signature with the key of its own ``jwk`` header; ``(key, payload)``."""
+
+    def embedded_key(header: Mapping[str, Any], alg: str) -> list[JWK]:
+        # Called once the header parsed and its alg passed the allow-list: the jwk member
+        # is checked (public, loaded for alg) before any signature work.
+        del alg  # _proof_key checks the header's alg against the same allow-list
+        if header.get("b64") is False:
+            raise _bad("not a compact JWT: b64 is false")
+        return [_proof_key(header, allowed)[1]]
+
+    try:
+        verified = jws._verify_compact(  # noqa: SLF001 - the key comes from the header
+            token, embedded_key, allowed=allowed, max_size=max_size
+        )
+    except InvalidDPoPProof:
+        raise
+    except InvalidSignature:
+        raise _bad("signature does not verify with the jwk header") from None
+    except AuthcoreError as exc:
+        raise _bad(f"not a compact JWT: {getattr(exc, 'reason', '')}") from None
+    return verified.key, verified.payload
+
+
 def _check_proof(  # noqa: C901 - one check per RFC 9449 section 4.3 item
     source: Request | str | Sequence[str],
     *,
@@ -605,16 +659,8 @@ def _check_proof(  # noqa: C901 - one check per RFC 9449 section 4.3 item
         raise _bad(exc.reason) from None
     htm, htu = _request_target(source, method, url)
     t = as_unix(now)
-    try:
-        unverified = jwt.decode_unverified(token, max_size=max_size)
-    except AuthcoreError as exc:
-        raise _bad(f"not a compact JWT: {getattr(exc, 'reason', '')}") from None
-    alg, key = _proof_key(unverified.header, allowed)
-    try:
-        verified = jws.verify(token, key, algorithms=[alg], max_size=max_size)
-    except AuthcoreError:
-        raise _bad("signature does not verify with the jwk header") from None
-    claims = _claims(verified.payload)
+    key, payload = _verified(token, allowed, max_size)
+    claims = _claims(payload)
     if claims["htm"] != htm:
         raise _bad("htm does not match the request method")
     if normalize_htu(claims["htu"]) != htu:
