@@ -67,6 +67,9 @@ def _cases() -> dict[str, Callable[[], object]]:
         "JWE JSON: 1 MiB depth-32 lists": jwe_text("[" + ("[" * 31 + "]" * 31 + ",") * (MIB // 64)),
         'JWE JSON: unterminated \\"[ string': jwe_text('{"iv":"' + '\\"[' * (MIB // 3)),
         "JWE JSON: quotes around brackets": jwe_text('{"a":[' + '"[",' * (MIB // 4)),
+        "JWE JSON: 1 MiB of escapes behind 9 brackets": jwe_text(
+            "[" * 9 + '"' + '\\"' * (MIB // 2)
+        ),
     }
     for alg in ("RSA-OAEP-256", "ECDH-ES+A256KW", "PBES2-HS256+A128KW", "A128KW", "dir"):
         many = recipient % alg

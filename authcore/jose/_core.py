@@ -392,14 +392,27 @@ def _check_mapping_size(data: dict[str, Any], max_size: int, what: str) -> None:
         raise MalformedToken(f"{what} holds values that are not JSON") from None
 
 
-def json_object(data: object, max_size: int, what: str) -> dict[str, Any]:
+JSON_SERIALIZATION_DEPTH: Final = 8
+"""Nesting allowed in a JWS/JWE JSON serialization: the deepest legitimate one, an entry's
+header holding a JWK with ``oth`` (object, list, object, object, object, list, object), is 7."""
+CONTAINERS_PER_ENTRY: Final = 16
+"""JSON objects and arrays allowed per signature or recipient entry (and once more for the
+members around them), counted in the text before parsing: an entry needs three or four."""
+
+
+def json_object(data: object, max_size: int, what: str, *, max_entries: int) -> dict[str, Any]:
     """Return the JSON serialization object of a JWS or JWE, from text, bytes or a mapping.
 
     The size cap applies to every form: to the length of text or bytes before parsing, and to
-    the compact JSON encoding of a mapping.
+    the compact JSON encoding of a mapping.  Text is also refused before parsing when it holds
+    more ``{`` and ``[`` than :data:`CONTAINERS_PER_ENTRY` per allowed entry (one count in C,
+    so a body built of thousands of entries or of nested brackets costs no parsing; brackets
+    inside strings count too, which only header values could hold), and when it nests deeper
+    than :data:`JSON_SERIALIZATION_DEPTH`.
 
     Raises:
-        TokenTooLarge: Over ``max_size``.
+        TokenTooLarge: Over ``max_size``, or holding more objects and arrays than
+            ``max_entries`` entries can.
         MalformedToken: Not text, bytes or a mapping; not a JSON object; a mapping holding
             values that are not JSON.
         DecodeError: Text that is not strict JSON.
@@ -412,7 +425,17 @@ def json_object(data: object, max_size: int, what: str) -> dict[str, Any]:
         raw = data if isinstance(data, str) else bytes(data)
         if len(raw) > max_size:
             raise TokenTooLarge(f"{what} longer than {max_size}")
-        parsed = json_loads(raw, what=what)
+        limit = CONTAINERS_PER_ENTRY * (max_entries + 1)
+        if isinstance(raw, str):
+            opened = raw.count("{") + raw.count("[")
+        else:
+            opened = raw.count(b"{") + raw.count(b"[")
+        if opened > limit:
+            raise TokenTooLarge(
+                f"{what} holds more than {limit} objects and arrays "
+                f"({CONTAINERS_PER_ENTRY} per entry; raise the entry limit for more)"
+            )
+        parsed = json_loads(raw, what=what, max_depth=JSON_SERIALIZATION_DEPTH)
         if not isinstance(parsed, dict):
             raise MalformedToken(f"{what} is not an object")
         return parsed

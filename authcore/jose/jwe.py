@@ -819,7 +819,8 @@ def decrypt_json(
     policy = _policy(
         resolver, algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max
     )
-    obj = json_object(data, max_size, "JWE JSON")
+    most = count_limit(max_recipients, "max_recipients")
+    obj = json_object(data, max_size, "JWE JSON", max_entries=most)
     head = obj.get("protected", "")
     if not isinstance(head, str):
         raise MalformedToken("'protected' must be a base64url string")
@@ -827,7 +828,7 @@ def decrypt_json(
         raise DecodeError("protected header: not base64url (bad character or padding)")
     prot = parse_protected(head.encode("ascii")) if head else {}
     shared = _object(obj.get("unprotected", {}), "'unprotected'")
-    entries = _recipient_entries(obj, count_limit(max_recipients, "max_recipients"))
+    entries = _recipient_entries(obj, most)
     iv, ct = _b64(obj.get("iv"), "iv"), _b64(obj.get("ciphertext"), "ciphertext")
     tag = _b64(obj.get("tag"), "tag")
     aad_b64 = obj.get("aad")

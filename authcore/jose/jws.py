@@ -382,7 +382,7 @@ def verify_json(
     resolver = as_resolver(keys)
     most = count_limit(max_signatures, "max_signatures")
     count_limit(max_key_trials, "max_key_trials")
-    obj = json_object(jws, max_size, "JWS JSON")
+    obj = json_object(jws, max_size, "JWS JSON", max_entries=most)
     entries = _signature_entries(obj)
     if len(entries) > most:
         raise too_much_work("signatures", most, "max_signatures")

@@ -7,11 +7,12 @@ calls a refused input caused (zero: the caps are checked before any cryptography
 from __future__ import annotations
 
 import copy
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from authcore.errors import DecodeError, TokenTooLarge
+from authcore.errors import DecodeError, MalformedToken, TokenTooLarge
 from authcore.jose import JWK, JWTVerifier, KeySet, jwe, jws, jwt
 from authcore.jose import _core as core
 from authcore.jose import jwe as jwe_module
@@ -209,6 +210,43 @@ def test_the_recipient_cap_is_configurable(unwraps: Counter) -> None:
     assert unwraps.calls == 1
 
 
+def test_text_with_more_containers_than_entries_need_is_refused_unparsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Text holding more objects and arrays than max_recipients entries can is never parsed.
+
+    The allowance grows with max_recipients, and the largest legitimate entries (ECDH-ES
+    recipients whose headers carry an epk, eight of them) pass.
+    """
+    keys = [JWK.generate("ECDH-ES+A256KW", kid=f"k{i}") for i in range(8)]
+    sealed = jwe.encrypt_json(b"x", [k.public() for k in keys], enc="A256GCM")
+    text = json.dumps(sealed)
+    options: dict[str, Any] = {"algorithms": ["ECDH-ES+A256KW"], "encryptions": ["A256GCM"]}
+    assert jwe.decrypt_json(text, keys[-1], **options).plaintext == b"x"
+    flood = '{"recipients":[' + ",".join(["{}"] * 200) + "]}"
+    parsed: list[object] = []
+    monkeypatch.setattr(core, "json_loads", lambda *a, **_k: parsed.append(a))
+    with pytest.raises(TokenTooLarge, match="more than 144 objects and arrays"):
+        jwe.decrypt_json(flood, keys[0], **options)
+    with pytest.raises(TokenTooLarge, match="objects and arrays"):
+        jws.verify_json(flood.replace("recipients", "signatures"), keys[0], algorithms=["ES256"])
+    assert parsed == []
+    monkeypatch.undo()
+    with pytest.raises(MalformedToken):  # allowed by max_recipients=20: parsed, then refused
+        jwe.decrypt_json(flood, keys[0], **options, max_recipients=20)
+
+
+def test_json_serializations_nest_at_most_eight_deep() -> None:
+    """A JWS JSON nested nine deep is refused by the pre-scan; eight deep is parsed."""
+    key = JWK.from_secret(bytes(32), alg="HS256")
+    eight = '{"payload":"eA","signatures":[{"header":{"a":{"b":{"c":[[]]}}}}]}'
+    nine = eight.replace("[[]]", "[[[]]]")
+    with pytest.raises(MalformedToken):
+        jws.verify_json(eight, key, algorithms=["HS256"])
+    with pytest.raises(DecodeError, match="nested deeper than 8"):
+        jws.verify_json(nine, key, algorithms=["HS256"])
+
+
 @pytest.mark.parametrize("alg", ["RSA-OAEP-256", "ECDH-ES+A256KW", "A128KW"])
 @pytest.mark.parametrize(("recipients", "keys"), [(3, 6), (1, 17), (8, 3)])
 def test_recipients_times_keys_over_the_budget_are_refused(
@@ -241,18 +279,31 @@ def test_a_kidless_compact_jwe_against_a_large_key_set_is_refused(
 # ----------------------------------------------------------------------------- JSON text
 
 
-@pytest.mark.parametrize("unit", ['\\"[', '\\"{', '\\\\"[', '"\\"['])
+@pytest.mark.parametrize(
+    ("unit", "error"),
+    [
+        ('\\"[', TokenTooLarge),
+        ('\\"{', TokenTooLarge),
+        ('\\\\"[', TokenTooLarge),
+        ('"\\"[', TokenTooLarge),
+        ('\\"', DecodeError),
+        ('\\\\"', DecodeError),
+    ],
+)
 @pytest.mark.parametrize("size", [4_000, 16_000])
-def test_unterminated_strings_with_escaped_quotes_are_refused_typed(unit: str, size: int) -> None:
-    """A body of escaped quotes and brackets in an unterminated string is a DecodeError.
+def test_unterminated_strings_with_escaped_quotes_are_refused_typed(
+    unit: str, error: type[Exception], size: int
+) -> None:
+    """A body of escaped quotes (and brackets) in an unterminated string is refused, typed.
 
-    Such bodies made the depth pre-scan restart at every quote (quadratic: 36 KB took seconds);
-    the refusal must stay a typed error from every JSON serialization entry point.
+    Such bodies made the depth pre-scan restart at every quote (quadratic: 36 KB took seconds).
+    With brackets, the container count refuses them before parsing (TokenTooLarge); without,
+    the decoder does (DecodeError), from every JSON serialization entry point.
     """
-    body = '{"payload":"' + unit * (size // len(unit))
-    with pytest.raises(DecodeError):
+    body = '{"payload":' + "[" * 9 + '"' + unit * (size // len(unit))
+    with pytest.raises(error):
         jws.verify_json(body, JWK.from_secret(bytes(32), alg="HS256"), algorithms=["HS256"])
-    with pytest.raises(DecodeError):
+    with pytest.raises(error):
         jwe.decrypt_json(
             body * 8, JWK.generate("A128KW"), algorithms=["A128KW"], encryptions=["A256GCM"]
         )
