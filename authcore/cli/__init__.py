@@ -28,13 +28,19 @@ if TYPE_CHECKING:
 __all__ = ["EXIT_CODES", "main", "subcommand_modules"]
 
 
+_HELPER_MODULES = frozenset({"_common", "_devserver"})
+"""Private modules that serve the subcommands without being one."""
+
+
 def subcommand_modules() -> list[str]:
     """Return the names of the subcommand modules (``authcore.cli._<name>``), sorted."""
     here = importlib.import_module(__name__).__path__
     return sorted(
         info.name
         for info in pkgutil.iter_modules(here)
-        if info.name.startswith("_") and not info.name.startswith("__") and info.name != "_common"
+        if info.name.startswith("_")
+        and not info.name.startswith("__")
+        and info.name not in _HELPER_MODULES
     )
 
 

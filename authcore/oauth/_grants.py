@@ -580,8 +580,9 @@ def issue_tokens(
         "access_token": token,
         "token_type": "DPoP" if "jkt" in cnf else "Bearer",
         "expires_in": policy.access_token_lifetime,
-        "scope": " ".join(scope),
     }
+    if scope:  # RFC 6749 section 5.1: omitted when there is none (never "")
+        body["scope"] = " ".join(scope)
     effects: list[Effect] = [Insert(record=record)]
     if refresh is not None and refresh_secret is not None:
         body["refresh_token"] = refresh_secret

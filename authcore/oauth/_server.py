@@ -738,7 +738,7 @@ def _revocation_effects(record: Artefact | None, client_id: str, now: float) -> 
     return ()
 
 
-def _introspect(
+def _introspect(  # noqa: C901 - RFC 7662 members, each optional
     record: Artefact | None, family: Family | None, now: float, issuer: str
 ) -> dict[str, object]:
     """RFC 7662 section 2.2: anything not currently valid is exactly ``{"active": false}``."""
@@ -752,12 +752,13 @@ def _introspect(
             "active": True,
             "token_type": "DPoP" if any(k == "jkt" for k, _ in record.cnf) else "Bearer",
             "client_id": record.client_id,
-            "scope": " ".join(record.scope),
             "iat": int(record.issued_at),
             "exp": int(record.expires_at),
             "iss": issuer,
             "aud": list(record.audience),
         }
+        if record.scope:
+            result["scope"] = " ".join(record.scope)
         if record.subject is not None:
             result["sub"] = record.subject
         if record.cnf:
@@ -772,11 +773,12 @@ def _introspect(
             "active": True,
             "token_type": "refresh_token",
             "client_id": record.client_id,
-            "scope": " ".join(record.scope),
             "iat": int(record.issued_at),
             "exp": int(min(record.expires_at, family.expires_at)),
             "iss": issuer,
         }
+        if record.scope:
+            result["scope"] = " ".join(record.scope)
         if family.subject is not None:
             result["sub"] = family.subject
         return result
