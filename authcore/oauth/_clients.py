@@ -74,8 +74,12 @@ AUTH_METHODS: Final = (
 MIN_SECRET_LENGTH: Final = 32
 """The shortest client secret accepted: it is stored as an unsalted SHA-256 digest, which is
 safe only for high-entropy values (:func:`generate_client_secret` gives 43 characters)."""
-MAX_ASSERTION_LIFETIME: Final = 600
-"""The furthest in the future a client assertion's ``exp`` may be, in seconds."""
+MAX_ASSERTION_LIFETIME: Final = 3600
+"""The furthest in the future a client assertion's ``exp`` may be, in seconds.
+
+An hour, as Okta allows and as Authlib's ``PrivateKeyJWT`` and ``ClientSecretJWT`` send by
+default; the ``jti`` is remembered that long (a shorter bound refused the most common
+Python client)."""
 
 _PRIVATE_KEY_ALGS: Final = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}

@@ -167,7 +167,7 @@ def test_private_key_jwt() -> None:
         {"aud": "https://elsewhere.example/token"},
         {"exp": None},
         {"exp": 1767225600 - 1},
-        {"exp": 1767225600 + 3600},
+        {"exp": 1767225600 + 3601},
         {"jti": None},
     ],
     ids=["iss", "sub", "aud", "no-exp", "expired", "too-long", "no-jti"],
