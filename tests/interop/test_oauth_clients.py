@@ -17,7 +17,9 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +37,15 @@ from oauthlib.oauth2 import (
 from requests_oauthlib import OAuth2Session
 
 from authcore.cli import _devserver
+from authcore.http import Request, Response
 from authcore.jose import JWK
+from authcore.oauth.client import (
+    ClientSecretBasic,
+    OAuthClient,
+    ServerMetadata,
+    parse_introspection_response,
+    parse_revocation_response,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -357,3 +367,67 @@ def test_the_metadata_is_what_these_clients_discover(server: Server) -> None:
     assert server.metadata["issuer"] == server.issuer
     assert "S256" in server.metadata["code_challenge_methods_supported"]
     assert os.environ["OAUTHLIB_INSECURE_TRANSPORT"] == "1"
+
+
+# ----------------------------------------------------------------------------- our own client
+
+
+def _send(request: Request) -> Response:
+    """Send an authcore Request with urllib; any status comes back as a Response."""
+    req = urllib.request.Request(  # noqa: S310 - loopback test server
+        request.url, data=request.body or None, method=request.method
+    )
+    for name, value in request.headers.raw():
+        req.add_header(name, value)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    try:
+        with opener.open(req, timeout=10) as answer:
+            return Response(status=answer.status, headers=answer.getheaders(), body=answer.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Response(status=error.code, headers=error.headers.items(), body=error.read())
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ARG002
+        return None
+
+
+def test_authcore_client_against_the_server_over_http(server: Server) -> None:
+    metadata = ServerMetadata.parse(
+        _send(ServerMetadata.request(server.issuer, allow_http_loopback=True)),
+        issuer=server.issuer,
+        allow_http_loopback=True,
+    )
+    client = OAuthClient(
+        metadata=metadata, client_id="web", auth=ClientSecretBasic(secret=SECRETS["web"])
+    )
+    flow = client.start(redirect_uri=REDIRECT, scope=["read"])
+    authorized = _send(Request(method="GET", url=flow.authorization_url()))
+    assert authorized.status == 302
+    code = flow.validate_callback(authorized.headers["location"])
+    tokens = flow.parse_token_response(_send(flow.token_request(code)))
+    assert tokens.token_type == "Bearer"
+    assert tokens.refresh_token is not None
+    renewed = client.parse_refresh(
+        _send(client.refresh_request(tokens.refresh_token)), previous=tokens
+    )
+    assert renewed.refresh_token is not None
+    assert renewed.refresh_token != tokens.refresh_token
+    info = parse_introspection_response(_send(client.introspection_request(renewed.access_token)))
+    assert info.active
+    assert info.subject == "alice"
+    parse_revocation_response(_send(client.revocation_request(renewed.refresh_token)))
+    gone = parse_introspection_response(_send(client.introspection_request(renewed.access_token)))
+    assert not gone.active  # revoking the refresh token took its family
+
+
+def test_authlib_session_calls_the_protected_resource(server: Server) -> None:
+    session = AuthlibSession("web", SECRETS["web"], scope="read")
+    session.fetch_token(server.url("token_endpoint"), grant_type="client_credentials")
+    answer = session.get(server.issuer + "/resource", timeout=10)
+    assert answer.status_code == 200
+    assert answer.json()["client_id"] == "web"
+    denied = session.get(server.issuer + "/resource?scope=write", timeout=10)
+    assert denied.status_code == 403
+    assert 'error="insufficient_scope"' in denied.headers["WWW-Authenticate"]
