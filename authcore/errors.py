@@ -50,6 +50,7 @@ The tree::
         +-- Replayed                     a one-time value was seen before
         +-- StaleTimestamp               a signed timestamp is outside the tolerance
         +-- InsufficientScope            has .missing (the scopes that were not granted)
+        +-- AuthenticationFailed         authcore.authn: has .status (401/403), .challenges
         +-- RateLimited                  has .retry_after (seconds)
         +-- QuotaExhausted               no remaining uses
         +-- CertificateError             X.509 path or policy failure
@@ -108,6 +109,7 @@ __all__ = [
     "AccessDenied",
     "AlgorithmNotAllowed",
     "AuthcoreError",
+    "AuthenticationFailed",
     "AuthorizationPending",
     "AuthorizationTargetError",
     "BindingMismatch",
@@ -501,6 +503,48 @@ class InsufficientScope(VerificationError):
     def __init__(self, reason: str = "", *, missing: tuple[str, ...] = ()) -> None:
         self.missing: tuple[str, ...] = tuple(sorted(missing))
         super().__init__(reason or ("missing scopes: " + " ".join(self.missing)))
+
+
+class AuthenticationFailed(VerificationError):
+    """An :class:`authcore.authn.Authenticator` refused a request: answer ``status``.
+
+    The precise cause (an expired token, an unknown key, a certificate that does not match
+    the token) is chained as ``__cause__`` and named in ``reason``, for logs.
+
+    Attributes:
+        status: ``401`` (no or bad credentials) or ``403`` (valid, but a scope is missing).
+        challenges: The ``WWW-Authenticate`` values to send, one header field each.
+        error: The RFC 6750 error code (``"invalid_token"``, ``"insufficient_scope"``), or
+            ``None`` when no credentials were presented.
+        missing: The required scopes that were not granted (403), sorted.
+
+    .. versionadded:: 0.1.0
+    """
+
+    code = "authentication_failed"
+    message = "authentication failed"
+
+    def __init__(
+        self,
+        reason: str = "",
+        *,
+        status: int = 401,
+        challenges: tuple[str, ...] = (),
+        error: str | None = None,
+        missing: tuple[str, ...] = (),
+    ) -> None:
+        self.status: int = status
+        self.challenges: tuple[str, ...] = challenges
+        self.error: str | None = error
+        self.missing: tuple[str, ...] = tuple(sorted(missing))
+        super().__init__(reason)
+
+    def headers(self) -> list[tuple[str, str]]:
+        """The response header fields: one ``WWW-Authenticate`` per challenge, no caching.
+
+        .. versionadded:: 0.1.0
+        """
+        return [*(("WWW-Authenticate", c) for c in self.challenges), ("Cache-Control", "no-store")]
 
 
 class RateLimited(VerificationError):

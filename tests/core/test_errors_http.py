@@ -55,6 +55,7 @@ def test_rows_follow_the_rules() -> None:
     assert rows["InsufficientScope"] == "403"
     assert rows["FetchError"] == rows["StoreError"] == "503"
     assert rows["MalformedRequest"] == "400"
+    assert rows["AuthenticationFailed"] == "401"
 
 
 def test_rate_limited_headers_round_retry_after_up() -> None:
