@@ -292,7 +292,16 @@ def test_every_command_documents_exit_codes_and_takes_no_secret_from_argv(
                 words = option.lstrip("-").split("-")
                 if any(word in _SECRET_WORDS for word in words) and action.nargs != 0:
                     # A secret-bearing option names where to read it, never the value itself.
-                    assert words[-1] in ("file", "env", "id", "prefix", "url", "alg", "size"), (
+                    assert words[-1] in (
+                        "file",
+                        "env",
+                        "id",
+                        "prefix",
+                        "url",
+                        "alg",
+                        "size",
+                        "endpoint",
+                    ), (
                         path,
                         option,
                     )

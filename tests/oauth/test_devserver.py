@@ -432,3 +432,90 @@ def test_a_signing_key_file_is_used_and_must_be_private(tmp_path: Path) -> None:
     public = _devserver.DevConfig(clients=(), signing_key=str(tmp_path / "public.json"))
     with pytest.raises(UsageError, match="must be a private key"):
         _devserver.DevServer(public, "http://127.0.0.1:1", None)
+
+
+# ----------------------------------------------------------------------------- authcore oauth token
+
+
+def _token_cli(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    from authcore.cli import main  # noqa: PLC0415 - the in-process CLI
+
+    secret = tmp_path / "secret"
+    secret.write_text(SECRET + "\n")
+    code = main(
+        [
+            *("oauth", "token", "--issuer", served.issuer, "--allow-http-loopback"),
+            *("--client-id", "app", "--client-secret-file", str(secret), *args),
+        ]
+    )
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_oauth_token_runs_every_grant_against_the_server(
+    auto: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _token_cli(auto, tmp_path, capsys, "--scope", "read", "--json")
+    assert code == 0
+    issued = json.loads(out)
+    assert issued["token_type"] == "Bearer"
+    assert issued["scope"] == "read"
+    # authorization_code, with the verifier from a file.
+    target, pair = _authorize_query()
+    _, headers, _ = auto.call("GET", target)
+    verifier = tmp_path / "verifier"
+    verifier.write_text(pair.verifier)
+    code, out, _ = _token_cli(
+        auto,
+        tmp_path,
+        capsys,
+        *("--grant", "authorization_code", "--code", _location(headers)["code"]),
+        *("--redirect-uri", REDIRECT, "--code-verifier-file", str(verifier)),
+    )
+    assert code == 0
+    lines = dict(line.split("=", 1) for line in out.strip().splitlines())
+    assert lines["token_type"] == "Bearer"
+    # refresh_token, from an environment variable.
+    os.environ["AUTHCORE_TEST_REFRESH"] = lines["refresh_token"]
+    try:
+        code, out, _ = _token_cli(
+            auto,
+            tmp_path,
+            capsys,
+            "--grant",
+            "refresh_token",
+            "--refresh-token-env",
+            "AUTHCORE_TEST_REFRESH",
+            "--json",
+        )
+        assert code == 0
+        assert json.loads(out)["refresh_token"] != lines["refresh_token"]
+        # The rotated token again: the server's invalid_grant, exit 1, one line.
+        code, out, err = _token_cli(
+            auto,
+            tmp_path,
+            capsys,
+            "--grant",
+            "refresh_token",
+            "--refresh-token-env",
+            "AUTHCORE_TEST_REFRESH",
+        )
+    finally:
+        del os.environ["AUTHCORE_TEST_REFRESH"]
+    assert code == 1
+    assert out == ""
+    assert err.startswith("authcore: oauth_invalid_grant:")
+
+
+def test_oauth_token_usage_errors_exit_2(
+    auto: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _token_cli(auto, tmp_path, capsys, "--grant", "authorization_code")
+    assert code == 2
+    assert "needs --code and --redirect-uri" in err
+    from authcore.cli import main  # noqa: PLC0415
+
+    assert main(["oauth", "token", "--issuer", auto.issuer, "--client-id", "app"]) == 2
+    assert "https" in capsys.readouterr().err  # plain http needs --allow-http-loopback
