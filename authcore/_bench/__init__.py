@@ -20,7 +20,7 @@ import pkgutil
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -42,12 +42,15 @@ class Group:
         floor: The key in ``cases`` of the reference implementation (ratios are to it).
         cases: Implementation name to a no-argument callable doing one operation.
         note: What the floor is, in a few words.
+        reference: The floor is a reference implementation (a peer, or one thread), not the
+            least work possible: ratios above 1 are results, not noise.
     """
 
     name: str
     floor: str
     cases: dict[str, Callable[[], object]]
     note: str = ""
+    reference: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +80,7 @@ class GroupResult:
     floor: str
     note: str
     results: tuple[Measurement, ...] = field(default=())
+    reference: bool = False
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready summary."""
@@ -84,6 +88,7 @@ class GroupResult:
             "group": self.group,
             "floor": self.floor,
             "note": self.note,
+            "reference": self.reference,
             "results": [
                 {
                     "name": m.name,
@@ -178,6 +183,7 @@ def run_group(
         group=group.name,
         floor=group.floor,
         note=group.note,
+        reference=group.reference,
         results=tuple(
             Measurement(name=n, ops=tuple(ops[n]), ratios=tuple(ratios[n])) for n in names
         ),
@@ -195,5 +201,30 @@ def render_markdown(results: Sequence[GroupResult]) -> str:
         for m in sorted(res.results, key=lambda m: -m.median_ops):
             marker = " (floor)" if m.name == res.floor else ""
             lines.append(f"| {m.name}{marker} | {m.median_ops:,.0f} | {m.median_ratio:.2f} |")
+        lines.extend(_explanations(res))
         lines.append("")
     return "\n".join(lines)
+
+
+ABOVE_FLOOR: Final = (
+    "note: a ratio above 1 against a floor is not a win: the floor does the same work in the "
+    "fastest plain Python, so it is noise from a busy machine (rerun with more --rounds) or a "
+    "floor that does more than authcore (then the floor is wrong; see docs/performance.rst)."
+)
+THREAD_SLOWDOWN: Final = (
+    "note: two threads slower than one: cryptography releases the GIL inside each signature "
+    "check, and when the Python share of a verify is large the returning thread waits for the "
+    "GIL, so the hand-offs cost more than the overlap gains (docs/performance.rst, Threads); "
+    "on a busy 2-core machine the second core may also simply be taken."
+)
+
+
+def _explanations(res: GroupResult) -> list[str]:
+    """Notes printed under a table whose figures would otherwise mislead."""
+    others = [m for m in res.results if m.name != res.floor]
+    notes: list[str] = []
+    if not res.reference and any(m.median_ratio > 1.0 for m in others):
+        notes.extend(("", ABOVE_FLOOR))
+    if "thread" in res.floor and any(m.median_ratio < 1.0 for m in others):
+        notes.extend(("", THREAD_SLOWDOWN))
+    return notes

@@ -393,6 +393,7 @@ def _two_threads_group(keys: _Keys, claims: dict[str, Any], quick: bool) -> Grou
     return Group(
         name=f"JWTVerifier.verify {keys.alg}: {len(batch)} tokens, 1 vs 2 threads",
         floor="1 thread",
+        reference=True,
         cases={"1 thread": one_thread, "2 threads (shared verifier)": two_threads},
         note="ratio = speed-up from a second thread (2 cores; cryptography releases the GIL)",
     )

@@ -67,6 +67,7 @@ def _group(alg: str) -> Group:
     return Group(
         name=f"JWT verify {alg} through a JWKS cache (3 keys)",
         floor="authcore JWTVerifier(KeySet)",
+        reference=True,
         cases=cases,
         note="the same verifier over a static KeySet",
     )

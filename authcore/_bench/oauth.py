@@ -328,6 +328,7 @@ def groups(quick: bool) -> list[Group]:  # noqa: FBT001 - suite protocol
             Group(
                 name=f"OAuth token endpoint: {label}",
                 floor=_REFERENCE if peer is not None else "AuthorizationServer (memory)",
+                reference=True,
                 cases=cases,
                 note=(
                     "reference, not a floor: oauthlib doing the same checks over dicts "

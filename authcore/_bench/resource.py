@@ -170,12 +170,14 @@ def groups(quick: bool) -> list[Group]:  # noqa: FBT001 - suite protocol
         Group(
             name="Resource server: Bearer JWT access token (ES256)",
             floor=_REFERENCE,
+            reference=True,
             cases=bearer_cases,
             note="JWTVerifier.verify of the same token alone (goal 0.9)",
         ),
         Group(
             name="Resource server: DPoP-bound JWT access token (ES256 + ES256 proof)",
             floor=_REFERENCE,
+            reference=True,
             cases=dpop_cases,
             note="JWTVerifier.verify of the token alone; DPoP adds a second signature (goal 0.45)",
         ),

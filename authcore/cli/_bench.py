@@ -53,11 +53,20 @@ def run(args: argparse.Namespace) -> int:
     rounds = args.rounds or (2 if args.quick else 5)
     min_time = args.min_time or (0.03 if args.quick else 0.4)
     results: list[GroupResult] = []
+    failures: list[str] = []
+    checked = 0
     for suite in load_suites(args.suite):
         _progress(f"{suite.NAME}: building and checking")
+        try:
+            # Building a group runs every case once and checks what it returns.
+            groups = suite.groups(args.quick)
+        except Exception as exc:  # noqa: BLE001 - a failed check is reported, not a traceback
+            failures.append(f"{suite.NAME}: {type(exc).__name__}: {exc}")
+            continue
+        checked += sum(len(g.cases) for g in groups)
         results.extend(
             run_group(group, min_time=min_time, rounds=rounds, progress=_progress)
-            for group in suite.groups(args.quick)
+            for group in groups
         )
     if sys.stderr.isatty():
         sys.stderr.write("\r\x1b[K")
@@ -68,4 +77,10 @@ def run(args: argparse.Namespace) -> int:
         write_output(report + "\n")
         if args.json:
             write_output(json.dumps([r.to_dict() for r in results], indent=2) + "\n", args.json)
+    if failures:
+        sys.stderr.write(
+            f"built-in checks FAILED in {len(failures)} suite(s): " + "; ".join(failures) + "\n"
+        )
+        return 1
+    sys.stderr.write(f"all {checked} built-in checks passed\n")
     return 0

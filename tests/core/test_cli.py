@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from authcore import __version__
-from authcore._bench import Group, load_suites, render_markdown, run_group, suite_names
+from authcore._bench import (
+    Group,
+    GroupResult,
+    Measurement,
+    load_suites,
+    render_markdown,
+    run_group,
+    suite_names,
+)
 from authcore.cli import build_parser, main, subcommand_modules
 from authcore.cli._common import add_secret_options, read_input, read_secret, write_output
 from authcore.errors import UsageError
@@ -210,6 +218,61 @@ def test_bench_markdown_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main([*argv, "--json", str(out)]) == 0
     assert "| implementation | ops/s | x floor |" in capsys.readouterr().out
     assert json.loads(out.read_text())[0]["group"].startswith("base64url")
+
+
+def test_bench_ends_with_one_line_on_the_built_in_checks(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run ends with whether every check passed; a failing check exits 1, no traceback."""
+    argv = ["bench", "--quick", "--suite", "encoding", "--min-time", "0.005", "--rounds", "1"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("all ")
+    assert err[-1].endswith(" built-in checks passed")
+    (suite,) = load_suites(["encoding"])
+
+    def broken(quick: bool) -> list[Group]:
+        del quick
+        raise AssertionError("strict base64url disagrees with the floor")
+
+    monkeypatch.setattr(suite, "groups", broken)
+    assert main(argv) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (
+        "built-in checks FAILED in 1 suite(s): encoding: AssertionError: "
+        "strict base64url disagrees with the floor"
+    )
+
+
+@pytest.mark.parametrize(
+    ("floor", "reference", "ratio", "note"),
+    [
+        ("floor", False, 1.3, "a ratio above 1 against a floor is not a win"),
+        ("floor", True, 1.3, None),
+        ("floor", False, 0.8, None),
+        ("1 thread", True, 0.8, "two threads slower than one"),
+        ("1 thread", True, 1.4, None),
+    ],
+)
+def test_reports_explain_ratios_that_would_mislead(
+    floor: str, reference: bool, ratio: float, note: str | None
+) -> None:
+    """A ratio above a real floor, and a thread slow-down, are explained under the table."""
+    result = GroupResult(
+        group="g",
+        floor=floor,
+        note="",
+        reference=reference,
+        results=(
+            Measurement(name=floor, ops=(100.0,), ratios=(1.0,)),
+            Measurement(name="other", ops=(100.0 * ratio,), ratios=(ratio,)),
+        ),
+    )
+    report = render_markdown([result])
+    if note is None:
+        assert "note:" not in report
+    else:
+        assert note in report
 
 
 def test_bench_unknown_suite_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
