@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pydoc
 import re
@@ -174,6 +175,22 @@ def test_choosing_flowchart_is_well_formed_svg() -> None:
     decisions = _load_script("gen_choosing").DECISIONS
     assert len(rects) == 2 * len(decisions) + 1
     assert len(svg.findall(f"{namespace}line")) == 2 * len(decisions)
+
+
+def test_performance_page_tables_are_current() -> None:
+    """docs/bench.inc equals what docs/gen_bench.py renders from the recorded run."""
+    assert _load_script("gen_bench").main(["--check"]) == 0
+
+
+def test_performance_chart_draws_every_case() -> None:
+    """The chart parses as SVG and has one bar per non-floor case of the recorded run."""
+    module = _load_script("gen_bench")
+    raw = module.render().split(".. raw:: html\n")[1].split("\n\n")[0]
+    svg = ET.fromstring(textwrap.dedent(raw).strip())  # noqa: S314 - our own generated SVG
+    groups = json.loads(module.RESULTS.read_text(encoding="utf-8"))
+    cases = sum(1 for g in groups for r in g["results"] if r["name"] != g["floor"])
+    assert cases > 10
+    assert len(svg.findall("{http://www.w3.org/2000/svg}rect")) == cases
 
 
 def test_docs_builds_are_nitpicky() -> None:
