@@ -200,7 +200,14 @@ def encrypt_content(
 
 
 def decrypt_content(  # noqa: PLR0917 - the five parts of RFC 7516 section 5.2, in order
-    enc: ContentEncryption, cek: bytes, iv: bytes, ct: bytes, tag: bytes, aad: bytes
+    enc: ContentEncryption,
+    cek: bytes,
+    iv: bytes,
+    ct: bytes,
+    tag: bytes,
+    aad: bytes,
+    *,
+    aead: AESGCM | None = None,
 ) -> bytes:
     """Authenticate and decrypt content.
 
@@ -211,6 +218,7 @@ def decrypt_content(  # noqa: PLR0917 - the five parts of RFC 7516 section 5.2, 
         ct: The ciphertext.
         tag: The authentication tag.
         aad: The additional authenticated data.
+        aead: A ready ``AESGCM`` for ``cek`` (direct encryption reuses one per key).
 
     Returns:
         The plaintext (still compressed if ``zip`` was used).
@@ -228,7 +236,7 @@ def decrypt_content(  # noqa: PLR0917 - the five parts of RFC 7516 section 5.2, 
         raise _failed()
     if enc.hash_name is None:
         try:
-            return AESGCM(cek).decrypt(iv, ct + tag, aad)
+            return (aead or AESGCM(cek)).decrypt(iv, ct + tag, aad)
         except InvalidTag:
             raise _failed() from None
     if not ct or len(ct) % 16:
