@@ -748,6 +748,8 @@ class InvalidRequest(OAuthError):
 class InvalidClient(OAuthError):
     """Client authentication failed (``invalid_client``, RFC 6749 section 5.2).
 
+    Its ``description`` (sent to the peer) is the same for every cause unless one is given.
+
     Attributes:
         challenge: The ``WWW-Authenticate`` value when the client tried the Authorization
             header; the answer is then 401 instead of 400.
@@ -761,7 +763,9 @@ class InvalidClient(OAuthError):
         self, reason: str = "", *, description: str | None = None, challenge: str | None = None
     ) -> None:
         self.challenge: str | None = challenge
-        super().__init__(reason, description=description)
+        # The peer learns only that authentication failed: whether the client exists, or
+        # which check refused it, stays in ``reason`` (for logs), never in the answer.
+        super().__init__(reason, description=description or "client authentication failed")
 
 
 class InvalidGrant(OAuthError):

@@ -300,3 +300,28 @@ def test_assertion_audience_is_not_taken_from_the_request_url() -> None:
     request = _with_assertion(_assertion(CLIENT_KEY, aud=elsewhere, jti="host-header"))
     spoofed = Request(method="POST", url=elsewhere, headers=request.headers, body=request.body)
     assert _status_error(env.server.token_endpoint(spoofed))[1] == "invalid_client"
+
+
+def test_invalid_client_answers_say_nothing_about_the_cause() -> None:
+    """Unknown client, wrong secret, wrong method: one error_description for all (no oracle)."""
+    env = make_env()
+    answers = [
+        env.server.token_endpoint(
+            Request(
+                method="POST",
+                url=TOKEN_URL,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Authorization": basic(client_id, secret),
+                },
+                body=urllib.parse.urlencode(CC).encode(),
+            )
+        )
+        for client_id, secret in (
+            ("nobody", "x" * 40),
+            ("web", "wrong-secret-0123456789abcdefghijklmnop"),
+            ("post", "post secret/with+odd:chars-0123456789"),  # registered for post
+        )
+    ]
+    assert [a.status for a in answers] == [401, 401, 401]
+    assert {body(a)["error_description"] for a in answers} == {"client authentication failed"}
