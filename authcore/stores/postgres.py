@@ -40,6 +40,13 @@ from authcore.apikeys import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 from authcore.stores._keyrows import KEY_COLUMNS, key_record, key_row, micros
+from authcore.stores._oauth_postgres import (
+    OAUTH_SCHEMA,
+    AsyncPostgresClientStore,
+    AsyncPostgresGrantStore,
+    PostgresClientStore,
+    PostgresGrantStore,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -54,9 +61,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEYS_SCHEMA",
+    "OAUTH_SCHEMA",
     "ONE_TIME_SCHEMA",
     "RATE_LIMIT_SCHEMA",
+    "AsyncPostgresClientStore",
+    "AsyncPostgresGrantStore",
+    "PostgresClientStore",
     "PostgresDatabase",
+    "PostgresGrantStore",
     "PostgresKeyStore",
     "PostgresOneTimeStore",
     "PostgresRateLimitStore",
