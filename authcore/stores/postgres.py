@@ -7,6 +7,9 @@ For durable records shared by several machines:
 * :class:`PostgresOneTimeStore`: one-time values; an add is one ``INSERT ... ON CONFLICT DO
   UPDATE ... WHERE expired`` statement.
 * :class:`PostgresRateLimitStore`: GCRA in one server-side function call per decision.
+* :class:`PostgresGrantStore` and :class:`PostgresClientStore`: the OAuth authorization
+  server's artefacts and families (a decision's effects in one transaction of
+  compare-and-set statements) and client registrations.
 
 Every single-statement operation is one round trip in autocommit mode (atomic by itself).
 

@@ -1,4 +1,4 @@
-"""Redis stores (extra ``authcore[redis]``): shared rate limits, one-time values and API keys.
+"""Redis stores (extra ``authcore[redis]``): rate limits, one-time values, API keys, OAuth.
 
 For APIs running on several machines.  Every decision is one round trip and atomic on the
 server, so any number of processes on any number of machines agree:
@@ -6,23 +6,34 @@ server, so any number of processes on any number of machines agree:
 * :class:`RedisRateLimitStore`: GCRA in one Lua script per decision, in integer nanoseconds,
   with the time read from the server (``TIME``) so client clocks do not matter.
 * :class:`RedisOneTimeStore`: ``SET key 1 NX PX ttl``; the key expires on the server.
+* :class:`RedisGrantStore` and :class:`RedisClientStore`: the OAuth authorization server's
+  artefacts and families (one Lua script applies a decision's effects, all or none) and
+  client registrations.
 * :class:`RedisKeyStore`: API key records as hashes; use credits taken by a script that
   decrements only a positive count; updates are compare-and-set on a version field.
 
 Key names (``prefix`` defaults to ``"authcore:"``; see the "several machines" guide for the
 whole table with TTLs):
 
-======================================  ==========================================
-``<prefix>ot:<key>``                    one-time value (string), TTL = its expiry
-``<prefix>rl:<key>``                    GCRA theoretical arrival time (string, ns),
-                                        TTL = until the key is back to a full burst
-``<prefix>{apikeys}:key:<key id>``      API key record (hash), no TTL
-``<prefix>{apikeys}:owner:<owner>``     an owner's key ids (sorted set), no TTL
-======================================  ==========================================
+========================================  ==========================================
+``<prefix>ot:<key>``                      one-time value (string), TTL = its expiry
+``<prefix>rl:<key>``                      GCRA theoretical arrival time (string, ns),
+                                          TTL = until the key is back to a full burst
+``<prefix>{apikeys}:key:<key id>``        API key record (hash), no TTL
+``<prefix>{apikeys}:owner:<owner>``       an owner's key ids (sorted set), no TTL
+``<prefix>oauth:client:<client id>``      OAuth client registration (string), no TTL
+``<prefix>oauth:d:<digest>``              an OAuth artefact's family id (string),
+                                          TTL as the artefact's
+``<prefix>oauth:{<family>}:r:<digest>``   an OAuth artefact (hash), TTL = its lifetime
+                                          + ``retain``
+``<prefix>oauth:{<family>}:f``            an OAuth grant family (hash), TTL = its
+                                          lifetime + ``retain``
+========================================  ==========================================
 
 Redis Cluster: every script touches keys of one hash slot.  Rate-limit and one-time keys are
 single keys spread over the cluster; the API-key records share the ``{apikeys}`` hash tag (one
-slot) because an update may write two records at once (a rotation).
+slot) because an update may write two records at once (a rotation); an OAuth grant's keys
+share its family's hash tag.
 
 Failures fail closed: any Redis error (connection refused or lost, timeout, ``OOM``,
 ``CROSSSLOT``, ...) raises :class:`~authcore.errors.StoreError`, so no request is allowed
