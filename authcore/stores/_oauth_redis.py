@@ -28,7 +28,7 @@ caller's clock never shortens a server-side TTL.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from authcore._encoding import json_dumps
 from authcore.errors import ConfigurationError, StoreError
@@ -199,7 +199,11 @@ class _Keys:
 
     def plan(self, effects: Sequence[Effect]) -> _Plan:
         """The commands applying ``effects`` (every key of one family shares one slot)."""
-        starts = [s for s in (_start(e.record) for e in effects if hasattr(e, "record")) if s]
+        starts = [
+            s
+            for s in (_start(e.record) for e in effects if isinstance(e, (Insert, Update)))
+            if s is not None
+        ]
         fallback = min(starts) if starts else None
         index: list[tuple[str, str, int, bool]] = []
         keys: list[str] = []
@@ -248,6 +252,27 @@ class _Keys:
             else:
                 raise StoreError(f"unknown effect {type(effect).__name__}")
         return _Plan(tuple(index), tuple(keys), json_dumps(ops))
+
+
+class _Pipeline(Protocol):
+    """What :func:`_claim` queues on: a sync or asyncio (cluster) pipeline."""
+
+    def set(self, name: str, value: str, *, nx: bool, get: bool, px: int) -> object: ...
+
+    def pexpire(self, name: str, time: int, *, gt: bool) -> object: ...
+
+
+def _claim(pipe: _Pipeline, plan: _Plan) -> None:
+    """Queue the commands claiming the plan's index keys on ``pipe``.
+
+    An inserted digest's index is set if absent (``SET NX GET``: the reply is the family it
+    already named); an updated one's TTL only grows (``PEXPIRE GT``).
+    """
+    for key, family_id, ttl, is_insert in plan.index:
+        if is_insert:
+            pipe.set(key, family_id, nx=True, get=True, px=ttl)
+        else:
+            pipe.pexpire(key, ttl, gt=True)
 
 
 def _claimed(plan: _Plan, replies: Sequence[object]) -> bool:
@@ -389,11 +414,7 @@ class RedisGrantStore:
         with translated():
             if plan.index:
                 pipe = self._client.pipeline(transaction=False)
-                for key, family_id, ttl, is_insert in plan.index:
-                    if is_insert:
-                        pipe.set(key, family_id, nx=True, get=True, px=ttl)
-                    else:
-                        pipe.pexpire(key, ttl, gt=True)
+                _claim(pipe, plan)
                 if not _claimed(plan, pipe.execute()):
                     return False
             if not plan.keys:
@@ -477,11 +498,7 @@ class AsyncRedisGrantStore:
         with translated():
             if plan.index:
                 pipe = self._client.pipeline(transaction=False)
-                for key, family_id, ttl, is_insert in plan.index:
-                    if is_insert:
-                        pipe.set(key, family_id, nx=True, get=True, px=ttl)
-                    else:
-                        pipe.pexpire(key, ttl, gt=True)
+                _claim(pipe, plan)
                 if not _claimed(plan, await pipe.execute()):
                     return False
             if not plan.keys:

@@ -38,6 +38,7 @@ from .workers import (
     ONE_TIME_KEYS,
     TRIES,
     Spec,
+    close,
     open_stores,
     race,
     race_process,
@@ -82,7 +83,7 @@ class Backend:
 
     def close(self) -> None:
         for item in self._close:
-            item.close()
+            close(item)
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgres"])

@@ -38,7 +38,14 @@ from tests.oauth import helpers
 
 from .conftest import need_module
 from .test_contract import WORKERS, race_processes
-from .workers import OAUTH_ROUNDS, Spec, oauth_race, oauth_race_process, open_oauth_stores
+from .workers import (
+    OAUTH_ROUNDS,
+    Spec,
+    close,
+    oauth_race,
+    oauth_race_process,
+    open_oauth_stores,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -58,7 +65,7 @@ class OAuthBackend:
     spec: Spec | None
     grants: GrantStore
     clients: ClientStore
-    close: list[Any]
+    closers: list[Any]
 
 
 def _spec(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Spec | None:
@@ -80,11 +87,11 @@ def oauth(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OAuthBacke
     if spec is None:
         backend = OAuthBackend(request.param, None, MemoryGrantStore(), MemoryClientStore(), [])
     else:
-        grants, clients, close = open_oauth_stores(spec)
-        backend = OAuthBackend(request.param, spec, grants, clients, close)
+        grants, clients, closers = open_oauth_stores(spec)
+        backend = OAuthBackend(request.param, spec, grants, clients, closers)
     yield backend
-    for item in backend.close:
-        item.close()
+    for item in backend.closers:
+        close(item)
 
 
 def _code(digest_: str = "d1", version: int = 1, family_id: str = "f1") -> AuthorizationCode:
@@ -257,6 +264,22 @@ def test_families_and_revocation(oauth: OAuthBackend) -> None:
     assert grants.family("nope") is None
 
 
+def test_purge_deletes_only_expired_records(oauth: OAuthBackend) -> None:
+    """purge(before=) drops records expired before the cut-off (Redis expires keys instead)."""
+    purge = getattr(oauth.grants, "purge", None)
+    if oauth.name.startswith("redis"):
+        assert purge is None  # TTLs on the server: see test_redis.py for their lengths
+        return
+    assert purge is not None
+    later = dataclasses.replace(_code("later"), expires_at=5000.0)
+    assert oauth.grants.apply([Insert(record=_code("old")), Insert(record=later)])
+    assert oauth.grants.apply([SaveFamily(family=_family(), expected_version=None)])
+    assert purge(before=2000.0) == 1
+    assert oauth.grants.get("old") is None
+    assert oauth.grants.get("later") == later
+    assert oauth.grants.family("f1") == _family()  # families are kept
+
+
 @pytest.mark.parametrize("family_id", ["{tag}", "a}b{c", "%7B", "é \u2028", "x" * 300])
 def test_odd_family_ids_keep_one_family_together(oauth: OAuthBackend, family_id: str) -> None:
     """Braces, escapes and non-ASCII in a family id neither split a family nor merge two."""
@@ -365,7 +388,7 @@ def test_async_server_over_each_backend(oauth: OAuthBackend) -> None:
     """AsyncAuthorizationServer runs the code flow and a rotation over the async faces."""
     from authcore.oauth import AsyncAuthorizationServer, PendingAuthorization  # noqa: PLC0415
 
-    grants, clients, close = _async_stores(oauth)
+    grants, clients, closers = _async_stores(oauth)
     sync = helpers.make_env()
 
     async def flow() -> tuple[int, ...]:
@@ -411,7 +434,7 @@ def test_async_server_over_each_backend(oauth: OAuthBackend) -> None:
         }
         replayed = await token(params)  # a replayed code revokes the grant
         refused = await token(second)
-        for item in close:
+        for item in closers:
             await item.aclose()
         return issued.status, rotated.status, replayed.status, refused.status
 
