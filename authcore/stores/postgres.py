@@ -7,6 +7,9 @@ For durable records shared by several machines:
 * :class:`PostgresOneTimeStore`: one-time values; an add is one ``INSERT ... ON CONFLICT DO
   UPDATE ... WHERE expired`` statement.
 * :class:`PostgresRateLimitStore`: GCRA in one server-side function call per decision.
+* :class:`PostgresGrantStore` and :class:`PostgresClientStore`: the OAuth authorization
+  server's artefacts and families (a decision's effects in one transaction of
+  compare-and-set statements) and client registrations.
 
 Every single-statement operation is one round trip in autocommit mode (atomic by itself).
 
@@ -40,6 +43,13 @@ from authcore.apikeys import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 from authcore.stores._keyrows import KEY_COLUMNS, key_record, key_row, micros
+from authcore.stores._oauth_postgres import (
+    OAUTH_SCHEMA,
+    AsyncPostgresClientStore,
+    AsyncPostgresGrantStore,
+    PostgresClientStore,
+    PostgresGrantStore,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -54,9 +64,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEYS_SCHEMA",
+    "OAUTH_SCHEMA",
     "ONE_TIME_SCHEMA",
     "RATE_LIMIT_SCHEMA",
+    "AsyncPostgresClientStore",
+    "AsyncPostgresGrantStore",
+    "PostgresClientStore",
     "PostgresDatabase",
+    "PostgresGrantStore",
     "PostgresKeyStore",
     "PostgresOneTimeStore",
     "PostgresRateLimitStore",

@@ -1,4 +1,4 @@
-"""Redis stores (extra ``authcore[redis]``): shared rate limits, one-time values and API keys.
+"""Redis stores (extra ``authcore[redis]``): rate limits, one-time values, API keys, OAuth.
 
 For APIs running on several machines.  Every decision is one round trip and atomic on the
 server, so any number of processes on any number of machines agree:
@@ -6,23 +6,34 @@ server, so any number of processes on any number of machines agree:
 * :class:`RedisRateLimitStore`: GCRA in one Lua script per decision, in integer nanoseconds,
   with the time read from the server (``TIME``) so client clocks do not matter.
 * :class:`RedisOneTimeStore`: ``SET key 1 NX PX ttl``; the key expires on the server.
+* :class:`RedisGrantStore` and :class:`RedisClientStore`: the OAuth authorization server's
+  artefacts and families (one Lua script applies a decision's effects, all or none) and
+  client registrations.
 * :class:`RedisKeyStore`: API key records as hashes; use credits taken by a script that
   decrements only a positive count; updates are compare-and-set on a version field.
 
 Key names (``prefix`` defaults to ``"authcore:"``; see the "several machines" guide for the
 whole table with TTLs):
 
-======================================  ==========================================
-``<prefix>ot:<key>``                    one-time value (string), TTL = its expiry
-``<prefix>rl:<key>``                    GCRA theoretical arrival time (string, ns),
-                                        TTL = until the key is back to a full burst
-``<prefix>{apikeys}:key:<key id>``      API key record (hash), no TTL
-``<prefix>{apikeys}:owner:<owner>``     an owner's key ids (sorted set), no TTL
-======================================  ==========================================
+========================================  ==========================================
+``<prefix>ot:<key>``                      one-time value (string), TTL = its expiry
+``<prefix>rl:<key>``                      GCRA theoretical arrival time (string, ns),
+                                          TTL = until the key is back to a full burst
+``<prefix>{apikeys}:key:<key id>``        API key record (hash), no TTL
+``<prefix>{apikeys}:owner:<owner>``       an owner's key ids (sorted set), no TTL
+``<prefix>oauth:client:<client id>``      OAuth client registration (string), no TTL
+``<prefix>oauth:d:<digest>``              an OAuth artefact's family id (string),
+                                          TTL as the artefact's
+``<prefix>oauth:{<family>}:r:<digest>``   an OAuth artefact (hash), TTL = its lifetime
+                                          + ``retain``
+``<prefix>oauth:{<family>}:f``            an OAuth grant family (hash), TTL = its
+                                          lifetime + ``retain``
+========================================  ==========================================
 
 Redis Cluster: every script touches keys of one hash slot.  Rate-limit and one-time keys are
 single keys spread over the cluster; the API-key records share the ``{apikeys}`` hash tag (one
-slot) because an update may write two records at once (a rotation).
+slot) because an update may write two records at once (a rotation); an OAuth grant's keys
+share its family's hash tag.
 
 Failures fail closed: any Redis error (connection refused or lost, timeout, ``OOM``,
 ``CROSSSLOT``, ...) raises :class:`~authcore.errors.StoreError`, so no request is allowed
@@ -34,7 +45,6 @@ because the store could not be asked.  Clients made by :func:`connect` time out 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -51,9 +61,16 @@ from authcore.apikeys import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
 from authcore.stores._keyrows import INT_COLUMNS, KEY_COLUMNS, key_record, key_row, micros
+from authcore.stores._oauth_redis import (
+    AsyncRedisClientStore,
+    AsyncRedisGrantStore,
+    RedisClientStore,
+    RedisGrantStore,
+)
+from authcore.stores._redis_common import check_prefix, translated
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Mapping
 
     from redis.asyncio import Redis as AsyncRedis
     from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
@@ -64,9 +81,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncRedisClient",
+    "AsyncRedisClientStore",
+    "AsyncRedisGrantStore",
     "AsyncRedisOneTimeStore",
     "AsyncRedisRateLimitStore",
     "RedisClient",
+    "RedisClientStore",
+    "RedisGrantStore",
     "RedisKeyStore",
     "RedisOneTimeStore",
     "RedisRateLimitStore",
@@ -189,30 +210,6 @@ return 1
 """
 
 
-def _store_error(exc: Exception) -> StoreError:
-    """A :class:`StoreError` naming what failed (the error class and Redis's error code)."""
-    detail = type(exc).__name__
-    if isinstance(exc, redis.ResponseError) and str(exc):
-        detail += f" {str(exc).split(' ', 1)[0]}"  # the error code (OOM, CROSSSLOT, ...)
-    return StoreError(f"redis {detail}")
-
-
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except (RedisError, RedisClusterException) as exc:
-        raise _store_error(exc) from None
-    except UnicodeEncodeError:  # redis-py encodes keys and ids as UTF-8
-        raise ConfigurationError("keys and ids must be encodable as UTF-8") from None
-
-
-def _check_prefix(prefix: object) -> str:
-    if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
-        raise ConfigurationError("prefix must be a non-empty str without '{' or '}'")
-    return prefix
-
-
 def _client_options(timeout: float) -> dict[str, Any]:
     given: object = timeout
     if (
@@ -314,7 +311,7 @@ class RedisOneTimeStore:
 
     def __init__(self, client: RedisClient, *, prefix: str = "authcore:") -> None:
         self._client = client
-        self._prefix = _check_prefix(prefix) + "ot:"
+        self._prefix = check_prefix(prefix) + "ot:"
 
     def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
         """Record ``key`` until ``expires_at``; ``False`` if it is already recorded.
@@ -324,7 +321,7 @@ class RedisOneTimeStore:
             StoreError: If Redis cannot be reached or fails (the caller must refuse).
         """
         ttl = _ttl_ms(key, expires_at, now)
-        with _translated():
+        with translated():
             if ttl <= 0:  # already expired: new unless recorded and unexpired
                 return not self._client.exists(self._prefix + key)
             return self._client.set(self._prefix + key, b"1", nx=True, px=ttl) is not None
@@ -338,7 +335,7 @@ class RedisOneTimeStore:
         """
         if not _storable(key, now):
             return False
-        with _translated():
+        with translated():
             return bool(self._client.exists(self._prefix + key))
 
     def __repr__(self) -> str:
@@ -355,12 +352,12 @@ class AsyncRedisOneTimeStore:
 
     def __init__(self, client: AsyncRedisClient, *, prefix: str = "authcore:") -> None:
         self._client = client
-        self._prefix = _check_prefix(prefix) + "ot:"
+        self._prefix = check_prefix(prefix) + "ot:"
 
     async def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
         """See :meth:`RedisOneTimeStore.add`."""
         ttl = _ttl_ms(key, expires_at, now)
-        with _translated():
+        with translated():
             if ttl <= 0:
                 return not await self._client.exists(self._prefix + key)
             return await self._client.set(self._prefix + key, b"1", nx=True, px=ttl) is not None
@@ -369,7 +366,7 @@ class AsyncRedisOneTimeStore:
         """See :meth:`RedisOneTimeStore.contains`."""
         if not _storable(key, now):
             return False
-        with _translated():
+        with translated():
             return bool(await self._client.exists(self._prefix + key))
 
 
@@ -426,7 +423,7 @@ class RedisRateLimitStore:
         self, client: RedisClient, *, prefix: str = "authcore:", server_time: bool = True
     ) -> None:
         self._client = client
-        self._prefix = _check_prefix(prefix) + "rl:"
+        self._prefix = check_prefix(prefix) + "rl:"
         self._server_time = bool(server_time)
         self._script = client.register_script(_GCRA_LUA)
 
@@ -437,13 +434,13 @@ class RedisRateLimitStore:
             StoreError: If Redis cannot be reached or fails (the caller must refuse).
         """
         args = _gcra_args(limit, cost, now_ns, server_time=self._server_time)
-        with _translated():
+        with translated():
             reply = self._script(keys=[self._prefix + key], args=args)
         return _gcra_decision(limit, cost, reply)
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s state."""
-        with _translated():
+        with translated():
             self._client.delete(self._prefix + key)
 
     def __repr__(self) -> str:
@@ -462,20 +459,20 @@ class AsyncRedisRateLimitStore:
         self, client: AsyncRedisClient, *, prefix: str = "authcore:", server_time: bool = True
     ) -> None:
         self._client = client
-        self._prefix = _check_prefix(prefix) + "rl:"
+        self._prefix = check_prefix(prefix) + "rl:"
         self._server_time = bool(server_time)
         self._script = client.register_script(_GCRA_LUA)
 
     async def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> ratelimit.Decision:
         """See :meth:`RedisRateLimitStore.hit`."""
         args = _gcra_args(limit, cost, now_ns, server_time=self._server_time)
-        with _translated():
+        with translated():
             reply = await self._script(keys=[self._prefix + key], args=args)
         return _gcra_decision(limit, cost, reply)
 
     async def reset(self, key: str) -> None:
         """See :meth:`RedisRateLimitStore.reset`."""
-        with _translated():
+        with translated():
             await self._client.delete(self._prefix + key)
 
 
@@ -530,7 +527,7 @@ class RedisKeyStore:
 
     def __init__(self, client: RedisClient, *, prefix: str = "authcore:") -> None:
         self._client = client
-        self._base = _check_prefix(prefix) + "{apikeys}:"
+        self._base = check_prefix(prefix) + "{apikeys}:"
         self._add = client.register_script(_ADD_LUA)
         self._consume = client.register_script(_CONSUME_LUA)
         self._update = client.register_script(_UPDATE_LUA)
@@ -544,13 +541,13 @@ class RedisKeyStore:
 
     def get(self, key_id: str) -> KeyRecord | None:
         """Return the record with this key id, or ``None`` (one ``HGETALL``)."""
-        with _translated():
+        with translated():
             raw = self._client.hgetall(self._key(key_id))
         return _from_hash(raw) if raw else None
 
     def list_owner(self, owner: str) -> tuple[KeyRecord, ...]:
         """Return every record of ``owner``, oldest first."""
-        with _translated():
+        with translated():
             ids = self._client.zrange(self._owner(owner), 0, -1)
             pipe = self._client.pipeline(transaction=False)
             for key_id in ids:
@@ -566,7 +563,7 @@ class RedisKeyStore:
             StoreError: If a record with this id exists, or Redis fails.
         """
         values, _ = _fields(record)
-        with _translated():
+        with translated():
             added = self._add(
                 keys=[self._key(record.key_id), self._owner(record.owner)],
                 args=[micros(record.created_at), record.key_id, *values],
@@ -586,7 +583,7 @@ class RedisKeyStore:
         """
         client = self._client
         for _ in range(_UPDATE_ATTEMPTS):
-            with _translated():
+            with translated():
                 raw = client.hgetall(self._key(key_id))
             if not raw:
                 raise NotFound("no key with this id")
@@ -595,7 +592,7 @@ class RedisKeyStore:
             for record in written:
                 if not isinstance(record, KeyRecord):
                     raise StoreError("a change must return key records")
-            with _translated():
+            with translated():
                 pipe = client.pipeline(transaction=False)
                 for record in written:
                     pipe.hmget(self._key(record.key_id), ["v", "owner"])
@@ -627,7 +624,7 @@ class RedisKeyStore:
 
     def consume_use(self, key_id: str) -> int | None:
         """Atomically take one use; ``None`` when none are left or the key is gone."""
-        with _translated():
+        with translated():
             left = int(self._consume(keys=[self._key(key_id)]))
         return None if left < 0 else left
 
@@ -639,7 +636,7 @@ class RedisKeyStore:
         args: list[int] = []
         for used in usage.values():
             args += (used.count, micros(used.last_used_at))
-        with _translated():
+        with translated():
             self._usage(keys=keys, args=args)
 
     def __repr__(self) -> str:

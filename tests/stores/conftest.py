@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .servers import PostgresServer, RedisCluster, RedisServer, unavailable
+from .workers import close
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -75,7 +76,7 @@ def redis_client(request: pytest.FixtureRequest) -> Iterator[Any]:
     )
     client = connect(server.url, cluster=request.param == "cluster", timeout=5.0)
     yield client
-    client.close()
+    close(client)
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from .workers import (
     ONE_TIME_KEYS,
     TRIES,
     Spec,
+    close,
     open_stores,
     race,
     race_process,
@@ -82,7 +83,7 @@ class Backend:
 
     def close(self) -> None:
         for item in self._close:
-            item.close()
+            close(item)
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgres"])
@@ -258,7 +259,10 @@ def _race_threads(backend: Backend) -> list[Any]:
     return results
 
 
-def _race_processes(spec: Spec) -> list[Any]:
+def race_processes(
+    spec: Spec, target: Callable[..., None] = race_process, args: tuple[Any, ...] = ()
+) -> list[Any]:
+    """Run ``target(spec, *args, barrier, results)`` in 8 processes; return what they put."""
     context = multiprocessing.get_context("forkserver")
     # Imported once by the fork server, so each racer starts in a few milliseconds.
     preload = ["tests.stores.workers", "authcore.stores.sqlite"]
@@ -271,7 +275,7 @@ def _race_processes(spec: Spec) -> list[Any]:
     barrier = context.Barrier(WORKERS, timeout=_RACE_TIMEOUT)
     results: Any = context.Queue()
     processes = [
-        context.Process(target=race_process, args=(spec, barrier, results)) for _ in range(WORKERS)
+        context.Process(target=target, args=(spec, *args, barrier, results)) for _ in range(WORKERS)
     ]
     for process in processes:
         process.start()
@@ -295,7 +299,7 @@ def _race_processes(spec: Spec) -> list[Any]:
 def test_exactly_once_across_processes(backend: Backend) -> None:
     """8 racers: the last credits, rate-limit tokens and one-time keys each go exactly once."""
     backend.keys().add(make_record(KEY_ID, uses=CREDITS))
-    outcomes = _race_threads(backend) if backend.spec is None else _race_processes(backend.spec)
+    outcomes = _race_threads(backend) if backend.spec is None else race_processes(backend.spec)
     errors = [o for o in outcomes if isinstance(o, str)]
     assert errors == []
     assert len(outcomes) == WORKERS

@@ -24,9 +24,10 @@ from .records import START, make_record
 from .servers import PostgresServer, RedisServer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from authcore.apikeys import KeyRecord, KeyStore
+    from authcore.oauth import Artefact, Effect, Family, GrantStore
 
 _T = TypeVar("_T")
 _LIVENESS = 30.0  # seconds: far above every configured timeout, far below "hung forever"
@@ -289,3 +290,110 @@ def test_postgres_no_partial_rotation(postgres_faults: PostgresServer, pg: Any) 
     postgres_faults.start()
     assert _eventually(lambda: keys.get("k" * 16)) == original
     assert keys.get("n" * 16) is None
+
+
+# --------------------------------------------------------------------------- OAuth rotation
+
+
+class _Recording:
+    """A grant store that remembers the effects of each apply (to find the successor)."""
+
+    def __init__(self, store: GrantStore) -> None:
+        self.store = store
+        self.effects: list[Effect] = []
+
+    def get(self, digest_: str) -> Artefact | None:
+        return self.store.get(digest_)
+
+    def family(self, family_id: str) -> Family | None:
+        return self.store.family(family_id)
+
+    def apply(self, effects: Sequence[Effect]) -> bool:
+        self.effects = list(effects)
+        return self.store.apply(effects)
+
+
+def _rotation_fault(
+    store: GrantStore, fault: Callable[[], None], recover: Callable[[], None]
+) -> str:
+    """Rotate a refresh token while ``fault`` breaks the server mid-apply; check all or nothing.
+
+    Returns ``"rotated"`` or ``"unchanged"``: what the store holds after ``recover``.
+    """
+    from authcore.oauth import Insert, RefreshToken, digest, lifecycle  # noqa: PLC0415
+    from tests.oauth import helpers  # noqa: PLC0415
+
+    recording = _Recording(store)
+    env = helpers.make_env(store=recording)
+    token = helpers.tokens(env)["refresh_token"]
+    fault()
+    try:
+        response = _bounded(lambda: helpers.refresh(env, token))
+    finally:
+        recover()
+    assert response.status >= 500  # a store failure is a server error: nothing is issued
+    assert "refresh_token" not in response.body.decode()
+    (successor,) = [
+        e.record
+        for e in recording.effects
+        if isinstance(e, Insert) and isinstance(e.record, RefreshToken)
+    ]
+    old = _eventually(lambda: store.get(digest(token)))
+    assert isinstance(old, RefreshToken)
+    new = store.get(successor.digest)
+    if old.state is lifecycle.RefreshState.ACTIVE:
+        assert new is None  # nothing of the rotation landed
+        outcome = "unchanged"
+    else:
+        assert old.state is lifecycle.RefreshState.ROTATED
+        assert new == successor  # everything landed
+        outcome = "rotated"
+    fresh = helpers.tokens(env)["refresh_token"]  # the store works again
+    assert helpers.refresh(env, fresh).status == 200
+    return outcome
+
+
+def test_redis_oauth_rotation_is_all_or_nothing(redis_faults: RedisServer) -> None:
+    """Redis frozen just before the rotation script: a 5xx, then rotated or not, never half."""
+    from authcore.stores import redis  # noqa: PLC0415
+
+    client = redis.connect(redis_faults.url, timeout=0.5)
+    store = redis.RedisGrantStore(client)
+    script = store._apply
+    armed = threading.Event()
+
+    def frozen_script(*args: Any, **kwargs: Any) -> Any:
+        if armed.is_set():
+            armed.clear()
+            redis_faults.pause()
+        return script(*args, **kwargs)
+
+    store._apply = frozen_script  # type: ignore[assignment]
+    outcome = _rotation_fault(store, armed.set, redis_faults.resume)
+    assert outcome in {"rotated", "unchanged"}
+    client.close()
+
+
+def test_postgres_oauth_rotation_killed_mid_transaction(
+    postgres_faults: PostgresServer, pg: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL killed after the rotation's first statement: a 5xx, and nothing landed."""
+    from authcore.stores import _oauth_postgres  # noqa: PLC0415
+    from authcore.stores.postgres import PostgresGrantStore  # noqa: PLC0415
+
+    store = PostgresGrantStore(pg)
+    original = _oauth_postgres._apply_one
+    armed = threading.Event()
+    killed: list[Effect] = []
+
+    def killing(conn: Any, effect: Effect) -> None:
+        original(conn, effect)
+        if armed.is_set():
+            armed.clear()
+            killed.append(effect)
+            postgres_faults.stop()
+
+    monkeypatch.setattr(_oauth_postgres, "_apply_one", killing)
+    outcome = _rotation_fault(store, armed.set, postgres_faults.start)
+    assert outcome == "unchanged"  # the transaction never committed
+    assert len(killed) == 1  # the server died after one statement of the rotation ran

@@ -111,3 +111,41 @@ def test_stores_share_one_database(database: PostgresDatabase) -> None:
     limits.close()
     assert keys.database is database
     assert database.schema_version("ratelimit") == 1
+
+
+def test_oauth_apply_retries_a_deadlock_then_gives_up(
+    database: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction aborted as a deadlock is retried whole; one that keeps failing is typed."""
+    import dataclasses  # noqa: PLC0415
+
+    from authcore.oauth import AccessToken, Insert  # noqa: PLC0415
+    from authcore.stores import _oauth_postgres  # noqa: PLC0415
+
+    store = _oauth_postgres.PostgresGrantStore(database)
+    original = _oauth_postgres._apply_one
+    failures = [1]
+
+    def deadlocking(conn: psycopg.Connection[tuple[object, ...]], effect: object) -> None:
+        original(conn, effect)  # type: ignore[arg-type]
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise psycopg.errors.DeadlockDetected
+
+    monkeypatch.setattr(_oauth_postgres, "_apply_one", deadlocking)
+    token = AccessToken(
+        digest="a1",
+        family_id="f1",
+        client_id="web",
+        subject=None,
+        scope=(),
+        issued_at=0.0,
+        expires_at=10.0,
+    )
+    assert store.apply([Insert(record=token)])  # rolled back once, then written once
+    assert store.get("a1") == token
+    failures[0] = 99
+    with pytest.raises(StoreError, match="DeadlockDetected"):
+        store.apply([Insert(record=dataclasses.replace(token, digest="a2"))])
+    assert failures[0] == 99 - 3  # three attempts in all
+    assert store.get("a2") is None

@@ -24,6 +24,7 @@ need_module("redis")
 from authcore.stores.redis import (  # noqa: E402 - after the skip check
     AsyncRedisOneTimeStore,
     AsyncRedisRateLimitStore,
+    RedisGrantStore,
     RedisKeyStore,
     RedisOneTimeStore,
     RedisRateLimitStore,
@@ -196,3 +197,109 @@ def test_async_variants(redis_server: RedisServer, redis_prefix: str) -> None:
     asyncio.run(run())
     sync = RedisOneTimeStore(connect(redis_server.url), prefix=redis_prefix)
     assert sync.contains("x", now=START)
+
+
+# --------------------------------------------------------------------------- OAuth grants
+
+
+def _oauth_code(digest: str, family_id: str) -> Any:
+    from authcore.oauth import AuthorizationCode  # noqa: PLC0415
+
+    return AuthorizationCode(
+        digest=digest,
+        family_id=family_id,
+        client_id="web",
+        subject="alice",
+        scope=("read",),
+        redirect_uri="https://app.example/cb",
+        redirect_uri_sent=True,
+        code_challenge=None,
+        code_challenge_method=None,
+        issued_at=1000.0,
+        expires_at=1060.0,
+    )
+
+
+def test_oauth_key_names_slots_and_ttls(redis_client: Any, redis_prefix: str) -> None:
+    """Keys are named as documented, one family shares a slot, TTLs are lifetime + retain."""
+    from redis.crc import key_slot  # noqa: PLC0415
+
+    from authcore.oauth import Family, Insert, RevokeFamily, SaveFamily  # noqa: PLC0415
+
+    store = RedisGrantStore(redis_client, prefix=redis_prefix, retain=100)
+    family = Family(
+        family_id="f1",
+        client_id="web",
+        subject="alice",
+        scope=("read",),
+        created_at=1000.0,
+        expires_at=1000.0 + 3600,
+    )
+    assert store.apply(
+        [SaveFamily(family=family, expected_version=None), Insert(record=_oauth_code("d1", "f1"))]
+    )
+    assert store.apply([RevokeFamily(family_id="f2", client_id="web", at=5.0)])
+    record = f"{redis_prefix}oauth:{{f1}}:r:d1"
+    family_key = f"{redis_prefix}oauth:{{f1}}:f"
+    index = f"{redis_prefix}oauth:d:d1"
+    assert redis_client.hget(record, "k") == b"code"
+    assert redis_client.get(index) == b"f1"
+    assert key_slot(record.encode()) == key_slot(family_key.encode())
+    assert 159_000 < redis_client.pttl(record) <= 160_000  # 60 s of life + 100 s retained
+    assert 159_000 < redis_client.pttl(index) <= 160_000
+    assert 3_699_000 < redis_client.pttl(family_key) <= 3_700_000
+    assert 99_000 < redis_client.pttl(f"{redis_prefix}oauth:{{f2}}:f") <= 100_000  # tombstone
+    with pytest.raises(ConfigurationError):
+        RedisGrantStore(redis_client, prefix=redis_prefix, retain=0)
+    with pytest.raises(ConfigurationError):
+        RedisGrantStore(redis_client, prefix="{bad}")
+
+
+def test_oauth_round_trips(
+    redis_server: RedisServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apply with artefacts: 2 round trips (index claim, script); get: 2; family: 1."""
+    from authcore.oauth import Insert, Update  # noqa: PLC0415
+
+    client = connect(redis_server.url)
+    try:
+        store = RedisGrantStore(client, prefix=redis_prefix)
+        assert store.apply([Insert(record=_oauth_code("warm", "f0"))])  # connects, loads script
+        trips = _RoundTrips(monkeypatch)
+        for i in range(10):
+            assert store.apply([Insert(record=_oauth_code(f"d{i}", f"f{i}"))])
+        assert trips.count == 20
+        for i in range(10):
+            assert store.get(f"d{i}") is not None
+        assert trips.count == 40
+        for i in range(10):
+            assert store.family(f"f{i}") is None
+        assert trips.count == 50
+        assert not store.apply([Update(record=_oauth_code("d0", "f0"), expected_version=7)])
+        assert trips.count == 52
+    finally:
+        client.close()
+
+
+def test_oauth_cross_family_apply_and_foreign_data(redis_client: Any, redis_prefix: str) -> None:
+    """Two families in one apply: atomic on one server, a typed CROSSSLOT error on a cluster."""
+    from redis.cluster import RedisCluster  # noqa: PLC0415
+
+    from authcore.oauth import Insert  # noqa: PLC0415
+
+    store = RedisGrantStore(redis_client, prefix=redis_prefix)
+    effects = [Insert(record=_oauth_code("x1", "fa")), Insert(record=_oauth_code("x2", "fzz"))]
+    if isinstance(redis_client, RedisCluster):
+        with pytest.raises(StoreError, match=r"CROSSSLOT|RedisClusterException"):
+            store.apply(effects)
+        assert store.get("x1") is None
+    else:
+        assert store.apply(effects)
+        assert store.get("x2") == _oauth_code("x2", "fzz")
+    redis_client.set(f"{redis_prefix}oauth:d:junk", "fj")
+    redis_client.hset(f"{redis_prefix}oauth:{{fj}}:r:junk", mapping={"k": "code", "d": "{"})
+    with pytest.raises(StoreError):
+        store.get("junk")
+    redis_client.hset(f"{redis_prefix}oauth:{{fj}}:f", mapping={"v": "x", "d": "{}"})
+    with pytest.raises(StoreError):
+        store.family("fj")

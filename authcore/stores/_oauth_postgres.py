@@ -1,0 +1,365 @@
+"""PostgreSQL OAuth stores: clients, and grants applied in one transaction (schema ``oauth``).
+
+:meth:`PostgresGrantStore.apply` mirrors the SQLite store: one transaction in which each
+effect is one statement whose ``WHERE`` (or ``ON CONFLICT``) clause is its precondition;
+the first failed precondition rolls everything back.  Under ``READ COMMITTED`` a second
+``UPDATE ... WHERE version = %s`` of the same row waits for the first transaction and then
+re-checks its condition against the committed row, so of two concurrent redemptions of one
+code exactly one applies.  A revocation is one upsert that increments the stored version,
+so it never overwrites a family written concurrently.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import TYPE_CHECKING, Final, cast
+
+import psycopg
+import psycopg.errors
+
+from authcore._sqlite import Migration, Schema
+from authcore.errors import ConfigurationError, StoreError
+from authcore.oauth import (
+    Artefact,
+    ClientRecord,
+    Effect,
+    Family,
+    Insert,
+    RevokeFamily,
+    SaveFamily,
+    Update,
+    decode_client,
+    decode_family,
+    decode_record,
+    encode_client,
+    encode_family,
+    encode_record,
+    record_kind,
+)
+from authcore.stores._oauth_memory import revoked_family
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from psycopg.rows import TupleRow
+
+    from authcore.stores.postgres import PostgresDatabase
+
+__all__ = [
+    "OAUTH_SCHEMA",
+    "AsyncPostgresClientStore",
+    "AsyncPostgresGrantStore",
+    "PostgresClientStore",
+    "PostgresGrantStore",
+]
+
+# Transactions that deadlock with another (rotation against revocation, in opposite row
+# order) are rolled back by the server; they are retried this many times in all.
+_ATTEMPTS: Final = 3
+
+OAUTH_SCHEMA: Final = Schema(
+    component="oauth",
+    migrations=(
+        Migration(
+            version=1,
+            description="OAuth clients, artefacts by digest, grant families",
+            statements=(
+                """
+                CREATE TABLE authcore_oauth_clients (
+                    client_id text PRIMARY KEY,
+                    data      bytea NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE authcore_oauth_records (
+                    digest     text PRIMARY KEY,
+                    kind       text NOT NULL,
+                    family_id  text NOT NULL,
+                    version    bigint NOT NULL,
+                    expires_at double precision NOT NULL,
+                    data       bytea NOT NULL
+                )
+                """,
+                "CREATE INDEX authcore_oauth_records_family ON authcore_oauth_records (family_id)",
+                "CREATE INDEX authcore_oauth_records_expiry ON authcore_oauth_records (expires_at)",
+                """
+                CREATE TABLE authcore_oauth_families (
+                    family_id text PRIMARY KEY,
+                    version   bigint NOT NULL,
+                    revoked   boolean NOT NULL,
+                    data      bytea NOT NULL
+                )
+                """,
+            ),
+        ),
+    ),
+)
+"""The versioned tables of the PostgreSQL OAuth stores (the SQLite store's, typed)."""
+
+
+class _Conflict(Exception):
+    """A precondition failed: roll the transaction back."""
+
+
+def _valid(value: object) -> bool:
+    """Whether ``value`` is a str PostgreSQL text can hold (else it was never stored)."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _open(database: str | PostgresDatabase, timeout: float) -> tuple[PostgresDatabase, bool]:
+    from authcore.stores.postgres import PostgresDatabase  # noqa: PLC0415 - import cycle
+
+    if isinstance(database, PostgresDatabase):
+        database.migrate([OAUTH_SCHEMA])
+        return database, False
+    return PostgresDatabase(database, schemas=[OAUTH_SCHEMA], timeout=timeout), True
+
+
+class _PostgresOAuthStore:
+    """What both PostgreSQL OAuth stores share: the database, opened or migrated."""
+
+    __slots__ = ("_db", "_owned")
+
+    def __init__(self, database: str | PostgresDatabase, *, timeout: float = 5.0) -> None:
+        self._db, self._owned = _open(database, timeout)
+
+    @property
+    def database(self) -> PostgresDatabase:
+        """The underlying database (pool, transactions, schema versions)."""
+        return self._db
+
+    def close(self) -> None:
+        """Close the pool if this store opened it (a shared database stays open)."""
+        if self._owned:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class PostgresClientStore(_PostgresOAuthStore):
+    """A :class:`~authcore.oauth.ClientStore` in PostgreSQL.
+
+    Args:
+        database: A connection string, or an open
+            :class:`~authcore.stores.postgres.PostgresDatabase` to share a pool.
+        timeout: Seconds before a call fails with StoreError (when opening by string).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ()
+
+    def get(self, client_id: str) -> ClientRecord | None:
+        """Return the client registered as ``client_id``, or ``None`` (one statement)."""
+        if not _valid(client_id):
+            return None
+        with self._db.connection() as conn:
+            row = conn.execute(
+                b"SELECT data FROM authcore_oauth_clients WHERE client_id = %s", (client_id,)
+            ).fetchone()
+        return None if row is None else decode_client(bytes(row[0]))
+
+    def add(self, client: ClientRecord) -> None:
+        """Register ``client`` (replacing a registration with the same id)."""
+        if not isinstance(client, ClientRecord):
+            raise ConfigurationError("expected a ClientRecord")
+        with self._db.connection() as conn:
+            conn.execute(
+                b"INSERT INTO authcore_oauth_clients (client_id, data) VALUES (%s, %s) "
+                b"ON CONFLICT (client_id) DO UPDATE SET data = EXCLUDED.data",
+                (client.client_id, encode_client(client)),
+            )
+
+
+class PostgresGrantStore(_PostgresOAuthStore):
+    """A :class:`~authcore.oauth.GrantStore` in PostgreSQL, shared by every machine.
+
+    Args:
+        database: A connection string, or an open
+            :class:`~authcore.stores.postgres.PostgresDatabase` to share a pool.
+        timeout: Seconds before a call fails with StoreError (when opening by string).
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ()
+
+    def get(self, digest: str) -> Artefact | None:
+        """Return the record stored under ``digest``, or ``None`` (one statement)."""
+        if not _valid(digest):
+            return None
+        with self._db.connection() as conn:
+            row = conn.execute(
+                b"SELECT kind, data FROM authcore_oauth_records WHERE digest = %s", (digest,)
+            ).fetchone()
+        return None if row is None else decode_record(row[0], bytes(row[1]))
+
+    def family(self, family_id: str) -> Family | None:
+        """Return the family ``family_id``, or ``None`` (one statement)."""
+        if not _valid(family_id):
+            return None
+        with self._db.connection() as conn:
+            row = conn.execute(
+                b"SELECT version, revoked, data FROM authcore_oauth_families WHERE family_id = %s",
+                (family_id,),
+            ).fetchone()
+        return None if row is None else _family(row)
+
+    def apply(self, effects: Sequence[Effect]) -> bool:
+        """Apply every effect in one transaction; ``False`` (nothing written) on a conflict.
+
+        Raises:
+            StoreError: If the server fails (the transaction is rolled back).
+        """
+        for attempt in range(_ATTEMPTS):
+            with self._db.connection() as conn:
+                try:
+                    with conn.transaction():
+                        for effect in effects:
+                            _apply_one(conn, effect)
+                except _Conflict:
+                    return False
+                except psycopg.errors.DeadlockDetected:
+                    if attempt + 1 == _ATTEMPTS:
+                        raise
+                    continue
+                return True
+        raise StoreError("postgres kept deadlocking")  # pragma: no cover - loop returns
+
+    def purge(self, *, before: float) -> int:
+        """Delete records whose ``expires_at`` is before ``before`` (UNIX seconds).
+
+        Keep a margin: a code deleted too early turns a replay into "unknown code", which
+        no longer revokes the grant.
+
+        Returns:
+            How many records were deleted.
+        """
+        with self._db.connection() as conn:
+            return conn.execute(
+                b"DELETE FROM authcore_oauth_records WHERE expires_at < %s", (before,)
+            ).rowcount
+
+
+def _family(row: Sequence[object]) -> Family:
+    """A family from ``(version, revoked, data)``: the columns override the JSON's."""
+    version, revoked, data = row
+    family = decode_family(bytes(cast("bytes", data)))
+    if family.version != version or family.revoked != revoked:
+        family = replace(family, version=cast("int", version), revoked=bool(revoked))
+    return family
+
+
+def _apply_one(conn: psycopg.Connection[TupleRow], effect: Effect) -> None:
+    if isinstance(effect, Insert):
+        record = effect.record
+        changed = conn.execute(
+            b"INSERT INTO authcore_oauth_records "
+            b"(digest, kind, family_id, version, expires_at, data) "
+            b"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (digest) DO NOTHING",
+            (
+                record.digest,
+                record_kind(record),
+                record.family_id,
+                record.version,
+                record.expires_at,
+                encode_record(record),
+            ),
+        ).rowcount
+    elif isinstance(effect, Update):
+        record = effect.record
+        changed = conn.execute(
+            b"UPDATE authcore_oauth_records SET version = %s, expires_at = %s, data = %s "
+            b"WHERE digest = %s AND version = %s AND kind = %s",
+            (
+                record.version,
+                record.expires_at,
+                encode_record(record),
+                record.digest,
+                effect.expected_version,
+                record_kind(record),
+            ),
+        ).rowcount
+    elif isinstance(effect, SaveFamily):
+        family = effect.family
+        if effect.expected_version is None:
+            changed = conn.execute(
+                b"INSERT INTO authcore_oauth_families (family_id, version, revoked, data) "
+                b"VALUES (%s, %s, %s, %s) ON CONFLICT (family_id) DO NOTHING",
+                (family.family_id, family.version, family.revoked, encode_family(family)),
+            ).rowcount
+        else:
+            changed = conn.execute(
+                b"UPDATE authcore_oauth_families SET version = %s, revoked = %s, data = %s "
+                b"WHERE family_id = %s AND version = %s",
+                (
+                    family.version,
+                    family.revoked,
+                    encode_family(family),
+                    family.family_id,
+                    effect.expected_version,
+                ),
+            ).rowcount
+    elif isinstance(effect, RevokeFamily):
+        tombstone = revoked_family(None, effect)
+        conn.execute(
+            b"INSERT INTO authcore_oauth_families AS f (family_id, version, revoked, data) "
+            b"VALUES (%s, %s, true, %s) ON CONFLICT (family_id) "
+            b"DO UPDATE SET version = f.version + 1, revoked = true",
+            (tombstone.family_id, tombstone.version, encode_family(tombstone)),
+        )
+        changed = 1
+    else:
+        raise StoreError(f"unknown effect {type(effect).__name__}")
+    if changed != 1:
+        raise _Conflict
+
+
+class AsyncPostgresClientStore:
+    """The ``async`` face of a :class:`PostgresClientStore`: each call runs in a worker thread.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, sync: PostgresClientStore) -> None:
+        self.sync: PostgresClientStore = sync
+
+    async def get(self, client_id: str) -> ClientRecord | None:
+        """Return the client registered as ``client_id``, or ``None``."""
+        return await asyncio.to_thread(self.sync.get, client_id)
+
+
+class AsyncPostgresGrantStore:
+    """The ``async`` face of a :class:`PostgresGrantStore`: each call runs in a worker thread.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, sync: PostgresGrantStore) -> None:
+        self.sync: PostgresGrantStore = sync
+
+    async def get(self, digest: str) -> Artefact | None:
+        """Return the record stored under ``digest``, or ``None``."""
+        return await asyncio.to_thread(self.sync.get, digest)
+
+    async def family(self, family_id: str) -> Family | None:
+        """Return the family ``family_id``, or ``None``."""
+        return await asyncio.to_thread(self.sync.family, family_id)
+
+    async def apply(self, effects: Sequence[Effect]) -> bool:
+        """Apply every effect or none; ``False`` when a precondition fails."""
+        return await asyncio.to_thread(self.sync.apply, effects)
