@@ -416,6 +416,8 @@ class VerifiedProof:
 
 
 def _check_algorithms(algorithms: object) -> frozenset[str]:
+    if type(algorithms) is frozenset and algorithms in _CHECKED_ALGORITHMS:
+        return algorithms  # a resource server passes its checked set on every request
     if isinstance(algorithms, (str, bytes)) or not isinstance(algorithms, Collection):
         raise ConfigurationError("algorithms must be a list of algorithm names")
     names = frozenset(algorithms)
@@ -427,7 +429,14 @@ def _check_algorithms(algorithms: object) -> frozenset[str]:
             raise ConfigurationError(f"{str(name)[:20]!r} is not a JWS algorithm")
         if spec.kty is KeyType.OCT:
             raise ConfigurationError(f"{name} is symmetric: DPoP needs an asymmetric algorithm")
+    if len(_CHECKED_ALGORITHMS) < _MAX_CHECKED:
+        _CHECKED_ALGORITHMS.add(names)
     return names
+
+
+_CHECKED_ALGORITHMS: Final[set[frozenset[str]]] = set()
+"""Algorithm sets that passed :func:`_check_algorithms` (a few per process)."""
+_MAX_CHECKED: Final = 64
 
 
 def _single_proof(source: object, max_size: int) -> str:

@@ -49,7 +49,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast, final
 
 from authcore._encoding import json_loads
-from authcore.clock import Clock, as_datetime, as_unix
+from authcore.clock import Clock, as_unix
 from authcore.errors import (
     ConfigurationError,
     DecodeError,
@@ -71,8 +71,6 @@ from authcore.oauth import dpop
 from authcore.onetime import OneTimeStore, check_store
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from cryptography import x509
 
     from authcore.clock import Instant
@@ -390,8 +388,8 @@ class _Presented:
     scheme: str  # "Bearer" or "DPoP"
     token: str
     now: float
-    # What the JWT verifier gets: None lets it read its clock without building a datetime.
-    when: dt.datetime | None
+    # What the JWT verifier gets: the instant read once here (UNIX seconds; no datetime).
+    when: float
 
 
 def _str_or_none(claims: Mapping[str, Any], name: str) -> str | None:
@@ -646,8 +644,7 @@ class _Core(Generic[_IntroT]):
             raise self._invalid(scheme, "empty credentials")
         if len(auth.credentials) > self._max_size:
             raise self._invalid(scheme, "access token is too large")
-        when = as_datetime(now) if now is not None else None
-        return _Presented(scheme, auth.credentials, t, when)
+        return _Presented(scheme, auth.credentials, t, t)
 
     def _jwt_claims(self, p: _Presented) -> dict[str, Any] | None:
         if self._verifier is None or p.token.count(".") != 2:  # noqa: PLR2004 - JWS segments
