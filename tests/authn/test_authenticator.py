@@ -352,3 +352,70 @@ def test_bad_configurations_are_refused(schemes: Any) -> None:
         Authenticator(schemes)
     with pytest.raises(ConfigurationError):
         ANY.authenticate(_request(), scopes="read")
+
+
+# ----------------------------------------------------------------------------- edges
+
+
+def test_scopes_from_scp_lists_and_odd_claims() -> None:
+    listed = ANY.authenticate(_bearer(_jwt(scope=None, scp=["read", "write"])), scopes=["write"])
+    assert listed.scopes == {"read", "write"}
+    odd = ANY.authenticate(_bearer(_jwt(scope=7, azp=None, client_id="app7")))
+    assert odd.scopes == frozenset()
+    assert odd.application == "app7"
+
+
+def test_malformed_and_repeated_headers_are_refused_typed() -> None:
+    with pytest.raises(AuthenticationFailed) as refused:
+        ANY.authenticate(_request(Authorization="Bearer a b c"))
+    assert refused.value.error is None  # no usable credentials at all
+    repeated = Request(
+        method="GET",
+        url=API,
+        headers=[("X-API-Key", APP_KEY), ("X-API-Key", APP_KEY)],
+    )
+    with pytest.raises(AuthenticationFailed) as refused:
+        ANY.authenticate(repeated)
+    assert refused.value.error == "invalid_token"
+
+
+def test_mtls_verifies_raw_certificates_against_its_trust_store() -> None:
+    certificate = IDENTITY.certificate
+    with pytest.raises(AuthenticationFailed):  # a leaf without its intermediate: no path
+        Authenticator([MutualTLS(trust=TRUST)]).authenticate(_request(), certificate=certificate)
+    with pytest.raises(ConfigurationError):
+        Authenticator([MutualTLS()]).authenticate(_request(), certificate=certificate)
+    with pytest.raises(ConfigurationError):
+        Authenticator([MutualTLS()]).authenticate(_request(), certificate="pem")  # type: ignore[arg-type]
+
+
+def test_an_async_resource_server_needs_the_async_authenticator() -> None:
+    from authcore.oauth.resource import AsyncResourceServer  # noqa: PLC0415
+
+    server = AsyncResourceServer(
+        resource=API, issuer=ISSUER, keys=SIGNING.public(), algorithms=["ES256"]
+    )
+    with pytest.raises(ConfigurationError):
+        Authenticator([OAuthAccessToken(server)]).authenticate(_bearer(_jwt()))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: APIKey(object()),  # type: ignore[arg-type]
+        lambda: BearerJWT(object()),  # type: ignore[arg-type]
+        lambda: OAuthAccessToken(object()),  # type: ignore[arg-type]
+        lambda: MutualTLS(trust=object()),  # type: ignore[arg-type]
+        lambda: api_key_and_jwt(APIKey(MANAGER, header="Authorization"), BearerJWT(VERIFIER)),
+        lambda: Authenticator([APIKey(MANAGER)], all_of=True),
+    ],
+    ids=["manager", "verifier", "resource-server", "trust", "key-in-authorization", "pair-of-one"],
+)
+def test_scheme_and_pairing_settings_are_checked(build: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        build()
+
+
+def test_authenticators_describe_themselves() -> None:
+    assert repr(ANY) == "Authenticator(any of api_key, jwt)"
+    assert repr(KEY_AND_JWT) == "Authenticator(all of api_key, jwt)"

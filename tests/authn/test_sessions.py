@@ -185,3 +185,20 @@ def test_bad_settings_are_configuration_errors(bad: dict[str, object]) -> None:
         issuer.login("")
     with pytest.raises(InvalidGrant):
         issuer.refresh("")
+
+
+def test_logout_of_an_unknown_token_and_revoking_without_a_denylist() -> None:
+    issuer, _ = _issuer()
+    issuer.logout("never-issued")  # nothing to revoke: no error, nothing written
+    plain = SessionIssuer(
+        keys=KeyRing.create(KEY, now=T0 - dt.timedelta(days=1)),
+        store=MemoryGrantStore(),
+        issuer="https://app.example",
+        audience="https://app.example/api",
+        clock=FixedClock(T0),
+    )
+    session = plain.login("alice")
+    with pytest.raises(ConfigurationError):
+        plain.revoke_access(session.access_token)
+    with pytest.raises(ConfigurationError):
+        plain.logout(access_token=session.access_token)

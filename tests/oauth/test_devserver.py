@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -54,10 +55,11 @@ API = "https://api.example/"
 
 @dataclass
 class Served:
-    """A running ``authcore oauth serve`` and how to talk to it."""
+    """A running ``authcore oauth serve`` (a subprocess, or in a thread) and how to reach it."""
 
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[str] | None
     issuer: str
+    httpd: Any = None
 
     def call(
         self,
@@ -119,7 +121,22 @@ def _start(tmp: Path, config: dict[str, Any], *extra: str) -> Served:
     return Served(process=process, issuer=line.removeprefix("listening on "))
 
 
+def _start_in_thread(tmp: Path, config: dict[str, Any]) -> Served:
+    """The same application in a thread of this process (so its code is measured too)."""
+    path = tmp / "config.json"
+    path.write_text(json.dumps(config))
+    httpd = _devserver._ThreadingWSGIServer(("127.0.0.1", 0), _devserver._Handler)
+    issuer = f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.set_app(_devserver.DevServer(_devserver.load_config(str(path)), issuer, None))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return Served(process=None, issuer=issuer, httpd=httpd)
+
+
 def _stop(served: Served) -> int:
+    if served.process is None:
+        served.httpd.shutdown()
+        served.httpd.server_close()
+        return 0
     served.process.send_signal(signal.SIGTERM)
     code = served.process.wait(timeout=10)
     for stream in (served.process.stdout, served.process.stderr):
@@ -149,7 +166,7 @@ def asking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "dpop": "required",
         "dpop_nonce": True,
     }
-    served = _start(tmp, config)
+    served = _start_in_thread(tmp, config)
     yield served
     assert _stop(served) == 0
 
@@ -391,10 +408,23 @@ def test_unknown_paths_and_oversized_bodies(auto: Served) -> None:
     ],
 )
 def test_bad_configurations_are_one_line_and_exit_2(
-    tmp_path: Path, config: dict[str, Any], message: str
+    tmp_path: Path, config: dict[str, Any], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from authcore.cli import main  # noqa: PLC0415 - the in-process CLI
+
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
+    assert main(["oauth", "serve", "--config", str(path)]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert message in lines[0]
+    assert out == ""
+
+
+def test_a_bad_configuration_exits_2_as_a_process(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"clients": CLIENTS, "colour": "blue"}))
     result = subprocess.run(
         [sys.executable, "-m", "authcore", "oauth", "serve", "--config", str(path)],
         capture_output=True,
@@ -403,10 +433,45 @@ def test_bad_configurations_are_one_line_and_exit_2(
         check=False,
     )
     assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert message in lines[0]
+    assert result.stderr.strip().splitlines() == [
+        f"authcore: error: {path}: unknown field 'colour' (known: "
+        + ", ".join(_devserver._FIELDS)
+        + ")"
+    ]
     assert result.stdout == ""
+
+
+def test_serve_prints_the_ready_line_and_stops_on_sigterm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """serve() in this process: ready line, a request answered, SIGTERM ends it with 0."""
+    import socket  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"clients": CLIENTS, "database": str(tmp_path / "d.db")}))
+    config = _devserver.load_config(str(path))
+    answered: list[int] = []
+
+    def client() -> None:
+        for _ in range(200):
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("GET", "/.well-known/oauth-authorization-server")
+                answered.append(connection.getresponse().status)
+                connection.close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=client, daemon=True).start()
+    assert _devserver.serve(config, host="127.0.0.1", port=port, auto_approve=None) == 0
+    assert answered == [200]
+    assert capsys.readouterr().out == f"listening on http://127.0.0.1:{port}\n"
 
 
 def test_not_json_and_non_loopback_hosts_are_refused(tmp_path: Path) -> None:
