@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from authcore._bench import Group
+from authcore._encoding import b64url_encode
 from authcore.clock import unix_now
 from authcore.http import Request
 from authcore.oauth import (
@@ -111,11 +112,11 @@ class _Authcore:
         return json.loads(response.body)["token_type"]
 
     def _new_code(self) -> str:
-        code = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+        code = b64url_encode(os.urandom(32))
         now = unix_now()
         record = AuthorizationCode(
             digest=digest(code),
-            family_id=base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode(),
+            family_id=b64url_encode(os.urandom(16)),
             client_id=CLIENT_ID,
             subject="alice",
             scope=("read",),
