@@ -2,13 +2,14 @@
 
 Secrets never come from argv: peppers only through ``--pepper-file``/``--pepper-env``, written
 as :func:`authcore.apikeys.decode_pepper` reads them (``base64:...`` or ``hex:...``); a token
-to check or hash comes from ``--token-file``/``--token-env`` or standard input (a positional
-TOKEN is accepted by ``check`` for convenience, as it only validates the format, but it lands
-in shell history: prefer ``-`` and a pipe).
+to check or hash comes from ``--token-file``/``--token-env`` or standard input. A token given
+as an argument is refused with a one-line explanation: argv lands in shell history and in every
+other user's ``ps`` output, and a key that was exposed there must be rotated.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from typing import TYPE_CHECKING
@@ -17,8 +18,6 @@ from authcore.cli._common import add_secret_options, read_input, read_secret, wr
 from authcore.errors import UsageError
 
 if TYPE_CHECKING:
-    import argparse
-
     from authcore.apikeys import KeyHasher
 
 
@@ -51,9 +50,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Check a token's prefix, charset, length and CRC32 checksum without any "
         "store; exit 1 if it is malformed.",
     )
-    check.add_argument(
-        "token", nargs="?", default=None, help="the token, or '-' for stdin (the default)"
-    )
+    # Not an option users should use: kept only to refuse it with a clear line (see _token).
+    check.add_argument("token", nargs="?", default=None, help=argparse.SUPPRESS)
     add_secret_options(check, "token", help_name="token")
     check.add_argument("--prefix", help="also require this prefix")
     _add_json_option(check)
@@ -100,9 +98,10 @@ def _emit(args: argparse.Namespace, fields: dict[str, str]) -> None:
 
 def _token(args: argparse.Namespace, positional: str | None = None) -> str:
     if positional is not None and positional != "-":
-        if args.token_file is not None or args.token_env is not None:
-            raise UsageError("give the token once: as TOKEN, --token-file or --token-env")
-        return positional
+        raise UsageError(
+            "a token on the command line leaks into shell history and ps: pipe it on stdin "
+            "or use --token-file/--token-env (rotate a key that was exposed this way)"
+        )
     raw = read_secret(args, "token", required=False)
     if raw is None:
         raw = read_input("-").rstrip(b"\r\n")

@@ -65,25 +65,30 @@ def test_new_with_pepper_from_environment(
 def test_check_accepts_good_tokens(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`check` accepts a valid token from argv or stdin and prints its key id."""
+    """`check` accepts a valid token from stdin or the environment and prints its key id."""
     key = apikeys.generate("sk_live")
-    assert main(["apikey", "check", key.token, "--prefix", "sk_live"]) == 0
+    monkeypatch.setenv("MY_TOKEN", key.token)
+    assert main(["apikey", "check", "--token-env", "MY_TOKEN", "--prefix", "sk_live"]) == 0
     assert f"key_id: {key.key_id}" in capsys.readouterr().out
     _stdin(monkeypatch, key.token + "\n")
     assert main(["apikey", "check", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "ok"
 
 
-def test_check_refuses_bad_tokens(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_refuses_bad_tokens(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A typo exits 1 with the reason on one line and without echoing the token."""
     key = apikeys.generate("sk_live")
     typo = key.token[:-1] + ("a" if key.token[-1] != "a" else "b")
-    assert main(["apikey", "check", typo]) == 1
+    _stdin(monkeypatch, typo + "\n")
+    assert main(["apikey", "check"]) == 1
     err = capsys.readouterr().err
     assert "checksum mismatch" in err
     assert key.secret not in err
     assert err.count("\n") == 1
-    assert main(["apikey", "check", key.token, "--prefix", "sk_test"]) == 1
+    _stdin(monkeypatch, key.token)
+    assert main(["apikey", "check", "--prefix", "sk_test"]) == 1
     assert "unexpected prefix" in capsys.readouterr().err
 
 
@@ -96,12 +101,16 @@ def test_check_refuses_non_ascii_stdin(
     assert "malformed_key" in capsys.readouterr().err
 
 
-def test_check_token_given_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A positional token plus --token-file is a usage error."""
-    path = tmp_path / "t"
-    path.write_text("x")
-    assert main(["apikey", "check", "abc", "--token-file", str(path)]) == 2
-    assert "once" in capsys.readouterr().err
+def test_check_refuses_a_token_in_argv(capsys: pytest.CaptureFixture[str]) -> None:
+    """A token in argv is refused (exit 2, one line, not echoed), valid or not."""
+    key = apikeys.generate("sk_live")
+    for argv in (["apikey", "check", key.token], ["apikey", "check", "abc", "--json"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "leaks into shell history" in err
+        assert "--token-file" in err
+        assert key.secret not in err
+        assert err.count("\n") == 1
 
 
 def test_hash_matches_the_library(
