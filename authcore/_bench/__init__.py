@@ -44,6 +44,7 @@ class Group:
         note: What the floor is, in a few words.
         reference: The floor is a reference implementation (a peer, or one thread), not the
             least work possible: ratios above 1 are results, not noise.
+        batch: Operations each call of a case performs (ops/s counts operations).
     """
 
     name: str
@@ -51,6 +52,7 @@ class Group:
     cases: dict[str, Callable[[], object]]
     note: str = ""
     reference: bool = False
+    batch: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,7 +175,7 @@ def run_group(
                     fn()
                 spent[name] += time.perf_counter() - start
                 calls[name] += n
-        round_ops = {n: calls[n] / spent[n] for n in names}
+        round_ops = {n: calls[n] * group.batch / spent[n] for n in names}
         for name in names:
             ops[name].append(round_ops[name])
             ratios[name].append(round_ops[name] / round_ops[group.floor])

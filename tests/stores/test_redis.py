@@ -108,11 +108,13 @@ def test_rate_limit_refuses_limits_beyond_exact_script_arithmetic(
 def test_one_round_trip_per_decision(
     redis_server: RedisServer, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A rate-limit decision and a one-time check or add are one round trip each."""
+    """A rate-limit decision, a one-time check or add, a key lookup: one round trip each."""
     client = connect(redis_server.url)
     try:
         limits = RedisRateLimitStore(client, prefix=redis_prefix)
         once = RedisOneTimeStore(client, prefix=redis_prefix)
+        keys = RedisKeyStore(client, prefix=redis_prefix)
+        keys.add(make_record("r" * 16))
         limit = GCRA(100, 60)
         limits.hit("warm", limit, cost=1, now_ns=0)  # connects and loads the script once
         trips = _RoundTrips(monkeypatch)
@@ -124,6 +126,10 @@ def test_one_round_trip_per_decision(
             once.add(f"jti:{i % 10}", expires_at=later, now=START)
             once.contains(f"jti:{i % 10}", now=START)
         assert trips.count == 20 + 40
+        for _ in range(5):
+            assert keys.get("r" * 16) is not None
+        assert keys.get("x" * 16) is None
+        assert trips.count == 20 + 40 + 6
     finally:
         client.close()
 
