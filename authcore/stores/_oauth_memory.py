@@ -114,7 +114,11 @@ class MemoryGrantStore:
                     records[effect.record.digest] = effect.record
                 elif isinstance(effect, Update):
                     current = record(effect.record.digest)
-                    if current is None or current.version != effect.expected_version:
+                    if (
+                        current is None
+                        or current.version != effect.expected_version
+                        or type(current) is not type(effect.record)  # a code never becomes a token
+                    ):
                         return False
                     records[effect.record.digest] = effect.record
                 elif isinstance(effect, SaveFamily):

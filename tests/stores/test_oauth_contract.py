@@ -209,6 +209,15 @@ def test_update_is_compare_and_set(oauth: OAuthBackend) -> None:
     assert not grants.apply([Update(record=_code("nope"), expected_version=1)])  # absent
 
 
+def test_update_never_changes_a_record_kind(oauth: OAuthBackend) -> None:
+    """An update whose record is of another kind than the stored one loses, on every backend."""
+    access = _every_kind()[1]
+    assert oauth.grants.apply([Insert(record=access)])
+    impostor = dataclasses.replace(_code(access.digest), version=access.version + 1)
+    assert not oauth.grants.apply([Update(record=impostor, expected_version=access.version)])
+    assert oauth.grants.get(access.digest) == access
+
+
 def test_apply_is_all_or_nothing(oauth: OAuthBackend) -> None:
     """A failing precondition late in the list leaves the earlier writes unapplied."""
     access, refresh = _every_kind()[1:3]
