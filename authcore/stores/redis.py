@@ -229,6 +229,23 @@ def _client_options(timeout: float) -> dict[str, Any]:
     }
 
 
+class _ClusterClient(RedisCluster):
+    """A ``RedisCluster`` whose :meth:`close` also closes every node's connections.
+
+    Before redis-py 8, ``close`` left the per-node pools of a client made by ``from_url``
+    open (their ``auto_close_connection_pool`` is off): their sockets lingered until garbage
+    collection.
+    """
+
+    def close(self) -> None:
+        """Close the client and disconnect the connection pool of every known node."""
+        nodes = self.get_nodes()  # type: ignore[no-untyped-call]
+        super().close()
+        for node in nodes:
+            if node.redis_connection is not None:
+                node.redis_connection.connection_pool.disconnect()
+
+
 def connect(url: str, *, cluster: bool = False, timeout: float = 1.0) -> RedisClient:
     """Open a pooled Redis (or Redis Cluster) client with authcore's failure bounds.
 
@@ -247,7 +264,7 @@ def connect(url: str, *, cluster: bool = False, timeout: float = 1.0) -> RedisCl
     options = _client_options(timeout)
     try:
         if cluster:
-            return RedisCluster.from_url(url, **options)
+            return _ClusterClient.from_url(url, **options)
         return redis.Redis.from_url(url, **options)
     except (ValueError, RedisError, RedisClusterException) as exc:
         raise ConfigurationError(f"invalid Redis URL or options ({type(exc).__name__})") from None

@@ -17,7 +17,7 @@ from .records import START, make_record
 if TYPE_CHECKING:
     from authcore.apikeys import KeyRecord
 
-    from .servers import RedisServer
+    from .servers import RedisCluster, RedisServer
 
 need_module("redis")
 
@@ -309,3 +309,26 @@ def test_oauth_cross_family_apply_and_foreign_data(redis_client: Any, redis_pref
     redis_client.hset(f"{redis_prefix}oauth:{{fj}}:f", mapping={"v": "x", "d": "{}"})
     with pytest.raises(StoreError):
         store.family("fj")
+
+
+def test_cluster_client_close_disconnects_every_node(redis_cluster: RedisCluster) -> None:
+    """`connect(cluster=True).close()` closes the sockets to every node, not only the client."""
+    from redis.cluster import RedisCluster as Client  # noqa: PLC0415 - optional dependency
+
+    client = connect(redis_cluster.url, cluster=True)
+    assert isinstance(client, Client)
+    store = RedisOneTimeStore(client, prefix="closing:")
+    later = START + dt.timedelta(minutes=1)
+    for i in range(30):  # keys spread over the three nodes' slots
+        store.add(f"k{i}", expires_at=later, now=START)
+    nodes = client.get_nodes()  # type: ignore[no-untyped-call]
+    pools = [n.redis_connection.connection_pool for n in nodes if n.redis_connection]
+    assert len(pools) == 3
+    assert all(_open_sockets(pool) for pool in pools)
+    client.close()
+    assert not any(_open_sockets(pool) for pool in pools)
+
+
+def _open_sockets(pool: Any) -> int:
+    connections = [*pool._available_connections, *pool._in_use_connections]
+    return sum(1 for c in connections if c._sock is not None)
