@@ -221,6 +221,47 @@ class RedisCluster:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
+class RedisSentinelSet:
+    """A primary, one replica and one Sentinel (quorum 1) watching them as ``mymaster``."""
+
+    name = "mymaster"
+
+    def __init__(self) -> None:
+        (server,) = need("redis-server")
+        self.primary = RedisServer()
+        self.replica: RedisServer | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._dir = tempfile.mkdtemp(prefix="authcore-sentinel-")
+        try:
+            self.replica = RedisServer(extra=["--replicaof", "127.0.0.1", str(self.primary.port)])
+            self.port = free_port()
+            config = Path(self._dir) / "sentinel.conf"  # Sentinel rewrites it: a file of its own
+            config.write_text(
+                f"port {self.port}\nbind 127.0.0.1\ndir {self._dir}\n"
+                f"sentinel monitor {self.name} 127.0.0.1 {self.primary.port} 1\n"
+                f"sentinel down-after-milliseconds {self.name} 1000\n"
+                f"sentinel failover-timeout {self.name} 10000\n"
+            )
+            self._process = subprocess.Popen(
+                [server, str(config), "--sentinel"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            _wait_port(self.port, self._process, "redis-server --sentinel")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop the Sentinel and both servers."""
+        if self._process is not None:
+            _stop(self._process)
+        for node in (self.replica, self.primary):
+            if node is not None:
+                node.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
 class PostgresServer:
     """A throwaway PostgreSQL cluster (``initdb`` + ``pg_ctl``) on a free loopback port.
 
