@@ -20,7 +20,9 @@ falling back to an older one: signing then fails until a new key is rotated in.
 
 Methods that change the schedule return a new ring; a ring is safe to share across threads.
 Persisting the schedule (and the private keys) is the caller's job: :meth:`KeyRing.to_dict` and
-:meth:`KeyRing.from_dict` give a JSON-able form that contains **private key material**.
+:meth:`KeyRing.from_dict` give a JSON-able form that contains **private key material**;
+:meth:`KeyRing.seal` and :meth:`KeyRing.unseal` give the same encrypted under a key-encryption
+key (a compact JWE bound to the ring's name), for a database or any other store.
 
 .. versionadded:: 0.1.0
 """
@@ -30,15 +32,25 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, cast, final
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final, cast, final
 
+from authcore._encoding import json_dumps, json_loads
 from authcore.clock import Clock, Instant, SystemClock, as_datetime, ensure_aware
-from authcore.errors import ConfigurationError, InvalidKeyError
-from authcore.jose import jwt
+from authcore.errors import AuthcoreError, ConfigurationError, DecryptionFailed, InvalidKeyError
+from authcore.jose import jwe, jwt
 from authcore.jose._jwk import JWK, KeySet
 
-__all__ = ["KeyRing", "KeyState", "RingKey"]
+__all__ = ["SEALED_CONTENT_TYPE", "KeyRing", "KeyState", "RingKey"]
+
+SEALED_CONTENT_TYPE: Final = "authcore-keyring+json"
+"""The ``cty`` of a sealed ring (:meth:`KeyRing.seal`)."""
+
+_KEK_ALGORITHMS: Final = {"A256KW": "A256KW", "A256GCMKW": "A256GCMKW", "A256GCM": "dir"}
+"""A key-encryption key's ``alg`` to the JWE ``alg`` it seals with (a ``dir`` key is bound to
+its ``enc``)."""
+_SEAL_ENC: Final = "A256GCM"
 
 
 class KeyState(enum.Enum):
@@ -337,8 +349,8 @@ class KeyRing:
             "keys": [
                 {
                     "jwk": e.key.to_dict(private=True),
-                    "active_from": int(e.active_from.timestamp()),
-                    **({} if e.retire_at is None else {"retire_at": int(e.retire_at.timestamp())}),
+                    "active_from": _timestamp(e.active_from),
+                    **({} if e.retire_at is None else {"retire_at": _timestamp(e.retire_at)}),
                 }
                 for e in self._entries
             ]
@@ -371,14 +383,103 @@ class KeyRing:
             )
         return cls(entries, clock=clock)
 
+    def seal(self, kek: JWK, *, name: str) -> str:
+        """Encrypt the schedule under a key-encryption key, for storage.
+
+        The result is a compact JWE (``enc`` A256GCM, ``cty`` :data:`SEALED_CONTENT_TYPE`)
+        whose plaintext is :meth:`to_dict` plus ``name``, so a sealed ring copied under
+        another name does not unseal there.
+
+        Args:
+            kek: A 256-bit symmetric key with ``alg`` ``A256KW`` or ``A256GCMKW``
+                (``JWK.generate("A256KW", kid=...)``), or a ``dir`` key bound to ``A256GCM``
+                (``JWK.from_secret(secret, alg="A256GCM")``); a ``kid`` lets you rotate it.
+            name: What the ring is stored as (for example ``"oauth-signing"``).
+
+        Raises:
+            ConfigurationError: If ``kek`` is not such a key or ``name`` is empty.
+
+        .. versionadded:: 0.1.0
+        """
+        check_kek(kek)
+        if not isinstance(cast("object", name), str) or not name:
+            raise ConfigurationError("name must be a non-empty string")
+        plaintext = json_dumps({"name": name, **self.to_dict()})
+        return jwe.encrypt(plaintext, kek, enc=_SEAL_ENC, headers={"cty": SEALED_CONTENT_TYPE})
+
+    @classmethod
+    def unseal(
+        cls,
+        sealed: str | bytes,
+        keks: JWK | Sequence[JWK],
+        *,
+        name: str,
+        clock: Clock | None = None,
+    ) -> KeyRing:
+        """Decrypt and load a ring written by :meth:`seal`.
+
+        Args:
+            sealed: The compact JWE.
+            keks: The key-encryption key, or several (the current one and older ones while
+                rotating them; the JWE's ``kid`` picks one).
+            name: The name it must have been sealed under.
+            clock: The ring's clock.
+
+        Raises:
+            ConfigurationError: If a ``kek`` is not a key :meth:`seal` accepts.
+            DecryptionFailed: If no key decrypts it, it was altered, it is not a sealed ring,
+                or it was sealed under another name (one error for every cause).
+
+        .. versionadded:: 0.1.0
+        """
+        candidates = [keks] if isinstance(keks, JWK) else list(keks)
+        if not candidates:
+            raise ConfigurationError("unseal needs at least one key-encryption key")
+        for kek in candidates:
+            check_kek(kek)
+        try:
+            opened = jwe.decrypt(
+                sealed,
+                candidates,
+                algorithms=sorted({_KEK_ALGORITHMS[cast("str", k.alg)] for k in candidates}),
+                encryptions=(_SEAL_ENC,),
+            )
+            data = json_loads(opened.plaintext, what="sealed key ring")
+        except DecryptionFailed:
+            raise
+        except AuthcoreError as exc:
+            raise DecryptionFailed(f"not a sealed key ring ({exc.code})") from None
+        if opened.header.get("cty") != SEALED_CONTENT_TYPE:
+            raise DecryptionFailed("not a sealed key ring")
+        if not isinstance(data, dict) or data.pop("name", None) != name:
+            raise DecryptionFailed("sealed for another name")
+        try:
+            return cls.from_dict(data, clock=clock)
+        except AuthcoreError as exc:  # sealed by us, so only a bug or a foreign sealer
+            raise DecryptionFailed(f"not a sealed key ring ({exc.code})") from None
+
     def __repr__(self) -> str:
         kids = ", ".join(repr(e.key.kid) for e in self._entries)
         return f"KeyRing([{kids}])"
 
 
+def check_kek(kek: object) -> None:
+    """Refuse what :meth:`KeyRing.seal` cannot use as a key-encryption key (ConfigurationError)."""
+    if not isinstance(kek, JWK) or kek.kty != "oct" or kek.alg not in _KEK_ALGORITHMS:
+        raise ConfigurationError(
+            "a key-encryption key must be an oct JWK with alg A256KW, A256GCMKW or A256GCM (dir)"
+        )
+
+
+def _timestamp(value: dt.datetime) -> int | float:
+    """UNIX seconds: an int on a whole second, else a float (two rotations in one second)."""
+    seconds = value.timestamp()
+    return int(seconds) if seconds.is_integer() else seconds
+
+
 def _from_timestamp(value: object, name: str) -> dt.datetime:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigurationError(f"KeyRing entry {name} must be an integer timestamp")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigurationError(f"KeyRing entry {name} must be a UNIX timestamp")
     try:
         return dt.datetime.fromtimestamp(value, dt.timezone.utc)
     except (OverflowError, OSError, ValueError):

@@ -10,6 +10,9 @@ For durable records shared by several machines:
 * :class:`PostgresGrantStore` and :class:`PostgresClientStore`: the OAuth authorization
   server's artefacts and families (a decision's effects in one transaction of
   compare-and-set statements) and client registrations.
+* :class:`PostgresKeyRingStore`: signing key rings, sealed under a key-encryption key and
+  changed in ``SELECT ... FOR UPDATE`` transactions, so two machines rotating at once cannot
+  lose a key.
 
 Every single-statement operation is one round trip in autocommit mode (atomic by itself).
 
@@ -31,7 +34,7 @@ import contextlib
 import math
 import select
 import threading
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import psycopg
 import psycopg.errors
@@ -40,7 +43,10 @@ from psycopg_pool import ConnectionPool
 
 from authcore._sqlite import Migration, Schema
 from authcore.apikeys import KeyRecord
-from authcore.errors import ConfigurationError, NotFound, StoreError
+from authcore.clock import utc_now
+from authcore.errors import ConfigurationError, DecryptionFailed, NotFound, StoreError
+from authcore.jose import JWK
+from authcore.jose.keyring import KeyRing, check_kek
 from authcore.onetime import check_key, check_times
 from authcore.stores._keyrows import KEY_COLUMNS, key_record, key_row, micros
 from authcore.stores._oauth_postgres import (
@@ -53,17 +59,19 @@ from authcore.stores._oauth_postgres import (
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from psycopg.abc import PQGen
     from psycopg.rows import TupleRow
 
     from authcore import ratelimit
     from authcore.apikeys import KeyChange, Usage
+    from authcore.clock import Clock
     from authcore.ratelimit import GCRA
 
 __all__ = [
     "KEYS_SCHEMA",
+    "KEY_RING_SCHEMA",
     "OAUTH_SCHEMA",
     "ONE_TIME_SCHEMA",
     "RATE_LIMIT_SCHEMA",
@@ -72,6 +80,7 @@ __all__ = [
     "PostgresClientStore",
     "PostgresDatabase",
     "PostgresGrantStore",
+    "PostgresKeyRingStore",
     "PostgresKeyStore",
     "PostgresOneTimeStore",
     "PostgresRateLimitStore",
@@ -132,6 +141,27 @@ ONE_TIME_SCHEMA: Final = Schema(
     ),
 )
 """The versioned tables of :class:`PostgresOneTimeStore`."""
+
+KEY_RING_SCHEMA: Final = Schema(
+    component="keyrings",
+    migrations=(
+        Migration(
+            version=1,
+            description="sealed signing key rings by name, with a version per change",
+            statements=(
+                """
+                CREATE TABLE authcore_key_rings (
+                    name       text PRIMARY KEY,
+                    version    bigint NOT NULL,
+                    sealed     text NOT NULL,
+                    updated_us bigint NOT NULL
+                )
+                """,
+            ),
+        ),
+    ),
+)
+"""The versioned table of :class:`PostgresKeyRingStore`."""
 
 RATE_LIMIT_SCHEMA: Final = Schema(
     component="ratelimit",
@@ -637,3 +667,118 @@ class PostgresRateLimitStore(_Store):
     def reset(self, key: str) -> None:
         """Forget ``key``'s state."""
         self._one("DELETE FROM authcore_rate_limits WHERE key = %s RETURNING NULL", (key,))
+
+
+class PostgresKeyRingStore(_Store):
+    """Signing key rings (:class:`~authcore.jose.keyring.KeyRing`) in PostgreSQL.
+
+    A ring holds private keys, so it is stored sealed (:meth:`KeyRing.seal
+    <authcore.jose.keyring.KeyRing.seal>`): encrypted and authenticated under a
+    key-encryption key that never reaches the database, and bound to its name.  A row that
+    was altered, copied from another name or sealed under an unknown key is refused with
+    :class:`~authcore.errors.StoreError`, never loaded.
+
+    :meth:`update` is a read-modify-write under the row's lock: every machine may run the
+    same rotation schedule, and concurrent changes apply one after the other.
+
+    Args:
+        database: A connection string, or an open :class:`PostgresDatabase`.
+        keks: The key-encryption key (``JWK.generate("A256KW", kid=...)``), or several: the
+            first seals, every one unseals (to rotate the key-encryption key, put the new one
+            first; each ring is resealed under it at its next :meth:`update`).
+        timeout: Seconds before a call fails with StoreError (when opening by string).
+        clock: The clock of the rings loaded.
+
+    Raises:
+        ConfigurationError: If a key-encryption key is not one ``KeyRing.seal`` accepts.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("_clock", "_keks")
+
+    def __init__(
+        self,
+        database: str | PostgresDatabase,
+        *,
+        keks: JWK | Sequence[JWK],
+        timeout: float = 5.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self._keks = _keks(keks)
+        self._clock = clock
+        super().__init__(database, KEY_RING_SCHEMA, timeout)
+
+    def _unseal(self, name: str, sealed: object) -> KeyRing:
+        if not isinstance(sealed, str):
+            raise StoreError(f"key ring {name!r}: stored value is not text")
+        try:
+            return KeyRing.unseal(sealed, self._keks, name=name, clock=self._clock)
+        except DecryptionFailed:
+            raise StoreError(
+                f"key ring {name!r} could not be unsealed (altered, copied from another name, "
+                "or sealed under a key-encryption key not given)"
+            ) from None
+
+    def load(self, name: str) -> KeyRing | None:
+        """Return the ring stored as ``name``, or ``None`` (one statement).
+
+        Raises:
+            StoreError: If the stored ring cannot be unsealed, or the server fails.
+        """
+        row = self._one("SELECT sealed FROM authcore_key_rings WHERE name = %s", (name,))
+        return None if row is None else self._unseal(name, row[0])
+
+    def update(self, name: str, change: Callable[[KeyRing | None], KeyRing]) -> KeyRing:
+        """Apply ``change`` to the ring ``name`` (``None`` if absent) and store its result.
+
+        The row stays locked while ``change`` runs, so keep it quick (no network I/O);
+        concurrent updates of one name run one after the other, each seeing the last.
+        ``change`` may return its argument unchanged: nothing is written then.
+
+        Returns:
+            The ring now stored.
+
+        Raises:
+            ConfigurationError: If ``change`` returns something other than a KeyRing.
+            StoreError: If the stored ring cannot be unsealed, or the server fails.
+        """
+        if not isinstance(cast("object", name), str) or not name:
+            raise ConfigurationError("name must be a non-empty string")
+        for _ in range(2):  # a first insert may race another machine's: then lock its row
+            with self._db.transaction() as conn:
+                row = conn.execute(
+                    b"SELECT sealed FROM authcore_key_rings WHERE name = %s FOR UPDATE", (name,)
+                ).fetchone()
+                current = None if row is None else self._unseal(name, row[0])
+                ring = change(current)
+                if not isinstance(cast("object", ring), KeyRing):
+                    raise ConfigurationError("a key ring change must return a KeyRing")
+                if ring is current:
+                    return ring
+                sealed = ring.seal(self._keks[0], name=name)
+                now = micros(utc_now())
+                if row is not None:
+                    conn.execute(
+                        b"UPDATE authcore_key_rings SET sealed = %s, version = version + 1, "
+                        b"updated_us = %s WHERE name = %s",
+                        (sealed, now, name),
+                    )
+                    return ring
+                inserted = conn.execute(
+                    b"INSERT INTO authcore_key_rings (name, version, sealed, updated_us) "
+                    b"VALUES (%s, 1, %s, %s) ON CONFLICT (name) DO NOTHING RETURNING name",
+                    (name, sealed, now),
+                ).fetchone()
+                if inserted is not None:
+                    return ring
+        raise StoreError(f"key ring {name!r}: concurrent creation, retry")  # pragma: no cover
+
+
+def _keks(keks: object) -> tuple[JWK, ...]:
+    found = (keks,) if isinstance(keks, JWK) else tuple(cast("Sequence[JWK]", keks))
+    if not found:
+        raise ConfigurationError("keks needs at least one key-encryption key")
+    for kek in found:
+        check_kek(kek)
+    return found

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
 
 from authcore.clock import FixedClock
-from authcore.errors import ConfigurationError, InvalidKeyError, KeyNotFound
-from authcore.jose import JWK, JWTVerifier, KeyResolver, jwt
+from authcore.errors import ConfigurationError, DecryptionFailed, InvalidKeyError, KeyNotFound
+from authcore.jose import JWK, JWTVerifier, KeyResolver, jwe, jwt
 from authcore.jose.jwks import JWKSCache
-from authcore.jose.keyring import KeyRing, KeyState, RingKey
+from authcore.jose.keyring import SEALED_CONTENT_TYPE, KeyRing, KeyState, RingKey
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
 HOUR = dt.timedelta(hours=1)
@@ -246,12 +248,76 @@ def test_to_dict_round_trip() -> None:
         {"keys": [{"jwk": K1.to_dict(private=True)}]},
         {"keys": [{"jwk": K1.to_dict(private=True), "active_from": True}]},
         {"keys": [{"jwk": K1.to_dict(private=True), "active_from": 10**20}]},
+        {"keys": [{"jwk": K1.to_dict(private=True), "active_from": float("nan")}]},
+        {"keys": [{"jwk": K1.to_dict(private=True), "active_from": "1700000000"}]},
     ],
 )
 def test_from_dict_refuses_bad_documents(document: Any) -> None:
     """Malformed schedules are configuration errors."""
     with pytest.raises(ConfigurationError):
         KeyRing.from_dict(document)
+
+
+def test_two_rotations_in_one_second_round_trip() -> None:
+    """Sub-second activation times survive to_dict/from_dict (were truncated, then refused)."""
+    clock = FixedClock(T0 + dt.timedelta(microseconds=250_000))
+    half = T0 + dt.timedelta(microseconds=500_001)
+    ring = ring_at(clock).rotate(K2, retire_previous_at=T0 + HOUR, now=half)
+    document = ring.to_dict()
+    assert document["keys"][0]["active_from"] == int(T0.timestamp()) + 0.25
+    assert document["keys"][1]["active_from"] == half.timestamp()
+    assert KeyRing.from_dict(document, clock=clock).entries == ring.entries
+    whole = ring_at(FixedClock(T0)).to_dict()
+    assert whole["keys"][0]["active_from"] == int(T0.timestamp())  # whole seconds stay ints
+    assert isinstance(whole["keys"][0]["active_from"], int)
+
+
+def test_seal_and_unseal() -> None:
+    """A sealed ring unseals under its name with its KEK; anything else is DecryptionFailed."""
+    clock = FixedClock(T0)
+    ring = ring_at(clock).rotate(K2, retire_previous_at=T0 + HOUR, now=T0 + SECOND)
+    kek = JWK.generate("A256KW", kid="kek")
+    sealed = ring.seal(kek, name="signing")
+    header = json.loads(base64.urlsafe_b64decode(sealed.split(".")[0] + "=="))
+    assert header == {"alg": "A256KW", "cty": SEALED_CONTENT_TYPE, "enc": "A256GCM", "kid": "kek"}
+    assert KeyRing.unseal(sealed, kek, name="signing", clock=clock).entries == ring.entries
+    dir_kek = JWK.from_secret(b"k" * 32, alg="A256GCM", kid="dir")
+    other_kek = JWK.generate("A256GCMKW", kid="gcm")
+    for key in (dir_kek, other_kek):
+        again = ring.seal(key, name="signing")
+        assert KeyRing.unseal(again, [kek, key], name="signing").entries == ring.entries
+    not_a_ring = jwe.encrypt(b'{"keys": []}', kek, enc="A256GCM")
+    tampered = sealed[:-5] + ("A" if sealed[-5] != "A" else "B") + sealed[-4:]
+    for token, keks, name in [
+        (sealed, kek, "other"),  # copied under another name
+        (tampered, kek, "signing"),
+        (sealed, JWK.generate("A256KW", kid="kek"), "signing"),  # same kid, other key
+        (sealed, other_kek, "signing"),  # no key for this kid
+        (not_a_ring, kek, "signing"),  # no cty: not a sealed ring
+        ("not a jwe", kek, "signing"),
+        (jwe.encrypt(b"[1]", kek, enc="A256GCM", headers={"cty": SEALED_CONTENT_TYPE}), kek, "x"),
+        (
+            jwe.encrypt(
+                b'{"name": "x", "keys": 1}',
+                kek,
+                enc="A256GCM",
+                headers={"cty": SEALED_CONTENT_TYPE},
+            ),
+            kek,
+            "x",
+        ),
+    ]:
+        with pytest.raises(DecryptionFailed):
+            KeyRing.unseal(token, keks, name=name)
+    for bad_kek in (JWK.generate("A128KW"), JWK.generate("HS256"), K1, "secret"):
+        with pytest.raises(ConfigurationError):
+            ring.seal(bad_kek, name="signing")  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError):
+            KeyRing.unseal(sealed, bad_kek, name="signing")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        KeyRing.unseal(sealed, [], name="signing")
+    with pytest.raises(ConfigurationError):
+        ring.seal(kek, name="")
 
 
 def test_ring_is_immutable() -> None:

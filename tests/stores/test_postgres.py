@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import threading
 from typing import TYPE_CHECKING
 
@@ -20,11 +22,14 @@ need_module("psycopg", "psycopg_pool")
 
 import psycopg  # noqa: E402 - after the skip check
 
+from authcore.jose import JWK  # noqa: E402
+from authcore.jose.keyring import KeyRing  # noqa: E402
 from authcore.stores.postgres import (  # noqa: E402
     KEYS_SCHEMA,
     ONE_TIME_SCHEMA,
     RATE_LIMIT_SCHEMA,
     PostgresDatabase,
+    PostgresKeyRingStore,
     PostgresKeyStore,
     PostgresOneTimeStore,
     PostgresRateLimitStore,
@@ -149,3 +154,132 @@ def test_oauth_apply_retries_a_deadlock_then_gives_up(
         store.apply([Insert(record=dataclasses.replace(token, digest="a2"))])
     assert failures[0] == 99 - 3  # three attempts in all
     assert store.get("a2") is None
+
+
+# ------------------------------------------------------------------------- key rings
+
+
+def _ring_key(kid: str) -> JWK:
+    return JWK.generate("ES256", kid=kid)
+
+
+def _unchanged(ring: KeyRing | None) -> KeyRing:
+    assert ring is not None
+    return ring
+
+
+def test_key_ring_store_creates_loads_and_rotates(database: PostgresDatabase) -> None:
+    """A ring is created by update, read back equal, rotated, and stored sealed (no key)."""
+    kek = JWK.generate("A256KW", kid="kek1")
+    store = PostgresKeyRingStore(database, keks=kek)
+    assert store.load("signing") is None
+    first = store.update("signing", lambda ring: ring or KeyRing.create(_ring_key("k1")))
+    assert store.load("signing").to_dict() == first.to_dict()  # type: ignore[union-attr]
+    assert store.update("signing", _unchanged) is not None  # nothing written
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    rotated = store.update(
+        "signing",
+        lambda ring: ring.rotate(_ring_key("k2"), retire_previous_at=later),  # type: ignore[union-attr]
+    )
+    assert [k.kid for k in rotated] == ["k1", "k2"]
+    with database.connection() as conn:
+        row = conn.execute(
+            "SELECT version, sealed FROM authcore_key_rings WHERE name = 'signing'"
+        ).fetchone()
+    assert row is not None
+    assert row[0] == 2  # created, rotated; the unchanged update wrote nothing
+    header = json.loads(base64.urlsafe_b64decode(row[1].split(".")[0] + "=="))
+    assert header["cty"] == "authcore-keyring+json"  # a JWE: no key material in clear
+    assert row[1].count(".") == 4
+    assert store.load("other") is None
+
+
+def test_key_ring_store_concurrent_rotations_lose_nothing(postgres_dsn: str) -> None:
+    """Eight machines adding a key to one ring at once: every key is in the result."""
+    kek = JWK.generate("A256KW", kid="kek1")
+    stores = [PostgresKeyRingStore(postgres_dsn, keks=kek) for _ in range(8)]
+    stores[0].update("shared", lambda _: KeyRing.create(_ring_key("base")))
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def add(i: int) -> None:
+        barrier.wait()
+        try:
+            stores[i].update(
+                "shared",
+                lambda ring: ring.rotate(_ring_key(f"k{i}"), retire_previous_at=later),  # type: ignore[union-attr]
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == []
+    check = PostgresKeyRingStore(postgres_dsn, keks=kek)
+    try:
+        ring = check.load("shared")
+        assert ring is not None
+        assert sorted(str(k.kid) for k in ring) == sorted(["base", *(f"k{i}" for i in range(8))])
+    finally:
+        check.close()
+
+
+def test_key_ring_store_refuses_altered_or_moved_rows(database: PostgresDatabase) -> None:
+    """A tampered row, a row copied under another name, a foreign KEK: StoreError, typed."""
+    kek = JWK.generate("A256KW", kid="kek1")
+    store = PostgresKeyRingStore(database, keks=kek)
+    store.update("a", lambda _: KeyRing.create(_ring_key("k1")))
+    with database.connection() as conn:
+        conn.execute(
+            "INSERT INTO authcore_key_rings (name, version, sealed, updated_us) "
+            "SELECT 'b', 1, sealed, updated_us FROM authcore_key_rings WHERE name = 'a'"
+        )
+        conn.execute(
+            "INSERT INTO authcore_key_rings (name, version, sealed, updated_us) "
+            "SELECT 'c', 1, overlay(sealed placing 'A' from length(sealed) - 30 for 1), "
+            "updated_us FROM authcore_key_rings WHERE name = 'a'"
+        )
+        conn.execute(
+            "INSERT INTO authcore_key_rings VALUES ('d', 1, 'not a jwe', 0), ('e', 1, '', 0)"
+        )
+    for name in ("b", "c", "d", "e"):
+        with pytest.raises(StoreError, match="could not be unsealed"):
+            store.load(name)
+        with pytest.raises(StoreError):  # an update refuses too, and writes nothing
+            store.update(name, lambda _: KeyRing.create(_ring_key("x")))
+    stranger = PostgresKeyRingStore(database, keks=JWK.generate("A256KW", kid="kek1"))
+    with pytest.raises(StoreError, match="could not be unsealed"):
+        stranger.load("a")
+    assert store.load("a") is not None
+
+
+def test_key_ring_store_rotates_its_key_encryption_key(database: PostgresDatabase) -> None:
+    """With [new, old] keks, old rings still load, and the next update reseals under new."""
+    old, new = JWK.generate("A256KW", kid="old"), JWK.generate("A256GCMKW", kid="new")
+    PostgresKeyRingStore(database, keks=old).update("r", lambda _: KeyRing.create(_ring_key("k1")))
+    store = PostgresKeyRingStore(database, keks=[new, old])
+    assert store.load("r") is not None
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    store.update("r", lambda ring: ring.rotate(_ring_key("k2"), retire_previous_at=later))  # type: ignore[union-attr]
+    assert PostgresKeyRingStore(database, keks=new).load("r") is not None
+    with pytest.raises(StoreError):
+        PostgresKeyRingStore(database, keks=old).load("r")
+
+
+def test_key_ring_store_bad_configuration(database: PostgresDatabase) -> None:
+    """Bad key-encryption keys, names and changes are ConfigurationErrors."""
+    for keks in ([], JWK.generate("HS256"), [JWK.generate("A128KW")], "secret"):
+        with pytest.raises(ConfigurationError):
+            PostgresKeyRingStore(database, keks=keks)  # type: ignore[arg-type]
+    store = PostgresKeyRingStore(database, keks=JWK.generate("A256KW"))
+    with pytest.raises(ConfigurationError):
+        store.update("", lambda _: KeyRing.create(_ring_key("k1")))
+    with pytest.raises(ConfigurationError):
+        store.update("n", lambda _: "not a ring")  # type: ignore[arg-type,return-value]
+    assert store.load("n") is None
