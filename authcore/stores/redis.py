@@ -11,6 +11,8 @@ server, so any number of processes on any number of machines agree:
   client registrations.
 * :class:`RedisKeyStore`: API key records as hashes; use credits taken by a script that
   decrements only a positive count; updates are compare-and-set on a version field.
+* :class:`RedisJWKSFetch` (and :class:`AsyncRedisJWKSFetch`): the ``fetch`` of a JWKS cache,
+  shared, so the whole fleet downloads a JWK Set about once per refresh.
 
 Key names (``prefix`` defaults to ``"authcore:"``; see the "several machines" guide for the
 whole table with TTLs):
@@ -28,6 +30,8 @@ whole table with TTLs):
                                           + ``retain``
 ``<prefix>oauth:{<family>}:f``            an OAuth grant family (hash), TTL = its
                                           lifetime + ``retain``
+``<prefix>jwks:<sha256 of name>``         a shared JWK Set download (string),
+                                          TTL = ``max_age``
 ========================================  ==========================================
 
 Redis Cluster: every script touches keys of one hash slot.  Rate-limit and one-time keys are
@@ -68,6 +72,7 @@ from authcore.stores._oauth_redis import (
     RedisGrantStore,
 )
 from authcore.stores._redis_common import check_prefix, translated
+from authcore.stores._redis_jwks import AsyncRedisJWKSFetch, RedisJWKSFetch
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -83,11 +88,13 @@ __all__ = [
     "AsyncRedisClient",
     "AsyncRedisClientStore",
     "AsyncRedisGrantStore",
+    "AsyncRedisJWKSFetch",
     "AsyncRedisOneTimeStore",
     "AsyncRedisRateLimitStore",
     "RedisClient",
     "RedisClientStore",
     "RedisGrantStore",
+    "RedisJWKSFetch",
     "RedisKeyStore",
     "RedisOneTimeStore",
     "RedisRateLimitStore",
