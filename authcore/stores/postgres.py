@@ -7,6 +7,8 @@ For durable records shared by several machines:
 * :class:`PostgresOneTimeStore`: one-time values; an add is one ``INSERT ... ON CONFLICT DO
   UPDATE ... WHERE expired`` statement.
 * :class:`PostgresRateLimitStore`: GCRA in one server-side function call per decision.
+* ``Async...`` faces of the OAuth, one-time and rate-limit stores for asyncio code (each call
+  in a worker thread, as psycopg's pool is synchronous here).
 * :class:`PostgresGrantStore` and :class:`PostgresClientStore`: the OAuth authorization
   server's artefacts and families (a decision's effects in one transaction of
   compare-and-set statements) and client registrations.
@@ -30,6 +32,7 @@ pool replaces broken connections by itself, so the store works again once the se
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import select
@@ -77,6 +80,8 @@ __all__ = [
     "RATE_LIMIT_SCHEMA",
     "AsyncPostgresClientStore",
     "AsyncPostgresGrantStore",
+    "AsyncPostgresOneTimeStore",
+    "AsyncPostgresRateLimitStore",
     "PostgresClientStore",
     "PostgresDatabase",
     "PostgresGrantStore",
@@ -667,6 +672,46 @@ class PostgresRateLimitStore(_Store):
     def reset(self, key: str) -> None:
         """Forget ``key``'s state."""
         self._one("DELETE FROM authcore_rate_limits WHERE key = %s RETURNING NULL", (key,))
+
+
+class AsyncPostgresOneTimeStore:
+    """The ``async`` face of a :class:`PostgresOneTimeStore`: each call runs in a worker thread.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, sync: PostgresOneTimeStore) -> None:
+        self.sync: PostgresOneTimeStore = sync
+
+    async def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        """See :meth:`PostgresOneTimeStore.add`."""
+        return await asyncio.to_thread(self.sync.add, key, expires_at=expires_at, now=now)
+
+    async def contains(self, key: str, *, now: dt.datetime) -> bool:
+        """See :meth:`PostgresOneTimeStore.contains`."""
+        return await asyncio.to_thread(self.sync.contains, key, now=now)
+
+
+class AsyncPostgresRateLimitStore:
+    """The ``async`` face of a :class:`PostgresRateLimitStore`: each call in a worker thread.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ("sync",)
+
+    def __init__(self, sync: PostgresRateLimitStore) -> None:
+        self.sync: PostgresRateLimitStore = sync
+
+    async def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> ratelimit.Decision:
+        """See :meth:`PostgresRateLimitStore.hit`."""
+        return await asyncio.to_thread(self.sync.hit, key, limit, cost=cost, now_ns=now_ns)
+
+    async def reset(self, key: str) -> None:
+        """See :meth:`PostgresRateLimitStore.reset`."""
+        await asyncio.to_thread(self.sync.reset, key)
 
 
 class PostgresKeyRingStore(_Store):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from authcore.errors import ConfigurationError, StoreError
+from authcore.ratelimit import GCRA
 
 from .conftest import need_module
 from .records import START
@@ -28,6 +30,8 @@ from authcore.stores.postgres import (  # noqa: E402
     KEYS_SCHEMA,
     ONE_TIME_SCHEMA,
     RATE_LIMIT_SCHEMA,
+    AsyncPostgresOneTimeStore,
+    AsyncPostgresRateLimitStore,
     PostgresDatabase,
     PostgresKeyRingStore,
     PostgresKeyStore,
@@ -283,3 +287,28 @@ def test_key_ring_store_bad_configuration(database: PostgresDatabase) -> None:
     with pytest.raises(ConfigurationError):
         store.update("n", lambda _: "not a ring")  # type: ignore[arg-type,return-value]
     assert store.load("n") is None
+
+
+def test_async_faces(database: PostgresDatabase) -> None:
+    """The async one-time and rate-limit stores decide exactly as the sync ones (shared rows)."""
+    once = PostgresOneTimeStore(database)
+    limits = PostgresRateLimitStore(database)
+
+    async def run() -> None:
+        aonce, alimits = AsyncPostgresOneTimeStore(once), AsyncPostgresRateLimitStore(limits)
+        later = START + dt.timedelta(seconds=5)
+        results = await asyncio.gather(
+            *(aonce.add("x", expires_at=later, now=START) for _ in range(6))
+        )
+        assert sum(results) == 1
+        assert await aonce.contains("x", now=START)
+        limit = GCRA(3, 3600)
+        decisions = await asyncio.gather(
+            *(alimits.hit("k", limit, cost=1, now_ns=10**18) for _ in range(5))
+        )
+        assert sum(d.allowed for d in decisions) == 3
+        await alimits.reset("k")
+        assert (await alimits.hit("k", limit, cost=3, now_ns=10**18)).allowed
+
+    asyncio.run(run())
+    assert once.contains("x", now=START)
