@@ -111,6 +111,7 @@ _PRIVATE: dict[str, tuple[str, ...]] = {
         "_FetchT",
         "_IntroT",
         "_SendT",
+        "_StoreT",
         "authcore.webhooks._common.HasJSONPayload",
         "authcore.webhooks._common.HasTimestamp",
     ),

@@ -49,7 +49,7 @@ from authcore.authn._core import (
     combine,
     guarded,
 )
-from authcore.authn.sessions import SessionIssuer, SessionTokens
+from authcore.authn.sessions import AsyncSessionIssuer, SessionIssuer, SessionTokens
 from authcore.clock import as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -71,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APIKey",
     "AsyncAuthenticator",
+    "AsyncSessionIssuer",
     "Authenticator",
     "BearerJWT",
     "ExchangedToken",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
 from authcore.clock import Clock, SystemClock, as_datetime, as_unix
 from authcore.errors import (
@@ -30,19 +30,30 @@ from authcore.errors import (
 )
 from authcore.jose import JWTVerifier
 from authcore.jose.denylist import revoke
-from authcore.oauth import Family, GrantStore, RefreshFamilies, RefreshToken, RevokeFamily, digest
+from authcore.oauth import (
+    AsyncGrantStore,
+    Family,
+    GrantStore,
+    RefreshFamilies,
+    RefreshToken,
+    RevokeFamily,
+    digest,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
 
     from authcore.jose.keyring import KeyRing
+    from authcore.oauth import Artefact, Effect, RefreshOutcome
     from authcore.onetime import OneTimeStore
 
-__all__ = ["SessionIssuer", "SessionTokens"]
+__all__ = ["AsyncSessionIssuer", "SessionIssuer", "SessionTokens"]
 
 _ATTEMPTS: Final = 3
 """Decisions per refresh: the first, and re-decisions after a concurrent update."""
+
+_StoreT = TypeVar("_StoreT", GrantStore, AsyncGrantStore)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,30 +82,14 @@ def _positive(value: object, name: str) -> int:
     return value
 
 
-class SessionIssuer:
-    """Issue, rotate and revoke first-party sessions.
-
-    Args:
-        keys: The key ring that signs access tokens.
-        store: Where sessions live (any :class:`~authcore.oauth.GrantStore`).
-        issuer: The ``iss`` of access tokens.
-        audience: Their ``aud`` (your API).
-        client_id: The ``client_id`` sessions are recorded under (your application).
-        access_lifetime: Access token lifetime, seconds (default 5 minutes).
-        session_lifetime: Absolute session lifetime, seconds (default 30 days).
-        idle_lifetime: A refresh token unused this long expires (default 7 days; ``None``).
-        denylist: A one-time store for :meth:`revoke_access` (``None``: access tokens live
-            until they expire).
-        clock: Time source when a call gets no ``now``.
-
-    .. versionadded:: 0.1.0
-    """
+class _SessionCore(Generic[_StoreT]):
+    """Everything but the store calls, shared by :class:`SessionIssuer` and the async one."""
 
     def __init__(
         self,
         *,
         keys: KeyRing,
-        store: GrantStore,
+        store: _StoreT,
         issuer: str,
         audience: str,
         client_id: str = "first-party",
@@ -106,9 +101,9 @@ class SessionIssuer:
     ) -> None:
         for name in ("get", "family", "apply"):
             if not callable(getattr(store, name, None)):
-                raise ConfigurationError("store must be an authcore.oauth.GrantStore")
+                raise ConfigurationError(f"store must be an authcore.oauth.{self._STORE}")
         self.keys: KeyRing = keys
-        self.store: GrantStore = store
+        self.store: _StoreT = store
         self.issuer: str = issuer
         self.audience: str = audience
         self.client_id: str = client_id
@@ -134,6 +129,8 @@ class SessionIssuer:
             clock=self.clock,
         )
 
+    _STORE = "GrantStore"
+
     def _now(self, now: object) -> float:
         return as_unix(self.clock.now() if now is None else cast("dt.datetime | float", now))
 
@@ -152,6 +149,119 @@ class SessionIssuer:
             claims["scope"] = " ".join(scope)
         return self.keys.sign_jwt(claims, headers={"typ": "at+jwt"}, now=as_datetime(now))
 
+    def _tokens(
+        self, family: Family, scope: tuple[str, ...], secret: str, now: float
+    ) -> SessionTokens:
+        return SessionTokens(
+            access_token=self._access(family, scope, now),
+            refresh_token=secret,
+            expires_in=self.access_lifetime,
+            session_id=family.family_id,
+        )
+
+    def _start(
+        self, subject: object, scopes: Iterable[str], now: object
+    ) -> tuple[Sequence[Effect], Family, tuple[str, ...], str, float]:
+        """A new session's effects, family, scope, refresh secret and time."""
+        if not isinstance(subject, str) or not subject:
+            raise ConfigurationError("subject must be a non-empty string")
+        t = self._now(now)
+        scope = tuple(sorted(set(scopes)))
+        secret = secrets.token_urlsafe(32)
+        family, _, effects = self.families.start(
+            family_id=secrets.token_urlsafe(16),
+            client_id=self.client_id,
+            subject=subject,
+            scope=scope,
+            secret=secret,
+            now=t,
+        )
+        return effects, family, scope, secret, t
+
+    def _present(
+        self,
+        record: Artefact | None,
+        family: Family | None,
+        refresh_token: str,
+        wanted: tuple[str, ...] | None,
+        now: float,
+    ) -> RefreshOutcome:
+        return self.families.present(
+            record=record,
+            family=family,
+            client_id=self.client_id,
+            scope=wanted,
+            secret=refresh_token,
+            new_secret=secrets.token_urlsafe(32),
+            now=now,
+        )
+
+    def _rotated(self, outcome: RefreshOutcome, now: float) -> SessionTokens:
+        """The tokens of an applied refresh decision (or its error)."""
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.family is None or outcome.secret is None:  # pragma: no cover
+            raise InvalidGrant("refresh refused")
+        return self._tokens(outcome.family, outcome.scope, outcome.secret, now)
+
+    @staticmethod
+    def _refresh_input(
+        refresh_token: object, scopes: Iterable[str] | None
+    ) -> tuple[str, tuple[str, ...] | None]:
+        if not isinstance(refresh_token, str) or not refresh_token:
+            raise InvalidGrant("refresh token is empty")
+        return digest(refresh_token), None if scopes is None else tuple(sorted(set(scopes)))
+
+    def _revocation(self, family_id: str, now: float) -> Sequence[Effect]:
+        return (RevokeFamily(family_id=family_id, client_id=self.client_id, at=now),)
+
+    def revoke_access(self, access_token: str, *, now: dt.datetime | float | None = None) -> None:
+        """Withdraw one access token before its ``exp`` (needs ``denylist=``).
+
+        Raises:
+            ConfigurationError: Without a denylist.
+            VerificationError: If the token does not verify (nothing to revoke).
+        """
+        if self.denylist is None:
+            raise ConfigurationError("revoke_access needs a denylist= one-time store")
+        claims = self._verifier.verify(access_token, now=as_datetime(self._now(now)))
+        revoke(self.denylist, claims, now=as_datetime(self._now(now)))
+
+    def verify(
+        self, access_token: str, *, now: dt.datetime | float | None = None
+    ) -> Mapping[str, Any]:
+        """Verify an access token of these sessions (signature, claims, denylist).
+
+        Raises:
+            VerificationError: As :meth:`authcore.jose.JWTVerifier.verify` (``Revoked`` for
+                a denied token).
+        """
+        return self._verifier.verify(access_token, now=as_datetime(self._now(now)))
+
+    def verifier(self) -> JWTVerifier:
+        """The verifier of access tokens, for :class:`~authcore.authn.BearerJWT`."""
+        return self._verifier
+
+
+class SessionIssuer(_SessionCore[GrantStore]):
+    """Issue, rotate and revoke first-party sessions.
+
+    Args:
+        keys: The key ring that signs access tokens.
+        store: Where sessions live (any :class:`~authcore.oauth.GrantStore`).
+        issuer: The ``iss`` of access tokens.
+        audience: Their ``aud`` (your API).
+        client_id: The ``client_id`` sessions are recorded under (your application).
+        access_lifetime: Access token lifetime, seconds (default 5 minutes).
+        session_lifetime: Absolute session lifetime, seconds (default 30 days).
+        idle_lifetime: A refresh token unused this long expires (default 7 days; ``None``).
+        denylist: A one-time store for :meth:`revoke_access` (``None``: access tokens live
+            until they expire).
+        clock: Time source when a call gets no ``now``.
+
+    .. versionadded:: 0.1.0
+    """
+
     def login(
         self,
         subject: str,
@@ -165,28 +275,10 @@ class SessionIssuer:
             ConfigurationError: On an empty subject.
             StoreError: If the store fails.
         """
-        given: object = subject
-        if not isinstance(given, str) or not subject:
-            raise ConfigurationError("subject must be a non-empty string")
-        t = self._now(now)
-        scope = tuple(sorted(set(scopes)))
-        secret = secrets.token_urlsafe(32)
-        family, _, effects = self.families.start(
-            family_id=secrets.token_urlsafe(16),
-            client_id=self.client_id,
-            subject=subject,
-            scope=scope,
-            secret=secret,
-            now=t,
-        )
+        effects, family, scope, secret, t = self._start(subject, scopes, now)
         if not self.store.apply(effects):
             raise StoreError("could not record the new session")
-        return SessionTokens(
-            access_token=self._access(family, scope, t),
-            refresh_token=secret,
-            expires_in=self.access_lifetime,
-            session_id=family.family_id,
-        )
+        return self._tokens(family, scope, secret, t)
 
     def refresh(
         self,
@@ -211,36 +303,15 @@ class SessionIssuer:
             TemporarilyUnavailable: Concurrent refreshes kept conflicting (retry).
             StoreError: If the store fails.
         """
-        presented: object = refresh_token
-        if not isinstance(presented, str) or not refresh_token:
-            raise InvalidGrant("refresh token is empty")
+        key, wanted = self._refresh_input(refresh_token, scopes)
         t = self._now(now)
-        key = digest(refresh_token)
-        wanted = None if scopes is None else tuple(sorted(set(scopes)))
         for _ in range(_ATTEMPTS):
             record = self.store.get(key)
             family = self.store.family(record.family_id) if record is not None else None
-            outcome = self.families.present(
-                record=record,
-                family=family,
-                client_id=self.client_id,
-                scope=wanted,
-                secret=refresh_token,
-                new_secret=secrets.token_urlsafe(32),
-                now=t,
-            )
+            outcome = self._present(record, family, refresh_token, wanted, t)
             if outcome.effects and not self.store.apply(outcome.effects):
                 continue  # another refresh moved the record: decide again on what it left
-            if outcome.error is not None:
-                raise outcome.error
-            if outcome.family is None or outcome.secret is None:  # pragma: no cover
-                raise InvalidGrant("refresh refused")
-            return SessionTokens(
-                access_token=self._access(outcome.family, outcome.scope, t),
-                refresh_token=outcome.secret,
-                expires_in=self.access_lifetime,
-                session_id=outcome.family.family_id,
-            )
+            return self._rotated(outcome, t)
         raise TemporarilyUnavailable("concurrent refreshes of one session, retry")
 
     def logout(
@@ -260,43 +331,80 @@ class SessionIssuer:
             ConfigurationError: If neither a refresh token nor a session id is given.
             StoreError: If the store fails.
         """
+        if session_id is None and refresh_token is None:
+            raise ConfigurationError("name the session: refresh_token or session_id")
         t = self._now(now)
         family_id = session_id
         if refresh_token is not None:
             record = self.store.get(digest(refresh_token))
             family_id = record.family_id if isinstance(record, RefreshToken) else None
-        if family_id is None and session_id is None and refresh_token is None:
-            raise ConfigurationError("name the session: refresh_token or session_id")
-        if family_id is not None and not self.store.apply(
-            (RevokeFamily(family_id=family_id, client_id=self.client_id, at=t),)
-        ):
+        if family_id is not None and not self.store.apply(self._revocation(family_id, t)):
             raise StoreError("could not revoke the session")
         if access_token is not None:
             self.revoke_access(access_token, now=t)
 
-    def revoke_access(self, access_token: str, *, now: dt.datetime | float | None = None) -> None:
-        """Withdraw one access token before its ``exp`` (needs ``denylist=``).
 
-        Raises:
-            ConfigurationError: Without a denylist.
-            VerificationError: If the token does not verify (nothing to revoke).
-        """
-        if self.denylist is None:
-            raise ConfigurationError("revoke_access needs SessionIssuer(denylist=...)")
-        claims = self._verifier.verify(access_token, now=as_datetime(self._now(now)))
-        revoke(self.denylist, claims, now=as_datetime(self._now(now)))
+class AsyncSessionIssuer(_SessionCore[AsyncGrantStore]):
+    """:class:`SessionIssuer` over an :class:`~authcore.oauth.AsyncGrantStore`.
 
-    def verify(
-        self, access_token: str, *, now: dt.datetime | float | None = None
-    ) -> Mapping[str, Any]:
-        """Verify an access token of these sessions (signature, claims, denylist).
+    The same decisions (they are shared code); :meth:`login`, :meth:`refresh` and
+    :meth:`logout` are coroutines.  :meth:`verify` and :meth:`revoke_access` stay
+    synchronous (no grant-store I/O).
 
-        Raises:
-            VerificationError: As :meth:`authcore.jose.JWTVerifier.verify` (``Revoked`` for
-                a denied token).
-        """
-        return self._verifier.verify(access_token, now=as_datetime(self._now(now)))
+    .. versionadded:: 0.1.0
+    """
 
-    def verifier(self) -> JWTVerifier:
-        """The verifier of access tokens, for :class:`~authcore.authn.BearerJWT`."""
-        return self._verifier
+    _STORE = "AsyncGrantStore"
+
+    async def login(
+        self,
+        subject: str,
+        *,
+        scopes: Iterable[str] = (),
+        now: dt.datetime | float | None = None,
+    ) -> SessionTokens:
+        """See :meth:`SessionIssuer.login`."""
+        effects, family, scope, secret, t = self._start(subject, scopes, now)
+        if not await self.store.apply(effects):
+            raise StoreError("could not record the new session")
+        return self._tokens(family, scope, secret, t)
+
+    async def refresh(
+        self,
+        refresh_token: str,
+        *,
+        scopes: Iterable[str] | None = None,
+        now: dt.datetime | float | None = None,
+    ) -> SessionTokens:
+        """See :meth:`SessionIssuer.refresh`."""
+        key, wanted = self._refresh_input(refresh_token, scopes)
+        t = self._now(now)
+        for _ in range(_ATTEMPTS):
+            record = await self.store.get(key)
+            family = await self.store.family(record.family_id) if record is not None else None
+            outcome = self._present(record, family, refresh_token, wanted, t)
+            if outcome.effects and not await self.store.apply(outcome.effects):
+                continue
+            return self._rotated(outcome, t)
+        raise TemporarilyUnavailable("concurrent refreshes of one session, retry")
+
+    async def logout(
+        self,
+        refresh_token: str | None = None,
+        *,
+        session_id: str | None = None,
+        access_token: str | None = None,
+        now: dt.datetime | float | None = None,
+    ) -> None:
+        """See :meth:`SessionIssuer.logout`."""
+        if session_id is None and refresh_token is None:
+            raise ConfigurationError("name the session: refresh_token or session_id")
+        t = self._now(now)
+        family_id = session_id
+        if refresh_token is not None:
+            record = await self.store.get(digest(refresh_token))
+            family_id = record.family_id if isinstance(record, RefreshToken) else None
+        if family_id is not None and not await self.store.apply(self._revocation(family_id, t)):
+            raise StoreError("could not revoke the session")
+        if access_token is not None:
+            self.revoke_access(access_token, now=t)

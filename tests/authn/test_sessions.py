@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 from typing import TYPE_CHECKING
 
 import pytest
 
-from authcore.authn import Authenticator, BearerJWT, SessionIssuer
+from authcore.authn import AsyncSessionIssuer, Authenticator, BearerJWT, SessionIssuer
 from authcore.clock import FixedClock
 from authcore.errors import (
     AuthenticationFailed,
@@ -21,7 +22,7 @@ from authcore.errors import (
 from authcore.http import Request
 from authcore.jose import JWK
 from authcore.jose.keyring import KeyRing
-from authcore.stores.memory import MemoryGrantStore, MemoryOneTimeStore
+from authcore.stores.memory import AsyncMemoryGrantStore, MemoryGrantStore, MemoryOneTimeStore
 from authcore.stores.sqlite import SQLiteGrantStore
 
 if TYPE_CHECKING:
@@ -205,3 +206,50 @@ def test_logout_of_an_unknown_token_and_revoking_without_a_denylist() -> None:
         plain.revoke_access(session.access_token)
     with pytest.raises(ConfigurationError):
         plain.logout(access_token=session.access_token)
+
+
+def test_async_issuer_shares_the_decisions() -> None:
+    """AsyncSessionIssuer over an async grant store: rotation, reuse revokes, logout."""
+    clock = FixedClock(T0)
+    store = AsyncMemoryGrantStore()
+    issuer = AsyncSessionIssuer(
+        keys=KeyRing.create(KEY, now=T0 - dt.timedelta(days=1), clock=clock),
+        store=store,
+        issuer="https://app.example",
+        audience="https://app.example/api",
+        denylist=MemoryOneTimeStore(),
+        clock=clock,
+    )
+
+    async def run() -> None:
+        first = await issuer.login("alice", scopes=["read"])
+        assert issuer.verify(first.access_token)["sub"] == "alice"
+        second = await issuer.refresh(first.refresh_token)
+        assert second.session_id == first.session_id
+        with pytest.raises(InvalidGrant):
+            await issuer.refresh(first.refresh_token)  # reuse: the session is revoked
+        with pytest.raises(InvalidGrant):
+            await issuer.refresh(second.refresh_token)
+        other = await issuer.login("bob")
+        await issuer.logout(other.refresh_token, access_token=other.access_token)
+        with pytest.raises(InvalidGrant):
+            await issuer.refresh(other.refresh_token)
+        with pytest.raises(Revoked):
+            issuer.verify(other.access_token)
+        third = await issuer.login("carol")
+        await issuer.logout(session_id=third.session_id)
+        with pytest.raises(InvalidGrant):
+            await issuer.refresh(third.refresh_token)
+        with pytest.raises(ConfigurationError):
+            await issuer.logout()
+        with pytest.raises(ConfigurationError):
+            await issuer.login("")
+
+    asyncio.run(run())
+    with pytest.raises(ConfigurationError, match="AsyncGrantStore"):
+        AsyncSessionIssuer(
+            keys=KeyRing.create(KEY),
+            store=object(),  # type: ignore[arg-type]
+            issuer="i",
+            audience="a",
+        )
