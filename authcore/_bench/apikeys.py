@@ -8,12 +8,15 @@ the key id up in a dict of plain tuples (what a store keeps: the ``v1$pepper$dig
 text, the prefix, the first unusable instant, the granted scopes and whether a rate limit or
 a use quota applies); resolve the hash text through a dict to a pre-keyed ``cryptography``
 HMAC and digest; MAC the secret with a copy of that HMAC (about half the instructions of
-``hmac.digest``) and let it compare the tag in constant time; refuse another prefix, a key
-past its usable time, missing scopes (the required tuple looked up once in a dict of
-frozensets, then one frozenset comparison) and metered keys; count the use (a monotonic
-clock stamp, a list append, a dict store, a flush when due: the same lock-free batching).
-``KeyManager.verify`` does exactly this work; what it adds is its structure (method calls,
-records as objects) and, for SQLite, the store's change check.
+``hmac.digest``) and let it compare the tag in constant time; refuse another prefix; test
+whether the key has a first unusable instant (only then would the clock be read: the bench
+key has none, as in authcore); check the scopes (the required tuple looked up in a dict of
+frozensets, then one frozenset comparison); test whether the key is metered or due for a
+rehash (the bench key is neither; the floor has no rate limiter or credits to go on to);
+count the use (a monotonic clock stamp, a list append, a dict store, a flush when due: the
+same lock-free batching).  ``KeyManager.verify`` does exactly this work for this key; what
+it adds is its structure (method calls, records as objects, validating a new scopes tuple
+once) and, for SQLite, the store's change check, which the floor has no equivalent of.
 """
 
 from __future__ import annotations
