@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
 __all__ = [
+    "FORKS",
     "Migration",
     "SQLiteDatabase",
     "Schema",
@@ -65,14 +66,17 @@ __all__ = [
 
 _SYNC_MODES: Final = frozenset({"FULL", "NORMAL", "EXTRA"})
 
-# How many times this process is a fork() child of a process that imported this module.
-# Checking it costs far less than os.getpid() (a system call) on every connection() call;
-# CPython runs the hook in every child that can go on running Python code.
-_FORKS: Final = [0]
+FORKS: Final = [0]
+"""``[n]``: how many times this process is a ``fork()`` child of one that imported this module.
+
+Anything holding a connection per thread compares it with the value it was made under (far
+cheaper than ``os.getpid()``, a system call); CPython runs the hook in every child that can go
+on running Python code.
+"""
 
 
 def _forked() -> None:  # pragma: no cover - runs in fork() children only
-    _FORKS[0] += 1
+    FORKS[0] += 1
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; there is no fork() elsewhere
@@ -84,7 +88,6 @@ class _ThreadState(threading.local):
 
     conn: sqlite3.Connection | None = None
     forks: int = -1
-    writes: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -252,7 +255,7 @@ class SQLiteDatabase:
         """Return this thread's connection (opened on first use, reopened after ``fork``)."""
         local = self._local
         conn = local.conn
-        forks = _FORKS[0]
+        forks = FORKS[0]
         if conn is not None and local.forks == forks:
             return conn
         if self._closed:
@@ -293,24 +296,20 @@ class SQLiteDatabase:
             if isinstance(exc, sqlite3.Error):
                 raise store_error(exc) from None
             raise
-        finally:
-            self._local.writes += 1
 
-    def change_marker(self, conn: sqlite3.Connection) -> tuple[int, int]:
+    @staticmethod
+    def change_marker(conn: sqlite3.Connection) -> tuple[int, int]:
         """A value that differs whenever the data may have changed since it was last taken.
 
         ``PRAGMA data_version`` changes when another connection (thread or process) commits;
-        the count of this thread's transactions covers its own writes.  Caches built on it
-        stay exact as long as writes go through :meth:`transaction`.
+        ``conn.total_changes`` (a counter in memory) changes with every row ``conn`` itself
+        inserts, updates or deletes.  Take it before reading what it guards.
 
         Raises:
-            sqlite3.Error: Left to the caller, which translates it.
+            sqlite3.Error: Left to the caller, which translates it (a closed connection
+                raises too).
         """
-        return conn.execute("PRAGMA data_version").fetchone()[0], self.local_writes()
-
-    def local_writes(self) -> int:
-        """How many transactions this thread has run on this database (a change counter)."""
-        return self._local.writes
+        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

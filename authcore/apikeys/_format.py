@@ -216,7 +216,10 @@ def _split(given: object, prefix: str | None) -> tuple[str, str, str]:
     return head, tail[:KEY_ID_LENGTH], tail[KEY_ID_LENGTH:BODY_LENGTH]
 
 
-_VALUES: Final = tuple(_INDEX.get(chr(b), 0) for b in range(128))
+# Byte value to base62 digit; any other byte maps to 2**32, so a checksum holding one decodes
+# to at least 2**32, which no CRC32 equals: the checksum check is also its charset check.
+_NOT_BASE62: Final = 1 << 32
+_VALUES: Final = tuple(_INDEX.get(chr(b), _NOT_BASE62) for b in range(128))
 
 
 def make_splitter(prefix: str) -> Callable[[str | bytes], tuple[str, bytes]]:
@@ -244,14 +247,16 @@ def make_splitter(prefix: str) -> Callable[[str | bytes], tuple[str, bytes]]:
                 raw = text.encode("ascii")
             except UnicodeEncodeError:
                 raw = b""
-            # bytes.isalnum() is ASCII-only: exactly the base62 alphabet.
-            if raw.startswith(head) and raw[start:].isalnum():
+            body = raw[start:body_end]
+            # bytes.isalnum() is ASCII-only: exactly the base62 alphabet.  The checksum's
+            # characters are checked by the comparison itself (see _VALUES).
+            if raw.startswith(head) and body.isalnum():
                 a, b, c, d, e, f = raw[body_end:]
                 checksum = (
                     ((((values[a] * 62 + values[b]) * 62 + values[c]) * 62 + values[d]) * 62)
                     + values[e]
                 ) * 62 + values[f]
-                if zlib.crc32(raw[start:body_end]) == checksum:
+                if zlib.crc32(body) == checksum:
                     return text[start:id_end], raw[id_end:body_end]
         _split(text, prefix)
         raise MalformedKey("invalid token")  # pragma: no cover - _split raised already

@@ -45,6 +45,7 @@ _SCOPE_RE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 _MAX_TEXT: Final = 256
 _LAST_USED_MAX: Final = 100_000
 _RETRY_NS: Final = 1_000_000_000  # after a failed automatic flush, retry at most once a second
+_REQUIRED_MAX: Final = 1024
 _STORE_METHODS: Final = ("get", "list_owner", "add", "update", "consume_use", "record_usage")
 
 
@@ -198,6 +199,8 @@ class KeyManager:
         # The last rate-limit decision of each thread, for verify_with_limit(): written only
         # when a limit was checked, so verify() without a limit does no extra work.
         self._decisions = threading.local()
+        # Required scopes as given (tuples, frozensets) -> their checked frozenset.
+        self._required: dict[object, frozenset[str]] = {}
         self._flush_interval = _seconds(flush_interval, "flush_interval")
         self._flush_threshold = flush_threshold
         self._rehash = bool(rehash)
@@ -324,11 +327,11 @@ class KeyManager:
                 _refuse_status(record, now)
         if scopes:
             try:
-                granted = not isinstance(scopes, str) and record.scopes.issuperset(scopes)
-            except TypeError:  # not iterable, or unhashable items: a caller mistake
-                granted = False
-            if not granted:
-                _refuse_scopes(scopes, record.scopes)
+                required = self._required[scopes]
+            except (KeyError, TypeError):  # first use of this value, or not hashable
+                required = self._required_scopes(scopes)
+            if not record.scopes >= required:
+                _refuse_scopes(required, record.scopes)
         if record.metered or needs_rehash or self._default_limit is not None:
             record = self._slow_checks(record, secret, needs_rehash=needs_rehash)
         # Batched usage: counted in memory, written by flush().
@@ -371,6 +374,23 @@ class KeyManager:
         decision: ratelimit.Decision | None = local.last
         local.last = None
         return record, decision
+
+    def _required_scopes(self, scopes: Iterable[str]) -> frozenset[str]:
+        """The checked set of required ``scopes``, remembered for tuples and frozensets.
+
+        Callers pass the same few constants on every request: checking each one once and
+        comparing frozensets afterwards costs a third of ``issuperset`` on a tuple.
+
+        Raises:
+            ConfigurationError: If ``scopes`` is one string, not a collection, or holds an
+                invalid scope.
+        """
+        required = _scopes(scopes)
+        if type(scopes) is tuple or type(scopes) is frozenset:  # immutable: safe to remember
+            if len(self._required) >= _REQUIRED_MAX:
+                self._required.clear()
+            self._required[scopes] = required
+        return required
 
     def _limit(self, limit: GCRA, key_id: str, now: dt.datetime) -> None:
         if self._limiter is not None:
@@ -605,9 +625,9 @@ class KeyManager:
         return f"KeyManager(prefix={self._prefix!r}, store={type(self._store).__name__})"
 
 
-def _refuse_scopes(scopes: Iterable[str], granted: frozenset[str]) -> NoReturn:
-    """Raise ConfigurationError for malformed required scopes, else InsufficientScope."""
-    raise InsufficientScope(missing=tuple(_scopes(scopes) - granted))
+def _refuse_scopes(required: frozenset[str], granted: frozenset[str]) -> NoReturn:
+    """Raise InsufficientScope naming the required scopes that were not granted."""
+    raise InsufficientScope(missing=tuple(required - granted))
 
 
 def _refuse_status(record: KeyRecord, now: dt.datetime) -> NoReturn:

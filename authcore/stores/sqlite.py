@@ -24,12 +24,13 @@ import datetime as dt
 import math
 import sqlite3
 import threading
-import time
+from time import monotonic_ns
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from authcore._encoding import json_dumps, json_loads
 from authcore._sqlite import (
+    FORKS,
     Migration,
     Schema,
     SQLiteDatabase,
@@ -329,19 +330,27 @@ def _record(row: tuple[object, ...]) -> KeyRecord:
 
 
 class _View:
-    """One thread's cached records and the change marker they were read under."""
+    """One thread's connection, cached records and the change marker they were read under.
 
-    __slots__ = ("conn", "cursor", "records", "until", "version", "writes")
+    The marker is :meth:`SQLiteDatabase.change_marker`, its two parts taken separately:
+    ``PRAGMA data_version`` changes when any *other* connection (thread or process) commits;
+    the connection's ``total_changes`` (a counter in memory, no I/O) changes with every row
+    this connection itself inserts, updates or deletes.  ``max_staleness`` skips only the
+    first.
+    """
+
+    __slots__ = ("changes", "conn", "cursor", "forks", "records", "until", "version")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn: sqlite3.Connection = conn
+        self.forks = FORKS[0]  # the view dies with the process that made it
         # A cursor kept for the change check saves creating one per lookup.  Its statement
         # returns one row, which fetchone() steps past to the end, so no read transaction
         # stays open between calls.
         self.cursor: sqlite3.Cursor = conn.cursor()
         self.records: dict[str, KeyRecord] = {}
         self.version: object = None  # no PRAGMA data_version value: the first check misses
-        self.writes: int = -1  # this thread's transaction count when the records were read
+        self.changes: int = -1  # conn.total_changes when the records were read
         self.until: int = 0  # monotonic ns until which max_staleness skips the check
 
 
@@ -403,37 +412,37 @@ class SQLiteKeyStore:
         """Return the record with this key id, or ``None``.
 
         Records read by this thread are cached until the database changes: any commit by
-        any connection or process (``PRAGMA data_version``, one cheap statement per call
-        instead of a query and a decode), or by this thread.  With ``max_staleness`` > 0,
-        the change check itself is skipped for that long after the last one, so other
-        processes' revocations may take up to that long to be seen.
+        any connection or process (``PRAGMA data_version``, one statement per call instead
+        of a query and a decode), or a row written by this thread (``total_changes``).  With
+        ``max_staleness`` > 0, the ``PRAGMA`` itself is skipped for that long after the last
+        one, so other connections' changes may take up to that long to be seen.
         """
-        db = self._db
         try:
-            conn = db.connection()
             view = self._local.view
-            if view is None or view.conn is not conn:  # first use, or a new connection
-                view = self._local.view = _View(conn)
-            writes = db.local_writes()
-            if self._staleness_ns and view.writes == writes and time.monotonic_ns() < view.until:
+            if view is None or view.forks != FORKS[0]:  # first use, or a fork() child
+                view = self._local.view = _View(self._db.connection())
+            # A closed connection raises here (sqlite3.ProgrammingError), before any cache
+            # is served.
+            changes = view.conn.total_changes
+            if self._staleness_ns and view.changes == changes and monotonic_ns() < view.until:
                 fresh = True
             else:
                 # Taken before the row is read: a commit in between changes it again, so
                 # the next call drops what this one caches.
                 version = view.cursor.execute("PRAGMA data_version").fetchone()[0]
-                fresh = version == view.version and writes == view.writes
+                fresh = version == view.version and changes == view.changes
                 if not fresh:
                     view.records = {}
                     view.version = version
-                    view.writes = writes
+                    view.changes = changes
                 if self._staleness_ns:
-                    view.until = time.monotonic_ns() + self._staleness_ns
+                    view.until = monotonic_ns() + self._staleness_ns
             records = view.records
             if fresh:
                 record = records.get(key_id)
                 if record is not None:
                     return record
-            row = conn.execute(_GET, (_param(key_id),)).fetchone()
+            row = view.conn.execute(_GET, (_param(key_id),)).fetchone()
         except sqlite3.Error as exc:
             raise store_error(exc) from None
         if row is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -51,15 +51,39 @@ def manager(store: KeyStore, hasher: KeyHasher, clock: FixedClock) -> KeyManager
     return KeyManager(store, hasher, prefix="sk_test", clock=clock, limiter=MemoryRateLimitStore())
 
 
+class _CountingHMAC:
+    """A keyed HMAC whose copies record each constant-time tag comparison."""
+
+    def __init__(self, inner: HMAC, calls: list[str]) -> None:
+        self._inner = inner
+        self._calls = calls
+
+    def copy(self) -> _CountingHMAC:
+        return _CountingHMAC(self._inner.copy(), self._calls)
+
+    def update(self, message: bytes) -> None:
+        self._inner.update(message)
+
+    def finalize(self) -> bytes:
+        return self._inner.finalize()
+
+    def verify(self, expected: bytes) -> None:
+        self._calls.append("mac check")
+        self._inner.verify(expected)
+
+
 @pytest.fixture
 def hash_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The MAC checks (one HMAC and one constant-time comparison each) KeyHasher does."""
+    """The MAC checks (one HMAC and one constant-time comparison each) KeyHasher does.
+
+    Hashers built while the fixture is active key counting HMACs, however the hasher's code
+    is arranged around them.
+    """
     calls: list[str] = []
-    real_check = _hashing._mac_matches
+    real_keyed = _hashing._keyed
 
-    def counting_check(keyed: HMAC, message: bytes, expected: bytes) -> bool:
-        calls.append("mac check")
-        return real_check(keyed, message, expected)
+    def counting_keyed(pepper: bytes) -> HMAC:
+        return cast("HMAC", _CountingHMAC(real_keyed(pepper), calls))
 
-    monkeypatch.setattr(_hashing, "_mac_matches", counting_check)
+    monkeypatch.setattr(_hashing, "_keyed", counting_keyed)
     return calls

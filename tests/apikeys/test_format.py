@@ -206,6 +206,23 @@ def test_fast_splitter_agrees_with_parse(prefix: str, position: int, char: str) 
         assert split(mutated) == (parsed.key_id, parsed.secret.encode())
 
 
+def test_fast_splitter_refuses_checksum_characters_outside_base62() -> None:
+    """A non-base62 character in the checksum never passes, even where it would decode to 0.
+
+    The fast path checks the checksum's charset through the comparison itself: such a byte
+    decodes to 2**32, which no CRC32 equals.  A token whose checksum starts with "0" (value
+    0) is the case a decoder mapping unknown bytes to 0 would wrongly accept.
+    """
+    split = make_splitter("sk")
+    token = next(t for t in iter(lambda: apikeys.generate("sk").token, None) if t[-6] == "0")
+    assert split(token)[0] == apikeys.parse(token).key_id
+    for char in ("\x00", " ", "-", "_", ".", "~", "\x7f"):
+        with pytest.raises(MalformedKey):
+            split(token[:-6] + char + token[-5:])
+        with pytest.raises(MalformedKey):
+            split((token[:-6] + char + token[-5:]).encode())
+
+
 def test_fast_splitter_takes_bytes_and_refuses_other_types() -> None:
     """The fast path splits ASCII bytes like their text; other types are MalformedKey."""
     split = make_splitter("sk")

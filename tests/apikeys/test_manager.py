@@ -82,9 +82,12 @@ def test_unknown_id_and_wrong_secret_are_the_same_error(manager: KeyManager) -> 
 
 
 def test_unknown_id_costs_an_hmac_and_a_comparison(
-    manager: KeyManager, hash_work: list[str]
+    hash_work: list[str], manager: KeyManager
 ) -> None:
-    """Enumeration resistance: both failure paths compute one HMAC and one comparison."""
+    """Enumeration resistance: both failure paths compute one HMAC and one comparison.
+
+    ``hash_work`` comes first so that the manager's hasher is built with counting HMACs.
+    """
     issued = manager.create(owner="acct_1")
     hash_work.clear()
     with pytest.raises(InvalidCredentials):

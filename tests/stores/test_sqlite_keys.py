@@ -425,6 +425,41 @@ def test_max_staleness_trades_propagation_delay_for_speed(tmp_path: Path) -> Non
             SQLiteKeyStore(path, max_staleness=bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("staleness", [0, 3600])
+def test_rows_written_on_the_threads_own_connection_apply_at_once(
+    tmp_path: Path, staleness: float
+) -> None:
+    """A row changed through this thread's connection, even outside transaction(), is seen.
+
+    ``PRAGMA data_version`` does not change for a connection's own commits: the cache
+    watches the connection's ``total_changes`` for those, with or without max_staleness.
+    """
+    store = SQLiteKeyStore(tmp_path / "db.sqlite", max_staleness=staleness)
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    assert manager.verify(issued.token).name is None
+    manager.verify(issued.token)  # served from the cache
+    store.database.connection().execute(
+        "UPDATE authcore_api_keys SET status = 'revoked', name = 'raw' WHERE key_id = ?",
+        (issued.record.key_id,),
+    )
+    with pytest.raises(Revoked):
+        manager.verify(issued.token)
+    store.close()
+
+
+@pytest.mark.parametrize("staleness", [0, 3600])
+def test_closed_store_serves_nothing_from_its_cache(tmp_path: Path, staleness: float) -> None:
+    """After close(), even a record cached within max_staleness raises StoreError."""
+    store = SQLiteKeyStore(tmp_path / "db.sqlite", max_staleness=staleness)
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    manager.verify(issued.token)
+    store.close()
+    with pytest.raises(StoreError):
+        store.get(issued.record.key_id)
+
+
 def test_change_check_leaves_no_read_transaction_open(tmp_path: Path) -> None:
     """Cached lookups hold no read transaction: another writer's changes checkpoint fully."""
     path = tmp_path / "db.sqlite"
