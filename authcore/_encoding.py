@@ -21,9 +21,12 @@ import json
 import math
 import re
 from binascii import a2b_base64, b2a_base64
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from authcore.errors import DecodeError, EncodeError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "MAX_INT_DIGITS",
@@ -112,6 +115,26 @@ def b64url_decode_known_alphabet(segment: bytes, what: str) -> bytes:
     if rem == 3 and segment[-1] in _LAST_3:  # noqa: PLR2004
         return a2b_base64(segment.translate(_TO_STANDARD) + b"=")
     raise DecodeError(f"{what}: not canonical base64url")
+
+
+def b64url_decode_known_segments(segments: Sequence[bytes], whats: Sequence[str]) -> list[bytes]:
+    """:func:`b64url_decode_known_alphabet` over several segments in one call.
+
+    For compact tokens whose whole alphabet was checked in one pass: one Python call for every
+    segment instead of one (or two) per segment.
+    """
+    out = []
+    for segment, what in zip(segments, whats, strict=True):
+        rem = len(segment) & 3
+        if rem == 0:
+            out.append(a2b_base64(segment.translate(_TO_STANDARD)))
+        elif rem == 2 and segment[-1] in _LAST_2:  # noqa: PLR2004 - base64 quantum sizes
+            out.append(a2b_base64(segment.translate(_TO_STANDARD) + b"=="))
+        elif rem == 3 and segment[-1] in _LAST_3:  # noqa: PLR2004
+            out.append(a2b_base64(segment.translate(_TO_STANDARD) + b"="))
+        else:
+            raise DecodeError(f"{what}: not canonical base64url")
+    return out
 
 
 def _reject_constant(name: str) -> Any:  # noqa: ANN401 - json hook signature

@@ -40,12 +40,13 @@ from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from authcore._encoding import (
     B64URL_ALPHABET,
     b64url_decode,
-    b64url_decode_known_alphabet,
+    b64url_decode_known_segments,
     b64url_encode,
     json_dumps,
 )
@@ -218,6 +219,7 @@ class Recipient:
 
 
 _CachedHeader = tuple[dict[str, Any], KeyManagement, ContentEncryption]
+_SEGMENT_NAMES: Final = ("encrypted key", "iv", "ciphertext", "tag")
 _HEADERS_CACHE_SIZE: Final = 256
 _CACHED_HEADER_MAX: Final = 512
 _POLICIES_PER_KEY: Final = 16
@@ -263,16 +265,24 @@ def _policy(  # noqa: PLR0917 - private constructor, called with the public keyw
     at most :data:`_POLICIES_PER_KEY` of them: callers that keep their keys keep the cache, and
     it goes away with them.  Other resolvers get a fresh policy on each call.
     """
-    # The types are part of the key: 1.0 == 1 == True must not reuse a checked int's policy.
-    limits = (max_decompressed, p2c_min, p2c_max)
+    # Only exact ints are cached: 1.0 == 1 == True must not reuse a checked int's policy, and
+    # anything else is refused by _build_policy anyway.
+    memo = (
+        key_memo(keys)
+        if type(max_decompressed) is int
+        and type(p2c_min) is int
+        and type(p2c_max) is int
+        and isinstance(keys, (JWK, KeySet))
+        else None
+    )
     cache_key = (
         _hashable(algorithms),
         _hashable(encryptions),
         bool(decompress),
-        *limits,
-        *map(type, limits),
+        max_decompressed,
+        p2c_min,
+        p2c_max,
     )
-    memo = key_memo(keys) if isinstance(keys, (JWK, KeySet)) else None
     policies: dict[tuple[object, ...], _Policy] | None = None
     if memo is not None:
         policies = memo.setdefault("jwe-policies", {})
@@ -367,16 +377,19 @@ def _select_keys(
     enc: ContentEncryption,
     limit: int = MAX_KEY_TRIALS,
 ) -> list[JWK]:
+    if isinstance(resolver, JWK):  # one key: select_keys's rules, without its machinery
+        if kid is not None and resolver.kid is not None and resolver.kid != kid:
+            raise KeyNotFound("no key for this kid")
+        if _key_problem(resolver, alg, enc, private=True) is not None:
+            raise KeyNotFound(f"the key cannot decrypt {alg.name}/{enc.name}")
+        return [resolver]
+
     def usable(key: JWK) -> JWK | None:
         return key if _key_problem(key, alg, enc, private=True) is None else None
 
     purpose = f"decrypt {alg.name}/{enc.name}"
     found = select_keys(resolver, kid, usable, purpose=purpose, limit=limit)
     return [key for key, _ in found]
-
-
-def _known(segment: bytes, *, what: str) -> bytes:
-    return b64url_decode_known_alphabet(segment, what)
 
 
 def _b64(value: object, what: str) -> bytes:
@@ -490,6 +503,17 @@ def _decrypt_attempts(  # noqa: PLR0917 - private; every argument is one part of
     policy: _Policy,
 ) -> tuple[bytes, JWK]:
     encrypted_key, iv, ct, tag, aad = parts
+    if alg.family is KeyFamily.DIRECT and len(candidates) == 1 and "zip" not in header:
+        # Direct AES-GCM with its one key: the AEAD object kept on the key does the work.
+        key = candidates[0]
+        aead = _direct_aead(key, alg, enc)
+        if aead is not None:
+            if encrypted_key:
+                raise MalformedToken(f"encrypted_key must be 0 bytes with dir/{enc.name}")
+            try:
+                return aead.decrypt(iv, ct + tag, aad), key
+            except InvalidTag:
+                raise DecryptionFailed(FAILED) from None
     malformed: MalformedToken | None = None
     failed = False
     for key in candidates:
@@ -578,9 +602,14 @@ def decrypt(
     header, alg, enc = _compact_header(head, policy)
     # One C pass checks the alphabet of the whole token (the header passed its own check);
     # only a token that fails it is decoded segment by segment, to name the bad segment.
-    segments = ((ek_seg, "encrypted key"), (iv_seg, "iv"), (ct_seg, "ciphertext"), (tag_seg, "tag"))
-    decode = b64url_decode if raw.translate(None, B64URL_ALPHABET) != b"...." else _known
-    encrypted_key, iv, ct, tag = (decode(segment, what=what) for segment, what in segments)
+    segments = (ek_seg, iv_seg, ct_seg, tag_seg)
+    if raw.translate(None, B64URL_ALPHABET) == b"....":
+        encrypted_key, iv, ct, tag = b64url_decode_known_segments(segments, _SEGMENT_NAMES)
+    else:
+        encrypted_key, iv, ct, tag = (
+            b64url_decode(segment, what=what)
+            for segment, what in zip(segments, _SEGMENT_NAMES, strict=True)
+        )
     _check_content_lengths(enc, iv, tag, ct)
     limit = count_limit(max_key_trials, "max_key_trials")
     candidates = _select_keys(resolver, header.get("kid"), alg, enc, limit=limit)

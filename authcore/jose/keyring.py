@@ -34,6 +34,7 @@ import datetime as dt
 import enum
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Final, cast, final
 
 from authcore._encoding import json_dumps, json_loads
@@ -47,7 +48,9 @@ __all__ = ["SEALED_CONTENT_TYPE", "KeyRing", "KeyState", "RingKey"]
 SEALED_CONTENT_TYPE: Final = "authcore-keyring+json"
 """The ``cty`` of a sealed ring (:meth:`KeyRing.seal`)."""
 
-_KEK_ALGORITHMS: Final = {"A256KW": "A256KW", "A256GCMKW": "A256GCMKW", "A256GCM": "dir"}
+_KEK_ALGORITHMS: Final = MappingProxyType(
+    {"A256KW": "A256KW", "A256GCMKW": "A256GCMKW", "A256GCM": "dir"}
+)
 """A key-encryption key's ``alg`` to the JWE ``alg`` it seals with (a ``dir`` key is bound to
 its ``enc``)."""
 _SEAL_ENC: Final = "A256GCM"
