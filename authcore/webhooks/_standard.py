@@ -22,6 +22,7 @@ import base64
 import binascii
 import re
 import secrets as _secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
@@ -95,6 +96,7 @@ _CONCAT_LIMIT: Final = 16384
 _ID_RE: Final = re.compile(r"[!-\-/-~]{1,256}")
 _SIGNED_PREFIX_RE: Final = re.compile(r"[!-\-/-~]{1,256}\.(?:0|[1-9][0-9]{0,15})\.")
 _b2a = binascii.b2a_base64
+_time = time.time  # the clock authcore.clock.unix_now reads, without its call
 # Header-name sets whose exactness a verifier remembers (see WebhookVerifier._exact).
 _EXACT_MAX: Final = 256
 
@@ -278,7 +280,7 @@ class WebhookVerifier:
         if _SIGNED_PREFIX_RE.fullmatch(prefix_text) is None:
             return self._verify_any(payload, headers, now)
         timestamp = int(ts_text)
-        current = as_unix(now)
+        current = _time() if now is None else as_unix(now)
         tolerance = self._tolerance
         if not -tolerance <= current - timestamp <= tolerance:
             return self._verify_any(payload, headers, now)
@@ -326,28 +328,36 @@ class WebhookVerifier:
 
 
 # A frozen dataclass's __init__ routes every field through object.__setattr__, which costs
-# more than the HMAC on this hot path.  The slot descriptors below fill the same slots
-# directly; every field is set exactly once, so the instance is as complete and immutable as
-# one made by __init__.
+# more than the HMAC on this hot path.  _Unfrozen has exactly VerifiedWebhook's slots and bases
+# (so the same memory layout, which CPython checks on every __class__ assignment): its slots are
+# filled by plain attribute stores, then the instance becomes a VerifiedWebhook.  Every field
+# is set exactly once, so the result is as complete and immutable as one made by __init__.
 # A test checks that _FILLED names every field of VerifiedWebhook, in order, so a field added
 # to the class cannot be left unset here.
 _new = object.__new__
 _FILLED: Final = ("msg_id", "timestamp", "payload", "version", "key_index")
-_set_msg_id, _set_timestamp, _set_payload, _set_version, _set_key_index = (
-    vars(VerifiedWebhook)[name].__set__ for name in _FILLED
-)
+
+
+class _Unfrozen(HasTimestamp):
+    __slots__ = _FILLED
+    msg_id: str
+    timestamp: int
+    payload: bytes
+    version: str
+    key_index: int
 
 
 def _verified(
     msg_id: str, timestamp: int, body: bytes, version: str, index: int
 ) -> VerifiedWebhook:
-    result = _new(VerifiedWebhook)
-    _set_msg_id(result, msg_id)
-    _set_timestamp(result, timestamp)
-    _set_payload(result, body)
-    _set_version(result, version)
-    _set_key_index(result, index)
-    return result
+    result = _new(_Unfrozen)
+    result.msg_id = msg_id
+    result.timestamp = timestamp
+    result.payload = body
+    result.version = version
+    result.key_index = index
+    result.__class__ = VerifiedWebhook  # type: ignore[assignment]
+    return result  # type: ignore[return-value]
 
 
 def _header_spec(prefix: object) -> HeaderSpec:
