@@ -4,14 +4,15 @@ The floor does the work ``WebhookVerifier.verify`` does for a delivery with one 
 signature, each step the fastest plain way: read the three headers from the dict; refuse a
 second spelling of any of them (the key names lower-cased and counted once per set of names,
 then remembered: a sender repeats one set); one regular-expression match of
-``{id}.{timestamp}.`` (the id visible ASCII without ``.``, the timestamp canonical decimal, as
-authcore requires); the timestamp against ``time.time()`` and the 5-minute tolerance in both
-directions; the MAC of ``id.timestamp.payload`` with a ``cryptography`` HMAC keyed once before
-timing (a copy per call; one concatenation for bodies up to 16 KiB, two updates above); its
-base64 by ``binascii`` and ``compare_digest`` with the header's entry; and it returns the five
-values of the result (id, timestamp, payload, version, key index) as a tuple.  authcore's
-result is a frozen dataclass instead, and it also checks the types of its inputs (it accepts
-any headers form and falls back to a general path for several signatures or ``v1a``).
+``{id}.{timestamp}.`` (the id visible ASCII without ``.``, the timestamp canonical decimal,
+as authcore requires); the timestamp against :func:`authcore.clock.unix_now` (the clock
+authcore reads when no ``now`` is given) and the 5-minute tolerance, in both directions; the
+MAC of ``id.timestamp.payload`` with a ``cryptography`` HMAC keyed once before timing (a copy
+per call; one concatenation for bodies up to 16 KiB, two updates above); its base64 by
+``binascii`` and ``compare_digest`` with the header's entry; and it returns the five values
+of the result (id, timestamp, payload, version, key index) as a tuple.  authcore's result is
+a frozen dataclass instead, and it also checks the types of its inputs (it accepts any
+headers form and falls back to a general path for several signatures or ``v1a``).
 
 Each delivery is signed at build time with the current time, so the default ``now`` (the
 wall clock) is what is measured, as in production.  Three payload sizes: a small event, a
@@ -31,14 +32,13 @@ import hmac
 import importlib
 import json
 import re
-import time
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from authcore._bench import Group
-from authcore.clock import utc_now
+from authcore.clock import unix_now, utc_now
 from authcore.webhooks import WebhookVerifier, sign, verify
 
 if TYPE_CHECKING:
@@ -76,7 +76,6 @@ def _floor(headers: dict[str, str], payload: bytes) -> Callable[[], object]:
     keyed = crypto_hmac.HMAC(base64.b64decode(_SECRET.removeprefix("whsec_")), hashes.SHA256())
     b2a = binascii.b2a_base64
     compare = hmac.compare_digest
-    clock = time.time
     # Visible ASCII but "." for the id, then a canonical decimal timestamp.
     signed_prefix = re.compile(r"[!-\-/-~]{1,256}\.(?:0|[1-9][0-9]{0,15})\.")
     exact_names: dict[tuple[str, ...], bool] = {}
@@ -94,7 +93,7 @@ def _floor(headers: dict[str, str], payload: bytes) -> Callable[[], object]:
         if not exact or signed_prefix.fullmatch(prefix_text) is None:
             raise AssertionError("headers")
         timestamp = int(ts_text)
-        if abs(clock() - timestamp) > _TOLERANCE or sig_text[:3] != "v1,":
+        if abs(unix_now() - timestamp) > _TOLERANCE or sig_text[:3] != "v1,":
             raise AssertionError("timestamp or version")
         mac = keyed.copy()
         prefix = prefix_text.encode()
