@@ -24,7 +24,7 @@ import re
 import secrets as _secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, NoReturn
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 
@@ -135,8 +135,7 @@ def _as_sequence(secrets: object) -> tuple[object, ...]:
     return tuple(secrets)
 
 
-@dataclass(frozen=True, slots=True)
-class _KeySet:
+class _KeySet(NamedTuple):
     hmacs: tuple[tuple[int, Any], ...]
     publics: tuple[tuple[int, Any], ...]
 
@@ -150,7 +149,7 @@ def _build_key_set(items: tuple[object, ...]) -> _KeySet:
             hmacs.append((index, key.hmac))
         else:
             publics.append((index, key.public))
-    return _KeySet(hmacs=tuple(hmacs), publics=tuple(publics))
+    return _KeySet(tuple(hmacs), tuple(publics))
 
 
 def _decode_ed25519_signature(text: bytes) -> bytes | None:
