@@ -300,7 +300,7 @@ class WebhookVerifier:
             return self._verify_any(payload, headers, now)
         if self._replay_cache is not None:
             _remember(self._replay_cache, msg_id, timestamp, tolerance=tolerance, current=current)
-        # _verified(), inlined: a call costs a tenth of the HMAC of a small body.
+        # _verified(), inlined: the call alone costs about 1 % of a small delivery.
         result = _new(_Unfrozen)
         result.msg_id = msg_id
         result.timestamp = timestamp
