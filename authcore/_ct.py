@@ -7,7 +7,6 @@ or secrets, so a new comparison cannot slip past this helper.
 from __future__ import annotations
 
 import hmac
-from typing import cast
 
 __all__ = ["bytes_eq"]
 
@@ -26,6 +25,6 @@ def bytes_eq(a: bytes, b: bytes) -> bool:
         TypeError: If either argument is not ``bytes`` (a programming error, never peer input).
     """
     # Typed callers cannot get here; untyped ones (str, bytearray) must not silently pass.
-    if type(cast("object", a)) is not bytes or type(cast("object", b)) is not bytes:
+    if type(a) is not bytes or type(b) is not bytes:
         raise TypeError("bytes_eq compares bytes only")
     return hmac.compare_digest(a, b)

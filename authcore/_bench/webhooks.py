@@ -1,18 +1,28 @@
 """Standard Webhooks ``v1`` verification against the floor and ``standardwebhooks``.
 
-The floor does what the specification requires of a receiver, each step the fastest plain
-way: read the three headers from the dict, parse the timestamp and check it against
-:func:`authcore.clock.unix_now` (what authcore reads) and the 5-minute tolerance, MAC
-``id.timestamp.payload`` with a ``cryptography`` HMAC keyed once before timing (a copy per
-call: about half the instructions of ``hmac.digest``; one concatenation for bodies up to
-16 KiB, two updates above), base64 it with ``binascii`` and ``compare_digest`` it with the
-header's one ``v1,`` signature.  authcore adds the strict header checks (one spelling of
-each name, id charset, canonical timestamp, several signatures, ``v1a``) and returns a
-result object.
+The floor does the work ``WebhookVerifier.verify`` does for a delivery with one ``v1,``
+signature, each step the fastest plain way: read the three headers from the dict; refuse a
+second spelling of any of them (the key names lower-cased and counted once per set of names,
+then remembered: a sender repeats one set); one regular-expression match of
+``{id}.{timestamp}.`` (the id visible ASCII without ``.``, the timestamp canonical decimal,
+as authcore requires); the timestamp against :func:`authcore.clock.unix_now` (the clock
+authcore reads when no ``now`` is given) and the 5-minute tolerance, in both directions; the
+MAC of ``id.timestamp.payload`` with a ``cryptography`` HMAC keyed once before timing (a copy
+per call; one concatenation for bodies up to 16 KiB, two updates above); its base64 by
+``binascii`` and ``compare_digest`` with the header's entry; and it returns the five values
+of the result (id, timestamp, payload, version, key index) as a tuple.  authcore's result is
+a frozen dataclass instead, it compares through ``authcore._ct.bytes_eq`` (``compare_digest``
+behind a type check), and it checks the types of its inputs (it accepts any headers form and
+falls back to a general path for several signatures or ``v1a``): those are its extra work.
 
 Each delivery is signed at build time with the current time, so the default ``now`` (the
 wall clock) is what is measured, as in production.  Three payload sizes: a small event, a
 typical ~1 KiB one and a ~16 KiB one (the size of a GitHub push event).
+
+``authcore verify()`` is the one-shot function: it parses the secret and keys the HMAC on
+every call and keeps nothing, by design (no module-level cache holds a key or a secret: a
+cache would keep secrets the caller has dropped or rotated out alive, shared by the whole
+process); a receiver verifying many deliveries builds one ``WebhookVerifier``.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import binascii
 import hmac
 import importlib
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
@@ -65,24 +76,36 @@ def _floor(headers: dict[str, str], payload: bytes) -> Callable[[], object]:
     """The floor: the receiver's required work, each step the fastest plain way."""
     keyed = crypto_hmac.HMAC(base64.b64decode(_SECRET.removeprefix("whsec_")), hashes.SHA256())
     b2a = binascii.b2a_base64
+    compare = hmac.compare_digest
+    # Visible ASCII but "." for the id, then a canonical decimal timestamp.
+    signed_prefix = re.compile(r"[!-\-/-~]{1,256}\.(?:0|[1-9][0-9]{0,15})\.")
+    exact_names: dict[tuple[str, ...], bool] = {}
     concat = len(payload) <= _CONCAT_LIMIT
 
     def floor() -> object:
         msg_id = headers["webhook-id"]
         ts_text = headers["webhook-timestamp"]
-        version, _, provided = headers["webhook-signature"].partition(",")
-        if abs(unix_now() - int(ts_text)) > _TOLERANCE or version != "v1":
+        sig_text = headers["webhook-signature"]
+        names = tuple(headers)
+        exact = exact_names.get(names)
+        if exact is None:  # no other spelling of the three names
+            exact = exact_names[names] = "\n".join(names).lower().count("webhook-") == 3  # noqa: PLR2004
+        prefix_text = f"{msg_id}.{ts_text}."
+        if not exact or signed_prefix.fullmatch(prefix_text) is None:
+            raise AssertionError("headers")
+        timestamp = int(ts_text)
+        if abs(unix_now() - timestamp) > _TOLERANCE or sig_text[:3] != "v1,":
             raise AssertionError("timestamp or version")
         mac = keyed.copy()
-        prefix = f"{msg_id}.{ts_text}.".encode()
+        prefix = prefix_text.encode()
         if concat:
             mac.update(prefix + payload)
         else:
             mac.update(prefix)
             mac.update(payload)
-        if not hmac.compare_digest(b2a(mac.finalize(), newline=False), provided.encode()):
+        if not compare(b2a(mac.finalize(), newline=False), sig_text[3:].encode()):
             raise AssertionError("signature")
-        return msg_id
+        return (msg_id, timestamp, payload, "v1", 0)
 
     return floor
 
@@ -112,7 +135,7 @@ def _group(label: str, payload: bytes) -> Group:
         "authcore WebhookVerifier": authcore_verifier,
         "authcore verify()": authcore_verify,
     }
-    if floor() != _MSG_ID:  # pragma: no cover - smoke check
+    if floor() != (_MSG_ID, timestamp, payload, "v1", 0):  # pragma: no cover - smoke check
         raise AssertionError("floor does not verify its own signature")
     for name in ("authcore WebhookVerifier", "authcore verify()"):
         if cases[name]().msg_id != _MSG_ID:  # pragma: no cover - smoke check
@@ -134,7 +157,7 @@ def _group(label: str, payload: bytes) -> Group:
         name=f"Standard Webhooks v1 verify ({label}, {len(payload)} B)",
         floor="floor",
         cases=cases,
-        note="3 headers + timestamp check + pre-keyed HMAC + base64 + compare_digest",
+        note="3 headers (no repeat), id/timestamp syntax, tolerance, keyed HMAC, base64, compare",
     )
 
 

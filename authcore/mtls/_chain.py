@@ -28,7 +28,7 @@ import ipaddress
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Final, Protocol, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -55,7 +55,14 @@ from authcore.errors import (
     WrongUsage,
 )
 from authcore.mtls._identity import ClientIdentity, ServerIdentity, SpiffeId, names_of, thumbprint
-from authcore.mtls._load import ChainInput, load_bundle, load_chain, read_file, serial_of
+from authcore.mtls._load import (
+    MAX_CHAIN_LENGTH,
+    ChainInput,
+    load_bundle,
+    load_chain,
+    read_file,
+    serial_of,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -71,6 +78,10 @@ _ALLOWED_CURVES: Final = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 _MIN_RSA_BITS: Final = 2048
 _MAX_DEPTH: Final = 255
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICROSECOND: Final = dt.timedelta(microseconds=1)
+_SECOND: Final = dt.timedelta(seconds=1)
+_LAST: Final = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+_IDENTITY_CACHE_SIZE: Final = 256
 
 
 class RevocationChecker(Protocol):
@@ -130,6 +141,52 @@ def _lacks_key_usage(cert: x509.Certificate) -> bool:
     return False
 
 
+_LeafFields: TypeAlias = tuple[
+    x509.Name,
+    tuple[str, ...],
+    tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...],
+    tuple[str, ...],
+    tuple[str, ...],
+    str,
+]
+
+
+class _Facts:
+    """What a trust store learned about one certificate: all of it time-independent.
+
+    Attributes:
+        cert: The certificate (one object with this DER).
+        lo, hi: Valid at ``t`` (one-second granularity, RFC 5280 4.1.2.5) exactly when
+            ``lo <= t < hi``: ``lo`` is notBefore rounded up to the second, ``hi`` the second
+            after notAfter's.
+        passed: Whether the time-independent checks of :func:`_check_chain` passed with the
+            certificate below the end of a chain (index 0) and at its end (index 1).
+        usages: The extendedKeyUsage labels (``"clientAuth"``...) a leaf check passed with.
+        fields: The identity fields of the certificate as a leaf, once extracted: subject,
+            SAN DNS names, IP addresses, URIs, emails, and the RFC 8705 thumbprint.
+    """
+
+    __slots__ = ("cert", "fields", "hi", "lo", "passed", "usages")
+
+    def __init__(self, cert: x509.Certificate) -> None:
+        self.cert = cert
+        before, after = cert.not_valid_before_utc, cert.not_valid_after_utc
+        # Where these overflow (the last second of year 9999, RFC 5280's "no expiry" date),
+        # the bound is the largest datetime: the comparison then only errs towards the exact
+        # check (_valid), never towards accepting.
+        try:
+            self.lo = before.replace(microsecond=0) + _SECOND if before.microsecond else before
+        except OverflowError:
+            self.lo = _LAST
+        try:
+            self.hi = after.replace(microsecond=0) + _SECOND
+        except OverflowError:
+            self.hi = _LAST
+        self.passed = [False, False]
+        self.usages: set[str] = set()
+        self.fields: _LeafFields | None = None
+
+
 class TrustStore:
     """Trust anchors, pinned leaf certificates and SPIFFE trust bundles, with verifier caching.
 
@@ -159,13 +216,14 @@ class TrustStore:
     __slots__ = (
         "_anchor_set",
         "_anchors",
+        "_by_der",
+        "_by_id",
         "_ca_policy",
         "_cache",
-        "_leaf_fields",
+        "_current_window",
         "_lock",
         "_pinned",
         "_pinned_fps",
-        "_policy_passed",
         "_spiffe",
         "_stores",
         "_window",
@@ -217,12 +275,14 @@ class TrustStore:
             )
         self._cache: dict[tuple[object, ...], ServerVerifier | ClientVerifier] = {}
         self._lock = threading.Lock()
-        # (certificate, is the anchor) -> its validity bounds, once the time-independent
-        # checks of _check_chain passed: one lookup per certificate and call.
-        self._policy_passed: dict[
-            tuple[x509.Certificate, bool], tuple[dt.datetime, dt.datetime]
-        ] = {}
-        self._leaf_fields: dict[x509.Certificate, dict[str, object]] = {}
+        # What this store learned about each certificate (see _Facts), found by the object's
+        # identity (an id lookup, then `is`: the entry holds the object, so its id cannot be
+        # reused while the entry lives) and else by equality (the same DER in another
+        # object: hashing a certificate costs about a microsecond).  Both bounded.
+        self._by_id: dict[int, tuple[x509.Certificate, _Facts]] = {}
+        self._by_der: dict[x509.Certificate, _Facts] = {}
+        # The time window that holds the last call's time: (start, end).
+        self._current_window = (_EPOCH, _EPOCH)
 
     @classmethod
     def from_pem(
@@ -372,11 +432,50 @@ class TrustStore:
         return built
 
     def _window_start(self, now: dt.datetime) -> dt.datetime:
+        start, end = self._current_window
+        if start <= now < end:  # the usual case: the same window as the last call
+            return start
         if not self._window:
             return now
-        window_us = self._window // dt.timedelta(microseconds=1)
-        offset_us = (now - _EPOCH) // dt.timedelta(microseconds=1)
-        return _EPOCH + dt.timedelta(microseconds=offset_us - offset_us % window_us)
+        window_us = self._window // _MICROSECOND
+        offset_us = (now - _EPOCH) // _MICROSECOND
+        start = _EPOCH + dt.timedelta(microseconds=offset_us - offset_us % window_us)
+        self._current_window = (start, start + self._window)
+        return start
+
+    def _facts(self, cert: x509.Certificate) -> _Facts:
+        """What this store knows about ``cert`` (a parsed certificate), learned once."""
+        hit = self._by_id.get(id(cert))
+        if hit is not None and hit[0] is cert:
+            return hit[1]
+        facts = self._by_der.get(cert)
+        if facts is None:
+            facts = _Facts(cert)
+            if len(self._by_der) >= _POLICY_CACHE_SIZE:
+                self._by_der.clear()
+            self._by_der[cert] = facts
+        if len(self._by_id) >= _IDENTITY_CACHE_SIZE:
+            self._by_id.clear()
+        self._by_id[id(cert)] = (cert, facts)
+        return facts
+
+    def _loaded(self, chain: ChainInput) -> tuple[x509.Certificate, ...]:
+        """:func:`load_chain`, skipped for certificate objects this store has checked."""
+        if type(chain) is list or type(chain) is tuple:
+            by_id = self._by_id
+            if 0 < len(chain) <= MAX_CHAIN_LENGTH:
+                for item in chain:
+                    hit = by_id.get(id(item))
+                    if hit is None or hit[0] is not item:
+                        break
+                else:
+                    return tuple(chain)
+        certs = load_chain(chain)
+        if type(chain) is list or type(chain) is tuple:
+            for item, cert in zip(chain, certs):  # noqa: B905 - a PEM item may hold several
+                if item is cert:  # an object the caller holds (and may pass again): remember it
+                    self._facts(cert)
+        return certs
 
 
 # ------------------------------------------------------------------------- error mapping
@@ -496,28 +595,31 @@ def _valid(cert: x509.Certificate, when: dt.datetime) -> bool:
     return cert.not_valid_before_utc <= second <= cert.not_valid_after_utc
 
 
+def _all_valid(facts: Iterable[_Facts], at: dt.datetime) -> bool:
+    """Whether every certificate of ``facts`` is valid at ``at`` (as :func:`_valid`)."""
+    return all(f.lo <= at < f.hi or _valid(f.cert, at) for f in facts)
+
+
 def _check_chain(
-    chain: Sequence[x509.Certificate],
-    at: dt.datetime,
-    passed: dict[tuple[x509.Certificate, bool], tuple[dt.datetime, dt.datetime]],
+    chain: Sequence[x509.Certificate], facts: Sequence[_Facts], at: dt.datetime
 ) -> None:
     """Check validity at ``at``, then key strength, serials and constraint criticality.
 
-    Certificates that passed the time-independent checks are cached with their validity
-    bounds, so a cached certificate costs one lookup and two comparisons.
+    The time-independent checks run once per certificate and position (below the end of the
+    chain, or at it) and are remembered in its facts; validity is two comparisons.
     """
     last = len(chain) - 1
-    known = [passed.get((cert, i == last)) for i, cert in enumerate(chain)]
-    second = at.replace(microsecond=0)  # one-second granularity, as in _validity
-    for i, (cert, bounds) in enumerate(zip(chain, known, strict=True)):
-        if bounds is None or not bounds[0] <= second <= bounds[1]:
-            _validity(cert, at, "leaf" if i == 0 else f"chain[{i}]")
-    for i, (cert, bounds) in enumerate(zip(chain, known, strict=True)):
-        if bounds is not None:
+    for i, known in enumerate(facts):
+        if not known.lo <= at < known.hi:  # else decide exactly (and say why)
+            _validity(chain[i], at, "leaf" if i == 0 else f"chain[{i}]")
+    for i, known in enumerate(facts):
+        at_end = i == last
+        if known.passed[at_end]:
             continue
+        cert = chain[i]
         where = "leaf" if i == 0 else f"chain[{i}]"
         _check_key(cert, where)
-        if serial_of(cert) <= 0 and i < last:  # anchors are inputs (RFC 5280 6.1.1)
+        if serial_of(cert) <= 0 and not at_end:  # anchors are inputs (RFC 5280 6.1.1)
             raise PolicyViolation(f"{where} serial number is not positive")
         try:
             extensions = list(cert.extensions)
@@ -529,9 +631,7 @@ def _check_chain(
                 and not ext.critical
             ):
                 raise PolicyViolation(f"{where} {ext.oid._name} is not critical")  # noqa: SLF001 - the OID's own name
-        if len(passed) >= _POLICY_CACHE_SIZE:
-            passed.clear()
-        passed[cert, i == last] = (cert.not_valid_before_utc, cert.not_valid_after_utc)
+        known.passed[at_end] = True
 
 
 def _check_eku(leaf: x509.Certificate, usage: x509.ObjectIdentifier, label: str) -> None:
@@ -626,7 +726,7 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
     ):
         raise ConfigurationError("max_chain_depth must be an integer from 0 to 255")
     at = as_datetime(now)
-    certs = load_chain(chain)
+    certs = trust._loaded(chain)  # noqa: SLF001
     leaf, intermediates = certs[0], list(certs[1:])
     client = server_name is None
     usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
@@ -648,11 +748,13 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
         verified = _path(trust, domain, leaf, intermediates, server_name, max_chain_depth, at)
     if require_spiffe and spiffe_id is None:
         raise PolicyViolation("an X.509-SVID verified against a SPIFFE bundle is required")
-    _check_chain(verified, at, trust._policy_passed)  # noqa: SLF001
+    facts = [trust._facts(cert) for cert in verified]  # noqa: SLF001
+    _check_chain(verified, facts, at)
     if require_key_identifiers:
         _check_key_identifiers(verified)
-    if require_eku:
+    if require_eku and label not in facts[0].usages:
         _check_eku(leaf, usage, label)
+        facts[0].usages.add(label)
     if revocation is not None and not pinned:
         revocation.check(verified, now=at, stapled_ocsp=stapled_ocsp)
     return verified, spiffe_id, pinned
@@ -691,7 +793,7 @@ def _path(  # noqa: PLR0917 - private helper, called once
             raise _untrusted_or_mapped(exc, leaf, intermediates, anchors) from None
     else:
         # Every certificate of the found path valid at `at`: a verifier built at `at` accepts.
-        if start == at or all(_valid(c, at) for c in chain):
+        if start == at or _all_valid(map(trust._facts, chain), at):  # noqa: SLF001
             return chain
     # The window start and the exact time disagree on validity: decide at the exact time,
     # with a verifier that is not cached (rare; caching it would evict the window's).
@@ -721,26 +823,61 @@ def _untrusted_or_mapped(
     return mapped
 
 
-def _identity_fields(
-    trust: TrustStore, chain: tuple[x509.Certificate, ...], spiffe_id: SpiffeId | None
-) -> dict[str, object]:
-    leaf = chain[0]
-    cached = trust._leaf_fields.get(leaf)  # noqa: SLF001 - a pure function of the DER, cached
-    if cached is None:
+def _identity_fields(trust: TrustStore, leaf: x509.Certificate) -> _LeafFields:
+    """The identity fields of ``leaf``: a pure function of its DER, remembered in its facts."""
+    facts = trust._facts(leaf)  # noqa: SLF001
+    fields = facts.fields
+    if fields is None:
         names = names_of(leaf)
-        cached = {
-            "subject": leaf.subject,
-            "dns_names": names.dns_names,
-            "ip_addresses": names.ip_addresses,
-            "uris": names.uris,
-            "emails": names.emails,
-            "thumbprint": thumbprint(leaf),
-        }
-        with trust._lock:  # noqa: SLF001
-            if len(trust._leaf_fields) >= _POLICY_CACHE_SIZE:  # noqa: SLF001
-                trust._leaf_fields.clear()  # noqa: SLF001
-            trust._leaf_fields[leaf] = cached  # noqa: SLF001
-    return {"chain": chain, "spiffe_id": spiffe_id, **cached}
+        fields = facts.fields = (
+            leaf.subject,
+            names.dns_names,
+            names.ip_addresses,
+            names.uris,
+            names.emails,
+            thumbprint(leaf),
+        )
+    return fields
+
+
+# A frozen dataclass's __init__ sets each of ClientIdentity's eight fields through
+# object.__setattr__ (more Python than the rest of verify_client).  _UnfrozenClient has the
+# same slots on the same base (so the same memory layout, which CPython checks on every
+# __class__ assignment): its slots are filled by plain attribute stores, then the instance
+# becomes a ClientIdentity, as complete and immutable as one made by __init__.  A test checks
+# that the slots are ClientIdentity's fields.
+_new = object.__new__
+
+
+class _UnfrozenClient:
+    __slots__ = (
+        "chain",
+        "dns_names",
+        "emails",
+        "ip_addresses",
+        "spiffe_id",
+        "subject",
+        "thumbprint",
+        "uris",
+    )
+
+
+def _client_identity(
+    chain: tuple[x509.Certificate, ...], spiffe_id: SpiffeId | None, fields: _LeafFields
+) -> ClientIdentity:
+    result: Any = _new(_UnfrozenClient)  # its slots are ClientIdentity's, typed there
+    result.chain = chain
+    (
+        result.subject,
+        result.dns_names,
+        result.ip_addresses,
+        result.uris,
+        result.emails,
+        result.thumbprint,
+    ) = fields
+    result.spiffe_id = spiffe_id
+    result.__class__ = ClientIdentity
+    return result  # type: ignore[no-any-return]  # typing.cast would cost a call here
 
 
 def verify_client(
@@ -807,7 +944,7 @@ def verify_client(
         require_key_identifiers=require_key_identifiers,
         stapled_ocsp=None,
     )
-    return ClientIdentity(**_identity_fields(trust, verified, spiffe_id))  # type: ignore[arg-type]
+    return _client_identity(verified, spiffe_id, _identity_fields(trust, verified[0]))
 
 
 def verify_server(
@@ -865,7 +1002,20 @@ def verify_server(
     )
     if pinned:  # no verifier matched the name
         _match_pinned_name(verified[0], subject)
-    return ServerIdentity(**_identity_fields(trust, verified, spiffe_id), server_name=server_name)  # type: ignore[arg-type]
+    subject_name, dns_names, ip_addresses, uris, emails, print_ = _identity_fields(
+        trust, verified[0]
+    )
+    return ServerIdentity(
+        chain=verified,
+        subject=subject_name,
+        dns_names=dns_names,
+        ip_addresses=ip_addresses,
+        uris=uris,
+        emails=emails,
+        spiffe_id=spiffe_id,
+        thumbprint=print_,
+        server_name=server_name,
+    )
 
 
 def _match_pinned_name(leaf: x509.Certificate, subject: x509.DNSName | x509.IPAddress) -> None:

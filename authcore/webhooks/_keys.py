@@ -16,8 +16,7 @@ import base64
 import binascii
 import re
 import secrets as _secrets
-from dataclasses import dataclass
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, NamedTuple, TypeAlias
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as _chmac
@@ -54,9 +53,11 @@ Ed25519 key object from ``cryptography``."""
 _BASE64_RE: Final = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PreparedKey:
+class PreparedKey(NamedTuple):
     """A parsed secret, ready for the hot path.
+
+    A named tuple, not a frozen dataclass: it is built on every call of the one-shot
+    :func:`~authcore.webhooks.verify`, and a named tuple costs about half as much to build.
 
     Attributes:
         version: ``"v1"`` (HMAC-SHA256) or ``"v1a"`` (Ed25519).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import subprocess
@@ -22,7 +23,7 @@ from authcore.errors import (
     UntrustedCertificate,
     WrongUsage,
 )
-from authcore.mtls import TrustStore, thumbprint, verify_client, verify_server
+from authcore.mtls import ClientIdentity, TrustStore, thumbprint, verify_client, verify_server
 from authcore.mtls._chain import _map_error
 from tests.mtls._pki import (
     DAY,
@@ -541,3 +542,98 @@ def test_require_key_identifiers_does_not_check_a_pinned_leaf() -> None:
     trust = TrustStore(pinned=[pinned.cert])
     ident = verify_client([pinned.cert], trust=trust, now=NOW, require_key_identifiers=True)
     assert ident.certificate == pinned.cert
+
+
+def test_remembered_facts_are_bounded(pki: PKI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-certificate memory (by identity and by DER) stays within its bounds."""
+    monkeypatch.setattr("authcore.mtls._chain._IDENTITY_CACHE_SIZE", 4)
+    monkeypatch.setattr("authcore.mtls._chain._POLICY_CACHE_SIZE", 5)
+    trust = TrustStore([pki.root.cert])
+    for i in range(12):
+        leaf = make_leaf(pki.inter, dns=(f"c{i}.example",))
+        ident = verify_client([leaf.cert, pki.inter.cert], trust=trust, now=NOW)
+        assert ident.dns_names == (f"c{i}.example",)  # never another leaf's fields
+        assert len(trust._by_id) <= 4
+        assert len(trust._by_der) <= 5
+
+
+def test_facts_are_found_by_identity_then_by_der(pki: PKI) -> None:
+    """A new object with the same DER shares the facts; an identity entry holds its object."""
+    trust = TrustStore([pki.root.cert])
+    verify_client([pki.client.cert, pki.inter.cert], trust=trust, now=NOW)
+    copy = x509.load_der_x509_certificate(pki.client.der)
+    assert copy is not pki.client.cert
+    assert trust._facts(copy) is trust._facts(pki.client.cert)
+    held, _ = trust._by_id[id(copy)]
+    assert held is copy
+    ident = verify_client([copy, pki.inter.cert], trust=trust, now=NOW)
+    assert ident.chain[0] is copy
+    assert ident.thumbprint == thumbprint(pki.client.cert)
+
+
+def test_remembered_checks_never_vouch_for_another_certificate(pki: PKI) -> None:
+    """What passed for one leaf (EKU, validity, policy) is not carried to another one."""
+    trust = TrustStore([pki.root.cert])
+    verify_client([pki.client.cert, pki.inter.cert], trust=trust, now=NOW)
+    with pytest.raises(WrongUsage):
+        verify_client([pki.server.cert, pki.inter.cert], trust=trust, now=NOW)
+    expired = make_leaf(pki.inter, not_after=NOW - DAY)
+    with pytest.raises(CertificateExpired):
+        verify_client([expired.cert, pki.inter.cert], trust=trust, now=NOW)
+    weak = make_leaf(pki.inter, key=ec.generate_private_key(ec.SECP256K1()))
+    with pytest.raises(PolicyViolation):
+        verify_client([weak.cert, pki.inter.cert], trust=trust, now=NOW)
+    # The same leaf, once accepted, is refused when the time moves past its validity.
+    with pytest.raises(CertificateExpired):
+        verify_client([pki.client.cert, pki.inter.cert], trust=trust, now=NOW + 40 * DAY)
+
+
+@pytest.mark.parametrize("window", [dt.timedelta(0), dt.timedelta(hours=1)])
+def test_validity_has_one_second_granularity_when_remembered(
+    pki: PKI, window: dt.timedelta
+) -> None:
+    """notBefore/notAfter hold for their whole second, also on the remembered fast check."""
+    bound = dt.datetime(2025, 6, 1, 12, 30, tzinfo=UTC)
+    late = make_leaf(pki.inter, not_before=bound)
+    early = make_leaf(pki.inter, not_after=bound)
+    trust = TrustStore([pki.root.cert], time_window=window)
+    tick = dt.timedelta(microseconds=1)
+    second = dt.timedelta(seconds=1)
+    for _ in range(2):  # the first round learns the facts, the second uses them
+        verify_client([late.cert, pki.inter.cert], trust=trust, now=bound)
+        with pytest.raises(CertificateExpired):
+            verify_client([late.cert, pki.inter.cert], trust=trust, now=bound - tick)
+        verify_client([early.cert, pki.inter.cert], trust=trust, now=bound + second - tick)
+        with pytest.raises(CertificateExpired):
+            verify_client([early.cert, pki.inter.cert], trust=trust, now=bound + second)
+
+
+def test_known_objects_skip_loading_but_others_are_checked(pki: PKI) -> None:
+    """Objects the store has checked skip the parse check; any other input is still loaded."""
+    trust = TrustStore([pki.root.cert])
+    verify_client([pki.client.cert, pki.inter.cert], trust=trust, now=NOW)
+    cn = b"\x0c\x08client-1"
+    bad = x509.load_der_x509_certificate(pki.client.der.replace(cn, b"\x0c\x08\xff\xfeient-1"))
+    with pytest.raises(MalformedCertificate):
+        verify_client([bad, pki.inter.cert], trust=trust, now=NOW)
+    with pytest.raises(MalformedCertificate):
+        verify_client([pki.client.cert, pki.inter.cert, *[pki.inter.cert] * 64], trust=trust)
+    with pytest.raises(MalformedCertificate):
+        verify_client([], trust=trust, now=NOW)
+    ident = verify_client((pki.client.cert, pki.inter.cert), trust=trust, now=NOW)
+    assert ident.chain == (pki.client.cert, pki.inter.cert, pki.root.cert)
+
+
+def test_client_identity_built_in_place_is_a_complete_frozen_client_identity(pki: PKI) -> None:
+    """verify_client's result fills every ClientIdentity field and stays frozen."""
+    from authcore.mtls._chain import _UnfrozenClient  # noqa: PLC0415
+
+    fields = {f.name for f in dataclasses.fields(ClientIdentity)}
+    assert set(_UnfrozenClient.__slots__) == fields
+    fast = verify_client([pki.client.cert, pki.inter.cert], trust=pki.trust, now=NOW)
+    built = ClientIdentity(**{name: getattr(fast, name) for name in fields})
+    assert type(fast) is ClientIdentity
+    assert fast == built
+    assert repr(fast) == repr(built)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.thumbprint = "other"  # type: ignore[misc]

@@ -819,8 +819,8 @@ def test_module_verify_checks_every_argument_on_each_call() -> None:
     assert _verify(_headers(), header_prefix="webhook-").key_index == 0
 
 
-def test_descriptor_filled_result_sets_every_dataclass_field() -> None:
-    """The fast path's slot filling covers exactly VerifiedWebhook's fields, in order."""
+def test_fast_path_result_sets_every_dataclass_field() -> None:
+    """The fast path's result fills exactly VerifiedWebhook's fields, in order, and is frozen."""
     from authcore.webhooks._standard import _FILLED  # noqa: PLC0415
 
     assert tuple(f.name for f in dataclasses.fields(VerifiedWebhook)) == _FILLED
@@ -833,6 +833,9 @@ def test_descriptor_filled_result_sets_every_dataclass_field() -> None:
     assert fast == built
     assert repr(fast) == repr(built)
     assert hash(fast) == hash(built)
+    assert type(fast) is VerifiedWebhook
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.msg_id = "other"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
