@@ -218,8 +218,13 @@ class Recipient:
     header: Mapping[str, Any] | None = None
 
 
-_CachedHeader = tuple[dict[str, Any], KeyManagement, ContentEncryption]
+# A checked header, its algorithms, and the read-only view of it handed to callers.
+_CachedHeader = tuple[
+    dict[str, Any], KeyManagement, ContentEncryption, "MappingProxyType[str, Any]"
+]
 _SEGMENT_NAMES: Final = ("encrypted key", "iv", "ciphertext", "tag")
+# Key-memo slot of a dir key's AES-GCM object per enc: strings, whose hash is cached.
+_AEAD_SLOTS: Final = MappingProxyType({name: f"jwe-aead:{name}" for name in CONTENT_ENCRYPTIONS})
 _HEADERS_CACHE_SIZE: Final = 256
 _CACHED_HEADER_MAX: Final = 512
 _POLICIES_PER_KEY: Final = 16
@@ -244,10 +249,9 @@ class _Policy:
 # ----------------------------------------------------------------------------- shared helpers
 
 
-def _hashable(value: object) -> object:
-    # Lists become tuples so a policy can be cached; strings stay as they are (and are then
-    # refused by _names), anything unhashable makes the cache lookup raise TypeError.
-    return tuple(value) if isinstance(value, (list, tuple, set, frozenset)) else value
+# Lists and sets become tuples so a policy can be cached; strings stay as they are (and are
+# then refused by algorithm_names); anything unhashable makes the cache lookup raise TypeError.
+_SEQUENCES: Final = frozenset({list, tuple, set, frozenset})
 
 
 def _policy(  # noqa: PLR0917 - private constructor, called with the public keywords in order
@@ -276,8 +280,9 @@ def _policy(  # noqa: PLR0917 - private constructor, called with the public keyw
         else None
     )
     cache_key = (
-        _hashable(algorithms),
-        _hashable(encryptions),
+        # No typing.cast: it would be a call on every decryption.
+        tuple(algorithms) if type(algorithms) in _SEQUENCES else algorithms,  # type: ignore[arg-type]
+        tuple(encryptions) if type(encryptions) in _SEQUENCES else encryptions,  # type: ignore[arg-type]
         bool(decompress),
         max_decompressed,
         p2c_min,
@@ -398,9 +403,7 @@ def _b64(value: object, what: str) -> bytes:
     return b64url_decode(value, what=what)
 
 
-def _compact_header(
-    head: bytes, policy: _Policy
-) -> tuple[dict[str, Any], KeyManagement, ContentEncryption]:
+def _compact_header(head: bytes, policy: _Policy) -> _CachedHeader:
     """Parse and check a protected header; repeated headers come from the policy's cache.
 
     Only flat headers that passed every check under the policy are cached, and the cached
@@ -412,6 +415,7 @@ def _compact_header(
         return cached
     header = parse_protected(head)
     alg, enc = _check_header(header, header, policy)
+    checked = (header, alg, enc, MappingProxyType(header))
     # Only flat headers are cached: a nested value (epk, a list) handed out inside the result
     # could be mutated by the caller and must never leak into a later decryption.
     if len(head) <= _CACHED_HEADER_MAX and not any(
@@ -419,8 +423,8 @@ def _compact_header(
     ):
         if len(cache) >= _HEADERS_CACHE_SIZE:
             cache.clear()
-        cache[head] = (header, alg, enc)
-    return header, alg, enc
+        cache[head] = checked
+    return checked
 
 
 def _check_header(
@@ -484,13 +488,14 @@ def _direct_aead(key: JWK, alg: KeyManagement, enc: ContentEncryption) -> AESGCM
     if alg.name != "dir" or enc.hash_name is not None:
         return None
     memo = key_memo(key)
-    aead = memo.get(("jwe-aead", enc.name))
+    slot = _AEAD_SLOTS[enc.name]
+    aead = memo.get(slot)
     if aead is None:
         # _select_keys checked the key's size for enc; a wrong one fails in decrypt_content.
         material = key_material(key)
         if len(material) != enc.key_size:
             return None
-        aead = memo.setdefault(("jwe-aead", enc.name), AESGCM(material))
+        aead = memo.setdefault(slot, AESGCM(material))
     return cast("AESGCM", aead)
 
 
@@ -503,17 +508,6 @@ def _decrypt_attempts(  # noqa: PLR0917 - private; every argument is one part of
     policy: _Policy,
 ) -> tuple[bytes, JWK]:
     encrypted_key, iv, ct, tag, aad = parts
-    if alg.family is KeyFamily.DIRECT and len(candidates) == 1 and "zip" not in header:
-        # Direct AES-GCM with its one key: the AEAD object kept on the key does the work.
-        key = candidates[0]
-        aead = _direct_aead(key, alg, enc)
-        if aead is not None:
-            if encrypted_key:
-                raise MalformedToken(f"encrypted_key must be 0 bytes with dir/{enc.name}")
-            try:
-                return aead.decrypt(iv, ct + tag, aad), key
-            except InvalidTag:
-                raise DecryptionFailed(FAILED) from None
     malformed: MalformedToken | None = None
     failed = False
     for key in candidates:
@@ -593,13 +587,13 @@ def decrypt(
 
     .. versionadded:: 0.1.0
     """
-    resolver = check_keys(keys)
+    resolver = keys if type(keys) is JWK else check_keys(keys)
     policy = _policy(
         resolver, algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max
     )
     raw = as_ascii(token, max_size)
     head, ek_seg, iv_seg, ct_seg, tag_seg = split_compact(raw, 5)
-    header, alg, enc = _compact_header(head, policy)
+    header, alg, enc, view = _compact_header(head, policy)
     # One C pass checks the alphabet of the whole token (the header passed its own check);
     # only a token that fails it is decoded segment by segment, to name the bad segment.
     segments = (ek_seg, iv_seg, ct_seg, tag_seg)
@@ -610,12 +604,29 @@ def decrypt(
             b64url_decode(segment, what=what)
             for segment, what in zip(segments, _SEGMENT_NAMES, strict=True)
         )
-    _check_content_lengths(enc, iv, tag, ct)
-    limit = count_limit(max_key_trials, "max_key_trials")
+    if len(iv) != enc.iv_size or len(tag) != enc.tag_size or enc.hash_name is not None:
+        _check_content_lengths(enc, iv, tag, ct)  # raises on a wrong length, names it
+    limit = (
+        max_key_trials
+        if type(max_key_trials) is int and max_key_trials > 0
+        else count_limit(max_key_trials, "max_key_trials")
+    )
     candidates = _select_keys(resolver, header.get("kid"), alg, enc, limit=limit)
+    if alg.family is KeyFamily.DIRECT and len(candidates) == 1 and "zip" not in header:
+        # Direct AES-GCM with its one key: the AES-GCM object kept on the key does the work.
+        key = candidates[0]
+        aead = _direct_aead(key, alg, enc)
+        if aead is not None:
+            if encrypted_key:
+                raise MalformedToken(f"encrypted_key must be 0 bytes with dir/{enc.name}")
+            try:
+                plaintext = aead.decrypt(iv, ct + tag, head)
+            except InvalidTag:
+                raise DecryptionFailed(FAILED) from None
+            return DecryptedJWE(plaintext=plaintext, header=view, key=key)
     parts = (encrypted_key, iv, ct, tag, head)
     plaintext, key = _decrypt_attempts(candidates, alg, enc, header, parts, policy)
-    return DecryptedJWE(plaintext=plaintext, header=MappingProxyType(header), key=key)
+    return DecryptedJWE(plaintext=plaintext, header=view, key=key)
 
 
 def _algorithm_for(key: JWK, alg: str | None, enc: ContentEncryption) -> KeyManagement:
