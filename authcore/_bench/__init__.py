@@ -227,6 +227,14 @@ def _explanations(res: GroupResult) -> list[str]:
     notes: list[str] = []
     if not res.reference and any(m.median_ratio > 1.0 for m in others):
         notes.extend(("", ABOVE_FLOOR))
-    if "thread" in res.floor and any(m.median_ratio < 1.0 for m in others):
-        notes.extend(("", THREAD_SLOWDOWN))
+    one = {m.name.removesuffix(", 1 thread"): m for m in res.results if m.name.endswith("1 thread")}
+    slower = [
+        m.name
+        for m in res.results
+        if m.name.endswith("2 threads")
+        and (base := one.get(m.name.removesuffix(", 2 threads"))) is not None
+        and m.median_ops < base.median_ops
+    ]
+    if slower:
+        notes.extend(("", THREAD_SLOWDOWN + " Slower with two: " + "; ".join(slower) + "."))
     return notes

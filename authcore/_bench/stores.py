@@ -202,7 +202,7 @@ def _limits_case(url: str, tag: str) -> tuple[Callable[[], object] | None, str]:
         from limits.storage import RedisStorage  # noqa: PLC0415
         from limits.strategies import MovingWindowRateLimiter  # noqa: PLC0415
     except ImportError:
-        return None, "limits not installed (pip install 'authcore[bench]')"
+        return None, "limits not installed (pip install 'authcore-py[bench]')"
     limiter = MovingWindowRateLimiter(RedisStorage(url))
     item = RateLimitItemPerSecond(_RATE)
     counter = iter(range(1 << 62))

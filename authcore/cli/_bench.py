@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="exercise every primitive end to end and print verification throughput",
         description=(
             "Build, check and time every primitive against its pure-Python floor and the "
-            "installed peer libraries (pip install 'authcore[bench]'), interleaved in one run."
+            "installed peer libraries (pip install 'authcore-py[bench]'), interleaved in one run."
         ),
     )
     parser.add_argument("--quick", action="store_true", help="short timings (a smoke run)")

@@ -250,8 +250,8 @@ def test_bench_ends_with_one_line_on_the_built_in_checks(
         ("floor", False, 1.3, "a ratio above 1 against a floor is not a win"),
         ("floor", True, 1.3, None),
         ("floor", False, 0.8, None),
-        ("1 thread", True, 0.8, "two threads slower than one"),
-        ("1 thread", True, 1.4, None),
+        ("x, 1 thread", True, 0.8, "Slower with two: x, 2 threads."),
+        ("x, 1 thread", True, 1.4, None),
     ],
 )
 def test_reports_explain_ratios_that_would_mislead(
@@ -265,7 +265,11 @@ def test_reports_explain_ratios_that_would_mislead(
         reference=reference,
         results=(
             Measurement(name=floor, ops=(100.0,), ratios=(1.0,)),
-            Measurement(name="other", ops=(100.0 * ratio,), ratios=(ratio,)),
+            Measurement(
+                name="x, 2 threads" if "thread" in floor else "other",
+                ops=(100.0 * ratio,),
+                ratios=(ratio,),
+            ),
         ),
     )
     report = render_markdown([result])
@@ -273,6 +277,20 @@ def test_reports_explain_ratios_that_would_mislead(
         assert "note:" not in report
     else:
         assert note in report
+
+
+def test_thread_notes_compare_each_implementation_with_itself() -> None:
+    """A slower implementation on one thread is no slow-down; its own 2-thread drop is."""
+    results = (
+        Measurement(name="a, 1 thread", ops=(100.0,), ratios=(1.0,)),
+        Measurement(name="a, 2 threads", ops=(150.0,), ratios=(1.5,)),
+        Measurement(name="b, 1 thread", ops=(50.0,), ratios=(0.5,)),
+        Measurement(name="b, 2 threads", ops=(40.0,), ratios=(0.4,)),
+    )
+    group = GroupResult(group="g", floor="a, 1 thread", note="", reference=True, results=results)
+    report = render_markdown([group])
+    assert "Slower with two: b, 2 threads." in report
+    assert "a, 2 threads" not in report.split("Slower with two:")[1]
 
 
 def test_bench_unknown_suite_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
