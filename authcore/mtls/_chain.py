@@ -841,25 +841,19 @@ def _identity_fields(trust: TrustStore, leaf: x509.Certificate) -> _LeafFields:
 
 
 # A frozen dataclass's __init__ sets each of ClientIdentity's eight fields through
-# object.__setattr__ (more Python than the rest of verify_client).  _UnfrozenClient has the
-# same slots on the same base (so the same memory layout, which CPython checks on every
-# __class__ assignment): its slots are filled by plain attribute stores, then the instance
-# becomes a ClientIdentity, as complete and immutable as one made by __init__.  A test checks
-# that the slots are ClientIdentity's fields.
+# object.__setattr__ (more Python than the rest of verify_client).  _UnfrozenClient is made
+# from ClientIdentity itself (its bases and its own slots), so both have the same memory
+# layout, which CPython checks on every __class__ assignment, on every Python version (3.10's
+# dataclass repeats the base's slots in the subclass, 3.11+ does not).  Its slots are filled
+# by plain attribute stores, then the instance becomes a ClientIdentity, as complete and
+# immutable as one made by __init__.  A test checks both, and the tox py310 run covers 3.10.
 _new = object.__new__
-
-
-class _UnfrozenClient:
-    __slots__ = (
-        "chain",
-        "dns_names",
-        "emails",
-        "ip_addresses",
-        "spiffe_id",
-        "subject",
-        "thumbprint",
-        "uris",
-    )
+_UnfrozenClient: Final = type(
+    "_UnfrozenClient",
+    ClientIdentity.__bases__,
+    # The base is a frozen dataclass too: plain stores need object's own __setattr__ back.
+    {"__slots__": ClientIdentity.__slots__, "__setattr__": object.__setattr__},
+)
 
 
 def _client_identity(
