@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from _generate import write_or_check  # docs/ is the script's directory
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "bench-results.json"
 OUTPUT = HERE / "bench.inc"
@@ -128,15 +130,7 @@ def render() -> str:
 
 def main(argv: list[str]) -> int:
     """Write the include file, or with ``--check`` report whether it is current."""
-    text = render()
-    if "--check" in argv:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            sys.stderr.write(f"{OUTPUT} is stale: run python docs/gen_bench.py\n")
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(OUTPUT, render(), argv, "gen_bench.py")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from _generate import write_or_check  # docs/ is the script's directory
+
 OUTPUT = Path(__file__).resolve().parent / "guides" / "choosing.inc"
 
 METHODS = ("API keys", "JWT (JOSE)", "OAuth 2.0", "mTLS")
@@ -411,15 +413,7 @@ def render() -> str:
 
 def main(argv: list[str]) -> int:
     """Write the include file, or with ``--check`` report whether it is current."""
-    text = render()
-    if "--check" in argv:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            sys.stderr.write(f"{OUTPUT} is stale: run python docs/gen_choosing.py\n")
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(OUTPUT, render(), argv, "gen_choosing.py")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from _generate import write_or_check  # docs/ is the script's directory
+
 from authcore.oauth import lifecycle as lc
 
 if TYPE_CHECKING:
@@ -74,15 +76,7 @@ def render() -> str:
 
 def main(argv: list[str]) -> int:
     """Write the include file, or with ``--check`` report whether it is current."""
-    text = render()
-    if "--check" in argv:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            sys.stderr.write(f"{OUTPUT} is stale: run python docs/gen_oauth_diagrams.py\n")
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(OUTPUT, render(), argv, "gen_oauth_diagrams.py")
 
 
 if __name__ == "__main__":

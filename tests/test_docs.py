@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pydoc
 import re
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
 import pytest
 
-if TYPE_CHECKING:
-    from types import ModuleType
+from tests._docs_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 _FENCE_RE = re.compile(r"^( *)```python\n(.*?)^\1```$", re.MULTILINE | re.DOTALL)
@@ -128,20 +124,9 @@ def test_ci_runs_every_pytest_step_through_the_wrapper() -> None:
     assert all(line.startswith("run_tests ") for line in runs), runs
 
 
-def _load_script(name: str) -> ModuleType:
-    """Import one of the generator scripts beside docs/conf.py."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_choosing_guide_is_current() -> None:
     """docs/guides/choosing.inc equals what docs/gen_choosing.py renders now."""
-    assert _load_script("gen_choosing").main(["--check"]) == 0
+    assert load_script("gen_choosing").main(["--check"]) == 0
 
 
 _ROLE_RE = re.compile(r":(?:class|func|meth|mod|attr|exc|data):`~?([\w.]+)`")
@@ -149,7 +134,7 @@ _ROLE_RE = re.compile(r":(?:class|func|meth|mod|attr|exc|data):`~?([\w.]+)`")
 
 def test_choosing_guide_names_real_apis() -> None:
     """Every API a cell of the comparison names exists, and every method has a full row."""
-    module = _load_script("gen_choosing")
+    module = load_script("gen_choosing")
     text = module.render()
     targets = set(_ROLE_RE.findall(text))
     assert len(targets) > 20, targets
@@ -165,26 +150,26 @@ def test_choosing_guide_names_real_apis() -> None:
 
 def test_choosing_flowchart_is_well_formed_svg() -> None:
     """The generated flowchart parses as XML and draws one box per question and answer."""
-    text = _load_script("gen_choosing").render()
+    text = load_script("gen_choosing").render()
     raw = text.split(".. raw:: html\n")[1].split("\n\n#.")[0]
     svg = ET.fromstring(  # noqa: S314 - our own generated SVG
         textwrap.dedent(raw).strip()
     )
     namespace = "{http://www.w3.org/2000/svg}"
     rects = svg.findall(f"{namespace}rect")
-    decisions = _load_script("gen_choosing").DECISIONS
+    decisions = load_script("gen_choosing").DECISIONS
     assert len(rects) == 2 * len(decisions) + 1
     assert len(svg.findall(f"{namespace}line")) == 2 * len(decisions)
 
 
 def test_performance_page_tables_are_current() -> None:
     """docs/bench.inc equals what docs/gen_bench.py renders from the recorded run."""
-    assert _load_script("gen_bench").main(["--check"]) == 0
+    assert load_script("gen_bench").main(["--check"]) == 0
 
 
 def test_performance_chart_draws_every_case() -> None:
     """The chart parses as SVG and has one bar per non-floor case of the recorded run."""
-    module = _load_script("gen_bench")
+    module = load_script("gen_bench")
     raw = module.render().split(".. raw:: html\n")[1].split("\n\n")[0]
     svg = ET.fromstring(textwrap.dedent(raw).strip())  # noqa: S314 - our own generated SVG
     groups = json.loads(module.RESULTS.read_text(encoding="utf-8"))
@@ -204,3 +189,16 @@ def test_docs_builds_are_nitpicky() -> None:
     for line in builds:
         assert " -n " in line, line
         assert " -W " in line, line
+
+
+def test_generators_write_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The shared --check of docs/gen_*.py: 0 when current, 1 and a hint when stale or absent."""
+    write_or_check = load_script("_generate").write_or_check
+    out = tmp_path / "x.inc"
+    assert write_or_check(out, "text", ["--check"], "gen_x.py") == 1  # absent
+    assert "run python docs/gen_x.py" in capsys.readouterr().err
+    assert write_or_check(out, "text", [], "gen_x.py") == 0
+    assert out.read_text(encoding="utf-8") == "text"
+    assert write_or_check(out, "text", ["--check"], "gen_x.py") == 0
+    assert write_or_check(out, "other", ["--check"], "gen_x.py") == 1
+    assert out.read_text(encoding="utf-8") == "text"  # a check never writes

@@ -40,13 +40,14 @@ from authcore.oauth import (
     record_kind,
 )
 from authcore.stores._oauth_memory import revoked_family
+from authcore.stores._postgres_common import Store
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from psycopg.rows import TupleRow
 
-    from authcore.stores.postgres import PostgresDatabase
+    from authcore.stores._postgres_common import PostgresDatabase
 
 __all__ = [
     "OAUTH_SCHEMA",
@@ -115,35 +116,13 @@ def _valid(value: object) -> bool:
     return True
 
 
-def _open(database: str | PostgresDatabase, timeout: float) -> tuple[PostgresDatabase, bool]:
-    from authcore.stores.postgres import PostgresDatabase  # noqa: PLC0415 - import cycle
-
-    if isinstance(database, PostgresDatabase):
-        database.migrate([OAUTH_SCHEMA])
-        return database, False
-    return PostgresDatabase(database, schemas=[OAUTH_SCHEMA], timeout=timeout), True
-
-
-class _PostgresOAuthStore:
+class _PostgresOAuthStore(Store):
     """What both PostgreSQL OAuth stores share: the database, opened or migrated."""
 
-    __slots__ = ("_db", "_owned")
+    __slots__ = ()
 
     def __init__(self, database: str | PostgresDatabase, *, timeout: float = 5.0) -> None:
-        self._db, self._owned = _open(database, timeout)
-
-    @property
-    def database(self) -> PostgresDatabase:
-        """The underlying database (pool, transactions, schema versions)."""
-        return self._db
-
-    def close(self) -> None:
-        """Close the pool if this store opened it (a shared database stays open)."""
-        if self._owned:
-            self._db.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        super().__init__(database, OAUTH_SCHEMA, timeout)
 
 
 class PostgresClientStore(_PostgresOAuthStore):

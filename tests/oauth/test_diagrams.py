@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from authcore.oauth import lifecycle as lc
+from tests._docs_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _generator() -> object:
-    spec = importlib.util.spec_from_file_location(
-        "gen_oauth_diagrams", ROOT / "docs" / "gen_oauth_diagrams.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_generated_diagrams_are_current() -> None:
     """docs/guides/oauth_states.inc equals what the generator renders now."""
-    module = _generator()
-    assert module.main(["--check"]) == 0  # type: ignore[attr-defined]
+    assert load_script("gen_oauth_diagrams").main(["--check"]) == 0
 
 
 def test_every_transition_is_drawn() -> None:
