@@ -435,11 +435,7 @@ class KeyRing:
 
         .. versionadded:: 0.1.0
         """
-        candidates = [keks] if isinstance(keks, JWK) else list(keks)
-        if not candidates:
-            raise ConfigurationError("unseal needs at least one key-encryption key")
-        for kek in candidates:
-            check_kek(kek)
+        candidates = check_keks(keks)
         try:
             opened = jwe.decrypt(
                 sealed,
@@ -464,6 +460,16 @@ class KeyRing:
     def __repr__(self) -> str:
         kids = ", ".join(repr(e.key.kid) for e in self._entries)
         return f"KeyRing([{kids}])"
+
+
+def check_keks(keks: object) -> tuple[JWK, ...]:
+    """One key-encryption key or a list or tuple of them, checked (ConfigurationError)."""
+    found = (keks,) if isinstance(keks, JWK) else keks
+    if not isinstance(found, (list, tuple)) or not found:
+        raise ConfigurationError("keks must be a key-encryption JWK or a non-empty list of them")
+    for kek in found:
+        check_kek(kek)
+    return tuple(found)
 
 
 def check_kek(kek: object) -> None:

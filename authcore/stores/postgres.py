@@ -43,8 +43,7 @@ from authcore._sqlite import Migration, Schema
 from authcore.apikeys import KeyRecord
 from authcore.clock import utc_now
 from authcore.errors import ConfigurationError, DecryptionFailed, NotFound, StoreError
-from authcore.jose import JWK
-from authcore.jose.keyring import KeyRing, check_kek
+from authcore.jose.keyring import KeyRing, check_keks
 from authcore.onetime import check_key, check_times
 from authcore.stores._keyrows import KEY_COLUMNS, key_record, key_row, micros
 from authcore.stores._oauth_postgres import (
@@ -63,6 +62,7 @@ if TYPE_CHECKING:
     from authcore import ratelimit
     from authcore.apikeys import KeyChange, Usage
     from authcore.clock import Clock
+    from authcore.jose import JWK
     from authcore.ratelimit import GCRA
 
 __all__ = [
@@ -512,7 +512,7 @@ class PostgresKeyRingStore(Store):
         timeout: float = 5.0,
         clock: Clock | None = None,
     ) -> None:
-        self._keks = _keks(keks)
+        self._keks = check_keks(keks)
         self._clock = clock
         super().__init__(database, KEY_RING_SCHEMA, timeout)
 
@@ -580,12 +580,3 @@ class PostgresKeyRingStore(Store):
                 if inserted is not None:
                     return ring
         raise StoreError(f"key ring {name!r}: concurrent creation, retry")  # pragma: no cover
-
-
-def _keks(keks: object) -> tuple[JWK, ...]:
-    found = (keks,) if isinstance(keks, JWK) else tuple(cast("Sequence[JWK]", keks))
-    if not found:
-        raise ConfigurationError("keks needs at least one key-encryption key")
-    for kek in found:
-        check_kek(kek)
-    return found

@@ -314,8 +314,10 @@ def test_seal_and_unseal() -> None:
             ring.seal(bad_kek, name="signing")  # type: ignore[arg-type]
         with pytest.raises(ConfigurationError):
             KeyRing.unseal(sealed, bad_kek, name="signing")  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError):
-        KeyRing.unseal(sealed, [], name="signing")
+    not_keys: object
+    for not_keys in ([], 42, "secret", None):
+        with pytest.raises(ConfigurationError):
+            KeyRing.unseal(sealed, not_keys, name="signing")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         ring.seal(kek, name="")
 

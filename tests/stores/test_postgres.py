@@ -278,7 +278,7 @@ def test_key_ring_store_rotates_its_key_encryption_key(database: PostgresDatabas
 
 def test_key_ring_store_bad_configuration(database: PostgresDatabase) -> None:
     """Bad key-encryption keys, names and changes are ConfigurationErrors."""
-    for keks in ([], JWK.generate("HS256"), [JWK.generate("A128KW")], "secret"):
+    for keks in ([], JWK.generate("HS256"), [JWK.generate("A128KW")], "secret", 42, None):
         with pytest.raises(ConfigurationError):
             PostgresKeyRingStore(database, keks=keks)  # type: ignore[arg-type]
     store = PostgresKeyRingStore(database, keks=JWK.generate("A256KW"))
