@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 
-__all__ = ["bytes_eq"]
+__all__ = ["bytes_eq", "known_bytes_eq"]
 
 
 def bytes_eq(a: bytes, b: bytes) -> bool:
@@ -28,3 +28,10 @@ def bytes_eq(a: bytes, b: bytes) -> bool:
     if type(a) is not bytes or type(b) is not bytes:
         raise TypeError("bytes_eq compares bytes only")
     return hmac.compare_digest(a, b)
+
+
+#: :func:`hmac.compare_digest` itself, for hot paths whose two operands are ``bytes`` by
+#: construction (the output of ``str.encode`` or ``binascii.b2a_base64`` and a MAC): the type
+#: checks of :func:`bytes_eq` would only re-prove what the line above the call made, at about
+#: 70 ns a call.  Anything that may be another type goes through :func:`bytes_eq`.
+known_bytes_eq = hmac.compare_digest

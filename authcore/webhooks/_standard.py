@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, NoReturn
 
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 
-from authcore._ct import bytes_eq
+from authcore._ct import bytes_eq, known_bytes_eq
 from authcore.clock import as_unix, unix_now
 from authcore.errors import (
     ConfigurationError,
@@ -284,7 +284,10 @@ class WebhookVerifier:
         if not -tolerance <= current - timestamp <= tolerance:
             return self._verify_any(payload, headers, now)
         # Equal to the base64 of a MAC means the header is that one entry alone.
-        provided = sig_text[3:].encode("utf-8", "replace")
+        try:
+            provided = sig_text[3:].encode()
+        except UnicodeEncodeError:  # a lone surrogate: not a signature; _verify() says so
+            return self._verify_any(payload, headers, now)
         prefix = prefix_text.encode()  # ASCII: the match above allows nothing else
         # Small bodies: one concatenation beats a second HMAC update; large ones are not copied.
         large = len(payload) > _CONCAT_LIMIT
@@ -294,14 +297,15 @@ class WebhookVerifier:
             mac.update(content)
             if large:
                 mac.update(payload)
-            if bytes_eq(provided, _b2a(mac.finalize(), newline=False)):
+            # Both bytes by construction (encode() above, b2a_base64 here).
+            if known_bytes_eq(provided, _b2a(mac.finalize(), newline=False)):
                 break
         else:
             return self._verify_any(payload, headers, now)
         if self._replay_cache is not None:
             _remember(self._replay_cache, msg_id, timestamp, tolerance=tolerance, current=current)
         # _verified(), inlined: the call alone costs about 1 % of a small delivery.
-        result = _new(_Unfrozen)
+        result = _Unfrozen()
         result.msg_id = msg_id
         result.timestamp = timestamp
         result.payload = payload
@@ -339,8 +343,8 @@ class WebhookVerifier:
 # filled by plain attribute stores, then the instance becomes a VerifiedWebhook.  Every field
 # is set exactly once, so the result is as complete and immutable as one made by __init__.
 # A test checks that _FILLED names every field of VerifiedWebhook, in order, so a field added
-# to the class cannot be left unset here.
-_new = object.__new__
+# to the class cannot be left unset here.  _Unfrozen() (no __init__ anywhere in its bases)
+# is cheaper than object.__new__(_Unfrozen).
 _FILLED: Final = ("msg_id", "timestamp", "payload", "version", "key_index")
 
 
@@ -356,7 +360,7 @@ class _Unfrozen(HasTimestamp):
 def _verified(
     msg_id: str, timestamp: int, body: bytes, version: str, index: int
 ) -> VerifiedWebhook:
-    result = _new(_Unfrozen)
+    result = _Unfrozen()
     result.msg_id = msg_id
     result.timestamp = timestamp
     result.payload = body
