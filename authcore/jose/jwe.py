@@ -50,6 +50,7 @@ from authcore._encoding import (
     b64url_encode,
     json_dumps,
 )
+from authcore._frozen import unfrozen_twin
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -199,6 +200,10 @@ class DecryptedJWE:
     header: Mapping[str, Any]
     key: JWK
     aad: bytes | None = field(default=None, repr=False)
+
+
+# DecryptedJWE built without its frozen __init__ (authcore._frozen says how and why).
+_UnfrozenDecrypted: Final = unfrozen_twin(DecryptedJWE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -623,10 +628,24 @@ def decrypt(
                 plaintext = aead.decrypt(iv, ct + tag, head)
             except InvalidTag:
                 raise DecryptionFailed(FAILED) from None
-            return DecryptedJWE(plaintext=plaintext, header=view, key=key)
+            return _decrypted(plaintext, view, key)
     parts = (encrypted_key, iv, ct, tag, head)
     plaintext, key = _decrypt_attempts(candidates, alg, enc, header, parts, policy)
-    return DecryptedJWE(plaintext=plaintext, header=view, key=key)
+    return _decrypted(plaintext, view, key)
+
+
+def _decrypted(plaintext: bytes, header: Mapping[str, Any], key: JWK) -> DecryptedJWE:
+    """``DecryptedJWE(plaintext=..., header=..., key=...)`` without its frozen ``__init__``.
+
+    The constructor costs about 1 µs, an eighth of a whole ``dir`` decryption.
+    """
+    result = _UnfrozenDecrypted()  # every field, once (a test compares with the constructor)
+    result.plaintext = plaintext
+    result.header = header
+    result.key = key
+    result.aad = None
+    result.__class__ = DecryptedJWE
+    return result  # type: ignore[no-any-return]
 
 
 def _algorithm_for(key: JWK, alg: str | None, enc: ContentEncryption) -> KeyManagement:

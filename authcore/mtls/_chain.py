@@ -28,7 +28,7 @@ import ipaddress
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, cast
+from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -43,6 +43,7 @@ from cryptography.x509.verification import (
 )
 
 from authcore._ct import bytes_eq
+from authcore._frozen import unfrozen_twin
 from authcore.clock import Instant, as_datetime
 from authcore.errors import (
     CertificateError,
@@ -840,26 +841,14 @@ def _identity_fields(trust: TrustStore, leaf: x509.Certificate) -> _LeafFields:
     return fields
 
 
-# A frozen dataclass's __init__ sets each of ClientIdentity's eight fields through
-# object.__setattr__ (more Python than the rest of verify_client).  _UnfrozenClient is made
-# from ClientIdentity itself (its bases and its own slots), so both have the same memory
-# layout, which CPython checks on every __class__ assignment, on every Python version (3.10's
-# dataclass repeats the base's slots in the subclass, 3.11+ does not).  Its slots are filled
-# by plain attribute stores, then the instance becomes a ClientIdentity, as complete and
-# immutable as one made by __init__.  A test checks both, and the tox py310 run covers 3.10.
-_new = object.__new__
-_UnfrozenClient: Final = type(
-    "_UnfrozenClient",
-    ClientIdentity.__bases__,
-    # The base is a frozen dataclass too: plain stores need object's own __setattr__ back.
-    {"__slots__": ClientIdentity.__slots__, "__setattr__": object.__setattr__},
-)
+# ClientIdentity built without its frozen __init__ (authcore._frozen says how and why).
+_UnfrozenClient: Final = unfrozen_twin(ClientIdentity)
 
 
 def _client_identity(
     chain: tuple[x509.Certificate, ...], spiffe_id: SpiffeId | None, fields: _LeafFields
 ) -> ClientIdentity:
-    result: Any = _new(_UnfrozenClient)  # its slots are ClientIdentity's, typed there
+    result = _UnfrozenClient()  # every field of ClientIdentity, once (a test compares)
     result.chain = chain
     (
         result.subject,

@@ -19,6 +19,7 @@ _LAYERS: dict[str, int] = {
     "__init__": 0,
     "errors": 0,
     "_ct": 0,
+    "_frozen": 0,
     "_encoding": 0,
     "clock": 0,
     "http": 0,

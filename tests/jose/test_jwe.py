@@ -521,3 +521,21 @@ def test_decrypted_jwe_repr_hides_plaintext() -> None:
     token = jwe.encrypt(b"top secret", key, enc="A128GCM")
     result = jwe.decrypt(token, key, algorithms=["A128KW"], encryptions=["A128GCM"])
     assert "top secret" not in repr(result)
+
+
+def test_dir_fast_path_result_is_a_complete_frozen_decrypted_jwe() -> None:
+    """The dir + AES-GCM path fills every DecryptedJWE field as the constructor does; frozen."""
+    import dataclasses  # noqa: PLC0415
+
+    key = JWK.from_dict({"kty": "oct", "k": b64url_encode(bytes(32)), "alg": "dir", "kid": "k"})
+    token = jwe.encrypt(b"payload", key, enc="A256GCM")
+    fast = jwe.decrypt(token, key, algorithms=["dir"], encryptions=["A256GCM"])
+    built = jwe.DecryptedJWE(plaintext=b"payload", header=fast.header, key=key)
+    assert type(fast) is jwe.DecryptedJWE
+    assert fast == built
+    assert repr(fast) == repr(built)
+    for f in dataclasses.fields(jwe.DecryptedJWE):
+        assert getattr(fast, f.name) == getattr(built, f.name)
+    assert dict(fast.header) == {"alg": "dir", "enc": "A256GCM", "kid": "k"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.plaintext = b"other"  # type: ignore[misc]

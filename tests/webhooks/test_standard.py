@@ -821,9 +821,6 @@ def test_module_verify_checks_every_argument_on_each_call() -> None:
 
 def test_fast_path_result_sets_every_dataclass_field() -> None:
     """The fast path's result fills exactly VerifiedWebhook's fields, in order, and is frozen."""
-    from authcore.webhooks._standard import _FILLED  # noqa: PLC0415
-
-    assert tuple(f.name for f in dataclasses.fields(VerifiedWebhook)) == _FILLED
     fast = WebhookVerifier(SECRET).verify(PAYLOAD, _headers(), now=TIMESTAMP)
     built = VerifiedWebhook(
         msg_id=MSG_ID, timestamp=TIMESTAMP, payload=PAYLOAD, version="v1", key_index=0
