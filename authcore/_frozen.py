@@ -1,24 +1,36 @@
-"""Frozen dataclass results built on hot paths: the one helper for the twin-class trick.
+"""Frozen dataclass results built on hot paths, without the dataclass ``__init__``.
 
 A frozen dataclass's ``__init__`` stores every field through ``object.__setattr__``, one
-Python-level call per field; on the fastest verification paths (a webhook, a ``dir`` JWE, a
-client certificate) that costs more than the rest of the bookkeeping together.  The twin made
-here has exactly the dataclass's bases and own slots, hence the same memory layout (CPython
-checks it on every ``__class__`` assignment, and on 3.10 a dataclass repeats its base's slots:
-copying ``__slots__`` covers both), but neither its ``__init__`` nor its ``__setattr__``::
+Python-level call per field: ``AccessTokenInfo(...)`` (13 fields) costs about 2.8 µs and
+``DecryptedJWE(...)`` about 1 µs, more than the rest of the bookkeeping of a verification.
+
+:func:`unfrozen_twin` makes a class with exactly the dataclass's bases and own slots, hence the
+same memory layout (CPython checks it on every ``__class__`` assignment; on 3.10 a dataclass
+repeats its base's slots, and copying ``__slots__`` covers that too), but with ``object``'s own
+``__init__`` and ``__setattr__``, so::
 
     result = _Twin()
     result.field_a = ...   # every field, once
     result.__class__ = TheDataclass
 
-gives an instance that is as complete and as frozen as one made by ``TheDataclass(...)``.
-Each caller fills every field; a test per twin compares the result with the dataclass's own
-constructor, field by field, so a field added later cannot be left unset.
+gives an instance that is as complete and as frozen as ``TheDataclass(...)`` makes.
+:func:`frozen_builder` writes that sequence once per class, from the class's own fields, as a
+function taking every field as a required keyword (about 0.7 µs for 13 fields): no field can
+be left unset, and none takes a default by accident.  The webhook fast path inlines the
+sequence instead (the builder's call is about 1 % of a small delivery there).
 """
 
 from __future__ import annotations
 
-__all__ = ["unfrozen_twin"]
+import dataclasses
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["frozen_builder", "unfrozen_twin"]
+
+_T = TypeVar("_T")
 
 
 def unfrozen_twin(cls: type) -> type:
@@ -45,3 +57,30 @@ def unfrozen_twin(cls: type) -> type:
             "__setattr__": object.__setattr__,
         },
     )
+
+
+def frozen_builder(cls: type[_T]) -> Callable[..., _T]:
+    """Return ``build(**every_field) -> cls``: the dataclass made through its twin.
+
+    The function's source is generated from ``dataclasses.fields(cls)`` (names that are
+    Python identifiers by construction), as :mod:`dataclasses` makes ``__init__``.
+
+    Raises:
+        TypeError: If ``cls`` is not a slotted dataclass.
+    """
+    twin = unfrozen_twin(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    body = "".join(f"    result.{name} = {name}\n" for name in names)
+    source = (
+        f"def build(*, {', '.join(names)}):\n"
+        "    result = twin()\n"
+        f"{body}"
+        "    result.__class__ = cls\n"
+        "    return result\n"
+    )
+    namespace: dict[str, Any] = {"twin": twin, "cls": cls}
+    exec(source, namespace)  # noqa: S102 - generated from the class's own field names only
+    build: Callable[..., _T] = namespace["build"]
+    build.__qualname__ = f"build_{cls.__name__}"
+    build.__module__ = cls.__module__
+    return build

@@ -74,6 +74,8 @@ def ensure_aware(value: dt.datetime, *, name: str = "now") -> dt.datetime:
     Raises:
         ConfigurationError: If ``value`` is not a datetime or is naive.
     """
+    if type(value) is dt.datetime and value.tzinfo is _UTC:
+        return value  # aware and already UTC (the usual case): nothing to convert
     if not isinstance(value, dt.datetime):
         raise ConfigurationError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:

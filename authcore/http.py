@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeAlias, cast
 
 from authcore._encoding import json_dumps
+from authcore._frozen import frozen_builder
 from authcore.errors import (
     ConfigurationError,
     DecodeError,
@@ -445,6 +446,10 @@ class Authorization:
     credentials: str = field(repr=False)
 
 
+# Authorization(...) without its frozen __init__ (authcore._frozen says how and why).
+_new_authorization: Final = frozen_builder(Authorization)
+
+
 def parse_authorization(value: str) -> Authorization:
     """Parse ``Authorization: <scheme> <token68>``.
 
@@ -466,7 +471,7 @@ def parse_authorization(value: str) -> Authorization:
     match = _CREDENTIALS_RE.fullmatch(value.strip(" \t"))
     if match is None:
         raise MalformedHeader("Authorization header is not 'scheme token68'")
-    return Authorization(scheme=match.group(1).lower(), credentials=match.group(2) or "")
+    return _new_authorization(scheme=match.group(1).lower(), credentials=match.group(2) or "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

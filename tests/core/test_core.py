@@ -210,3 +210,18 @@ def test_naive_and_non_datetimes_are_refused() -> None:
     converted = ensure_aware(dt.datetime(2026, 1, 1, 2, 0, tzinfo=plus_two))
     assert converted == dt.datetime(2026, 1, 1, 0, 0, tzinfo=_UTC)
     assert converted.tzinfo == _UTC
+
+
+def test_ensure_aware_returns_a_utc_datetime_as_it_is() -> None:
+    """A UTC datetime comes back as it is; a subclass or another zone goes the checked way."""
+    utc = dt.datetime(2026, 1, 1, tzinfo=_UTC)
+    assert ensure_aware(utc) is utc
+
+    class Sub(dt.datetime):
+        pass
+
+    sub = Sub(2026, 1, 1, tzinfo=_UTC)
+    assert ensure_aware(sub) == utc
+    plus_one = dt.datetime(2026, 1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert ensure_aware(plus_one).tzinfo is _UTC
+    assert ensure_aware(plus_one) == utc

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
-from authcore._frozen import unfrozen_twin
-from authcore.jose.jwe import DecryptedJWE, _UnfrozenDecrypted
-from authcore.mtls import ClientIdentity
-from authcore.mtls._chain import _UnfrozenClient
+from authcore import http
+from authcore._frozen import frozen_builder, unfrozen_twin
+from authcore.jose import jwe
+from authcore.mtls import ClientIdentity, _chain
+from authcore.oauth import dpop, resource
 from authcore.webhooks import VerifiedWebhook
-from authcore.webhooks._standard import _Unfrozen
+from authcore.webhooks import _standard as webhooks_standard
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -39,13 +41,29 @@ def test_a_filled_twin_becomes_an_equal_frozen_instance() -> None:
         made.b = "z"  # type: ignore[misc]
 
 
-def test_an_unfilled_field_is_missing_not_defaulted() -> None:
+def test_an_unfilled_twin_field_is_missing_not_defaulted() -> None:
     """The twin sets nothing itself: a field left out is an AttributeError, never a default."""
     made = unfrozen_twin(_Child)()
     made.a, made.b = 1, "x"
     made.__class__ = _Child
     with pytest.raises(AttributeError):
         _ = made.c
+
+
+def test_the_builder_takes_every_field_as_a_required_keyword() -> None:
+    """No default applies and no positional order can be confused."""
+    build = frozen_builder(_Child)
+    made = build(a=1, b="x", c=b"y")
+    assert type(made) is _Child
+    assert made == _Child(1, "x", b"y")
+    with pytest.raises(TypeError):
+        build(a=1, b="x")  # c has a default in the class, not in the builder
+    with pytest.raises(TypeError):
+        build(1, "x", b"y")
+    with pytest.raises(TypeError):
+        build(a=1, b="x", c=b"y", d=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.a = 2  # type: ignore[misc]
 
 
 def test_a_class_without_slots_is_refused() -> None:
@@ -57,18 +75,37 @@ def test_a_class_without_slots_is_refused() -> None:
 
     with pytest.raises(TypeError, match="no __slots__"):
         unfrozen_twin(Plain)
+    with pytest.raises(TypeError, match="no __slots__"):
+        frozen_builder(Plain)
 
 
-@pytest.mark.parametrize(
-    ("twin", "cls"),
-    [
-        (_Unfrozen, VerifiedWebhook),
-        (_UnfrozenClient, ClientIdentity),
-        (_UnfrozenDecrypted, DecryptedJWE),
-    ],
-)
-def test_the_package_twins_share_their_dataclass_layout(twin: type, cls: type) -> None:
-    """Same bases and own slots on every Python (3.10's dataclass repeats the base's slots)."""
+_BUILDERS: list[tuple[Any, type]] = [
+    (jwe._new_decrypted, jwe.DecryptedJWE),
+    (_chain._new_client_identity, ClientIdentity),
+    (http._new_authorization, http.Authorization),
+    (dpop._new_verified_proof, dpop.VerifiedProof),
+    (resource._new_access_token_info, resource.AccessTokenInfo),
+    (resource._new_fields, resource._Fields),
+    (resource._new_presented, resource._Presented),
+]
+
+
+@pytest.mark.parametrize(("build", "cls"), _BUILDERS, ids=lambda x: getattr(x, "__name__", ""))
+def test_each_package_builder_matches_its_constructor(build: Any, cls: type) -> None:
+    """Same layout on every Python (3.10's dataclass repeats base slots); same instance."""
+    twin = build.__globals__["twin"]
     assert twin.__bases__ == cls.__bases__
     assert twin.__dict__["__slots__"] == cls.__dict__["__slots__"]
-    assert twin.__module__ == cls.__module__
+    values = {f.name: object() for f in dataclasses.fields(cls)}
+    made = build(**values)
+    assert type(made) is cls
+    assert made == cls(**values)
+    for name, value in values.items():
+        assert getattr(made, name) is value
+
+
+def test_the_webhook_fast_path_twin_shares_its_layout() -> None:
+    """The one inlined use (webhooks) has VerifiedWebhook's bases and slots."""
+    twin = webhooks_standard._Unfrozen
+    assert twin.__bases__ == VerifiedWebhook.__bases__
+    assert twin.__dict__["__slots__"] == VerifiedWebhook.__dict__["__slots__"]
