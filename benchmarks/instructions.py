@@ -13,9 +13,12 @@ one profile is dumped per case.  A no-op case measured the same way is subtracte
 call overhead), and ``--report`` prints instructions per call and the ratio floor / case,
 which is what ``authcore bench`` calls "x floor" (higher is better, 1.0 is the floor).
 
-Use ``python benchmarks/instructions.py SUITE ...`` to do both steps.  Not collected by
-pytest; counts include CPython's interpreter work, so they compare implementations on one
-Python build, not across builds.
+Use ``python benchmarks/instructions.py SUITE ...`` to do both steps.  The counted child
+imports ``authcore`` from the checkout this script is in (its root goes first on
+``PYTHONPATH``), not from wherever the environment's editable install points: run from a
+second worktree, it measures that worktree.  Not collected by pytest; counts include
+CPython's interpreter work, so they compare implementations on one Python build, not across
+builds.
 """
 
 from __future__ import annotations
@@ -113,6 +116,17 @@ def report(directory: Path, order_file: Path) -> list[dict[str, object]]:
     return rows
 
 
+def child_env(environ: dict[str, str]) -> dict[str, str]:
+    """The counted child's environment: this checkout first on the path, fixed hash seed."""
+    root = str(Path(__file__).resolve().parent.parent)
+    path = environ.get("PYTHONPATH")
+    return {
+        **environ,
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": root if not path else os.pathsep.join((root, path)),
+    }
+
+
 def main() -> None:
     """Run the suites under callgrind and print the table (or, with --run, be the child)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -142,7 +156,7 @@ def main() -> None:
             f"--order={order}",
             *args.suites,
         ]
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        env = child_env(dict(os.environ))
         done = subprocess.run(command, check=False, env=env, capture_output=True, text=True)  # noqa: S603
         if done.returncode:
             raise SystemExit(done.stderr[-4000:])
