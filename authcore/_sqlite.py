@@ -50,13 +50,14 @@ from typing import TYPE_CHECKING, Final
 from authcore.errors import ConfigurationError, StoreError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 __all__ = [
     "FORKS",
     "Migration",
     "SQLiteDatabase",
     "Schema",
+    "apply_migrations",
     "store_error",
     "stored_int",
     "stored_text",
@@ -129,6 +130,35 @@ def unreadable(table: str, column: str) -> StoreError:
     It names the table and column, never the value (which may be secret).
     """
     return StoreError(f"{table}.{column} holds a value authcore did not write")
+
+
+def apply_migrations(
+    schemas: Sequence[Schema],
+    *,
+    version_of: Callable[[str], int],
+    execute: Callable[[str], object],
+    record: Callable[[str, int], object],
+) -> None:
+    """Run every migration a component lacks, then record its new version: the one loop.
+
+    The caller (SQLite or PostgreSQL) holds the transaction and supplies the three
+    backend-specific steps; the order and the refusals are the same for every backend.
+
+    Raises:
+        StoreError: If a component's stored version is newer than its schema.
+    """
+    for schema in schemas:
+        current = version_of(schema.component)
+        if current > schema.latest:
+            raise StoreError(
+                f"schema of {schema.component} is version {current}, newer than "
+                f"this authcore supports ({schema.latest})"
+            )
+        for migration in schema.migrations[current:]:
+            for statement in migration.statements:
+                execute(statement)
+        if schema.latest != current:
+            record(schema.component, schema.latest)
 
 
 def stored_int(value: object, table: str, column: str, *, minimum: int | None = None) -> int:
@@ -332,21 +362,15 @@ class SQLiteDatabase:
                 "CREATE TABLE IF NOT EXISTS authcore_schema ("
                 "component TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL)"
             )
-            for schema in schemas:
-                current = self._version(conn, schema.component)
-                if current > schema.latest:
-                    raise StoreError(
-                        f"schema of {schema.component} is version {current}, newer than "
-                        f"this authcore supports ({schema.latest})"
-                    )
-                for migration in schema.migrations[current:]:
-                    for statement in migration.statements:
-                        conn.execute(statement)
-                if schema.latest != current:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO authcore_schema (component, version) VALUES (?, ?)",
-                        (schema.component, schema.latest),
-                    )
+            apply_migrations(
+                schemas,
+                version_of=lambda component: self._version(conn, component),
+                execute=conn.execute,
+                record=lambda component, version: conn.execute(
+                    "INSERT OR REPLACE INTO authcore_schema (component, version) VALUES (?, ?)",
+                    (component, version),
+                ),
+            )
 
     @staticmethod
     def _version(conn: sqlite3.Connection, component: str) -> int:

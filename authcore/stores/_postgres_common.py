@@ -16,6 +16,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from authcore._sqlite import apply_migrations, stored_int
 from authcore.errors import ConfigurationError, StoreError
 
 if TYPE_CHECKING:
@@ -189,29 +190,23 @@ class PostgresDatabase:
                 "CREATE TABLE IF NOT EXISTS authcore_schema ("
                 "component text PRIMARY KEY, version integer NOT NULL)"
             )
-            for schema in schemas:
-                current = self._version(conn, schema.component)
-                if current > schema.latest:
-                    raise StoreError(
-                        f"schema of {schema.component} is version {current}, newer than "
-                        f"this authcore supports ({schema.latest})"
-                    )
-                for migration in schema.migrations[current:]:
-                    for statement in migration.statements:
-                        conn.execute(statement.encode())
-                if schema.latest != current:
-                    conn.execute(
-                        "INSERT INTO authcore_schema (component, version) VALUES (%s, %s) "
-                        "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
-                        (schema.component, schema.latest),
-                    )
+            apply_migrations(
+                schemas,
+                version_of=lambda component: self._version(conn, component),
+                execute=lambda statement: conn.execute(statement.encode()),
+                record=lambda component, version: conn.execute(
+                    "INSERT INTO authcore_schema (component, version) VALUES (%s, %s) "
+                    "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
+                    (component, version),
+                ),
+            )
 
     @staticmethod
     def _version(conn: psycopg.Connection[TupleRow], component: str) -> int:
         row = conn.execute(
             "SELECT version FROM authcore_schema WHERE component = %s", (component,)
         ).fetchone()
-        return 0 if row is None else int(row[0])
+        return 0 if row is None else stored_int(row[0], "authcore_schema", "version", minimum=1)
 
     def schema_version(self, component: str) -> int:
         """Return the stored version of ``component`` (0 if it was never migrated)."""

@@ -84,6 +84,17 @@ def test_a_newer_schema_is_refused(database: PostgresDatabase, postgres_dsn: str
         PostgresKeyStore(postgres_dsn)
 
 
+def test_an_unreadable_schema_version_is_refused(
+    database: PostgresDatabase, postgres_dsn: str
+) -> None:
+    """A stored version below 1 is a StoreError naming the column, as in SQLite."""
+    PostgresKeyStore(database)
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE authcore_schema SET version = 0 WHERE component = 'apikeys'")
+    with pytest.raises(StoreError, match=r"authcore_schema\.version"):
+        PostgresKeyStore(postgres_dsn)
+
+
 def test_bad_options_are_configuration_errors(postgres_dsn: str) -> None:
     """Invalid pool options and connection strings are refused before any I/O."""
     with pytest.raises(ConfigurationError):
