@@ -22,7 +22,7 @@ or fetch a key; ``typ`` and ``cty`` are returned, not enforced.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, Final
 
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
@@ -191,6 +191,54 @@ def _verify_compact(
         raise KeyNotFound(f"no key may verify {alg}")
     key = verify_with(usable, head + b"." + payload_part, signature)
     return VerifiedJWS(payload=payload, header=header, key=key)
+
+
+def _verify_compact_embedded(
+    token: str | bytes,
+    key_of: Callable[[Mapping[str, Any], str], JWK],
+    *,
+    allowed: frozenset[str],
+    max_size: int = MAX_TOKEN_SIZE,
+) -> tuple[JWK, bytes]:
+    """Verify a compact JWS that carries its own key (a DPoP proof's ``jwk``) (internal).
+
+    ``key_of(header, alg)`` validates the header's key and returns it, once the header parsed
+    and ``alg`` passed the allow-list.  It must be a module-level function whose result
+    depends on its arguments alone: what the header yields (``b64``, the key and its
+    verifier) is remembered per exact protected header segment, ``allowed`` and ``key_of``
+    (:func:`_embedded_header`), because a client repeats one header byte for byte.  The
+    header itself is not returned, so no caller can change a remembered one.
+
+    Returns:
+        The header's key and the payload, once the signature verified.
+
+    Raises:
+        KeyNotFound: If the key may not verify ``alg``.
+        InvalidSignature: If the signature does not verify with it.
+    """
+    raw = as_ascii(token, max_size)
+    head, payload_seg, sig_seg = split_compact(raw, 3)
+    b64, key, verifier = _embedded_header(head, allowed, key_of)
+    payload = b64url_decode(payload_seg, what="payload") if b64 else payload_seg
+    verifier(head + b"." + payload_seg, b64url_decode(sig_seg, what="signature"))
+    return key, payload
+
+
+@lru_cache(maxsize=256)
+def _embedded_header(
+    head: bytes, allowed: frozenset[str], key_of: Callable[[Mapping[str, Any], str], JWK]
+) -> tuple[bool, JWK, Verifier]:
+    """Parse and check a protected header and the key it carries (bounded memo).
+
+    Errors are raised again each time, never remembered.
+    """
+    header = parse_protected(head)
+    alg, b64 = check_jws_header(header, allowed=allowed)
+    key = key_of(header, alg)
+    verifier = key_verifier(key, alg)
+    if verifier is None:
+        raise KeyNotFound(f"no key may verify {alg}")
+    return b64, key, verifier
 
 
 def sign(

@@ -621,18 +621,9 @@ def verify_proof(
 
 def _verified(token: str, allowed: frozenset[str], max_size: int) -> tuple[JWK, bytes]:
     """Verify the proof's signature with the key of its own ``jwk`` header; ``(key, payload)``."""
-
-    def embedded_key(header: Mapping[str, Any], alg: str) -> list[JWK]:
-        # Called once the header parsed and its alg passed the allow-list: the jwk member
-        # is checked (public, loaded for alg) before any signature work.
-        del alg  # _proof_key checks the header's alg against the same allow-list
-        if header.get("b64") is False:
-            raise _bad("not a compact JWT: b64 is false")
-        return [_proof_key(header, allowed)[1]]
-
     try:
-        verified = jws._verify_compact(  # noqa: SLF001 - the key comes from the header
-            token, embedded_key, allowed=allowed, max_size=max_size
+        return jws._verify_compact_embedded(  # noqa: SLF001 - the key comes from the header
+            token, _embedded_key, allowed=allowed, max_size=max_size
         )
     except InvalidDPoPProof:
         raise
@@ -640,7 +631,16 @@ def _verified(token: str, allowed: frozenset[str], max_size: int) -> tuple[JWK, 
         raise _bad("signature does not verify with the jwk header") from None
     except AuthcoreError as exc:
         raise _bad(f"not a compact JWT: {getattr(exc, 'reason', '')}") from None
-    return verified.key, verified.payload
+
+
+def _embedded_key(header: Mapping[str, Any], alg: str) -> JWK:
+    """The proof header's checked key, once the header parsed and ``alg`` passed the allow-list.
+
+    A pure function of the header (the JWS layer remembers its result per exact header).
+    """
+    if header.get("b64") is False:
+        raise _bad("not a compact JWT: b64 is false")
+    return _proof_key(header, frozenset((alg,)))[1]
 
 
 def _check_proof(  # noqa: C901 - one check per RFC 9449 section 4.3 item

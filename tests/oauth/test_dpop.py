@@ -21,6 +21,7 @@ from authcore.errors import (
 )
 from authcore.http import Request
 from authcore.jose import JWK, jws, jwt
+from authcore.jose._jwk import key_signer
 from authcore.oauth.dpop import (
     DPoPKey,
     HMACNonces,
@@ -385,6 +386,48 @@ def test_check_6_tampered_payload() -> None:
     payload = b64url_encode(json_dumps({"jti": "z", "htm": "GET", "htu": URL, "iat": NOW}))
     with pytest.raises(InvalidDPoPProof, match="signature"):
         _verify(f"{head}.{payload}.{sig}")
+
+
+def test_a_remembered_header_still_needs_the_signature_of_its_key() -> None:
+    """The checked header and key are remembered per exact segment; every signature is checked.
+
+    An attacker who copies a client's header (its jwk) onto their own payload and signs with
+    another key is refused, before and after the header has been seen; the client's own
+    proofs under the same header keep verifying.
+    """
+    first = KEY.proof("GET", URL, now=NOW)
+    head = first.split(".")[0]
+    assert _verify(first).jkt == KEY.thumbprint
+    # The attacker's key signs exactly the signing input under the client's header.
+    _, sign_as_attacker = key_signer(JWK.generate("ES256"), "ES256")
+    body = b64url_encode(json_dumps({"jti": "evil", "htm": "GET", "htu": URL, "iat": NOW}))
+    signature = sign_as_attacker(f"{head}.{body}".encode())
+    forged = f"{head}.{body}.{b64url_encode(signature)}"
+    for _ in range(2):
+        with pytest.raises(InvalidDPoPProof, match="signature"):
+            _verify(forged)
+    second = KEY.proof("GET", URL, now=NOW)
+    assert second.split(".")[0] == head  # one header for every proof of this key
+    assert _verify(second).jti != _verify(first).jti
+
+
+def test_a_header_accepted_under_one_allow_list_is_refused_under_another() -> None:
+    """The remembered header is keyed by the allow-list too: ES384 accepted, then refused."""
+    proof = _forge(key=JWK.generate("ES384"))
+    assert _verify(proof, algorithms=["ES384"]).jti == "j1"
+    with pytest.raises(InvalidDPoPProof, match="alg"):
+        _verify(proof)
+    with pytest.raises(InvalidDPoPProof, match="alg"):
+        _verify(proof, algorithms=["ES256", "EdDSA"])
+
+
+def test_a_refused_header_is_refused_every_time() -> None:
+    """Refusals are never remembered as anything else: the same bad header fails again."""
+    signing = JWK.generate("ES256")
+    proof = _forge(header={"jwk": {"kty": "EC"}}, key=signing)
+    for _ in range(3):
+        with pytest.raises(InvalidDPoPProof, match="jwk"):
+            _verify(proof)
 
 
 @pytest.mark.parametrize("claim", ["jti", "htm", "htu", "iat"])
