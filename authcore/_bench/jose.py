@@ -395,7 +395,7 @@ def _two_threads_group(keys: _Keys, claims: dict[str, Any], quick: bool) -> Grou
     verifier = JWTVerifier(
         keys.jwk(private=False), algorithms=[keys.alg], issuer=_ISS, audience=_AUD
     )
-    batch = [_token(keys, {**claims, "n": i}) for i in range(40 if quick else 100)]
+    batch = [_token(keys, {**claims, "n": i}) for i in range(100 if quick else 400)]
     floors = [_floor_verifier(keys, token) for token in batch]
     raw_verify = keys.raw_verify()
     signed = []

@@ -11,9 +11,10 @@ MAC of ``id.timestamp.payload`` with a ``cryptography`` HMAC keyed once before t
 per call; one concatenation for bodies up to 16 KiB, two updates above); its base64 by
 ``binascii`` and ``compare_digest`` with the header's entry; and it returns the five values
 of the result (id, timestamp, payload, version, key index) as a tuple.  authcore's result is
-a frozen dataclass instead, it compares through ``authcore._ct.bytes_eq`` (``compare_digest``
-behind a type check), and it checks the types of its inputs (it accepts any headers form and
+a frozen dataclass instead (filled on an unfrozen twin, then given its class:
+``authcore._frozen``), and it checks the types of its inputs (it accepts any headers form and
 falls back to a general path for several signatures or ``v1a``): those are its extra work.
+Both compare with ``compare_digest`` directly.
 
 Each delivery is signed at build time with the current time, so the default ``now`` (the
 wall clock) is what is measured, as in production.  Three payload sizes: a small event, a

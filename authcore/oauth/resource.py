@@ -474,8 +474,8 @@ class _Fields:
     jti: str | None
     expires_at: float | None
 
-    @classmethod
-    def of(cls, claims: Mapping[str, Any]) -> _Fields:
+    @staticmethod
+    def of(claims: Mapping[str, Any]) -> _Fields:
         """Read them.
 
         Raises:
