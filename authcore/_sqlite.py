@@ -23,8 +23,12 @@ pattern:
   :class:`~authcore.errors.StoreError` (:func:`store_error` does it for code outside them).
 * To share a file with other components it may accept an open :class:`SQLiteDatabase` in
   place of a path and call ``database.migrate([its_schema])``.
-* A per-thread read cache stays exact when it is validated by
-  :meth:`~SQLiteDatabase.change_marker` before each use and rebuilt whenever it differs.
+* A per-thread read cache stays exact when it is validated before each use by a marker
+  taken before the read, and rebuilt whenever the marker differs: the WAL-index header
+  (:func:`wal_index_header` on :attr:`SQLiteDatabase.wal_index`, which every commit by any
+  connection rewrites), or where that is -1, ``PRAGMA data_version`` (which misses the
+  connection's own commits), together with the connection's ``total_changes`` (which counts
+  them).  :class:`~authcore.stores.sqlite.SQLiteKeyStore` is the example.
 * Modules that import this one lazily keep ``sqlite3`` out of ``import authcore``.
 
 Durability: WAL journal (readers never block the writer), ``synchronous=FULL`` by default (a
@@ -42,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORKS",
+    "WAL_INDEX_HEADER",
     "Migration",
     "SQLiteDatabase",
     "Schema",
@@ -63,6 +69,7 @@ __all__ = [
     "stored_text",
     "text_param",
     "unreadable",
+    "wal_index_header",
 ]
 
 _SYNC_MODES: Final = frozenset({"FULL", "NORMAL", "EXTRA"})
@@ -82,6 +89,113 @@ def _forked() -> None:  # pragma: no cover - runs in fork() children only
 
 if hasattr(os, "register_at_fork"):  # POSIX; there is no fork() elsewhere
     os.register_at_fork(after_in_child=_forked)
+
+
+# ---------------------------------------------------------------- the WAL-index header
+
+WAL_INDEX_HEADER: Final = 96
+"""Bytes at the start of a ``-shm`` file that every commit rewrites (unix VFS, WAL mode).
+
+The two copies of the 48-byte WAL-index header (``iChange`` counts transactions;
+``mxFrame``, the salts and checksums change with every commit; SQLite's walformat
+document).  Not the checkpoint information after them: readers write their read marks
+there, which would make every read look like a change.  SQLite itself compares the header
+with its last copy to know whether its page cache is still valid; a store's read cache does
+the same with one ``pread``, without the read transaction ``PRAGMA data_version`` opens.
+"""
+
+_WAL_INDEX_VERSION: Final = 3007000  # iVersion of every WAL-index since SQLite 3.7.0
+
+_SHM_LOCK: Final = threading.Lock()
+_SHM_FILES: Final[dict[tuple[int, int], list[int]]] = {}
+"""(st_dev, st_ino) of a ``-shm`` file -> [this process's read-only descriptor, users].
+
+Process-wide because the hazard is: closing *any* descriptor of a file releases every POSIX
+lock the process holds on it, SQLite's included (its shared-memory locks live on the ``-shm``
+file, and other code in the process may have connections to it).  So a descriptor is closed
+only when no :class:`SQLiteDatabase` uses it and its file is unlinked (SQLite deletes the
+``-shm`` file only when the last connection anywhere closes).  At most one per file.
+"""
+
+
+def _release_unused() -> None:
+    for key, (fd, users) in list(_SHM_FILES.items()):
+        if users:
+            continue
+        try:
+            gone = os.fstat(fd).st_nlink == 0
+        except OSError:  # pragma: no cover - our descriptors are never closed elsewhere
+            gone = True
+        if gone:
+            del _SHM_FILES[key]
+            with contextlib.suppress(OSError):
+                os.close(fd)  # the file is unlinked: no connection holds locks on it
+
+
+def _shm_path(conn: sqlite3.Connection) -> Path | None:
+    """The ``-shm`` file of ``conn``'s main database, if it is a WAL database on POSIX."""
+    if not hasattr(os, "pread"):  # pragma: no cover - POSIX has it
+        return None
+    try:
+        mode = conn.execute("PRAGMA main.journal_mode").fetchone()[0]
+        listed = {name: file for _, name, file in conn.execute("PRAGMA database_list")}
+    except sqlite3.Error:  # pragma: no cover - the connection was just opened
+        return None
+    main = listed.get("main")
+    if str(mode).lower() != "wal" or not main:
+        return None
+    return Path(f"{main}-shm")  # the name SQLite's unix VFS gives it (its full path + "-shm")
+
+
+def _open_wal_index(conn: sqlite3.Connection) -> tuple[int, tuple[int, int] | None]:
+    """A descriptor to read ``conn``'s WAL-index header with and its registry key, or -1.
+
+    -1 where ``os.pread`` is missing, the main database is not a WAL file with a ``-shm``
+    file beside it, or the header is not of the version this code knows.  The caller
+    releases the key with :func:`_release_wal_index` when it is done.
+    """
+    shm = _shm_path(conn)
+    if shm is None:
+        return -1, None
+    with _SHM_LOCK:
+        _release_unused()
+        try:
+            status = shm.stat()
+            key = (status.st_dev, status.st_ino)
+            if key not in _SHM_FILES:
+                fd = os.open(shm, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                opened = os.fstat(fd)
+                key = (opened.st_dev, opened.st_ino)
+                # Already there only if the file was replaced between stat and open: the new
+                # descriptor is then left open, unused (closing it could drop locks).
+                _SHM_FILES.setdefault(key, [fd, 0])
+        except OSError:
+            return -1, None
+        entry = _SHM_FILES[key]
+        head = wal_index_header(entry[0])
+        if head is None or int.from_bytes(head[:4], sys.byteorder) != _WAL_INDEX_VERSION:
+            return -1, None
+        entry[1] += 1
+        return entry[0], key
+
+
+def _release_wal_index(key: tuple[int, int] | None) -> None:
+    if key is None:
+        return
+    with _SHM_LOCK:
+        entry = _SHM_FILES.get(key)
+        if entry is not None and entry[1] > 0:
+            entry[1] -= 1
+        _release_unused()
+
+
+def wal_index_header(fd: int) -> bytes | None:
+    """The WAL-index header read from ``fd``, or ``None`` if it could not be read whole."""
+    try:
+        head = os.pread(fd, WAL_INDEX_HEADER, 0)
+    except OSError:
+        return None
+    return head if len(head) == WAL_INDEX_HEADER else None
 
 
 class _ThreadState(threading.local):
@@ -253,9 +367,17 @@ class SQLiteDatabase:
         self._connections: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._pid = os.getpid()
         self._closed = False
+        self.wal_index = -1
+        """Read-only descriptor of the ``-shm`` file, whose first 96 bytes (the WAL-index
+        header) change with every commit; -1 where it cannot be used (then ``PRAGMA
+        data_version`` tells commits apart).  Shared by every database object of this file
+        in the process; never closed while SQLite may hold locks through the file."""
+        self._wal_key: tuple[int, int] | None = None
         try:
             self._enable_wal()
             self.migrate(schemas)
+            # After the migration's reads: SQLite writes the header on first use.
+            self.wal_index, self._wal_key = _open_wal_index(self.connection())
         except BaseException:
             self.close()  # no connection outlives a failed open
             raise
@@ -327,20 +449,6 @@ class SQLiteDatabase:
                 raise store_error(exc) from None
             raise
 
-    @staticmethod
-    def change_marker(conn: sqlite3.Connection) -> tuple[int, int]:
-        """A value that differs whenever the data may have changed since it was last taken.
-
-        ``PRAGMA data_version`` changes when another connection (thread or process) commits;
-        ``conn.total_changes`` (a counter in memory) changes with every row ``conn`` itself
-        inserts, updates or deletes.  Take it before reading what it guards.
-
-        Raises:
-            sqlite3.Error: Left to the caller, which translates it (a closed connection
-                raises too).
-        """
-        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
-
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """Give this thread's connection for reads, translating sqlite3 errors."""
@@ -392,4 +500,6 @@ class SQLiteDatabase:
                 for _, conn in self._connections.values():
                     conn.close()
             self._connections = {}
+            key, self._wal_key, self.wal_index = self._wal_key, None, -1
         self._local = _ThreadState()
+        _release_wal_index(key)  # after the connections: SQLite may have unlinked the file

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import sqlite3
 import threading
 from time import monotonic_ns
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Final
 from authcore._encoding import json_dumps, json_loads
 from authcore._sqlite import (
     FORKS,
+    WAL_INDEX_HEADER,
     Migration,
     Schema,
     SQLiteDatabase,
@@ -53,8 +55,7 @@ from authcore.stores._oauth_sqlite import (
 )
 
 if TYPE_CHECKING:
-    import os
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from authcore import ratelimit
     from authcore.apikeys import KeyChange, Usage
@@ -81,6 +82,20 @@ _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _US: Final = dt.timedelta(microseconds=1)
 _CACHE_MAX: Final = 4096
 _DECODED_MAX: Final = 8192
+
+
+def _no_pread(fd: int, length: int, offset: int) -> bytes:  # pragma: no cover - not POSIX
+    raise OSError(f"no pread({fd}, {length}, {offset}) on this platform")
+
+
+# Only ever called with a descriptor from _sqlite, which gives none where pread is missing.
+_pread: Final[Callable[[int, int, int], bytes]] = getattr(os, "pread", _no_pread)
+
+
+def _whole(version: object) -> bool:
+    """Whether a change marker may be remembered: a PRAGMA value, or a whole header."""
+    return type(version) is not bytes or len(version) == WAL_INDEX_HEADER
+
 
 KEYS_SCHEMA: Final = Schema(
     component="apikeys",
@@ -332,24 +347,25 @@ def _record(row: tuple[object, ...]) -> KeyRecord:
 class _View:
     """One thread's connection, cached records and the change marker they were read under.
 
-    The marker is :meth:`SQLiteDatabase.change_marker`, its two parts taken separately:
-    ``PRAGMA data_version`` changes when any *other* connection (thread or process) commits;
-    the connection's ``total_changes`` (a counter in memory, no I/O) changes with every row
-    this connection itself inserts, updates or deletes.  ``max_staleness`` skips only the
-    first.
+    The marker has two parts, taken separately (``authcore._sqlite`` describes the pattern):
+    the WAL-index header (one ``pread`` of the ``-shm`` file; ``PRAGMA data_version`` where
+    it cannot be read) changes when any connection (thread or process) commits; the
+    connection's ``total_changes`` (a counter in memory, no I/O) changes with every row this
+    connection itself inserts, updates or deletes.  ``max_staleness`` skips only the first.
     """
 
-    __slots__ = ("changes", "conn", "cursor", "forks", "records", "until", "version")
+    __slots__ = ("changes", "conn", "cursor", "forks", "records", "until", "version", "wal")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, wal_index: int) -> None:
         self.conn: sqlite3.Connection = conn
         self.forks = FORKS[0]  # the view dies with the process that made it
-        # A cursor kept for the change check saves creating one per lookup.  Its statement
-        # returns one row, which fetchone() steps past to the end, so no read transaction
-        # stays open between calls.
+        self.wal = wal_index  # the database's -shm descriptor, or -1: use the PRAGMA
+        # A cursor kept for the PRAGMA saves creating one per lookup.  Its statement returns
+        # one row, which fetchone() steps past to the end, so no read transaction stays open
+        # between calls.
         self.cursor: sqlite3.Cursor = conn.cursor()
         self.records: dict[str, KeyRecord] = {}
-        self.version: object = None  # no PRAGMA data_version value: the first check misses
+        self.version: object = None  # no marker yet: the first check misses
         self.changes: int = -1  # conn.total_changes when the records were read
         self.until: int = 0  # monotonic ns until which max_staleness skips the check
 
@@ -408,32 +424,42 @@ class SQLiteKeyStore:
         """The underlying database (connections, transactions, schema versions)."""
         return self._db
 
-    def get(self, key_id: str) -> KeyRecord | None:
+    def get(self, key_id: str) -> KeyRecord | None:  # noqa: C901, PLR0912 - the hot path, one frame
         """Return the record with this key id, or ``None``.
 
         Records read by this thread are cached until the database changes: any commit by
-        any connection or process (``PRAGMA data_version``, one statement per call instead
-        of a query and a decode), or a row written by this thread (``total_changes``).  With
-        ``max_staleness`` > 0, the ``PRAGMA`` itself is skipped for that long after the last
+        any connection or process (the WAL-index header, one ``pread`` of the ``-shm`` file
+        per call instead of a query and a decode; ``PRAGMA data_version`` where that file
+        cannot be read), or a row written by this thread (``total_changes``).  With
+        ``max_staleness`` > 0, that check itself is skipped for that long after the last
         one, so other connections' changes may take up to that long to be seen.
+
+        Raises:
+            StoreError: The database or its ``-shm`` file cannot be read, or the store is
+                closed.
         """
         try:
             view = self._local.view
             if view is None or view.forks != FORKS[0]:  # first use, or a fork() child
-                view = self._local.view = _View(self._db.connection())
+                db = self._db
+                view = self._local.view = _View(db.connection(), db.wal_index)
             # A closed connection raises here (sqlite3.ProgrammingError), before any cache
-            # is served.
+            # is served or the descriptor read.
             changes = view.conn.total_changes
             if self._staleness_ns and view.changes == changes and monotonic_ns() < view.until:
                 fresh = True
             else:
                 # Taken before the row is read: a commit in between changes it again, so
                 # the next call drops what this one caches.
-                version = view.cursor.execute("PRAGMA data_version").fetchone()[0]
+                if view.wal >= 0:
+                    version: object = _pread(view.wal, WAL_INDEX_HEADER, 0)
+                else:
+                    version = view.cursor.execute("PRAGMA data_version").fetchone()[0]
                 fresh = version == view.version and changes == view.changes
                 if not fresh:
                     view.records = {}
-                    view.version = version
+                    # A short read is never remembered, so it can never match.
+                    view.version = version if _whole(version) else None
                     view.changes = changes
                 if self._staleness_ns:
                     view.until = monotonic_ns() + self._staleness_ns
@@ -445,6 +471,8 @@ class SQLiteKeyStore:
             row = view.conn.execute(_GET, (_param(key_id),)).fetchone()
         except sqlite3.Error as exc:
             raise store_error(exc) from None
+        except OSError as exc:  # the -shm file could not be read
+            raise StoreError(f"cannot read the WAL index: {exc.strerror or exc}") from None
         if row is None:
             return None  # unknown ids are never cached: peers choose them
         record = self._decode(row)

@@ -355,35 +355,6 @@ _REVOKER = """
 """
 
 
-def test_cached_records_see_other_processes_threads_and_stores(tmp_path: Path) -> None:
-    """A revocation by another process, thread or store object applies at the next verify."""
-    path = tmp_path / "db.sqlite"
-    store = SQLiteKeyStore(path)
-    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
-    keys = [manager.create(owner="o") for _ in range(3)]
-    for key in keys:  # read twice: the second read is served from the cache
-        manager.verify(key.token)
-        manager.verify(key.token)
-    proc = _spawn(_REVOKER, str(path), keys[0].record.key_id)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    with pytest.raises(Revoked):
-        manager.verify(keys[0].token)
-
-    thread = threading.Thread(target=manager.revoke, args=(keys[1].record.key_id,))
-    thread.start()
-    thread.join()
-    with pytest.raises(Revoked):
-        manager.verify(keys[1].token)
-
-    other = SQLiteKeyStore(path)
-    KeyManager(other, KeyHasher({"p1": PEPPER}), prefix="sk_test").revoke(keys[2].record.key_id)
-    with pytest.raises(Revoked):
-        manager.verify(keys[2].token)
-    other.close()
-    store.close()
-
-
 def test_cache_is_bounded(tmp_path: Path) -> None:
     """The per-thread record cache never grows past its bound."""
     store = SQLiteKeyStore(tmp_path / "db.sqlite")
@@ -500,3 +471,185 @@ def test_stores_share_one_open_database(tmp_path: Path) -> None:
     issued = manager.create(owner="o")
     assert manager.verify(issued.token).owner == "o"
     db.close()
+
+
+# ------------------------------------------------------- the change check: WAL-index header
+
+_DMS_PROBE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:  # SQLite's "dead man switch" byte: every open connection holds it shared
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+except OSError:
+    print("held")
+else:
+    print("free")
+"""
+
+
+def _probe_dms(shm: Path) -> str:
+    proc = _spawn(_DMS_PROBE, str(shm))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return out.strip()
+
+
+@pytest.mark.parametrize("check", ["wal-index", "pragma"])
+def test_each_change_check_sees_every_writer(tmp_path: Path, check: str) -> None:
+    """Both change checks see other processes', threads' and stores' revocations at once.
+
+    And with the header check, a cached lookup runs no statement at all.
+    """
+    path = tmp_path / "db.sqlite"
+    store = SQLiteKeyStore(path)
+    assert store.database.wal_index >= 0  # POSIX, WAL: the header is read
+    if check == "pragma":
+        store.database.wal_index = -1  # as where the -shm file cannot be read
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    keys = [manager.create(owner="o") for _ in range(3)]
+    statements: list[str] = []
+    store.database.connection().set_trace_callback(statements.append)
+    for key in keys:
+        manager.verify(key.token)
+    statements.clear()
+    manager.verify(keys[0].token)  # from the cache
+    wanted = [] if check == "wal-index" else ["PRAGMA data_version"]
+    assert statements == wanted
+
+    proc = _spawn(_REVOKER, str(path), keys[0].record.key_id)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    with pytest.raises(Revoked):
+        manager.verify(keys[0].token)
+    thread = threading.Thread(target=manager.revoke, args=(keys[1].record.key_id,))
+    thread.start()
+    thread.join()
+    with pytest.raises(Revoked):
+        manager.verify(keys[1].token)
+    other = SQLiteKeyStore(path)
+    KeyManager(other, KeyHasher({"p1": PEPPER}), prefix="sk_test").revoke(keys[2].record.key_id)
+    with pytest.raises(Revoked):
+        manager.verify(keys[2].token)
+    other.close()
+    store.close()
+
+
+def test_closing_a_store_keeps_the_process_locks_on_the_shm_file(tmp_path: Path) -> None:
+    """One descriptor per -shm file, never closed while another database uses the file.
+
+    Closing any descriptor of a file drops every POSIX lock the process holds on it,
+    SQLite's too: the negative control at the end shows what that does and that the probe
+    sees it.
+    """
+    path = tmp_path / "db.sqlite"
+    shm = tmp_path / "db.sqlite-shm"
+    first, second = SQLiteKeyStore(path), SQLiteKeyStore(path)
+    assert first.database.wal_index == second.database.wal_index >= 0
+    assert _probe_dms(shm) == "held"
+    first.close()
+    assert first.database.wal_index == -1
+    assert _probe_dms(shm) == "held"  # second's connection keeps its lock
+    assert second.get("nothing") is None
+    os.close(os.open(shm, os.O_RDONLY))  # what a careless close would do
+    assert _probe_dms(shm) == "free"
+    second.close()
+
+
+def test_descriptor_is_closed_once_sqlite_removed_the_file(tmp_path: Path) -> None:
+    """When the last connection closes, SQLite deletes the -shm file and ours goes too."""
+    from authcore import _sqlite  # noqa: PLC0415
+
+    store = SQLiteKeyStore(tmp_path / "db.sqlite")
+    fd = store.database.wal_index
+    status = os.fstat(fd)
+    key = (status.st_dev, status.st_ino)
+    assert _sqlite._SHM_FILES[key] == [fd, 1]
+    store.close()
+    assert not (tmp_path / "db.sqlite-shm").exists()
+    assert key not in _sqlite._SHM_FILES
+
+
+def test_short_or_failed_header_reads_are_never_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A header read short is never remembered (every lookup queries); a failed one raises."""
+    path = tmp_path / "db.sqlite"
+    store = SQLiteKeyStore(path)
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    monkeypatch.setattr("authcore.stores.sqlite._pread", lambda *_: b"")
+    statements: list[str] = []
+    store.database.connection().set_trace_callback(statements.append)
+    for _ in range(3):
+        manager.verify(issued.token)
+    assert sum("FROM authcore_api_keys" in s for s in statements) == 3
+
+    def failing(*_: int) -> bytes:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("authcore.stores.sqlite._pread", failing)
+    with pytest.raises(StoreError, match="cannot read the WAL index: Input/output error"):
+        store.get(issued.record.key_id)
+    store.close()
+
+
+def test_unknown_header_version_falls_back_to_the_pragma(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A header of another version than SQLite 3.7.0's is not relied on."""
+    monkeypatch.setattr("authcore._sqlite._WAL_INDEX_VERSION", 1)
+    path = tmp_path / "db.sqlite"
+    store = SQLiteKeyStore(path)
+    assert store.database.wal_index == -1
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    manager.verify(issued.token)
+    proc = _spawn(_REVOKER, str(path), issued.record.key_id)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    with pytest.raises(Revoked):
+        manager.verify(issued.token)
+    store.close()
+
+
+_RENAMER = """
+    import sqlite3, sys
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+    for line in sys.stdin:
+        n = int(line)
+        sql = "UPDATE authcore_api_keys SET name = ? WHERE key_id = ?"
+        conn.execute(sql, (str(n), sys.argv[2]))
+        if n % 7 == 0:  # a full checkpoint: the next commit restarts the WAL from its start
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        print(n, flush=True)
+"""
+
+
+def test_every_commit_of_another_process_is_seen_at_the_next_lookup(tmp_path: Path) -> None:
+    """Many commits from another process, with WAL restarts: each is seen right after it."""
+    path = tmp_path / "db.sqlite"
+    store = SQLiteKeyStore(path)
+    assert store.database.wal_index >= 0
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    key_id = issued.record.key_id
+    with subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_RENAMER), str(path), key_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_ENV,
+    ) as proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        for n in range(60):
+            record = store.get(key_id)
+            assert record is not None
+            assert record.name == (None if n == 0 else str(n - 1))
+            assert store.get(key_id) is record  # unchanged since: from the cache
+            proc.stdin.write(f"{n}\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().strip() == str(n)
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    store.close()
