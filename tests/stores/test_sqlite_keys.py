@@ -653,3 +653,22 @@ def test_every_commit_of_another_process_is_seen_at_the_next_lookup(tmp_path: Pa
         proc.stdin.close()
         assert proc.wait(timeout=60) == 0
     store.close()
+
+
+def test_wal_index_is_used_only_where_it_exists(tmp_path: Path) -> None:
+    """Rollback-journal files and WAL in exclusive locking mode (no -shm file) get -1."""
+    from authcore import _sqlite  # noqa: PLC0415
+
+    plain = sqlite3.connect(tmp_path / "plain.db", isolation_level=None)
+    plain.execute("CREATE TABLE t (x)")
+    assert _sqlite._open_wal_index(plain) == (-1, None)  # journal_mode=delete
+    plain.close()
+    exclusive = sqlite3.connect(tmp_path / "exclusive.db", isolation_level=None)
+    exclusive.execute("PRAGMA locking_mode=EXCLUSIVE")
+    assert exclusive.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    exclusive.execute("CREATE TABLE t (x)")
+    assert not (tmp_path / "exclusive.db-shm").exists()  # the index lives in heap memory
+    assert _sqlite._open_wal_index(exclusive) == (-1, None)
+    exclusive.close()
+    assert _sqlite.wal_index_header(-1) is None  # a read that fails is no header
+    _sqlite._release_wal_index((0, 0))  # a key that is not registered: nothing to release
