@@ -367,7 +367,7 @@ class SQLiteDatabase:
         self._connections: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._pid = os.getpid()
         self._closed = False
-        self.wal_index = -1
+        self.wal_index: int = -1
         """Read-only descriptor of the ``-shm`` file, whose first 96 bytes (the WAL-index
         header) change with every commit; -1 where it cannot be used (then ``PRAGMA
         data_version`` tells commits apart).  Shared by every database object of this file
