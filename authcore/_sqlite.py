@@ -48,6 +48,7 @@ import os
 import sqlite3
 import sys
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -372,12 +373,14 @@ class SQLiteDatabase:
         header) change with every commit; -1 where it cannot be used (then ``PRAGMA
         data_version`` tells commits apart).  Shared by every database object of this file
         in the process; never closed while SQLite may hold locks through the file."""
-        self._wal_key: tuple[int, int] | None = None
+        self._wal_release: Callable[[], object] = lambda: None
         try:
             self._enable_wal()
             self.migrate(schemas)
             # After the migration's reads: SQLite writes the header on first use.
-            self.wal_index, self._wal_key = _open_wal_index(self.connection())
+            self.wal_index, key = _open_wal_index(self.connection())
+            # Released by close(), or when this object is collected without it.
+            self._wal_release = weakref.finalize(self, _release_wal_index, key)
         except BaseException:
             self.close()  # no connection outlives a failed open
             raise
@@ -500,6 +503,6 @@ class SQLiteDatabase:
                 for _, conn in self._connections.values():
                     conn.close()
             self._connections = {}
-            key, self._wal_key, self.wal_index = self._wal_key, None, -1
+            self.wal_index = -1
         self._local = _ThreadState()
-        _release_wal_index(key)  # after the connections: SQLite may have unlinked the file
+        self._wal_release()  # after the connections (SQLite may have unlinked the file); once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sqlite3
@@ -567,6 +568,14 @@ def test_descriptor_is_closed_once_sqlite_removed_the_file(tmp_path: Path) -> No
     store.close()
     assert not (tmp_path / "db.sqlite-shm").exists()
     assert key not in _sqlite._SHM_FILES
+
+    forgotten = SQLiteKeyStore(tmp_path / "forgotten.sqlite")  # collected, never closed
+    status = os.fstat(forgotten.database.wal_index)
+    key = (status.st_dev, status.st_ino)
+    assert _sqlite._SHM_FILES[key][1] == 1
+    del forgotten
+    gc.collect()
+    assert _sqlite._SHM_FILES.get(key, [-1, 0])[1] == 0  # released: closed once unlinked
 
 
 def test_short_or_failed_header_reads_are_never_trusted(
