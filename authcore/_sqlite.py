@@ -103,6 +103,9 @@ document).  Not the checkpoint information after them: readers write their read 
 there, which would make every read look like a change.  SQLite itself compares the header
 with its last copy to know whether its page cache is still valid; a store's read cache does
 the same with one ``pread``, without the read transaction ``PRAGMA data_version`` opens.
+
+The layout is that of SQLite's default unix VFS, the one :mod:`sqlite3` opens a path with
+(the stores never pass a ``vfs=`` URI); a header of another version is not relied on.
 """
 
 _WAL_INDEX_VERSION: Final = 3007000  # iVersion of every WAL-index since SQLite 3.7.0
