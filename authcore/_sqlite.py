@@ -111,6 +111,12 @@ The layout is that of SQLite's default unix VFS, the one :mod:`sqlite3` opens a 
 _WAL_INDEX_VERSION: Final = 3007000  # iVersion of every WAL-index since SQLite 3.7.0
 
 _SHM_LOCK: Final = threading.Lock()
+if hasattr(os, "register_at_fork"):  # a fork() child never inherits the registry mid-change
+    os.register_at_fork(
+        before=_SHM_LOCK.acquire,
+        after_in_parent=_SHM_LOCK.release,
+        after_in_child=_SHM_LOCK.release,
+    )
 _SHM_FILES: Final[dict[tuple[int, int], list[int]]] = {}
 """(st_dev, st_ino) of a ``-shm`` file -> [this process's read-only descriptor, users].
 

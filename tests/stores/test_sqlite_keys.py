@@ -330,6 +330,11 @@ def test_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
             ok = store.database.connection() is not parent_conn
             ok = ok and manager.verify(issued.token).owner == "o"
             manager.create(owner="child")
+            again = SQLiteKeyStore(tmp_path / "db.sqlite")  # the -shm registry works here too
+            ok = (
+                ok and again.database.wal_index >= 0 and again.get(issued.record.key_id) is not None
+            )
+            again.close()
             os.write(write, b"1" if ok else b"0")
         finally:
             os._exit(0)
