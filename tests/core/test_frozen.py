@@ -87,6 +87,7 @@ _BUILDERS: list[tuple[Any, type]] = [
     (resource._new_access_token_info, resource.AccessTokenInfo),
     (resource._new_fields, resource._Fields),
     (resource._new_presented, resource._Presented),
+    (webhooks_standard._new_verified, VerifiedWebhook),
 ]
 
 
