@@ -105,7 +105,11 @@ def _register_token(actions: argparse._SubParsersAction[argparse.ArgumentParser]
         "--resource", action="append", default=[], metavar="URI", help="RFC 8707 (repeatable)"
     )
     add_secret_options(token, "refresh-token", help_name="refresh token (refresh_token grant)")
-    token.add_argument("--code", help="the authorization code (authorization_code grant)")
+    token.add_argument(
+        "--code",
+        help="the authorization code (authorization_code grant); write --code=VALUE when it "
+        "starts with '-' (a base64url code does once in 64)",
+    )
     token.add_argument("--redirect-uri", metavar="URI", help="as in the authorization request")
     add_secret_options(token, "code-verifier", help_name="PKCE code_verifier")
     token.add_argument(

@@ -536,7 +536,9 @@ def test_oauth_token_runs_every_grant_against_the_server(
         auto,
         tmp_path,
         capsys,
-        *("--grant", "authorization_code", "--code", _location(headers)["code"]),
+        # --code=VALUE: a base64url code starts with "-" once in 64, which argparse would
+        # read as an option after a separate "--code".
+        *("--grant", "authorization_code", f"--code={_location(headers)['code']}"),
         *("--redirect-uri", REDIRECT, "--code-verifier-file", str(verifier)),
     )
     assert code == 0
