@@ -84,8 +84,17 @@ on running Python code.
 """
 
 
+# Every open SQLiteDatabase of this process, for the fork() hook below.
+_DATABASES: Final[weakref.WeakSet[SQLiteDatabase]] = weakref.WeakSet()
+
+
 def _forked() -> None:  # pragma: no cover - runs in fork() children only
     FORKS[0] += 1
+    # The child's only thread: a database lock that another thread of the parent held at the
+    # fork would stay held for ever (its holder does not exist here), and the child's first
+    # connection() would wait on it.  Nothing the lock guarded is in use in the child.
+    for database in list(_DATABASES):
+        database._lock = threading.Lock()  # noqa: SLF001 - this module's own class
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; there is no fork() elsewhere
@@ -373,7 +382,8 @@ class SQLiteDatabase:
         self._timeout = float(timeout)
         self._synchronous = synchronous
         self._local = _ThreadState()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # renewed in fork() children (see _forked)
+        _DATABASES.add(self)
         self._connections: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._pid = os.getpid()
         self._closed = False

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 import re
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -47,6 +49,18 @@ _LAST_USED_MAX: Final = 100_000
 _RETRY_NS: Final = 1_000_000_000  # after a failed automatic flush, retry at most once a second
 _REQUIRED_MAX: Final = 1024
 _STORE_METHODS: Final = ("get", "list_owner", "add", "update", "consume_use", "record_usage")
+
+# Every KeyManager of this process, for the fork() hook below.
+_MANAGERS: Final[weakref.WeakSet[KeyManager]] = weakref.WeakSet()
+
+
+def _forked() -> None:  # pragma: no cover - runs in fork() children only
+    for manager in list(_MANAGERS):
+        manager._forget_pending()  # noqa: SLF001 - this module's own class
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; there is no fork() elsewhere
+    os.register_at_fork(after_in_child=_forked)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,6 +232,7 @@ class KeyManager:
         self._last_used: dict[str, int] = {}
         self._interval_ns = int(self._flush_interval.total_seconds() * 1e9)
         self._next_flush = time.monotonic_ns() + self._interval_ns
+        _MANAGERS.add(self)
 
     @property
     def prefix(self) -> str:
@@ -452,6 +467,21 @@ class KeyManager:
             counts.update(self._backlog)
             self._backlog = Counter()
         return counts
+
+    def _forget_pending(self) -> None:
+        """Start a ``fork()`` child with no pending usage and a free flush lock.
+
+        The uses counted before the fork are the parent's to write: flushed by both processes
+        they would be counted twice.  The lock may have been held by another thread of the
+        parent (mid-flush); that thread does not exist in the child, which would wait for it
+        for ever.  Runs in the child's only thread.
+        """
+        self._flush_lock = threading.Lock()
+        del self._uses[:]  # in place: _use is bound to this list
+        self._backlog = Counter()
+        self._last_used.clear()
+        self._suspended_until = 0
+        self._next_flush = time.monotonic_ns() + self._interval_ns
 
     @property
     def pending_usage(self) -> int:

@@ -22,6 +22,7 @@ from authcore.stores.sqlite import KEYS_SCHEMA, SQLiteKeyStore, SQLiteRateLimitS
 from tests.stores.sqlite_helpers import integrity, set_schema_version
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 _ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -347,6 +348,82 @@ def test_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     assert len(store.list_owner("child")) == 1
     with pytest.raises(InvalidCredentials):
         manager.verify(apikeys.generate("sk_test").token)
+    store.close()
+
+
+def _fork_while_held(lock: threading.Lock, child: Callable[[], bool]) -> int:
+    """Fork while another thread holds ``lock``; the child's exit status.
+
+    0 when ``child()`` answers true, 2 when false, 3 when it is still waiting after 10 s (a
+    lock inherited held: its holder does not exist in the child).
+    """
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(30)
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            status = 1
+            try:
+                signal.signal(signal.SIGALRM, lambda *_: os._exit(3))
+                signal.alarm(10)
+                status = 0 if child() else 2
+            finally:
+                os._exit(status)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        holder.join()
+    return os.WEXITSTATUS(status)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_forked_child_does_not_inherit_a_held_database_lock(tmp_path: Path) -> None:
+    """A fork() while another thread holds the database's lock leaves the child a free one.
+
+    With the parent's lock state copied, the child's first new connection would wait for
+    ever.
+    """
+    store = SQLiteKeyStore(tmp_path / "db.sqlite")
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    status = _fork_while_held(
+        store.database._lock, lambda: manager.verify(issued.token).owner == "o"
+    )
+    assert status == 0
+    store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_forked_child_flushes_only_its_own_usage(tmp_path: Path) -> None:
+    """A KeyManager in a fork() child starts with no pending uses and a free flush lock.
+
+    Pending uses are the parent's: written by both processes they would count twice.  The
+    fork happens while another parent thread holds the flush lock (as in a flush), which the
+    child's flush would otherwise wait for ever.
+    """
+    store = SQLiteKeyStore(tmp_path / "db.sqlite")
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    for _ in range(3):
+        manager.verify(issued.token)
+    assert manager.pending_usage == 3
+
+    def child() -> bool:
+        fresh = manager.pending_usage == 0
+        manager.verify(issued.token)
+        return fresh and manager.flush() == 1
+
+    assert _fork_while_held(manager._flush_lock, child) == 0
+    assert manager.flush() == 1
+    assert store.get(issued.record.key_id).use_count == 4  # 3 here, 1 in the child
     store.close()
 
 
