@@ -423,7 +423,7 @@ def test_forked_child_flushes_only_its_own_usage(tmp_path: Path) -> None:
 
     assert _fork_while_held(manager._flush_lock, child) == 0
     assert manager.flush() == 1
-    assert store.get(issued.record.key_id).use_count == 4  # 3 here, 1 in the child
+    assert manager.get(issued.record.key_id).use_count == 4  # 3 here, 1 in the child
     store.close()
 
 
