@@ -8,7 +8,8 @@ then remembered: a sender repeats one set); one regular-expression match of
 as authcore requires); the timestamp against :func:`authcore.clock.unix_now` (the clock
 authcore reads when no ``now`` is given) and the 5-minute tolerance, in both directions; the
 MAC of ``id.timestamp.payload`` with a ``cryptography`` HMAC keyed once before timing (a copy
-per call; one concatenation for bodies up to 16 KiB, two updates above); its base64 by
+per call; one concatenation for bodies up to 16 KiB, two updates above, decided per call
+from the body's length, as a receiver must: it learns the length with the body); its base64 by
 ``binascii`` and ``compare_digest`` with the header's entry; and it returns the five values
 of the result (id, timestamp, payload, version, key index) as a tuple.  authcore's result is
 a frozen dataclass instead (filled on an unfrozen twin, then given its class:
@@ -81,7 +82,6 @@ def _floor(headers: dict[str, str], payload: bytes) -> Callable[[], object]:
     # Visible ASCII but "." for the id, then a canonical decimal timestamp.
     signed_prefix = re.compile(r"[!-\-/-~]{1,256}\.(?:0|[1-9][0-9]{0,15})\.")
     exact_names: dict[tuple[str, ...], bool] = {}
-    concat = len(payload) <= _CONCAT_LIMIT
 
     def floor() -> object:
         msg_id = headers["webhook-id"]
@@ -99,7 +99,7 @@ def _floor(headers: dict[str, str], payload: bytes) -> Callable[[], object]:
             raise AssertionError("timestamp or version")
         mac = keyed.copy()
         prefix = prefix_text.encode()
-        if concat:
+        if len(payload) <= _CONCAT_LIMIT:
             mac.update(prefix + payload)
         else:
             mac.update(prefix)
