@@ -224,6 +224,32 @@ class _ThreadState(threading.local):
     forks: int = -1
 
 
+class _Opened:
+    """The connections a database opened and the process they belong to.
+
+    Shared with the database's finalizer, which closes them when the database is collected
+    without :meth:`SQLiteDatabase.close`.  Only the process that opened them closes them;
+    a ``fork()`` child forgets the inherited ones (SQLite forbids using them there).
+    """
+
+    __slots__ = ("conns", "pid")
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.conns: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
+
+    def close_all(self) -> None:
+        if self.pid == os.getpid():
+            for _, conn in self.conns.values():
+                conn.close()
+        self.conns = {}
+
+
+def _finalize(opened: _Opened, key: tuple[int, int] | None) -> None:
+    opened.close_all()  # first: SQLite may delete the -shm file as the last one closes
+    _release_wal_index(key)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Migration:
     """One schema step of a component.
@@ -384,8 +410,7 @@ class SQLiteDatabase:
         self._local = _ThreadState()
         self._lock = threading.Lock()  # renewed in fork() children (see _forked)
         _DATABASES.add(self)
-        self._connections: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
-        self._pid = os.getpid()
+        self._opened = _Opened()
         self._closed = False
         self.wal_index: int = -1
         """Read-only descriptor of the ``-shm`` file, whose first 96 bytes (the WAL-index
@@ -398,8 +423,11 @@ class SQLiteDatabase:
             self.migrate(schemas)
             # After the migration's reads: SQLite writes the header on first use.
             self.wal_index, key = _open_wal_index(self.connection())
-            # Released by close(), or when this object is collected without it.
-            self._wal_release = weakref.finalize(self, _release_wal_index, key)
+            # Released by close(), or when this object is collected without it (with its
+            # connections; not at interpreter exit, where other threads may still run).
+            finalizer = weakref.finalize(self, _finalize, self._opened, key)
+            finalizer.atexit = False
+            self._wal_release = finalizer
         except BaseException:
             self.close()  # no connection outlives a failed open
             raise
@@ -436,15 +464,17 @@ class SQLiteDatabase:
             raise StoreError("database is closed")
         pid = os.getpid()
         with self._lock:
-            if pid != self._pid:  # forked: inherited connections belong to the parent
-                self._connections = {}
-                self._pid = pid
-            for ident, (thread, old) in list(self._connections.items()):
+            opened = self._opened
+            if pid != opened.pid:  # forked: inherited connections belong to the parent
+                opened.close_all()  # forgets them, unclosed
+                opened.pid = pid
+            conns = opened.conns
+            for ident, (thread, old) in list(conns.items()):
                 if not thread.is_alive():
                     old.close()
-                    del self._connections[ident]
+                    del conns[ident]
             conn = self._open()
-            self._connections[id(conn)] = (threading.current_thread(), conn)
+            conns[id(conn)] = (threading.current_thread(), conn)
         local.conn = conn
         local.forks = forks
         return conn
@@ -515,13 +545,13 @@ class SQLiteDatabase:
             return self._version(conn, component)
 
     def close(self) -> None:
-        """Close every connection this object opened in this process."""
+        """Close every connection this object opened in this process.
+
+        A database collected without it closes them then (not at interpreter exit).
+        """
         with self._lock:
             self._closed = True
-            if self._pid == os.getpid():
-                for _, conn in self._connections.values():
-                    conn.close()
-            self._connections = {}
+            self._opened.close_all()
             self.wal_index = -1
         self._local = _ThreadState()
         self._wal_release()  # after the connections (SQLite may have unlinked the file); once

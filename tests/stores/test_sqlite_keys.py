@@ -657,7 +657,46 @@ def test_descriptor_is_closed_once_sqlite_removed_the_file(tmp_path: Path) -> No
     assert _sqlite._SHM_FILES[key][1] == 1
     del forgotten
     gc.collect()
-    assert _sqlite._SHM_FILES.get(key, [-1, 0])[1] == 0  # released: closed once unlinked
+    # Its connections closed first, so SQLite removed the file, and the descriptor went too.
+    assert not (tmp_path / "forgotten.sqlite-shm").exists()
+    assert key not in _sqlite._SHM_FILES
+
+
+def test_a_collected_database_closes_its_connections(tmp_path: Path) -> None:
+    """A store dropped without close() closes every thread's connection when collected."""
+    store = SQLiteKeyStore(tmp_path / "db.sqlite")
+    conns = [store.database.connection()]
+    worker = threading.Thread(
+        target=lambda db: conns.append(db.connection()), args=(store.database,)
+    )
+    worker.start()
+    worker.join()
+    assert len(conns) == 2
+    assert conns[0] is not conns[1]
+    del store, worker
+    gc.collect()
+    for conn in conns:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            conn.execute("SELECT 1")
+    assert not (tmp_path / "db.sqlite-shm").exists()  # the last one closed: SQLite removed it
+
+
+def test_connections_of_another_process_are_forgotten_unclosed(tmp_path: Path) -> None:
+    """What a fork() child inherited is dropped, never closed (SQLite forbids using it)."""
+    from authcore import _sqlite  # noqa: PLC0415
+
+    conn = sqlite3.connect(tmp_path / "db.sqlite")
+    opened = _sqlite._Opened()
+    opened.conns[id(conn)] = (threading.current_thread(), conn)
+    opened.pid = -1  # another process's
+    opened.close_all()
+    assert opened.conns == {}
+    assert conn.execute("SELECT 1").fetchone() == (1,)  # still open
+    opened.pid = os.getpid()
+    opened.conns[id(conn)] = (threading.current_thread(), conn)
+    opened.close_all()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        conn.execute("SELECT 1")
 
 
 def test_short_or_failed_header_reads_are_never_trusted(
