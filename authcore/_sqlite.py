@@ -447,9 +447,13 @@ class SQLiteDatabase:
             conn = sqlite3.connect(
                 self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.Error as exc:
+            raise store_error(exc) from None
+        try:
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
+            conn.close()  # not left to the collector (unclosed, as Python 3.13 warns)
             raise store_error(exc) from None
         return conn
 

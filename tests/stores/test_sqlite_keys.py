@@ -681,6 +681,28 @@ def test_a_collected_database_closes_its_connections(tmp_path: Path) -> None:
     assert not (tmp_path / "db.sqlite-shm").exists()  # the last one closed: SQLite removed it
 
 
+def test_a_connection_that_fails_its_first_statement_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a file that is not a database closes the connection it made, at once."""
+    path = tmp_path / "garbage.sqlite"
+    path.write_bytes(b"not a database " * 512)
+    made: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recording(*args: object, **kwargs: object) -> sqlite3.Connection:
+        made.append(connect(*args, **kwargs))  # type: ignore[call-overload]
+        return made[-1]
+
+    monkeypatch.setattr("authcore._sqlite.sqlite3.connect", recording)
+    with pytest.raises(StoreError, match="not a database"):
+        SQLiteKeyStore(path)
+    assert made
+    for conn in made:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            conn.execute("SELECT 1")
+
+
 def test_connections_of_another_process_are_forgotten_unclosed(tmp_path: Path) -> None:
     """What a fork() child inherited is dropped, never closed (SQLite forbids using it)."""
     from authcore import _sqlite  # noqa: PLC0415
