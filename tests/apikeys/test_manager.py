@@ -313,6 +313,24 @@ def test_usage_is_batched_and_flushed(manager: KeyManager, clock: FixedClock) ->
     )
 
 
+def test_a_fork_child_forgets_the_pending_usage(manager: KeyManager) -> None:
+    """What the at-fork hook runs in a child: no pending uses, a new flush lock.
+
+    (tests/stores/test_sqlite_keys.py forks for real; this runs the same step in-process.)
+    """
+    issued = manager.create(owner="acct_1")
+    for _ in range(2):
+        manager.verify(issued.token)
+    lock = manager._flush_lock
+    manager._forget_pending()
+    assert manager.pending_usage == 0
+    assert manager._flush_lock is not lock
+    assert manager.flush() == 0
+    manager.verify(issued.token)
+    assert manager.flush() == 1
+    assert manager.get(issued.record.key_id).use_count == 1
+
+
 def test_usage_flushes_after_the_interval(
     store: KeyStore, hasher: KeyHasher, clock: FixedClock
 ) -> None:
