@@ -228,8 +228,9 @@ class _Opened:
     """The connections a database opened and the process they belong to.
 
     Shared with the database's finalizer, which closes them when the database is collected
-    without :meth:`SQLiteDatabase.close`.  Only the process that opened them closes them;
-    a ``fork()`` child forgets the inherited ones (SQLite forbids using them there).
+    without :meth:`SQLiteDatabase.close`.  Only the process that opened them calls
+    ``close()`` on them; a ``fork()`` child drops the inherited ones without it (SQLite
+    forbids using them there), though the collector still frees them.
     """
 
     __slots__ = ("conns", "pid")
@@ -470,7 +471,7 @@ class SQLiteDatabase:
         with self._lock:
             opened = self._opened
             if pid != opened.pid:  # forked: inherited connections belong to the parent
-                opened.close_all()  # forgets them, unclosed
+                opened.close_all()  # drops them without close() (another process's)
                 opened.pid = pid
             conns = opened.conns
             for ident, (thread, old) in list(conns.items()):
