@@ -9,6 +9,7 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
+from authcore.clock import as_unix
 from authcore.errors import ConfigurationError, StoreError
 from authcore.oauth import (
     Artefact,
@@ -23,6 +24,8 @@ from authcore.oauth import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+    from authcore.clock import Instant
 
 __all__ = [
     "AsyncMemoryClientStore",
@@ -135,21 +138,49 @@ class MemoryGrantStore:
             self._families.update(families)
             return True
 
-    def purge(self, *, before: float) -> int:
-        """Delete records whose ``expires_at`` is before ``before`` (UNIX seconds).
+    def purge(self, *, before: Instant) -> int:
+        """Delete what expired before ``before``: records, then families left without records.
 
         Keep a margin: a code deleted too early turns a replay into "unknown code", which
-        no longer revokes the grant.  Families are kept (they are small and a revoked one
-        must stay revoked).
+        no longer revokes the grant.  A family goes only once its own end (a revoked
+        tombstone's: its revocation) is before ``before`` and no record of it is left:
+        every path to a family starts from one of its records, so it is unreachable then.
+
+        Args:
+            before: The cut-off: an aware datetime or UNIX seconds.
 
         Returns:
-            How many records were deleted.
+            How many records and families were deleted.
+
+        Raises:
+            ConfigurationError: If ``before`` is not an instant.
         """
+        cutoff = purge_cutoff(before)
         with self._lock:
-            stale = [k for k, r in self._records.items() if r.expires_at < before]
+            stale = [k for k, r in self._records.items() if r.expires_at < cutoff]
             for key in stale:
                 del self._records[key]
-        return len(stale)
+            kept = {r.family_id for r in self._records.values()}
+            ended = [
+                k for k, f in self._families.items() if f.expires_at < cutoff and k not in kept
+            ]
+            for key in ended:
+                del self._families[key]
+        return len(stale) + len(ended)
+
+
+def purge_cutoff(before: object) -> float:
+    """``purge``'s cut-off as UNIX seconds; ``None`` (which would mean "now") is refused.
+
+    Raises:
+        ConfigurationError: If ``before`` is ``None`` or not an instant.
+    """
+    if before is None:
+        raise ConfigurationError(
+            "purge needs an explicit cut-off (before=...), older than the longest lifetime "
+            "plus a margin"
+        )
+    return as_unix(before, name="before")
 
 
 def revoked_family(current: Family | None, effect: RevokeFamily) -> Family:

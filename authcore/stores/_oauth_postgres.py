@@ -39,7 +39,7 @@ from authcore.oauth import (
     encode_record,
     record_kind,
 )
-from authcore.stores._oauth_memory import revoked_family
+from authcore.stores._oauth_memory import purge_cutoff, revoked_family
 from authcore.stores._postgres_common import Store
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from psycopg.rows import TupleRow
 
+    from authcore.clock import Instant
     from authcore.stores._postgres_common import PostgresDatabase
 
 __all__ = [
@@ -93,6 +94,33 @@ OAUTH_SCHEMA: Final = Schema(
                     revoked   boolean NOT NULL,
                     data      bytea NOT NULL
                 )
+                """,
+            ),
+        ),
+        Migration(
+            version=2,
+            description="families' end as a column, so purge() can delete ended families",
+            statements=(
+                "ALTER TABLE authcore_oauth_families ADD COLUMN expires_at double precision",
+                # Row by row: a family whose JSON is unreadable (not authcore's) keeps NULL
+                # (never purged) instead of failing the migration.
+                """
+                DO $$
+                DECLARE row record;
+                BEGIN
+                    FOR row IN SELECT family_id, data FROM authcore_oauth_families LOOP
+                        BEGIN
+                            UPDATE authcore_oauth_families SET expires_at =
+                                (convert_from(row.data, 'UTF8')::jsonb ->> 'expires_at')::float8
+                            WHERE family_id = row.family_id;
+                        EXCEPTION WHEN others THEN NULL;
+                        END;
+                    END LOOP;
+                END $$
+                """,
+                """
+                CREATE INDEX authcore_oauth_families_expiry
+                    ON authcore_oauth_families (expires_at)
                 """,
             ),
         ),
@@ -215,19 +243,37 @@ class PostgresGrantStore(_PostgresOAuthStore):
                 return True
         raise StoreError("postgres kept deadlocking")  # pragma: no cover - loop returns
 
-    def purge(self, *, before: float) -> int:
-        """Delete records whose ``expires_at`` is before ``before`` (UNIX seconds).
+    def purge(self, *, before: Instant) -> int:
+        """Delete what expired before ``before``: records, then families left without records.
 
-        Keep a margin: a code deleted too early turns a replay into "unknown code", which
-        no longer revokes the grant.
+        One transaction.  As :meth:`MemoryGrantStore.purge
+        <authcore.stores.memory.MemoryGrantStore.purge>`: keep a margin, and a family goes
+        only once its end is before ``before`` and no record of it is left.
+
+        Args:
+            before: The cut-off: an aware datetime or UNIX seconds.
 
         Returns:
-            How many records were deleted.
+            How many records and families were deleted.
+
+        Raises:
+            ConfigurationError: If ``before`` is not an instant.
+            StoreError: If the server fails (the transaction is rolled back).
         """
-        with self._db.connection() as conn:
-            return conn.execute(
-                b"DELETE FROM authcore_oauth_records WHERE expires_at < %s", (before,)
+        cutoff = purge_cutoff(before)
+        with self._db.transaction() as conn:
+            records = conn.execute(
+                b"DELETE FROM authcore_oauth_records WHERE expires_at < %s", (cutoff,)
             ).rowcount
+            families = conn.execute(_PURGE_FAMILIES, (cutoff,)).rowcount
+        return records + families
+
+
+# Every path to a family starts from one of its records: without them it is unreachable.
+_PURGE_FAMILIES: Final = (
+    b"DELETE FROM authcore_oauth_families AS f WHERE f.expires_at < %s AND NOT EXISTS "
+    b"(SELECT 1 FROM authcore_oauth_records AS r WHERE r.family_id = f.family_id)"
+)
 
 
 def _family(row: Sequence[object]) -> Family:
@@ -273,17 +319,26 @@ def _apply_one(conn: psycopg.Connection[TupleRow], effect: Effect) -> None:
         family = effect.family
         if effect.expected_version is None:
             changed = conn.execute(
-                b"INSERT INTO authcore_oauth_families (family_id, version, revoked, data) "
-                b"VALUES (%s, %s, %s, %s) ON CONFLICT (family_id) DO NOTHING",
-                (family.family_id, family.version, family.revoked, encode_family(family)),
+                b"INSERT INTO authcore_oauth_families "
+                b"(family_id, version, revoked, expires_at, data) "
+                b"VALUES (%s, %s, %s, %s, %s) ON CONFLICT (family_id) DO NOTHING",
+                (
+                    family.family_id,
+                    family.version,
+                    family.revoked,
+                    family.expires_at,
+                    encode_family(family),
+                ),
             ).rowcount
         else:
             changed = conn.execute(
-                b"UPDATE authcore_oauth_families SET version = %s, revoked = %s, data = %s "
+                b"UPDATE authcore_oauth_families "
+                b"SET version = %s, revoked = %s, expires_at = %s, data = %s "
                 b"WHERE family_id = %s AND version = %s",
                 (
                     family.version,
                     family.revoked,
+                    family.expires_at,
                     encode_family(family),
                     family.family_id,
                     effect.expected_version,
@@ -292,10 +347,16 @@ def _apply_one(conn: psycopg.Connection[TupleRow], effect: Effect) -> None:
     elif isinstance(effect, RevokeFamily):
         tombstone = revoked_family(None, effect)
         conn.execute(
-            b"INSERT INTO authcore_oauth_families AS f (family_id, version, revoked, data) "
-            b"VALUES (%s, %s, true, %s) ON CONFLICT (family_id) "
+            b"INSERT INTO authcore_oauth_families AS f "
+            b"(family_id, version, revoked, expires_at, data) "
+            b"VALUES (%s, %s, true, %s, %s) ON CONFLICT (family_id) "
             b"DO UPDATE SET version = f.version + 1, revoked = true",
-            (tombstone.family_id, tombstone.version, encode_family(tombstone)),
+            (
+                tombstone.family_id,
+                tombstone.version,
+                tombstone.expires_at,
+                encode_family(tombstone),
+            ),
         )
         changed = 1
     else:

@@ -32,12 +32,14 @@ from authcore.oauth import (
     encode_record,
     record_kind,
 )
-from authcore.stores._oauth_memory import revoked_family
+from authcore.stores._oauth_memory import purge_cutoff, revoked_family
 
 if TYPE_CHECKING:
     import os
     import sqlite3
     from collections.abc import Sequence
+
+    from authcore.clock import Instant
 
 __all__ = [
     "OAUTH_SCHEMA",
@@ -79,6 +81,24 @@ OAUTH_SCHEMA: Final = Schema(
                     data      BLOB NOT NULL
                 )
                 """,
+            ),
+        ),
+        Migration(
+            version=2,
+            description="families' end as a column, so purge() can delete ended families",
+            statements=(
+                "ALTER TABLE authcore_oauth_families ADD COLUMN expires_at REAL",
+                # A family whose JSON is unreadable (not authcore's) keeps NULL: never purged.
+                """
+                UPDATE authcore_oauth_families SET expires_at =
+                    CASE WHEN json_valid(CAST(data AS TEXT))
+                    THEN json_extract(CAST(data AS TEXT), '$.expires_at') END
+                """,
+                """
+                CREATE INDEX authcore_oauth_families_expiry
+                    ON authcore_oauth_families (expires_at)
+                """,
+                "CREATE INDEX authcore_oauth_records_expiry ON authcore_oauth_records (expires_at)",
             ),
         ),
     ),
@@ -190,19 +210,39 @@ class SQLiteGrantStore(_SQLiteOAuthStore):
             return False
         return True
 
-    def purge(self, *, before: float) -> int:
-        """Delete records whose ``expires_at`` is before ``before`` (UNIX seconds).
+    def purge(self, *, before: Instant) -> int:
+        """Delete what expired before ``before``: records, then families left without records.
 
-        Keep a margin: a code deleted too early turns a replay into "unknown code", which
-        no longer revokes the grant.
+        One transaction.  As :meth:`MemoryGrantStore.purge
+        <authcore.stores.memory.MemoryGrantStore.purge>`: keep a margin, and a family goes
+        only once its end is before ``before`` and no record of it is left.
+
+        Args:
+            before: The cut-off: an aware datetime or UNIX seconds.
 
         Returns:
-            How many records were deleted.
+            How many records and families were deleted.
+
+        Raises:
+            ConfigurationError: If ``before`` is not an instant.
+            StoreError: If the database fails.
         """
+        cutoff = purge_cutoff(before)
         with self._db.transaction() as conn:
-            return conn.execute(
-                "DELETE FROM authcore_oauth_records WHERE expires_at < ?", (before,)
+            records = conn.execute(
+                "DELETE FROM authcore_oauth_records WHERE expires_at < ?", (cutoff,)
             ).rowcount
+            families = conn.execute(_PURGE_FAMILIES, (cutoff,)).rowcount
+        return records + families
+
+
+# Every path to a family starts from one of its records: without them it is unreachable.
+_PURGE_FAMILIES: Final = """
+    DELETE FROM authcore_oauth_families WHERE expires_at < ? AND NOT EXISTS (
+        SELECT 1 FROM authcore_oauth_records AS r
+        WHERE r.family_id = authcore_oauth_families.family_id
+    )
+"""
 
 
 def _family_row(conn: sqlite3.Connection, family_id: str) -> bytes | None:
@@ -250,16 +290,23 @@ def _apply_one(conn: sqlite3.Connection, effect: Effect) -> None:
         if effect.expected_version is None:
             changed = conn.execute(
                 "INSERT OR IGNORE INTO authcore_oauth_families "
-                "(family_id, version, revoked, data) VALUES (?, ?, ?, ?)",
-                (family.family_id, family.version, int(family.revoked), encode_family(family)),
+                "(family_id, version, revoked, expires_at, data) VALUES (?, ?, ?, ?, ?)",
+                (
+                    family.family_id,
+                    family.version,
+                    int(family.revoked),
+                    family.expires_at,
+                    encode_family(family),
+                ),
             ).rowcount
         else:
             changed = conn.execute(
-                "UPDATE authcore_oauth_families SET version = ?, revoked = ?, data = ? "
-                "WHERE family_id = ? AND version = ?",
+                "UPDATE authcore_oauth_families SET version = ?, revoked = ?, expires_at = ?, "
+                "data = ? WHERE family_id = ? AND version = ?",
                 (
                     family.version,
                     int(family.revoked),
+                    family.expires_at,
                     encode_family(family),
                     family.family_id,
                     effect.expected_version,
@@ -272,8 +319,8 @@ def _apply_one(conn: sqlite3.Connection, effect: Effect) -> None:
         family = revoked_family(None if row is None else decode_family(row), effect)
         conn.execute(
             "INSERT OR REPLACE INTO authcore_oauth_families "
-            "(family_id, version, revoked, data) VALUES (?, ?, 1, ?)",
-            (family.family_id, family.version, encode_family(family)),
+            "(family_id, version, revoked, expires_at, data) VALUES (?, ?, 1, ?, ?)",
+            (family.family_id, family.version, family.expires_at, encode_family(family)),
         )
     else:
         raise StoreError(f"unknown effect {type(effect).__name__}")

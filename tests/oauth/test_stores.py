@@ -185,7 +185,7 @@ def test_sqlite_schema_is_its_own_component(tmp_path: Path) -> None:
     db = SQLiteDatabase(tmp_path / "shared.db", schemas=[OAUTH_SCHEMA])
     SQLiteGrantStore(db)
     clients = SQLiteClientStore(db)
-    assert db.schema_version("oauth") == 1
+    assert db.schema_version("oauth") == OAUTH_SCHEMA.latest == 2
     record = ClientRecord.from_metadata(CLIENTS["web"])
     clients.add(record)
     assert clients.get("web") == record

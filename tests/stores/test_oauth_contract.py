@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -286,7 +287,69 @@ def test_purge_deletes_only_expired_records(oauth: OAuthBackend) -> None:
     assert purge(before=2000.0) == 1
     assert oauth.grants.get("old") is None
     assert oauth.grants.get("later") == later
-    assert oauth.grants.family("f1") == _family()  # families are kept
+    assert oauth.grants.family("f1") == _family()  # not ended: kept
+
+
+def _ended(family_id: str, expires_at: float = 1500.0) -> Family:
+    return dataclasses.replace(_family(family_id=family_id), expires_at=expires_at)
+
+
+def test_purge_deletes_ended_families_left_without_records(oauth: OAuthBackend) -> None:
+    """A family goes once it has ended and no record of it is left; never before."""
+    purge = getattr(oauth.grants, "purge", None)
+    if oauth.name.startswith("redis"):
+        assert purge is None  # families expire by TTL: see test_redis.py
+        return
+    assert purge is not None
+    grants = oauth.grants
+    saves = [
+        SaveFamily(family=_ended(name), expected_version=None) for name in ("gone", "held", "late")
+    ]
+    saves.append(SaveFamily(family=_family(family_id="alive"), expected_version=None))
+    held = dataclasses.replace(_code("h1", family_id="held"), expires_at=5000.0)
+    late = _code("l1", family_id="late")  # expires at 1060: purged with its family
+    assert grants.apply([*saves, Insert(record=held), Insert(record=late)])
+    # Tombstones end when revoked: one left alone, one with a record still pointing at it.
+    assert grants.apply([RevokeFamily(family_id="stone", client_id="web", at=1200.0)])
+    stone_code = dataclasses.replace(_code("s1", family_id="stone2"), expires_at=5000.0)
+    assert grants.apply(
+        [Insert(record=stone_code), RevokeFamily(family_id="stone2", client_id="web", at=1200.0)]
+    )
+    assert purge(before=2000.0) == 4  # l1, and the families gone, late and stone
+    assert [grants.family(f) for f in ("gone", "late", "stone")] == [None, None, None]
+    assert grants.family("held") == _ended("held")
+    assert grants.family("alive") == _family(family_id="alive")
+    stone2 = grants.family("stone2")
+    assert stone2 is not None
+    assert stone2.revoked
+    assert grants.get("h1") == held
+    # A family kept because of its record cannot be created again over itself.
+    assert not grants.apply([SaveFamily(family=_ended("held"), expected_version=None)])
+    assert not grants.apply([SaveFamily(family=_family(family_id="stone2"), expected_version=None)])
+    # Its record gone too, the next purge takes it.
+    assert purge(before=dt.datetime.fromtimestamp(6000.0, dt.timezone.utc)) == 4
+    assert grants.family("held") is None
+    assert grants.family("stone2") is None
+    assert grants.family("alive") == _family(family_id="alive")
+
+
+@pytest.mark.parametrize(
+    "before",
+    [None, "2000", True, float("nan"), dt.datetime(2026, 1, 1)],
+    ids=repr,  # noqa: DTZ001 - naive on purpose
+)
+def test_purge_refuses_a_cut_off_that_is_not_an_instant(
+    oauth: OAuthBackend, before: object
+) -> None:
+    """None (it would mean "now", without margin), text, bool, NaN, naive: ConfigurationError."""
+    purge = getattr(oauth.grants, "purge", None)
+    if purge is None:
+        assert oauth.name.startswith("redis")
+        return
+    assert oauth.grants.apply([Insert(record=_code("old"))])
+    with pytest.raises(ConfigurationError, match="before"):
+        purge(before=before)
+    assert oauth.grants.get("old") == _code("old")  # nothing deleted
 
 
 @pytest.mark.parametrize("family_id", ["{tag}", "a}b{c", "%7B", "é \u2028", "x" * 300])
