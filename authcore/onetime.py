@@ -17,15 +17,16 @@ and later shared backends); anything with these two methods works.
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Final, Protocol, cast, runtime_checkable
 
 from authcore.clock import as_unix
-from authcore.errors import ConfigurationError
+from authcore.errors import ConfigurationError, StoreError
 
 if TYPE_CHECKING:
     import datetime as dt
 
-__all__ = ["MAX_KEY_LENGTH", "OneTimeStore"]
+__all__ = ["MAX_KEY_LENGTH", "AsyncOneTimeStore", "OneTimeStore"]
 
 MAX_KEY_LENGTH: Final = 512
 """The longest key a store accepts; callers digest longer identifiers (a ``jti``) first."""
@@ -65,25 +66,86 @@ class OneTimeStore(Protocol):
         ...
 
 
+@runtime_checkable
+class AsyncOneTimeStore(Protocol):
+    """The ``async`` mirror of :class:`OneTimeStore` (same contract, awaited).
+
+    Only the ``async`` servers take one (:class:`~authcore.oauth.AsyncAuthorizationServer`);
+    every synchronous caller refuses it, since an un-awaited ``add`` would answer "not seen
+    before" to every replay.
+
+    .. versionadded:: 0.1.0
+    """
+
+    async def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        """See :meth:`OneTimeStore.add`."""
+        ...
+
+    async def contains(self, key: str, *, now: dt.datetime) -> bool:
+        """See :meth:`OneTimeStore.contains`."""
+        ...
+
+
 _CONFORMING: Final[set[type]] = set()
 """Classes whose instances passed the structural :class:`OneTimeStore` check."""
 
 
+def is_async(store: object, *methods: str) -> bool:
+    """Whether any of ``store``'s ``methods`` is a coroutine function (an ``async`` store)."""
+    return any(inspect.iscoroutinefunction(getattr(store, m, None)) for m in methods)
+
+
 def check_store(store: object, name: str) -> OneTimeStore | None:
-    """Return ``store`` if it is ``None`` or a :class:`OneTimeStore` (for options).
+    """Return ``store`` if it is ``None`` or a synchronous :class:`OneTimeStore` (for options).
 
     Raises:
-        ConfigurationError: For anything else, naming the option.
+        ConfigurationError: For anything else, naming the option; an ``async`` store (such
+            as ``AsyncRedisOneTimeStore``) too: its un-awaited answers would accept replays.
     """
     if store is None or type(store) in _CONFORMING:
         return cast("OneTimeStore | None", store)
     if isinstance(store, OneTimeStore):
+        if is_async(store, "add", "contains"):
+            raise ConfigurationError(
+                f"{name} must be a synchronous OneTimeStore: {type(store).__name__} is async "
+                "(pass the synchronous store it wraps, or use it with an async server)"
+            )
         # A runtime Protocol check inspects every member (microseconds); remember the class.
         _CONFORMING.add(type(store))
         return store
     raise ConfigurationError(
         f"{name} must be a OneTimeStore (add, contains) such as "
         f"authcore.stores.memory.MemoryOneTimeStore, not {type(store).__name__}"
+    )
+
+
+def check_store_or_async(store: object, name: str) -> OneTimeStore | AsyncOneTimeStore | None:
+    """:func:`check_store` for an ``async`` caller, which also takes an :class:`AsyncOneTimeStore`.
+
+    Raises:
+        ConfigurationError: For anything that is neither.
+    """
+    if is_async(store, "add") and isinstance(store, AsyncOneTimeStore):
+        return store
+    return check_store(store, name)
+
+
+def store_answer(result: object, store: object) -> bool:
+    """Return a store's ``add``/``contains`` answer, which must be a ``bool``.
+
+    Anything else (an awaitable from an ``async`` store reached a synchronous caller, a
+    number, ``None``) is refused: read as a truth value it could accept a replay.
+
+    Raises:
+        StoreError: If ``result`` is not a ``bool`` (an un-awaited coroutine is closed).
+    """
+    if result is True or result is False:
+        return result
+    if inspect.iscoroutine(result):
+        result.close()  # never awaited: close it rather than leave a warning to the collector
+    raise StoreError(
+        f"{type(store).__name__} answered {type(result).__name__}, not a bool "
+        "(an async store needs an async caller)"
     )
 
 

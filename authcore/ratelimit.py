@@ -20,9 +20,10 @@ between processes on one machine.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from authcore.clock import as_datetime
 from authcore.errors import ConfigurationError, RateLimited
@@ -30,7 +31,7 @@ from authcore.errors import ConfigurationError, RateLimited
 if TYPE_CHECKING:
     from authcore.clock import Instant
 
-__all__ = ["GCRA", "Decision", "RateLimitStore"]
+__all__ = ["GCRA", "AsyncRateLimitStore", "Decision", "RateLimitStore"]
 
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _NS: Final = 1_000_000_000
@@ -80,6 +81,54 @@ class RateLimitStore(Protocol):
     def reset(self, key: str) -> None:
         """Forget the key's state (its next request starts with a full burst)."""
         ...
+
+
+class AsyncRateLimitStore(Protocol):
+    """The ``async`` mirror of :class:`RateLimitStore` (same contract, awaited).
+
+    Taken by :meth:`GCRA.ahit` and the ``async`` servers
+    (:class:`~authcore.oauth.AsyncAuthorizationServer`).
+
+    .. versionadded:: 0.1.0
+    """
+
+    async def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> Decision:
+        """See :meth:`RateLimitStore.hit`."""
+        ...
+
+    async def reset(self, key: str) -> None:
+        """See :meth:`RateLimitStore.reset`."""
+        ...
+
+
+def check_rate_store(
+    store: object, name: str, *, awaited: bool = False
+) -> RateLimitStore | AsyncRateLimitStore | None:
+    """Return ``store`` if it is ``None`` or a rate-limit store its caller can use (for options).
+
+    Args:
+        store: The option's value.
+        name: The option's name, for the message.
+        awaited: Whether the caller awaits the store (then an ``async`` one is taken too).
+
+    Raises:
+        ConfigurationError: If it lacks ``hit``/``reset``, or is ``async`` for a synchronous
+            caller (its un-awaited decision has no ``allowed``).
+    """
+    if store is None:
+        return None
+    hit = getattr(store, "hit", None)
+    if not callable(hit) or not callable(getattr(store, "reset", None)):
+        raise ConfigurationError(
+            f"{name} must be a RateLimitStore (hit, reset) such as "
+            f"authcore.stores.memory.MemoryRateLimitStore, not {type(store).__name__}"
+        )
+    if inspect.iscoroutinefunction(hit) and not awaited:
+        raise ConfigurationError(
+            f"{name} must be a synchronous RateLimitStore: {type(store).__name__} is async "
+            "(pass the synchronous store it wraps, or use it with an async server)"
+        )
+    return cast("RateLimitStore | AsyncRateLimitStore", store)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,6 +279,19 @@ class GCRA:
         """
         self.cost_ns(cost)  # refuse a bad cost before any store I/O
         return store.hit(key, self, cost=cost, now_ns=_to_ns(now))
+
+    async def ahit(
+        self, store: AsyncRateLimitStore, key: str, *, now: Instant | None = None, cost: int = 1
+    ) -> Decision:
+        """:meth:`hit` on an :class:`AsyncRateLimitStore` (such as ``AsyncRedisRateLimitStore``).
+
+        Raises:
+            ConfigurationError: As :meth:`hit`.
+
+        .. versionadded:: 0.1.0
+        """
+        self.cost_ns(cost)  # refuse a bad cost before any store I/O
+        return await store.hit(key, self, cost=cost, now_ns=_to_ns(now))
 
     def enforce(
         self, store: RateLimitStore, key: str, *, now: Instant | None = None, cost: int = 1

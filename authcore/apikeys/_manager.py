@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from time import monotonic_ns
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 from authcore.apikeys._format import check_prefix, generate, make_splitter
 from authcore.apikeys._hashing import NO_MATCH, KeyHasher
@@ -32,7 +32,7 @@ from authcore.errors import (
     RateLimited,
     Revoked,
 )
-from authcore.ratelimit import GCRA
+from authcore.ratelimit import GCRA, check_rate_store
 
 if TYPE_CHECKING:
     from authcore import ratelimit
@@ -208,7 +208,7 @@ class KeyManager:
         self._clock: Clock = clock if clock is not None else SystemClock()
         # SystemClock.now() is utc_now(): call it directly, one frame less per verify.
         self._now = utc_now if type(self._clock) is SystemClock else self._clock.now
-        self._limiter = limiter
+        self._limiter = cast("RateLimitStore | None", check_rate_store(limiter, "limiter"))
         self._default_limit = default_rate_limit
         # The last rate-limit decision of each thread, for verify_with_limit(): written only
         # when a limit was checked, so verify() without a limit does no extra work.

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 from authcore._encoding import b64url_encode
 from authcore.clock import Instant, as_datetime
 from authcore.errors import ConfigurationError, InvalidClaim, MissingClaim, Revoked
-from authcore.onetime import OneTimeStore, check_store
+from authcore.onetime import OneTimeStore, check_store, store_answer
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -124,7 +124,7 @@ def revoke(
     expires_at = _expiry(claims.get("exp"), float(spread))
     if expires_at <= current:
         return  # the token has expired for good: nothing to revoke
-    checked.add(key, expires_at=expires_at, now=current)
+    store_answer(checked.add(key, expires_at=expires_at, now=current), checked)
 
 
 def check_not_revoked(
@@ -148,5 +148,5 @@ def check_not_revoked(
         raise MissingClaim("jti is missing (required when a denylist is configured)", claim="jti")
     if not isinstance(jti, str) or not jti:
         raise InvalidClaim("jti is not a non-empty string", claim="jti")
-    if store.contains(_denylist_key(jti), now=as_datetime(now)):
+    if store_answer(store.contains(_denylist_key(jti), now=as_datetime(now)), store):
         raise Revoked("jti is on the denylist")

@@ -13,7 +13,7 @@ import os
 import urllib.parse
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, Final, TypeVar, cast
 
 from authcore._encoding import json_dumps
 from authcore.clock import Clock, SystemClock, as_datetime, as_unix
@@ -65,17 +65,20 @@ from authcore.oauth._model import (
     UserCode,
     digest,
 )
-from authcore.ratelimit import GCRA, RateLimitStore
+from authcore.onetime import check_store, check_store_or_async, is_async, store_answer
+from authcore.ratelimit import GCRA, RateLimitStore, check_rate_store
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Awaitable
 
     from cryptography import x509
 
     from authcore.jose.keyring import KeyRing
     from authcore.mtls import ClientIdentity
     from authcore.oauth.dpop import NonceSource, VerifiedProof
-    from authcore.onetime import OneTimeStore
+    from authcore.onetime import AsyncOneTimeStore, OneTimeStore
+    from authcore.ratelimit import AsyncRateLimitStore
 
 __all__ = ["AsyncAuthorizationServer", "AuthorizationServer", "Endpoints"]
 
@@ -170,6 +173,8 @@ _Flow = Generator[_Op, object, _T]
 class _Core:
     """Configuration and flows shared by the two drivers."""
 
+    _awaits: ClassVar[bool] = False  # whether the driver awaits its stores
+
     def __init__(
         self,
         *,
@@ -177,8 +182,8 @@ class _Core:
         keys: KeyRing | None = None,
         policy: g.Policy | None = None,
         endpoints: Endpoints | None = None,
-        one_time: OneTimeStore | None = None,
-        rate_limits: RateLimitStore | None = None,
+        one_time: OneTimeStore | AsyncOneTimeStore | None = None,
+        rate_limits: RateLimitStore | AsyncRateLimitStore | None = None,
         dpop_nonces: NonceSource | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -192,8 +197,16 @@ class _Core:
             raise ConfigurationError("JWT access tokens need keys= (a KeyRing)")
         self.keys: KeyRing | None = keys
         self.endpoints: Endpoints = endpoints or Endpoints.under(issuer)
-        self.one_time: OneTimeStore | None = one_time
-        self.rate_limits: RateLimitStore | None = rate_limits
+        # The async server awaits its stores; the sync one refuses async ones (an un-awaited
+        # add() is truthy: every jti replay would pass).
+        self.one_time: OneTimeStore | AsyncOneTimeStore | None = (
+            check_store_or_async(one_time, "one_time")
+            if self._awaits
+            else check_store(one_time, "one_time")
+        )
+        self.rate_limits: RateLimitStore | AsyncRateLimitStore | None = check_rate_store(
+            rate_limits, "rate_limits", awaited=self._awaits
+        )
         if dpop_nonces is not None and not isinstance(dpop_nonces, dpop.NonceSource):
             raise ConfigurationError("dpop_nonces must be a NonceSource (e.g. HMACNonces)")
         if one_time is None and (self.policy.require_dpop or dpop_nonces is not None):
@@ -868,12 +881,11 @@ class AuthorizationServer(_Core):
         if isinstance(op, _Apply):
             return self.store.apply(op.effects)
         if isinstance(op, _RecordJti):
-            assert self.one_time is not None  # noqa: S101 - checked by the flow
-            return self.one_time.add(
-                op.key, expires_at=as_datetime(op.expires_at), now=as_datetime(op.now)
-            )
-        assert self.rate_limits is not None  # noqa: S101 - checked by the flow
-        return self._user_code_limit.hit(self.rate_limits, op.key, now=as_datetime(op.now)).allowed
+            store = cast("OneTimeStore", self.one_time)  # sync by __init__, set by the flow
+            expires_at, now = as_datetime(op.expires_at), as_datetime(op.now)
+            return store_answer(store.add(op.key, expires_at=expires_at, now=now), store)
+        limits = cast("RateLimitStore", self.rate_limits)  # sync by __init__, set by the flow
+        return self._user_code_limit.hit(limits, op.key, now=op.now).allowed
 
     def _run(self, flow: _Flow[_T]) -> _T:
         try:
@@ -1068,11 +1080,15 @@ class AuthorizationServer(_Core):
 class AsyncAuthorizationServer(_Core):
     """The ``async`` twin of :class:`AuthorizationServer`: same flows, awaited stores.
 
-    The one-time store (assertion ``jti``) and the rate-limit store stay synchronous: the
-    memory ones never block; a shared backend supplies async variants later.
+    ``one_time`` and ``rate_limits`` may be synchronous (the memory stores never block) or
+    ``async`` (``AsyncRedisOneTimeStore``, ``AsyncPostgresRateLimitStore``, any
+    :class:`~authcore.onetime.AsyncOneTimeStore` or
+    :class:`~authcore.ratelimit.AsyncRateLimitStore`), which are awaited.
 
     .. versionadded:: 0.1.0
     """
+
+    _awaits = True
 
     def __init__(
         self,
@@ -1083,8 +1099,8 @@ class AsyncAuthorizationServer(_Core):
         keys: KeyRing | None = None,
         policy: g.Policy | None = None,
         endpoints: Endpoints | None = None,
-        one_time: OneTimeStore | None = None,
-        rate_limits: RateLimitStore | None = None,
+        one_time: OneTimeStore | AsyncOneTimeStore | None = None,
+        rate_limits: RateLimitStore | AsyncRateLimitStore | None = None,
         dpop_nonces: NonceSource | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -1111,12 +1127,22 @@ class AsyncAuthorizationServer(_Core):
         if isinstance(op, _Apply):
             return await self.store.apply(op.effects)
         if isinstance(op, _RecordJti):
-            assert self.one_time is not None  # noqa: S101 - checked by the flow
-            return self.one_time.add(
+            store = self.one_time
+            assert store is not None  # noqa: S101 - checked by the flow
+            added: object = store.add(
                 op.key, expires_at=as_datetime(op.expires_at), now=as_datetime(op.now)
             )
-        assert self.rate_limits is not None  # noqa: S101 - checked by the flow
-        return self._user_code_limit.hit(self.rate_limits, op.key, now=as_datetime(op.now)).allowed
+            if is_async(store, "add"):
+                added = await cast("Awaitable[object]", added)
+            return store_answer(added, store)
+        limits = self.rate_limits
+        assert limits is not None  # noqa: S101 - checked by the flow
+        if is_async(limits, "hit"):
+            limit = self._user_code_limit
+            decision = await limit.ahit(cast("AsyncRateLimitStore", limits), op.key, now=op.now)
+        else:
+            decision = self._user_code_limit.hit(cast("RateLimitStore", limits), op.key, now=op.now)
+        return decision.allowed
 
     async def _run(self, flow: _Flow[_T]) -> _T:
         try:

@@ -75,7 +75,7 @@ from authcore.errors import (
 )
 from authcore.http import Request, split_url
 from authcore.jose import JWK, SIGNATURE_ALGORITHMS, KeyType, jws, jwt
-from authcore.onetime import OneTimeStore, check_store
+from authcore.onetime import OneTimeStore, check_store, store_answer
 
 if TYPE_CHECKING:
     from authcore.clock import Instant
@@ -614,7 +614,8 @@ def verify_proof(
         now=t,
         max_size=max_size,
     )
-    if not store.add(replay_key, expires_at=as_datetime(expires), now=as_datetime(t)):
+    added = store.add(replay_key, expires_at=as_datetime(expires), now=as_datetime(t))
+    if not store_answer(added, store):
         raise _bad("jti was used before (replay)")
     return proof
 

@@ -31,6 +31,7 @@ from authcore.errors import (
     StaleTimestamp,
 )
 from authcore.http import Headers
+from authcore.onetime import store_answer
 from authcore.webhooks._keys import whitespace_hint
 
 if TYPE_CHECKING:
@@ -378,9 +379,10 @@ def remember_event(
         Replayed: If the key is already recorded and unexpired.
         StoreError: If the store fails (the delivery is then refused: fail closed).
     """
-    if not cache.add(
+    added = cache.add(
         key,
         expires_at=dt.datetime.fromtimestamp(expires, _UTC),
         now=dt.datetime.fromtimestamp(current, _UTC),
-    ):
+    )
+    if not store_answer(added, cache):
         raise Replayed(f"{what} was already accepted")

@@ -335,8 +335,8 @@ def test_purge_deletes_ended_families_left_without_records(oauth: OAuthBackend) 
 
 @pytest.mark.parametrize(
     "before",
-    [None, "2000", True, float("nan"), dt.datetime(2026, 1, 1)],
-    ids=repr,  # noqa: DTZ001 - naive on purpose
+    [None, "2000", True, float("nan"), dt.datetime(2026, 1, 1)],  # noqa: DTZ001 - naive
+    ids=repr,
 )
 def test_purge_refuses_a_cut_off_that_is_not_an_instant(
     oauth: OAuthBackend, before: object
