@@ -95,6 +95,41 @@ def is_async(store: object, *methods: str) -> bool:
     return any(inspect.iscoroutinefunction(getattr(store, m, None)) for m in methods)
 
 
+def check_kind(
+    store: object, name: str, methods: tuple[str, ...], *, awaited: bool, expected: str
+) -> None:
+    """Refuse a store that lacks ``methods`` or whose kind (``async`` or not) is not the caller's.
+
+    A synchronous caller given an ``async`` store gets coroutines, which are truthy (an
+    ``apply`` reads as done, nothing written); an ``async`` caller given a synchronous one
+    cannot await its answers.
+
+    Args:
+        store: The option's value.
+        name: The option's name, for the message.
+        methods: The methods the caller calls.
+        awaited: Whether the caller awaits them (then every one must be ``async def``).
+        expected: What to pass instead, for the message (``"authcore.oauth.GrantStore"``).
+
+    Raises:
+        ConfigurationError: Naming the option and what it needs.
+    """
+    if not all(callable(getattr(store, m, None)) for m in methods):
+        raise ConfigurationError(
+            f"{name} must be an {expected} ({', '.join(methods)}), not {type(store).__name__}"
+        )
+    if awaited and not all(inspect.iscoroutinefunction(getattr(store, m)) for m in methods):
+        raise ConfigurationError(
+            f"{name} must be an {expected}: {type(store).__name__} is synchronous "
+            "(wrap it in its Async store, such as AsyncMemoryGrantStore(store))"
+        )
+    if not awaited and is_async(store, *methods):
+        raise ConfigurationError(
+            f"{name} must be an {expected}: {type(store).__name__} is async "
+            "(pass the synchronous store it wraps, or use the async server)"
+        )
+
+
 def check_store(store: object, name: str) -> OneTimeStore | None:
     """Return ``store`` if it is ``None`` or a synchronous :class:`OneTimeStore` (for options).
 

@@ -39,6 +39,7 @@ from authcore.oauth import (
     RevokeFamily,
     digest,
 )
+from authcore.onetime import check_kind, store_answer
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -99,9 +100,13 @@ class _SessionCore(Generic[_StoreT]):
         denylist: OneTimeStore | None = None,
         clock: Clock | None = None,
     ) -> None:
-        for name in ("get", "family", "apply"):
-            if not callable(getattr(store, name, None)):
-                raise ConfigurationError(f"store must be an authcore.oauth.{self._STORE}")
+        check_kind(
+            store,
+            "store",
+            ("get", "family", "apply"),
+            awaited=self._STORE.startswith("Async"),
+            expected=f"authcore.oauth.{self._STORE}",
+        )
         self.keys: KeyRing = keys
         self.store: _StoreT = store
         self.issuer: str = issuer
@@ -276,7 +281,7 @@ class SessionIssuer(_SessionCore[GrantStore]):
             StoreError: If the store fails.
         """
         effects, family, scope, secret, t = self._start(subject, scopes, now)
-        if not self.store.apply(effects):
+        if not store_answer(self.store.apply(effects), self.store):
             raise StoreError("could not record the new session")
         return self._tokens(family, scope, secret, t)
 
@@ -309,7 +314,7 @@ class SessionIssuer(_SessionCore[GrantStore]):
             record = self.store.get(key)
             family = self.store.family(record.family_id) if record is not None else None
             outcome = self._present(record, family, refresh_token, wanted, t)
-            if outcome.effects and not self.store.apply(outcome.effects):
+            if outcome.effects and not store_answer(self.store.apply(outcome.effects), self.store):
                 continue  # another refresh moved the record: decide again on what it left
             return self._rotated(outcome, t)
         raise TemporarilyUnavailable("concurrent refreshes of one session, retry")
@@ -338,7 +343,9 @@ class SessionIssuer(_SessionCore[GrantStore]):
         if refresh_token is not None:
             record = self.store.get(digest(refresh_token))
             family_id = record.family_id if isinstance(record, RefreshToken) else None
-        if family_id is not None and not self.store.apply(self._revocation(family_id, t)):
+        if family_id is not None and not store_answer(
+            self.store.apply(self._revocation(family_id, t)), self.store
+        ):
             raise StoreError("could not revoke the session")
         if access_token is not None:
             self.revoke_access(access_token, now=t)
@@ -365,7 +372,7 @@ class AsyncSessionIssuer(_SessionCore[AsyncGrantStore]):
     ) -> SessionTokens:
         """See :meth:`SessionIssuer.login`."""
         effects, family, scope, secret, t = self._start(subject, scopes, now)
-        if not await self.store.apply(effects):
+        if not store_answer(await self.store.apply(effects), self.store):
             raise StoreError("could not record the new session")
         return self._tokens(family, scope, secret, t)
 
@@ -383,7 +390,9 @@ class AsyncSessionIssuer(_SessionCore[AsyncGrantStore]):
             record = await self.store.get(key)
             family = await self.store.family(record.family_id) if record is not None else None
             outcome = self._present(record, family, refresh_token, wanted, t)
-            if outcome.effects and not await self.store.apply(outcome.effects):
+            if outcome.effects and not store_answer(
+                await self.store.apply(outcome.effects), self.store
+            ):
                 continue
             return self._rotated(outcome, t)
         raise TemporarilyUnavailable("concurrent refreshes of one session, retry")
@@ -404,7 +413,9 @@ class AsyncSessionIssuer(_SessionCore[AsyncGrantStore]):
         if refresh_token is not None:
             record = await self.store.get(digest(refresh_token))
             family_id = record.family_id if isinstance(record, RefreshToken) else None
-        if family_id is not None and not await self.store.apply(self._revocation(family_id, t)):
+        if family_id is not None and not store_answer(
+            await self.store.apply(self._revocation(family_id, t)), self.store
+        ):
             raise StoreError("could not revoke the session")
         if access_token is not None:
             self.revoke_access(access_token, now=t)

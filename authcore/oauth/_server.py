@@ -65,7 +65,13 @@ from authcore.oauth._model import (
     UserCode,
     digest,
 )
-from authcore.onetime import check_store, check_store_or_async, is_async, store_answer
+from authcore.onetime import (
+    check_kind,
+    check_store,
+    check_store_or_async,
+    is_async,
+    store_answer,
+)
 from authcore.ratelimit import GCRA, RateLimitStore, check_rate_store
 
 if TYPE_CHECKING:
@@ -86,6 +92,7 @@ _T = TypeVar("_T")
 REQUEST_URI_PREFIX: Final = "urn:ietf:params:oauth:request_uri:"
 _JTI_PREFIX: Final = "oauth-client-jti:"
 _USER_CODE_BYTES: Final = 32
+_GRANT_METHODS: Final = ("get", "family", "apply")
 """Random bytes drawn for a user code (rejection sampling needs more than 8)."""
 _USER_CODE_LENGTH: Final = 8
 _ATTEMPTS: Final = 3
@@ -868,6 +875,12 @@ class AuthorizationServer(_Core):
             dpop_nonces=dpop_nonces,
             clock=clock,
         )
+        check_kind(
+            clients, "clients", ("get",), awaited=False, expected="authcore.oauth.ClientStore"
+        )
+        check_kind(
+            store, "store", _GRANT_METHODS, awaited=False, expected="authcore.oauth.GrantStore"
+        )
         self.clients: ClientStore = clients
         self.store: GrantStore = store
 
@@ -879,7 +892,7 @@ class AuthorizationServer(_Core):
         if isinstance(op, _Family):
             return self.store.family(op.family_id)
         if isinstance(op, _Apply):
-            return self.store.apply(op.effects)
+            return store_answer(self.store.apply(op.effects), self.store)
         if isinstance(op, _RecordJti):
             store = cast("OneTimeStore", self.one_time)  # sync by __init__, set by the flow
             expires_at, now = as_datetime(op.expires_at), as_datetime(op.now)
@@ -1114,6 +1127,12 @@ class AsyncAuthorizationServer(_Core):
             dpop_nonces=dpop_nonces,
             clock=clock,
         )
+        check_kind(
+            clients, "clients", ("get",), awaited=True, expected="authcore.oauth.AsyncClientStore"
+        )
+        check_kind(
+            store, "store", _GRANT_METHODS, awaited=True, expected="authcore.oauth.AsyncGrantStore"
+        )
         self.clients: AsyncClientStore = clients
         self.store: AsyncGrantStore = store
 
@@ -1125,7 +1144,7 @@ class AsyncAuthorizationServer(_Core):
         if isinstance(op, _Family):
             return await self.store.family(op.family_id)
         if isinstance(op, _Apply):
-            return await self.store.apply(op.effects)
+            return store_answer(await self.store.apply(op.effects), self.store)
         if isinstance(op, _RecordJti):
             store = self.one_time
             assert store is not None  # noqa: S101 - checked by the flow

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from authcore.apikeys import KeyHasher, KeyManager
+from authcore.authn import AsyncSessionIssuer, SessionIssuer
 from authcore.errors import ConfigurationError, InvalidGrant, RateLimited, Replayed, StoreError
 from authcore.jose import JWK, jwt
 from authcore.jose.denylist import revoke
+from authcore.jose.keyring import KeyRing
 from authcore.oauth import AsyncAuthorizationServer, AuthorizationServer, Policy, TokenFormat
 from authcore.oauth.dpop import DPoPKey, verify_proof
 from authcore.oauth.resource import ResourceServer
@@ -100,12 +102,11 @@ ANSWERS = {"coroutine": _true, "one": lambda: 1, "none": lambda: None}
 
 
 def _server(**options: Any) -> AuthorizationServer:
+    defaults: dict[str, Any] = {"clients": MemoryClientStore(), "store": MemoryGrantStore()}
     return AuthorizationServer(
         issuer=helpers.ISSUER,
-        clients=MemoryClientStore(),
-        store=MemoryGrantStore(),
         policy=Policy(access_token_format=TokenFormat.OPAQUE),
-        **options,
+        **{**defaults, **options},
     )
 
 
@@ -268,3 +269,97 @@ def test_webhook_replays_are_still_refused_by_a_sync_store() -> None:
     verifier.verify(b"{}", headers)
     with pytest.raises(Replayed):
         verifier.verify(b"{}", headers)
+
+
+# ---------------------------------------------------------------- grant and client stores
+
+
+class ApplyAnswers(MemoryGrantStore):
+    """A grant store whose ``apply`` answers something other than a bool."""
+
+    def __init__(self, answer: Callable[[], object]) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def apply(self, effects: object) -> Any:
+        del effects
+        return self.answer()
+
+
+_KEYS = JWK.generate("ES256", kid="s1")
+
+
+def _session_issuer(kind: type[SessionIssuer | AsyncSessionIssuer], store: object) -> object:
+    return kind(
+        keys=KeyRing.create(_KEYS),
+        store=store,  # type: ignore[arg-type]
+        issuer="https://app.example",
+        audience="https://app.example/api",
+    )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: _server(store=AsyncMemoryGrantStore()),
+        lambda: AuthorizationServer(
+            issuer=helpers.ISSUER,
+            clients=AsyncMemoryClientStore(),  # type: ignore[arg-type]
+            store=MemoryGrantStore(),
+            policy=Policy(access_token_format=TokenFormat.OPAQUE),
+        ),
+        lambda: _session_issuer(SessionIssuer, AsyncMemoryGrantStore()),
+    ],
+    ids=["server-grants", "server-clients", "sessions"],
+)
+def test_sync_drivers_refuse_async_grant_and_client_stores(build: Callable[[], object]) -> None:
+    """An un-awaited apply() is truthy: tokens would be issued with nothing stored."""
+    with pytest.raises(ConfigurationError, match="is async"):
+        build()
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: AsyncAuthorizationServer(
+            issuer=helpers.ISSUER,
+            clients=AsyncMemoryClientStore(),
+            store=MemoryGrantStore(),  # type: ignore[arg-type]
+            policy=Policy(access_token_format=TokenFormat.OPAQUE),
+        ),
+        lambda: AsyncAuthorizationServer(
+            issuer=helpers.ISSUER,
+            clients=MemoryClientStore(),  # type: ignore[arg-type]
+            store=AsyncMemoryGrantStore(),
+            policy=Policy(access_token_format=TokenFormat.OPAQUE),
+        ),
+        lambda: _session_issuer(AsyncSessionIssuer, MemoryGrantStore()),
+    ],
+    ids=["server-grants", "server-clients", "sessions"],
+)
+def test_async_drivers_refuse_sync_grant_and_client_stores(build: Callable[[], object]) -> None:
+    """Awaiting a bool would be a TypeError from deep inside: refused when built instead."""
+    with pytest.raises(ConfigurationError, match="is synchronous"):
+        build()
+
+
+def test_a_store_without_the_methods_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"GrantStore \(get, family, apply\)"):
+        _server(store=object())
+    with pytest.raises(ConfigurationError, match="AsyncGrantStore"):
+        _session_issuer(AsyncSessionIssuer, object())
+
+
+@pytest.mark.parametrize("answer", ANSWERS)
+def test_apply_answers_must_be_bools(answer: str) -> None:
+    """The server answers 500; the session issuer raises StoreError; nothing is issued."""
+    env = helpers.make_env(store=ApplyAnswers(ANSWERS[answer]))
+    request = helpers.post(helpers.TOKEN_URL, {"grant_type": "client_credentials"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert env.server.token_endpoint(request).status == 500
+        issuer = _session_issuer(SessionIssuer, ApplyAnswers(ANSWERS[answer]))
+        with pytest.raises(StoreError, match="not a bool"):
+            issuer.login("alice")  # type: ignore[attr-defined]
+        gc.collect()
+    assert [str(w.message) for w in caught] == []
