@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any, Final, Generic, TypeVar, Union, cast, final
+from typing import Any, ClassVar, Final, Generic, TypeVar, Union, cast, final
 
 from authcore._encoding import b64url_decode, json_loads
 from authcore.clock import Clock, SystemClock
@@ -26,6 +27,7 @@ from authcore.errors import (
     MalformedToken,
 )
 from authcore.jose._jwk import JWK, KeySet
+from authcore.onetime import is_async
 
 __all__ = [
     "DEFAULT_MAX_KEYS",
@@ -298,6 +300,7 @@ class _Core(Generic[_FetchT, _LockT]):
 
     _fetch: _FetchT
     _lock: _LockT
+    _awaits: ClassVar[bool] = False  # whether fetch is awaited
 
     def __init__(
         self,
@@ -312,6 +315,10 @@ class _Core(Generic[_FetchT, _LockT]):
     ) -> None:
         if not callable(fetch):
             raise ConfigurationError("fetch must be callable")
+        if not self._awaits and (
+            inspect.iscoroutinefunction(fetch) or is_async(fetch, "__call__")
+        ):  # its coroutine would be read as the body: a failed fetch, and a warning
+            raise ConfigurationError("fetch is async: use AsyncJWKSCache, or a synchronous fetch")
         if on_skip is not None and not callable(on_skip):
             raise ConfigurationError("on_skip must be callable")
         self._on_skip = on_skip
@@ -587,6 +594,7 @@ class AsyncJWKSCache(_Core[AsyncFetch, asyncio.Lock]):
     """
 
     __slots__ = ()
+    _awaits = True
 
     def _new_lock(self) -> asyncio.Lock:
         return asyncio.Lock()

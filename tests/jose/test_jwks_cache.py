@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import secrets
 import threading
 import time
@@ -330,6 +331,21 @@ def test_fetch_must_be_callable() -> None:
         JWKSCache("https://example.com/jwks")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="callable"):
         AsyncJWKSCache("https://example.com/jwks")  # type: ignore[arg-type]
+
+
+class _AsyncCallable:
+    async def __call__(self) -> dict[str, Any]:
+        raise AssertionError
+
+
+@pytest.mark.parametrize(
+    "fetch", [_never, _AsyncCallable(), functools.partial(_never)], ids=["def", "call", "partial"]
+)
+def test_the_sync_cache_refuses_an_async_fetch(fetch: Any) -> None:
+    """Its coroutine would be read as the JWKS: refused when built, not a failed fetch later."""
+    with pytest.raises(ConfigurationError, match="AsyncJWKSCache"):
+        JWKSCache(fetch)
+    assert AsyncJWKSCache(fetch).get("k") is None  # the async cache awaits it
 
 
 def test_timedelta_options_are_accepted() -> None:
