@@ -614,10 +614,25 @@ def verify_proof(
         now=t,
         max_size=max_size,
     )
-    added = store.add(replay_key, expires_at=as_datetime(expires), now=as_datetime(t))
-    if not store_answer(added, store):
-        raise _bad("jti was used before (replay)")
+    _record(store, replay_key, expires, t)
     return proof
+
+
+def _record(store: OneTimeStore, key: str, expires: float, now: float) -> None:
+    """Record a proof's replay key until ``expires``; raise if it was already there.
+
+    Raises:
+        InvalidDPoPProof: The proof was used before.
+        StoreError: If the store fails or answers other than a bool.
+    """
+    added = store.add(key, expires_at=as_datetime(expires), now=as_datetime(now))
+    if not store_answer(added, store):
+        raise _replayed()
+
+
+def _replayed() -> InvalidDPoPProof:
+    """The error for a proof whose ``jti`` was recorded before."""
+    return _bad("jti was used before (replay)")
 
 
 def _verified(token: str, allowed: frozenset[str], max_size: int) -> tuple[JWK, bytes]:

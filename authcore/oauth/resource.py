@@ -46,11 +46,11 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar, cast, final
 
 from authcore._encoding import json_loads
 from authcore._frozen import frozen_builder
-from authcore.clock import Clock, as_unix
+from authcore.clock import Clock, as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
     DecodeError,
@@ -69,7 +69,14 @@ from authcore.http import Headers, Request, Response, split_url
 from authcore.jose import JWK, JWTVerifier, KeyResolver, KeySet
 from authcore.mtls import ClientIdentity, check_binding
 from authcore.oauth import dpop
-from authcore.onetime import OneTimeStore, check_store
+from authcore.onetime import (
+    AsyncOneTimeStore,
+    OneTimeStore,
+    check_store,
+    check_store_or_async,
+    is_async,
+    store_answer,
+)
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -510,6 +517,7 @@ class _Core(Generic[_IntroT]):
     """Configuration and every step except fetching introspection answers."""
 
     _introspector_type: type[_IntroT]
+    _awaits: ClassVar[bool] = False  # whether authenticate() awaits (then so may the stores)
 
     def __init__(  # noqa: C901, PLR0912 - one check per option
         self,
@@ -522,7 +530,7 @@ class _Core(Generic[_IntroT]):
         scopes: Iterable[str] = (),
         realm: str | None = None,
         bearer: bool = True,
-        dpop_replay: OneTimeStore | None = None,
+        dpop_replay: OneTimeStore | AsyncOneTimeStore | None = None,
         dpop_algorithms: Collection[str] = dpop.DEFAULT_ALGORITHMS,
         dpop_nonces: dpop.NonceSource | None = None,
         dpop_iat_window: float = dpop.DEFAULT_IAT_WINDOW,
@@ -557,11 +565,8 @@ class _Core(Generic[_IntroT]):
             )
         # The same allow-list rules as verify_proof (one home: the dpop module).
         self._dpop_algorithms = dpop._check_algorithms(dpop_algorithms)  # noqa: SLF001
-        self._replay = check_store(dpop_replay, "dpop_replay")
-        if self._replay is not None:
-            dpop._check_options(self._replay, dpop_nonces, dpop_iat_window)  # noqa: SLF001
-        elif dpop_nonces is not None:
-            raise ConfigurationError("dpop_nonces needs dpop_replay= (DPoP is off without it)")
+        self._replay = self._replay_store(dpop_replay, dpop_nonces, dpop_iat_window)
+        self._replay_awaited = is_async(self._replay, "add")
         if not bearer and self._replay is None:
             raise ConfigurationError(
                 "bearer=False needs dpop_replay= (DPoP would be the only scheme)"
@@ -604,6 +609,25 @@ class _Core(Generic[_IntroT]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(resource={self.resource!r})"
+
+    def _replay_store(
+        self, store: object, nonces: object, iat_window: object
+    ) -> OneTimeStore | AsyncOneTimeStore | None:
+        """The DPoP options, checked; the replay store if DPoP is on.
+
+        The async server awaits an async store; the sync one refuses it (an un-awaited
+        ``add`` is truthy: every replayed proof would pass).
+        """
+        replay = (
+            check_store_or_async(store, "dpop_replay")
+            if self._awaits
+            else check_store(store, "dpop_replay")
+        )
+        if replay is not None:
+            dpop._check_tuning(nonces, iat_window)  # noqa: SLF001
+        elif nonces is not None:
+            raise ConfigurationError("dpop_nonces needs dpop_replay= (DPoP is off without it)")
+        return replay
 
     # -------------------------------------------------------------- challenges
 
@@ -705,7 +729,9 @@ class _Core(Generic[_IntroT]):
         introspected: bool,
         scopes: Iterable[str],
         certificate: x509.Certificate | ClientIdentity | None,
+        pending: list[tuple[str, float]] | None = None,
     ) -> AccessTokenInfo:
+        """Every check after the token's own; ``pending`` collects DPoP replay keys to await."""
         if claims is None:  # pragma: no cover - _begin returns claims or an introspector
             raise self._invalid(p.scheme, "no token information")
         source = TokenSource.INTROSPECTION if introspected else TokenSource.JWT
@@ -720,7 +746,7 @@ class _Core(Generic[_IntroT]):
         if p.scheme == "DPoP":
             if jkt is None:
                 raise self._invalid("DPoP", "DPoP scheme with an unbound token", "unbound")
-            fresh = self._proof(request, p, jkt)
+            fresh = self._proof(request, p, jkt, pending)
         x5t = self._certificate(p, fields.cnf, certificate) if "x5t#S256" in fields.cnf else None
         required = self._scopes | _required(scopes)
         missing = required - fields.scope
@@ -763,14 +789,16 @@ class _Core(Generic[_IntroT]):
         except VerificationError as exc:
             raise self._invalid(p.scheme, exc.reason, "binding") from None
 
-    def _proof(self, request: Request, p: _Presented, jkt: str) -> str | None:
+    def _proof(
+        self, request: Request, p: _Presented, jkt: str, pending: list[tuple[str, float]] | None
+    ) -> str | None:
+        """Check the proof; record its ``jti`` now (sync store) or add it to ``pending``."""
         replay = self._replay
         if replay is None:  # pragma: no cover - the DPoP scheme is refused without a store
             raise self._invalid("DPoP", "DPoP is not enabled")
         try:
-            verified = dpop.verify_proof(
+            verified, key, expires = dpop._check_proof(  # noqa: SLF001 - same package
                 request,
-                replay=replay,
                 algorithms=self._dpop_algorithms,
                 access_token=p.token,
                 jkt=jkt,
@@ -778,14 +806,21 @@ class _Core(Generic[_IntroT]):
                 iat_window=self._window,
                 now=p.now,
             )
+            if pending is not None:
+                pending.append((key, expires))
+            else:
+                dpop._record(cast("OneTimeStore", replay), key, expires, p.now)  # noqa: SLF001
         except UseDPoPNonce as exc:
             exc.description = _DESCRIPTIONS["nonce"]
             exc.challenges = self._challenges("DPoP", "use_dpop_nonce", _DESCRIPTIONS["nonce"])
             raise
         except InvalidDPoPProof as exc:
-            exc.challenges = self._challenges("DPoP", "invalid_dpop_proof", _DESCRIPTIONS["proof"])
-            raise
+            raise self._bad_proof(exc) from None
         return verified.fresh_nonce
+
+    def _bad_proof(self, exc: InvalidDPoPProof) -> InvalidDPoPProof:
+        exc.challenges = self._challenges("DPoP", "invalid_dpop_proof", _DESCRIPTIONS["proof"])
+        return exc
 
 
 def _required(scopes: Iterable[str]) -> frozenset[str]:
@@ -877,6 +912,7 @@ class AsyncResourceServer(_Core[AsyncIntrospector]):
     """
 
     _introspector_type = AsyncIntrospector
+    _awaits = True
 
     async def authenticate(
         self,
@@ -891,11 +927,19 @@ class AsyncResourceServer(_Core[AsyncIntrospector]):
         if introspector is not None:
             answer = await introspector.introspect(p.token, now=p.now)
             claims = self._check_introspected(p, answer)
-        return self._finish(
+        pending: list[tuple[str, float]] | None = [] if self._replay_awaited else None
+        info = self._finish(
             request,
             p,
             claims,
             introspected=introspector is not None,
             scopes=scopes,
             certificate=certificate,
+            pending=pending,
         )
+        for key, expires in pending or ():  # a DPoP proof's jti, to an async store
+            store = cast("AsyncOneTimeStore", self._replay)
+            added = await store.add(key, expires_at=as_datetime(expires), now=as_datetime(p.now))
+            if not store_answer(added, store):
+                raise self._bad_proof(dpop._replayed()) from None  # noqa: SLF001
+        return info

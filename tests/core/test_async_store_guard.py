@@ -37,6 +37,7 @@ from authcore.stores.memory import (
 from authcore.webhooks import WebhookVerifier, github, sign, stripe
 from authcore.webhooks import verify as verify_webhook
 from tests.oauth import helpers
+from tests.oauth.helpers import AsyncOneTime
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -46,21 +47,6 @@ if TYPE_CHECKING:
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 HS_KEY = JWK.generate("HS256", kid="h")
-
-
-class AsyncOneTime:
-    """An async one-time store (as ``AsyncRedisOneTimeStore``), over a memory one."""
-
-    def __init__(self) -> None:
-        self.sync = MemoryOneTimeStore()
-        self.adds = 0
-
-    async def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
-        self.adds += 1
-        return self.sync.add(key, expires_at=expires_at, now=now)
-
-    async def contains(self, key: str, *, now: dt.datetime) -> bool:
-        return self.sync.contains(key, now=now)
 
 
 class AsyncRates:

@@ -260,3 +260,18 @@ def introspect(env: Env, token: str) -> dict[str, Any]:
 def verifier_pair() -> pkce.PKCEPair:
     """A fresh PKCE pair."""
     return pkce.create_pair()
+
+
+class AsyncOneTime:
+    """An async one-time store (as ``AsyncRedisOneTimeStore``) over a memory one."""
+
+    def __init__(self) -> None:
+        self.sync = MemoryOneTimeStore()
+        self.adds = 0
+
+    async def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        self.adds += 1
+        return self.sync.add(key, expires_at=expires_at, now=now)
+
+    async def contains(self, key: str, *, now: dt.datetime) -> bool:
+        return self.sync.contains(key, now=now)

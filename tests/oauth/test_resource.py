@@ -37,7 +37,15 @@ from authcore.oauth.resource import (
 )
 from authcore.stores.memory import MemoryOneTimeStore
 from tests.mtls._pki import make_ca, make_leaf
-from tests.oauth.helpers import CLIENTS, SIGNING_KEY, TOKEN_URL, body, make_env, post
+from tests.oauth.helpers import (
+    CLIENTS,
+    SIGNING_KEY,
+    TOKEN_URL,
+    AsyncOneTime,
+    body,
+    make_env,
+    post,
+)
 from tests.oauth.helpers import ISSUER as AS_ISSUER
 
 ISS = "https://as.example"
@@ -548,6 +556,45 @@ def test_async_resource_server_introspects() -> None:
     assert len(fake.requests) == 1
     with pytest.raises(InvalidToken):
         asyncio.run(rs.authenticate(req(), now=NOW))
+
+
+@pytest.mark.parametrize("store", [AsyncOneTime, MemoryOneTimeStore])
+def test_async_resource_server_records_dpop_proofs_in_either_store(store: type[Any]) -> None:
+    """An async store is awaited, a sync one called: either way a proof is accepted once."""
+    replay = store()
+    rs = AsyncResourceServer(
+        resource=RES,
+        issuer=ISS,
+        keys=KeySet([AS_KEY.public()]),
+        algorithms=["ES256"],
+        realm="api",
+        dpop_replay=replay,
+    )
+    request = dpop_request(bound(), jti="once")
+    info = asyncio.run(rs.authenticate(request, now=NOW))
+    assert (info.scheme, info.jkt) == ("DPoP", CLIENT_KEY.thumbprint)
+    with pytest.raises(InvalidDPoPProof, match="replay") as excinfo:
+        asyncio.run(rs.authenticate(request, now=NOW))
+    assert excinfo.value.challenges == (
+        BEARER,
+        (
+            'DPoP realm="api", error="invalid_dpop_proof", error_description="Invalid DPoP proof", '
+            'algs="ES256 EdDSA"'
+        ),
+    )
+    if isinstance(replay, AsyncOneTime):
+        assert replay.adds == 2
+    # A refused proof (another key) is not recorded, in either store.
+    other = dpop_request(bound(), key=DPoPKey.generate(), jti="other")
+    with pytest.raises(InvalidDPoPProof, match=r"cnf\.jkt"):
+        asyncio.run(rs.authenticate(other, now=NOW))
+    if isinstance(replay, AsyncOneTime):
+        assert replay.adds == 2
+
+
+def test_the_sync_resource_server_refuses_an_async_dpop_store() -> None:
+    with pytest.raises(ConfigurationError, match="dpop_replay must be a synchronous"):
+        server(dpop_replay=AsyncOneTime())
 
 
 # ----------------------------------------------------------------------------- with our AS
