@@ -320,7 +320,7 @@ class _Core:
             now=now,
         )
         if not (yield _RecordJti(key, expires, now)):
-            raise InvalidDPoPProof("jti was used before (replay)")
+            raise dpop._replayed()  # noqa: SLF001 - same package
         return proof
 
     def _load(self, key: str | None) -> _Flow[tuple[Artefact | None, Family | None]]:
