@@ -214,8 +214,7 @@ class _Core:
         self.rate_limits: RateLimitStore | AsyncRateLimitStore | None = check_rate_store(
             rate_limits, "rate_limits", awaited=self._awaits
         )
-        if dpop_nonces is not None and not isinstance(dpop_nonces, dpop.NonceSource):
-            raise ConfigurationError("dpop_nonces must be a NonceSource (e.g. HMACNonces)")
+        dpop._check_nonces(dpop_nonces, "dpop_nonces")  # noqa: SLF001 - same package
         if one_time is None and (self.policy.require_dpop or dpop_nonces is not None):
             raise ConfigurationError("DPoP needs a one-time store for proof jti values (one_time=)")
         self.dpop_nonces: NonceSource | None = dpop_nonces

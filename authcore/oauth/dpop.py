@@ -75,7 +75,7 @@ from authcore.errors import (
 )
 from authcore.http import Request, split_url
 from authcore.jose import JWK, SIGNATURE_ALGORITHMS, KeyType, jws, jwt
-from authcore.onetime import OneTimeStore, check_store, store_answer
+from authcore.onetime import OneTimeStore, check_store, is_async, store_answer
 
 if TYPE_CHECKING:
     from authcore.clock import Instant
@@ -546,9 +546,16 @@ def _check_options(replay: object, nonces: object, iat_window: object) -> OneTim
     return store
 
 
-def _check_tuning(nonces: object, iat_window: object) -> None:
+def _check_nonces(nonces: object, name: str) -> None:
+    """Refuse what is neither ``None`` nor a synchronous :class:`NonceSource`."""
     if nonces is not None and not isinstance(nonces, NonceSource):
-        raise ConfigurationError("nonces must be a NonceSource (current, check)")
+        raise ConfigurationError(f"{name} must be a NonceSource (current, check)")
+    if is_async(nonces, "current", "check"):  # an un-awaited check() is truthy: any nonce
+        raise ConfigurationError(f"{name} must be a synchronous NonceSource (current, check)")
+
+
+def _check_tuning(nonces: object, iat_window: object) -> None:
+    _check_nonces(nonces, "nonces")
     if (
         isinstance(iat_window, bool)
         or not isinstance(iat_window, (int, float))
@@ -698,7 +705,9 @@ def _check_proof(  # noqa: C901 - one check per RFC 9449 section 4.3 item
     fresh: str | None = None
     if nonces is not None:
         presented = claims.get("nonce")
-        if not isinstance(presented, str) or not nonces.check(presented, now=t):
+        if not isinstance(presented, str) or not store_answer(
+            nonces.check(presented, now=t), nonces
+        ):
             raise UseDPoPNonce(
                 "nonce missing or stale" if presented is not None else "nonce required",
                 nonce=nonces.current(now=t),

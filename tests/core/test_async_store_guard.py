@@ -349,3 +349,72 @@ def test_apply_answers_must_be_bools(answer: str) -> None:
             issuer.login("alice")  # type: ignore[attr-defined]
         gc.collect()
     assert [str(w.message) for w in caught] == []
+
+
+# ---------------------------------------------------------------- DPoP nonce sources
+
+
+class AsyncNonces:
+    """A nonce source whose methods are async (its check() would be truthy un-awaited)."""
+
+    async def current(self, *, now: float) -> str:
+        del now
+        return "n"
+
+    async def check(self, nonce: str, *, now: float) -> bool:
+        del nonce, now
+        return False
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda n: _server(one_time=MemoryOneTimeStore(), dpop_nonces=n),
+        lambda n: ResourceServer(
+            resource="https://api.example/",
+            issuer=helpers.ISSUER,
+            keys=HS_KEY,
+            algorithms=["HS256"],
+            dpop_replay=MemoryOneTimeStore(),
+            dpop_nonces=n,
+        ),
+        lambda n: verify_proof("x", replay=MemoryOneTimeStore(), nonces=n, method="GET", url="u"),
+    ],
+    ids=["AuthorizationServer", "ResourceServer", "verify_proof"],
+)
+def test_async_nonce_sources_are_refused(build: Callable[[Any], object]) -> None:
+    with pytest.raises(ConfigurationError, match="synchronous NonceSource"):
+        build(AsyncNonces())
+    with pytest.raises(ConfigurationError, match="NonceSource"):
+        build(object())
+
+
+class OddNonces:
+    """A synchronous nonce source whose check() answers something other than a bool."""
+
+    def __init__(self, answer: Callable[[], object]) -> None:
+        self.answer = answer
+
+    def current(self, *, now: float) -> str:
+        del now
+        return "n"
+
+    def check(self, nonce: str, *, now: float) -> Any:
+        del nonce, now
+        return self.answer()
+
+
+@pytest.mark.parametrize("answer", ANSWERS)
+def test_nonce_checks_must_answer_bools(answer: str) -> None:
+    key = DPoPKey.generate("ES256")
+    proof = key.proof("POST", "https://as.example/token", nonce="stale")
+    nonces = OddNonces(ANSWERS[answer])
+    _no_unawaited_warning(
+        lambda: verify_proof(
+            proof,
+            replay=MemoryOneTimeStore(),
+            nonces=nonces,
+            method="POST",
+            url="https://as.example/token",
+        )
+    )
