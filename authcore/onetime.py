@@ -130,6 +130,11 @@ def check_kind(
         )
 
 
+def is_async_callable(function: object) -> bool:
+    """Whether calling ``function`` returns a coroutine (``async def``, a partial, ``__call__``)."""
+    return inspect.iscoroutinefunction(function) or is_async(function, "__call__")
+
+
 def check_store(store: object, name: str) -> OneTimeStore | None:
     """Return ``store`` if it is ``None`` or a synchronous :class:`OneTimeStore` (for options).
 

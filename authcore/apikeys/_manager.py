@@ -32,6 +32,7 @@ from authcore.errors import (
     RateLimited,
     Revoked,
 )
+from authcore.onetime import is_async
 from authcore.ratelimit import GCRA, check_rate_store
 
 if TYPE_CHECKING:
@@ -191,6 +192,10 @@ class KeyManager:
         missing = [name for name in _STORE_METHODS if not callable(getattr(store, name, None))]
         if missing:
             raise ConfigurationError(f"store lacks KeyStore methods: {', '.join(missing)}")
+        if is_async(store, *_STORE_METHODS):  # a coroutine for a record: consume_use "left"
+            raise ConfigurationError(
+                f"store must be a synchronous KeyStore: {type(store).__name__} is async"
+            )
         if default_rate_limit is not None and not isinstance(default_rate_limit, GCRA):
             raise ConfigurationError("default_rate_limit must be a GCRA")
         if default_rate_limit is not None and limiter is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -27,7 +26,7 @@ from authcore.errors import (
     MalformedToken,
 )
 from authcore.jose._jwk import JWK, KeySet
-from authcore.onetime import is_async
+from authcore.onetime import is_async_callable
 
 __all__ = [
     "DEFAULT_MAX_KEYS",
@@ -315,9 +314,8 @@ class _Core(Generic[_FetchT, _LockT]):
     ) -> None:
         if not callable(fetch):
             raise ConfigurationError("fetch must be callable")
-        if not self._awaits and (
-            inspect.iscoroutinefunction(fetch) or is_async(fetch, "__call__")
-        ):  # its coroutine would be read as the body: a failed fetch, and a warning
+        if not self._awaits and is_async_callable(fetch):
+            # Its coroutine would be read as the body: a failed fetch, and a warning.
             raise ConfigurationError("fetch is async: use AsyncJWKSCache, or a synchronous fetch")
         if on_skip is not None and not callable(on_skip):
             raise ConfigurationError("on_skip must be callable")

@@ -75,6 +75,7 @@ from authcore.onetime import (
     check_store,
     check_store_or_async,
     is_async,
+    is_async_callable,
     store_answer,
 )
 
@@ -201,6 +202,7 @@ class _IntrospectorCore(Generic[_SendT]):
     """The sans-IO half: request building, response checks, and the bounded TTL cache."""
 
     __slots__ = ("_cache", "_endpoint", "_headers", "_lock", "_max_entries", "_send", "_ttl")
+    _awaits: ClassVar[bool] = False  # whether send() is awaited
 
     def __init__(
         self,
@@ -218,6 +220,8 @@ class _IntrospectorCore(Generic[_SendT]):
             raise ConfigurationError("endpoint must be an absolute http(s) URL")
         if not callable(send):
             raise ConfigurationError("send must be a callable taking a Request")
+        if not self._awaits and is_async_callable(send):
+            raise ConfigurationError("send is async: use AsyncIntrospector, or a synchronous send")
         extra = dict(headers or {})
         if client_id is not None:
             if not isinstance(cast("object", client_id), str) or client_secret is None:
@@ -343,6 +347,7 @@ class AsyncIntrospector(_IntrospectorCore[Callable[[Request], Awaitable[Response
     """
 
     __slots__ = ()
+    _awaits = True
 
     async def introspect(self, token: str, *, now: float) -> dict[str, Any]:
         """Return the token's introspection members (a cached active answer, or asked now).

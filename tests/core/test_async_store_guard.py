@@ -24,7 +24,7 @@ from authcore.jose.denylist import revoke
 from authcore.jose.keyring import KeyRing
 from authcore.oauth import AsyncAuthorizationServer, AuthorizationServer, Policy, TokenFormat
 from authcore.oauth.dpop import DPoPKey, verify_proof
-from authcore.oauth.resource import ResourceServer
+from authcore.oauth.resource import AsyncIntrospector, Introspector, ResourceServer
 from authcore.stores.memory import (
     AsyncMemoryClientStore,
     AsyncMemoryGrantStore,
@@ -418,3 +418,30 @@ def test_nonce_checks_must_answer_bools(answer: str) -> None:
             url="https://as.example/token",
         )
     )
+
+
+# ---------------------------------------------------------------- other async callables
+
+
+class AsyncKeyStore(MemoryKeyStore):
+    """A key store whose ``consume_use`` is async (a coroutine would pass for uses left)."""
+
+    async def consume_use(self, key_id: str) -> int | None:  # type: ignore[override]
+        return super().consume_use(key_id)
+
+
+async def _send(request: object) -> object:
+    del request
+    raise AssertionError
+
+
+def test_a_sync_key_manager_refuses_an_async_key_store() -> None:
+    with pytest.raises(ConfigurationError, match="synchronous KeyStore"):
+        KeyManager(AsyncKeyStore(), KeyHasher({"p": b"p" * 32}), prefix="ak")  # type: ignore[arg-type]
+
+
+def test_a_sync_introspector_refuses_an_async_send() -> None:
+    with pytest.raises(ConfigurationError, match="AsyncIntrospector"):
+        Introspector("https://as.example/introspect", _send)  # type: ignore[arg-type]
+    introspector = AsyncIntrospector("https://as.example/introspect", _send)  # type: ignore[arg-type]
+    assert isinstance(introspector, AsyncIntrospector)  # the async one awaits it
