@@ -52,6 +52,7 @@ from authcore.errors import (
 )
 from authcore.http import split_url
 from authcore.mtls._load import load_crl, serial_of
+from authcore.onetime import is_async_callable
 
 if TYPE_CHECKING:
     import ssl
@@ -167,9 +168,13 @@ class RevocationStatus:
     problem: str | None = None  # set when no usable status was found
 
 
-def _check_options(policy: object, scope: object, **durations: object) -> None:
+def _check_options(policy: object, scope: object, fetch: object, **durations: object) -> None:
     if not isinstance(policy, RevocationPolicy) or not isinstance(scope, RevocationScope):
         raise ConfigurationError("policy and scope must be RevocationPolicy/RevocationScope")
+    # An async fetch's coroutine would be read as the answer: every check fails, and under
+    # SOFT_FAIL every certificate passes.
+    if fetch is not None and (not callable(fetch) or is_async_callable(fetch)):
+        raise ConfigurationError("fetch must be a synchronous callable (or None)")
     for name, value in durations.items():
         if not isinstance(value, dt.timedelta) or value < dt.timedelta(0):
             raise ConfigurationError(f"{name} must be a non-negative timedelta")
@@ -346,7 +351,7 @@ class CRLChecker:
         leeway: dt.timedelta = dt.timedelta(0),
         negative_ttl: dt.timedelta = _DEFAULT_NEGATIVE_TTL,
     ) -> None:
-        _check_options(policy, scope, leeway=leeway, negative_ttl=negative_ttl)
+        _check_options(policy, scope, fetch, leeway=leeway, negative_ttl=negative_ttl)
         self._policy, self._scope, self._fetch, self._leeway = policy, scope, fetch, leeway
         self._by_issuer: dict[bytes, list[x509.CertificateRevocationList]] = {}
         # Fetched CRLs: issuer key hash -> CRL scope -> (cRLNumber, the newest usable CRL).
@@ -828,7 +833,9 @@ class OCSPChecker:
         leeway: dt.timedelta = dt.timedelta(minutes=5),
         negative_ttl: dt.timedelta = _DEFAULT_NEGATIVE_TTL,
     ) -> None:
-        _check_options(policy, scope, max_age=max_age, leeway=leeway, negative_ttl=negative_ttl)
+        _check_options(
+            policy, scope, fetch, max_age=max_age, leeway=leeway, negative_ttl=negative_ttl
+        )
         self._fetch, self._policy, self._scope = fetch, policy, scope
         self._nonce, self._max_age, self._leeway = nonce, max_age, leeway
         self._cache: dict[tuple[bytes, int], tuple[dt.datetime, RevocationStatus]] = {}

@@ -22,6 +22,7 @@ from authcore.errors import ConfigurationError, InvalidGrant, RateLimited, Repla
 from authcore.jose import JWK, jwt
 from authcore.jose.denylist import revoke
 from authcore.jose.keyring import KeyRing
+from authcore.mtls import CRLChecker, OCSPChecker, RevocationPolicy
 from authcore.oauth import AsyncAuthorizationServer, AuthorizationServer, Policy, TokenFormat
 from authcore.oauth.dpop import DPoPKey, verify_proof
 from authcore.oauth.resource import AsyncIntrospector, Introspector, ResourceServer
@@ -445,3 +446,11 @@ def test_a_sync_introspector_refuses_an_async_send() -> None:
         Introspector("https://as.example/introspect", _send)  # type: ignore[arg-type]
     introspector = AsyncIntrospector("https://as.example/introspect", _send)  # type: ignore[arg-type]
     assert isinstance(introspector, AsyncIntrospector)  # the async one awaits it
+
+
+@pytest.mark.parametrize("checker", [CRLChecker, OCSPChecker])
+@pytest.mark.parametrize("fetch", [_send, "https://ocsp.example/"], ids=["async", "not-callable"])
+def test_revocation_checkers_refuse_an_unusable_fetch(checker: type[Any], fetch: object) -> None:
+    """Under SOFT_FAIL an async fetch's failures would have let every certificate through."""
+    with pytest.raises(ConfigurationError, match="synchronous callable"):
+        checker(fetch=fetch, policy=RevocationPolicy.SOFT_FAIL)
