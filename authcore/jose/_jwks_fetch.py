@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Final, final
 
 from authcore import _fetch
 from authcore.errors import ConfigurationError
+from authcore.onetime import is_async_callable
 
 if TYPE_CHECKING:
     import ssl
@@ -97,12 +98,15 @@ def run_in_thread(fetch: Fetch) -> AsyncFetch:
     loop keeps serving while the key set downloads.
 
     Raises:
-        ConfigurationError: If ``fetch`` is not callable.
+        ConfigurationError: If ``fetch`` is not callable, or is already async (pass it to
+            :class:`AsyncJWKSCache` as it is).
 
     .. versionadded:: 0.1.0
     """
     if not callable(fetch):
         raise ConfigurationError("fetch must be callable")
+    if is_async_callable(fetch):  # the thread would return its coroutine, never awaited
+        raise ConfigurationError("fetch is already async: give it to AsyncJWKSCache directly")
 
     async def fetch_in_thread() -> JWKSData:
         return await asyncio.to_thread(fetch)

@@ -27,11 +27,12 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from typing import TYPE_CHECKING, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Final, Generic, TypeVar
 
 from authcore._encoding import json_dumps
 from authcore.errors import ConfigurationError, StoreError
 from authcore.jose.jwks import DEFAULT_MAX_BYTES
+from authcore.onetime import is_async_callable
 from authcore.stores._redis_common import check_prefix, translated
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ class _SharedFetch(Generic[_FetchT, _ClientT]):
     """Construction shared by the sync and async wrappers."""
 
     __slots__ = ("_client", "_copy", "_fetch")
+    _awaits: ClassVar[bool] = False  # whether fetch is awaited
 
     def __init__(
         self,
@@ -125,6 +127,8 @@ class _SharedFetch(Generic[_FetchT, _ClientT]):
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self._copy = _SharedCopy(fetch, name, prefix, max_age, max_bytes)
+        if not self._awaits and is_async_callable(fetch):  # its coroutine is no JWKS
+            raise ConfigurationError("fetch is async: use AsyncRedisJWKSFetch, or a sync fetch")
         self._client = client
         self._fetch = fetch
 
@@ -190,6 +194,7 @@ class AsyncRedisJWKSFetch(_SharedFetch["AsyncFetch", "AsyncRedisClient"]):
     """
 
     __slots__ = ()
+    _awaits = True
 
     async def __call__(self) -> bytes:
         """As :meth:`RedisJWKSFetch.__call__`."""

@@ -39,6 +39,7 @@ from authcore.webhooks import WebhookVerifier, github, sign, stripe
 from authcore.webhooks import verify as verify_webhook
 from tests.oauth import helpers
 from tests.oauth.helpers import AsyncOneTime
+from tests.stores.conftest import need_module
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -454,3 +455,13 @@ def test_revocation_checkers_refuse_an_unusable_fetch(checker: type[Any], fetch:
     """Under SOFT_FAIL an async fetch's failures would have let every certificate through."""
     with pytest.raises(ConfigurationError, match="synchronous callable"):
         checker(fetch=fetch, policy=RevocationPolicy.SOFT_FAIL)
+
+
+def test_the_sync_redis_jwks_fetch_refuses_an_async_origin() -> None:
+    need_module("redis")
+    from authcore.stores.redis import AsyncRedisJWKSFetch, RedisJWKSFetch  # noqa: PLC0415
+
+    with pytest.raises(ConfigurationError, match="AsyncRedisJWKSFetch"):
+        RedisJWKSFetch(object(), _send, name="https://as.example/jwks")  # type: ignore[arg-type]
+    shared = AsyncRedisJWKSFetch(object(), _send, name="https://as.example/jwks")  # type: ignore[arg-type]
+    assert isinstance(shared, AsyncRedisJWKSFetch)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from authcore.clock import FixedClock
 from authcore.errors import ConfigurationError, DecodeError, FetchError, MalformedToken
 from authcore.jose import JWK, JWTVerifier, KeyResolver, jws, jwt
-from authcore.jose.jwks import AsyncJWKSCache, JWKSCache, parse_jwks
+from authcore.jose.jwks import AsyncJWKSCache, JWKSCache, parse_jwks, run_in_thread
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -346,6 +346,8 @@ def test_the_sync_cache_refuses_an_async_fetch(fetch: Any) -> None:
     with pytest.raises(ConfigurationError, match="AsyncJWKSCache"):
         JWKSCache(fetch)
     assert AsyncJWKSCache(fetch).get("k") is None  # the async cache awaits it
+    with pytest.raises(ConfigurationError, match="already async"):
+        run_in_thread(fetch)
 
 
 def test_timedelta_options_are_accepted() -> None:
