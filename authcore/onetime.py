@@ -171,10 +171,12 @@ def check_store_or_async(store: object, name: str) -> OneTimeStore | AsyncOneTim
 
 
 def store_answer(result: object, store: object) -> bool:
-    """Return a store's ``add``/``contains`` answer, which must be a ``bool``.
+    """Return a yes/no answer from a caller's object, which must be a ``bool``.
 
-    Anything else (an awaitable from an ``async`` store reached a synchronous caller, a
-    number, ``None``) is refused: read as a truth value it could accept a replay.
+    Used for every such answer authcore acts on: a one-time store's ``add``/``contains``, a
+    grant store's ``apply``, a DPoP nonce source's ``check``.  Anything else (an awaitable
+    from an ``async`` object reached a synchronous caller, a number, ``None``) is refused:
+    read as a truth value it could accept a replay.
 
     Raises:
         StoreError: If ``result`` is not a ``bool`` (an un-awaited coroutine is closed).

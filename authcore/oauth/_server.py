@@ -92,11 +92,12 @@ _T = TypeVar("_T")
 REQUEST_URI_PREFIX: Final = "urn:ietf:params:oauth:request_uri:"
 _JTI_PREFIX: Final = "oauth-client-jti:"
 _USER_CODE_BYTES: Final = 32
-_GRANT_METHODS: Final = ("get", "family", "apply")
 """Random bytes drawn for a user code (rejection sampling needs more than 8)."""
 _USER_CODE_LENGTH: Final = 8
 _ATTEMPTS: Final = 3
 """Decisions per request: the first, and re-decisions after a conflict reloaded the records."""
+_GRANT_METHODS: Final = ("get", "family", "apply")
+"""What the drivers call on a grant store (checked, with its kind, when one is built)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
