@@ -17,11 +17,11 @@ and later shared backends); anything with these two methods works.
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING, Final, Protocol, cast, runtime_checkable
 
+from authcore._kinds import is_async
 from authcore.clock import as_unix
-from authcore.errors import ConfigurationError, StoreError
+from authcore.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -90,51 +90,6 @@ _CONFORMING: Final[set[type]] = set()
 """Classes whose instances passed the structural :class:`OneTimeStore` check."""
 
 
-def is_async(store: object, *methods: str) -> bool:
-    """Whether any of ``store``'s ``methods`` is a coroutine function (an ``async`` store)."""
-    return any(inspect.iscoroutinefunction(getattr(store, m, None)) for m in methods)
-
-
-def check_kind(
-    store: object, name: str, methods: tuple[str, ...], *, awaited: bool, expected: str
-) -> None:
-    """Refuse a store that lacks ``methods`` or whose kind (``async`` or not) is not the caller's.
-
-    A synchronous caller given an ``async`` store gets coroutines, which are truthy (an
-    ``apply`` reads as done, nothing written); an ``async`` caller given a synchronous one
-    cannot await its answers.
-
-    Args:
-        store: The option's value.
-        name: The option's name, for the message.
-        methods: The methods the caller calls.
-        awaited: Whether the caller awaits them (then every one must be ``async def``).
-        expected: What to pass instead, for the message (``"authcore.oauth.GrantStore"``).
-
-    Raises:
-        ConfigurationError: Naming the option and what it needs.
-    """
-    if not all(callable(getattr(store, m, None)) for m in methods):
-        raise ConfigurationError(
-            f"{name} must be an {expected} ({', '.join(methods)}), not {type(store).__name__}"
-        )
-    if awaited and not all(inspect.iscoroutinefunction(getattr(store, m)) for m in methods):
-        raise ConfigurationError(
-            f"{name} must be an {expected}: {type(store).__name__} is synchronous "
-            "(wrap it in its Async store, such as AsyncMemoryGrantStore(store))"
-        )
-    if not awaited and is_async(store, *methods):
-        raise ConfigurationError(
-            f"{name} must be an {expected}: {type(store).__name__} is async "
-            "(pass the synchronous store it wraps, or use the async server)"
-        )
-
-
-def is_async_callable(function: object) -> bool:
-    """Whether calling ``function`` returns a coroutine (``async def``, a partial, ``__call__``)."""
-    return inspect.iscoroutinefunction(function) or is_async(function, "__call__")
-
-
 def check_store(store: object, name: str) -> OneTimeStore | None:
     """Return ``store`` if it is ``None`` or a synchronous :class:`OneTimeStore` (for options).
 
@@ -168,27 +123,6 @@ def check_store_or_async(store: object, name: str) -> OneTimeStore | AsyncOneTim
     if is_async(store, "add") and isinstance(store, AsyncOneTimeStore):
         return store
     return check_store(store, name)
-
-
-def store_answer(result: object, store: object) -> bool:
-    """Return a yes/no answer from a caller's object, which must be a ``bool``.
-
-    Used for every such answer authcore acts on: a one-time store's ``add``/``contains``, a
-    grant store's ``apply``, a DPoP nonce source's ``check``.  Anything else (an awaitable
-    from an ``async`` object reached a synchronous caller, a number, ``None``) is refused:
-    read as a truth value it could accept a replay.
-
-    Raises:
-        StoreError: If ``result`` is not a ``bool`` (an un-awaited coroutine is closed).
-    """
-    if result is True or result is False:
-        return result
-    if inspect.iscoroutine(result):
-        result.close()  # never awaited: close it rather than leave a warning to the collector
-    raise StoreError(
-        f"{type(store).__name__} answered {type(result).__name__}, not a bool "
-        "(an async store needs an async caller)"
-    )
 
 
 def check_key(key: object) -> str:

@@ -20,11 +20,11 @@ between processes on one machine.
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
+from authcore._kinds import is_async
 from authcore.clock import as_datetime
 from authcore.errors import ConfigurationError, RateLimited
 
@@ -123,7 +123,7 @@ def check_rate_store(
             f"{name} must be a RateLimitStore (hit, reset) such as "
             f"authcore.stores.memory.MemoryRateLimitStore, not {type(store).__name__}"
         )
-    if inspect.iscoroutinefunction(hit) and not awaited:
+    if is_async(store, "hit") and not awaited:
         raise ConfigurationError(
             f"{name} must be a synchronous RateLimitStore: {type(store).__name__} is async "
             "(pass the synchronous store it wraps, or use it with an async server)"

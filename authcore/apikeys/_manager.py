@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Final, NoReturn, cast
 
+from authcore._kinds import is_async
 from authcore.apikeys._format import check_prefix, generate, make_splitter
 from authcore.apikeys._hashing import NO_MATCH, KeyHasher
 from authcore.apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
@@ -32,7 +33,6 @@ from authcore.errors import (
     RateLimited,
     Revoked,
 )
-from authcore.onetime import is_async
 from authcore.ratelimit import GCRA, check_rate_store
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
+from authcore._kinds import check_kind, store_answer
 from authcore.clock import Clock, SystemClock, as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -39,7 +40,6 @@ from authcore.oauth import (
     RevokeFamily,
     digest,
 )
-from authcore.onetime import check_kind, store_answer
 
 if TYPE_CHECKING:
     import datetime as dt

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, ClassVar, Final, Generic, TypeVar, Union, cast, final
 
 from authcore._encoding import b64url_decode, json_loads
+from authcore._kinds import is_async_callable
 from authcore.clock import Clock, SystemClock
 from authcore.errors import (
     ConfigurationError,
@@ -26,7 +27,6 @@ from authcore.errors import (
     MalformedToken,
 )
 from authcore.jose._jwk import JWK, KeySet
-from authcore.onetime import is_async_callable
 
 __all__ = [
     "DEFAULT_MAX_KEYS",

@@ -11,8 +11,8 @@ import asyncio
 from typing import TYPE_CHECKING, Final, final
 
 from authcore import _fetch
+from authcore._kinds import is_async_callable
 from authcore.errors import ConfigurationError
-from authcore.onetime import is_async_callable
 
 if TYPE_CHECKING:
     import ssl

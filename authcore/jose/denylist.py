@@ -32,9 +32,10 @@ import math
 from typing import TYPE_CHECKING, Any, Final
 
 from authcore._encoding import b64url_encode
+from authcore._kinds import store_answer
 from authcore.clock import Instant, as_datetime
 from authcore.errors import ConfigurationError, InvalidClaim, MissingClaim, Revoked
-from authcore.onetime import OneTimeStore, check_store, store_answer
+from authcore.onetime import OneTimeStore, check_store
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

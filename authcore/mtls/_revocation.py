@@ -43,6 +43,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 from authcore import _fetch
 from authcore._ct import bytes_eq
+from authcore._kinds import is_async_callable
 from authcore.errors import (
     ConfigurationError,
     FetchError,
@@ -52,7 +53,6 @@ from authcore.errors import (
 )
 from authcore.http import split_url
 from authcore.mtls._load import load_crl, serial_of
-from authcore.onetime import is_async_callable
 
 if TYPE_CHECKING:
     import ssl

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Final, TypeVar, cast
 
 from authcore._encoding import json_dumps
+from authcore._kinds import check_kind, is_async, store_answer
 from authcore.clock import Clock, SystemClock, as_datetime, as_unix
 from authcore.errors import (
     AccessDenied,
@@ -65,13 +66,7 @@ from authcore.oauth._model import (
     UserCode,
     digest,
 )
-from authcore.onetime import (
-    check_kind,
-    check_store,
-    check_store_or_async,
-    is_async,
-    store_answer,
-)
+from authcore.onetime import check_store, check_store_or_async
 from authcore.ratelimit import GCRA, RateLimitStore, check_rate_store
 
 if TYPE_CHECKING:

@@ -61,6 +61,7 @@ from typing import (
 from authcore._ct import bytes_eq
 from authcore._encoding import b64url_decode, b64url_encode, json_loads
 from authcore._frozen import frozen_builder
+from authcore._kinds import is_async, store_answer
 from authcore.clock import as_datetime, as_unix
 from authcore.errors import (
     AuthcoreError,
@@ -75,7 +76,7 @@ from authcore.errors import (
 )
 from authcore.http import Request, split_url
 from authcore.jose import JWK, SIGNATURE_ALGORITHMS, KeyType, jws, jwt
-from authcore.onetime import OneTimeStore, check_store, is_async, store_answer
+from authcore.onetime import OneTimeStore, check_store
 
 if TYPE_CHECKING:
     from authcore.clock import Instant

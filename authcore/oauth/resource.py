@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar, cast, 
 
 from authcore._encoding import json_loads
 from authcore._frozen import frozen_builder
+from authcore._kinds import is_async, is_async_callable, store_answer
 from authcore.clock import Clock, as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -69,15 +70,7 @@ from authcore.http import Headers, Request, Response, split_url
 from authcore.jose import JWK, JWTVerifier, KeyResolver, KeySet
 from authcore.mtls import ClientIdentity, check_binding
 from authcore.oauth import dpop
-from authcore.onetime import (
-    AsyncOneTimeStore,
-    OneTimeStore,
-    check_store,
-    check_store_or_async,
-    is_async,
-    is_async_callable,
-    store_answer,
-)
+from authcore.onetime import AsyncOneTimeStore, OneTimeStore, check_store, check_store_or_async
 
 if TYPE_CHECKING:
     from cryptography import x509

@@ -30,9 +30,9 @@ import secrets
 from typing import TYPE_CHECKING, ClassVar, Final, Generic, TypeVar
 
 from authcore._encoding import json_dumps
+from authcore._kinds import is_async_callable
 from authcore.errors import ConfigurationError, StoreError
 from authcore.jose.jwks import DEFAULT_MAX_BYTES
-from authcore.onetime import is_async_callable
 from authcore.stores._redis_common import check_prefix, translated
 
 if TYPE_CHECKING:

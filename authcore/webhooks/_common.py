@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as _chmac
 
 from authcore._encoding import json_loads
+from authcore._kinds import store_answer
 from authcore.clock import as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -31,7 +32,6 @@ from authcore.errors import (
     StaleTimestamp,
 )
 from authcore.http import Headers
-from authcore.onetime import store_answer
 from authcore.webhooks._keys import whitespace_hint
 
 if TYPE_CHECKING:

@@ -26,6 +26,7 @@ _LAYERS: dict[str, int] = {
     "_sqlite": 0,
     "_fetch": 0,
     "onetime": 0,
+    "_kinds": 0,
     "ratelimit": 0,
     # areas
     "apikeys": 1,
