@@ -246,3 +246,7 @@ class AsyncMemoryGrantStore:
     async def apply(self, effects: Sequence[Effect]) -> bool:
         """Apply every effect or none; ``False`` when a precondition fails."""
         return self.sync.apply(effects)
+
+    async def purge(self, *, before: Instant) -> int:
+        """See :meth:`MemoryGrantStore.purge`."""
+        return self.sync.purge(before=before)

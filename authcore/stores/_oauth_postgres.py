@@ -403,3 +403,7 @@ class AsyncPostgresGrantStore:
     async def apply(self, effects: Sequence[Effect]) -> bool:
         """Apply every effect or none; ``False`` when a precondition fails."""
         return await asyncio.to_thread(self.sync.apply, effects)
+
+    async def purge(self, *, before: Instant) -> int:
+        """See :meth:`PostgresGrantStore.purge` (in a worker thread)."""
+        return await asyncio.to_thread(self.sync.purge, before=before)

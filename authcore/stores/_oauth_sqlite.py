@@ -372,3 +372,7 @@ class AsyncSQLiteGrantStore:
     async def apply(self, effects: Sequence[Effect]) -> bool:
         """Apply every effect or none; ``False`` when a precondition fails."""
         return await asyncio.to_thread(self.sync.apply, effects)
+
+    async def purge(self, *, before: Instant) -> int:
+        """See :meth:`SQLiteGrantStore.purge` (in a worker thread)."""
+        return await asyncio.to_thread(self.sync.purge, before=before)

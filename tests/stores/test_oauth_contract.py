@@ -513,6 +513,27 @@ def test_async_server_over_each_backend(oauth: OAuthBackend) -> None:
     assert asyncio.run(flow()) == (200, 200, 400, 400)
 
 
+def test_async_faces_purge_as_their_stores(oauth: OAuthBackend) -> None:
+    """``await grants.purge(before=...)`` deletes what the sync store's purge deletes."""
+    grants, _, closers = _async_stores(oauth)
+
+    async def purge() -> int | None:
+        assert await grants.apply([Insert(record=_code("old"))])
+        assert await grants.apply([SaveFamily(family=_ended("gone"), expected_version=None)])
+        deleted = await grants.purge(before=2000.0) if hasattr(grants, "purge") else None
+        for item in closers:
+            await item.aclose()
+        return deleted
+
+    deleted = asyncio.run(purge())
+    if oauth.name.startswith("redis"):
+        assert deleted is None  # keys expire on the server
+        return
+    assert deleted == 2
+    assert oauth.grants.get("old") is None
+    assert oauth.grants.family("gone") is None
+
+
 # --------------------------------------------------------------------------- exactly once
 
 
