@@ -13,7 +13,7 @@ import inspect
 
 from authcore.errors import ConfigurationError, StoreError
 
-__all__ = ["check_kind", "is_async", "is_async_callable", "store_answer"]
+__all__ = ["check_kind", "check_wrapped", "is_async", "is_async_callable", "store_answer"]
 
 
 def is_async(store: object, *methods: str) -> bool:
@@ -80,3 +80,17 @@ def store_answer(result: object, store: object) -> bool:
         f"{type(store).__name__} answered {type(result).__name__}, not a bool "
         "(an async store needs an async caller)"
     )
+
+
+def check_wrapped(sync: object, kind: type, face: type) -> None:
+    """Refuse what an ``async`` face (``face``) is given to wrap unless it is a ``kind``.
+
+    Raises:
+        ConfigurationError: Naming both classes (another object's methods would run in a
+            worker thread and hand back whatever they return, a coroutine included).
+    """
+    if not isinstance(sync, kind):
+        raise ConfigurationError(
+            f"{face.__name__} wraps a {kind.__name__}, not {type(sync).__name__}: "
+            f"pass {face.__name__}({kind.__name__}(...))"
+        )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final, cast
 import psycopg
 import psycopg.errors
 
+from authcore._kinds import check_wrapped
 from authcore._sqlite import Migration, Schema
 from authcore.errors import ConfigurationError, StoreError
 from authcore.oauth import (
@@ -374,6 +375,7 @@ class AsyncPostgresClientStore:
     __slots__ = ("sync",)
 
     def __init__(self, sync: PostgresClientStore) -> None:
+        check_wrapped(sync, PostgresClientStore, AsyncPostgresClientStore)
         self.sync: PostgresClientStore = sync
 
     async def get(self, client_id: str) -> ClientRecord | None:
@@ -390,6 +392,7 @@ class AsyncPostgresGrantStore:
     __slots__ = ("sync",)
 
     def __init__(self, sync: PostgresGrantStore) -> None:
+        check_wrapped(sync, PostgresGrantStore, AsyncPostgresGrantStore)
         self.sync: PostgresGrantStore = sync
 
     async def get(self, digest: str) -> Artefact | None:

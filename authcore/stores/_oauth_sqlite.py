@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Final, cast
 
+from authcore._kinds import check_wrapped
 from authcore._sqlite import Migration, Schema, SQLiteDatabase
 from authcore.errors import ConfigurationError, StoreError
 from authcore.oauth import (
@@ -343,6 +344,7 @@ class AsyncSQLiteClientStore:
     __slots__ = ("sync",)
 
     def __init__(self, sync: SQLiteClientStore) -> None:
+        check_wrapped(sync, SQLiteClientStore, AsyncSQLiteClientStore)
         self.sync: SQLiteClientStore = sync
 
     async def get(self, client_id: str) -> ClientRecord | None:
@@ -359,6 +361,7 @@ class AsyncSQLiteGrantStore:
     __slots__ = ("sync",)
 
     def __init__(self, sync: SQLiteGrantStore) -> None:
+        check_wrapped(sync, SQLiteGrantStore, AsyncSQLiteGrantStore)
         self.sync: SQLiteGrantStore = sync
 
     async def get(self, digest: str) -> Artefact | None:

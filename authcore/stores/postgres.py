@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Final, cast
 import psycopg
 import psycopg.errors
 
+from authcore._kinds import check_wrapped
 from authcore._sqlite import Migration, Schema
 from authcore.apikeys import KeyRecord
 from authcore.clock import utc_now
@@ -445,6 +446,7 @@ class AsyncPostgresOneTimeStore:
     __slots__ = ("sync",)
 
     def __init__(self, sync: PostgresOneTimeStore) -> None:
+        check_wrapped(sync, PostgresOneTimeStore, AsyncPostgresOneTimeStore)
         self.sync: PostgresOneTimeStore = sync
 
     async def add(self, key: str, *, expires_at: dt.datetime, now: dt.datetime) -> bool:
@@ -465,6 +467,7 @@ class AsyncPostgresRateLimitStore:
     __slots__ = ("sync",)
 
     def __init__(self, sync: PostgresRateLimitStore) -> None:
+        check_wrapped(sync, PostgresRateLimitStore, AsyncPostgresRateLimitStore)
         self.sync: PostgresRateLimitStore = sync
 
     async def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> ratelimit.Decision:

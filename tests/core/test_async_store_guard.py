@@ -465,3 +465,25 @@ def test_the_sync_redis_jwks_fetch_refuses_an_async_origin() -> None:
         RedisJWKSFetch(object(), _send, name="https://as.example/jwks")  # type: ignore[arg-type]
     shared = AsyncRedisJWKSFetch(object(), _send, name="https://as.example/jwks")  # type: ignore[arg-type]
     assert isinstance(shared, AsyncRedisJWKSFetch)
+
+
+def test_async_faces_refuse_what_they_do_not_wrap() -> None:
+    """AsyncSQLiteGrantStore(AsyncMemoryGrantStore()) would hand back coroutines from a thread."""
+    from authcore.stores.sqlite import AsyncSQLiteClientStore, AsyncSQLiteGrantStore  # noqa: PLC0415
+
+    with pytest.raises(ConfigurationError, match="AsyncSQLiteGrantStore wraps a SQLiteGrantStore"):
+        AsyncSQLiteGrantStore(AsyncMemoryGrantStore())  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="wraps a SQLiteClientStore"):
+        AsyncSQLiteClientStore(MemoryClientStore())  # type: ignore[arg-type]
+    need_module("psycopg", "psycopg_pool")
+    from authcore.stores import postgres  # noqa: PLC0415
+
+    faces: list[Any] = [
+        postgres.AsyncPostgresClientStore,
+        postgres.AsyncPostgresGrantStore,
+        postgres.AsyncPostgresOneTimeStore,
+        postgres.AsyncPostgresRateLimitStore,
+    ]
+    for face in faces:
+        with pytest.raises(ConfigurationError, match=f"{face.__name__} wraps a Postgres"):
+            face(MemoryGrantStore())
