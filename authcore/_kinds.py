@@ -27,7 +27,7 @@ def is_async_callable(function: object) -> bool:
 
 
 def check_kind(
-    store: object, name: str, methods: tuple[str, ...], *, awaited: bool, expected: str
+    store: object, name: str, methods: tuple[str, ...], *, awaited: bool | None, expected: str
 ) -> None:
     """Refuse a store that lacks ``methods`` or whose kind (``async`` or not) is not the caller's.
 
@@ -39,22 +39,25 @@ def check_kind(
         store: The option's value.
         name: The option's name, for the message.
         methods: The methods the caller calls.
-        awaited: Whether the caller awaits them (then every one must be ``async def``).
+        awaited: Whether the caller awaits them (then every one must be ``async def``), or
+            ``None`` when it takes either kind (and awaits an ``async`` one).
         expected: What to pass instead, for the message (``"authcore.oauth.GrantStore"``).
 
     Raises:
         ConfigurationError: Naming the option and what it needs.
     """
-    if not all(callable(getattr(store, m, None)) for m in methods):
+    missing = [m for m in methods if not callable(getattr(store, m, None))]
+    if missing:
         raise ConfigurationError(
-            f"{name} must be an {expected} ({', '.join(methods)}), not {type(store).__name__}"
+            f"{name} must be an {expected} ({', '.join(methods)}): "
+            f"{type(store).__name__} lacks {', '.join(missing)}"
         )
     if awaited and not all(inspect.iscoroutinefunction(getattr(store, m)) for m in methods):
         raise ConfigurationError(
             f"{name} must be an {expected}: {type(store).__name__} is synchronous "
             "(wrap it in its Async store, such as AsyncMemoryGrantStore(store))"
         )
-    if not awaited and is_async(store, *methods):
+    if awaited is False and is_async(store, *methods):
         raise ConfigurationError(
             f"{name} must be an {expected}: {type(store).__name__} is async "
             "(pass the synchronous store it wraps, or use the async server)"

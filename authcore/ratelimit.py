@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
-from authcore._kinds import is_async
+from authcore._kinds import check_kind
 from authcore.clock import as_datetime
 from authcore.errors import ConfigurationError, RateLimited
 
@@ -117,17 +117,13 @@ def check_rate_store(
     """
     if store is None:
         return None
-    hit = getattr(store, "hit", None)
-    if not callable(hit) or not callable(getattr(store, "reset", None)):
-        raise ConfigurationError(
-            f"{name} must be a RateLimitStore (hit, reset) such as "
-            f"authcore.stores.memory.MemoryRateLimitStore, not {type(store).__name__}"
-        )
-    if is_async(store, "hit") and not awaited:
-        raise ConfigurationError(
-            f"{name} must be a synchronous RateLimitStore: {type(store).__name__} is async "
-            "(pass the synchronous store it wraps, or use it with an async server)"
-        )
+    check_kind(
+        store,
+        name,
+        ("hit", "reset"),
+        awaited=None if awaited else False,
+        expected="authcore.ratelimit.RateLimitStore",
+    )
     return cast("RateLimitStore | AsyncRateLimitStore", store)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Final, NoReturn, cast
 
-from authcore._kinds import is_async
+from authcore._kinds import check_kind
 from authcore.apikeys._format import check_prefix, generate, make_splitter
 from authcore.apikeys._hashing import NO_MATCH, KeyHasher
 from authcore.apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
@@ -189,13 +189,10 @@ class KeyManager:
     ) -> None:
         if not isinstance(hasher, KeyHasher):
             raise ConfigurationError("hasher must be a KeyHasher")
-        missing = [name for name in _STORE_METHODS if not callable(getattr(store, name, None))]
-        if missing:
-            raise ConfigurationError(f"store lacks KeyStore methods: {', '.join(missing)}")
-        if is_async(store, *_STORE_METHODS):  # a coroutine for a record: consume_use "left"
-            raise ConfigurationError(
-                f"store must be a synchronous KeyStore: {type(store).__name__} is async"
-            )
+        # An async store's coroutines would pass for records (consume_use: uses "left").
+        check_kind(
+            store, "store", _STORE_METHODS, awaited=False, expected="authcore.apikeys.KeyStore"
+        )
         if default_rate_limit is not None and not isinstance(default_rate_limit, GCRA):
             raise ConfigurationError("default_rate_limit must be a GCRA")
         if default_rate_limit is not None and limiter is None:
