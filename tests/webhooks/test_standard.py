@@ -806,6 +806,19 @@ def test_fast_path_rotation_reports_the_matching_key() -> None:
     assert verifier.verify(PAYLOAD, _headers(OTHER_SIGNATURE), now=TIMESTAMP).key_index == 0
 
 
+@pytest.mark.parametrize("secrets", [SECRET, [OTHER_SECRET, SECRET], [SIGNING_KEY, SECRET]])
+@pytest.mark.parametrize("size", [0, 16384, 16385, 100_000])
+def test_fast_path_bodies_on_both_sides_of_the_concatenation_limit(secrets: Any, size: int) -> None:
+    """One secret or several, small or large body: the signed body verifies, one more byte fails."""
+    body = b"x" * size
+    headers = sign(body, SECRET, msg_id=MSG_ID, timestamp=TIMESTAMP)
+    verifier = WebhookVerifier(secrets)
+    result = verifier.verify(body, headers, now=TIMESTAMP)
+    assert (result.payload, result.key_index) == (body, 0 if secrets == SECRET else 1)
+    with pytest.raises(InvalidSignature):
+        verifier.verify(body + b"y", headers, now=TIMESTAMP)
+
+
 def test_module_verify_checks_every_argument_on_each_call() -> None:
     """verify() builds its verifier per call: no refused argument gets through on a repeat."""
     assert _verify(_headers(), tolerance=1).msg_id == MSG_ID
