@@ -30,7 +30,7 @@ from authcore.errors import (
     TemporarilyUnavailable,
 )
 from authcore.jose import JWTVerifier
-from authcore.jose.denylist import revoke
+from authcore.jose.denylist import arevoke, revoke
 from authcore.oauth import (
     AsyncGrantStore,
     Family,
@@ -40,6 +40,7 @@ from authcore.oauth import (
     RevokeFamily,
     digest,
 )
+from authcore.onetime import AsyncOneTimeStore, OneTimeStore, check_store, check_store_or_async
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
     from authcore.jose.keyring import KeyRing
     from authcore.oauth import Artefact, Effect, RefreshOutcome
-    from authcore.onetime import OneTimeStore
 
 __all__ = ["AsyncSessionIssuer", "SessionIssuer", "SessionTokens"]
 
@@ -97,7 +97,7 @@ class _SessionCore(Generic[_StoreT]):
         access_lifetime: int = 300,
         session_lifetime: int = 30 * 86400,
         idle_lifetime: int | None = 7 * 86400,
-        denylist: OneTimeStore | None = None,
+        denylist: OneTimeStore | AsyncOneTimeStore | None = None,
         clock: Clock | None = None,
     ) -> None:
         check_kind(
@@ -120,7 +120,12 @@ class _SessionCore(Generic[_StoreT]):
             else _positive(idle_lifetime, "idle_lifetime"),
             rotate=True,
         )
-        self.denylist: OneTimeStore | None = denylist
+        awaited = self._STORE.startswith("Async")
+        self.denylist: OneTimeStore | AsyncOneTimeStore | None = (
+            check_store_or_async(denylist, "denylist")
+            if awaited
+            else check_store(denylist, "denylist")
+        )
         self.clock: Clock = clock or SystemClock()
         algorithms = sorted({k.alg for k in keys.published() if k.alg})
         self._verifier = JWTVerifier(
@@ -220,28 +225,10 @@ class _SessionCore(Generic[_StoreT]):
     def _revocation(self, family_id: str, now: float) -> Sequence[Effect]:
         return (RevokeFamily(family_id=family_id, client_id=self.client_id, at=now),)
 
-    def revoke_access(self, access_token: str, *, now: dt.datetime | float | None = None) -> None:
-        """Withdraw one access token before its ``exp`` (needs ``denylist=``).
-
-        Raises:
-            ConfigurationError: Without a denylist.
-            VerificationError: If the token does not verify (nothing to revoke).
-        """
+    def _denylist(self) -> OneTimeStore | AsyncOneTimeStore:
         if self.denylist is None:
             raise ConfigurationError("revoke_access needs a denylist= one-time store")
-        claims = self._verifier.verify(access_token, now=as_datetime(self._now(now)))
-        revoke(self.denylist, claims, now=as_datetime(self._now(now)))
-
-    def verify(
-        self, access_token: str, *, now: dt.datetime | float | None = None
-    ) -> Mapping[str, Any]:
-        """Verify an access token of these sessions (signature, claims, denylist).
-
-        Raises:
-            VerificationError: As :meth:`authcore.jose.JWTVerifier.verify` (``Revoked`` for
-                a denied token).
-        """
-        return self._verifier.verify(access_token, now=as_datetime(self._now(now)))
+        return self.denylist
 
     def verifier(self) -> JWTVerifier:
         """The verifier of access tokens, for :class:`~authcore.authn.BearerJWT`."""
@@ -350,13 +337,36 @@ class SessionIssuer(_SessionCore[GrantStore]):
         if access_token is not None:
             self.revoke_access(access_token, now=t)
 
+    def revoke_access(self, access_token: str, *, now: dt.datetime | float | None = None) -> None:
+        """Withdraw one access token before its ``exp`` (needs ``denylist=``).
+
+        Raises:
+            ConfigurationError: Without a denylist.
+            VerificationError: If the token does not verify (nothing to revoke).
+        """
+        denylist = cast("OneTimeStore", self._denylist())  # synchronous: checked in __init__
+        t = as_datetime(self._now(now))
+        revoke(denylist, self._verifier.verify(access_token, now=t), now=t)
+
+    def verify(
+        self, access_token: str, *, now: dt.datetime | float | None = None
+    ) -> Mapping[str, Any]:
+        """Verify an access token of these sessions (signature, claims, denylist).
+
+        Raises:
+            VerificationError: As :meth:`authcore.jose.JWTVerifier.verify` (``Revoked`` for
+                a denied token).
+        """
+        return self._verifier.verify(access_token, now=as_datetime(self._now(now)))
+
 
 class AsyncSessionIssuer(_SessionCore[AsyncGrantStore]):
     """:class:`SessionIssuer` over an :class:`~authcore.oauth.AsyncGrantStore`.
 
     The same decisions (they are shared code); :meth:`login`, :meth:`refresh` and
-    :meth:`logout` are coroutines.  :meth:`verify` and :meth:`revoke_access` stay
-    synchronous (no grant-store I/O).
+    :meth:`logout` are coroutines, and so are :meth:`verify` and :meth:`revoke_access`,
+    which consult the denylist: it may be an :class:`~authcore.onetime.AsyncOneTimeStore`
+    (such as ``AsyncRedisOneTimeStore``), awaited, or a synchronous one.
 
     .. versionadded:: 0.1.0
     """
@@ -418,4 +428,18 @@ class AsyncSessionIssuer(_SessionCore[AsyncGrantStore]):
         ):
             raise StoreError("could not revoke the session")
         if access_token is not None:
-            self.revoke_access(access_token, now=t)
+            await self.revoke_access(access_token, now=t)
+
+    async def revoke_access(
+        self, access_token: str, *, now: dt.datetime | float | None = None
+    ) -> None:
+        """See :meth:`SessionIssuer.revoke_access` (an async denylist is awaited)."""
+        denylist = self._denylist()
+        t = as_datetime(self._now(now))
+        await arevoke(denylist, await self._verifier.averify(access_token, now=t), now=t)
+
+    async def verify(
+        self, access_token: str, *, now: dt.datetime | float | None = None
+    ) -> Mapping[str, Any]:
+        """See :meth:`SessionIssuer.verify` (an async denylist is awaited)."""
+        return await self._verifier.averify(access_token, now=as_datetime(self._now(now)))

@@ -29,18 +29,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from authcore._encoding import b64url_encode
-from authcore._kinds import store_answer
+from authcore._kinds import is_async, store_answer
 from authcore.clock import Instant, as_datetime
 from authcore.errors import ConfigurationError, InvalidClaim, MissingClaim, Revoked
-from authcore.onetime import OneTimeStore, check_store
+from authcore.onetime import AsyncOneTimeStore, OneTimeStore, check_store, check_store_or_async
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["KEY_PREFIX", "check_not_revoked", "revoke"]
+__all__ = ["KEY_PREFIX", "acheck_not_revoked", "arevoke", "check_not_revoked", "revoke"]
 
 KEY_PREFIX: Final = "jwt-deny:"
 """The namespace of the denylist's keys in a shared one-time store."""
@@ -113,19 +113,57 @@ def revoke(
     checked = check_store(store, "store")
     if checked is None:
         raise ConfigurationError("store must be a OneTimeStore, not None")
-    spread: object = leeway
+    entry = _entry(claims, now, leeway)
+    if entry is not None:
+        store_answer(checked.add(entry[0], expires_at=entry[1], now=entry[2]), checked)
+
+
+async def arevoke(
+    store: OneTimeStore | AsyncOneTimeStore,
+    claims: Mapping[str, Any],
+    *,
+    now: Instant | None = None,
+    leeway: float = 0,
+) -> None:
+    """:func:`revoke` from async code: an :class:`~authcore.onetime.AsyncOneTimeStore` is awaited.
+
+    The same arguments, checks and errors as :func:`revoke`; a synchronous store is called as
+    it is.
+
+    .. versionadded:: 0.1.0
+    """
+    checked = check_store_or_async(store, "store")
+    if checked is None:
+        raise ConfigurationError("store must be a OneTimeStore, not None")
+    entry = _entry(claims, now, leeway)
+    if entry is None:
+        return
+    key, expires_at, current = entry
+    if is_async(checked, "add"):
+        added = await cast("AsyncOneTimeStore", checked).add(
+            key, expires_at=expires_at, now=current
+        )
+    else:
+        added = cast("OneTimeStore", checked).add(key, expires_at=expires_at, now=current)
+    store_answer(added, checked)
+
+
+def _entry(
+    claims: Mapping[str, Any], now: Instant | None, leeway: object
+) -> tuple[str, dt.datetime, dt.datetime] | None:
+    """The store key, expiry and current time of a revocation (``None``: already expired)."""
     if (
-        isinstance(spread, bool)
-        or not isinstance(spread, (int, float))
-        or not 0 <= spread < math.inf
+        isinstance(leeway, bool)
+        or not isinstance(leeway, (int, float))
+        or not 0 <= leeway < math.inf
     ):
         raise ConfigurationError("leeway must be a non-negative number of seconds")
     key = _denylist_key(_jti(claims))
     current = as_datetime(now)
-    expires_at = _expiry(claims.get("exp"), float(spread))
+    expires_at = _expiry(claims.get("exp"), float(leeway))
     if expires_at <= current:
-        return  # the token has expired for good: nothing to revoke
-    store_answer(checked.add(key, expires_at=expires_at, now=current), checked)
+        return None  # the token has expired for good: nothing to revoke
+    return key, expires_at, current
 
 
 def check_not_revoked(
@@ -144,10 +182,38 @@ def check_not_revoked(
 
     .. versionadded:: 0.1.0
     """
+    answer = store.contains(_checked_key(claims), now=as_datetime(now))
+    if store_answer(answer, store):
+        raise Revoked("jti is on the denylist")
+
+
+async def acheck_not_revoked(
+    store: OneTimeStore | AsyncOneTimeStore,
+    claims: Mapping[str, Any],
+    *,
+    now: Instant | None = None,
+) -> None:
+    """:func:`check_not_revoked` from async code: an ``async`` store's answer is awaited.
+
+    The same checks and errors as :func:`check_not_revoked`; a synchronous store is called as
+    it is (:meth:`~authcore.jose.JWTVerifier.averify` uses this).
+
+    .. versionadded:: 0.1.0
+    """
+    key, current = _checked_key(claims), as_datetime(now)
+    if is_async(store, "contains"):
+        found = await cast("AsyncOneTimeStore", store).contains(key, now=current)
+    else:
+        found = cast("OneTimeStore", store).contains(key, now=current)
+    if store_answer(found, store):
+        raise Revoked("jti is on the denylist")
+
+
+def _checked_key(claims: Mapping[str, Any]) -> str:
+    """The store key of a verified token's ``jti`` (which a denylist makes required)."""
     jti = claims.get("jti")
     if jti is None:
         raise MissingClaim("jti is missing (required when a denylist is configured)", claim="jti")
     if not isinstance(jti, str) or not jti:
         raise InvalidClaim("jti is not a non-empty string", claim="jti")
-    if store_answer(store.contains(_denylist_key(jti), now=as_datetime(now)), store):
-        raise Revoked("jti is on the denylist")
+    return _denylist_key(jti)

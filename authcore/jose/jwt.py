@@ -50,6 +50,7 @@ from authcore._encoding import (
     json_dumps,
     json_loads,
 )
+from authcore._kinds import is_async
 from authcore.clock import Clock, Instant, as_datetime, as_unix, ensure_aware, unix_now
 from authcore.errors import (
     ConfigurationError,
@@ -80,8 +81,8 @@ from authcore.jose._core import (
 )
 from authcore.jose._jwa import Verifier
 from authcore.jose._jwk import JWK, KeyResolver, KeySet, key_memo, key_signer
-from authcore.jose.denylist import check_not_revoked
-from authcore.onetime import OneTimeStore, check_store
+from authcore.jose.denylist import acheck_not_revoked, check_not_revoked
+from authcore.onetime import AsyncOneTimeStore, OneTimeStore, check_store, check_store_or_async
 
 __all__ = ["JWTVerifier", "UnverifiedJWT", "decode", "decode_unverified", "encode"]
 
@@ -183,7 +184,9 @@ class JWTVerifier:
         clock: Where the current time comes from when ``verify`` gets no ``now``.
         denylist: A :class:`~authcore.onetime.OneTimeStore` holding revoked tokens (recorded
             with :func:`authcore.jose.denylist.revoke`), consulted after the signature and
-            every claim verified; tokens must then carry a ``jti``.
+            every claim verified; tokens must then carry a ``jti``.  An
+            :class:`~authcore.onetime.AsyncOneTimeStore` (Redis or PostgreSQL from asyncio
+            code) is awaited by :meth:`averify`; :meth:`verify` then refuses to run.
         max_key_trials: The most keys tried for one token (a token without ``kid`` against a
             large key set is refused before any cryptography).
 
@@ -199,6 +202,7 @@ class JWTVerifier:
         "_cache",
         "_clock",
         "_denylist",
+        "_denylist_async",
         "_issuers",
         "_leeway",
         "_max_age",
@@ -206,6 +210,7 @@ class JWTVerifier:
         "_max_trials",
         "_need",
         "_other_required",
+        "_plain",
         "_required",
         "_resolver",
         "_static",
@@ -229,7 +234,9 @@ class JWTVerifier:
     _max_size: int
     _max_trials: int
     _clock: Clock | None
-    _denylist: OneTimeStore | None
+    _denylist: OneTimeStore | AsyncOneTimeStore | None
+    _denylist_async: bool
+    _plain: JWTVerifier | None
     _cache: dict[bytes, _CacheEntry]
 
     def __init__(
@@ -246,7 +253,7 @@ class JWTVerifier:
         max_age: float | dt.timedelta | None = None,
         max_size: int = MAX_TOKEN_SIZE,
         clock: Clock | None = None,
-        denylist: OneTimeStore | None = None,
+        denylist: OneTimeStore | AsyncOneTimeStore | None = None,
         max_key_trials: int = MAX_KEY_TRIALS,
     ) -> None:
         resolver = as_resolver(keys)
@@ -277,9 +284,21 @@ class JWTVerifier:
             "_max_size": max_size,
             "_max_trials": count_limit(max_key_trials, "max_key_trials"),
             "_clock": clock,
-            "_denylist": check_store(denylist, "denylist"),
+            "_denylist": None,
+            "_denylist_async": False,
+            "_plain": None,
             "_cache": {},
         }
+        checked = check_store_or_async(denylist, "denylist")
+        if checked is not None:
+            # averify() runs the same checks on a twin without the denylist (sharing the
+            # header table), then consults the denylist itself, awaiting an async one.
+            plain = object.__new__(JWTVerifier)
+            for name, value in values.items():
+                object.__setattr__(plain, name, value)
+            values["_denylist"] = checked
+            values["_denylist_async"] = is_async(checked, "add", "contains")
+            values["_plain"] = plain
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
@@ -356,12 +375,42 @@ class JWTVerifier:
         denylist = self._denylist
         return claims if denylist is None else self._not_revoked(denylist, claims, now)
 
+    async def averify(self, token: str | bytes, *, now: Instant | None = None) -> dict[str, Any]:
+        """:meth:`verify` from async code: an ``async`` denylist is awaited.
+
+        The same checks, in the same order, with the same errors.  Without a denylist, or
+        with a synchronous one, it does what :meth:`verify` does (a synchronous store's
+        lookup then blocks the event loop for its duration, as in :meth:`verify`).
+
+        .. versionadded:: 0.1.0
+        """
+        plain = self._plain
+        if plain is None:  # no denylist
+            return self.verify(token, now=now)
+        claims = plain.verify(token, now=now)
+        await acheck_not_revoked(
+            self._denylist,  # type: ignore[arg-type]  # set with _plain
+            claims,
+            now=as_datetime(self._now(now)),
+        )
+        return claims
+
+    def _now(self, now: Instant | None) -> Instant | None:
+        return self._clock.now() if now is None and self._clock is not None else now
+
     def _not_revoked(
-        self, denylist: OneTimeStore, claims: dict[str, Any], now: Instant | None
+        self,
+        denylist: OneTimeStore | AsyncOneTimeStore,
+        claims: dict[str, Any],
+        now: Instant | None,
     ) -> dict[str, Any]:
-        if now is None and self._clock is not None:
-            now = self._clock.now()
-        check_not_revoked(denylist, claims, now=as_datetime(now))
+        if self._denylist_async:
+            raise ConfigurationError(
+                f"the denylist ({type(denylist).__name__}) is async: await "
+                "verifier.averify(token) instead of verify(token) (AsyncAuthenticator and "
+                "AsyncSessionIssuer do)"
+            )
+        check_not_revoked(denylist, claims, now=as_datetime(self._now(now)))  # type: ignore[arg-type]  # not async
         return claims
 
     def _verify_slow(
@@ -502,6 +551,7 @@ def decode(
     .. versionchanged:: 0.1.0
        ``denylist`` (a :class:`~authcore.onetime.OneTimeStore`), as on :class:`JWTVerifier`.
     """
+    check_store(denylist, "denylist")  # synchronous only: a JWTVerifier's averify awaits
     verifier = JWTVerifier(
         keys,
         algorithms=algorithms,

@@ -124,6 +124,21 @@ def test_a_bearer_api_key_never_reaches_the_jwt_verifier() -> None:
     assert calls == []
 
 
+def test_async_bearer_check_uses_a_plain_verify_when_there_is_no_averify() -> None:
+    """A verifier with only verify() (a wrapper of the caller's) still works when awaited."""
+    calls: list[str] = []
+
+    class Plain:
+        def verify(self, token: str | bytes, *, now: Any = None) -> dict[str, Any]:
+            calls.append(str(token))
+            return VERIFIER.verify(token, now=now)
+
+    token = _jwt()
+    authenticator = AsyncAuthenticator([BearerJWT(Plain())])  # type: ignore[arg-type]
+    principal = asyncio.run(authenticator.authenticate(_bearer(token)))
+    assert (principal.subject, calls) == ("alice", [token])
+
+
 def test_a_jwt_names_the_user() -> None:
     principal = ANY.authenticate(_bearer(_jwt()))
     assert (principal.subject, principal.application) == ("alice", "app1")

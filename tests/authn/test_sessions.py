@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from authcore.authn import AsyncSessionIssuer, Authenticator, BearerJWT, SessionIssuer
+from authcore.authn import (
+    AsyncAuthenticator,
+    AsyncSessionIssuer,
+    Authenticator,
+    BearerJWT,
+    SessionIssuer,
+)
 from authcore.clock import FixedClock
 from authcore.errors import (
     AuthenticationFailed,
@@ -24,6 +30,7 @@ from authcore.jose import JWK
 from authcore.jose.keyring import KeyRing
 from authcore.stores.memory import AsyncMemoryGrantStore, MemoryGrantStore, MemoryOneTimeStore
 from authcore.stores.sqlite import SQLiteGrantStore
+from tests.oauth.helpers import AsyncOneTime
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,6 +51,18 @@ def _issuer(store: object = None, **options: object) -> tuple[SessionIssuer, Fix
         **options,  # type: ignore[arg-type]
     )
     return issuer, clock
+
+
+def _async_issuer(denylist: object = None) -> AsyncSessionIssuer:
+    clock = FixedClock(T0)
+    return AsyncSessionIssuer(
+        keys=KeyRing.create(KEY, now=T0 - dt.timedelta(days=1), clock=clock),
+        store=AsyncMemoryGrantStore(),
+        issuer="https://app.example",
+        audience="https://app.example/api",
+        denylist=denylist,  # type: ignore[arg-type]
+        clock=clock,
+    )
 
 
 def test_login_then_refresh_rotates_and_the_access_token_verifies() -> None:
@@ -210,20 +229,11 @@ def test_logout_of_an_unknown_token_and_revoking_without_a_denylist() -> None:
 
 def test_async_issuer_shares_the_decisions() -> None:
     """AsyncSessionIssuer over an async grant store: rotation, reuse revokes, logout."""
-    clock = FixedClock(T0)
-    store = AsyncMemoryGrantStore()
-    issuer = AsyncSessionIssuer(
-        keys=KeyRing.create(KEY, now=T0 - dt.timedelta(days=1), clock=clock),
-        store=store,
-        issuer="https://app.example",
-        audience="https://app.example/api",
-        denylist=MemoryOneTimeStore(),
-        clock=clock,
-    )
+    issuer = _async_issuer(MemoryOneTimeStore())
 
     async def run() -> None:
         first = await issuer.login("alice", scopes=["read"])
-        assert issuer.verify(first.access_token)["sub"] == "alice"
+        assert (await issuer.verify(first.access_token))["sub"] == "alice"
         second = await issuer.refresh(first.refresh_token)
         assert second.session_id == first.session_id
         with pytest.raises(InvalidGrant):
@@ -235,7 +245,7 @@ def test_async_issuer_shares_the_decisions() -> None:
         with pytest.raises(InvalidGrant):
             await issuer.refresh(other.refresh_token)
         with pytest.raises(Revoked):
-            issuer.verify(other.access_token)
+            await issuer.verify(other.access_token)
         third = await issuer.login("carol")
         await issuer.logout(session_id=third.session_id)
         with pytest.raises(InvalidGrant):
@@ -253,3 +263,58 @@ def test_async_issuer_shares_the_decisions() -> None:
             issuer="i",
             audience="a",
         )
+
+
+def test_async_issuer_awaits_an_async_denylist() -> None:
+    """An async denylist (as AsyncRedisOneTimeStore) is awaited by revocation and checks.
+
+    The AsyncAuthenticator's Bearer check awaits it too; the sync Authenticator refuses to run.
+    """
+    denylist = AsyncOneTime()
+    issuer = _async_issuer(denylist)
+    scheme = BearerJWT(issuer.verifier())
+
+    def request(token: str) -> Request:
+        return Request(
+            method="GET",
+            url="https://app.example/api/me",
+            headers={"Authorization": "Bearer " + token},
+        )
+
+    async def run() -> None:
+        first = await issuer.login("alice", scopes=["read"])
+        authenticator = AsyncAuthenticator([scheme])
+        principal = await authenticator.authenticate(request(first.access_token), scopes=["read"])
+        assert principal.subject == "alice"
+        await issuer.revoke_access(first.access_token)
+        assert denylist.adds == 1
+        with pytest.raises(Revoked):
+            await issuer.verify(first.access_token)
+        with pytest.raises(AuthenticationFailed) as failed:
+            await authenticator.authenticate(request(first.access_token))
+        assert failed.value.status == 401
+        second = await issuer.login("bob")
+        await issuer.logout(second.refresh_token, access_token=second.access_token)
+        assert denylist.adds == 2
+        with pytest.raises(Revoked):
+            await issuer.verify(second.access_token)
+        with pytest.raises(ConfigurationError, match="averify"):
+            Authenticator([scheme]).authenticate(
+                request((await issuer.login("carol")).access_token)
+            )
+
+    asyncio.run(run())
+
+
+def test_async_issuer_without_denylist_cannot_revoke_access() -> None:
+    issuer = _async_issuer()
+
+    async def run() -> None:
+        session = await issuer.login("alice")
+        with pytest.raises(ConfigurationError, match="denylist"):
+            await issuer.revoke_access(session.access_token)
+        with pytest.raises(ConfigurationError, match="denylist"):
+            await issuer.logout(session_id=session.session_id, access_token=session.access_token)
+        assert (await issuer.verify(session.access_token))["sub"] == "alice"
+
+    asyncio.run(run())

@@ -103,7 +103,14 @@ SYNC_OPTIONS: dict[str, Callable[[Any], object]] = {
     "webhooks.verify": lambda s: verify_webhook(b"{}", sign(b"{}", SECRET), SECRET, replay_cache=s),
     "StripeVerifier": lambda s: stripe.StripeVerifier("whsec_x", replay_cache=s),
     "github.verify": lambda s: github.verify(b"{}", "sha256=00", "k", replay_cache=s),
-    "JWTVerifier": lambda s: jwt.JWTVerifier(HS_KEY, algorithms=["HS256"], denylist=s),
+    "jwt.decode": lambda s: jwt.decode("a.b.c", HS_KEY, algorithms=["HS256"], denylist=s),
+    "SessionIssuer": lambda s: SessionIssuer(
+        keys=KeyRing.create(JWK.generate("ES256", kid="s")),
+        store=MemoryGrantStore(),
+        issuer="https://app.example",
+        audience="https://app.example/api",
+        denylist=s,
+    ),
     "revoke": lambda s: revoke(s, {"jti": "j", "exp": 2**40}),
     "verify_proof": lambda s: verify_proof("x", replay=s, method="GET", url="https://a.example/"),
     "ResourceServer": lambda s: ResourceServer(

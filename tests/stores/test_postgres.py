@@ -323,3 +323,26 @@ def test_async_faces(database: PostgresDatabase) -> None:
 
     asyncio.run(run())
     assert once.contains("x", now=START)
+
+
+def test_async_jwt_denylist(database: PostgresDatabase) -> None:
+    """JWTVerifier.averify awaits the async face; the sync store sees the same revocation."""
+    from authcore.errors import Revoked  # noqa: PLC0415
+    from authcore.jose import JWTVerifier, jwt  # noqa: PLC0415
+    from authcore.jose.denylist import arevoke  # noqa: PLC0415
+
+    key = JWK.generate("HS256", kid="d")
+    token = jwt.encode({"jti": "j1", "exp": (START + dt.timedelta(hours=1)).timestamp()}, key)
+    once = PostgresOneTimeStore(database)
+    denylist = AsyncPostgresOneTimeStore(once)
+    verifier = JWTVerifier(key, algorithms=["HS256"], denylist=denylist)
+
+    async def run() -> None:
+        claims = await verifier.averify(token, now=START)
+        await arevoke(denylist, claims, now=START)
+        with pytest.raises(Revoked):
+            await verifier.averify(token, now=START)
+
+    asyncio.run(run())
+    with pytest.raises(Revoked):
+        JWTVerifier(key, algorithms=["HS256"], denylist=once).verify(token, now=START)

@@ -205,6 +205,34 @@ def test_async_variants(redis_server: RedisServer, redis_prefix: str) -> None:
     assert sync.contains("x", now=START)
 
 
+def test_async_jwt_denylist(redis_server: RedisServer, redis_prefix: str) -> None:
+    """JWTVerifier.averify awaits the async store; the sync store sees the same revocation."""
+    from authcore.errors import Revoked  # noqa: PLC0415
+    from authcore.jose import JWK, JWTVerifier, jwt  # noqa: PLC0415
+    from authcore.jose.denylist import arevoke  # noqa: PLC0415
+
+    key = JWK.generate("HS256", kid="d")
+    exp = (START + dt.timedelta(hours=1)).timestamp()
+    token = jwt.encode({"jti": "j1", "exp": exp}, key)
+
+    async def run() -> None:
+        client = connect_async(redis_server.url)
+        try:
+            denylist = AsyncRedisOneTimeStore(client, prefix=redis_prefix)
+            verifier = JWTVerifier(key, algorithms=["HS256"], denylist=denylist)
+            claims = await verifier.averify(token, now=START)
+            await arevoke(denylist, claims, now=START)
+            with pytest.raises(Revoked):
+                await verifier.averify(token, now=START)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+    sync = RedisOneTimeStore(connect(redis_server.url), prefix=redis_prefix)
+    with pytest.raises(Revoked):
+        JWTVerifier(key, algorithms=["HS256"], denylist=sync).verify(token, now=START)
+
+
 # --------------------------------------------------------------------------- OAuth grants
 
 
