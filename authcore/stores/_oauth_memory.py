@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 
 from authcore.clock import as_unix
 from authcore.errors import ConfigurationError, StoreError
@@ -23,7 +23,7 @@ from authcore.oauth import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from authcore.clock import Instant
 
@@ -33,6 +33,12 @@ __all__ = [
     "MemoryClientStore",
     "MemoryGrantStore",
 ]
+
+T = TypeVar("T")
+
+PURGE_BATCH: Final = 1000
+"""Rows a database store's ``purge`` deletes per transaction, by default."""
+_MAX_PURGE_BATCH: Final = 1_000_000
 
 
 class MemoryClientStore:
@@ -138,7 +144,7 @@ class MemoryGrantStore:
             self._families.update(families)
             return True
 
-    def purge(self, *, before: Instant) -> int:
+    def purge(self, *, before: Instant, batch_size: int = PURGE_BATCH) -> int:
         """Delete what expired before ``before``: records, then families left without records.
 
         Keep a margin: a code deleted too early turns a replay into "unknown code", which
@@ -148,14 +154,17 @@ class MemoryGrantStore:
 
         Args:
             before: The cut-off: an aware datetime or UNIX seconds.
+            batch_size: Checked as the database stores check it; a memory store deletes in
+                one pass (it has no transactions to keep short).
 
         Returns:
             How many records and families were deleted.
 
         Raises:
-            ConfigurationError: If ``before`` is not an instant.
+            ConfigurationError: If ``before`` is not an instant or ``batch_size`` is invalid.
         """
         cutoff = purge_cutoff(before)
+        check_batch_size(batch_size)
         with self._lock:
             stale = [k for k, r in self._records.items() if r.expires_at < cutoff]
             for key in stale:
@@ -181,6 +190,43 @@ def purge_cutoff(before: object) -> float:
             "plus a margin"
         )
     return as_unix(before, name="before")
+
+
+def purge_batches(
+    delete: Callable[[T, int], int], statements: Sequence[T], batch_size: object
+) -> int:
+    """Run each ``DELETE ... LIMIT batch_size`` statement until it deletes fewer rows.
+
+    ``delete(statement, batch_size)`` runs one statement in its own transaction and returns
+    its row count, so writers wait at most one batch, never the whole backlog.
+
+    Raises:
+        ConfigurationError: If ``batch_size`` is not an int from 1 to 1,000,000.
+    """
+    batch = check_batch_size(batch_size)
+    total = 0
+    for statement in statements:
+        while True:
+            deleted = delete(statement, batch)
+            total += deleted
+            if deleted < batch:
+                break
+    return total
+
+
+def check_batch_size(batch_size: object) -> int:
+    """``purge``'s ``batch_size``, checked.
+
+    Raises:
+        ConfigurationError: If it is not an int from 1 to 1,000,000.
+    """
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or not 1 <= batch_size <= _MAX_PURGE_BATCH
+    ):
+        raise ConfigurationError(f"batch_size must be an int from 1 to {_MAX_PURGE_BATCH:,}")
+    return batch_size
 
 
 def revoked_family(current: Family | None, effect: RevokeFamily) -> Family:
@@ -247,6 +293,6 @@ class AsyncMemoryGrantStore:
         """Apply every effect or none; ``False`` when a precondition fails."""
         return self.sync.apply(effects)
 
-    async def purge(self, *, before: Instant) -> int:
+    async def purge(self, *, before: Instant, batch_size: int = PURGE_BATCH) -> int:
         """See :meth:`MemoryGrantStore.purge`."""
-        return self.sync.purge(before=before)
+        return self.sync.purge(before=before, batch_size=batch_size)

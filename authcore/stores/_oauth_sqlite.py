@@ -33,7 +33,7 @@ from authcore.oauth import (
     encode_record,
     record_kind,
 )
-from authcore.stores._oauth_memory import purge_cutoff, revoked_family
+from authcore.stores._oauth_memory import PURGE_BATCH, purge_batches, purge_cutoff, revoked_family
 
 if TYPE_CHECKING:
     import os
@@ -211,37 +211,50 @@ class SQLiteGrantStore(_SQLiteOAuthStore):
             return False
         return True
 
-    def purge(self, *, before: Instant) -> int:
+    def purge(self, *, before: Instant, batch_size: int = PURGE_BATCH) -> int:
         """Delete what expired before ``before``: records, then families left without records.
 
-        One transaction.  As :meth:`MemoryGrantStore.purge
-        <authcore.stores.memory.MemoryGrantStore.purge>`: keep a margin, and a family goes
-        only once its end is before ``before`` and no record of it is left.
+        As :meth:`MemoryGrantStore.purge <authcore.stores.memory.MemoryGrantStore.purge>`:
+        keep a margin, and a family goes only once its end is before ``before`` and no
+        record of it is left.  Rows go ``batch_size`` at a time, each batch its own
+        transaction, so the store's writers (token requests) wait for one batch at most,
+        even on the first purge of a large backlog.  A failure leaves the batches already
+        deleted deleted; purge again.
 
         Args:
             before: The cut-off: an aware datetime or UNIX seconds.
+            batch_size: Rows per transaction (1 to 1,000,000).
 
         Returns:
             How many records and families were deleted.
 
         Raises:
-            ConfigurationError: If ``before`` is not an instant.
+            ConfigurationError: If ``before`` is not an instant or ``batch_size`` is invalid.
             StoreError: If the database fails.
+
+        .. versionchanged:: 0.1.0
+           Deletes in batches (``batch_size``), one transaction each.
         """
         cutoff = purge_cutoff(before)
-        with self._db.transaction() as conn:
-            records = conn.execute(
-                "DELETE FROM authcore_oauth_records WHERE expires_at < ?", (cutoff,)
-            ).rowcount
-            families = conn.execute(_PURGE_FAMILIES, (cutoff,)).rowcount
-        return records + families
+
+        def delete(statement: str, batch: int) -> int:
+            with self._db.transaction() as conn:
+                return int(conn.execute(statement, (cutoff, batch)).rowcount)
+
+        return purge_batches(delete, (_PURGE_RECORDS, _PURGE_FAMILIES), batch_size)
 
 
+_PURGE_RECORDS: Final = """
+    DELETE FROM authcore_oauth_records WHERE rowid IN (
+        SELECT rowid FROM authcore_oauth_records WHERE expires_at < ? LIMIT ?
+    )
+"""
 # Every path to a family starts from one of its records: without them it is unreachable.
 _PURGE_FAMILIES: Final = """
-    DELETE FROM authcore_oauth_families WHERE expires_at < ? AND NOT EXISTS (
-        SELECT 1 FROM authcore_oauth_records AS r
-        WHERE r.family_id = authcore_oauth_families.family_id
+    DELETE FROM authcore_oauth_families WHERE rowid IN (
+        SELECT f.rowid FROM authcore_oauth_families AS f WHERE f.expires_at < ? AND NOT EXISTS (
+            SELECT 1 FROM authcore_oauth_records AS r WHERE r.family_id = f.family_id
+        ) LIMIT ?
     )
 """
 
@@ -376,6 +389,6 @@ class AsyncSQLiteGrantStore:
         """Apply every effect or none; ``False`` when a precondition fails."""
         return await asyncio.to_thread(self.sync.apply, effects)
 
-    async def purge(self, *, before: Instant) -> int:
+    async def purge(self, *, before: Instant, batch_size: int = PURGE_BATCH) -> int:
         """See :meth:`SQLiteGrantStore.purge` (in a worker thread)."""
-        return await asyncio.to_thread(self.sync.purge, before=before)
+        return await asyncio.to_thread(self.sync.purge, before=before, batch_size=batch_size)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,7 @@ from .workers import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from authcore.http import Response
@@ -331,6 +332,55 @@ def test_purge_deletes_ended_families_left_without_records(oauth: OAuthBackend) 
     assert grants.family("held") is None
     assert grants.family("stone2") is None
     assert grants.family("alive") == _family(family_id="alive")
+
+
+def test_purge_deletes_a_backlog_in_batches(
+    oauth: OAuthBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """batch_size rows per transaction until a batch comes back short; the count is the total."""
+    purge = getattr(oauth.grants, "purge", None)
+    if purge is None:
+        assert oauth.name.startswith("redis")
+        return
+    batches: list[int] = []
+    module = sys.modules[type(oauth.grants).__module__]
+    if oauth.name != "memory":  # the database stores run one transaction per batch
+        real = module.purge_batches
+
+        def spy(delete: Callable[[Any, int], int], statements: Any, batch_size: object) -> int:
+            def counted(statement: Any, batch: int) -> int:
+                batches.append(delete(statement, batch))
+                return batches[-1]
+
+            return int(real(counted, statements, batch_size))
+
+        monkeypatch.setattr(module, "purge_batches", spy)
+    # Seven expired codes in five ended families, and one live code in a live family.
+    families = [SaveFamily(family=_ended(f"e{i}"), expected_version=None) for i in range(5)]
+    codes = [Insert(record=_code(f"c{i}", family_id=f"e{i % 5}")) for i in range(7)]
+    live = dataclasses.replace(_code("live", family_id="alive"), expires_at=5000.0)
+    alive = SaveFamily(family=_family(family_id="alive"), expected_version=None)
+    assert oauth.grants.apply([*families, *codes, alive, Insert(record=live)])
+    assert purge(before=2000.0, batch_size=2) == 7 + 5
+    if oauth.name != "memory":
+        assert batches == [2, 2, 2, 1, 2, 2, 1]  # records, then families, each to a short batch
+    assert [oauth.grants.get(f"c{i}") for i in range(7)] == [None] * 7
+    assert [oauth.grants.family(f"e{i}") for i in range(5)] == [None] * 5
+    assert oauth.grants.get("live") == live
+    assert purge(before=2000.0, batch_size=1) == 0
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, True, 2.0, "10", 10**6 + 1])
+def test_purge_refuses_a_bad_batch_size(oauth: OAuthBackend, batch_size: object) -> None:
+    """ConfigurationError before anything is deleted."""
+    purge = getattr(oauth.grants, "purge", None)
+    if purge is None:
+        assert oauth.name.startswith("redis")
+        return
+    assert oauth.grants.apply([Insert(record=_code("old"))])
+    with pytest.raises(ConfigurationError, match="batch_size"):
+        purge(before=2000.0, batch_size=batch_size)
+    assert oauth.grants.get("old") == _code("old")
 
 
 @pytest.mark.parametrize(
