@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORKS",
+    "PRUNE_FACTOR",
     "WAL_INDEX_HEADER",
     "Migration",
     "SQLiteDatabase",
@@ -74,6 +75,14 @@ __all__ = [
 ]
 
 _SYNC_MODES: Final = frozenset({"FULL", "NORMAL", "EXTRA"})
+
+PRUNE_FACTOR: Final = 4
+"""A store's periodic clean-up (every ``n`` writes) deletes at most ``PRUNE_FACTOR * n`` rows.
+
+More than the ``n`` rows written since the last one, so a backlog drains over the next
+clean-ups, but never a whole burst's worth inside one caller's request (or, for SQLite,
+under the write lock every other process waits for).
+"""
 
 FORKS: Final = [0]
 """``[n]``: how many times this process is a ``fork()`` child of one that imported this module.

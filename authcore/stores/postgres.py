@@ -40,7 +40,7 @@ import psycopg
 import psycopg.errors
 
 from authcore._kinds import check_wrapped
-from authcore._sqlite import Migration, Schema
+from authcore._sqlite import PRUNE_FACTOR, Migration, Schema
 from authcore.apikeys import KeyRecord
 from authcore.clock import utc_now
 from authcore.errors import ConfigurationError, DecryptionFailed, NotFound, StoreError
@@ -235,6 +235,11 @@ class _Every:
             self._calls += 1
             return self._calls % self._every == 0
 
+    @property
+    def limit(self) -> int:
+        """The most rows one clean-up deletes (a backlog drains over the next ones)."""
+        return PRUNE_FACTOR * self._every
+
 
 class PostgresKeyStore(Store):
     """A :class:`~authcore.apikeys.KeyStore` in PostgreSQL.
@@ -326,7 +331,7 @@ class PostgresOneTimeStore(Store):
 
     :meth:`add` is one statement: insert the key, or take over its row if it has expired;
     of concurrent adds of one key exactly one succeeds.  Expired rows are deleted every
-    ``purge_every`` adds (per process).
+    ``purge_every`` adds (per process), at most ``4 * purge_every`` at a time.
 
     Args:
         database: A connection string, or an open :class:`PostgresDatabase`.
@@ -367,7 +372,9 @@ class PostgresOneTimeStore(Store):
         )
         if added and self._purge():
             self._one(
-                "DELETE FROM authcore_one_time WHERE expires_us <= %s RETURNING NULL", (current,)
+                "DELETE FROM authcore_one_time WHERE key IN (SELECT key FROM authcore_one_time "
+                "WHERE expires_us <= %s LIMIT %s) RETURNING NULL",
+                (current, self._purge.limit),
             )
         return added
 
@@ -395,7 +402,8 @@ class PostgresRateLimitStore(Store):
 
     The decision runs in the server function ``authcore_gcra_hit`` under the key's row lock
     (64-bit integer nanoseconds, the same arithmetic as :meth:`GCRA.step`), with the caller's
-    ``now_ns``.  Rows whose time has passed are deleted every ``prune_every`` decisions.
+    ``now_ns``.  Rows whose time has passed are deleted every ``prune_every`` decisions, at
+    most ``4 * prune_every`` at a time.
 
     Args:
         database: A connection string, or an open :class:`PostgresDatabase`.
@@ -423,7 +431,9 @@ class PostgresRateLimitStore(Store):
         increment = limit.cost_ns(cost)
         if self._prune():
             self._one(
-                "DELETE FROM authcore_rate_limits WHERE tat_ns <= %s RETURNING NULL", (now_ns,)
+                "DELETE FROM authcore_rate_limits WHERE key IN (SELECT key FROM "
+                "authcore_rate_limits WHERE tat_ns <= %s LIMIT %s) RETURNING NULL",
+                (now_ns, self._prune.limit),
             )
         row = self._one(
             "SELECT authcore_gcra_hit(%s, %s, %s, %s)",

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Final
 from authcore._encoding import json_dumps, json_loads
 from authcore._sqlite import (
     FORKS,
+    PRUNE_FACTOR,
     WAL_INDEX_HEADER,
     Migration,
     Schema,
@@ -567,7 +568,8 @@ class SQLiteRateLimitStore:
     """A :class:`~authcore.ratelimit.RateLimitStore` in a SQLite file, shared by processes.
 
     Each decision is one ``BEGIN IMMEDIATE`` transaction; rows whose time has passed are
-    deleted every ``prune_every`` decisions.
+    deleted every ``prune_every`` decisions, at most ``4 * prune_every`` at a time (a
+    backlog drains over the next clean-ups, never inside one request).
 
     Args:
         path: The database file (may be the one of a :class:`SQLiteKeyStore`), or an open
@@ -614,9 +616,10 @@ class SQLiteRateLimitStore:
         with self._db.transaction() as conn:
             if prune:
                 conn.execute(
-                    "DELETE FROM authcore_rate_limits WHERE tat_ns <= ? "
-                    "AND typeof(tat_ns) = 'integer'",
-                    (now_ns,),
+                    "DELETE FROM authcore_rate_limits WHERE key IN (SELECT key FROM "
+                    "authcore_rate_limits WHERE tat_ns <= ? AND typeof(tat_ns) = 'integer' "
+                    "LIMIT ?)",
+                    (now_ns, PRUNE_FACTOR * self._prune_every),
                 )
             row = conn.execute(
                 "SELECT tat_ns FROM authcore_rate_limits WHERE key = ?", (name,)
@@ -663,7 +666,9 @@ class SQLiteOneTimeStore:
     Serves webhook replay protection, the JWT denylist and jti checks for every process of
     one machine.  Each :meth:`add` is one ``BEGIN IMMEDIATE`` transaction (drop the key if
     expired, insert it if absent), so two processes racing on one key cannot both see it as
-    new.  Expired rows are deleted every ``purge_every`` successful adds.
+    new.  Expired rows are deleted every ``purge_every`` successful adds, at most
+    ``4 * purge_every`` at a time (a backlog drains over the next clean-ups, never inside one
+    request).
 
     Args:
         path: The database file (created if missing), or an open database to share with
@@ -741,9 +746,10 @@ class SQLiteOneTimeStore:
                     purge = self._adds % self._purge_every == 0
                 if purge:
                     conn.execute(
-                        "DELETE FROM authcore_one_time WHERE expires_us <= ? "
-                        "AND typeof(expires_us) = 'integer'",
-                        (current,),
+                        "DELETE FROM authcore_one_time WHERE key IN (SELECT key FROM "
+                        "authcore_one_time WHERE expires_us <= ? "
+                        "AND typeof(expires_us) = 'integer' LIMIT ?)",
+                        (current, PRUNE_FACTOR * self._purge_every),
                     )
         return added
 

@@ -14,11 +14,12 @@ import pytest
 from authcore.errors import ConfigurationError, StoreError
 from authcore.ratelimit import GCRA
 
+from . import test_cleanups as cleanups
 from .conftest import need_module
 from .records import START
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 need_module("psycopg", "psycopg_pool")
 
@@ -121,6 +122,42 @@ def test_one_time_store(database: PostgresDatabase) -> None:
     assert not store.contains(5, now=START)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         store.add("", expires_at=later, now=START)
+
+
+def _rows(postgres_dsn: str, table: str) -> Callable[[], int]:
+    def rows() -> int:
+        with psycopg.connect(postgres_dsn) as conn:
+            row = conn.execute(f"SELECT count(*) FROM {table}".encode()).fetchone()  # noqa: S608 - our table names
+        assert row is not None
+        return int(row[0])
+
+    return rows
+
+
+def test_one_time_cleanup_is_bounded_and_drains(
+    database: PostgresDatabase, postgres_dsn: str
+) -> None:
+    """A burst that expired together goes PRUNE_FACTOR * purge_every rows per clean-up."""
+    store = PostgresOneTimeStore(database, purge_every=cleanups.EVERY)
+
+    def write(key: str, now: dt.datetime) -> None:
+        assert store.add(key, expires_at=now + dt.timedelta(seconds=60), now=now)
+
+    rows = _rows(postgres_dsn, "authcore_one_time")
+    assert cleanups.drain_counts(write, rows) == cleanups.expected_counts()
+
+
+def test_rate_limit_cleanup_is_bounded_and_drains(
+    database: PostgresDatabase, postgres_dsn: str
+) -> None:
+    store = PostgresRateLimitStore(database, prune_every=cleanups.EVERY)
+
+    def write(key: str, now: dt.datetime) -> None:
+        now_ns = int(now.timestamp()) * 10**9
+        assert store.hit(key, cleanups.LIMIT, cost=1, now_ns=now_ns).allowed
+
+    rows = _rows(postgres_dsn, "authcore_rate_limits")
+    assert cleanups.drain_counts(write, rows) == cleanups.expected_counts()
 
 
 def test_stores_share_one_database(database: PostgresDatabase) -> None:
