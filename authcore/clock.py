@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 import time
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from authcore._fork import lock as fork_safe_lock
 from authcore.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class FixedClock:
 
     def __init__(self, at: dt.datetime) -> None:
         self._now = ensure_aware(at, name="at")
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
 
     def now(self) -> dt.datetime:
         """Return the clock's current time."""

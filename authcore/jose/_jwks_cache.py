@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, ClassVar, Final, Generic, TypeVar, Union, cast, final
 
 from authcore._encoding import b64url_decode, json_loads
+from authcore._fork import lock as fork_safe_lock
 from authcore._kinds import is_async_callable
 from authcore.clock import Clock, SystemClock
 from authcore.errors import (
@@ -498,7 +499,7 @@ class JWKSCache(_Core[Fetch, threading.Lock]):
     __slots__ = ()
 
     def _new_lock(self) -> threading.Lock:
-        return threading.Lock()
+        return fork_safe_lock()
 
     def get(self, kid: str) -> JWK | None:
         """Return the key with this ``kid``, fetching (at most once per cooldown) if unknown.

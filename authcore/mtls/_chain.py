@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, cast
 
@@ -43,6 +42,7 @@ from cryptography.x509.verification import (
 )
 
 from authcore._ct import bytes_eq
+from authcore._fork import lock as fork_safe_lock
 from authcore._frozen import frozen_builder
 from authcore.clock import Instant, as_datetime
 from authcore.errors import (
@@ -275,7 +275,7 @@ class TrustStore:
                 x509.KeyUsage, Criticality.AGNOSTIC, self._validate_ca_key_usage
             )
         self._cache: dict[tuple[object, ...], ServerVerifier | ClientVerifier] = {}
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         # What this store learned about each certificate (see _Facts), found by the object's
         # identity (an id lookup, then `is`: the entry holds the object, so its id cannot be
         # reused while the entry lives) and else by equality (the same DER in another

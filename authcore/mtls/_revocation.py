@@ -28,7 +28,6 @@ import datetime as dt
 import enum
 import functools
 import os
-import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
@@ -43,6 +42,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 from authcore import _fetch
 from authcore._ct import bytes_eq
+from authcore._fork import lock as fork_safe_lock
 from authcore._kinds import is_async_callable
 from authcore.errors import (
     ConfigurationError,
@@ -253,7 +253,7 @@ class _FailureMemory:
     def __init__(self, ttl: dt.timedelta) -> None:
         self._ttl = ttl
         self._entries: dict[Hashable, tuple[dt.datetime, dt.datetime]] = {}
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
 
     def blocked_until(self, key: Hashable, now: dt.datetime) -> dt.datetime | None:
         """When the remembered failure of ``key`` expires, or ``None`` if a fetch may go."""
@@ -365,7 +365,7 @@ class CRLChecker:
             tuple[x509.CertificateRevocationList, int | str, x509.IssuingDistributionPoint | None],
         ] = {}
         self._best: dict[tuple[bytes, x509.IssuingDistributionPoint | None], int] = {}
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         items = [crls] if isinstance(crls, (x509.CertificateRevocationList, bytes, str)) else crls
         try:
             loaded = [crl for item in items for crl in load_crl(item)]
@@ -840,7 +840,7 @@ class OCSPChecker:
         self._nonce, self._max_age, self._leeway = nonce, max_age, leeway
         self._cache: dict[tuple[bytes, int], tuple[dt.datetime, RevocationStatus]] = {}
         self._failures = _FailureMemory(negative_ttl)
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
 
     def check(
         self,

@@ -41,7 +41,6 @@ import enum
 import hashlib
 import math
 import re
-import threading
 import urllib.parse
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar, cast, final
 
 from authcore._encoding import json_loads
+from authcore._fork import lock as fork_safe_lock
 from authcore._frozen import frozen_builder
 from authcore._kinds import is_async, is_async_callable, store_answer
 from authcore.clock import Clock, as_datetime, as_unix
@@ -244,7 +244,7 @@ class _IntrospectorCore(Generic[_SendT]):
         self._ttl = float(cache_ttl)
         self._max_entries = max_entries
         self._cache: dict[bytes, tuple[dict[str, Any], float]] = {}
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._endpoint!r})"

@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final, TypeVar, cast
 
+from authcore._fork import lock as fork_safe_lock
 from authcore.clock import as_unix
 from authcore.errors import ConfigurationError, StoreError
 from authcore.oauth import (
@@ -54,7 +54,7 @@ class MemoryClientStore:
 
     def __init__(self, clients: Iterable[ClientRecord] = ()) -> None:
         self._clients: dict[str, ClientRecord] = {}
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         if isinstance(cast("object", clients), (ClientRecord, str, bytes)):
             raise ConfigurationError(
                 "MemoryClientStore takes a list of ClientRecord: [client, ...]"
@@ -94,7 +94,7 @@ class MemoryGrantStore:
     def __init__(self) -> None:
         self._records: dict[str, Artefact] = {}
         self._families: dict[str, Family] = {}
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
 
     def get(self, digest: str) -> Artefact | None:
         """Return the record stored under ``digest``, or ``None``."""

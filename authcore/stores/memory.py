@@ -6,10 +6,10 @@
 from __future__ import annotations
 
 import heapq
-import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
+from authcore._fork import lock as fork_safe_lock
 from authcore.apikeys import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
@@ -60,7 +60,7 @@ class MemoryKeyStore:
 
     def __init__(self) -> None:
         self._records: dict[str, KeyRecord] = {}
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         self.get: Callable[[str], KeyRecord | None] = self._records.get
 
     def list_owner(self, owner: str) -> tuple[KeyRecord, ...]:
@@ -142,7 +142,7 @@ class MemoryRateLimitStore:
 
     def __init__(self) -> None:
         self._tats: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         self._calls = 0
 
     def hit(self, key: str, limit: GCRA, *, cost: int, now_ns: int) -> ratelimit.Decision:
@@ -196,7 +196,7 @@ class MemoryOneTimeStore:
         self._max_entries = max_entries
         self._entries: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
 
     def __len__(self) -> int:
         """Return the number of keys held (expired ones may not have been dropped yet)."""

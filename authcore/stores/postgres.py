@@ -33,12 +33,12 @@ pool replaces broken connections by itself, so the store works again once the se
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import TYPE_CHECKING, Final, cast
 
 import psycopg
 import psycopg.errors
 
+from authcore._fork import lock as fork_safe_lock
 from authcore._kinds import check_wrapped
 from authcore._sqlite import PRUNE_FACTOR, Migration, Schema
 from authcore.apikeys import KeyRecord
@@ -228,7 +228,7 @@ class _Every:
             raise ConfigurationError(f"{name} must be an int >= 1")
         self._every = every
         self._calls = 0
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
 
     def __call__(self) -> bool:
         with self._lock:

@@ -30,6 +30,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from authcore._encoding import json_dumps, json_loads
+from authcore._fork import lock as fork_safe_lock
 from authcore._sqlite import (
     FORKS,
     PRUNE_FACTOR,
@@ -697,7 +698,7 @@ class SQLiteOneTimeStore:
             raise ConfigurationError("purge_every must be an int >= 1")
         self._db = _open(path, ONE_TIME_SCHEMA, timeout=timeout)
         self._purge_every = purge_every
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         self._adds = 0
 
     @property

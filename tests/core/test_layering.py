@@ -27,6 +27,7 @@ _LAYERS: dict[str, int] = {
     "_fetch": 0,
     "onetime": 0,
     "_kinds": 0,
+    "_fork": 0,
     "ratelimit": 0,
     # areas
     "apikeys": 1,

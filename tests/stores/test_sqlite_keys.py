@@ -19,10 +19,10 @@ from authcore._sqlite import Migration, Schema, SQLiteDatabase
 from authcore.apikeys import KeyHasher, KeyManager, KeyStatus
 from authcore.errors import ConfigurationError, InvalidCredentials, Revoked, StoreError
 from authcore.stores.sqlite import KEYS_SCHEMA, SQLiteKeyStore, SQLiteRateLimitStore
+from tests._forking import fork_while_held
 from tests.stores.sqlite_helpers import integrity, set_schema_version
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
 _ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -351,39 +351,6 @@ def test_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     store.close()
 
 
-def _fork_while_held(lock: threading.Lock, child: Callable[[], bool]) -> int:
-    """Fork while another thread holds ``lock``; the child's exit status.
-
-    0 when ``child()`` answers true, 2 when false, 3 when it is still waiting after 10 s (a
-    lock inherited held: its holder does not exist in the child).
-    """
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with lock:
-            held.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert held.wait(30)
-    try:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - child
-            status = 1
-            try:
-                signal.signal(signal.SIGALRM, lambda *_: os._exit(3))
-                signal.alarm(10)
-                status = 0 if child() else 2
-            finally:
-                os._exit(status)
-        _, status = os.waitpid(pid, 0)
-    finally:
-        release.set()
-        holder.join()
-    return os.WEXITSTATUS(status)
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
 def test_forked_child_does_not_inherit_a_held_database_lock(tmp_path: Path) -> None:
     """A fork() while another thread holds the database's lock leaves the child a free one.
@@ -394,7 +361,7 @@ def test_forked_child_does_not_inherit_a_held_database_lock(tmp_path: Path) -> N
     store = SQLiteKeyStore(tmp_path / "db.sqlite")
     manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
     issued = manager.create(owner="o")
-    status = _fork_while_held(
+    status = fork_while_held(
         store.database._lock, lambda: manager.verify(issued.token).owner == "o"
     )
     assert status == 0
@@ -421,7 +388,7 @@ def test_forked_child_flushes_only_its_own_usage(tmp_path: Path) -> None:
         manager.verify(issued.token)
         return fresh and manager.flush() == 1
 
-    assert _fork_while_held(manager._flush_lock, child) == 0
+    assert fork_while_held(manager._flush_lock, child) == 0
     assert manager.flush() == 1
     assert manager.get(issued.record.key_id).use_count == 4  # 3 here, 1 in the child
     store.close()
