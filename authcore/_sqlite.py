@@ -242,11 +242,12 @@ class _Opened:
     forbids using them there), though the collector still frees them.
     """
 
-    __slots__ = ("conns", "pid")
+    __slots__ = ("conns", "pid", "wal_key")
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.conns: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
+        self.wal_key: tuple[int, int] | None = None  # the -shm registry entry in use
 
     def close_all(self) -> None:
         if self.pid == os.getpid():
@@ -255,9 +256,10 @@ class _Opened:
         self.conns = {}
 
 
-def _finalize(opened: _Opened, key: tuple[int, int] | None) -> None:
+def _finalize(opened: _Opened) -> None:
     opened.close_all()  # first: SQLite may delete the -shm file as the last one closes
-    _release_wal_index(key)
+    _release_wal_index(opened.wal_key)
+    opened.wal_key = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -432,10 +434,10 @@ class SQLiteDatabase:
             self._enable_wal()
             self.migrate(schemas)
             # After the migration's reads: SQLite writes the header on first use.
-            self.wal_index, key = _open_wal_index(self.connection())
+            self.wal_index, self._opened.wal_key = _open_wal_index(self.connection())
             # Released by close(), or when this object is collected without it (with its
             # connections; not at interpreter exit, where other threads may still run).
-            finalizer = weakref.finalize(self, _finalize, self._opened, key)
+            finalizer = weakref.finalize(self, _finalize, self._opened)
             finalizer.atexit = False
             self._wal_release = finalizer
         except BaseException:
@@ -489,9 +491,36 @@ class SQLiteDatabase:
                     del conns[ident]
             conn = self._open()
             conns[id(conn)] = (threading.current_thread(), conn)
+            if self.wal_index >= 0:
+                self._renew_wal_index(conn)
         local.conn = conn
         local.forks = forks
         return conn
+
+    def _renew_wal_index(self, conn: sqlite3.Connection) -> None:
+        """Point :attr:`wal_index` at the ``-shm`` file SQLite uses now (under the lock).
+
+        When the last connection to the database anywhere closes (here: the connections of
+        threads that ended, closed just above), SQLite deletes the ``-shm`` file, and the
+        next connection creates a new one.  A descriptor of the old file would read a header
+        that never changes again, and a read cache validated by it would never see another
+        process's commit: a revoked key would keep verifying.  So each new connection
+        checks that the descriptor still names the file beside the database, and follows a
+        replacement (or falls back to ``PRAGMA data_version``).  No view can still use the
+        old descriptor: a view lives in a thread whose connection is open, which would have
+        kept the old file.
+        """
+        shm = _shm_path(conn)  # its query opens the WAL: the -shm file exists after it
+        try:
+            held = os.fstat(self.wal_index)
+            there = shm.stat() if shm is not None else None
+        except OSError:  # pragma: no cover - the query above just made SQLite open the file
+            there = None
+        if there is not None and (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
+            return
+        old = self._opened.wal_key
+        self.wal_index, self._opened.wal_key = _open_wal_index(conn)
+        _release_wal_index(old)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

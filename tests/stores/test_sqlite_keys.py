@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -423,6 +423,13 @@ def test_cache_is_bounded(tmp_path: Path) -> None:
         store.close()
 
 
+def _revoke_elsewhere(path: Path, key_id: str) -> None:
+    """Revoke through another store (its own database object and connection)."""
+    other = SQLiteKeyStore(path)
+    KeyManager(other, KeyHasher({"p1": PEPPER}), prefix="sk_test").revoke(key_id)
+    other.close()
+
+
 def test_max_staleness_trades_propagation_delay_for_speed(tmp_path: Path) -> None:
     """With max_staleness, other connections' changes wait for it; own writes apply at once."""
     path = tmp_path / "db.sqlite"
@@ -431,9 +438,7 @@ def test_max_staleness_trades_propagation_delay_for_speed(tmp_path: Path) -> Non
     first, second = manager.create(owner="o"), manager.create(owner="o")
     manager.verify(first.token)
     manager.verify(second.token)
-    other = SQLiteKeyStore(path)
-    KeyManager(other, KeyHasher({"p1": PEPPER}), prefix="sk_test").revoke(first.record.key_id)
-    other.close()
+    _revoke_elsewhere(path, first.record.key_id)
     manager.verify(first.token)  # still cached: the documented staleness window
     manager.revoke(second.record.key_id)  # this thread's own write
     with pytest.raises(Revoked):
@@ -627,6 +632,85 @@ def test_descriptor_is_closed_once_sqlite_removed_the_file(tmp_path: Path) -> No
     # Its connections closed first, so SQLite removed the file, and the descriptor went too.
     assert not (tmp_path / "forgotten.sqlite-shm").exists()
     assert key not in _sqlite._SHM_FILES
+
+
+def test_a_replaced_shm_file_is_followed_so_revocations_stay_visible(tmp_path: Path) -> None:
+    """A revocation stays visible after SQLite replaced the -shm file.
+
+    The store is opened in a thread that ends; its connection, the last, closes, SQLite
+    deletes the -shm file and the next connection makes a new one.  A long-lived thread
+    must still see another connection's revocation at its next lookup: a descriptor left on
+    the deleted file would read a header that never changes, and a revoked key would keep
+    verifying for the life of the thread.
+    """
+    from authcore import _sqlite  # noqa: PLC0415
+
+    path = tmp_path / "db.sqlite"
+    shm = tmp_path / "db.sqlite-shm"
+    opened: dict[str, Any] = {}
+
+    def open_store() -> None:
+        opened["store"] = store = SQLiteKeyStore(path)
+        opened["issued"] = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test").create(
+            owner="o"
+        )
+
+    opener = threading.Thread(target=open_store)
+    opener.start()
+    opener.join()
+    store, issued = opened["store"], opened["issued"]
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    first_inode = shm.stat().st_ino
+    seen: list[object] = []
+
+    def serve() -> None:
+        # This thread's first connection closes the ended thread's one, the last anywhere.
+        seen.append(manager.verify(issued.token).owner)
+        seen.append(shm.stat().st_ino != first_inode)
+        seen.append(os.fstat(store.database.wal_index).st_ino == shm.stat().st_ino)
+        _revoke_elsewhere(path, issued.record.key_id)
+        try:
+            manager.verify(issued.token)
+            seen.append("still verifies")
+        except Revoked:
+            seen.append("revoked")
+
+    server = threading.Thread(target=serve)
+    server.start()
+    server.join()
+    assert seen[:2] == ["o", True], "SQLite kept its -shm file: nothing was replaced"
+    assert seen[2:] == [True, "revoked"]
+    store.close()
+    assert not [k for k, (_, users) in _sqlite._SHM_FILES.items() if users]  # none left
+
+
+def test_a_shm_file_that_cannot_be_found_again_falls_back_to_the_pragma(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If a new connection's -shm file cannot be named, the store stops trusting the header."""
+    from authcore import _sqlite  # noqa: PLC0415
+
+    path = tmp_path / "db.sqlite"
+    store = SQLiteKeyStore(path)
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    issued = manager.create(owner="o")
+    assert store.database.wal_index >= 0
+    monkeypatch.setattr(_sqlite, "_shm_path", lambda _conn: None)
+    outcome: list[object] = []
+
+    def serve() -> None:  # a new thread: a new connection, checked
+        outcome.append(manager.verify(issued.token).owner)
+        outcome.append(store.database.wal_index)
+        _revoke_elsewhere(path, issued.record.key_id)
+        with pytest.raises(Revoked):
+            manager.verify(issued.token)
+        outcome.append("revoked")
+
+    server = threading.Thread(target=serve)
+    server.start()
+    server.join()
+    assert outcome == ["o", -1, "revoked"]
+    store.close()
 
 
 def test_a_collected_database_closes_its_connections(tmp_path: Path) -> None:
