@@ -38,7 +38,8 @@ timeout instead of immediate ``database is locked`` errors, and every write in a
 committed state, which the next opener recovers from the WAL.
 
 Connections: one per thread (``sqlite3`` connections must not be shared) and per process (a
-connection inherited through ``fork`` is abandoned, never used, as SQLite requires).
+connection inherited through ``fork`` is abandoned, never used, as SQLite requires), and none
+open across a ``fork``: the forking process closes its own first (:func:`_before_fork`).
 """
 
 from __future__ import annotations
@@ -85,16 +86,35 @@ under the write lock every other process waits for).
 """
 
 FORKS: Final = [0]
-"""``[n]``: how many times this process is a ``fork()`` child of one that imported this module.
+"""``[n]``: changes at every ``fork()``, in the parent (before it) and in the child (after it).
 
-Anything holding a connection per thread compares it with the value it was made under (far
-cheaper than ``os.getpid()``, a system call); CPython runs the hook in every child that can go
-on running Python code.
+A connection made under another value must not be used: in a child it is the parent's, and
+in the parent the fork closed it (:func:`_before_fork`).  Anything holding a connection per
+thread compares it with the value it was made under (far cheaper than ``os.getpid()``, a
+system call); CPython runs the hooks around every ``fork()`` that goes on running Python.
 """
 
 
-# Every open SQLiteDatabase of this process, for the fork() hook below.
+# Every open SQLiteDatabase of this process, for the fork() hooks below.
 _DATABASES: Final[weakref.WeakSet[SQLiteDatabase]] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    """Close this process's connections before ``fork()``: the child must not inherit them.
+
+    SQLite keeps its per-process lock bookkeeping in memory, and a child inherits it: a
+    connection the child opens then counts on locks the *parent* holds (the ``-shm`` file's
+    and the database file's) and takes none of its own.  When the parent later closes its
+    last connection, SQLite believes no process is left, deletes the WAL and ``-shm`` files,
+    and the child goes on writing to deleted files: its commits are lost to every other
+    process.  With nothing open at the fork, the child's connections take their own locks.
+    Connections re-open lazily, in the parent too (``FORKS`` changes).  A database with a
+    transaction in progress in another thread is left as it is (closing it would lose that
+    transaction): fork from a thread that is the only one using SQLite, as SQLite asks.
+    """
+    for database in list(_DATABASES):
+        database._close_for_fork()  # noqa: SLF001 - this module's own class
+    FORKS[0] += 1
 
 
 def _forked() -> None:  # pragma: no cover - runs in fork() children only
@@ -107,7 +127,7 @@ def _forked() -> None:  # pragma: no cover - runs in fork() children only
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; there is no fork() elsewhere
-    os.register_at_fork(after_in_child=_forked)
+    os.register_at_fork(before=_before_fork, after_in_child=_forked)
 
 
 # ---------------------------------------------------------------- the WAL-index header
@@ -484,6 +504,11 @@ class SQLiteDatabase:
             if pid != opened.pid:  # forked: inherited connections belong to the parent
                 opened.close_all()  # drops them without close() (another process's)
                 opened.pid = pid
+            elif conn is not None and opened.conns.get(id(conn), (None, None))[1] is conn:
+                # This thread's own, which a fork left open (the database was busy then):
+                # still this process's, and still good.
+                local.forks = forks
+                return conn
             conns = opened.conns
             for ident, (thread, old) in list(conns.items()):
                 if not thread.is_alive():
@@ -496,6 +521,26 @@ class SQLiteDatabase:
         local.conn = conn
         local.forks = forks
         return conn
+
+    def _close_for_fork(self) -> None:
+        """Close every connection of this process, unless one is in a transaction (``fork()``).
+
+        Runs in the forking thread with the interpreter's other threads paused between two
+        bytecodes; never blocks (a lock held by a paused thread would never be released).
+        """
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is opening a connection: leave this database as it is
+        try:
+            opened = self._opened
+            if opened.pid != os.getpid() or any(
+                conn.in_transaction for _, conn in opened.conns.values()
+            ):
+                return
+            for _, conn in opened.conns.values():
+                conn.close()
+            opened.conns = {}
+        finally:
+            self._lock.release()
 
     def _renew_wal_index(self, conn: sqlite3.Connection) -> None:
         """Point :attr:`wal_index` at the ``-shm`` file SQLite uses now (under the lock).

@@ -220,6 +220,96 @@ def test_sqlite_cache_survives_fork(tmp_path: Path) -> None:
         cache.add("after", expires_at=LATER, now=NOW)
 
 
+def test_a_fork_child_holds_its_own_locks_when_the_parent_closes(tmp_path: Path) -> None:
+    """A child's writes survive its parent closing the database.
+
+    SQLite's lock bookkeeping is process memory: a child that inherited an open connection
+    would take no lock of its own, and the parent's last close would delete the WAL and
+    -shm files under it (its later commits lost).  The fork closes the parent's connections
+    first, so the child's connection locks for itself.
+    """
+    path = tmp_path / "r.db"
+    cache = SQLiteOneTimeStore(path)
+    assert cache.add("parent", expires_at=LATER, now=NOW)  # a connection open at the fork
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        status = 1
+        try:
+            ok = cache.add("child", expires_at=LATER, now=NOW)
+            os.write(ready_w, b"1")
+            os.read(go_r, 1)  # the parent has closed every connection of its own
+            ok = ok and cache.add("child-late", expires_at=LATER, now=NOW)
+            status = 0 if ok else 2
+        finally:
+            os._exit(status)
+    os.read(ready_r, 1)
+    cache.close()  # the parent's last connection
+    kept = (tmp_path / "r.db-shm").exists() and (tmp_path / "r.db-wal").exists()
+    os.write(go_w, b"1")
+    _, status = os.waitpid(pid, 0)
+    for fd in (ready_r, ready_w, go_r, go_w):
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert kept, "the parent's close deleted the files the child was using"
+    again = SQLiteOneTimeStore(path)
+    assert not again.add("child-late", expires_at=LATER, now=NOW)  # the child's write is there
+    assert not again.add("parent", expires_at=LATER, now=NOW)
+    again.close()
+
+
+def test_the_parent_keeps_working_after_a_fork_closed_its_connections(tmp_path: Path) -> None:
+    """The forking process reopens its connections lazily; other threads' stay usable."""
+    cache = SQLiteOneTimeStore(tmp_path / "r.db")
+    assert cache.add("before", expires_at=LATER, now=NOW)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only leaves
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert cache.add("after", expires_at=LATER, now=NOW)
+    assert not cache.add("before", expires_at=LATER, now=NOW)
+    cache.close()
+
+
+def test_a_fork_leaves_a_transaction_in_progress_alone(tmp_path: Path) -> None:
+    """A thread mid-transaction at the fork keeps its connection and commits.
+
+    Nothing of that database is closed: the forking thread's connection stays usable too.
+    """
+    db = SQLiteDatabase(tmp_path / "r.db", schemas=[])
+    cache = SQLiteOneTimeStore(db)
+    assert cache.add("before", expires_at=LATER, now=NOW)
+    forking_conn = db.connection()
+    inside, forked = threading.Event(), threading.Event()
+    committed: list[bool] = []
+
+    def write() -> None:
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO authcore_one_time VALUES ('mid', 1)")
+            inside.set()
+            forked.wait(30)
+        committed.append(True)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert inside.wait(30)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only leaves
+        os._exit(0)
+    forked.set()
+    writer.join()
+    os.waitpid(pid, 0)
+    assert committed == [True]
+    assert db.connection() is forking_conn  # left open: the database was busy
+    assert not cache.add("before", expires_at=LATER, now=NOW)
+    with db.reading() as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM authcore_one_time WHERE key = 'mid'"
+        ).fetchone() == (1,)
+    db.close()
+
+
 def test_sqlite_failure_mid_transaction_rolls_back(tmp_path: Path) -> None:
     """A statement failing inside add() rolls back and raises StoreError; the cache recovers."""
     path = tmp_path / "r.db"

@@ -680,8 +680,10 @@ def test_a_replaced_shm_file_is_followed_so_revocations_stay_visible(tmp_path: P
     server.join()
     assert seen[:2] == ["o", True], "SQLite kept its -shm file: nothing was replaced"
     assert seen[2:] == [True, "revoked"]
+    held = os.fstat(store.database.wal_index)
     store.close()
-    assert not [k for k, (_, users) in _sqlite._SHM_FILES.items() if users]  # none left
+    for key in ((held.st_dev, held.st_ino), (held.st_dev, first_inode)):
+        assert _sqlite._SHM_FILES.get(key, [-1, 0])[1] == 0  # neither file is still in use
 
 
 def test_a_shm_file_that_cannot_be_found_again_falls_back_to_the_pragma(
