@@ -7,6 +7,7 @@ since each deletes more rows than were written since the last.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 from typing import TYPE_CHECKING
@@ -59,7 +60,7 @@ def test_expected_counts_show_a_bounded_drain() -> None:
 
 def _count(path: Path, table: str) -> Callable[[], int]:
     def rows() -> int:
-        with sqlite3.connect(path) as conn:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
             return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
 
     return rows
