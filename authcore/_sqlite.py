@@ -258,8 +258,10 @@ class _Opened:
 
     Shared with the database's finalizer, which closes them when the database is collected
     without :meth:`SQLiteDatabase.close`.  Only the process that opened them calls
-    ``close()`` on them; a ``fork()`` child drops the inherited ones without it (SQLite
-    forbids using them there), though the collector still frees them.
+    ``close()`` on them; a ``fork()`` child abandons the inherited ones (SQLite forbids using
+    them there) and keeps them referenced in :data:`_ABANDONED`, so that the collector never
+    closes them either: closing one would run SQLite's unlock and close logic on the
+    parent's lock state, and could drop the locks of the child's own connections.
     """
 
     __slots__ = ("conns", "pid", "wal_key")
@@ -273,7 +275,17 @@ class _Opened:
         if self.pid == os.getpid():
             for _, conn in self.conns.values():
                 conn.close()
+        else:
+            _ABANDONED.extend(conn for _, conn in self.conns.values())
         self.conns = {}
+
+
+_ABANDONED: Final[list[sqlite3.Connection]] = []
+"""Connections a ``fork()`` child inherited: never used, never closed (see :class:`_Opened`).
+
+Normally empty: the forking process closes its connections first (:func:`_before_fork`);
+only a database busy at the fork leaves some.
+"""
 
 
 def _finalize(opened: _Opened) -> None:

@@ -757,7 +757,10 @@ def test_a_connection_that_fails_its_first_statement_is_closed(
 
 
 def test_connections_of_another_process_are_forgotten_unclosed(tmp_path: Path) -> None:
-    """What a fork() child inherited is dropped, never closed (SQLite forbids using it)."""
+    """What a fork() child inherited is abandoned, never closed (SQLite forbids using it).
+
+    It stays referenced, so the collector does not close it either.
+    """
     from authcore import _sqlite  # noqa: PLC0415
 
     conn = sqlite3.connect(tmp_path / "db.sqlite")
@@ -767,6 +770,8 @@ def test_connections_of_another_process_are_forgotten_unclosed(tmp_path: Path) -
     opened.close_all()
     assert opened.conns == {}
     assert conn.execute("SELECT 1").fetchone() == (1,)  # still open
+    assert _sqlite._ABANDONED[-1] is conn
+    _sqlite._ABANDONED.pop()  # this test's own: closed below
     opened.pid = os.getpid()
     opened.conns[id(conn)] = (threading.current_thread(), conn)
     opened.close_all()
