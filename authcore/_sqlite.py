@@ -110,7 +110,9 @@ def _before_fork() -> None:
     process.  With nothing open at the fork, the child's connections take their own locks.
     Connections re-open lazily, in the parent too (``FORKS`` changes).  A database with a
     transaction in progress in another thread is left as it is (closing it would lose that
-    transaction): fork from a thread that is the only one using SQLite, as SQLite asks.
+    transaction); another thread paused between two statements of its own at the fork may
+    get one ``StoreError`` (its connection closed under it), never a wrong answer.  Fork from
+    a thread that is the only one using SQLite, as SQLite asks.
     """
     for database in list(_DATABASES):
         database._close_for_fork()  # noqa: SLF001 - this module's own class

@@ -423,6 +423,13 @@ def test_cache_is_bounded(tmp_path: Path) -> None:
         store.close()
 
 
+def _one_key(path: Path) -> tuple[SQLiteKeyStore, KeyManager, apikeys.IssuedKey]:
+    """A store at ``path``, its manager and one key issued to owner "o"."""
+    store = SQLiteKeyStore(path)
+    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
+    return store, manager, manager.create(owner="o")
+
+
 def _revoke_elsewhere(path: Path, key_id: str) -> None:
     """Revoke through another store (its own database object and connection)."""
     other = SQLiteKeyStore(path)
@@ -693,9 +700,7 @@ def test_a_shm_file_that_cannot_be_found_again_falls_back_to_the_pragma(
     from authcore import _sqlite  # noqa: PLC0415
 
     path = tmp_path / "db.sqlite"
-    store = SQLiteKeyStore(path)
-    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
-    issued = manager.create(owner="o")
+    store, manager, issued = _one_key(path)
     assert store.database.wal_index >= 0
     monkeypatch.setattr(_sqlite, "_shm_path", lambda _conn: None)
     outcome: list[object] = []
@@ -784,9 +789,7 @@ def test_short_or_failed_header_reads_are_never_trusted(
 ) -> None:
     """A header read short is never remembered (every lookup queries); a failed one raises."""
     path = tmp_path / "db.sqlite"
-    store = SQLiteKeyStore(path)
-    manager = KeyManager(store, KeyHasher({"p1": PEPPER}), prefix="sk_test")
-    issued = manager.create(owner="o")
+    store, manager, issued = _one_key(path)
     monkeypatch.setattr("authcore.stores.sqlite._pread", lambda *_: b"")
     statements: list[str] = []
     store.database.connection().set_trace_callback(statements.append)
