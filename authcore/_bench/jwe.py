@@ -4,8 +4,10 @@ The floor for each group does the least any correct decryptor must: split the co
 base64url-decode the five segments, parse the header JSON, then run exactly the primitive
 calls of the algorithm on pre-parsed keys (for ``dir``, authcore's checks done the fastest
 plain way: alphabet in one pass, canonical segments, header, lengths; one ``translate`` of the
-whole token and ``a2b_base64`` per segment; an AES-GCM object built before timing, as
-authcore keeps one on the key) (for ECDH-ES+A256KW: build the ephemeral point,
+whole token and ``a2b_base64`` per segment; the AES-GCM object, or for CBC-HMAC the keyed
+HMAC template and AES key, built before timing, as authcore keeps them on the key; for
+CBC-HMAC the tag compared in constant time before the CBC decryption and ``cryptography``'s
+PKCS#7 unpadding) (for ECDH-ES+A256KW: build the ephemeral point,
 ECDH, Concat KDF, AES key unwrap; then AES-GCM).  ``jwe.decrypt`` adds the strict encoding, the
 header and policy checks, key selection and binding, every length check and ``epk``
 validation.  Peers (joserfc, jwcrypto) are measured in the same run when installed.
@@ -17,10 +19,14 @@ import base64
 import json
 import struct
 from binascii import a2b_base64
-from typing import TYPE_CHECKING, Any
+from hmac import compare_digest
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hmac as crypto_hmac
+from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
@@ -110,45 +116,83 @@ def _peers(
     return cases
 
 
+_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_LAST_2: Final = frozenset(c for i, c in enumerate(_ALPHABET) if i % 16 == 0)
+_LAST_3: Final = frozenset(c for i, c in enumerate(_ALPHABET) if i % 4 == 0)
+
+
+def _canonical(segment: bytes) -> bytes:
+    rem, last = len(segment) & 3, segment[-1:]
+    if rem == 1 or (rem > 1 and last[0] not in (_LAST_2 if rem == 2 else _LAST_3)):  # noqa: PLR2004
+        raise AssertionError("not canonical")  # pragma: no cover - smoke check
+    return segment
+
+
+def _dir_parts(token: str, enc: str, iv_size: int, tag_size: int) -> tuple[bytes, ...]:
+    """The checks authcore makes of a ``dir`` token in the fastest plain way: (iv, ct, tag, aad).
+
+    ASCII and size, five segments, the alphabet in one pass, canonical lengths and last
+    characters, header alg/enc, no encrypted key, iv and tag lengths (and for CBC, a
+    ciphertext that is a positive multiple of the block); one translate for the whole token,
+    ``a2b_base64`` with surplus padding (ignored).
+    """
+    raw = token.encode("ascii")
+    if len(raw) > authcore_jwe.MAX_TOKEN_SIZE or raw.translate(None, _ALPHABET) != b"....":
+        raise AssertionError("shape")  # pragma: no cover - smoke check
+    head, ek, iv, ct, tag = raw.translate(_TO_STANDARD).split(b".")
+    header = json.loads(a2b_base64(_canonical(head) + b"=="))
+    if header["alg"] != "dir" or header["enc"] != enc or ek:
+        raise AssertionError("header")  # pragma: no cover - smoke check
+    nonce = a2b_base64(_canonical(iv) + b"==")
+    mac = a2b_base64(_canonical(tag) + b"==")
+    body = a2b_base64(_canonical(ct) + b"==")
+    if len(nonce) != iv_size or len(mac) != tag_size:
+        raise AssertionError("lengths")  # pragma: no cover - smoke check
+    if iv_size == 16 and (not body or len(body) % 16):  # noqa: PLR2004 - CBC: a 16-byte IV
+        raise AssertionError("lengths")  # pragma: no cover - smoke check
+    return nonce, body, mac, raw[: len(head)]
+
+
 def _dir_group() -> Group:
     secret = bytes(range(32))
     key = JWK.from_dict({"kty": "oct", "k": b64url_encode(secret), "alg": "dir"})
     token = authcore_jwe.encrypt(_PLAINTEXT, key, enc="A256GCM")
-    aead = AESGCM(secret)
-
-    to_standard = bytes.maketrans(b"-_", b"+/")
-    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    last_2 = frozenset(c for i, c in enumerate(alphabet) if i % 16 == 0)
-    last_3 = frozenset(c for i, c in enumerate(alphabet) if i % 4 == 0)
-
-    def canonical(segment: bytes) -> bytes:
-        rem, last = len(segment) & 3, segment[-1:]
-        if rem == 1 or (rem > 1 and last[0] not in (last_2 if rem == 2 else last_3)):  # noqa: PLR2004
-            raise AssertionError("not canonical")  # pragma: no cover - smoke check
-        return segment
+    aead = AESGCM(secret)  # built before timing, as authcore keeps one on the key
 
     def floor() -> object:
-        # authcore's checks in the fastest plain way: ASCII and size, five segments, the
-        # alphabet in one pass, canonical lengths and last characters, header alg/enc, no
-        # encrypted key, iv and tag lengths; one translate for the whole token, a2b_base64
-        # with surplus padding (ignored); then an AES-GCM object built before timing.
-        raw = token.encode("ascii")
-        if len(raw) > authcore_jwe.MAX_TOKEN_SIZE or raw.translate(None, alphabet) != b"....":
-            raise AssertionError("shape")  # pragma: no cover - smoke check
-        head, ek, iv, ct, tag = raw.translate(to_standard).split(b".")
-        header = json.loads(a2b_base64(canonical(head) + b"=="))
-        if header["alg"] != "dir" or header["enc"] != "A256GCM" or ek:
-            raise AssertionError("header")  # pragma: no cover - smoke check
-        nonce = a2b_base64(canonical(iv) + b"==")
-        mac = a2b_base64(canonical(tag) + b"==")
-        if len(nonce) != 12 or len(mac) != 16:  # noqa: PLR2004
-            raise AssertionError("lengths")  # pragma: no cover - smoke check
-        return aead.decrypt(nonce, a2b_base64(canonical(ct) + b"==") + mac, raw[: len(head)])
+        nonce, body, mac, aad = _dir_parts(token, "A256GCM", 12, 16)
+        return aead.decrypt(nonce, body + mac, aad)
 
     ours = _decryptor(token, key, "dir")
     return _group(
         "dir + A256GCM", floor, ours, _peers(token, "dir", "A256GCM", secret, symmetric=True)
     )
+
+
+def _dir_cbc_group() -> Group:
+    enc = "A256CBC-HS512"
+    secret = bytes(range(64))
+    key = JWK.from_secret(secret, alg=enc)
+    token = authcore_jwe.encrypt(_PLAINTEXT, key, enc=enc)
+    # Built before timing, as authcore keeps them on the key: the keyed MAC (copied per
+    # message) and the AES key.
+    template = crypto_hmac.HMAC(secret[:32], hashes.SHA512())
+    aes = algorithms.AES(secret[32:])
+
+    def floor() -> object:
+        nonce, body, mac, aad = _dir_parts(token, enc, 16, 32)
+        h = template.copy()
+        h.update(aad + nonce + body + struct.pack(">Q", len(aad) * 8))
+        if not compare_digest(h.finalize()[:32], mac):
+            raise AssertionError("tag")  # pragma: no cover - smoke check
+        decryptor = Cipher(aes, modes.CBC(nonce)).decryptor()
+        padded = decryptor.update(body) + decryptor.finalize()
+        unpadder = sym_padding.PKCS7(128).unpadder()
+        return unpadder.update(padded) + unpadder.finalize()
+
+    ours = _decryptor(token, key, "dir", enc)
+    return _group(f"dir + {enc}", floor, ours, _peers(token, "dir", enc, secret, symmetric=True))
 
 
 def _rsa_group() -> Group:
@@ -198,11 +242,11 @@ def _ecdh_group() -> Group:
     return _group("ECDH-ES+A256KW + A256GCM (P-256)", floor, ours, peers)
 
 
-def _decryptor(token: str, key: JWK, alg: str) -> Callable[[], object]:
-    """``jwe.decrypt`` of ``token`` with ``key``, accepting exactly ``alg`` and A256GCM."""
+def _decryptor(token: str, key: JWK, alg: str, enc: str = "A256GCM") -> Callable[[], object]:
+    """``jwe.decrypt`` of ``token`` with ``key``, accepting exactly ``alg`` and ``enc``."""
 
     def ours() -> object:
-        return authcore_jwe.decrypt(token, key, algorithms=[alg], encryptions=["A256GCM"]).plaintext
+        return authcore_jwe.decrypt(token, key, algorithms=[alg], encryptions=[enc]).plaintext
 
     return ours
 
@@ -227,4 +271,4 @@ def _group(
 
 def groups(quick: bool) -> list[Group]:  # noqa: ARG001, FBT001 - same groups either way
     """Decrypt one compact token per key management family."""
-    return [_dir_group(), _rsa_group(), _ecdh_group()]
+    return [_dir_group(), _dir_cbc_group(), _rsa_group(), _ecdh_group()]

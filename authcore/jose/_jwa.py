@@ -45,6 +45,7 @@ __all__ = [
     "Verifier",
     "ec_crv",
     "get_algorithm",
+    "keyed_hmac",
     "lookup",
     "make_signer",
     "make_verifier",
@@ -257,7 +258,7 @@ def _rsa_padding(family: Family, hash_alg: hashes.HashAlgorithm) -> padding.Asym
     return padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=padding.PSS.DIGEST_LENGTH)
 
 
-def _keyed_hmac(secret: bytes, hash_name: str) -> crypto_hmac.HMAC:
+def keyed_hmac(secret: bytes, hash_name: str) -> crypto_hmac.HMAC:
     """A ``cryptography`` HMAC keyed once, to be copied per message and never finalized.
 
     Copying the keyed state skips the key schedule and the digest lookup on every call, and
@@ -270,7 +271,7 @@ def _keyed_hmac(secret: bytes, hash_name: str) -> crypto_hmac.HMAC:
 
 
 def _hmac_verifier(secret: bytes, hash_name: str) -> Verifier:
-    template = _keyed_hmac(secret, hash_name)
+    template = keyed_hmac(secret, hash_name)
 
     def verify_hmac(signing_input: bytes, signature: bytes) -> None:
         mac = template.copy()
@@ -340,7 +341,7 @@ def make_signer(alg: SignatureAlgorithm, key: object) -> Signer:
     if family is Family.HMAC:
         if not isinstance(key, bytes):  # pragma: no cover
             raise UnsupportedAlgorithm("HMAC needs a secret")
-        template = _keyed_hmac(key, alg.hash_name or "sha256")
+        template = keyed_hmac(key, alg.hash_name or "sha256")
 
         def sign_hmac(data: bytes) -> bytes:
             mac = template.copy()

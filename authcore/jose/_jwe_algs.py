@@ -8,7 +8,8 @@ that use them:
 * :func:`encrypt_content` / :func:`decrypt_content`: AES-GCM (section 5.3) and
   AES-CBC-HMAC-SHA2 (section 5.2).  For CBC-HMAC the full-length tag is recomputed over
   ``AAD || IV || ciphertext || AL`` and compared with :func:`authcore._ct.bytes_eq` *before*
-  anything is decrypted, so no padding oracle exists.
+  anything is decrypted, so no padding oracle exists.  :func:`prepare_content_key` builds the
+  AES-GCM object, or the keyed HMAC and AES key of CBC-HMAC, once for a key used many times.
 * :func:`wrap_cek` / :func:`unwrap_cek`: RSA-OAEP (section 4.3), AES Key Wrap (4.4), direct
   (4.5), ECDH-ES with the Concat KDF (4.6) over P-256/P-384/P-521 and X25519/X448 (RFC 8037),
   AES-GCM key wrap (4.7) and PBES2 (4.8), plus decrypt-only RSA1_5 (4.2).
@@ -31,15 +32,15 @@ RSA1_5 is never offered for encryption.
 from __future__ import annotations
 
 import enum
-import hmac
 import os
 import struct
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x448, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -58,7 +59,7 @@ from authcore.errors import (
     MalformedToken,
     UnsupportedAlgorithm,
 )
-from authcore.jose._jwa import EC_CURVES, ec_crv, lookup
+from authcore.jose._jwa import EC_CURVES, ec_crv, keyed_hmac, lookup
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, MutableMapping
@@ -72,16 +73,20 @@ __all__ = [
     "P2C_MAX",
     "P2C_MIN",
     "P2S_MIN",
+    "CBCKey",
     "ContentEncryption",
+    "ContentKey",
     "KeyFamily",
     "KeyManagement",
     "check_key",
+    "decrypt_cbc",
     "decrypt_content",
     "ecdh_shared_secret",
     "encrypt_content",
     "get_content_encryption",
     "get_key_management",
     "parse_epk",
+    "prepare_content_key",
     "unwrap_cek",
     "wrap_cek",
 ]
@@ -160,14 +165,56 @@ def get_content_encryption(name: object) -> ContentEncryption:
     return lookup(CONTENT_ENCRYPTIONS, name, "JWE enc")
 
 
-def _cbc_tag(enc: ContentEncryption, mac_key: bytes, aad: bytes, iv: bytes, ct: bytes) -> bytes:
+@dataclass(frozen=True, slots=True)
+class CBCKey:
+    """A CBC-HMAC content key split and prepared once (RFC 7518 section 5.2.2.1 step 1).
+
+    Attributes:
+        mac: A keyed ``cryptography`` HMAC of the first half (``MAC_KEY``), copied per message
+            and never finalized itself.
+        aes: The AES key of the second half (``ENC_KEY``).
+    """
+
+    mac: crypto_hmac.HMAC
+    aes: algorithms.AES
+
+
+ContentKey = AESGCM | CBCKey
+"""A content key ready for :func:`encrypt_content`/:func:`decrypt_content`."""
+
+
+def prepare_content_key(enc: ContentEncryption, cek: bytes) -> ContentKey:
+    """The content key objects of ``cek``, built once for a key that decrypts many messages.
+
+    ``dir`` keys keep theirs on the key, so each message skips the AES and HMAC key schedules.
+    Neither object is changed by use, so threads may share them.
+
+    Raises:
+        InvalidKeyError: If the CEK has the wrong length for ``enc``.
+    """
+    if len(cek) != enc.key_size:
+        raise InvalidKeyError(f"{enc.name} needs a {enc.key_size}-byte CEK")
+    if enc.hash_name is None:
+        return AESGCM(cek)
+    half = enc.key_size // 2
+    return CBCKey(keyed_hmac(cek[:half], enc.hash_name), algorithms.AES(cek[half:]))
+
+
+def _cbc_tag(enc: ContentEncryption, key: CBCKey, aad: bytes, iv: bytes, ct: bytes) -> bytes:
     # RFC 7518 section 5.2.2.1 steps 4-6: AL is the AAD length in bits, 64-bit big-endian.
-    al = struct.pack(">Q", len(aad) * 8)
-    return hmac.digest(mac_key, aad + iv + ct + al, enc.hash_name or "sha256")[: enc.tag_size]
+    mac = key.mac.copy()
+    mac.update(aad + iv + ct + struct.pack(">Q", len(aad) * 8))
+    return mac.finalize()[: enc.tag_size]
 
 
 def encrypt_content(
-    enc: ContentEncryption, cek: bytes, plaintext: bytes, aad: bytes, iv: bytes | None = None
+    enc: ContentEncryption,
+    cek: bytes,
+    plaintext: bytes,
+    aad: bytes,
+    iv: bytes | None = None,
+    *,
+    prepared: ContentKey | None = None,
 ) -> tuple[bytes, bytes, bytes]:
     """Encrypt ``plaintext`` with the CEK.
 
@@ -177,6 +224,7 @@ def encrypt_content(
         plaintext: The (possibly compressed) plaintext.
         aad: The additional authenticated data (RFC 7516 section 5.1 step 14).
         iv: A fixed IV (tests only); a fresh random one by default.
+        prepared: :func:`prepare_content_key` of ``cek`` (a ``dir`` key keeps one).
 
     Returns:
         ``(iv, ciphertext, tag)``.
@@ -184,19 +232,17 @@ def encrypt_content(
     Raises:
         InvalidKeyError: If the CEK has the wrong length.
     """
-    if len(cek) != enc.key_size:
-        raise InvalidKeyError(f"{enc.name} needs a {enc.key_size}-byte CEK")
+    key = prepared if prepared is not None else prepare_content_key(enc, cek)
     iv = os.urandom(enc.iv_size) if iv is None else iv
-    if enc.hash_name is None:
-        sealed = AESGCM(cek).encrypt(iv, plaintext, aad)
+    if type(key) is AESGCM:
+        sealed = key.encrypt(iv, plaintext, aad)
         return iv, sealed[: -enc.tag_size], sealed[-enc.tag_size :]
-    half = enc.key_size // 2
-    mac_key, enc_key = cek[:half], cek[half:]
     padder = sym_padding.PKCS7(128).padder()
     padded = padder.update(plaintext) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(enc_key), modes.CBC(iv)).encryptor()
+    cbc = cast("CBCKey", key)
+    encryptor = Cipher(cbc.aes, modes.CBC(iv)).encryptor()
     ct = encryptor.update(padded) + encryptor.finalize()
-    return iv, ct, _cbc_tag(enc, mac_key, aad, iv, ct)
+    return iv, ct, _cbc_tag(enc, cbc, aad, iv, ct)
 
 
 def decrypt_content(  # noqa: PLR0917 - the five parts of RFC 7516 section 5.2, in order
@@ -207,7 +253,7 @@ def decrypt_content(  # noqa: PLR0917 - the five parts of RFC 7516 section 5.2, 
     tag: bytes,
     aad: bytes,
     *,
-    aead: AESGCM | None = None,
+    prepared: ContentKey | None = None,
 ) -> bytes:
     """Authenticate and decrypt content.
 
@@ -218,7 +264,7 @@ def decrypt_content(  # noqa: PLR0917 - the five parts of RFC 7516 section 5.2, 
         ct: The ciphertext.
         tag: The authentication tag.
         aad: The additional authenticated data.
-        aead: A ready ``AESGCM`` for ``cek`` (direct encryption reuses one per key).
+        prepared: :func:`prepare_content_key` of ``cek`` (a ``dir`` key keeps one).
 
     Returns:
         The plaintext (still compressed if ``zip`` was used).
@@ -232,21 +278,35 @@ def decrypt_content(  # noqa: PLR0917 - the five parts of RFC 7516 section 5.2, 
         raise MalformedToken(f"iv must be {enc.iv_size} bytes for {enc.name}")
     if len(tag) != enc.tag_size:
         raise MalformedToken(f"tag must be {enc.tag_size} bytes for {enc.name}")
-    if len(cek) != enc.key_size:
+    if enc.hash_name is not None and (not ct or len(ct) % 16):
+        raise MalformedToken(f"ciphertext length is not a positive multiple of 16 for {enc.name}")
+    if prepared is not None:
+        key = prepared
+    elif len(cek) != enc.key_size:
         raise _failed()
-    if enc.hash_name is None:
+    else:
+        key = prepare_content_key(enc, cek)
+    if type(key) is AESGCM:
         try:
-            return (aead or AESGCM(cek)).decrypt(iv, ct + tag, aad)
+            return key.decrypt(iv, ct + tag, aad)
         except InvalidTag:
             raise _failed() from None
-    if not ct or len(ct) % 16:
-        raise MalformedToken(f"ciphertext length is not a positive multiple of 16 for {enc.name}")
-    half = enc.key_size // 2
-    mac_key, enc_key = cek[:half], cek[half:]
+    return decrypt_cbc(enc, cast("CBCKey", key), iv, ct, tag, aad)
+
+
+def decrypt_cbc(  # noqa: PLR0917 - the parts of RFC 7516 section 5.2, in order
+    enc: ContentEncryption, key: CBCKey, iv: bytes, ct: bytes, tag: bytes, aad: bytes
+) -> bytes:
+    """The CBC-HMAC half of :func:`decrypt_content`, for a caller that checked the lengths.
+
+    Raises:
+        DecryptionFailed: If the tag does not verify, or the authentic plaintext is not
+            padded correctly (the same error).
+    """
     # RFC 7518 section 5.2.2.2: the tag is verified before, and independently of, decryption.
-    if not bytes_eq(_cbc_tag(enc, mac_key, aad, iv, ct), tag):
+    if not bytes_eq(_cbc_tag(enc, key, aad, iv, ct), tag):
         raise _failed()
-    decryptor = Cipher(algorithms.AES(enc_key), modes.CBC(iv)).decryptor()
+    decryptor = Cipher(key.aes, modes.CBC(iv)).decryptor()
     padded = decryptor.update(ct) + decryptor.finalize()
     unpadder = sym_padding.PKCS7(128).unpadder()
     try:

@@ -41,7 +41,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from authcore._encoding import (
     B64URL_ALPHABET,
@@ -85,14 +84,18 @@ from authcore.jose._jwe_algs import (
     KEY_MANAGEMENTS,
     P2C_MAX,
     P2C_MIN,
+    CBCKey,
     ContentEncryption,
+    ContentKey,
     KeyFamily,
     KeyManagement,
     check_key,
+    decrypt_cbc,
     decrypt_content,
     encrypt_content,
     get_content_encryption,
     get_key_management,
+    prepare_content_key,
     unwrap_cek,
     wrap_cek,
 )
@@ -229,8 +232,10 @@ _CachedHeader = tuple[
     dict[str, Any], KeyManagement, ContentEncryption, "MappingProxyType[str, Any]"
 ]
 _SEGMENT_NAMES: Final = ("encrypted key", "iv", "ciphertext", "tag")
-# Key-memo slot of a dir key's AES-GCM object per enc: strings, whose hash is cached.
-_AEAD_SLOTS: Final = MappingProxyType({name: f"jwe-aead:{name}" for name in CONTENT_ENCRYPTIONS})
+# Key-memo slot of a dir key's prepared content key per enc: strings, whose hash is cached.
+_CONTENT_KEY_SLOTS: Final = MappingProxyType(
+    {name: f"jwe-content-key:{name}" for name in CONTENT_ENCRYPTIONS}
+)
 _HEADERS_CACHE_SIZE: Final = 256
 _CACHED_HEADER_MAX: Final = 512
 _POLICIES_PER_KEY: Final = 16
@@ -489,20 +494,20 @@ def _check_content_lengths(enc: ContentEncryption, iv: bytes, tag: bytes, ct: by
         raise MalformedToken(f"ciphertext length is not a positive multiple of 16 for {enc.name}")
 
 
-def _direct_aead(key: JWK, alg: KeyManagement, enc: ContentEncryption) -> AESGCM | None:
-    """The AES-GCM object of a ``dir`` key, built once and kept on the key (else ``None``)."""
-    if alg.name != "dir" or enc.hash_name is not None:
+def _direct_key(key: JWK, alg: KeyManagement, enc: ContentEncryption) -> ContentKey | None:
+    """The prepared content key of a ``dir`` key, built once and kept on the key (else ``None``)."""
+    if alg.name != "dir":
         return None
     memo = key_memo(key)
-    slot = _AEAD_SLOTS[enc.name]
-    aead = memo.get(slot)
-    if aead is None:
+    slot = _CONTENT_KEY_SLOTS[enc.name]
+    prepared = memo.get(slot)
+    if prepared is None:
         # _select_keys checked the key's size for enc; a wrong one fails in decrypt_content.
         material = key_material(key)
         if len(material) != enc.key_size:
             return None
-        aead = memo.setdefault(slot, AESGCM(material))
-    return cast("AESGCM", aead)
+        prepared = memo.setdefault(slot, prepare_content_key(enc, material))
+    return cast("ContentKey", prepared)
 
 
 def _decrypt_attempts(  # noqa: PLR0917 - private; every argument is one part of the message
@@ -528,8 +533,8 @@ def _decrypt_attempts(  # noqa: PLR0917 - private; every argument is one part of
                 p2c_max=policy.p2c_max,
                 key_checked=True,  # _select_keys ran check_key through _key_problem
             )
-            aead = _direct_aead(key, alg, enc)
-            plaintext = decrypt_content(enc, cek, iv, ct, tag, aad, aead=aead)
+            prepared = _direct_key(key, alg, enc)
+            plaintext = decrypt_content(enc, cek, iv, ct, tag, aad, prepared=prepared)
         except DecryptionFailed:
             failed = True
             continue
@@ -619,14 +624,18 @@ def decrypt(
     )
     candidates = _select_keys(resolver, header.get("kid"), alg, enc, limit=limit)
     if alg.family is KeyFamily.DIRECT and len(candidates) == 1 and "zip" not in header:
-        # Direct AES-GCM with its one key: the AES-GCM object kept on the key does the work.
+        # Direct encryption with its one key: the content key kept on the key does the work
+        # (every length was checked above).
         key = candidates[0]
-        aead = _direct_aead(key, alg, enc)
-        if aead is not None:
+        prepared = _direct_key(key, alg, enc)
+        if prepared is not None:
             if encrypted_key:
                 raise MalformedToken(f"encrypted_key must be 0 bytes with dir/{enc.name}")
+            if isinstance(prepared, CBCKey):
+                plaintext = decrypt_cbc(enc, prepared, iv, ct, tag, head)
+                return _decrypted(plaintext, view, key)
             try:
-                plaintext = aead.decrypt(iv, ct + tag, head)
+                plaintext = prepared.decrypt(iv, ct + tag, head)
             except InvalidTag:
                 raise DecryptionFailed(FAILED) from None
             return _decrypted(plaintext, view, key)
@@ -719,7 +728,8 @@ def encrypt(
         header["zip"] = "DEF"
     cek, encrypted_key = wrap_cek(alg_spec, enc_spec, key_material(key), header)
     head = b64url_encode(json_dumps(header))
-    iv, ct, tag = encrypt_content(enc_spec, cek, data, head.encode("ascii"))
+    prepared = _direct_key(key, alg_spec, enc_spec)  # None unless dir
+    iv, ct, tag = encrypt_content(enc_spec, cek, data, head.encode("ascii"), prepared=prepared)
     return ".".join((head, *(b64url_encode(part) for part in (encrypted_key, iv, ct, tag))))
 
 

@@ -65,6 +65,65 @@ def test_rfc7518_appendix_b_cbc_hmac_vector() -> None:
     assert algs.decrypt_content(CBC, key, iv, ct, tag, aad) == plaintext
 
 
+def test_prepared_content_key_gives_the_same_bytes() -> None:
+    """A prepared key (kept on a dir key) encrypts and decrypts exactly as the raw CEK does.
+
+    The RFC 7518 appendix B.1 vector through a prepared CBC key, a prepared key used twice
+    (its keyed HMAC template must not be consumed by the first message), and every enc.
+    """
+    key = bytes(range(32))
+    iv = bytes.fromhex("1af38c2dc2b96ffdd86694092341bc04")
+    prepared = algs.prepare_content_key(CBC, key)
+    assert type(prepared) is algs.CBCKey
+    for _ in range(2):
+        _, ct, tag = algs.encrypt_content(
+            CBC, key, b"attack at dawn", b"aad", iv, prepared=prepared
+        )
+        assert (ct, tag) == algs.encrypt_content(CBC, key, b"attack at dawn", b"aad", iv)[1:]
+        assert algs.decrypt_content(CBC, key, iv, ct, tag, b"aad", prepared=prepared) == (
+            b"attack at dawn"
+        )
+        with pytest.raises(DecryptionFailed):
+            algs.decrypt_content(CBC, key, iv, ct, tag, b"aaD", prepared=prepared)
+    for enc in algs.CONTENT_ENCRYPTIONS.values():
+        cek = bytes(range(enc.key_size))
+        ready = algs.prepare_content_key(enc, cek)
+        nonce = bytes(enc.iv_size)
+        sealed = algs.encrypt_content(enc, cek, b"m" * 33, b"a", nonce, prepared=ready)
+        assert sealed == algs.encrypt_content(enc, cek, b"m" * 33, b"a", nonce)
+        assert algs.decrypt_content(enc, cek, *sealed, b"a") == b"m" * 33
+        with pytest.raises(InvalidKeyError, match=f"{enc.key_size}-byte"):
+            algs.prepare_content_key(enc, cek[:-1])
+
+
+def test_dir_cbc_key_shared_by_threads() -> None:
+    """One dir CBC-HMAC key decrypting from several threads at once: every result is right.
+
+    The key keeps one keyed HMAC template; each message must copy it, never update it.
+    """
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - this test only
+
+    key = JWK.from_secret(bytes(range(64)), alg="A256CBC-HS512")
+    tokens = [jwe.encrypt(f"message {i}".encode() * (i % 7 + 1), key, enc="A256CBC-HS512")
+              for i in range(64)]  # fmt: skip
+    forged = tokens[0][:-2] + ("AA" if not tokens[0].endswith("AA") else "BA")
+
+    def open_all(_: int) -> list[bytes]:
+        out = []
+        for token in tokens:
+            out.append(
+                jwe.decrypt(token, key, algorithms=["dir"], encryptions=["A256CBC-HS512"]).plaintext
+            )
+            with pytest.raises(DecryptionFailed):
+                jwe.decrypt(forged, key, algorithms=["dir"], encryptions=["A256CBC-HS512"])
+        return out
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(open_all, range(8)))
+    expected = [f"message {i}".encode() * (i % 7 + 1) for i in range(64)]
+    assert all(result == expected for result in results)
+
+
 def test_content_length_checks() -> None:
     """Wrong CEK, IV, tag or CBC ciphertext lengths are refused."""
     with pytest.raises(InvalidKeyError):
@@ -341,3 +400,24 @@ def test_rsa_keys_of_different_sizes_without_kid() -> None:
     assert jwe.decrypt(token, [small, large], **options).key == large
     with pytest.raises(MalformedToken, match="encrypted_key"):
         jwe.decrypt(token, [small], **options)
+
+
+@pytest.mark.parametrize("enc", ["A128GCM", "A128CBC-HS256", "A256CBC-HS512"])
+def test_dir_refuses_an_encrypted_key(enc: str) -> None:
+    """A dir token must carry an empty encrypted key, with one key (the fast path) or two.
+
+    A token that decrypts once gets a non-empty encrypted key spliced in: refused as
+    malformed, before any content decryption, whatever the enc and the number of keys.
+    """
+    key = JWK.from_secret(bytes(range(algs.CONTENT_ENCRYPTIONS[enc].key_size)), alg=enc)
+    other = JWK.from_secret(bytes(algs.CONTENT_ENCRYPTIONS[enc].key_size), alg=enc)
+    token = jwe.encrypt(b"payload", key, enc=enc)
+    head, empty, *rest = token.split(".")
+    assert empty == ""
+    spliced = ".".join([head, b64url_encode(bytes(16)), *rest])
+    for keys in (key, [other, key]):
+        assert jwe.decrypt(token, keys, algorithms=["dir"], encryptions=[enc]).plaintext == (
+            b"payload"
+        )
+        with pytest.raises(MalformedToken, match="encrypted_key must be 0 bytes"):
+            jwe.decrypt(spliced, keys, algorithms=["dir"], encryptions=[enc])
