@@ -37,6 +37,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Final, cast
 
 from authcore import __version__
+from authcore._options import int_option
 from authcore.errors import ConfigurationError, FetchError, MalformedError
 from authcore.http import Request, Response, split_url
 
@@ -90,8 +91,7 @@ class FetchOptions:
         max_bytes: object = self.max_bytes
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ConfigurationError("timeout must be a positive number of seconds")
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
-            raise ConfigurationError("max_bytes must be a positive integer")
+        int_option(max_bytes, "max_bytes")
         context: object = self.ssl_context
         if context is not None and not isinstance(context, ssl.SSLContext):
             raise ConfigurationError("ssl_context must be an ssl.SSLContext")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from authcore._kinds import check_kind
+from authcore._options import int_option
 from authcore.clock import as_datetime
 from authcore.errors import ConfigurationError, RateLimited
 
@@ -162,12 +163,6 @@ class Decision:
         return result
 
 
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be an int >= 1")
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class GCRA:
     """A rate limit: ``rate`` requests per ``period`` seconds, bursts of up to ``burst``.
@@ -194,9 +189,9 @@ class GCRA:
             raise ConfigurationError("period must be seconds or a timedelta")
         if not math.isfinite(seconds) or seconds <= 0:
             raise ConfigurationError("period must be a finite number of seconds > 0")
-        object.__setattr__(self, "rate", _positive_int(rate, "rate"))
+        object.__setattr__(self, "rate", int_option(rate, "rate"))
         object.__setattr__(self, "period", float(seconds))
-        object.__setattr__(self, "burst", _positive_int(rate if burst is None else burst, "burst"))
+        object.__setattr__(self, "burst", int_option(rate if burst is None else burst, "burst"))
         # Whole nanoseconds, rounded down: at most 1 ns per request looser than configured,
         # so clients pacing themselves at exactly the rate (on microsecond clocks) pass.
         object.__setattr__(self, "_interval_ns", max(1, int(seconds * _NS) // rate))
@@ -225,7 +220,7 @@ class GCRA:
 
         .. versionadded:: 0.1.0
         """
-        if _positive_int(cost, "cost") > self.burst:
+        if int_option(cost, "cost") > self.burst:
             raise ConfigurationError("cost exceeds the burst: it could never be allowed")
         return self._interval_ns * cost
 

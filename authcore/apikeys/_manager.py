@@ -17,6 +17,7 @@ from time import monotonic_ns
 from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 from authcore._kinds import check_kind
+from authcore._options import int_option
 from authcore.apikeys._format import check_prefix, generate, make_splitter
 from authcore.apikeys._hashing import NO_MATCH, KeyHasher
 from authcore.apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
@@ -197,10 +198,7 @@ class KeyManager:
             raise ConfigurationError("default_rate_limit must be a GCRA")
         if default_rate_limit is not None and limiter is None:
             raise ConfigurationError("default_rate_limit needs a limiter store")
-        if isinstance(flush_threshold, bool) or not isinstance(flush_threshold, int):
-            raise ConfigurationError("flush_threshold must be an int >= 1")
-        if flush_threshold < 1:
-            raise ConfigurationError("flush_threshold must be an int >= 1")
+        int_option(flush_threshold, "flush_threshold")
         self._store = store
         self._hasher = hasher
         self._match = hasher._match  # noqa: SLF001 - the hasher's fast path, same package
@@ -284,9 +282,8 @@ class KeyManager:
                 raise ConfigurationError("rate_limit must be a GCRA")
             if self._limiter is None:
                 raise ConfigurationError("a per-key rate_limit needs a manager with a limiter")
-        uses: object = remaining_uses
-        if uses is not None and (isinstance(uses, bool) or not isinstance(uses, int) or uses < 1):
-            raise ConfigurationError("remaining_uses must be an int >= 1")
+        if remaining_uses is not None:
+            int_option(remaining_uses, "remaining_uses")
         generated = generate(self._prefix)
         record = KeyRecord(
             key_id=generated.key_id,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
 from authcore._kinds import check_kind, store_answer
+from authcore._options import int_option
 from authcore.clock import Clock, SystemClock, as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -77,12 +78,6 @@ class SessionTokens:
     session_id: str
 
 
-def _positive(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be an int >= 1")
-    return value
-
-
 class _SessionCore(Generic[_StoreT]):
     """Everything but the store calls, shared by :class:`SessionIssuer` and the async one."""
 
@@ -112,12 +107,12 @@ class _SessionCore(Generic[_StoreT]):
         self.issuer: str = issuer
         self.audience: str = audience
         self.client_id: str = client_id
-        self.access_lifetime: int = _positive(access_lifetime, "access_lifetime")
+        self.access_lifetime: int = int_option(access_lifetime, "access_lifetime")
         self.families: RefreshFamilies = RefreshFamilies(
-            absolute_lifetime=_positive(session_lifetime, "session_lifetime"),
+            absolute_lifetime=int_option(session_lifetime, "session_lifetime"),
             idle_lifetime=None
             if idle_lifetime is None
-            else _positive(idle_lifetime, "idle_lifetime"),
+            else int_option(idle_lifetime, "idle_lifetime"),
             rotate=True,
         )
         awaited = self._STORE.startswith("Async")

@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 from authcore._encoding import b64url_decode, json_loads
+from authcore._options import int_option
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -53,7 +54,6 @@ __all__ = [
     "check_jws_header",
     "check_keys",
     "check_string_members",
-    "count_limit",
     "json_object",
     "parse_protected",
     "protected_header",
@@ -222,7 +222,7 @@ class TrialBudget:
     __slots__ = ("_left", "_limit", "_what")
 
     def __init__(self, limit: object, what: str) -> None:
-        self._limit = count_limit(limit, "max_key_trials")
+        self._limit = int_option(limit, "max_key_trials")
         self._left = self._limit
         self._what = what
 
@@ -441,17 +441,6 @@ def json_object(data: object, max_size: int, what: str, *, max_entries: int) -> 
         return parsed
     kind = type(data).__name__
     raise MalformedToken(f"{what} is not an object: give str, bytes or a mapping, not {kind}")
-
-
-def count_limit(value: object, what: str) -> int:
-    """Return ``value`` if it is a positive ``int`` (a count cap option).
-
-    Raises:
-        ConfigurationError: Otherwise.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{what} must be a positive integer")
-    return value
 
 
 # ----------------------------------------------------------------------------- headers

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar, Union, cast, final
 from authcore._encoding import b64url_decode, json_loads
 from authcore._fork import lock as fork_safe_lock
 from authcore._kinds import is_async_callable
+from authcore._options import int_option
 from authcore.clock import Clock, SystemClock
 from authcore.errors import (
     ConfigurationError,
@@ -332,8 +333,7 @@ class _Core(Generic[_FetchT, _LockT]):
             raise ConfigurationError("max_stale must be at least ttl")
         if not isinstance(cast("object", clock), (Clock, type(None))):
             raise ConfigurationError("clock must be an authcore.clock.Clock")
-        if type(cast("object", max_keys)) is not int or max_keys < 1:
-            raise ConfigurationError("max_keys must be a positive integer")
+        int_option(max_keys, "max_keys")
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._max_keys = max_keys
         self._snap = _Snapshot()

@@ -50,6 +50,7 @@ from authcore._encoding import (
     json_dumps,
 )
 from authcore._frozen import frozen_builder
+from authcore._options import int_option
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -71,7 +72,6 @@ from authcore.jose._core import (
     check_crit,
     check_keys,
     check_string_members,
-    count_limit,
     json_object,
     parse_protected,
     select_keys,
@@ -323,8 +323,8 @@ def _build_policy(  # noqa: PLR0917 - see _policy
     p2c_min: object,
     p2c_max: object,
 ) -> _Policy:
-    low = count_limit(p2c_min, "p2c_min")
-    high = count_limit(p2c_max, "p2c_max")
+    low = int_option(p2c_min, "p2c_min")
+    high = int_option(p2c_max, "p2c_max")
     if low > high:
         raise ConfigurationError("p2c_min is larger than p2c_max")
     return _Policy(
@@ -343,7 +343,7 @@ def _build_policy(  # noqa: PLR0917 - see _policy
             kind="JWE encryption",
         ),
         decompress=bool(decompress),
-        max_decompressed=count_limit(max_decompressed, "max_decompressed"),
+        max_decompressed=int_option(max_decompressed, "max_decompressed"),
         p2c_min=low,
         p2c_max=high,
     )
@@ -620,7 +620,7 @@ def decrypt(
     limit = (
         max_key_trials
         if type(max_key_trials) is int and max_key_trials > 0
-        else count_limit(max_key_trials, "max_key_trials")
+        else int_option(max_key_trials, "max_key_trials")
     )
     candidates = _select_keys(resolver, header.get("kid"), alg, enc, limit=limit)
     if alg.family is KeyFamily.DIRECT and len(candidates) == 1 and "zip" not in header:
@@ -906,7 +906,7 @@ def decrypt_json(
     policy = _policy(
         resolver, algorithms, encryptions, decompress, max_decompressed, p2c_min, p2c_max
     )
-    most = count_limit(max_recipients, "max_recipients")
+    most = int_option(max_recipients, "max_recipients")
     obj = json_object(data, max_size, "JWE JSON", max_entries=most)
     head = obj.get("protected", "")
     if not isinstance(head, str):

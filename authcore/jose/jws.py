@@ -26,6 +26,7 @@ from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, Final
 
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
+from authcore._options import int_option
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -41,7 +42,6 @@ from authcore.jose._core import (
     as_ascii,
     as_resolver,
     check_jws_header,
-    count_limit,
     json_object,
     parse_protected,
     protected_header,
@@ -141,7 +141,7 @@ def verify(
     """
     allowed = signature_algorithms(algorithms)
     resolver = as_resolver(keys)
-    limit = count_limit(max_key_trials, "max_key_trials")
+    limit = int_option(max_key_trials, "max_key_trials")
 
     def candidates(header: Mapping[str, Any], alg: str) -> list[JWK]:
         return [k for k, _ in verification_keys(resolver, header.get("kid"), alg, limit=limit)]
@@ -428,8 +428,8 @@ def verify_json(
     """
     allowed = signature_algorithms(algorithms)
     resolver = as_resolver(keys)
-    most = count_limit(max_signatures, "max_signatures")
-    count_limit(max_key_trials, "max_key_trials")
+    most = int_option(max_signatures, "max_signatures")
+    int_option(max_key_trials, "max_key_trials")
     obj = json_object(jws, max_size, "JWS JSON", max_entries=most)
     entries = _signature_entries(obj)
     if len(entries) > most:

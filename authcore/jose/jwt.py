@@ -51,6 +51,7 @@ from authcore._encoding import (
     json_loads,
 )
 from authcore._kinds import is_async
+from authcore._options import int_option
 from authcore.clock import Clock, Instant, as_datetime, as_unix, ensure_aware, unix_now
 from authcore.errors import (
     ConfigurationError,
@@ -70,7 +71,6 @@ from authcore.jose._core import (
     as_ascii,
     as_resolver,
     check_jws_header,
-    count_limit,
     parse_protected,
     protected_header,
     signature_algorithms,
@@ -147,8 +147,7 @@ def _check_options(*, subject: object, typ: object, max_size: object, clock: obj
         raise ConfigurationError("subject must be a non-empty string")
     if typ is not None and not _nonempty_str(typ):
         raise ConfigurationError("typ must be a non-empty string")
-    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-        raise ConfigurationError("max_size must be a positive integer")
+    int_option(max_size, "max_size")
     if clock is not None and not isinstance(clock, Clock):
         raise ConfigurationError("clock must have a now() method")
 
@@ -282,7 +281,7 @@ class JWTVerifier:
             "_typ": _normalize_typ(typ) if typ is not None else None,
             "_max_age": _seconds(max_age, "max_age") if max_age is not None else None,
             "_max_size": max_size,
-            "_max_trials": count_limit(max_key_trials, "max_key_trials"),
+            "_max_trials": int_option(max_key_trials, "max_key_trials"),
             "_clock": clock,
             "_denylist": None,
             "_denylist_async": False,

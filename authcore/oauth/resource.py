@@ -51,6 +51,7 @@ from authcore._encoding import json_loads
 from authcore._fork import lock as fork_safe_lock
 from authcore._frozen import frozen_builder
 from authcore._kinds import is_async, is_async_callable, store_answer
+from authcore._options import int_option
 from authcore.clock import Clock, as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -226,12 +227,7 @@ class _IntrospectorCore(Generic[_SendT]):
             or not (0 <= cache_ttl < math.inf)
         ):
             raise ConfigurationError("cache_ttl must be a non-negative number of seconds")
-        if (
-            isinstance(max_entries, bool)
-            or not isinstance(cast("object", max_entries), int)
-            or max_entries < 1
-        ):
-            raise ConfigurationError("max_entries must be a positive int")
+        int_option(max_entries, "max_entries")
         self._endpoint = endpoint
         self._send = send
         self._headers = Headers(
@@ -517,7 +513,7 @@ class _Core(Generic[_IntroT]):
     _introspector_type: type[_IntroT]
     _awaits: ClassVar[bool] = False  # whether authenticate() awaits (then so may the stores)
 
-    def __init__(  # noqa: C901, PLR0912 - one check per option
+    def __init__(  # noqa: C901 - one check per option
         self,
         *,
         resource: str,
@@ -578,12 +574,7 @@ class _Core(Generic[_IntroT]):
             isinstance(cast("object", s), str) and _SCOPE_TOKEN_RE.fullmatch(s) for s in required
         ):
             raise ConfigurationError("scopes must be RFC 6749 scope tokens")
-        if (
-            isinstance(max_token_size, bool)
-            or not isinstance(cast("object", max_token_size), int)
-            or (max_token_size < 1)
-        ):
-            raise ConfigurationError("max_token_size must be a positive int")
+        int_option(max_token_size, "max_token_size")
         if clock is not None and not isinstance(clock, Clock):
             raise ConfigurationError("clock must have a now() method")
         self.resource: str = resource

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Final, TypeVar, cast
 
 from authcore._fork import lock as fork_safe_lock
+from authcore._options import int_option
 from authcore.clock import as_unix
 from authcore.errors import ConfigurationError, StoreError
 from authcore.oauth import (
@@ -220,13 +221,7 @@ def check_batch_size(batch_size: object) -> int:
     Raises:
         ConfigurationError: If it is not an int from 1 to 1,000,000.
     """
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int)
-        or not 1 <= batch_size <= _MAX_PURGE_BATCH
-    ):
-        raise ConfigurationError(f"batch_size must be an int from 1 to {_MAX_PURGE_BATCH:,}")
-    return batch_size
+    return int_option(batch_size, "batch_size", high=_MAX_PURGE_BATCH)
 
 
 def revoked_family(current: Family | None, effect: RevokeFamily) -> Family:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, Generic, TypeVar
 
 from authcore._encoding import json_dumps
 from authcore._kinds import is_async_callable
+from authcore._options import int_option
 from authcore.errors import ConfigurationError, StoreError
 from authcore.jose.jwks import DEFAULT_MAX_BYTES
 from authcore.stores._redis_common import check_prefix, translated
@@ -67,8 +68,7 @@ class _SharedCopy:
             raise ConfigurationError("fetch must be callable")
         if not isinstance(name, str) or not name:
             raise ConfigurationError("name must be a non-empty string (the JWKS URL)")
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
-            raise ConfigurationError("max_bytes must be a positive int")
+        size = int_option(max_bytes, "max_bytes")
         age = max_age.total_seconds() if isinstance(max_age, dt.timedelta) else max_age
         if isinstance(age, bool) or not isinstance(age, (int, float)):
             raise ConfigurationError("max_age must be positive seconds or a timedelta")
@@ -77,8 +77,8 @@ class _SharedCopy:
         digest = hashlib.sha256(name.encode()).hexdigest()
         self.key = f"{check_prefix(prefix)}jwks:{digest}"
         self.max_age_ms = max(1, int(age * 1000))
-        self.max_bytes = max_bytes
-        self.limit = len(_MAGIC) + _VERSION_LENGTH + 1 + max_bytes
+        self.max_bytes = size
+        self.limit = len(_MAGIC) + _VERSION_LENGTH + 1 + size
         self.seen: bytes | None = None
 
     def unseen(self, raw: object) -> bytes | None:

@@ -10,8 +10,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from authcore._fork import lock as fork_safe_lock
+from authcore._options import int_option
 from authcore.apikeys import KeyRecord
-from authcore.errors import ConfigurationError, NotFound, StoreError
+from authcore.errors import NotFound, StoreError
 from authcore.onetime import check_key, check_times
 from authcore.stores._oauth_memory import (
     AsyncMemoryClientStore,
@@ -190,10 +191,7 @@ class MemoryOneTimeStore:
     __slots__ = ("_entries", "_heap", "_lock", "_max_entries")
 
     def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
-        given: object = max_entries  # checked at run time: callers may not be type-checked
-        if isinstance(given, bool) or not isinstance(given, int) or given < 1:
-            raise ConfigurationError("max_entries must be a positive int")
-        self._max_entries = max_entries
+        self._max_entries = int_option(max_entries, "max_entries")
         self._entries: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
         self._lock = fork_safe_lock()

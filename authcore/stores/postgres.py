@@ -40,6 +40,7 @@ import psycopg.errors
 
 from authcore._fork import lock as fork_safe_lock
 from authcore._kinds import check_wrapped
+from authcore._options import int_option
 from authcore._sqlite import PRUNE_FACTOR, Migration, Schema
 from authcore.apikeys import KeyRecord
 from authcore.clock import utc_now
@@ -224,9 +225,7 @@ class _Every:
     __slots__ = ("_calls", "_every", "_lock")
 
     def __init__(self, every: object, name: str) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ConfigurationError(f"{name} must be an int >= 1")
-        self._every = every
+        self._every = int_option(every, name)
         self._calls = 0
         self._lock = fork_safe_lock()
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Final
 
 from authcore._encoding import json_dumps, json_loads
 from authcore._fork import lock as fork_safe_lock
+from authcore._options import int_option
 from authcore._sqlite import (
     FORKS,
     PRUNE_FACTOR,
@@ -591,9 +592,7 @@ class SQLiteRateLimitStore:
         synchronous: str = "NORMAL",
         prune_every: int = 1000,
     ) -> None:
-        every: object = prune_every
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ConfigurationError("prune_every must be an int >= 1")
+        int_option(prune_every, "prune_every")
         self._db = _open(path, RATE_LIMIT_SCHEMA, timeout=timeout, synchronous=synchronous)
         self._prune_every = prune_every
         self._calls = 0
@@ -693,9 +692,7 @@ class SQLiteOneTimeStore:
         timeout: float = 10.0,
         purge_every: int = 256,
     ) -> None:
-        every: object = purge_every
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ConfigurationError("purge_every must be an int >= 1")
+        int_option(purge_every, "purge_every")
         self._db = _open(path, ONE_TIME_SCHEMA, timeout=timeout)
         self._purge_every = purge_every
         self._lock = fork_safe_lock()

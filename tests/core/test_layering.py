@@ -28,6 +28,7 @@ _LAYERS: dict[str, int] = {
     "onetime": 0,
     "_kinds": 0,
     "_fork": 0,
+    "_options": 0,
     "ratelimit": 0,
     # areas
     "apikeys": 1,

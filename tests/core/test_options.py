@@ -1,0 +1,67 @@
+"""The one integer option check (authcore._options) and the options that use it."""
+
+from __future__ import annotations
+
+import enum
+
+import pytest
+
+from authcore._options import int_option
+from authcore.errors import ConfigurationError
+
+
+class _Level(enum.IntEnum):
+    ONE = 1
+
+
+@pytest.mark.parametrize("value", [1, 2, 10**12, _Level.ONE])
+def test_accepts_ints_from_the_lower_bound(value: int) -> None:
+    """Any int (an IntEnum included) at or above ``low`` comes back unchanged."""
+    assert int_option(value, "size") is value
+
+
+@pytest.mark.parametrize("value", [0, -1, True, False, 1.0, "1", None, b"1", [1]])
+def test_refuses_what_is_not_a_positive_int(value: object) -> None:
+    """A bool (an int subclass), floats, strings and values below 1 name the option."""
+    with pytest.raises(ConfigurationError, match=r": size must be an int >= 1$"):
+        int_option(value, "size")
+
+
+def test_bounds_are_inclusive_and_named() -> None:
+    """``low`` and ``high`` are accepted themselves; the message gives the range."""
+    assert int_option(0, "n", low=0) == 0
+    assert int_option(1_000_000, "n", high=1_000_000) == 1_000_000
+    with pytest.raises(ConfigurationError, match=r": n must be an int from 1 to 1,000,000$"):
+        int_option(1_000_001, "n", high=1_000_000)
+    with pytest.raises(ConfigurationError, match=r": n must be an int from 5 to 9$"):
+        int_option(4, "n", low=5, high=9)
+    with pytest.raises(ConfigurationError, match=r": n must be an int >= 1,000$"):
+        int_option(999, "n", low=1000)
+
+
+def _options() -> list[tuple[str, object]]:
+    """Each option that uses the check, built with a bad value (a bool)."""
+    from authcore.jose import JWK, JWTVerifier, jws  # noqa: PLC0415
+    from authcore.jose.jwks import JWKSCache  # noqa: PLC0415
+    from authcore.ratelimit import GCRA  # noqa: PLC0415
+    from authcore.stores.memory import MemoryOneTimeStore  # noqa: PLC0415
+
+    key = JWK.generate("HS256")
+    return [
+        ("max_size", lambda: JWTVerifier(key, algorithms=["HS256"], max_size=True)),
+        ("max_key_trials", lambda: JWTVerifier(key, algorithms=["HS256"], max_key_trials=0)),
+        ("max_key_trials", lambda: jws.verify("a.b.c", key, algorithms=["HS256"],
+                                              max_key_trials=False)),
+        ("rate", lambda: GCRA(rate=0, period=1)),
+        ("burst", lambda: GCRA(rate=1, period=1, burst=True)),
+        ("max_entries", lambda: MemoryOneTimeStore(max_entries=0)),
+        ("max_keys", lambda: JWKSCache(lambda: b"{}", max_keys=True)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_options_refuse_with_the_one_message(index: int) -> None:
+    """Options across the areas give the same message, naming themselves."""
+    name, build = _options()[index]
+    with pytest.raises(ConfigurationError, match=rf": {name} must be an int >= 1$"):
+        build()  # type: ignore[operator]
