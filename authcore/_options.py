@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from authcore.errors import ConfigurationError
 
-__all__ = ["int_option"]
+__all__ = ["int_option", "int_problem"]
 
 
 def int_option(value: object, name: str, *, low: int = 1, high: int | None = None) -> int:
@@ -34,3 +34,15 @@ def int_option(value: object, name: str, *, low: int = 1, high: int | None = Non
             raise ConfigurationError(f"{name} must be an int >= {low:,}")
         raise ConfigurationError(f"{name} must be an int from {low:,} to {high:,}")
     return value
+
+
+def int_problem(value: object, name: str, *, low: int = 1, high: int | None = None) -> str | None:
+    """:func:`int_option`'s message for ``value``, or ``None`` if it is accepted.
+
+    For a configuration object that reports every problem at once.
+    """
+    try:
+        int_option(value, name, low=low, high=high)
+    except ConfigurationError as exc:
+        return exc.errors[0]
+    return None

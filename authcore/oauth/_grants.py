@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, cast
 
 from authcore._encoding import b64url_encode
+from authcore._options import int_problem
 from authcore.clock import as_datetime
 from authcore.errors import (
     AccessDenied,
@@ -139,24 +140,23 @@ class Policy:
     dpop_algorithms: tuple[str, ...] = dpop.DEFAULT_ALGORITHMS
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
-        if not 1 <= self.code_lifetime <= MAX_CODE_LIFETIME:
-            problems.append("code_lifetime must be 1..600 seconds (RFC 6749 section 4.1.2)")
-        for name in (
-            "access_token_lifetime",
-            "refresh_token_lifetime",
-            "par_lifetime",
-            "device_code_lifetime",
-            "device_interval",
-            "max_body_size",
-            "user_code_attempts",
-        ):
-            value: object = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                problems.append(f"{name} must be an int >= 1")
-        idle: object = self.refresh_idle_lifetime
-        if idle is not None and (isinstance(idle, bool) or not isinstance(idle, int) or idle < 1):
-            problems.append("refresh_idle_lifetime must be None or an int >= 1")
+        # RFC 6749 section 4.1.2: a code lives 10 minutes at most.
+        checks = [int_problem(self.code_lifetime, "code_lifetime", high=MAX_CODE_LIFETIME)]
+        checks.extend(
+            int_problem(getattr(self, name), name)
+            for name in (
+                "access_token_lifetime",
+                "refresh_token_lifetime",
+                "par_lifetime",
+                "device_code_lifetime",
+                "device_interval",
+                "max_body_size",
+                "user_code_attempts",
+            )
+        )
+        if self.refresh_idle_lifetime is not None:
+            checks.append(int_problem(self.refresh_idle_lifetime, "refresh_idle_lifetime"))
+        problems = [problem for problem in checks if problem is not None]
         for name in ("scopes", "default_scope", "resources", "default_audience", "dpop_algorithms"):
             items: object = getattr(self, name)
             if not isinstance(items, tuple) or not all(isinstance(i, str) and i for i in items):

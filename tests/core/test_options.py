@@ -65,3 +65,13 @@ def test_options_refuse_with_the_one_message(index: int) -> None:
     name, build = _options()[index]
     with pytest.raises(ConfigurationError, match=rf": {name} must be an int >= 1$"):
         build()  # type: ignore[operator]
+
+
+def test_problem_form_gives_the_same_message_or_none() -> None:
+    """int_problem is int_option's verdict as a value, for objects that list every problem."""
+    from authcore._options import int_problem  # noqa: PLC0415
+
+    assert int_problem(3, "n") is None
+    assert int_problem(600, "n", high=600) is None
+    assert int_problem("3", "n") == "n must be an int >= 1"
+    assert int_problem(601, "n", high=600) == "n must be an int from 1 to 600"

@@ -281,10 +281,16 @@ def test_code_has_256_bits() -> None:
     assert len(code) == 43
 
 
-def test_policy_refuses_long_code_lifetime() -> None:
-    """A code lifetime above 10 minutes is a configuration error (RFC 6749 4.1.2)."""
-    with pytest.raises(ConfigurationError):
-        Policy(code_lifetime=601)
+@pytest.mark.parametrize("lifetime", [601, 0, -5, "60", None, 1.5, True])
+def test_policy_refuses_a_bad_code_lifetime(lifetime: object) -> None:
+    """A code lifetime must be whole seconds, 1 to 10 minutes (RFC 6749 4.1.2).
+
+    A string or None used to escape as a bare TypeError from the comparison, and 1.5 or
+    True were accepted.
+    """
+    with pytest.raises(ConfigurationError, match="code_lifetime must be an int from 1 to 600"):
+        Policy(code_lifetime=lifetime)  # type: ignore[arg-type]
+    assert Policy(code_lifetime=600).code_lifetime == 600
 
 
 def test_public_clients_need_pkce_even_when_policy_allows_without() -> None:
