@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from authcore.errors import ConfigurationError
 
-__all__ = ["int_option", "int_problem"]
+__all__ = ["bool_problem", "int_option", "int_problem", "strings_problem"]
 
 
 def int_option(value: object, name: str, *, low: int = 1, high: int | None = None) -> int:
@@ -46,3 +46,21 @@ def int_problem(value: object, name: str, *, low: int = 1, high: int | None = No
     except ConfigurationError as exc:
         return exc.errors[0]
     return None
+
+
+def bool_problem(value: object, name: str) -> str | None:
+    """``"{name} must be a bool"`` unless ``value`` is ``True`` or ``False``, else ``None``.
+
+    A flag given as ``"false"`` or ``0`` would otherwise read as truthy or falsy by accident.
+    """
+    return None if isinstance(value, bool) else f"{name} must be a bool"
+
+
+def strings_problem(value: object, name: str) -> str | None:
+    """``"{name} must be a tuple of non-empty strings"`` unless it is one, else ``None``.
+
+    A bare string is refused: iterated, ``"read"`` would become ``r``, ``e``, ``a``, ``d``.
+    """
+    if isinstance(value, tuple) and all(isinstance(item, str) and item for item in value):
+        return None
+    return f"{name} must be a tuple of non-empty strings"

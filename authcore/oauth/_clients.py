@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Final, cast
 from cryptography.hazmat.primitives import serialization
 
 from authcore._ct import bytes_eq
+from authcore._options import bool_problem, strings_problem
 from authcore.clock import as_datetime
 from authcore.errors import (
     AuthcoreError,
@@ -174,9 +175,19 @@ class ClientRecord:
     dpop_bound_access_tokens: bool = False
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
-        if not isinstance(cast("object", self.dpop_bound_access_tokens), bool):
-            problems.append("dpop_bound_access_tokens must be a bool")
+        problems = [
+            problem
+            for problem in (
+                bool_problem(self.dpop_bound_access_tokens, "dpop_bound_access_tokens"),
+                *(
+                    strings_problem(getattr(self, name), name)
+                    for name in ("redirect_uris", "grant_types", "response_types", "scope")
+                ),
+            )
+            if problem is not None
+        ]
+        if problems:  # the checks below iterate these tuples
+            raise ConfigurationError(errors=tuple(problems))
         if not isinstance(cast("object", self.client_id), str) or not self.client_id:
             problems.append("client_id must be a non-empty string")
         if self.token_endpoint_auth_method not in AUTH_METHODS:

@@ -146,6 +146,16 @@ def encode_client(client: ClientRecord) -> bytes:
     )
 
 
+def _listed(value: object) -> tuple[str, ...]:
+    """A stored JSON array as a tuple; anything else (a string would iterate) is refused.
+
+    Its items are checked by :class:`ClientRecord`.
+    """
+    if type(value) is not list:
+        raise TypeError("not an array")
+    return tuple(cast("list[str]", value))
+
+
 def decode_client(data: bytes | str) -> ClientRecord:
     """Rebuild a client from :func:`encode_client` output.
 
@@ -158,10 +168,10 @@ def decode_client(data: bytes | str) -> ClientRecord:
         return ClientRecord(
             client_id=v["client_id"],
             client_secret_digest=v["client_secret_digest"],
-            redirect_uris=tuple(v["redirect_uris"]),
-            grant_types=tuple(v["grant_types"]),
-            response_types=tuple(v["response_types"]),
-            scope=tuple(v["scope"]),
+            redirect_uris=_listed(v["redirect_uris"]),
+            grant_types=_listed(v["grant_types"]),
+            response_types=_listed(v["response_types"]),
+            scope=_listed(v["scope"]),
             token_endpoint_auth_method=v["token_endpoint_auth_method"],
             token_endpoint_auth_signing_alg=v["token_endpoint_auth_signing_alg"],
             jwks=KeySet.from_dict(v["jwks"]) if v["jwks"] is not None else None,

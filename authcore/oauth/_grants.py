@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, cast
 
 from authcore._encoding import b64url_encode
-from authcore._options import int_problem
+from authcore._options import bool_problem, int_problem, strings_problem
 from authcore.clock import as_datetime
 from authcore.errors import (
     AccessDenied,
@@ -157,10 +157,28 @@ class Policy:
         if self.refresh_idle_lifetime is not None:
             checks.append(int_problem(self.refresh_idle_lifetime, "refresh_idle_lifetime"))
         problems = [problem for problem in checks if problem is not None]
-        for name in ("scopes", "default_scope", "resources", "default_audience", "dpop_algorithms"):
-            items: object = getattr(self, name)
-            if not isinstance(items, tuple) or not all(isinstance(i, str) and i for i in items):
-                problems.append(f"{name} must be a tuple of non-empty strings")
+        problems.extend(
+            problem
+            for name in (
+                "scopes",
+                "default_scope",
+                "resources",
+                "default_audience",
+                "dpop_algorithms",
+            )
+            if (problem := strings_problem(getattr(self, name), name)) is not None
+        )
+        problems.extend(
+            problem
+            for name in (
+                "rotate_refresh_tokens",
+                "require_pkce",
+                "allow_plain_pkce",
+                "require_pushed_authorization_requests",
+                "require_dpop",
+            )
+            if (problem := bool_problem(getattr(self, name), name)) is not None
+        )
         format_: object = self.access_token_format
         if not isinstance(format_, TokenFormat):
             problems.append("access_token_format must be a TokenFormat")
@@ -170,12 +188,11 @@ class Policy:
 
     def _dpop_problems(self) -> list[str]:
         problems: list[str] = []
-        if not isinstance(cast("object", self.require_dpop), bool):
-            problems.append("require_dpop must be a bool")
-        try:
-            dpop._check_algorithms(self.dpop_algorithms)  # noqa: SLF001 - one validation
-        except ConfigurationError as exc:
-            problems.append(f"dpop_algorithms: {exc.detail}")
+        if strings_problem(self.dpop_algorithms, "dpop_algorithms") is None:  # else listed
+            try:
+                dpop._check_algorithms(self.dpop_algorithms)  # noqa: SLF001 - one validation
+            except ConfigurationError as exc:
+                problems.append(f"dpop_algorithms: {exc.detail}")
         return problems
 
 

@@ -1,0 +1,80 @@
+"""Server configuration of the wrong type is refused when given, never read by accident.
+
+Found by probing every option with values of the wrong type: a string scope was iterated
+character by character (``scope="read"`` granted ``r`` and refused ``read``), and a flag
+given as ``"false"`` read as true (``allow_plain_pkce="false"`` turned plain PKCE on).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from authcore import oauth
+from authcore.errors import ConfigurationError, StoreError
+from authcore.oauth import ClientRecord, Policy, decode_client, encode_client
+
+_FLAGS = (
+    "rotate_refresh_tokens",
+    "require_pkce",
+    "allow_plain_pkce",
+    "require_pushed_authorization_requests",
+    "require_dpop",
+)
+_LISTS = ("redirect_uris", "grant_types", "response_types", "scope")
+
+
+@pytest.mark.parametrize("flag", _FLAGS)
+@pytest.mark.parametrize("value", ["false", "", 0, 1, None])
+def test_policy_flags_must_be_bools(flag: str, value: object) -> None:
+    """Every Policy flag refuses a non-bool, naming itself (truthiness would decide it)."""
+    with pytest.raises(ConfigurationError, match=f"{flag} must be a bool"):
+        Policy(**{flag: value})  # type: ignore[arg-type]
+    assert getattr(Policy(**{flag: True}), flag) is True
+
+
+@pytest.mark.parametrize("name", ["scopes", "default_scope", "resources", "dpop_algorithms"])
+@pytest.mark.parametrize("value", ["read", b"read", ("read", 1), ("",), (["ES256"],), None])
+def test_policy_lists_must_be_tuples_of_strings(name: str, value: object) -> None:
+    """A bare string, bytes or non-string items are refused, never iterated."""
+    with pytest.raises(ConfigurationError, match=f"{name} must be a tuple of non-empty strings"):
+        Policy(**{name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", _LISTS)
+@pytest.mark.parametrize("value", ["read", b"read", ("read", 1), ("",), None, ["x"]])
+def test_client_record_lists_must_be_tuples_of_strings(name: str, value: object) -> None:
+    """ClientRecord's list fields refuse what would be iterated character by character."""
+    with pytest.raises(ConfigurationError, match=f"{name} must be a tuple of non-empty strings"):
+        ClientRecord(client_id="c", token_endpoint_auth_method="none", **{name: value})  # type: ignore[arg-type]
+
+
+def test_client_record_flag_must_be_a_bool() -> None:
+    with pytest.raises(ConfigurationError, match="dpop_bound_access_tokens must be a bool"):
+        ClientRecord(
+            client_id="c",
+            token_endpoint_auth_method="none",
+            dpop_bound_access_tokens="false",  # type: ignore[arg-type]
+        )
+
+
+@pytest.mark.parametrize("name", _LISTS)
+def test_a_stored_string_is_not_read_back_as_a_list(name: str) -> None:
+    """A client row whose list field became a string is unreadable, not widened.
+
+    ``tuple("read")`` would have made a one-character scope per letter, each passing the
+    record's own check.
+    """
+    record = ClientRecord(
+        client_id="c",
+        client_secret_digest=oauth.digest("s" * 32),
+        grant_types=("client_credentials",),
+        scope=("read",),
+        redirect_uris=("https://app.example/cb",),
+    )
+    data = json.loads(encode_client(record))
+    assert decode_client(json.dumps(data)) == record
+    data[name] = "".join(data[name])
+    with pytest.raises(StoreError, match="unreadable OAuth client"):
+        decode_client(json.dumps(data))
