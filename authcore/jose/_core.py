@@ -323,6 +323,8 @@ def as_ascii(token: object, max_size: int) -> bytes:
         MalformedToken: Not ``str``/bytes, not ASCII, or with a ``Bearer`` prefix or
             surrounding whitespace (the message says which).
     """
+    if type(max_size) is not int or max_size < 1:
+        int_option(max_size, "max_size")  # a float("nan") cap would refuse nothing
     if isinstance(token, str):
         if len(token) > max_size:
             raise TokenTooLarge(f"token longer than {max_size} characters")
@@ -417,6 +419,7 @@ def json_object(data: object, max_size: int, what: str, *, max_entries: int) -> 
             values that are not JSON.
         DecodeError: Text that is not strict JSON.
     """
+    int_option(max_size, "max_size")
     if isinstance(data, Mapping):
         obj = dict(data)
         _check_mapping_size(obj, max_size, what)

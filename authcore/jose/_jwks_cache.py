@@ -144,6 +144,7 @@ def parse_jwks(
 
 def _members(data: JWKSData, max_keys: int) -> list[object]:
     """The ``keys`` array of a JWK Set document, within ``max_keys``."""
+    int_option(max_keys, "max_keys")
     if isinstance(data, (bytes, str)):
         try:
             parsed = json_loads(data, what="JWKS")

@@ -43,6 +43,7 @@ from typing import Any, Final, cast
 from authcore import _fetch, errors
 from authcore._ct import bytes_eq
 from authcore._encoding import json_loads
+from authcore._options import int_option
 from authcore.clock import Clock, SystemClock, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -225,14 +226,16 @@ def _cnf(value: object) -> Mapping[str, str] | None:
     return MappingProxyType({k: _text(v, f"cnf.{k}") for k, v in members.items()})
 
 
-def _status(response: object) -> int:
+def _status(response: object, max_bytes: object) -> int:
+    """The response's status, once the caller's ``response`` and ``max_bytes`` are checked."""
     if not isinstance(response, Response):
         raise ConfigurationError("response must be an authcore.http.Response")
+    int_option(max_bytes, "max_bytes")
     return response.status
 
 
 def _json_body(response: Response, what: str, *, max_bytes: int) -> dict[str, Any]:
-    _status(response)
+    _status(response, max_bytes)
     if len(response.body) > max_bytes:
         raise MalformedError(f"{what} body is larger than {max_bytes} bytes")
     ctype = (response.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
@@ -609,7 +612,7 @@ def parse_token_response(
     .. versionadded:: 0.1.0
     """
     received = _now(now)
-    if _status(response) != 200:  # noqa: PLR2004
+    if _status(response, max_bytes) != 200:  # noqa: PLR2004
         _raise_error_response(response, "token response", max_bytes=max_bytes)
     document = _json_body(response, "token response", max_bytes=max_bytes)
     access = _text(document.get("access_token"), "access_token", limit=MAX_TOKEN_CHARS)
@@ -650,7 +653,7 @@ def parse_revocation_response(response: Response, *, max_bytes: int = MAX_RESPON
 
     .. versionadded:: 0.1.0
     """
-    if _status(response) != 200:  # noqa: PLR2004
+    if _status(response, max_bytes) != 200:  # noqa: PLR2004
         _raise_error_response(response, "revocation response", max_bytes=max_bytes)
 
 
@@ -675,7 +678,7 @@ def parse_introspection_response(
 
     .. versionadded:: 0.1.0
     """
-    if _status(response) != 200:  # noqa: PLR2004
+    if _status(response, max_bytes) != 200:  # noqa: PLR2004
         _raise_error_response(response, "introspection response", max_bytes=max_bytes)
     document = _json_body(response, "introspection response", max_bytes=max_bytes)
     active = document.get("active")
@@ -735,7 +738,7 @@ def parse_device_authorization_response(
     .. versionadded:: 0.1.0
     """
     received = _now(now)
-    if _status(response) != 200:  # noqa: PLR2004
+    if _status(response, max_bytes) != 200:  # noqa: PLR2004
         _raise_error_response(response, "device authorization response", max_bytes=max_bytes)
     document = _json_body(response, "device authorization response", max_bytes=max_bytes)
     interval = document.get("interval")
@@ -1079,7 +1082,7 @@ class AuthorizationCodeFlow:
             MalformedError: A response that is not 201 JSON with a ``request_uri`` and an
                 ``expires_in``.
         """
-        if _status(response) != 201:  # noqa: PLR2004
+        if _status(response, max_bytes) != 201:  # noqa: PLR2004
             _raise_error_response(response, "PAR response", max_bytes=max_bytes)
         document = _json_body(response, "PAR response", max_bytes=max_bytes)
         request_uri = _text(document.get("request_uri"), "request_uri")

@@ -62,6 +62,7 @@ from authcore._ct import bytes_eq
 from authcore._encoding import b64url_decode, b64url_encode, json_loads
 from authcore._frozen import frozen_builder
 from authcore._kinds import is_async, store_answer
+from authcore._options import int_option
 from authcore.clock import as_datetime, as_unix
 from authcore.errors import (
     AuthcoreError,
@@ -446,6 +447,7 @@ _MAX_CHECKED: Final = 64
 
 
 def _single_proof(source: object, max_size: int) -> str:
+    int_option(max_size, "max_size")
     if isinstance(source, Request):
         values: Sequence[object] = source.headers.get_all("dpop")
     elif isinstance(source, str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,47 @@ def test_problem_form_gives_the_same_message_or_none() -> None:
     assert int_problem(600, "n", high=600) is None
     assert int_problem("3", "n") == "n must be an int >= 1"
     assert int_problem(601, "n", high=600) == "n must be an int from 1 to 600"
+
+
+def _size_capped_calls() -> list[tuple[str, Any]]:
+    """Function APIs whose size cap is an option: each called with a bad cap."""
+    from authcore.http import Response  # noqa: PLC0415
+    from authcore.jose import JWK, jwe, jws, jwt  # noqa: PLC0415
+    from authcore.jose.jwks import parse_jwks  # noqa: PLC0415
+    from authcore.oauth import client, dpop  # noqa: PLC0415
+    from authcore.stores.memory import MemoryOneTimeStore  # noqa: PLC0415
+
+    key = JWK.from_secret(b"k" * 32, alg="HS256")
+    dir_key = JWK.from_secret(bytes(16), alg="A128GCM")
+    token = jwt.encode({"sub": "x"}, key)
+    sealed = jwe.encrypt(b"x", dir_key, enc="A128GCM")
+    ok = Response(status=200, headers={"content-type": "application/json"}, body=b"{}")
+    return [
+        ("max_size", lambda cap: jws.verify(token, key, algorithms=["HS256"], max_size=cap)),
+        ("max_size", lambda cap: jws.verify_json({}, key, algorithms=["HS256"], max_size=cap)),
+        ("max_size", lambda cap: jwt.decode_unverified(token, max_size=cap)),
+        ("max_size", lambda cap: jwe.decrypt(sealed, dir_key, algorithms=["dir"],
+                                             encryptions=["A128GCM"], max_size=cap)),
+        ("max_size", lambda cap: jwe.decrypt_json({}, dir_key, algorithms=["dir"],
+                                                  encryptions=["A128GCM"], max_size=cap)),
+        ("max_size", lambda cap: dpop.verify_proof("x", replay=MemoryOneTimeStore(), method="GET",
+                                                   url="https://api.example/", max_size=cap)),
+        ("max_keys", lambda cap: parse_jwks({"keys": []}, max_keys=cap)),
+        ("max_bytes", lambda cap: client.parse_token_response(ok, max_bytes=cap)),
+        ("max_bytes", lambda cap: client.parse_revocation_response(ok, max_bytes=cap)),
+        ("max_bytes", lambda cap: client.parse_introspection_response(ok, max_bytes=cap)),
+        ("max_bytes", lambda cap: client.parse_device_authorization_response(ok, max_bytes=cap)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", range(11))
+@pytest.mark.parametrize("cap", [float("nan"), float("inf"), "16384", 0, True, 1.5, None])
+def test_function_size_caps_are_checked_options(index: int, cap: object) -> None:
+    """A size cap of the wrong kind is the caller's mistake, refused before the input is read.
+
+    ``float("nan")`` compared false with every length, so it switched the cap off; a string
+    raised a bare TypeError; 0 blamed the peer's token (TokenTooLarge).
+    """
+    name, call = _size_capped_calls()[index]
+    with pytest.raises(ConfigurationError, match=rf": {name} must be an int >= 1$"):
+        call(cap)
