@@ -37,7 +37,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Final, cast
 
 from authcore import __version__
-from authcore._options import int_option
+from authcore._options import bool_option, int_option
 from authcore.errors import ConfigurationError, FetchError, MalformedError
 from authcore.http import Request, Response, split_url
 
@@ -92,6 +92,8 @@ class FetchOptions:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ConfigurationError("timeout must be a positive number of seconds")
         int_option(max_bytes, "max_bytes")
+        bool_option(self.allow_http_loopback, "allow_http_loopback")
+        bool_option(self.allow_http, "allow_http")
         context: object = self.ssl_context
         if context is not None and not isinstance(context, ssl.SSLContext):
             raise ConfigurationError("ssl_context must be an ssl.SSLContext")
@@ -116,6 +118,8 @@ def check_url(
         ConfigurationError: Not https (or http where allowed), no host, credentials or a
             fragment in the URL, or whitespace and control characters.
     """
+    bool_option(allow_http_loopback, "allow_http_loopback")
+    bool_option(allow_http, "allow_http")
     if not isinstance(url, str) or not url:
         raise ConfigurationError(f"{what} must be a non-empty string")
     if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):  # noqa: PLR2004 - C0 controls, space

@@ -6,9 +6,11 @@ every integer option is checked at run time, ``bool`` refused (``True`` is an ``
 
 from __future__ import annotations
 
+from typing import cast
+
 from authcore.errors import ConfigurationError
 
-__all__ = ["bool_problem", "int_option", "int_problem", "strings_problem"]
+__all__ = ["bool_option", "bool_problem", "int_option", "int_problem", "strings_problem"]
 
 
 def int_option(value: object, name: str, *, low: int = 1, high: int | None = None) -> int:
@@ -54,6 +56,18 @@ def bool_problem(value: object, name: str) -> str | None:
     A flag given as ``"false"`` or ``0`` would otherwise read as truthy or falsy by accident.
     """
     return None if isinstance(value, bool) else f"{name} must be a bool"
+
+
+def bool_option(value: object, name: str) -> bool:
+    """Return ``value`` if it is ``True`` or ``False``.
+
+    Raises:
+        ConfigurationError: ``"{name} must be a bool"`` (see :func:`bool_problem`).
+    """
+    problem = bool_problem(value, name)
+    if problem is not None:
+        raise ConfigurationError(problem)
+    return cast("bool", value)
 
 
 def strings_problem(value: object, name: str) -> str | None:

@@ -17,7 +17,7 @@ from time import monotonic_ns
 from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 from authcore._kinds import check_kind
-from authcore._options import int_option
+from authcore._options import bool_option, int_option
 from authcore.apikeys._format import check_prefix, generate, make_splitter
 from authcore.apikeys._hashing import NO_MATCH, KeyHasher
 from authcore.apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
@@ -217,7 +217,7 @@ class KeyManager:
         self._required: dict[object, frozenset[str]] = {}
         self._flush_interval = _seconds(flush_interval, "flush_interval")
         self._flush_threshold = flush_threshold
-        self._rehash = bool(rehash)
+        self._rehash = bool_option(rehash, "rehash")
         self._flush_lock = threading.Lock()
         # Usage is recorded without a lock: verifying threads only append to _uses and set
         # _last_used items (each one atomic operation); only flush() removes, and only the

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from cryptography import x509
 
+from authcore._options import bool_option
 from authcore.errors import (
     AuthcoreError,
     AuthenticationFailed,
@@ -209,7 +210,7 @@ class APIKey:
             raise ConfigurationError("manager must be an authcore.apikeys.KeyManager")
         self.manager = manager
         self.header = header
-        self.bearer = bearer
+        self.bearer = bool_option(bearer, "bearer")
         self.realm = realm
         self._bearer_prefix = manager.prefix + "_"
 

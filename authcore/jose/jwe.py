@@ -50,7 +50,7 @@ from authcore._encoding import (
     json_dumps,
 )
 from authcore._frozen import frozen_builder
-from authcore._options import int_option
+from authcore._options import bool_option, int_option
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -285,6 +285,7 @@ def _policy(  # noqa: PLR0917 - private constructor, called with the public keyw
     memo = (
         key_memo(keys)
         if type(max_decompressed) is int
+        and type(decompress) is bool
         and type(p2c_min) is int
         and type(p2c_max) is int
         and isinstance(keys, (JWK, KeySet))
@@ -294,7 +295,7 @@ def _policy(  # noqa: PLR0917 - private constructor, called with the public keyw
         # No typing.cast: it would be a call on every decryption.
         tuple(algorithms) if type(algorithms) in _SEQUENCES else algorithms,  # type: ignore[arg-type]
         tuple(encryptions) if type(encryptions) in _SEQUENCES else encryptions,  # type: ignore[arg-type]
-        bool(decompress),
+        decompress,
         max_decompressed,
         p2c_min,
         p2c_max,
@@ -342,7 +343,7 @@ def _build_policy(  # noqa: PLR0917 - see _policy
             example="A256GCM",
             kind="JWE encryption",
         ),
-        decompress=bool(decompress),
+        decompress=bool_option(decompress, "decompress"),
         max_decompressed=int_option(max_decompressed, "max_decompressed"),
         p2c_min=low,
         p2c_max=high,

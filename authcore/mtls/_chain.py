@@ -44,6 +44,7 @@ from cryptography.x509.verification import (
 from authcore._ct import bytes_eq
 from authcore._fork import lock as fork_safe_lock
 from authcore._frozen import frozen_builder
+from authcore._options import bool_option, int_option
 from authcore.clock import Instant, as_datetime
 from authcore.errors import (
     CertificateError,
@@ -721,11 +722,11 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
 ) -> tuple[tuple[x509.Certificate, ...], SpiffeId | None, bool]:
     if not isinstance(trust, TrustStore):
         raise ConfigurationError("trust must be a TrustStore")
-    if max_chain_depth is not None and (
-        not isinstance(cast("object", max_chain_depth), int)
-        or not 0 <= max_chain_depth <= _MAX_DEPTH
-    ):
-        raise ConfigurationError("max_chain_depth must be an integer from 0 to 255")
+    if max_chain_depth is not None:
+        int_option(max_chain_depth, "max_chain_depth", low=0, high=_MAX_DEPTH)
+    bool_option(require_eku, "require_eku")
+    bool_option(require_spiffe, "require_spiffe")
+    bool_option(require_key_identifiers, "require_key_identifiers")
     at = as_datetime(now)
     certs = trust._loaded(chain)  # noqa: SLF001
     leaf, intermediates = certs[0], list(certs[1:])

@@ -44,6 +44,7 @@ from authcore import _fetch
 from authcore._ct import bytes_eq
 from authcore._fork import lock as fork_safe_lock
 from authcore._kinds import is_async_callable
+from authcore._options import bool_option
 from authcore.errors import (
     ConfigurationError,
     FetchError,
@@ -837,7 +838,8 @@ class OCSPChecker:
             policy, scope, fetch, max_age=max_age, leeway=leeway, negative_ttl=negative_ttl
         )
         self._fetch, self._policy, self._scope = fetch, policy, scope
-        self._nonce, self._max_age, self._leeway = nonce, max_age, leeway
+        self._nonce = bool_option(nonce, "nonce")
+        self._max_age, self._leeway = max_age, leeway
         self._cache: dict[tuple[bytes, int], tuple[dt.datetime, RevocationStatus]] = {}
         self._failures = _FailureMemory(negative_ttl)
         self._lock = fork_safe_lock()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, cast
 
 from authcore._encoding import b64url_encode
-from authcore._options import bool_problem, int_problem, strings_problem
+from authcore._options import bool_option, bool_problem, int_option, int_problem, strings_problem
 from authcore.clock import as_datetime
 from authcore.errors import (
     AccessDenied,
@@ -660,6 +660,12 @@ class RefreshFamilies:
     absolute_lifetime: int
     idle_lifetime: int | None = None
     rotate: bool = True
+
+    def __post_init__(self) -> None:
+        int_option(self.absolute_lifetime, "absolute_lifetime")
+        if self.idle_lifetime is not None:
+            int_option(self.idle_lifetime, "idle_lifetime")
+        bool_option(self.rotate, "rotate")
 
     def _expiry(self, family: Family, now: float) -> float:
         if self.idle_lifetime is None:

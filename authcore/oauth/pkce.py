@@ -19,6 +19,7 @@ from typing import Final
 
 from authcore._ct import bytes_eq
 from authcore._encoding import b64url_encode
+from authcore._options import bool_option
 from authcore.errors import ConfigurationError, InvalidGrant, InvalidRequest
 
 __all__ = [
@@ -94,7 +95,9 @@ def check_challenge(
     Raises:
         InvalidRequest: On a malformed challenge, an unknown method, or ``plain`` when it
             is not allowed.
+        ConfigurationError: If ``allow_plain`` is not a bool.
     """
+    bool_option(allow_plain, "allow_plain")
     if not isinstance(challenge, str) or _GRAMMAR.fullmatch(challenge) is None:
         raise InvalidRequest("code_challenge does not match the RFC 7636 grammar")
     chosen = "plain" if method is None else method

@@ -51,7 +51,7 @@ from authcore._encoding import json_loads
 from authcore._fork import lock as fork_safe_lock
 from authcore._frozen import frozen_builder
 from authcore._kinds import is_async, is_async_callable, store_answer
-from authcore._options import int_option
+from authcore._options import bool_option, int_option
 from authcore.clock import Clock, as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -561,7 +561,7 @@ class _Core(Generic[_IntroT]):
         self._dpop_algorithms = dpop._check_algorithms(dpop_algorithms)  # noqa: SLF001
         self._replay = self._replay_store(dpop_replay, dpop_nonces, dpop_iat_window)
         self._replay_awaited = is_async(self._replay, "add")
-        if not bearer and self._replay is None:
+        if not bool_option(bearer, "bearer") and self._replay is None:
             raise ConfigurationError(
                 "bearer=False needs dpop_replay= (DPoP would be the only scheme)"
             )

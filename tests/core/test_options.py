@@ -120,3 +120,54 @@ def test_function_size_caps_are_checked_options(index: int, cap: object) -> None
     name, call = _size_capped_calls()[index]
     with pytest.raises(ConfigurationError, match=rf": {name} must be an int >= 1$"):
         call(cap)
+
+
+def _flagged_calls() -> list[tuple[str, Any]]:
+    """Security flags given the string ``"false"`` (truthy) or another non-bool."""
+    from authcore import authn  # noqa: PLC0415
+    from authcore._fetch import FetchOptions, check_url  # noqa: PLC0415
+    from authcore.apikeys import KeyHasher, KeyManager  # noqa: PLC0415
+    from authcore.jose import JWK, jwe  # noqa: PLC0415
+    from authcore.mtls import OCSPChecker, TrustStore, verify_client  # noqa: PLC0415
+    from authcore.oauth import RefreshFamilies, ResourceServer, pkce  # noqa: PLC0415
+    from authcore.stores.memory import MemoryKeyStore  # noqa: PLC0415
+    from tests.mtls._pki import NOW, make_ca, make_leaf  # noqa: PLC0415
+
+    ca = make_ca("root")
+    trust = TrustStore([ca.cert])
+    leaf = make_leaf(ca).cert
+    dir_key = JWK.from_secret(bytes(16), alg="A128GCM")
+    sealed = jwe.encrypt(b"x", dir_key, enc="A128GCM")
+    manager = KeyManager(MemoryKeyStore(), KeyHasher({"p": b"p" * 32}), prefix="ak")
+    url = "http://127.0.0.1/jwks"
+    return [
+        ("allow_http", lambda v: check_url(url, allow_http_loopback=False, allow_http=v)),
+        ("allow_http_loopback", lambda v: check_url(url, allow_http_loopback=v)),
+        ("allow_http", lambda v: FetchOptions(allow_http=v)),
+        ("allow_plain", lambda v: pkce.check_challenge("a" * 43, "plain", allow_plain=v)),
+        ("decompress", lambda v: jwe.decrypt(sealed, dir_key, algorithms=["dir"],
+                                             encryptions=["A128GCM"], decompress=v)),
+        ("require_eku", lambda v: verify_client([leaf], trust=trust, now=NOW, require_eku=v)),
+        ("require_key_identifiers", lambda v: verify_client([leaf], trust=trust, now=NOW,
+                                                            require_key_identifiers=v)),
+        ("nonce", lambda v: OCSPChecker(nonce=v)),
+        ("bearer", lambda v: authn.APIKey(manager, bearer=v)),
+        ("rehash", lambda v: KeyManager(MemoryKeyStore(), KeyHasher({"p": b"p" * 32}),
+                                        prefix="ak", rehash=v)),
+        ("rotate", lambda v: RefreshFamilies(absolute_lifetime=60, rotate=v)),
+        ("bearer", lambda v: ResourceServer(resource="https://api.example", issuer="https://as",
+                                            keys=dir_key, algorithms=["HS256"], bearer=v)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", range(12))
+@pytest.mark.parametrize("value", ["false", "", 0, 1, None])
+def test_security_flags_must_be_bools(index: int, value: object) -> None:
+    """``"false"`` is truthy: a flag read by truthiness would turn the option on.
+
+    ``allow_http="false"`` allowed plain HTTP fetches, ``decompress="false"`` allowed
+    ``zip``, ``allow_plain="false"`` the plain PKCE method.
+    """
+    name, call = _flagged_calls()[index]
+    with pytest.raises(ConfigurationError, match=rf": {name} must be a bool$"):
+        call(value)
