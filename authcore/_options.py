@@ -6,11 +6,20 @@ every integer option is checked at run time, ``bool`` refused (``True`` is an ``
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import cast
 
 from authcore.errors import ConfigurationError
 
-__all__ = ["bool_option", "bool_problem", "int_option", "int_problem", "strings_problem"]
+__all__ = [
+    "bool_option",
+    "bool_problem",
+    "int_option",
+    "int_problem",
+    "str_option",
+    "strings_option",
+    "strings_problem",
+]
 
 
 def int_option(value: object, name: str, *, low: int = 1, high: int | None = None) -> int:
@@ -78,3 +87,39 @@ def strings_problem(value: object, name: str) -> str | None:
     if isinstance(value, tuple) and all(isinstance(item, str) and item for item in value):
         return None
     return f"{name} must be a tuple of non-empty strings"
+
+
+def str_option(value: object, name: str) -> str:
+    """Return ``value`` if it is a non-empty ``str``.
+
+    Raises:
+        ConfigurationError: ``"{name} must be a non-empty string"``.
+    """
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{name} must be a non-empty string")
+    return value
+
+
+def strings_option(value: object, name: str, *, empty: bool = False) -> tuple[str, ...]:
+    """One string or an iterable of them (a list, tuple or set) as a tuple of non-empty strings.
+
+    Args:
+        value: The option's value: ``"a"`` means ``("a",)``.
+        name: The option's name, for the message.
+        empty: Whether no string at all is accepted.
+
+    Raises:
+        ConfigurationError: ``"{name} must be a non-empty string or list of strings"``.
+    """
+    if isinstance(value, str):
+        items: tuple[object, ...] = (value,)
+    elif isinstance(value, Iterable) and not isinstance(
+        value, (bytes, bytearray, memoryview, Mapping)
+    ):
+        items = tuple(cast("Iterable[object]", value))
+    else:
+        items = ()
+        empty = False
+    if (not items and not empty) or not all(isinstance(i, str) and i for i in items):
+        raise ConfigurationError(f"{name} must be a non-empty string or list of strings")
+    return cast("tuple[str, ...]", items)

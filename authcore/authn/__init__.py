@@ -31,8 +31,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
+from authcore._options import str_option
 from authcore.authn._core import (
     APIKey,
     BearerJWT,
@@ -57,6 +58,7 @@ from authcore.errors import (
     InvalidClaim,
     NameMismatch,
 )
+from authcore.jose.keyring import KeyRing
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -65,7 +67,6 @@ if TYPE_CHECKING:
 
     from authcore.apikeys import KeyManager
     from authcore.http import Request
-    from authcore.jose.keyring import KeyRing
     from authcore.mtls import ClientIdentity
 
 __all__ = [
@@ -375,6 +376,10 @@ def exchange_api_key(
     span: object = lifetime
     if isinstance(span, bool) or not isinstance(span, int) or not 1 <= span <= _MAX_LIFETIME:
         raise ConfigurationError("lifetime must be 1 to 3600 seconds")
+    if not isinstance(cast("object", keys), KeyRing):
+        raise ConfigurationError("keys must be an authcore.jose.keyring.KeyRing")
+    str_option(issuer, "issuer")
+    str_option(audience, "audience")
     record = manager.verify(api_key)
     wanted = record.scopes if scopes is None else _required(scopes)
     missing = wanted - record.scopes

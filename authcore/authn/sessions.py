@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
 from authcore._kinds import check_kind, store_answer
-from authcore._options import int_option
+from authcore._options import int_option, str_option
 from authcore.clock import Clock, SystemClock, as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -32,6 +32,7 @@ from authcore.errors import (
 )
 from authcore.jose import JWTVerifier
 from authcore.jose.denylist import arevoke, revoke
+from authcore.jose.keyring import KeyRing
 from authcore.oauth import (
     AsyncGrantStore,
     Family,
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Iterable, Mapping, Sequence
 
-    from authcore.jose.keyring import KeyRing
     from authcore.oauth import Artefact, Effect, RefreshOutcome
 
 __all__ = ["AsyncSessionIssuer", "SessionIssuer", "SessionTokens"]
@@ -102,11 +102,15 @@ class _SessionCore(Generic[_StoreT]):
             awaited=self._STORE.startswith("Async"),
             expected=f"authcore.oauth.{self._STORE}",
         )
+        if not isinstance(cast("object", keys), KeyRing):
+            raise ConfigurationError("keys must be an authcore.jose.keyring.KeyRing")
+        if clock is not None and not isinstance(clock, Clock):
+            raise ConfigurationError("clock must have a now() method")
         self.keys: KeyRing = keys
         self.store: _StoreT = store
-        self.issuer: str = issuer
-        self.audience: str = audience
-        self.client_id: str = client_id
+        self.issuer: str = str_option(issuer, "issuer")
+        self.audience: str = str_option(audience, "audience")
+        self.client_id: str = str_option(client_id, "client_id")
         self.access_lifetime: int = int_option(access_lifetime, "access_lifetime")
         self.families: RefreshFamilies = RefreshFamilies(
             absolute_lifetime=int_option(session_lifetime, "session_lifetime"),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from authcore import _fetch
 from authcore._encoding import json_loads
+from authcore._options import str_option
 from authcore.errors import ConfigurationError, DecodeError, FetchError
 from authcore.http import split_url
 from authcore.jose._jwks_cache import JWKSCache
@@ -102,6 +103,7 @@ def parse_metadata(
 
     .. versionadded:: 0.1.0
     """
+    str_option(issuer, "issuer")
     if isinstance(data, (bytes, str)):
         try:
             document = json_loads(data, what="metadata")

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x
 
 from authcore._ct import bytes_eq
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps, json_loads
+from authcore._options import str_option
 from authcore.errors import (
     AuthcoreError,
     ConfigurationError,
@@ -614,6 +615,8 @@ class JWK:
         kty = mapping.get("kty")
         if not isinstance(kty, str):
             _fail("JWK member 'kty' is missing or not a string")
+        if alg is not None:
+            str_option(alg, "alg")
         bound = _member(mapping, "alg", required=False)
         if alg is not None and bound is not None and alg != bound:
             _fail(f"alg {alg[:20]!r} differs from the JWK's alg {bound[:20]!r}")

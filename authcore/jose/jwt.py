@@ -51,7 +51,7 @@ from authcore._encoding import (
     json_loads,
 )
 from authcore._kinds import is_async
-from authcore._options import int_option
+from authcore._options import int_option, strings_option
 from authcore.clock import Clock, Instant, as_datetime, as_unix, ensure_aware, unix_now
 from authcore.errors import (
     ConfigurationError,
@@ -118,12 +118,7 @@ def _normalize_typ(value: str) -> str:
 
 
 def _strings(value: str | Iterable[str] | None, name: str) -> frozenset[str] | None:
-    if value is None:
-        return None
-    items: list[object] = [value] if isinstance(value, str) else list(value)
-    if not items or not all(_nonempty_str(item) for item in items):
-        raise ConfigurationError(f"{name} must be a non-empty string or list of strings")
-    return frozenset(str(item) for item in items)
+    return None if value is None else frozenset(strings_option(value, name))
 
 
 def _nonempty_str(value: object) -> bool:

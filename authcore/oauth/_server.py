@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, TypeVar, cast
 
 from authcore._encoding import json_dumps
 from authcore._kinds import check_kind, is_async, store_answer
+from authcore._options import str_option
 from authcore.clock import Clock, SystemClock, as_datetime, as_unix
 from authcore.errors import (
     AccessDenied,
@@ -120,7 +121,7 @@ class Endpoints:
         ``/authorize``, ``/token``, ``/revoke``, ``/introspect``, ``/device_authorization``,
         ``/device``, ``/par`` and ``/jwks``.
         """
-        base = issuer.rstrip("/")
+        base = str_option(issuer, "issuer").rstrip("/")
         return cls(
             authorization=base + "/authorize",
             token=base + "/token",

@@ -51,7 +51,7 @@ from authcore._encoding import json_loads
 from authcore._fork import lock as fork_safe_lock
 from authcore._frozen import frozen_builder
 from authcore._kinds import is_async, is_async_callable, store_answer
-from authcore._options import bool_option, int_option
+from authcore._options import bool_option, int_option, str_option, strings_option
 from authcore.clock import Clock, as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -218,9 +218,11 @@ class _IntrospectorCore(Generic[_SendT]):
             raise ConfigurationError("send is async: use AsyncIntrospector, or a synchronous send")
         extra = dict(headers or {})
         if client_id is not None:
-            if not isinstance(cast("object", client_id), str) or client_secret is None:
+            if client_secret is None:
                 raise ConfigurationError("client_id needs client_secret (or pass headers=)")
-            extra["Authorization"] = "Basic " + _basic(client_id, client_secret)
+            extra["Authorization"] = "Basic " + _basic(
+                str_option(client_id, "client_id"), str_option(client_secret, "client_secret")
+            )
         if (
             isinstance(cache_ttl, bool)
             or not isinstance(cast("object", cache_ttl), (int, float))
@@ -534,9 +536,7 @@ class _Core(Generic[_IntroT]):
     ) -> None:
         if not isinstance(cast("object", resource), str) or not resource:
             raise ConfigurationError("resource must be the non-empty audience of the tokens")
-        issuers = (issuer,) if isinstance(issuer, str) else tuple(issuer)
-        if not issuers or not all(isinstance(cast("object", i), str) and i for i in issuers):
-            raise ConfigurationError("issuer must be a non-empty string or list of strings")
+        issuers = strings_option(issuer, "issuer")
         kind = self._introspector_type
         if introspection is not None and not isinstance(introspection, kind):
             raise ConfigurationError(f"introspection must be an {kind.__name__}")
@@ -569,10 +569,8 @@ class _Core(Generic[_IntroT]):
             not isinstance(cast("object", realm), str) or _UNQUOTABLE_RE.search(realm)
         ):
             raise ConfigurationError("realm must be printable ASCII without '\"' or '\\'")
-        required = tuple(scopes) if not isinstance(scopes, str) else (scopes,)
-        if not all(
-            isinstance(cast("object", s), str) and _SCOPE_TOKEN_RE.fullmatch(s) for s in required
-        ):
+        required = strings_option(scopes, "scopes", empty=True)
+        if not all(_SCOPE_TOKEN_RE.fullmatch(s) for s in required):
             raise ConfigurationError("scopes must be RFC 6749 scope tokens")
         int_option(max_token_size, "max_token_size")
         if clock is not None and not isinstance(clock, Clock):

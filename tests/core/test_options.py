@@ -171,3 +171,91 @@ def test_security_flags_must_be_bools(index: int, value: object) -> None:
     name, call = _flagged_calls()[index]
     with pytest.raises(ConfigurationError, match=rf": {name} must be a bool$"):
         call(value)
+
+
+def test_strings_option_forms() -> None:
+    """One string means one item; lists, tuples and sets of strings; nothing else."""
+    from authcore._options import str_option, strings_option  # noqa: PLC0415
+
+    assert strings_option("a", "n") == ("a",)
+    assert strings_option(["a", "b"], "n") == ("a", "b")
+    assert strings_option((), "n", empty=True) == ()
+    assert str_option("x", "n") == "x"
+    for bad in ((), [], 1, None, b"ab", {"a": 1}, ["a", ""], ["a", 1], [b"a"]):
+        with pytest.raises(ConfigurationError, match=": n must be a non-empty string or list"):
+            strings_option(bad, "n")
+    for bad in ("", None, 1, b"x", ["x"]):
+        with pytest.raises(ConfigurationError, match=r": n must be a non-empty string$"):
+            str_option(bad, "n")
+
+
+def _named_calls() -> list[tuple[str, Any]]:
+    """Options that are names (strings) or collaborators, each given a wrong value."""
+    from authcore.apikeys import KeyHasher, KeyManager  # noqa: PLC0415
+    from authcore.authn import SessionIssuer, exchange_api_key  # noqa: PLC0415
+    from authcore.jose import JWK, JWTVerifier  # noqa: PLC0415
+    from authcore.jose.jwks import parse_metadata  # noqa: PLC0415
+    from authcore.jose.keyring import KeyRing  # noqa: PLC0415
+    from authcore.oauth import Endpoints, ResourceServer  # noqa: PLC0415
+    from authcore.stores.memory import MemoryGrantStore, MemoryKeyStore  # noqa: PLC0415
+
+    key = JWK.from_secret(b"k" * 32, alg="HS256")
+    ring = KeyRing.create(JWK.generate("ES256"))
+    manager = KeyManager(MemoryKeyStore(), KeyHasher({"p": b"p" * 32}), prefix="ak")
+    token = manager.create(owner="o").token
+    meta = {"issuer": "https://as.example", "jwks_uri": "https://as.example/jwks"}
+
+    def session(**given: object) -> object:
+        options: dict[str, Any] = {
+            "keys": ring,
+            "store": MemoryGrantStore(),
+            "issuer": "https://app",
+            "audience": "app",
+        }
+        return SessionIssuer(**{**options, **given})
+
+    def exchange(**given: object) -> object:
+        options: dict[str, Any] = {"keys": ring, "issuer": "https://app", "audience": "api"}
+        return exchange_api_key(manager, token, **{**options, **given})
+
+    def resource(**given: object) -> object:
+        options: dict[str, Any] = {
+            "resource": "https://api",
+            "issuer": "https://as",
+            "keys": key,
+            "algorithms": ["HS256"],
+        }
+        return ResourceServer(**{**options, **given})
+
+    return [
+        ("issuer must be a non-empty string or list", lambda v: JWTVerifier(
+            key, algorithms=["HS256"], issuer=v)),
+        ("audience must be a non-empty string or list", lambda v: JWTVerifier(
+            key, algorithms=["HS256"], audience=v)),
+        ("alg must be a non-empty string", lambda v: JWK.from_dict(key.to_dict(private=True),
+                                                                  alg=v)),
+        ("issuer must be a non-empty string", lambda v: parse_metadata(meta, issuer=v)),
+        ("issuer must be a non-empty string or list", lambda v: resource(issuer=v)),
+        ("issuer must be a non-empty string", Endpoints.under),
+        ("issuer must be a non-empty string", lambda v: session(issuer=v)),
+        ("audience must be a non-empty string", lambda v: session(audience=v)),
+        ("client_id must be a non-empty string", lambda v: session(client_id=v)),
+        ("keys must be an authcore.jose.keyring.KeyRing", lambda v: session(keys=v)),
+        ("clock must have a now", lambda v: session(clock=v)),
+        ("issuer must be a non-empty string", lambda v: exchange(issuer=v)),
+        ("audience must be a non-empty string", lambda v: exchange(audience=v)),
+        ("keys must be an authcore.jose.keyring.KeyRing", lambda v: exchange(keys=v)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", range(14))
+@pytest.mark.parametrize("value", [1, 1.5, b"x", object()])
+def test_names_and_collaborators_are_checked(index: int, value: object) -> None:
+    """A non-string name raised a bare TypeError or AttributeError, or was signed into tokens.
+
+    ``exchange_api_key(issuer=None, audience=0)`` minted ``iss: null, aud: 0``;
+    ``JWTVerifier(issuer=1)`` raised ``TypeError: 'int' object is not iterable``.
+    """
+    message, call = _named_calls()[index]
+    with pytest.raises(ConfigurationError, match=message):
+        call(value)
