@@ -7,13 +7,15 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
+from authcore._options import int_problem
 from authcore.clock import as_datetime
+from authcore.errors import ConfigurationError
+from authcore.ratelimit import GCRA
 
 if TYPE_CHECKING:
     from authcore.clock import Instant
-    from authcore.ratelimit import GCRA
 
 __all__ = [
     "KeyChange",
@@ -92,6 +94,11 @@ class KeyRecord:
     metered: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        problems = self._problems()
+        if problems:
+            raise ConfigurationError(errors=tuple(problems))
+        if type(self.scopes) is not frozenset:  # a set or list of scope names
+            object.__setattr__(self, "scopes", frozenset(self.scopes))
         if not isinstance(self.metadata, MappingProxyType):
             object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
         if self.status is not KeyStatus.ACTIVE:
@@ -104,6 +111,45 @@ class KeyRecord:
         object.__setattr__(
             self, "metered", self.rate_limit is not None or self.remaining_uses is not None
         )
+
+    def _problems(self) -> list[str]:
+        """What is wrong with the fields (a record built by hand, or by a custom store)."""
+        problems = [
+            f"{name} must be a string"
+            for name in ("key_id", "prefix", "owner", "secret_hash")
+            if not isinstance(getattr(self, name), str)
+        ]
+        problems.extend(
+            f"{name} must be a string or None"
+            for name in ("name", "replaces", "replaced_by")
+            if not isinstance(getattr(self, name), (str, type(None)))
+        )
+        scopes: object = self.scopes
+        if (
+            isinstance(scopes, (str, bytes))
+            or not isinstance(scopes, (frozenset, set, tuple, list))
+            or not all(isinstance(scope, str) and scope for scope in scopes)
+        ):
+            problems.append("scopes must be a set of non-empty strings (not one string)")
+        if not isinstance(cast("object", self.status), KeyStatus):
+            problems.append("status must be a KeyStatus")
+        for name in ("created_at", "expires_at", "revoked_at", "last_used_at"):
+            value: object = getattr(self, name)
+            if value is None and name != "created_at":
+                continue
+            if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+                problems.append(f"{name} must be an aware datetime")
+        metadata: object = self.metadata
+        if not isinstance(metadata, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+        ):
+            problems.append("metadata must map strings to strings")
+        if self.rate_limit is not None and not isinstance(cast("object", self.rate_limit), GCRA):
+            problems.append("rate_limit must be a GCRA or None")
+        if self.remaining_uses is not None:
+            problems.append(int_problem(self.remaining_uses, "remaining_uses", low=0) or "")
+        problems.append(int_problem(self.use_count, "use_count", low=0) or "")
+        return [problem for problem in problems if problem]
 
     def usable_at(self, now: Instant | None = None) -> bool:
         """Whether the key would verify at ``now`` (status and times only).

@@ -580,6 +580,14 @@ class DeviceAuthorization:
     expires_at: dt.datetime
     interval: int = DEFAULT_INTERVAL
 
+    def __post_init__(self) -> None:
+        # Built by parse_device_authorization_response, or by hand from a stored response:
+        # device_polling sleeps for interval and stops at expires_at.
+        int_option(self.interval, "interval", high=MAX_LIFETIME)
+        expires: object = self.expires_at
+        if not isinstance(expires, dt.datetime) or expires.utcoffset() is None:
+            raise ConfigurationError("expires_at must be an aware datetime")
+
 
 # ----------------------------------------------------------------------------- parsers
 

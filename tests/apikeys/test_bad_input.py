@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -80,3 +82,53 @@ def test_list_with_bad_owner_is_configuration_error(owner: object) -> None:
     """list() with an owner that is not a non-empty str is a caller mistake."""
     with pytest.raises(ConfigurationError):
         _MANAGER.list(owner)  # type: ignore[arg-type]
+
+
+def _record(**given: object) -> object:
+    from authcore.apikeys import KeyRecord  # noqa: PLC0415
+
+    fields: dict[str, object] = {
+        "key_id": "k1",
+        "prefix": "ak",
+        "owner": "o",
+        "secret_hash": "v1$p$x",
+        "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    }
+    return KeyRecord(**{**fields, **given})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("scopes", "read write"),  # iterated, this was 'r', 'e', 'a', ... and verify crashed
+        ("scopes", b"read"),
+        ("scopes", frozenset({"read", 1})),
+        ("scopes", frozenset({""})),
+        ("status", "active"),
+        ("created_at", dt.datetime(2026, 1, 1)),  # naive  # noqa: DTZ001
+        ("expires_at", 1_700_000_000),
+        ("owner", None),
+        ("name", 5),
+        ("metadata", {"a": 1}),
+        ("metadata", "a=b"),
+        ("rate_limit", (10, 60)),
+        ("remaining_uses", -1),
+        ("remaining_uses", True),
+        ("use_count", 1.5),
+    ],
+)
+def test_key_record_refuses_fields_of_the_wrong_type(name: str, value: object) -> None:
+    """A record built by hand or by a custom store is checked, every problem named.
+
+    ``KeyRecord(scopes="read write")`` used to be accepted, and ``KeyManager.verify`` of
+    its key then raised a bare ``TypeError``.
+    """
+    with pytest.raises(ConfigurationError, match=name):
+        _record(**{name: value})
+
+
+def test_key_record_takes_a_set_or_list_of_scopes_as_a_frozenset() -> None:
+    record = _record(scopes={"read", "write"})
+    assert record.scopes == frozenset({"read", "write"})  # type: ignore[attr-defined]
+    assert type(record.scopes) is frozenset  # type: ignore[attr-defined]
+    assert _record(scopes=["a"]).scopes == frozenset({"a"})  # type: ignore[attr-defined]

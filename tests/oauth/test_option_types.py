@@ -7,6 +7,7 @@ given as ``"false"`` read as true (``allow_plain_pkce="false"`` turned plain PKC
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from authcore import oauth
 from authcore.errors import ConfigurationError, StoreError
 from authcore.oauth import ClientRecord, Policy, decode_client, encode_client
+from authcore.oauth.client import DeviceAuthorization
 
 _FLAGS = (
     "rotate_refresh_tokens",
@@ -78,3 +80,29 @@ def test_a_stored_string_is_not_read_back_as_a_list(name: str) -> None:
     data[name] = "".join(data[name])
     with pytest.raises(StoreError, match="unreadable OAuth client"):
         decode_client(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"interval": -1}, "interval must be an int from 1"),
+        ({"interval": 0}, "interval must be an int from 1"),
+        ({"interval": float("nan")}, "interval must be an int from 1"),
+        ({"expires_at": dt.datetime(2030, 1, 1)}, "expires_at must be an aware datetime"),  # noqa: DTZ001
+        ({"expires_at": 1_900_000_000}, "expires_at must be an aware datetime"),
+    ],
+)
+def test_a_hand_built_device_authorization_is_checked(
+    given: dict[str, object], message: str
+) -> None:
+    """device_polling would have told the caller to sleep -1 or nan seconds."""
+    fields: dict[str, object] = {
+        "device_code": "d",
+        "user_code": "U",
+        "verification_uri": "https://as.example/device",
+        "verification_uri_complete": None,
+        "expires_at": dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc),
+    }
+    with pytest.raises(ConfigurationError, match=message):
+        DeviceAuthorization(**{**fields, **given})  # type: ignore[arg-type]
+    assert DeviceAuthorization(**fields).interval == 5  # type: ignore[arg-type]
