@@ -7,7 +7,7 @@ every integer option is checked at run time, ``bool`` refused (``True`` is an ``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import cast
+from typing import Any, cast
 
 from authcore.errors import ConfigurationError
 
@@ -16,6 +16,7 @@ __all__ = [
     "bool_problem",
     "int_option",
     "int_problem",
+    "mapping_option",
     "str_option",
     "strings_option",
     "strings_problem",
@@ -123,3 +124,19 @@ def strings_option(value: object, name: str, *, empty: bool = False) -> tuple[st
     if (not items and not empty) or not all(isinstance(i, str) and i for i in items):
         raise ConfigurationError(f"{name} must be a non-empty string or list of strings")
     return cast("tuple[str, ...]", items)
+
+
+def mapping_option(value: object, name: str) -> dict[str, Any]:
+    """A copy of a mapping option (``None`` is empty); anything else is refused.
+
+    ``dict(value)`` of a string or list would raise a bare ``ValueError`` or build nonsense,
+    and ``value or {}`` would silently drop a falsy non-mapping such as ``0`` or ``""``.
+
+    Raises:
+        ConfigurationError: ``"{name} must be a mapping or None"``.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{name} must be a mapping or None")
+    return dict(cast("Mapping[str, Any]", value))

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 from authcore._encoding import b64url_decode, json_loads
-from authcore._options import int_option
+from authcore._options import int_option, mapping_option
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -499,7 +499,7 @@ def protected_header(key: JWK, headers: Mapping[str, Any] | None) -> tuple[str, 
         EncodeError: On header names or values that cannot be encoded, or a bad ``crit``.
         UnsupportedAlgorithm: If the key cannot sign with the algorithm.
     """
-    extra = dict(headers or {})
+    extra = mapping_option(headers, "headers")
     if not all(isinstance(name, str) for name in extra):
         raise EncodeError("header names must be strings")
     requested = extra.pop("alg", None)

@@ -50,7 +50,7 @@ from authcore._encoding import (
     json_dumps,
 )
 from authcore._frozen import frozen_builder
-from authcore._options import bool_option, int_option
+from authcore._options import bool_option, int_option, mapping_option
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -678,7 +678,7 @@ def _plaintext(plaintext: object, compress: bool) -> bytes:  # noqa: FBT001 - pr
 
 
 def _caller_header(headers: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
-    extra = dict(headers or {})
+    extra = mapping_option(headers, what)
     if not all(isinstance(name, str) for name in extra):
         raise EncodeError(f"{what} names must be strings")
     bad = sorted(set(extra) & _GENERATED)
@@ -1022,7 +1022,7 @@ def encrypt_jwt(
     from authcore.jose import jwt  # noqa: PLC0415 - keeps jwe importable on its own
 
     inner = jwt.encode(claims, signing_key, headers=signing_headers)
-    outer = {**(headers or {}), "cty": "JWT"}
+    outer = {**mapping_option(headers, "headers"), "cty": "JWT"}
     return encrypt(inner.encode("ascii"), encryption_key, enc=enc, alg=alg, headers=outer)
 
 

@@ -26,7 +26,7 @@ from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, Final
 
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
-from authcore._options import int_option
+from authcore._options import int_option, mapping_option
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -316,7 +316,7 @@ def sign_json(
         raise ConfigurationError("give at least one JWK")
     if flattened and len(key_list) != 1:
         raise ConfigurationError("the flattened serialization carries exactly one signature")
-    extra = dict(unprotected or {})
+    extra = mapping_option(unprotected, "unprotected")
     data = bytes(payload)
     signatures: list[dict[str, Any]] = []
     body: bytes | None = None

@@ -51,7 +51,7 @@ from authcore._encoding import (
     json_loads,
 )
 from authcore._kinds import is_async
-from authcore._options import int_option, strings_option
+from authcore._options import int_option, mapping_option, strings_option
 from authcore.clock import Clock, Instant, as_datetime, as_unix, ensure_aware, unix_now
 from authcore.errors import (
     ConfigurationError,
@@ -616,7 +616,7 @@ def encode(claims: Mapping[str, Any], key: JWK, *, headers: Mapping[str, Any] | 
     memo = key_memo(key)
     cached = memo.get("jwt-header") if headers is None else None
     if cached is None:
-        alg, header = protected_header(key, {"typ": "JWT", **(headers or {})})
+        alg, header = protected_header(key, {"typ": "JWT", **mapping_option(headers, "headers")})
         if header.get("b64", True) is not True:
             raise EncodeError("a JWT cannot use an unencoded payload (b64: false)")
         head = b64url_encode(json_dumps(header)).encode("ascii") + b"."

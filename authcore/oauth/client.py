@@ -43,7 +43,7 @@ from typing import Any, Final, cast
 from authcore import _fetch, errors
 from authcore._ct import bytes_eq
 from authcore._encoding import json_loads
-from authcore._options import int_option
+from authcore._options import int_option, mapping_option
 from authcore.clock import Clock, SystemClock, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -957,7 +957,7 @@ class OAuthClient:
             scope=_sequence(scope, "scope"),
             resource=_sequence(resource, "resource"),
             dpop_jkt=dpop_jkt,
-            extra=MappingProxyType(dict(extra or {})),
+            extra=MappingProxyType(mapping_option(extra, "extra")),
         )
 
 
@@ -1039,7 +1039,12 @@ class AuthorizationCodeFlow:
             raise ConfigurationError("redirect_uri must be a non-empty string")
         if not self.state:
             raise ConfigurationError("state must be a non-empty string")
-        reserved = sorted(set(self.extra) & _RESERVED)
+        extra = mapping_option(self.extra, "extra")
+        if not all(
+            isinstance(cast("object", k), str) and isinstance(v, str) for k, v in extra.items()
+        ):
+            raise ConfigurationError("extra must map parameter names to strings")
+        reserved = sorted(set(extra) & _RESERVED)
         if reserved:
             raise ConfigurationError(f"extra must not set {', '.join(reserved)}")
         methods = self.client.metadata.code_challenge_methods_supported

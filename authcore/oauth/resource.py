@@ -51,7 +51,7 @@ from authcore._encoding import json_loads
 from authcore._fork import lock as fork_safe_lock
 from authcore._frozen import frozen_builder
 from authcore._kinds import is_async, is_async_callable, store_answer
-from authcore._options import bool_option, int_option, str_option, strings_option
+from authcore._options import bool_option, int_option, mapping_option, str_option, strings_option
 from authcore.clock import Clock, as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -216,7 +216,7 @@ class _IntrospectorCore(Generic[_SendT]):
             raise ConfigurationError("send must be a callable taking a Request")
         if not self._awaits and is_async_callable(send):
             raise ConfigurationError("send is async: use AsyncIntrospector, or a synchronous send")
-        extra = dict(headers or {})
+        extra = mapping_option(headers, "headers")
         if client_id is not None:
             if client_secret is None:
                 raise ConfigurationError("client_id needs client_secret (or pass headers=)")

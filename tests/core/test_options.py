@@ -259,3 +259,31 @@ def test_names_and_collaborators_are_checked(index: int, value: object) -> None:
     message, call = _named_calls()[index]
     with pytest.raises(ConfigurationError, match=message):
         call(value)
+
+
+def _mapped_calls() -> list[tuple[str, Any]]:
+    """Options that are header or parameter mappings, each given a non-mapping."""
+    from authcore.jose import JWK, jwe, jws, jwt  # noqa: PLC0415
+    from authcore.oauth.resource import Introspector  # noqa: PLC0415
+
+    key = JWK.from_secret(b"k" * 32, alg="HS256")
+    wrap = JWK.from_secret(b"w" * 16, alg="A128KW")
+    return [
+        ("headers", lambda v: jws.sign(b"p", key, headers=v)),
+        ("headers", lambda v: jwt.encode({}, key, headers=v)),
+        ("unprotected", lambda v: jws.sign_json(b"p", key, unprotected=v)),
+        ("headers", lambda v: jwe.encrypt(b"p", wrap, enc="A128GCM", headers=v)),
+        ("protected", lambda v: jwe.encrypt_json(b"p", wrap, enc="A128GCM", protected=v)),
+        ("headers", lambda v: jwe.encrypt_jwt({}, key, wrap, enc="A128GCM", headers=v)),
+        ("headers", lambda v: Introspector("https://as.example/introspect",
+                                           send=print, headers=v)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", range(7))
+@pytest.mark.parametrize("value", ["x", 1, 0, "", [], [("alg", "none")], b"ab"])
+def test_mapping_options_refuse_non_mappings(index: int, value: object) -> None:
+    """``dict("x")`` raised a bare ValueError; ``0 or {}`` silently meant no headers."""
+    name, call = _mapped_calls()[index]
+    with pytest.raises(ConfigurationError, match=rf": {name} must be a mapping or None$"):
+        call(value)
