@@ -37,7 +37,7 @@ import urllib.request
 from typing import TYPE_CHECKING, Final, cast
 
 from authcore import __version__
-from authcore._options import bool_option, int_option
+from authcore._options import bool_option, int_option, seconds_option
 from authcore.errors import ConfigurationError, FetchError, MalformedError
 from authcore.http import Request, Response, split_url
 
@@ -87,17 +87,14 @@ class FetchOptions:
     ssl_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
-        timeout: object = self.timeout
-        max_bytes: object = self.max_bytes
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ConfigurationError("timeout must be a positive number of seconds")
-        int_option(max_bytes, "max_bytes")
+        timeout = seconds_option(self.timeout, "timeout")
+        int_option(self.max_bytes, "max_bytes")
         bool_option(self.allow_http_loopback, "allow_http_loopback")
         bool_option(self.allow_http, "allow_http")
         context: object = self.ssl_context
         if context is not None and not isinstance(context, ssl.SSLContext):
             raise ConfigurationError("ssl_context must be an ssl.SSLContext")
-        object.__setattr__(self, "timeout", float(timeout))
+        object.__setattr__(self, "timeout", timeout)
 
     def check(self, url: object, *, what: str = "url") -> Origin:
         """Check ``url`` against these options (:func:`check_url`)."""

@@ -6,21 +6,30 @@ every integer option is checked at run time, ``bool`` refused (``True`` is an ``
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from authcore.errors import ConfigurationError
 
 __all__ = [
+    "MAX_SECONDS",
     "bool_option",
     "bool_problem",
     "int_option",
     "int_problem",
     "mapping_option",
+    "seconds_option",
     "str_option",
     "strings_option",
     "strings_problem",
 ]
+
+
+MAX_SECONDS: Final = 100 * 366 * 86_400
+"""The longest duration option accepted, in seconds (a century): longer ones overflow
+``datetime`` arithmetic and socket timeouts, and no lifetime or timeout needs them."""
 
 
 def int_option(value: object, name: str, *, low: int = 1, high: int | None = None) -> int:
@@ -140,3 +149,33 @@ def mapping_option(value: object, name: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigurationError(f"{name} must be a mapping or None")
     return dict(cast("Mapping[str, Any]", value))
+
+
+def seconds_option(value: object, name: str, *, positive: bool = True) -> float:
+    """A duration option, ``int``/``float`` seconds or a ``timedelta``, as float seconds.
+
+    Args:
+        value: The option's value.
+        name: The option's name, for the message.
+        positive: Whether 0 is refused (a timeout, a lifetime) or accepted (a leeway).
+
+    Raises:
+        ConfigurationError: Not finite, out of range (up to :data:`MAX_SECONDS`) or not a
+            number: ``"{name} must be seconds or a timedelta, > 0 and at most ..."`` (or
+            ``from 0 to ...``).
+    """
+    if isinstance(value, dt.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond the float range
+            seconds = math.inf
+    else:
+        seconds = math.nan
+    if not (seconds > 0 if positive else seconds >= 0) or not seconds <= MAX_SECONDS:
+        bounds = "> 0 and at most" if positive else "from 0 to"
+        raise ConfigurationError(
+            f"{name} must be seconds or a timedelta, {bounds} {MAX_SECONDS:,} (a century)"
+        )
+    return seconds

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from authcore._fork import lock as fork_safe_lock
 from authcore.errors import ConfigurationError
@@ -47,6 +47,11 @@ class Clock(Protocol):
     def now(self) -> dt.datetime:
         """Return the current time, timezone-aware."""
         ...
+
+
+# The UNIX seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC: what a datetime can hold.
+_MIN_UNIX: Final = -62_135_596_800.0
+_MAX_UNIX: Final = 253_402_300_799.0
 
 
 def utc_now() -> dt.datetime:
@@ -91,17 +96,23 @@ def as_unix(value: object, *, name: str = "now") -> float:
         name: The parameter name, for the error message.
 
     Raises:
-        ConfigurationError: For a naive datetime, a ``bool``, a non-finite number or any other
-            type; the message names ``name``.
+        ConfigurationError: For a naive datetime, a ``bool``, a non-finite number, seconds
+            outside the years 1 to 9999 (what a datetime holds) or any other type; the
+            message names ``name``.
     """
     if value is None:
         return time.time()
     if isinstance(value, dt.datetime):
         return ensure_aware(value, name=name).timestamp()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-        if math.isfinite(seconds):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond the float range
+            seconds = math.inf
+        if _MIN_UNIX <= seconds <= _MAX_UNIX:
             return seconds
+        if math.isfinite(seconds):
+            raise ConfigurationError(f"{name} is out of the datetime range (years 1 to 9999)")
         raise ConfigurationError(f"{name} must be a finite number of seconds")
     raise ConfigurationError(
         f"{name} must be an aware datetime or UNIX seconds, got {type(value).__name__}"

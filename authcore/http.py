@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias, cast
 
 from authcore._encoding import json_dumps
 from authcore._frozen import frozen_builder
+from authcore._options import int_option
 from authcore.errors import (
     ConfigurationError,
     DecodeError,
@@ -54,6 +55,8 @@ __all__ = [
 
 MAX_FORM_PARAMETERS: Final = 100
 """Default cap on the number of form parameters parsed from one body."""
+_MAX_PARAMS_LIMIT: Final = 1_000_000
+"""The largest ``max_params`` accepted (``str.split`` needs a machine-sized count)."""
 
 # RFC 9110 section 5.6.2: token = 1*tchar.
 _TOKEN_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -406,12 +409,7 @@ def parse_form(data: bytes | str, *, max_params: int = MAX_FORM_PARAMETERS) -> d
         MalformedRequest: On a repeated name, bad percent-encoding, invalid UTF-8, a pair
             without ``=``, or more than ``max_params`` parameters.
     """
-    if (
-        isinstance(max_params, bool)
-        or not isinstance(cast("object", max_params), int)
-        or max_params < 0
-    ):
-        raise ConfigurationError("max_params must be a non-negative int")
+    int_option(max_params, "max_params", low=0, high=_MAX_PARAMS_LIMIT)
     text = _form_text(data)
     if not text:
         return {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import os
 import re
 import threading
@@ -17,7 +16,7 @@ from time import monotonic_ns
 from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 from authcore._kinds import check_kind
-from authcore._options import bool_option, int_option
+from authcore._options import bool_option, int_option, seconds_option
 from authcore.apikeys._format import check_prefix, generate, make_splitter
 from authcore.apikeys._hashing import NO_MATCH, KeyHasher
 from authcore.apikeys._model import KeyRecord, KeyStatus, KeyStore, Usage
@@ -126,15 +125,10 @@ def _utf8(text: str) -> bool:
 
 
 def _seconds(value: object, name: str) -> dt.timedelta:
-    if isinstance(value, dt.timedelta):
-        delta = value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        delta = dt.timedelta(seconds=value)
-    else:
-        raise ConfigurationError(f"{name} must be a timedelta or seconds")
-    if delta < dt.timedelta(0):
-        raise ConfigurationError(f"{name} must not be negative")
-    return delta
+    if isinstance(value, dt.timedelta):  # kept exactly (microseconds included)
+        seconds_option(value, name, positive=False)
+        return value
+    return dt.timedelta(seconds=seconds_option(value, name, positive=False))
 
 
 class KeyManager:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar, Union, cast, final
 from authcore._encoding import b64url_decode, json_loads
 from authcore._fork import lock as fork_safe_lock
 from authcore._kinds import is_async_callable
-from authcore._options import int_option
+from authcore._options import int_option, seconds_option
 from authcore.clock import Clock, SystemClock
 from authcore.errors import (
     ConfigurationError,
@@ -196,18 +196,8 @@ def _kid_label(kid: str | None) -> str:
 
 
 def seconds(value: object, name: str) -> dt.timedelta:
-    if isinstance(value, dt.timedelta):
-        result = value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            result = dt.timedelta(seconds=value)
-        except (OverflowError, ValueError):
-            raise ConfigurationError(f"{name} is out of range") from None
-    else:
-        raise ConfigurationError(f"{name} must be seconds or a timedelta")
-    if result <= dt.timedelta(0):
-        raise ConfigurationError(f"{name} must be positive")
-    return result
+    checked = seconds_option(value, name)
+    return value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=checked)
 
 
 def _token_kid(token: str | bytes) -> str | None:

@@ -51,7 +51,7 @@ from authcore._encoding import (
     json_loads,
 )
 from authcore._kinds import is_async
-from authcore._options import int_option, mapping_option, strings_option
+from authcore._options import int_option, mapping_option, seconds_option, strings_option
 from authcore.clock import Clock, Instant, as_datetime, as_unix, ensure_aware, unix_now
 from authcore.errors import (
     ConfigurationError,
@@ -126,15 +126,7 @@ def _nonempty_str(value: object) -> bool:
 
 
 def _seconds(value: float | dt.timedelta, name: str) -> float:
-    seconds: object = value.total_seconds() if isinstance(value, dt.timedelta) else value
-    if (
-        isinstance(seconds, bool)
-        or not isinstance(seconds, (int, float))
-        or not math.isfinite(seconds)
-        or seconds < 0
-    ):
-        raise ConfigurationError(f"{name} must be a non-negative number of seconds")
-    return float(seconds)
+    return seconds_option(value, name, positive=False)
 
 
 def _check_options(*, subject: object, typ: object, max_size: object, clock: object) -> None:

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from authcore._options import seconds_option
 from authcore._sqlite import apply_migrations, stored_int
 from authcore.errors import ConfigurationError, StoreError
 
@@ -75,17 +76,6 @@ def _idle_and_open(conn: _BoundedConnection) -> None:
         raise psycopg.OperationalError("the server closed the connection")
 
 
-def _check_seconds(value: object, name: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigurationError(f"{name} must be a finite number of seconds > 0")
-    return float(value)
-
-
 class PostgresDatabase:
     """A psycopg connection pool opened for authcore stores, with versioned tables.
 
@@ -115,7 +105,7 @@ class PostgresDatabase:
         max_size: int = 10,
         timeout: float = 5.0,
     ) -> None:
-        seconds = _check_seconds(timeout, "timeout")
+        seconds = seconds_option(timeout, "timeout")
         sizes: tuple[object, object] = (min_size, max_size)
         if any(isinstance(s, bool) or not isinstance(s, int) for s in sizes) or not (
             0 <= min_size <= max_size and max_size >= 1

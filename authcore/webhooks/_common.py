@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hmac as _chmac
 
 from authcore._encoding import json_loads
 from authcore._kinds import store_answer
+from authcore._options import seconds_option
 from authcore.clock import as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -134,17 +135,7 @@ def to_tolerance(tolerance: object) -> float:
     Raises:
         ConfigurationError: If it is not a finite, non-negative number or timedelta.
     """
-    if isinstance(tolerance, dt.timedelta):
-        seconds = tolerance.total_seconds()
-    elif isinstance(tolerance, (int, float)) and not isinstance(tolerance, bool):
-        seconds = float(tolerance)
-    else:
-        raise ConfigurationError(
-            f"tolerance must be seconds or a timedelta, got {type(tolerance).__name__}"
-        )
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ConfigurationError("tolerance must be a finite, non-negative number of seconds")
-    return seconds
+    return seconds_option(tolerance, "tolerance", positive=False)
 
 
 def signing_timestamp(timestamp: object) -> int:

@@ -16,12 +16,12 @@ and restrict the source addresses if replay matters to you.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from authcore._ct import bytes_eq
+from authcore._options import seconds_option
 from authcore.clock import as_unix
 from authcore.errors import ConfigurationError, InvalidSignature, MalformedHeader
 from authcore.onetime import check_store
@@ -155,14 +155,7 @@ def verify(
     if check_store(replay_cache, "replay_cache") is None:
         value = header_value(header, _SPEC)
     else:
-        ttl: object = replay_ttl
-        if (
-            isinstance(ttl, bool)
-            or not isinstance(ttl, (int, float))
-            or not math.isfinite(ttl)
-            or ttl <= 0
-        ):
-            raise ConfigurationError("replay_ttl must be a positive number of seconds")
+        seconds_option(replay_ttl, "replay_ttl")
         if isinstance(header, str):
             raise ConfigurationError(
                 "with a replay_cache, pass all the request headers (X-GitHub-Delivery is needed)"

@@ -287,3 +287,59 @@ def test_mapping_options_refuse_non_mappings(index: int, value: object) -> None:
     name, call = _mapped_calls()[index]
     with pytest.raises(ConfigurationError, match=rf": {name} must be a mapping or None$"):
         call(value)
+
+
+def test_seconds_option_bounds() -> None:
+    """Finite seconds or a timedelta up to a century; 0 only where asked for."""
+    import datetime as dt  # noqa: PLC0415
+
+    from authcore._options import MAX_SECONDS, seconds_option  # noqa: PLC0415
+
+    assert seconds_option(1, "t") == 1.0
+    assert seconds_option(dt.timedelta(minutes=2), "t") == 120.0
+    assert seconds_option(0, "t", positive=False) == 0.0
+    assert seconds_option(MAX_SECONDS, "t") == MAX_SECONDS
+    for bad in (0, -1, True, "5", None, float("nan"), float("inf"), MAX_SECONDS + 1, 10**400,
+                dt.timedelta(0), dt.timedelta(seconds=-1)):  # fmt: skip
+        with pytest.raises(ConfigurationError, match=r": t must be seconds or a timedelta, > 0"):
+            seconds_option(bad, "t")
+    with pytest.raises(ConfigurationError, match=r": t must be seconds or a timedelta, from 0"):
+        seconds_option(-0.5, "t", positive=False)
+
+
+def _huge_calls() -> list[tuple[str, Any]]:
+    """Options whose huge finite values used to overflow deep inside (OverflowError)."""
+    from authcore import http  # noqa: PLC0415
+    from authcore.apikeys import KeyHasher, KeyManager  # noqa: PLC0415
+    from authcore.http import Response  # noqa: PLC0415
+    from authcore.jose import jwks  # noqa: PLC0415
+    from authcore.oauth import client  # noqa: PLC0415
+    from authcore.stores.memory import MemoryKeyStore  # noqa: PLC0415
+    from authcore.webhooks import github  # noqa: PLC0415
+
+    ok = Response(status=200, headers={"content-type": "application/json"}, body=b"{}")
+    return [
+        ("timeout", lambda v: jwks.urllib_fetcher("https://as.example/jwks", timeout=v)),
+        ("flush_interval", lambda v: KeyManager(MemoryKeyStore(), KeyHasher({"p": b"p" * 32}),
+                                                prefix="ak", flush_interval=v)),
+        ("max_params", lambda v: http.parse_form("a=1", max_params=v)),
+        ("replay_ttl", lambda v: github.verify(b"{}", {"X-Hub-Signature-256": "sha256=00",
+                                                       "X-GitHub-Delivery": "d"},
+                                               secrets=["s" * 32], replay_ttl=v,
+                                               replay_cache=_one_time())),
+        ("now", lambda v: client.parse_token_response(ok, now=v)),
+    ]  # fmt: skip
+
+
+def _one_time() -> object:
+    from authcore.stores.memory import MemoryOneTimeStore  # noqa: PLC0415
+
+    return MemoryOneTimeStore()
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_huge_values_are_refused_not_overflowed(index: int) -> None:
+    """10**30 seconds (or parameters) is a ConfigurationError, not an OverflowError."""
+    name, call = _huge_calls()[index]
+    with pytest.raises(ConfigurationError, match=rf": {name} "):
+        call(10**30)

@@ -303,12 +303,12 @@ def test_parse_jwks_ignores_unknown_key_types() -> None:
 @pytest.mark.parametrize(
     ("options", "reason"),
     [
-        ({"ttl": 0}, "ttl must be positive"),
+        ({"ttl": 0}, "ttl must be seconds or a timedelta, > 0"),
         ({"ttl": True}, "ttl must be seconds"),
-        ({"cooldown": -1}, "cooldown must be positive"),
+        ({"cooldown": -1}, "cooldown must be seconds or a timedelta, > 0"),
         ({"ttl": 10, "cooldown": 20}, "cooldown must not exceed ttl"),
         ({"ttl": 600, "max_stale": 60}, "max_stale must be at least ttl"),
-        ({"ttl": float("inf")}, "ttl is out of range"),
+        ({"ttl": float("inf")}, "ttl must be seconds or a timedelta, > 0 and at most"),
         ({"clock": "now"}, "clock must be"),
         ({"max_keys": 0}, "max_keys must be"),
     ],
