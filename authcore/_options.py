@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final, cast
 
 from authcore.errors import ConfigurationError
@@ -19,6 +19,7 @@ __all__ = [
     "bool_problem",
     "int_option",
     "int_problem",
+    "is_choice",
     "mapping_option",
     "seconds_option",
     "str_option",
@@ -179,3 +180,12 @@ def seconds_option(value: object, name: str, *, positive: bool = True) -> float:
             f"{name} must be seconds or a timedelta, {bounds} {MAX_SECONDS:,} (a century)"
         )
     return seconds
+
+
+def is_choice(value: object, choices: Collection[str]) -> bool:
+    """Whether ``value`` is one of the string ``choices``.
+
+    ``value in choices`` raises a bare ``TypeError`` for an unhashable value (a list) when
+    ``choices`` is a set or dict; this answers ``False`` for anything but a string.
+    """
+    return isinstance(value, str) and value in choices

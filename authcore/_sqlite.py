@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from authcore._options import is_choice, seconds_option
 from authcore.errors import ConfigurationError, StoreError
 
 if TYPE_CHECKING:
@@ -446,10 +447,9 @@ class SQLiteDatabase:
         given: tuple[object, object] = (path, timeout)  # untyped callers pass anything
         if not isinstance(given[0], (str, os.PathLike)) or str(path) in {"", ":memory:"}:
             raise ConfigurationError("path must name a database file (not :memory:)")
-        if synchronous not in _SYNC_MODES:
+        if not is_choice(synchronous, _SYNC_MODES):
             raise ConfigurationError("synchronous must be FULL, EXTRA or NORMAL")
-        if isinstance(given[1], bool) or not isinstance(given[1], (int, float)) or timeout < 0:
-            raise ConfigurationError("timeout must be a number of seconds >= 0")
+        seconds_option(timeout, "timeout", positive=False)
         self.path: Path = Path(path)
         self._timeout = float(timeout)
         self._synchronous = synchronous

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.hmac import HMAC
 
 from authcore._encoding import b64url_decode, b64url_encode
+from authcore._options import is_choice
 from authcore.errors import (
     ConfigurationError,
     DecodeError,
@@ -246,7 +247,7 @@ class KeyHasher:
                 )
             checked[pepper_id] = bytes(pepper)
         chosen = list(checked)[-1] if current is None else current
-        if chosen not in checked:
+        if not is_choice(chosen, checked):
             raise ConfigurationError("current must name one of the peppers")
         self._peppers: Mapping[str, bytes] = checked
         self._current = chosen

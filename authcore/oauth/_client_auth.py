@@ -24,6 +24,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import ClassVar, Final, Literal, TypeAlias
 
+from authcore._options import is_choice
 from authcore.errors import ConfigurationError
 from authcore.jose import JWK, jwt
 
@@ -147,7 +148,7 @@ class ClientSecretJwt:
 
     def __post_init__(self) -> None:
         _check_text(self.secret, "secret")
-        if self.alg not in _HMAC_ALGS:
+        if not is_choice(self.alg, _HMAC_ALGS):
             raise ConfigurationError("client_secret_jwt needs HS256, HS384 or HS512")
         _check_audience(self.audience)
         object.__setattr__(self, "_key", JWK.from_secret(self.secret.encode(), alg=self.alg))
@@ -182,7 +183,7 @@ class PrivateKeyJwt:
         if type(key) is not JWK or self.key.is_symmetric or not self.key.is_private:
             raise ConfigurationError("private_key_jwt needs a private asymmetric JWK")
         alg = self.alg or self.key.alg
-        if alg is None or alg in _HMAC_ALGS:
+        if not isinstance(alg, str) or alg in _HMAC_ALGS:
             raise ConfigurationError("private_key_jwt needs an asymmetric alg (key or alg=)")
         jwt.encode({}, self.key, headers={"alg": alg})  # refuses an alg that does not fit, now
         object.__setattr__(self, "alg", alg)
@@ -229,7 +230,7 @@ class TlsClientAuth:
 
 
 def _check_audience(value: object) -> None:
-    if value not in {"issuer", "endpoint"}:
+    if not is_choice(value, ("issuer", "endpoint")):
         raise ConfigurationError('audience must be "issuer" or "endpoint"')
 
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Final, cast
 from cryptography.hazmat.primitives import serialization
 
 from authcore._ct import bytes_eq
-from authcore._options import bool_problem, strings_problem
+from authcore._options import bool_problem, is_choice, strings_problem
 from authcore.clock import as_datetime
 from authcore.errors import (
     AuthcoreError,
@@ -190,9 +190,9 @@ class ClientRecord:
             raise ConfigurationError(errors=tuple(problems))
         if not isinstance(cast("object", self.client_id), str) or not self.client_id:
             problems.append("client_id must be a non-empty string")
-        if self.token_endpoint_auth_method not in AUTH_METHODS:
+        if not is_choice(self.token_endpoint_auth_method, AUTH_METHODS):
             problems.append("unknown token_endpoint_auth_method")
-        if self.application_type not in {"web", "native"}:
+        if not is_choice(self.application_type, ("web", "native")):
             problems.append("application_type must be web or native")
         if self.response_types not in {(), ("code",)}:
             problems.append("only the code response type exists")
@@ -213,7 +213,7 @@ class ClientRecord:
             "self_signed_tls_client_auth": self.jwks,
             "tls_client_auth": self.tls_client_auth,
         }
-        if method in needs and needs[method] is None:
+        if is_choice(method, needs) and needs[method] is None:
             problems.append(f"{method} needs its credential registered")
         if problems:
             raise ConfigurationError(errors=tuple(problems))

@@ -62,7 +62,7 @@ from authcore._ct import bytes_eq
 from authcore._encoding import b64url_decode, b64url_encode, json_loads
 from authcore._frozen import frozen_builder
 from authcore._kinds import is_async, store_answer
-from authcore._options import int_option
+from authcore._options import int_option, is_choice
 from authcore.clock import as_datetime, as_unix
 from authcore.errors import (
     AuthcoreError,
@@ -200,7 +200,7 @@ class DPoPKey:
         Raises:
             UnsupportedAlgorithm: For any other ``alg``.
         """
-        if alg not in _KEY_ALGS:
+        if not is_choice(alg, _KEY_ALGS):
             raise UnsupportedAlgorithm(f"DPoP keys are ES256 or EdDSA, not {str(alg)[:20]!r}")
         return cls.from_jwk(JWK.generate(alg))
 

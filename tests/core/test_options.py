@@ -343,3 +343,44 @@ def test_huge_values_are_refused_not_overflowed(index: int) -> None:
     name, call = _huge_calls()[index]
     with pytest.raises(ConfigurationError, match=rf": {name} "):
         call(10**30)
+
+
+def _choice_calls() -> list[tuple[str, Any]]:
+    """Options chosen from a set of names, given an unhashable value (a list)."""
+    from authcore.apikeys import KeyHasher  # noqa: PLC0415
+    from authcore.oauth import ClientRecord  # noqa: PLC0415
+    from authcore.oauth.client import ClientSecretJwt  # noqa: PLC0415
+    from authcore.oauth.dpop import DPoPKey  # noqa: PLC0415
+
+    return [
+        ("current must name one of the peppers",
+         lambda v: KeyHasher({"p": b"p" * 32}, current=v)),
+        ("DPoP keys are ES256 or EdDSA", DPoPKey.generate),
+        ("client_secret_jwt needs HS256", lambda v: ClientSecretJwt(secret="s" * 32, alg=v)),
+        ("audience must be", lambda v: ClientSecretJwt(secret="s" * 32, audience=v)),
+        ("unknown token_endpoint_auth_method",
+         lambda v: ClientRecord(client_id="c", token_endpoint_auth_method=v)),
+        ("application_type must be web or native",
+         lambda v: ClientRecord(client_id="c", token_endpoint_auth_method="none",
+                                application_type=v)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("value", [[], {}, ["HS256"], "nope", 1])
+def test_unhashable_choices_are_refused(index: int, value: object) -> None:
+    """``[] in {"a", "b"}`` raised a bare TypeError: unhashable type."""
+    message, call = _choice_calls()[index]
+    with pytest.raises(ConfigurationError, match=message):
+        call(value)
+
+
+def test_sqlite_options(tmp_path: Any) -> None:
+    from authcore.stores.sqlite import SQLiteKeyStore  # noqa: PLC0415
+
+    for bad, message in (([], "synchronous must be"), ("OFF", "synchronous must be")):
+        with pytest.raises(ConfigurationError, match=message):
+            SQLiteKeyStore(tmp_path / "k.db", synchronous=bad)
+    for timeout in (float("nan"), float("inf"), -1):
+        with pytest.raises(ConfigurationError, match="timeout must be seconds"):
+            SQLiteKeyStore(tmp_path / "k.db", timeout=timeout)
