@@ -199,6 +199,8 @@ class KeyManager:
         self._prefix = check_prefix(prefix)
         self._split = make_splitter(prefix)
         self._get = store.get
+        if clock is not None and not isinstance(clock, Clock):
+            raise ConfigurationError("clock must have a now() method")
         self._clock: Clock = clock if clock is not None else SystemClock()
         # SystemClock.now() is utc_now(): call it directly, one frame less per verify.
         self._now = utc_now if type(self._clock) is SystemClock else self._clock.now

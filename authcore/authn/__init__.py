@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
-from authcore._options import str_option
+from authcore._options import bool_option, str_option, strings_option
 from authcore.authn._core import (
     APIKey,
     BearerJWT,
@@ -109,8 +109,10 @@ class _Base:
             raise ConfigurationError("schemes must be a non-empty list of authcore.authn schemes")
         if all_of and len(items) < 2:  # noqa: PLR2004 - a pairing
             raise ConfigurationError("a pairing needs two schemes or more")
+        if rule is not None and not callable(rule):
+            raise ConfigurationError("rule must be callable (it receives the proofs)")
         self.schemes: tuple[Scheme, ...] = tuple(items)
-        self.all_of = all_of
+        self.all_of = bool_option(all_of, "all_of")
         self.rule = rule
 
     def __repr__(self) -> str:
@@ -121,7 +123,7 @@ class _Base:
 def _required(scopes: Iterable[str]) -> frozenset[str]:
     if isinstance(scopes, str):
         raise ConfigurationError("scopes must be a list of scope names, not a string")
-    return frozenset(scopes)
+    return frozenset(strings_option(scopes, "scopes", empty=True))
 
 
 class Authenticator(_Base):

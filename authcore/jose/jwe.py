@@ -1056,6 +1056,8 @@ def decrypt_jwt(
 
     .. versionadded:: 0.1.0
     """
+    if not callable(verify):
+        raise ConfigurationError("verify must be callable (for example JWTVerifier(...).verify)")
     result = decrypt(token, keys, algorithms=algorithms, encryptions=encryptions, max_size=max_size)
     cty = result.header.get("cty")
     if not isinstance(cty, str) or cty.upper() not in ("JWT", "APPLICATION/JWT"):

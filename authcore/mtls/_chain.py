@@ -724,6 +724,8 @@ def _verify(  # noqa: C901 - one branch per trust mode and check
         raise ConfigurationError("trust must be a TrustStore")
     if max_chain_depth is not None:
         int_option(max_chain_depth, "max_chain_depth", low=0, high=_MAX_DEPTH)
+    if revocation is not None and not callable(getattr(revocation, "check", None)):
+        raise ConfigurationError("revocation must be a RevocationChecker (CRLChecker, OCSPChecker)")
     bool_option(require_eku, "require_eku")
     bool_option(require_spiffe, "require_spiffe")
     bool_option(require_key_identifiers, "require_key_identifiers")

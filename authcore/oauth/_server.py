@@ -40,6 +40,7 @@ from authcore.errors import (
 )
 from authcore.http import Headers, Request, Response, split_url
 from authcore.jose import JWTVerifier
+from authcore.jose.keyring import KeyRing
 from authcore.oauth import _grants as g
 from authcore.oauth import dpop
 from authcore.oauth import lifecycle as lc
@@ -76,7 +77,6 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
-    from authcore.jose.keyring import KeyRing
     from authcore.mtls import ClientIdentity
     from authcore.oauth.dpop import NonceSource, VerifiedProof
     from authcore.onetime import AsyncOneTimeStore, OneTimeStore
@@ -196,10 +196,18 @@ class _Core:
         if parts is None or parts.scheme not in {"https", "http"} or parts.query or parts.fragment:
             raise ConfigurationError("issuer must be an https URL without query or fragment")
         self.issuer: str = issuer
+        if policy is not None and not isinstance(cast("object", policy), g.Policy):
+            raise ConfigurationError("policy must be an authcore.oauth.Policy")
         self.policy: g.Policy = policy or g.Policy()
+        if keys is not None and not isinstance(cast("object", keys), KeyRing):
+            raise ConfigurationError("keys must be an authcore.jose.keyring.KeyRing")
         if self.policy.access_token_format is TokenFormat.JWT and keys is None:
             raise ConfigurationError("JWT access tokens need keys= (a KeyRing)")
         self.keys: KeyRing | None = keys
+        if endpoints is not None and not isinstance(cast("object", endpoints), Endpoints):
+            raise ConfigurationError("endpoints must be an authcore.oauth.Endpoints")
+        if clock is not None and not isinstance(clock, Clock):
+            raise ConfigurationError("clock must have a now() method")
         self.endpoints: Endpoints = endpoints or Endpoints.under(issuer)
         # The async server awaits its stores; the sync one refuses async ones (an un-awaited
         # add() is truthy: every jti replay would pass).

@@ -784,6 +784,8 @@ class OAuthClient:
     auth: ClientAuth
 
     def __post_init__(self) -> None:
+        if not isinstance(cast("object", self.metadata), ServerMetadata):
+            raise ConfigurationError("metadata must be a ServerMetadata (ServerMetadata.parse)")
         if not isinstance(cast("object", self.client_id), str) or not self.client_id:
             raise ConfigurationError("client_id must be a non-empty string")
         given: object = self.auth
@@ -1246,6 +1248,11 @@ def device_polling(
 
     .. versionadded:: 0.1.0
     """
+    if clock is not None and not isinstance(clock, Clock):
+        raise ConfigurationError("clock must have a now() method")
+    if not isinstance(cast("object", device), DeviceAuthorization):
+        raise ConfigurationError("device must be a DeviceAuthorization")
+    int_option(max_bytes, "max_bytes")
     source: Clock = clock if clock is not None else SystemClock()
     interval = float(device.interval)
     while True:

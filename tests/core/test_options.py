@@ -384,3 +384,60 @@ def test_sqlite_options(tmp_path: Any) -> None:
     for timeout in (float("nan"), float("inf"), -1):
         with pytest.raises(ConfigurationError, match="timeout must be seconds"):
             SQLiteKeyStore(tmp_path / "k.db", timeout=timeout)
+
+
+def _collaborator_calls() -> list[tuple[str, Any]]:
+    """Collaborator options (objects with methods) given a string."""
+    from authcore.apikeys import KeyHasher, KeyManager  # noqa: PLC0415
+    from authcore.authn import APIKey, Authenticator  # noqa: PLC0415
+    from authcore.jose import JWK, jwe  # noqa: PLC0415
+    from authcore.mtls import TrustStore, verify_client  # noqa: PLC0415
+    from authcore.oauth import AuthorizationServer, Policy, TokenFormat  # noqa: PLC0415
+    from authcore.oauth.client import NoneAuth, OAuthClient  # noqa: PLC0415
+    from authcore.stores.memory import (  # noqa: PLC0415
+        MemoryClientStore,
+        MemoryGrantStore,
+        MemoryKeyStore,
+    )
+    from tests.mtls._pki import NOW, make_ca, make_leaf  # noqa: PLC0415
+
+    ca = make_ca("root")
+    leaf = make_leaf(ca).cert
+    manager = KeyManager(MemoryKeyStore(), KeyHasher({"p": b"p" * 32}), prefix="ak")
+    dir_key = JWK.from_secret(bytes(16), alg="A128GCM")
+    sealed = jwe.encrypt(b"a.b.c", dir_key, enc="A128GCM", headers={"cty": "JWT"})
+    opaque = Policy(access_token_format=TokenFormat.OPAQUE)
+
+    def server(**given: object) -> object:
+        options: dict[str, Any] = {
+            "issuer": "https://as.example",
+            "clients": MemoryClientStore(),
+            "store": MemoryGrantStore(),
+            "policy": opaque,
+        }
+        return AuthorizationServer(**{**options, **given})
+
+    return [
+        ("clock must have a now", lambda v: KeyManager(
+            MemoryKeyStore(), KeyHasher({"p": b"p" * 32}), prefix="ak", clock=v)),
+        ("policy must be an authcore.oauth.Policy", lambda v: server(policy=v)),
+        ("keys must be an authcore.jose.keyring.KeyRing", lambda v: server(keys=v)),
+        ("endpoints must be an authcore.oauth.Endpoints", lambda v: server(endpoints=v)),
+        ("clock must have a now", lambda v: server(clock=v)),
+        ("revocation must be a RevocationChecker", lambda v: verify_client(
+            [leaf], trust=TrustStore([ca.cert]), now=NOW, revocation=v)),
+        ("verify must be callable", lambda v: jwe.decrypt_jwt(
+            sealed, dir_key, algorithms=["dir"], encryptions=["A128GCM"], verify=v)),
+        ("rule must be callable", lambda v: Authenticator(
+            [APIKey(manager), APIKey(manager)], all_of=True, rule=v)),
+        ("metadata must be a ServerMetadata", lambda v: OAuthClient(
+            metadata=v, client_id="c", auth=NoneAuth())),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", range(9))
+def test_collaborators_are_checked_when_given(index: int) -> None:
+    """A string for an object option failed later with a bare AttributeError, or at once."""
+    message, call = _collaborator_calls()[index]
+    with pytest.raises(ConfigurationError, match=message):
+        call("x")
