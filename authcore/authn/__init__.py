@@ -265,7 +265,7 @@ def api_key_and_jwt(
     if api_key.header.lower() == "authorization":
         raise ConfigurationError("the API key needs its own header: Authorization carries the JWT")
     rule = _owner_rule(owner_claims) if owner_claims else None
-    cls = AsyncAuthenticator if asynchronous else Authenticator
+    cls = AsyncAuthenticator if bool_option(asynchronous, "asynchronous") else Authenticator
     # In a pairing the Authorization header carries the JWT: the key comes from its header.
     header_only = APIKey(api_key.manager, header=api_key.header, bearer=False, realm=api_key.realm)
     return cls([header_only, jwt], all_of=True, rule=rule)
@@ -290,7 +290,7 @@ def mtls_and_jwt(
 
     .. versionadded:: 0.1.0
     """
-    cls = AsyncAuthenticator if asynchronous else Authenticator
+    cls = AsyncAuthenticator if bool_option(asynchronous, "asynchronous") else Authenticator
     return cls([mtls, jwt], all_of=True, rule=bound_to_certificate)
 
 
@@ -328,7 +328,7 @@ def mtls_and_api_key(
 
     .. versionadded:: 0.1.0
     """
-    cls = AsyncAuthenticator if asynchronous else Authenticator
+    cls = AsyncAuthenticator if bool_option(asynchronous, "asynchronous") else Authenticator
     return cls([mtls, api_key], all_of=True, rule=_registered_for_certificate(metadata_name))
 
 

@@ -31,11 +31,13 @@ from authcore.errors import (
     InvalidDPoPProof,
     InvalidToken,
     MalformedError,
+    MalformedHeader,
     RateLimited,
     StoreError,
     UseDPoPNonce,
     VerificationError,
 )
+from authcore.http import Headers
 from authcore.mtls import (
     ClientIdentity,
     TrustStore,
@@ -208,6 +210,12 @@ class APIKey:
     ) -> None:
         if not hasattr(manager, "verify") or not hasattr(manager, "prefix"):
             raise ConfigurationError("manager must be an authcore.apikeys.KeyManager")
+        try:
+            Headers([(header, "")])  # the one field-name rule (an RFC 9110 token)
+        except MalformedHeader:
+            raise ConfigurationError(
+                "header must be an HTTP header name (such as X-API-Key)"
+            ) from None
         self.manager = manager
         self.header = header
         self.bearer = bool_option(bearer, "bearer")

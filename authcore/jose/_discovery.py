@@ -194,6 +194,10 @@ def cache_from_issuer(
 
     .. versionadded:: 0.1.0
     """
+    # The cache's options are checked before any network: a bad ttl is the caller's mistake
+    # (ConfigurationError), not hidden behind an unreachable issuer's FetchError.
+    JWKSCache(_no_fetch, ttl=ttl, cooldown=cooldown, max_stale=max_stale, clock=clock,
+              on_skip=on_skip)  # fmt: skip
     metadata = discover(
         issuer,
         timeout=timeout,
@@ -211,3 +215,7 @@ def cache_from_issuer(
     return JWKSCache(
         fetch, ttl=ttl, cooldown=cooldown, max_stale=max_stale, clock=clock, on_skip=on_skip
     )
+
+
+def _no_fetch() -> bytes:  # pragma: no cover - never called: only checks options
+    raise AssertionError("the options check never fetches")

@@ -671,7 +671,7 @@ def _plaintext(plaintext: object, compress: bool) -> bytes:  # noqa: FBT001 - pr
     if not isinstance(plaintext, (bytes, bytearray, memoryview)):
         raise EncodeError("plaintext must be bytes")
     data = bytes(plaintext)
-    if compress:
+    if bool_option(compress, "compress"):
         deflater = zlib.compressobj(wbits=-15)
         data = deflater.compress(data) + deflater.flush()
     return data
@@ -779,7 +779,7 @@ def encrypt_json(
     entries = [r if isinstance(r, Recipient) else Recipient(key=r) for r in items]
     if not entries or not all(isinstance(r.key, JWK) for r in entries):
         raise ConfigurationError("give at least one recipient key")
-    if flattened and len(entries) != 1:
+    if bool_option(flattened, "flattened") and len(entries) != 1:
         raise ConfigurationError("the flattened serialization carries exactly one recipient")
     enc_spec = get_content_encryption(enc)
     data = _plaintext(plaintext, compress)

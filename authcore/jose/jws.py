@@ -26,7 +26,7 @@ from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, Final
 
 from authcore._encoding import b64url_decode, b64url_encode, json_dumps
-from authcore._options import int_option, mapping_option
+from authcore._options import bool_option, int_option, mapping_option
 from authcore.errors import (
     AlgorithmNotAllowed,
     ConfigurationError,
@@ -268,6 +268,7 @@ def sign(
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise EncodeError("payload must be bytes")
     data = bytes(payload)
+    bool_option(detached, "detached")
     alg, header = protected_header(key, headers)
     _, signer = key_signer(key, alg)
     head = b64url_encode(json_dumps(header)).encode("ascii")
@@ -314,7 +315,8 @@ def sign_json(
     key_list = [keys] if isinstance(keys, JWK) else list(keys)
     if not key_list or not all(isinstance(k, JWK) for k in key_list):
         raise ConfigurationError("give at least one JWK")
-    if flattened and len(key_list) != 1:
+    bool_option(detached, "detached")
+    if bool_option(flattened, "flattened") and len(key_list) != 1:
         raise ConfigurationError("the flattened serialization carries exactly one signature")
     extra = mapping_option(unprotected, "unprotected")
     data = bytes(payload)

@@ -152,10 +152,11 @@ def verify(
     body = to_payload(payload)
     keyed = keyed_hmacs(secrets, what="GitHub")
     delivery: str | None = None
+    ttl = seconds_option(replay_ttl, "replay_ttl")
+    current = None if now is None else as_unix(now)
     if check_store(replay_cache, "replay_cache") is None:
         value = header_value(header, _SPEC)
     else:
-        seconds_option(replay_ttl, "replay_ttl")
         if isinstance(header, str):
             raise ConfigurationError(
                 "with a replay_cache, pass all the request headers (X-GitHub-Delivery is needed)"
@@ -172,12 +173,12 @@ def verify(
     for index, base in enumerate(keyed):
         if bytes_eq(provided, _hex_mac(base, body)):
             if replay_cache is not None and delivery is not None:
-                current = as_unix(now)
+                current = as_unix(None) if current is None else current
                 # The event: its delivery id and payload, never the signature that matched.
                 remember_event(
                     replay_cache,
                     f"webhook:github:{delivery}:{payload_digest(body)}",
-                    expires=current + float(replay_ttl),
+                    expires=current + ttl,
                     current=current,
                     what="this X-GitHub-Delivery and payload",
                 )

@@ -441,3 +441,51 @@ def test_collaborators_are_checked_when_given(index: int) -> None:
     message, call = _collaborator_calls()[index]
     with pytest.raises(ConfigurationError, match=message):
         call("x")
+
+
+def _early_calls() -> list[tuple[str, Any]]:
+    """Options that were read by truthiness, or checked only later (or never)."""
+    from authcore import authn  # noqa: PLC0415
+    from authcore.apikeys import KeyHasher, KeyManager  # noqa: PLC0415
+    from authcore.jose import JWK, jwe, jws  # noqa: PLC0415
+    from authcore.jose.jwks import cache_from_issuer  # noqa: PLC0415
+    from authcore.stores.memory import MemoryKeyStore  # noqa: PLC0415
+    from authcore.webhooks import github  # noqa: PLC0415
+
+    key = JWK.from_secret(b"k" * 32, alg="HS256")
+    wrap = JWK.from_secret(b"w" * 16, alg="A128KW")
+    manager = KeyManager(MemoryKeyStore(), KeyHasher({"p": b"p" * 32}), prefix="ak")
+    signature = {"X-Hub-Signature-256": "sha256=" + "0" * 64}
+    return [
+        ("detached must be a bool", lambda: jws.sign(b"p", key, detached="no")),
+        ("flattened must be a bool", lambda: jws.sign_json(b"p", key, flattened="no")),
+        ("compress must be a bool", lambda: jwe.encrypt(b"p", wrap, enc="A128GCM",
+                                                        compress="no")),
+        ("flattened must be a bool", lambda: jwe.encrypt_json(b"p", wrap, enc="A128GCM",
+                                                              flattened="no")),
+        ("asynchronous must be a bool", lambda: authn.api_key_and_jwt(
+            authn.APIKey(manager), authn.BearerJWT(_hs256_verifier(key)), asynchronous="no")),
+        ("header must be an HTTP header name", lambda: authn.APIKey(manager, header=0)),
+        ("header must be an HTTP header name", lambda: authn.APIKey(manager, header="X Key")),
+        # Checked before discovery: an unreachable issuer would hide it behind a FetchError.
+        ("ttl must be seconds", lambda: cache_from_issuer("https://127.0.0.1:9", ttl=-1)),
+        ("replay_ttl must be seconds", lambda: github.verify(b"{}", signature,
+                                                             secrets=["s" * 32], replay_ttl=-1)),
+        ("now must be a finite number", lambda: github.verify(b"{}", signature,
+                                                              secrets=["s" * 32],
+                                                              now=float("nan"))),
+    ]  # fmt: skip
+
+
+def _hs256_verifier(key: Any) -> Any:
+    from authcore.jose import JWTVerifier  # noqa: PLC0415
+
+    return JWTVerifier(key, algorithms=["HS256"])
+
+
+@pytest.mark.parametrize("index", range(10))
+def test_options_checked_when_given(index: int) -> None:
+    """Refused at the call that is given them, before any input or network."""
+    message, call = _early_calls()[index]
+    with pytest.raises(ConfigurationError, match=message):
+        call()
