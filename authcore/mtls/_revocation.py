@@ -29,8 +29,9 @@ import enum
 import functools
 import os
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -57,7 +58,7 @@ from authcore.mtls._load import load_crl, serial_of
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable, Hashable, Iterable, Sequence
+    from collections.abc import Callable, Hashable, Sequence
 
 __all__ = [
     "CRLChecker",
@@ -368,6 +369,8 @@ class CRLChecker:
         self._best: dict[tuple[bytes, x509.IssuingDistributionPoint | None], int] = {}
         self._lock = fork_safe_lock()
         items = [crls] if isinstance(crls, (x509.CertificateRevocationList, bytes, str)) else crls
+        if not isinstance(cast("object", items), Iterable):
+            raise ConfigurationError("crls must be a CRL (PEM, DER or loaded) or a list of them")
         try:
             loaded = [crl for item in items for crl in load_crl(item)]
         except MalformedCertificate as exc:
@@ -689,8 +692,14 @@ def build_ocsp_request(
 
     .. versionadded:: 0.1.0
     """
-    if nonce is not None and not 1 <= len(nonce) <= 32:  # noqa: PLR2004 - RFC 8954 section 2.1
+    if nonce is not None and (
+        not isinstance(cast("object", nonce), bytes) or not 1 <= len(nonce) <= 32  # noqa: PLR2004 - RFC 8954 section 2.1
+    ):
         raise ConfigurationError("OCSP nonce must be 1 to 32 bytes")
+    if hash_algorithm is not None and not isinstance(
+        cast("object", hash_algorithm), hashes.HashAlgorithm
+    ):
+        raise ConfigurationError("hash_algorithm must be a cryptography HashAlgorithm")
     builder = ocsp.OCSPRequestBuilder().add_certificate(
         cert,
         issuer,

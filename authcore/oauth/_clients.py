@@ -186,6 +186,19 @@ class ClientRecord:
             )
             if problem is not None
         ]
+        typed: tuple[tuple[str, type], ...] = (
+            ("client_secret_digest", str),
+            ("token_endpoint_auth_signing_alg", str),
+            ("jwks", KeySet),
+            ("jwks_uri", str),
+            ("tls_client_auth", TlsClientAuth),
+            ("client_secret_jwt_key", JWK),
+        )
+        problems.extend(
+            f"{name} must be a {kind.__name__} or None"
+            for name, kind in typed
+            if not isinstance(getattr(self, name), (kind, type(None)))
+        )
         if problems:  # the checks below iterate these tuples
             raise ConfigurationError(errors=tuple(problems))
         if not isinstance(cast("object", self.client_id), str) or not self.client_id:

@@ -43,7 +43,7 @@ from typing import Any, Final, cast
 from authcore import _fetch, errors
 from authcore._ct import bytes_eq
 from authcore._encoding import json_loads
-from authcore._options import int_option, mapping_option
+from authcore._options import int_option, mapping_option, strings_option
 from authcore.clock import Clock, SystemClock, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -644,7 +644,7 @@ def parse_token_response(
         access_token=access,
         token_type=kind,
         expires_at=expires_at,
-        scope=_scope(document.get("scope"), frozenset(scope)),
+        scope=_scope(document.get("scope"), frozenset(strings_option(scope, "scope", empty=True))),
         refresh_token=_optional_text(document, "refresh_token", limit=MAX_TOKEN_CHARS),
         id_token=_optional_text(document, "id_token", limit=MAX_TOKEN_CHARS),
         cnf=_cnf(document.get("cnf")),

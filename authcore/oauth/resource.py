@@ -714,7 +714,7 @@ class _Core(Generic[_IntroT]):
         claims: dict[str, Any] | None,
         *,
         introspected: bool,
-        scopes: Iterable[str],
+        scopes: frozenset[str],
         certificate: x509.Certificate | ClientIdentity | None,
         pending: list[tuple[str, float]] | None = None,
     ) -> AccessTokenInfo:
@@ -735,7 +735,7 @@ class _Core(Generic[_IntroT]):
                 raise self._invalid("DPoP", "DPoP scheme with an unbound token", "unbound")
             fresh = self._proof(request, p, jkt, pending)
         x5t = self._certificate(p, fields.cnf, certificate) if "x5t#S256" in fields.cnf else None
-        required = self._scopes | _required(scopes)
+        required = self._scopes | scopes
         missing = required - fields.scope
         if missing:
             denied = InsufficientTokenScope(
@@ -813,7 +813,7 @@ class _Core(Generic[_IntroT]):
 def _required(scopes: Iterable[str]) -> frozenset[str]:
     if isinstance(scopes, str):
         return frozenset(scopes.split())
-    return frozenset(scopes)
+    return frozenset(strings_option(scopes, "scopes", empty=True))
 
 
 @final
@@ -876,6 +876,7 @@ class ResourceServer(_Core[Introspector]):
             InvalidRequest: The ``Authorization`` header is malformed or repeated (400).
             FetchError: Introspection failed (the authorization server's fault).
         """
+        required = _required(scopes)  # the caller's option: checked before the request
         p, claims, introspector = self._begin(request, now)
         if introspector is not None:
             claims = self._check_introspected(p, introspector.introspect(p.token, now=p.now))
@@ -884,7 +885,7 @@ class ResourceServer(_Core[Introspector]):
             p,
             claims,
             introspected=introspector is not None,
-            scopes=scopes,
+            scopes=required,
             certificate=certificate,
         )
 
@@ -910,6 +911,7 @@ class AsyncResourceServer(_Core[AsyncIntrospector]):
         now: Instant | None = None,
     ) -> AccessTokenInfo:
         """Authenticate one request (see :meth:`ResourceServer.authenticate`)."""
+        required = _required(scopes)  # the caller's option: checked before the request
         p, claims, introspector = self._begin(request, now)
         if introspector is not None:
             answer = await introspector.introspect(p.token, now=p.now)
@@ -920,7 +922,7 @@ class AsyncResourceServer(_Core[AsyncIntrospector]):
             p,
             claims,
             introspected=introspector is not None,
-            scopes=scopes,
+            scopes=required,
             certificate=certificate,
             pending=pending,
         )

@@ -489,3 +489,59 @@ def test_options_checked_when_given(index: int) -> None:
     message, call = _early_calls()[index]
     with pytest.raises(ConfigurationError, match=message):
         call()
+
+
+def _typed_calls() -> list[tuple[str, Any]]:
+    """The last options the probe found raising bare errors, each given a wrong type."""
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+
+    from authcore.http import Response  # noqa: PLC0415
+    from authcore.mtls import CRLChecker, build_ocsp_request  # noqa: PLC0415
+    from authcore.oauth import ClientRecord  # noqa: PLC0415
+    from authcore.oauth.client import parse_token_response  # noqa: PLC0415
+    from tests.mtls._pki import make_ca, make_leaf  # noqa: PLC0415
+
+    ca = make_ca("root")
+    leaf = make_leaf(ca).cert
+    ok = Response(
+        status=200,
+        headers={"content-type": "application/json"},
+        body=b'{"access_token": "a", "token_type": "Bearer"}',
+    )
+    return [
+        ("OCSP nonce must be 1 to 32 bytes", lambda: build_ocsp_request(leaf, ca.cert,
+                                                                        nonce="n" * 8)),
+        ("hash_algorithm must be", lambda: build_ocsp_request(leaf, ca.cert,
+                                                              hash_algorithm="sha1")),
+        ("hash_algorithm must be", lambda: build_ocsp_request(leaf, ca.cert,
+                                                              hash_algorithm=hashes.SHA256)),
+        ("crls must be a CRL", lambda: CRLChecker(crls=None)),
+        ("scope must be a non-empty string or list", lambda: parse_token_response(ok, scope=1)),
+        ("client_secret_digest must be a str or None", lambda: ClientRecord(
+            client_id="c", client_secret_digest=b"x")),
+        ("jwks must be a KeySet or None", lambda: ClientRecord(
+            client_id="c", token_endpoint_auth_method="private_key_jwt", jwks={"keys": []})),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_typed_options(index: int) -> None:
+    message, call = _typed_calls()[index]
+    with pytest.raises(ConfigurationError, match=message):
+        call()
+
+
+def test_resource_server_authenticate_scopes_are_names() -> None:
+    """``authenticate(request, scopes=1)`` raised a bare TypeError from frozenset(1)."""
+    from authcore.http import Request  # noqa: PLC0415
+    from authcore.jose import JWK  # noqa: PLC0415
+    from authcore.oauth import ResourceServer  # noqa: PLC0415
+
+    key = JWK.from_secret(b"k" * 32, alg="HS256")
+    server = ResourceServer(
+        resource="https://api.example", issuer="https://as.example", keys=key, algorithms=["HS256"]
+    )
+    request = Request(method="GET", url="https://api.example/x")
+    for bad in (1, [1], [b"read"]):
+        with pytest.raises(ConfigurationError, match="scopes must be"):
+            server.authenticate(request, scopes=bad)  # type: ignore[arg-type]
