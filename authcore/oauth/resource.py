@@ -810,7 +810,12 @@ class _Core(Generic[_IntroT]):
         return exc
 
 
+_NO_SCOPES: Final[frozenset[str]] = frozenset()
+
+
 def _required(scopes: Iterable[str]) -> frozenset[str]:
+    if scopes == ():  # the default: nothing beyond the server's own scopes
+        return _NO_SCOPES
     if isinstance(scopes, str):
         return frozenset(scopes.split())
     return frozenset(strings_option(scopes, "scopes", empty=True))
