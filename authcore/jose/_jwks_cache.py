@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar, Union, cast, final
 from authcore._encoding import b64url_decode, json_loads
 from authcore._fork import lock as fork_safe_lock
 from authcore._kinds import is_async_callable
-from authcore._options import int_option, seconds_option
+from authcore._options import int_option, is_choice, seconds_option
 from authcore.clock import Clock, SystemClock
 from authcore.errors import (
     ConfigurationError,
@@ -175,7 +175,10 @@ def _published_key(item: object, skipped: list[SkippedKey]) -> JWK | None:
     raw_kid = member.get("kid")
     kid = raw_kid if isinstance(raw_kid, str) else None
     kty = member.get("kty")
-    if kty not in _KNOWN_KTY:
+    if kty is not None and not isinstance(kty, str):  # a list or object: malformed
+        skipped.append(SkippedKey(kid=kid, reason="JWK member 'kty' is not a string"))
+        return None
+    if not is_choice(kty, _KNOWN_KTY):
         return None  # RFC 7517 section 5: ignore keys of an unknown type
     if kty == "oct" or not _SECRET_MEMBERS.isdisjoint(member):
         kind = "a symmetric key" if kty == "oct" else "private key material"

@@ -457,7 +457,8 @@ def _assertion_attempt(form: Mapping[str, str]) -> ClientAttempt:
         raise InvalidClient("client_assertion has no sub")
     if "client_id" in form and form["client_id"] != sub:
         raise InvalidClient("client_id differs from the assertion's sub")
-    method = "client_secret_jwt" if alg in _SECRET_ALGS else "private_key_jwt"
+    # alg is the peer's (any JSON value): the assertion's verification refuses a bad one.
+    method = "client_secret_jwt" if is_choice(alg, _SECRET_ALGS) else "private_key_jwt"
     return ClientAttempt(method=method, client_id=sub, assertion=assertion)
 
 

@@ -19,7 +19,7 @@ from typing import Final
 
 from authcore._ct import bytes_eq
 from authcore._encoding import b64url_encode
-from authcore._options import bool_option
+from authcore._options import bool_option, is_choice
 from authcore.errors import ConfigurationError, InvalidGrant, InvalidRequest
 
 __all__ = [
@@ -101,7 +101,7 @@ def check_challenge(
     if not isinstance(challenge, str) or _GRAMMAR.fullmatch(challenge) is None:
         raise InvalidRequest("code_challenge does not match the RFC 7636 grammar")
     chosen = "plain" if method is None else method
-    if chosen not in _METHODS:
+    if not is_choice(chosen, _METHODS):
         raise InvalidRequest("unsupported code_challenge_method")
     if chosen == "plain" and not allow_plain:
         raise InvalidRequest("code_challenge_method plain is not allowed; use S256")

@@ -223,3 +223,19 @@ def test_async_cache_refuses_skipped_kids_too() -> None:
         assert cache.get("unknown") is None
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kty", [{}, [], ["EC"], 1])
+def test_a_non_string_kty_is_skipped_not_a_crash(kty: object) -> None:
+    """A published key whose ``kty`` is a list or object is skipped with a reason.
+
+    ``kty in {...}`` on a list raised a bare TypeError from the JWKS download (found by
+    fuzzing); an absent ``kty`` is still an unknown type, ignored silently (RFC 7517).
+    """
+    good = JWK.generate("ES256", kid="good").public().to_dict()
+    seen: list[SkippedKey] = []
+    keys = parse_jwks({"keys": [{"kty": kty, "kid": "odd"}, good]}, on_skip=seen.append)
+    assert [k.kid for k in keys] == ["good"]
+    assert seen == [SkippedKey(kid="odd", reason="JWK member 'kty' is not a string")]
+    assert parse_jwks({"keys": [{"kid": "no-kty"}, good]}, on_skip=seen.append)
+    assert len(seen) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import urllib.parse
 from typing import Any
 
@@ -325,3 +326,18 @@ def test_invalid_client_answers_say_nothing_about_the_cause() -> None:
     ]
     assert [a.status for a in answers] == [401, 401, 401]
     assert {body(a)["error_description"] for a in answers} == {"client authentication failed"}
+
+
+@pytest.mark.parametrize("alg", [[], {}, ["HS256"], None, 1])
+def test_assertion_with_a_non_string_alg_is_invalid_client(alg: object) -> None:
+    """The assertion's header is the peer's JSON: ``alg: []`` is invalid_client, not a crash.
+
+    ``alg in {...}`` on a list raised a bare TypeError (found by fuzzing the JWKS and
+    header paths, fixed with one membership helper for peer and caller values alike).
+    """
+    env = make_env()
+    good = _assertion(CLIENT_KEY).split(".")
+    header = json.dumps({"alg": alg, "typ": "JWT"}).encode()
+    head = base64.urlsafe_b64encode(header).rstrip(b"=").decode()
+    response = env.server.token_endpoint(_with_assertion(".".join([head, *good[1:]])))
+    assert _status_error(response) == (400, "invalid_client")  # no Authorization header: 400
