@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from authcore.jose import _jwa, denylist, jwe, jwks, jws, jwt, keyring
+from authcore.jose import _jwa, _jwk, denylist, jwe, jwks, jws, jwt, keyring
 from authcore.jose._jwa import KeyType, SignatureAlgorithm
 from authcore.jose._jwk import JWK, KeyResolver, KeySet
 from authcore.jose.jws import VerifiedJWS
@@ -28,6 +28,16 @@ if TYPE_CHECKING:
 
 # Bound here, with its docstring, so the API reference documents it (autodoc reads docstrings
 # from the module it documents).
+PRIVATE_MEMBERS: Final[frozenset[str]] = _jwk.PRIVATE_MEMBERS
+"""JWK members that only private or symmetric keys have: ``d``, ``p``, ``q``, ``dp``, ``dq``,
+``qi``, ``oth`` and ``k`` (RFC 7518 sections 6.2.2, 6.3.2 and 6.4.1; RFC 8037 section 2).
+
+A published key set (JWKS), a DPoP proof's ``jwk`` and a client's registered ``jwks`` holding
+one are refused before any key is parsed.
+
+.. versionadded:: 0.1.0
+"""
+
 SIGNATURE_ALGORITHMS: Final[Mapping[str, SignatureAlgorithm]] = _jwa.SIGNATURE_ALGORITHMS
 """The JWS algorithm registry, from ``alg`` name to :class:`SignatureAlgorithm` (immutable).
 
@@ -39,6 +49,7 @@ HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, ES256K, EdDSA, Ed255
 
 __all__ = [
     "JWK",
+    "PRIVATE_MEMBERS",
     "SIGNATURE_ALGORITHMS",
     "JWTVerifier",
     "KeyResolver",

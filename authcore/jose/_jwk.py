@@ -61,10 +61,24 @@ from authcore.jose._jwe_algs import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["JWK", "PBES2_PASSWORD_MAX", "KeyResolver", "KeySet", "key_material", "key_memo"]
+__all__ = [
+    "JWK",
+    "PBES2_PASSWORD_MAX",
+    "PRIVATE_MEMBERS",
+    "KeyResolver",
+    "KeySet",
+    "key_material",
+    "key_memo",
+]
 
+PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+"""JWK members only private or symmetric keys have (RFC 7518 sections 6.2.2, 6.3.2, 6.4.1;
+RFC 8037 section 2)."""
 MIN_RSA_BITS: Final = 2048
 """Smallest accepted RSA modulus."""
+MAX_RSA_BITS: Final = 16384
+"""Largest RSA modulus accepted: OpenSSL's check of a private key grows steeply with its
+size (an 8192-bit one already takes seconds), and public operations with it."""
 GENERATED_RSA_BITS: Final = 3072
 """Modulus size of RSA keys made by :meth:`JWK.generate`."""
 PBES2_PASSWORD_MAX: Final = 128
@@ -163,6 +177,8 @@ def _int_b64(value: int, length: int | None = None) -> str:
 def _check_rsa_public(numbers: rsa.RSAPublicNumbers) -> None:
     if numbers.n.bit_length() < MIN_RSA_BITS:
         _fail(f"RSA modulus has {numbers.n.bit_length()} bits; at least {MIN_RSA_BITS} required")
+    if numbers.n.bit_length() > MAX_RSA_BITS:
+        _fail(f"RSA modulus has {numbers.n.bit_length()} bits; at most {MAX_RSA_BITS} accepted")
     if numbers.e < 3 or numbers.e % 2 == 0:  # noqa: PLR2004 - RFC 8017 section 3.1
         _fail("RSA public exponent must be odd and at least 3")
     if numbers.e.bit_length() > 256:  # noqa: PLR2004 - FIPS 186-5 bound
@@ -599,9 +615,15 @@ class JWK:
             mapping: The JWK object (for example parsed JSON).
             alg: Bind the key to this algorithm; must equal the JWK's ``alg`` if it has one.
 
+        An RSA private key may give ``d`` alone (RFC 7518 section 6.3.2): the primes are then
+        recovered, which a crafted modulus can make take seconds or minutes.  Import only
+        private keys you trust; authcore refuses private members wherever a peer supplies a
+        key (a JWKS, a DPoP proof, a client's registered ``jwks``).  RSA moduli are accepted
+        from 2048 to 16,384 bits.
+
         Raises:
             InvalidKeyError: If a member is missing, of the wrong type or not canonical
-                base64url, or if the key is weak or inconsistent.
+                base64url, or if the key is weak, too large or inconsistent.
 
         .. versionadded:: 0.1.0
         """

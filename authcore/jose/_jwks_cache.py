@@ -28,7 +28,7 @@ from authcore.errors import (
     KeyNotFound,
     MalformedToken,
 )
-from authcore.jose._jwk import JWK, KeySet
+from authcore.jose._jwk import JWK, PRIVATE_MEMBERS, KeySet
 
 __all__ = [
     "DEFAULT_MAX_KEYS",
@@ -86,9 +86,6 @@ OnSkip = Callable[[SkippedKey], object]
 """Called with each key of a fetched set that was skipped as unusable."""
 
 _KNOWN_KTY: Final = frozenset({"oct", "RSA", "EC", "OKP"})
-# Members that only private or symmetric keys have (RFC 7518 sections 6.2.2, 6.3.2, 6.4.1;
-# RFC 8037 section 2): a set holding one is refused whole, never skipped.
-_SECRET_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
 def parse_jwks(
@@ -180,7 +177,8 @@ def _published_key(item: object, skipped: list[SkippedKey]) -> JWK | None:
         return None
     if not is_choice(kty, _KNOWN_KTY):
         return None  # RFC 7517 section 5: ignore keys of an unknown type
-    if kty == "oct" or not _SECRET_MEMBERS.isdisjoint(member):
+    # A set holding private or symmetric key material is refused whole, never skipped.
+    if kty == "oct" or not PRIVATE_MEMBERS.isdisjoint(member):
         kind = "a symmetric key" if kty == "oct" else "private key material"
         raise FetchError(f"JWKS refused: {_kid_label(kid)} is {kind}; a JWKS is public")
     try:

@@ -42,7 +42,7 @@ from authcore.errors import (
     VerificationError,
 )
 from authcore.http import parse_basic, split_url
-from authcore.jose import JWK, KeySet, jwt
+from authcore.jose import JWK, PRIVATE_MEMBERS, KeySet, jwt
 from authcore.mtls import ClientIdentity, TlsClientAuth, thumbprint
 from authcore.oauth._model import digest
 
@@ -314,6 +314,13 @@ def _from_metadata(metadata: Mapping[str, object]) -> ClientRecord:
     if jwks_value is not None:
         if not isinstance(jwks_value, Mapping):
             raise ConfigurationError("jwks must be a JWK Set object")
+        keys = cast("Mapping[str, object]", jwks_value).get("keys")
+        if isinstance(keys, list) and any(
+            isinstance(k, Mapping) and not PRIVATE_MEMBERS.isdisjoint(k) for k in keys
+        ):
+            # A client publishes public keys; refused before any key is parsed (an RSA
+            # private JWK with 'd' alone costs seconds to import).
+            raise ConfigurationError("jwks must hold public keys only (no private members)")
         jwks = KeySet.from_dict(cast("Mapping[str, object]", jwks_value))
     signing_alg = _opt_str(metadata, "token_endpoint_auth_signing_alg")
     tls = None

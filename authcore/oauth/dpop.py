@@ -76,7 +76,7 @@ from authcore.errors import (
     UseDPoPNonce,
 )
 from authcore.http import Request, split_url
-from authcore.jose import JWK, SIGNATURE_ALGORITHMS, KeyType, jws, jwt
+from authcore.jose import JWK, PRIVATE_MEMBERS, SIGNATURE_ALGORITHMS, KeyType, jws, jwt
 from authcore.onetime import OneTimeStore, check_store
 
 if TYPE_CHECKING:
@@ -106,7 +106,6 @@ MAX_PROOF_SIZE: Final = 4096
 
 _MAX_JTI: Final = 256
 _TYP: Final = "dpop+jwt"
-_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _KEY_ALGS: Final = frozenset({"ES256", "EdDSA"})
 _NONCE_MAC_SIZE: Final = 16
@@ -494,7 +493,7 @@ def _proof_key(header: Mapping[str, Any], allowed: frozenset[str]) -> tuple[str,
     members = header.get("jwk")
     if not isinstance(members, dict):
         raise _bad("jwk header is missing or not an object")
-    if not _PRIVATE_MEMBERS.isdisjoint(members):
+    if not PRIVATE_MEMBERS.isdisjoint(members):
         raise _bad("jwk header carries private key members")
     try:
         if len(members) <= _MAX_CACHED_MEMBERS and all(

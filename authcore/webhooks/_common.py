@@ -292,7 +292,10 @@ def find_headers(headers: object, spec: HeaderSpec) -> list[str | None]:
                 continue
         except (TypeError, ValueError):
             raise ConfigurationError("headers must be (name, value) pairs of text") from None
-        name = _text(raw_name, "?").lower()
+        text = _text(raw_name, "?")
+        # RFC 9110 section 5.1: a field name is ASCII, compared case-insensitively in ASCII;
+        # str.lower() would read U+212A (Kelvin sign) as "k".  Other names match nothing.
+        name = text.lower() if text.isascii() else ""
         if name in names:
             i = names.index(name)
             if found[i] is not None:

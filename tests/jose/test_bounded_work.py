@@ -307,3 +307,25 @@ def test_unterminated_strings_with_escaped_quotes_are_refused_typed(
         jwe.decrypt_json(
             body * 8, JWK.generate("A128KW"), algorithms=["A128KW"], encryptions=["A256GCM"]
         )
+
+
+def test_rsa_modulus_size_is_capped() -> None:
+    """An RSA modulus over MAX_RSA_BITS is refused before OpenSSL sees it.
+
+    Checking a private key grows steeply with its size (an 8192-bit one took 3.7 s here);
+    a JWK of that size is refused at once, public or private (the one RSA check).
+    """
+    from authcore._encoding import b64url_encode  # noqa: PLC0415
+    from authcore.errors import InvalidKeyError  # noqa: PLC0415
+    from authcore.jose import JWK  # noqa: PLC0415
+    from authcore.jose._jwk import MAX_RSA_BITS  # noqa: PLC0415
+
+    def members(bits: int) -> dict[str, str]:
+        n = (1 << (bits - 1)) | 0x10001  # odd, exactly ``bits`` long; never factored here
+        return {"kty": "RSA", "n": b64url_encode(n.to_bytes(bits // 8, "big")), "e": "AQAB"}
+
+    with pytest.raises(InvalidKeyError, match=f"at most {MAX_RSA_BITS} accepted"):
+        JWK.from_dict(members(MAX_RSA_BITS + 8))
+    with pytest.raises(InvalidKeyError, match=f"at most {MAX_RSA_BITS} accepted"):
+        JWK.from_dict({**members(MAX_RSA_BITS + 8), "d": "AQAB"})
+    assert JWK.from_dict(members(4096)).kty.value == "RSA"

@@ -14,6 +14,7 @@ import pytest
 
 from authcore import oauth
 from authcore.errors import ConfigurationError, StoreError
+from authcore.jose import JWK, PRIVATE_MEMBERS
 from authcore.oauth import ClientRecord, Policy, decode_client, encode_client
 from authcore.oauth.client import DeviceAuthorization
 
@@ -106,3 +107,24 @@ def test_a_hand_built_device_authorization_is_checked(
     with pytest.raises(ConfigurationError, match=message):
         DeviceAuthorization(**{**fields, **given})  # type: ignore[arg-type]
     assert DeviceAuthorization(**fields).interval == 5  # type: ignore[arg-type]
+
+
+def test_client_metadata_jwks_must_be_public() -> None:
+    """Registered client keys are public; private members are refused before any parsing.
+
+    An RSA private JWK with ``d`` alone makes the import recover the primes, which a crafted
+    modulus turns into seconds or minutes of work (found while fuzzing; RFC 7591 metadata
+    may come from the client itself through dynamic registration).
+    """
+    public = JWK.generate("ES256", kid="k").public().to_dict()
+    record = ClientRecord.from_metadata(
+        {"client_id": "c", "token_endpoint_auth_method": "private_key_jwt",
+         "jwks": {"keys": [public]}}
+    )  # fmt: skip
+    assert record.jwks is not None
+    for member in sorted(PRIVATE_MEMBERS):
+        with pytest.raises(ConfigurationError, match="jwks must hold public keys only"):
+            ClientRecord.from_metadata(
+                {"client_id": "c", "token_endpoint_auth_method": "private_key_jwt",
+                 "jwks": {"keys": [{**public, member: "AQAB"}]}}
+            )  # fmt: skip

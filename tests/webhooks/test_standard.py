@@ -899,3 +899,21 @@ def test_now_takes_any_instant_on_every_path(now: object) -> None:
     for bad in (True, "1614265330", float("nan"), dt.datetime(2021, 2, 25)):  # noqa: DTZ001
         with pytest.raises(ConfigurationError, match="now"):
             verifier.verify(PAYLOAD, headers, now=bad)  # type: ignore[arg-type]
+
+
+def test_header_names_are_compared_in_ascii_only() -> None:
+    """``webhooK-id`` spelled with U+212A (Kelvin sign) is not ``webhook-id``.
+
+    ``str.lower()`` folds U+212A to ASCII ``k``; RFC 9110 field names are ASCII tokens
+    compared case-insensitively in ASCII, so a proxy filtering ``webhook-*`` headers would
+    not see these (found by fuzzing).  The plain spelling, in any ASCII case, still verifies.
+    """
+    secret = "whsec_" + base64.b64encode(b"s" * 32).decode()
+    signed = webhooks.sign(b"{}", secret, msg_id="msg_1", timestamp=1_800_000_000)
+    kelvin = {name.replace("k", "\u212a"): value for name, value in signed.items()}
+    for headers in (kelvin, list(kelvin.items())):
+        with pytest.raises(MalformedHeader, match="missing header webhook-id"):
+            webhooks.verify(b"{}", headers, secret, now=1_800_000_000)  # type: ignore[arg-type]
+    upper = {name.upper(): value for name, value in signed.items()}
+    for headers in (upper, list(upper.items())):
+        assert webhooks.verify(b"{}", headers, secret, now=1_800_000_000).msg_id == "msg_1"  # type: ignore[arg-type]
