@@ -11,6 +11,11 @@ from authcore._options import int_option
 from authcore.errors import ConfigurationError
 
 
+def _bad(value: object) -> Any:
+    """``value`` typed as ``Any``: these tests give options values of the wrong type."""
+    return value
+
+
 class _Level(enum.IntEnum):
     ONE = 1
 
@@ -184,9 +189,9 @@ def test_strings_option_forms() -> None:
     for bad in ((), [], 1, None, b"ab", {"a": 1}, ["a", ""], ["a", 1], [b"a"]):
         with pytest.raises(ConfigurationError, match=": n must be a non-empty string or list"):
             strings_option(bad, "n")
-    for bad in ("", None, 1, b"x", ["x"]):
+    for wrong in ("", None, 1, b"x", ["x"]):
         with pytest.raises(ConfigurationError, match=r": n must be a non-empty string$"):
-            str_option(bad, "n")
+            str_option(wrong, "n")
 
 
 def _named_calls() -> list[tuple[str, Any]]:
@@ -276,7 +281,7 @@ def _mapped_calls() -> list[tuple[str, Any]]:
         ("protected", lambda v: jwe.encrypt_json(b"p", wrap, enc="A128GCM", protected=v)),
         ("headers", lambda v: jwe.encrypt_jwt({}, key, wrap, enc="A128GCM", headers=v)),
         ("headers", lambda v: Introspector("https://as.example/introspect",
-                                           send=print, headers=v)),
+                                           send=_bad(print), headers=v)),
     ]  # fmt: skip
 
 
@@ -326,7 +331,7 @@ def _huge_calls() -> list[tuple[str, Any]]:
         ("replay_ttl", lambda v: github.verify(b"{}", {"X-Hub-Signature-256": "sha256=00",
                                                        "X-GitHub-Delivery": "d"},
                                                secrets=["s" * 32], replay_ttl=v,
-                                               replay_cache=_one_time())),
+                                               replay_cache=_bad(_one_time()))),
         ("now", lambda v: client.parse_token_response(ok, now=v)),
     ]  # fmt: skip
 
@@ -380,7 +385,7 @@ def test_sqlite_options(tmp_path: Any) -> None:
 
     for bad, message in (([], "synchronous must be"), ("OFF", "synchronous must be")):
         with pytest.raises(ConfigurationError, match=message):
-            SQLiteKeyStore(tmp_path / "k.db", synchronous=bad)
+            SQLiteKeyStore(tmp_path / "k.db", synchronous=_bad(bad))
     for timeout in (float("nan"), float("inf"), -1):
         with pytest.raises(ConfigurationError, match="timeout must be seconds"):
             SQLiteKeyStore(tmp_path / "k.db", timeout=timeout)
@@ -457,15 +462,15 @@ def _early_calls() -> list[tuple[str, Any]]:
     manager = KeyManager(MemoryKeyStore(), KeyHasher({"p": b"p" * 32}), prefix="ak")
     signature = {"X-Hub-Signature-256": "sha256=" + "0" * 64}
     return [
-        ("detached must be a bool", lambda: jws.sign(b"p", key, detached="no")),
-        ("flattened must be a bool", lambda: jws.sign_json(b"p", key, flattened="no")),
+        ("detached must be a bool", lambda: jws.sign(b"p", key, detached=_bad("no"))),
+        ("flattened must be a bool", lambda: jws.sign_json(b"p", key, flattened=_bad("no"))),
         ("compress must be a bool", lambda: jwe.encrypt(b"p", wrap, enc="A128GCM",
-                                                        compress="no")),
+                                                        compress=_bad("no"))),
         ("flattened must be a bool", lambda: jwe.encrypt_json(b"p", wrap, enc="A128GCM",
-                                                              flattened="no")),
+                                                              flattened=_bad("no"))),
         ("asynchronous must be a bool", lambda: authn.api_key_and_jwt(
-            authn.APIKey(manager), authn.BearerJWT(_hs256_verifier(key)), asynchronous="no")),
-        ("header must be an HTTP header name", lambda: authn.APIKey(manager, header=0)),
+            authn.APIKey(manager), authn.BearerJWT(_hs256_verifier(key)), asynchronous=_bad("no"))),
+        ("header must be an HTTP header name", lambda: authn.APIKey(manager, header=_bad(0))),
         ("header must be an HTTP header name", lambda: authn.APIKey(manager, header="X Key")),
         # Checked before discovery: an unreachable issuer would hide it behind a FetchError.
         ("ttl must be seconds", lambda: cache_from_issuer("https://127.0.0.1:9", ttl=-1)),
@@ -510,17 +515,18 @@ def _typed_calls() -> list[tuple[str, Any]]:
     )
     return [
         ("OCSP nonce must be 1 to 32 bytes", lambda: build_ocsp_request(leaf, ca.cert,
-                                                                        nonce="n" * 8)),
+                                                                        nonce=_bad("n" * 8))),
         ("hash_algorithm must be", lambda: build_ocsp_request(leaf, ca.cert,
-                                                              hash_algorithm="sha1")),
+                                                              hash_algorithm=_bad("sha1"))),
         ("hash_algorithm must be", lambda: build_ocsp_request(leaf, ca.cert,
-                                                              hash_algorithm=hashes.SHA256)),
-        ("crls must be a CRL", lambda: CRLChecker(crls=None)),
-        ("scope must be a non-empty string or list", lambda: parse_token_response(ok, scope=1)),
+                                                              hash_algorithm=_bad(hashes.SHA256))),
+        ("crls must be a CRL", lambda: CRLChecker(crls=_bad(None))),
+        ("scope must be a non-empty string or list",
+         lambda: parse_token_response(ok, scope=_bad(1))),
         ("client_secret_digest must be a str or None", lambda: ClientRecord(
-            client_id="c", client_secret_digest=b"x")),
+            client_id="c", client_secret_digest=_bad(b"x"))),
         ("jwks must be a KeySet or None", lambda: ClientRecord(
-            client_id="c", token_endpoint_auth_method="private_key_jwt", jwks={"keys": []})),
+            client_id="c", token_endpoint_auth_method="private_key_jwt", jwks=_bad({"keys": []}))),
     ]  # fmt: skip
 
 

@@ -34,7 +34,7 @@ def test_policy_flags_must_be_bools(flag: str, value: object) -> None:
     """Every Policy flag refuses a non-bool, naming itself (truthiness would decide it)."""
     with pytest.raises(ConfigurationError, match=f"{flag} must be a bool"):
         Policy(**{flag: value})  # type: ignore[arg-type]
-    assert getattr(Policy(**{flag: True}), flag) is True
+    assert getattr(Policy(**{flag: True}), flag) is True  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", ["scopes", "default_scope", "resources", "dpop_algorithms"])
