@@ -112,7 +112,7 @@ class _Base:
         if rule is not None and not callable(rule):
             raise ConfigurationError("rule must be callable (it receives the proofs)")
         self.schemes: tuple[Scheme, ...] = tuple(items)
-        self.all_of = bool_option(all_of, "all_of")
+        self.all_of: bool = bool_option(all_of, "all_of")
         self.rule = rule
 
     def __repr__(self) -> str:

@@ -218,7 +218,7 @@ class APIKey:
             ) from None
         self.manager = manager
         self.header = header
-        self.bearer = bool_option(bearer, "bearer")
+        self.bearer: bool = bool_option(bearer, "bearer")
         self.realm = realm
         self._bearer_prefix = manager.prefix + "_"
 
