@@ -446,7 +446,8 @@ def _loopback_match(registered: tuple[str, ...], requested: str) -> bool:
         want_port = want.port
     except ValueError:
         return False
-    if want.scheme != "http" or not is_loopback(want.hostname) or "#" in requested:
+    # RFC 9700 section 4.1.3: exact matching but for the port; the scheme is not folded.
+    if not requested.startswith("http://") or not is_loopback(want.hostname) or "#" in requested:
         return False
     del want_port
     for uri in registered:

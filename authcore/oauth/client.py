@@ -175,7 +175,15 @@ def _now(now: object) -> float:
 
 
 def _instant(seconds: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    """A time the server sent (directly or as ``now + expires_in``) as a UTC datetime.
+
+    Raises:
+        MalformedError: Beyond what a datetime holds (after the year 9999).
+    """
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise MalformedError("a time in the response is beyond the year 9999") from None
 
 
 def _text(value: object, what: str, *, limit: int = MAX_TEXT_CHARS) -> str:

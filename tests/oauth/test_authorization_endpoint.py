@@ -67,6 +67,9 @@ def test_loopback_port_exception_for_native_clients() -> None:
         "http://localhost:8000/cb",
         "http://127.0.0.2:8000/cb",
         "https://127.0.0.1:8000/cb",
+        # Only the port may vary (RFC 9700 section 4.1.3): the scheme is compared exactly.
+        "HTTP://127.0.0.1:8000/cb",
+        "hTtp://127.0.0.1:8000/cb",
     ):
         result = env.server.begin_authorization(
             authorize_request(**code_params("native", redirect_uri=uri))

@@ -635,9 +635,20 @@ def test_introspection_response() -> None:
     assert inactive.subject is None
     assert not inactive.active
     for bad in ({"active": "true"}, {"active": True, "exp": "x"}, {"active": True, "aud": 1},
-                {"active": True, "aud": [1]}, {"active": True, "sub": 2}):  # fmt: skip
+                {"active": True, "aud": [1]}, {"active": True, "sub": 2},
+                # Year 10000: fromtimestamp raised a bare ValueError (found by fuzzing).
+                {"active": True, "exp": 253402300800},
+                {"active": True, "iat": 2**40 - 1}):  # fmt: skip
         with pytest.raises(MalformedError):
             parse_introspection_response(_json(200, bad))
+
+
+def test_expires_in_past_the_year_9999_is_malformed() -> None:
+    """``now + expires_in`` beyond what a datetime holds is the server's malformed answer."""
+    late = dt.datetime(9999, 12, 1, tzinfo=dt.timezone.utc)
+    token = {"access_token": "a", "token_type": "Bearer", "expires_in": 86_400 * 365}
+    with pytest.raises(MalformedError, match="beyond the year 9999"):
+        parse_token_response(_json(200, token), now=late)
 
 
 def test_device_authorization_response_rfc8628_example() -> None:
