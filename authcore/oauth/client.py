@@ -43,7 +43,7 @@ from typing import Any, Final, cast
 from authcore import _fetch, errors
 from authcore._ct import bytes_eq
 from authcore._encoding import json_loads
-from authcore._options import int_option, mapping_option, strings_option
+from authcore._options import bool_option, int_option, mapping_option, str_option, strings_option
 from authcore.clock import Clock, SystemClock, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -394,8 +394,31 @@ class ServerMetadata:
     document: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(cast("object", self.issuer), str) or not self.issuer:
-            raise ConfigurationError("issuer must be a non-empty string")
+        str_option(self.issuer, "issuer")
+        for name in (
+            "authorization_endpoint",
+            "token_endpoint",
+            "pushed_authorization_request_endpoint",
+            "revocation_endpoint",
+            "introspection_endpoint",
+            "device_authorization_endpoint",
+            "jwks_uri",
+        ):
+            if getattr(self, name) is not None:
+                str_option(getattr(self, name), name)
+        bool_option(
+            self.authorization_response_iss_parameter_supported,
+            "authorization_response_iss_parameter_supported",
+        )
+        bool_option(
+            self.require_pushed_authorization_requests, "require_pushed_authorization_requests"
+        )
+        for name in ("code_challenge_methods_supported", "dpop_signing_alg_values_supported"):
+            names: object = getattr(self, name)
+            if not isinstance(names, frozenset) or not all(isinstance(n, str) for n in names):
+                raise ConfigurationError(f"{name} must be a frozenset of strings")
+        if not isinstance(cast("object", self.document), Mapping):
+            raise ConfigurationError("document must be a mapping")
 
     @staticmethod
     def request(issuer: str, *, allow_http_loopback: bool = False) -> Request:

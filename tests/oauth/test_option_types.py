@@ -16,7 +16,7 @@ from authcore import oauth
 from authcore.errors import ConfigurationError, StoreError
 from authcore.jose import JWK, PRIVATE_MEMBERS
 from authcore.oauth import ClientRecord, Policy, decode_client, encode_client
-from authcore.oauth.client import DeviceAuthorization
+from authcore.oauth.client import DeviceAuthorization, ServerMetadata
 
 _FLAGS = (
     "rotate_refresh_tokens",
@@ -128,3 +128,28 @@ def test_client_metadata_jwks_must_be_public() -> None:
                 {"client_id": "c", "token_endpoint_auth_method": "private_key_jwt",
                  "jwks": {"keys": [{**public, member: "AQAB"}]}}
             )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"issuer": None}, "issuer must be a non-empty string"),
+        ({"token_endpoint": 1}, "token_endpoint must be a non-empty string"),
+        ({"jwks_uri": b"https://as.example/jwks"}, "jwks_uri must be a non-empty string"),
+        ({"require_pushed_authorization_requests": "false"}, "must be a bool"),
+        ({"authorization_response_iss_parameter_supported": 1}, "must be a bool"),
+        ({"code_challenge_methods_supported": "S256"}, "must be a frozenset of strings"),
+        ({"dpop_signing_alg_values_supported": frozenset({1})}, "must be a frozenset"),
+        ({"document": [("issuer", "x")]}, "document must be a mapping"),
+    ],
+)
+def test_a_hand_built_server_metadata_is_checked(given: dict[str, object], message: str) -> None:
+    """ServerMetadata built directly is checked as ``parse`` checks a fetched document.
+
+    ``require_pushed_authorization_requests="false"`` would have read as true, a string
+    ``code_challenge_methods_supported`` as its characters.
+    """
+    fields: dict[str, object] = {"issuer": "https://as.example"}
+    with pytest.raises(ConfigurationError, match=message):
+        ServerMetadata(**{**fields, **given})  # type: ignore[arg-type]
+    assert ServerMetadata(**fields).issuer == "https://as.example"  # type: ignore[arg-type]
