@@ -395,15 +395,7 @@ class ServerMetadata:
 
     def __post_init__(self) -> None:
         str_option(self.issuer, "issuer")
-        for name in (
-            "authorization_endpoint",
-            "token_endpoint",
-            "pushed_authorization_request_endpoint",
-            "revocation_endpoint",
-            "introspection_endpoint",
-            "device_authorization_endpoint",
-            "jwks_uri",
-        ):
+        for name in (*_ENDPOINTS, "jwks_uri"):
             if getattr(self, name) is not None:
                 str_option(getattr(self, name), name)
         bool_option(
