@@ -1276,7 +1276,13 @@ def device_polling(
     if not isinstance(cast("object", device), DeviceAuthorization):
         raise ConfigurationError("device must be a DeviceAuthorization")
     int_option(max_bytes, "max_bytes")
-    source: Clock = clock if clock is not None else SystemClock()
+    # The checks above run at the call; the schedule itself runs on the first next().
+    return _polling(device, clock if clock is not None else SystemClock(), max_bytes)
+
+
+def _polling(
+    device: DeviceAuthorization, source: Clock, max_bytes: int
+) -> Generator[float, Response, TokenSet]:
     interval = float(device.interval)
     while True:
         if source.now().timestamp() + interval >= device.expires_at.timestamp():

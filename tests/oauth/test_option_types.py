@@ -153,3 +153,25 @@ def test_a_hand_built_server_metadata_is_checked(given: dict[str, object], messa
     with pytest.raises(ConfigurationError, match=message):
         ServerMetadata(**{**fields, **given})  # type: ignore[arg-type]
     assert ServerMetadata(**fields).issuer == "https://as.example"  # type: ignore[arg-type]
+
+
+def test_device_polling_checks_its_options_at_the_call() -> None:
+    """A generator runs nothing until ``next()``: the checks now run when it is called."""
+    from authcore.oauth.client import device_polling  # noqa: PLC0415
+
+    device = DeviceAuthorization(
+        device_code="d",
+        user_code="U",
+        verification_uri="https://as.example/device",
+        verification_uri_complete=None,
+        expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc),
+    )
+    for given, message in (
+        ({"clock": "x"}, "clock must have a now"),
+        ({"max_bytes": 0}, "max_bytes must be an int"),
+    ):
+        with pytest.raises(ConfigurationError, match=message):
+            device_polling(device, **given)
+    with pytest.raises(ConfigurationError, match="device must be a DeviceAuthorization"):
+        device_polling("device")  # type: ignore[arg-type]
+    assert next(device_polling(device)) == 5.0
