@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from authcore._kinds import check_kind
-from authcore._options import int_option
+from authcore._options import int_option, seconds_option
 from authcore.clock import as_datetime
 from authcore.errors import ConfigurationError, RateLimited
 
@@ -184,13 +184,9 @@ class GCRA:
     _interval_ns: int = field(init=False, repr=False, compare=False)
 
     def __init__(self, rate: int, period: float | dt.timedelta, burst: int | None = None) -> None:
-        seconds = period.total_seconds() if isinstance(period, dt.timedelta) else period
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise ConfigurationError("period must be seconds or a timedelta")
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise ConfigurationError("period must be a finite number of seconds > 0")
+        seconds = seconds_option(period, "period")
         object.__setattr__(self, "rate", int_option(rate, "rate"))
-        object.__setattr__(self, "period", float(seconds))
+        object.__setattr__(self, "period", seconds)
         object.__setattr__(self, "burst", int_option(rate if burst is None else burst, "burst"))
         # Whole nanoseconds, rounded down: at most 1 ns per request looser than configured,
         # so clients pacing themselves at exactly the rate (on microsecond clocks) pass.

@@ -551,3 +551,15 @@ def test_resource_server_authenticate_scopes_are_names() -> None:
     for bad in (1, [1], [b"read"]):
         with pytest.raises(ConfigurationError, match="scopes must be"):
             server.authenticate(request, scopes=bad)  # type: ignore[arg-type]
+
+
+def test_gcra_period_is_a_duration_option() -> None:
+    """GCRA's period goes through the one duration check (it had its own copy, uncapped)."""
+    import datetime as dt  # noqa: PLC0415
+
+    from authcore.ratelimit import GCRA  # noqa: PLC0415
+
+    assert GCRA(rate=5, period=dt.timedelta(minutes=1)).period == 60.0
+    for bad in (0, -1, float("nan"), float("inf"), True, "1", 10**30):
+        with pytest.raises(ConfigurationError, match="period must be seconds or a timedelta"):
+            GCRA(rate=1, period=_bad(bad))
