@@ -48,6 +48,7 @@ from authcore.oauth import (
     PendingAuthorization,
     Policy,
     TokenFormat,
+    resource_servers,
 )
 from authcore.oauth.dpop import HMACNonces
 from authcore.oauth.resource import Introspector, ResourceServer, error_response
@@ -314,6 +315,7 @@ class DevServer:
                 resources=config.resources,
                 default_audience=(resource,),
                 require_dpop=config.dpop == "required",
+                introspection_rule=resource_servers(_RESOURCE_CLIENT),
             ),
             one_time=one_time,
             rate_limits=rate_limits,

@@ -40,10 +40,13 @@ from authcore.oauth._codec import (
     record_kind,
 )
 from authcore.oauth._grants import (
+    IntrospectionRule,
     PendingAuthorization,
     Policy,
     RefreshFamilies,
     RefreshOutcome,
+    may_introspect,
+    resource_servers,
 )
 from authcore.oauth._model import (
     AccessToken,
@@ -95,6 +98,7 @@ __all__ = [
     "Family",
     "GrantStore",
     "Insert",
+    "IntrospectionRule",
     "OAuthClient",
     "PendingAuthorization",
     "Policy",
@@ -121,7 +125,9 @@ __all__ = [
     "encode_record",
     "generate_client_secret",
     "lifecycle",
+    "may_introspect",
     "pkce",
     "record_kind",
     "resource",
+    "resource_servers",
 ]

@@ -15,11 +15,19 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final, TypeAlias, cast
 
 from authcore._encoding import b64url_encode
-from authcore._options import bool_option, bool_problem, int_option, int_problem, strings_problem
+from authcore._options import (
+    bool_option,
+    bool_problem,
+    int_option,
+    int_problem,
+    strings_option,
+    strings_problem,
+)
 from authcore.clock import as_datetime
 from authcore.errors import (
     AccessDenied,
@@ -61,18 +69,19 @@ from authcore.oauth._model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from authcore.jose.keyring import KeyRing
 
 __all__ = [
     "DEVICE_GRANT",
     "MAX_CODE_LIFETIME",
+    "IntrospectionRule",
     "PendingAuthorization",
     "Policy",
     "Randoms",
     "RefreshFamilies",
     "RefreshOutcome",
+    "may_introspect",
+    "resource_servers",
 ]
 
 DEVICE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
@@ -86,6 +95,60 @@ USER_CODE_ALPHABET: Final = "BCDFGHJKLMNPQRSTVWXZ"
 _SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _THUMBPRINT: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 """An RFC 7638 SHA-256 thumbprint, base64url without padding (``dpop_jkt``, ``cnf.jkt``)."""
+
+IntrospectionRule: TypeAlias = Callable[[ClientRecord, Mapping[str, object]], bool]
+"""Who may learn about an active token, as ``rule(client, answer) -> bool``.
+
+``client`` is the authenticated, confidential client calling the introspection endpoint;
+``answer`` is the read-only RFC 7662 answer it would get (``token_type``, ``client_id``,
+``aud``, ``scope``, ``sub``, ...).  ``False`` turns the answer into ``{"active": false}``.
+"""
+
+
+def may_introspect(client: ClientRecord, token: Mapping[str, object]) -> bool:
+    """The default :data:`IntrospectionRule`: the token's own client, or its audience.
+
+    RFC 7662 section 4 says the server "SHOULD require protected resources to be
+    specifically authorized to call the introspection endpoint"; without that, any client,
+    including one registered only to test stolen tokens, learns whether a token works and
+    whose it is.  So a client may introspect the tokens issued to it, and an access token
+    whose ``aud`` names its ``client_id``; a refresh token only its own client (a resource
+    server never holds one).  A resource server that authenticates with a client of its
+    own and is not in the tokens' audience is named with :func:`resource_servers`.
+
+    .. versionadded:: 0.1.0
+    """
+    if token.get("client_id") == client.client_id:
+        return True
+    audience = token.get("aud")
+    return (
+        token.get("token_type") != "refresh_token"
+        and isinstance(audience, (list, tuple))
+        and client.client_id in audience
+    )
+
+
+def resource_servers(*client_ids: str) -> IntrospectionRule:
+    """A rule that also lets these clients introspect every access token (not refresh tokens).
+
+    For resource servers that authenticate at the introspection endpoint with clients of
+    their own (RFC 7662 section 2.1); everyone else gets :func:`may_introspect`::
+
+        Policy(introspection_rule=resource_servers("payments-api", "photos-api"))
+
+    Raises:
+        ConfigurationError: Without a client id, or one that is not a non-empty string.
+
+    .. versionadded:: 0.1.0
+    """
+    allowed = frozenset(strings_option(client_ids, "resource_servers client ids"))
+
+    def rule(client: ClientRecord, token: Mapping[str, object]) -> bool:
+        if client.client_id in allowed and token.get("token_type") != "refresh_token":
+            return True
+        return may_introspect(client, token)
+
+    return rule
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +177,8 @@ class Policy:
         require_dpop: Refuse token requests without a DPoP proof (RFC 9449); off, a proof
             is optional and binds the tokens when sent.
         dpop_algorithms: The DPoP proof algorithms accepted (asymmetric only).
+        introspection_rule: Which authenticated client may see an active token at the
+            introspection endpoint (:func:`may_introspect`: its own client or audience).
 
     .. versionadded:: 0.1.0
     """
@@ -138,6 +203,7 @@ class Policy:
     user_code_attempts: int = 5
     require_dpop: bool = False
     dpop_algorithms: tuple[str, ...] = dpop.DEFAULT_ALGORITHMS
+    introspection_rule: IntrospectionRule = may_introspect
 
     def __post_init__(self) -> None:
         # RFC 6749 section 4.1.2: a code lives 10 minutes at most.
@@ -183,6 +249,9 @@ class Policy:
         if not isinstance(format_, TokenFormat):
             problems.append("access_token_format must be a TokenFormat")
         problems.extend(self._dpop_problems())
+        rule: object = self.introspection_rule
+        if not callable(rule):
+            problems.append("introspection_rule must be callable")
         if problems:
             raise ConfigurationError(errors=tuple(problems))
 

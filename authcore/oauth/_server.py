@@ -13,6 +13,7 @@ import os
 import urllib.parse
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar, Final, TypeVar, cast
 
 from authcore._encoding import json_dumps
@@ -660,7 +661,16 @@ class _Core:
         except OAuthError as exc:
             return g.json_error(exc)
         record, family = yield from self._load(self._token_key(token, now))
-        return Response.json(200, _introspect(record, family, now, self.issuer))
+        answer = _introspect(record, family, now, self.issuer)
+        if answer["active"] and not self._may_introspect(authenticated.record, answer):
+            answer = {"active": False}  # RFC 7662 section 2.2: not allowed to know about it
+        return Response.json(200, answer)
+
+    def _may_introspect(self, client: ClientRecord, answer: dict[str, object]) -> bool:
+        allowed: object = self.policy.introspection_rule(client, MappingProxyType(dict(answer)))
+        if not isinstance(allowed, bool):  # a truthy "no" must not reveal the token
+            raise ConfigurationError("introspection_rule must return a bool")
+        return allowed
 
     # -------------------------------------------------------------- documents
 

@@ -14,6 +14,7 @@ from authcore.http import Request, Response
 from authcore.jose import JWK
 from authcore.jose.keyring import KeyRing
 from authcore.oauth import (
+    AsyncAuthorizationServer,
     AuthorizationServer,
     ClientRecord,
     GrantStore,
@@ -22,6 +23,8 @@ from authcore.oauth import (
     pkce,
 )
 from authcore.stores.memory import (
+    AsyncMemoryClientStore,
+    AsyncMemoryGrantStore,
     MemoryClientStore,
     MemoryGrantStore,
     MemoryOneTimeStore,
@@ -134,6 +137,19 @@ def make_env(
         clock=clock,
     )
     return Env(server=server, clock=clock, store=grants, clients=clients, one_time=one_time)
+
+
+def async_twin(env: Env) -> AsyncAuthorizationServer:
+    """An async server with ``env``'s clients, keys, policy, limits and clock; no grants yet."""
+    return AsyncAuthorizationServer(
+        issuer=ISSUER,
+        clients=AsyncMemoryClientStore(env.clients),
+        store=AsyncMemoryGrantStore(),
+        keys=env.server.keys,
+        policy=env.server.policy,
+        rate_limits=env.server.rate_limits,
+        clock=env.clock,
+    )
 
 
 def basic(client_id: str, secret: str) -> str:
@@ -250,9 +266,11 @@ def refresh(env: Env, token: str, client_id: str = "web", **extra: str) -> Respo
     return env.server.token_endpoint(post(TOKEN_URL, params, client=client_id))
 
 
-def introspect(env: Env, token: str) -> dict[str, Any]:
-    """Introspect as the web client."""
-    response = env.server.introspection_endpoint(post(ISSUER + "/introspect", {"token": token}))
+def introspect(env: Env, token: str, client: str = "web") -> dict[str, Any]:
+    """Introspect as ``client`` (a confidential client with a secret)."""
+    response = env.server.introspection_endpoint(
+        post(ISSUER + "/introspect", {"token": token}, client=client)
+    )
     assert response.status == 200
     return body(response)
 

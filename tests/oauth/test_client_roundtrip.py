@@ -347,7 +347,10 @@ def test_tls_client_auth_client_credentials() -> None:
     with pytest.raises(InvalidClient):
         parse_token_response(env.server.token_endpoint(request))
     tokens = parse_token_response(env.server.token_endpoint(request, client_certificate=leaf.cert))
+    # The client introspects its own token (the default rule), with its certificate again.
     info = parse_introspection_response(
-        env.server.introspection_endpoint(_web(env).introspection_request(tokens.access_token))
+        env.server.introspection_endpoint(
+            client.introspection_request(tokens.access_token), client_certificate=leaf.cert
+        )
     )
     assert info.cnf == {"x5t#S256": thumbprint(leaf.cert)}

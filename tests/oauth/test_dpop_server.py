@@ -35,6 +35,7 @@ from authcore.oauth import (
     TokenFormat,
     decode_client,
     encode_client,
+    resource_servers,
 )
 from authcore.oauth.client import NoneAuth, OAuthClient, ServerMetadata, parse_token_response
 from authcore.oauth.dpop import DPoPKey, HMACNonces
@@ -127,7 +128,11 @@ def _resource_server(env: Env) -> ResourceServer:
 
 @pytest.mark.parametrize("client_id", ["web", "spa"])
 def test_a_proof_binds_the_access_token_to_its_key(client_id: str) -> None:
-    env = make_env()
+    # "web" introspects every token, the public "spa" client's too, as a resource server would.
+    policy = Policy(
+        scopes=("read", "write"), resources=(API,), introspection_rule=resource_servers("web")
+    )
+    env = make_env(policy=policy)
     response = _redeem(env, get_code(env, client_id, resource=API), client_id, _proof(env))
     assert response.status == 200, response.body
     issued = body(response)

@@ -11,13 +11,11 @@ from authcore import errors
 from authcore.http import Request, Response
 from authcore.jose import jwt
 from authcore.oauth import (
-    AsyncAuthorizationServer,
     PendingAuthorization,
     Policy,
     TokenFormat,
     digest,
 )
-from authcore.stores.memory import AsyncMemoryClientStore, AsyncMemoryGrantStore
 
 from .helpers import (
     ISSUER,
@@ -25,6 +23,7 @@ from .helpers import (
     TOKEN_URL,
     VERIFIER,
     Env,
+    async_twin,
     authorize_request,
     body,
     code_params,
@@ -205,16 +204,7 @@ def test_jwks_serves_public_keys_only() -> None:
 
 def test_async_server_runs_the_same_flows() -> None:
     """AsyncAuthorizationServer: code flow, replay revocation, introspection."""
-    sync = make_env()
-    server = AsyncAuthorizationServer(
-        issuer=ISSUER,
-        clients=AsyncMemoryClientStore(sync.clients),
-        store=AsyncMemoryGrantStore(),
-        keys=sync.server.keys,
-        policy=sync.server.policy,
-        rate_limits=sync.server.rate_limits,
-        clock=sync.clock,
-    )
+    server = async_twin(make_env())
 
     async def flow() -> None:
         pending = await server.begin_authorization(authorize_request(**code_params()))
