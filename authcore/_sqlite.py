@@ -330,6 +330,20 @@ class Schema:
         return len(self.migrations)
 
 
+def check_schemas(schemas: object) -> tuple[Schema, ...]:
+    """Return ``schemas`` as a tuple: a list or tuple of :class:`Schema`, one per component.
+
+    Raises:
+        ConfigurationError: For anything else (a string would be iterated per character).
+    """
+    if not isinstance(schemas, (list, tuple)) or not all(isinstance(s, Schema) for s in schemas):
+        raise ConfigurationError("schemas must be a list of authcore schemas")
+    checked: tuple[Schema, ...] = tuple(schemas)
+    if len({s.component for s in checked}) != len(checked):
+        raise ConfigurationError("schemas must name each component once")
+    return checked
+
+
 def unreadable(table: str, column: str) -> StoreError:
     """The error for a stored value authcore did not write (tampered, corrupted, foreign).
 
@@ -353,7 +367,7 @@ def apply_migrations(
     Raises:
         StoreError: If a component's stored version is newer than its schema.
     """
-    for schema in schemas:
+    for schema in check_schemas(schemas):
         current = version_of(schema.component)
         if current > schema.latest:
             raise StoreError(
@@ -427,7 +441,7 @@ class SQLiteDatabase:
     Args:
         path: The database file (created if missing).  ``":memory:"`` is refused: every
             thread would see a different database; use the memory stores instead.
-        schemas: The components to migrate to their latest version.
+        schemas: A list of the components to migrate to their latest version, each once.
         timeout: Seconds to wait for another writer before :class:`StoreError`.
         synchronous: ``"FULL"`` (default), ``"EXTRA"`` or ``"NORMAL"``.
 
@@ -447,6 +461,7 @@ class SQLiteDatabase:
         given: tuple[object, object] = (path, timeout)  # untyped callers pass anything
         if not isinstance(given[0], (str, os.PathLike)) or str(path) in {"", ":memory:"}:
             raise ConfigurationError("path must name a database file (not :memory:)")
+        schemas = check_schemas(schemas)  # before the file is created
         if not is_choice(synchronous, _SYNC_MODES):
             raise ConfigurationError("synchronous must be FULL, EXTRA or NORMAL")
         seconds_option(timeout, "timeout", positive=False)

@@ -17,7 +17,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from authcore._options import seconds_option
-from authcore._sqlite import apply_migrations, stored_int
+from authcore._sqlite import apply_migrations, check_schemas, stored_int
 from authcore.errors import ConfigurationError, StoreError
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class PostgresDatabase:
 
     Args:
         conninfo: A libpq connection string or URL (``postgresql://user@host/db``).
-        schemas: The components to migrate to their latest version.
+        schemas: A list of the components to migrate to their latest version, each once.
         min_size: Connections kept open.
         max_size: The most connections open at once.
         timeout: Seconds to wait for a connection from the pool and for each server reply;
@@ -106,6 +106,7 @@ class PostgresDatabase:
         timeout: float = 5.0,
     ) -> None:
         seconds = seconds_option(timeout, "timeout")
+        schemas = check_schemas(schemas)  # before the pool connects
         sizes: tuple[object, object] = (min_size, max_size)
         if any(isinstance(s, bool) or not isinstance(s, int) for s in sizes) or not (
             0 <= min_size <= max_size and max_size >= 1

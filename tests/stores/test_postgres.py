@@ -104,6 +104,9 @@ def test_bad_options_are_configuration_errors(postgres_dsn: str) -> None:
         PostgresDatabase(postgres_dsn, min_size=3, max_size=2)
     with pytest.raises(ConfigurationError):
         PostgresDatabase("host=127.0.0.1 bogus_option=1")
+    for schemas in ("apikeys", [KEYS_SCHEMA, None], [KEYS_SCHEMA, KEYS_SCHEMA]):
+        with pytest.raises(ConfigurationError, match="schemas must"):
+            PostgresDatabase(postgres_dsn, schemas=schemas)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         PostgresOneTimeStore(postgres_dsn, purge_every=0)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from authcore._sqlite import Migration, Schema, SQLiteDatabase
-from authcore.errors import StoreError
+from authcore.errors import ConfigurationError, StoreError
 from authcore.stores.sqlite import SQLiteKeyStore
 
 from .sqlite_helpers import integrity, set_schema_version
@@ -77,3 +77,30 @@ def test_newer_version_of_any_component_is_refused(tmp_path: Path) -> None:
     finally:
         db.close()
     assert integrity(path) == "ok"
+
+
+@pytest.mark.parametrize(
+    ("schemas", "message"),
+    [
+        ("notes", "must be a list"),  # a string was iterated per character
+        (None, "must be a list"),
+        (_NOTES, "must be a list"),
+        ([_NOTES, "notes"], "must be a list"),
+        ({_NOTES}, "must be a list"),
+        ([_NOTES, _NOTES], "each component once"),
+    ],
+)
+def test_schemas_are_checked_before_the_file_is_created(
+    tmp_path: Path, schemas: object, message: str
+) -> None:
+    path = tmp_path / "db.sqlite"
+    with pytest.raises(ConfigurationError, match=message):
+        SQLiteDatabase(path, schemas=schemas)  # type: ignore[arg-type]
+    assert not path.exists()
+    db = SQLiteDatabase(path, schemas=[])
+    try:
+        with pytest.raises(ConfigurationError, match=message):
+            db.migrate(schemas)  # type: ignore[arg-type]
+        assert db.schema_version("notes") == 0
+    finally:
+        db.close()
