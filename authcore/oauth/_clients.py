@@ -228,6 +228,10 @@ class ClientRecord:
         }
         if is_choice(method, needs) and needs[method] is None:
             problems.append(f"{method} needs its credential registered")
+        if self.jwks is not None and any(key.is_private for key in self.jwks):
+            # A client's keys are published metadata; a private or secret key among them
+            # is a leaked credential (from_metadata refuses its members before parsing).
+            problems.append("jwks must hold public keys only")
         if problems:
             raise ConfigurationError(errors=tuple(problems))
 

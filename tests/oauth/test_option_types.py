@@ -14,7 +14,7 @@ import pytest
 
 from authcore import oauth
 from authcore.errors import ConfigurationError, StoreError
-from authcore.jose import JWK, PRIVATE_MEMBERS
+from authcore.jose import JWK, PRIVATE_MEMBERS, KeySet
 from authcore.oauth import ClientRecord, Policy, decode_client, encode_client
 from authcore.oauth.client import DeviceAuthorization, ServerMetadata
 
@@ -128,6 +128,22 @@ def test_client_metadata_jwks_must_be_public() -> None:
                 {"client_id": "c", "token_endpoint_auth_method": "private_key_jwt",
                  "jwks": {"keys": [{**public, member: "AQAB"}]}}
             )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "key",
+    [JWK.generate("ES256", kid="ec"), JWK.generate("EdDSA", kid="ed"), JWK.generate("HS256")],
+)
+def test_client_record_jwks_must_be_public(key: JWK) -> None:
+    """A record built directly (or decoded) holds public keys only, like from_metadata's."""
+    keys = [key] if key.is_symmetric else [JWK.generate("ES256", kid="pub").public(), key]
+    with pytest.raises(ConfigurationError, match="jwks must hold public keys only"):
+        ClientRecord(client_id="c", token_endpoint_auth_method="private_key_jwt", jwks=KeySet(keys))
+    if not key.is_symmetric:
+        record = ClientRecord(
+            client_id="c", token_endpoint_auth_method="private_key_jwt", jwks=KeySet([key.public()])
+        )
+        assert record.jwks is not None
 
 
 @pytest.mark.parametrize(
