@@ -152,18 +152,20 @@ def mapping_option(value: object, name: str) -> dict[str, Any]:
     return dict(cast("Mapping[str, Any]", value))
 
 
-def seconds_option(value: object, name: str, *, positive: bool = True) -> float:
+def seconds_option(
+    value: object, name: str, *, positive: bool = True, high: float = MAX_SECONDS
+) -> float:
     """A duration option, ``int``/``float`` seconds or a ``timedelta``, as float seconds.
 
     Args:
         value: The option's value.
         name: The option's name, for the message.
         positive: Whether 0 is refused (a timeout, a lifetime) or accepted (a leeway).
+        high: The longest accepted (default and at most :data:`MAX_SECONDS`).
 
     Raises:
-        ConfigurationError: Not finite, out of range (up to :data:`MAX_SECONDS`) or not a
-            number: ``"{name} must be seconds or a timedelta, > 0 and at most ..."`` (or
-            ``from 0 to ...``).
+        ConfigurationError: Not finite, out of range or not a number: ``"{name} must be
+            seconds or a timedelta, > 0 and at most ..."`` (or ``from 0 to ...``).
     """
     if isinstance(value, dt.timedelta):
         seconds = value.total_seconds()
@@ -174,11 +176,11 @@ def seconds_option(value: object, name: str, *, positive: bool = True) -> float:
             seconds = math.inf
     else:
         seconds = math.nan
-    if not (seconds > 0 if positive else seconds >= 0) or not seconds <= MAX_SECONDS:
+    high = min(high, MAX_SECONDS)
+    if not (seconds > 0 if positive else seconds >= 0) or not seconds <= high:
         bounds = "> 0 and at most" if positive else "from 0 to"
-        raise ConfigurationError(
-            f"{name} must be seconds or a timedelta, {bounds} {MAX_SECONDS:,} (a century)"
-        )
+        limit = f"{high:,.0f}" + (" (a century)" if high == MAX_SECONDS else "")
+        raise ConfigurationError(f"{name} must be seconds or a timedelta, {bounds} {limit}")
     return seconds
 
 

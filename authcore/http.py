@@ -346,12 +346,7 @@ class Response:
     body: bytes
 
     def __init__(self, *, status: int, headers: HeadersLike = (), body: bytes = b"") -> None:
-        if (
-            isinstance(status, bool)
-            or not isinstance(cast("object", status), int)
-            or not 100 <= status <= 599  # noqa: PLR2004 - RFC 9110 section 15
-        ):
-            raise ConfigurationError("status must be an int from 100 to 599")
+        int_option(status, "status", low=100, high=599)  # RFC 9110 section 15
         if not isinstance(cast("object", body), bytes):
             raise ConfigurationError("body must be bytes")
         object.__setattr__(self, "status", status)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
-from authcore._options import bool_option, str_option, strings_option
+from authcore._options import bool_option, int_option, str_option, strings_option
 from authcore.authn._core import (
     APIKey,
     BearerJWT,
@@ -375,9 +375,7 @@ def exchange_api_key(
 
     .. versionadded:: 0.1.0
     """
-    span: object = lifetime
-    if isinstance(span, bool) or not isinstance(span, int) or not 1 <= span <= _MAX_LIFETIME:
-        raise ConfigurationError("lifetime must be 1 to 3600 seconds")
+    int_option(lifetime, "lifetime", high=_MAX_LIFETIME)
     if not isinstance(cast("object", keys), KeyRing):
         raise ConfigurationError("keys must be an authcore.jose.keyring.KeyRing")
     str_option(issuer, "issuer")

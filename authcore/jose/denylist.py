@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from authcore._encoding import b64url_encode
 from authcore._kinds import is_async, store_answer
+from authcore._options import seconds_option
 from authcore.clock import Instant, as_datetime
 from authcore.errors import ConfigurationError, InvalidClaim, MissingClaim, Revoked
 from authcore.onetime import AsyncOneTimeStore, OneTimeStore, check_store, check_store_or_async
@@ -152,15 +153,10 @@ def _entry(
     claims: Mapping[str, Any], now: Instant | None, leeway: object
 ) -> tuple[str, dt.datetime, dt.datetime] | None:
     """The store key, expiry and current time of a revocation (``None``: already expired)."""
-    if (
-        isinstance(leeway, bool)
-        or not isinstance(leeway, (int, float))
-        or not 0 <= leeway < math.inf
-    ):
-        raise ConfigurationError("leeway must be a non-negative number of seconds")
+    seconds = seconds_option(leeway, "leeway", positive=False)
     key = _denylist_key(_jti(claims))
     current = as_datetime(now)
-    expires_at = _expiry(claims.get("exp"), float(leeway))
+    expires_at = _expiry(claims.get("exp"), seconds)
     if expires_at <= current:
         return None  # the token has expired for good: nothing to revoke
     return key, expires_at, current

@@ -217,6 +217,12 @@ class ClientRecord:
                 check_redirect_uri(uri, native=self.application_type == "native")
             except ConfigurationError as exc:  # noqa: PERF203 - aggregate every problem
                 problems.append(str(exc.detail))
+        problems.extend(self._credential_problems())
+        if problems:
+            raise ConfigurationError(errors=tuple(problems))
+
+    def _credential_problems(self) -> list[str]:
+        problems: list[str] = []
         method = self.token_endpoint_auth_method
         needs = {
             "client_secret_basic": self.client_secret_digest,
@@ -232,8 +238,7 @@ class ClientRecord:
             # A client's keys are published metadata; a private or secret key among them
             # is a leaked credential (from_metadata refuses its members before parsing).
             problems.append("jwks must hold public keys only")
-        if problems:
-            raise ConfigurationError(errors=tuple(problems))
+        return problems
 
     @property
     def is_public(self) -> bool:

@@ -62,7 +62,7 @@ from authcore._ct import bytes_eq
 from authcore._encoding import b64url_decode, b64url_encode, json_loads
 from authcore._frozen import frozen_builder
 from authcore._kinds import is_async, store_answer
-from authcore._options import int_option, is_choice
+from authcore._options import int_option, is_choice, seconds_option
 from authcore.clock import as_datetime, as_unix
 from authcore.errors import (
     AuthcoreError,
@@ -355,15 +355,8 @@ class HMACNonces:
     def __init__(self, secret: bytes, *, rotation: float = 300.0) -> None:
         if not isinstance(cast("object", secret), bytes) or len(secret) < 32:  # noqa: PLR2004 - SHA-256 size
             raise ConfigurationError("the nonce secret must be at least 32 random bytes")
-        if (
-            isinstance(rotation, bool)
-            or not isinstance(cast("object", rotation), (int, float))
-            or not math.isfinite(rotation)
-            or rotation <= 0
-        ):
-            raise ConfigurationError("rotation must be a positive number of seconds")
         self._secret = secret
-        self._rotation = float(rotation)
+        self._rotation = seconds_option(rotation, "rotation")
 
     def __repr__(self) -> str:
         return f"HMACNonces(rotation={self._rotation!r})"
@@ -558,12 +551,7 @@ def _check_nonces(nonces: object, name: str) -> None:
 
 def _check_tuning(nonces: object, iat_window: object) -> None:
     _check_nonces(nonces, "nonces")
-    if (
-        isinstance(iat_window, bool)
-        or not isinstance(iat_window, (int, float))
-        or not 0 < iat_window < math.inf
-    ):
-        raise ConfigurationError("iat_window must be a positive number of seconds")
+    seconds_option(iat_window, "iat_window")
 
 
 def verify_proof(

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import math
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
@@ -51,7 +50,14 @@ from authcore._encoding import json_loads
 from authcore._fork import lock as fork_safe_lock
 from authcore._frozen import frozen_builder
 from authcore._kinds import is_async, is_async_callable, store_answer
-from authcore._options import bool_option, int_option, mapping_option, str_option, strings_option
+from authcore._options import (
+    bool_option,
+    int_option,
+    mapping_option,
+    seconds_option,
+    str_option,
+    strings_option,
+)
 from authcore.clock import Clock, as_datetime, as_unix
 from authcore.errors import (
     ConfigurationError,
@@ -223,12 +229,7 @@ class _IntrospectorCore(Generic[_SendT]):
             extra["Authorization"] = "Basic " + _basic(
                 str_option(client_id, "client_id"), str_option(client_secret, "client_secret")
             )
-        if (
-            isinstance(cache_ttl, bool)
-            or not isinstance(cast("object", cache_ttl), (int, float))
-            or not (0 <= cache_ttl < math.inf)
-        ):
-            raise ConfigurationError("cache_ttl must be a non-negative number of seconds")
+        cache_ttl = seconds_option(cache_ttl, "cache_ttl", positive=False)
         int_option(max_entries, "max_entries")
         self._endpoint = endpoint
         self._send = send

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from authcore._encoding import json_dumps
+from authcore._options import seconds_option
 from authcore.errors import ConfigurationError, StoreError
 from authcore.oauth import (
     Artefact,
@@ -176,14 +177,7 @@ class _Keys:
     def __init__(self, prefix: str, retain: float) -> None:
 
         self._base = check_prefix(prefix) + "oauth:"
-        given: object = retain
-        if (
-            isinstance(given, bool)
-            or not isinstance(given, (int, float))
-            or not 0 < given <= _MAX_RETAIN
-        ):
-            raise ConfigurationError("retain must be a number of seconds > 0 (at most ten years)")
-        self._retain = float(retain)
+        self._retain = seconds_option(retain, "retain", high=_MAX_RETAIN)
 
     def client(self, client_id: str) -> str:
         return f"{self._base}client:{client_id}"

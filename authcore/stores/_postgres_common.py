@@ -16,7 +16,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-from authcore._options import seconds_option
+from authcore._options import int_option, seconds_option
 from authcore._sqlite import apply_migrations, check_schemas, stored_int
 from authcore.errors import ConfigurationError, StoreError
 
@@ -107,11 +107,9 @@ class PostgresDatabase:
     ) -> None:
         seconds = seconds_option(timeout, "timeout")
         schemas = check_schemas(schemas)  # before the pool connects
-        sizes: tuple[object, object] = (min_size, max_size)
-        if any(isinstance(s, bool) or not isinstance(s, int) for s in sizes) or not (
-            0 <= min_size <= max_size and max_size >= 1
-        ):
-            raise ConfigurationError("pool sizes must be ints with 0 <= min_size <= max_size")
+        int_option(max_size, "max_size")
+        if int_option(min_size, "min_size", low=0) > max_size:
+            raise ConfigurationError("min_size must be at most max_size")
         if not isinstance(conninfo, str):
             raise ConfigurationError("conninfo must be a str")
         try:

@@ -23,7 +23,6 @@ read with ``GETRANGE``) and parsed by the cache exactly like a download.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import secrets
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, Generic, TypeVar
 
 from authcore._encoding import json_dumps
 from authcore._kinds import is_async_callable
-from authcore._options import int_option
+from authcore._options import int_option, seconds_option
 from authcore.errors import ConfigurationError, StoreError
 from authcore.jose.jwks import DEFAULT_MAX_BYTES
 from authcore.stores._redis_common import check_prefix, translated
@@ -39,6 +38,8 @@ from authcore.stores._redis_common import check_prefix, translated
 if TYPE_CHECKING:
     # Fetch, AsyncFetch and the client aliases name the generic bases below (as strings:
     # authcore.stores.redis imports this module).
+    import datetime as dt
+
     from authcore.jose.jwks import AsyncFetch, Fetch, JWKSData  # noqa: F401
     from authcore.stores.redis import AsyncRedisClient, RedisClient  # noqa: F401
 
@@ -69,11 +70,7 @@ class _SharedCopy:
         if not isinstance(name, str) or not name:
             raise ConfigurationError("name must be a non-empty string (the JWKS URL)")
         size = int_option(max_bytes, "max_bytes")
-        age = max_age.total_seconds() if isinstance(max_age, dt.timedelta) else max_age
-        if isinstance(age, bool) or not isinstance(age, (int, float)):
-            raise ConfigurationError("max_age must be positive seconds or a timedelta")
-        if not 0 < age <= _MAX_AGE_LIMIT:
-            raise ConfigurationError("max_age must be positive seconds or a timedelta")
+        age = seconds_option(max_age, "max_age", high=_MAX_AGE_LIMIT)
         digest = hashlib.sha256(name.encode()).hexdigest()
         self.key = f"{check_prefix(prefix)}jwks:{digest}"
         self.max_age_ms = max(1, int(age * 1000))

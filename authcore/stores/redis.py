@@ -50,7 +50,6 @@ because the store could not be asked.  Clients made by :func:`connect` time out 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import redis
@@ -61,6 +60,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 from authcore._encoding import json_dumps
+from authcore._options import seconds_option
 from authcore.apikeys import KeyRecord
 from authcore.errors import ConfigurationError, NotFound, StoreError
 from authcore.onetime import check_key, check_times
@@ -218,17 +218,10 @@ return 1
 
 
 def _client_options(timeout: float) -> dict[str, Any]:
-    given: object = timeout
-    if (
-        isinstance(given, bool)
-        or not isinstance(given, (int, float))
-        or not math.isfinite(given)
-        or given <= 0
-    ):
-        raise ConfigurationError("timeout must be a finite number of seconds > 0")
+    seconds = seconds_option(timeout, "timeout")
     return {
-        "socket_timeout": float(timeout),
-        "socket_connect_timeout": float(timeout),
+        "socket_timeout": seconds,
+        "socket_connect_timeout": seconds,
         # One quick retry on a dropped connection only: a restarted server is reconnected to
         # within one call, and a hung server costs one timeout, not several.
         "retry": Retry(ExponentialBackoff(cap=0.05, base=0.01), 1, (redis.ConnectionError,)),

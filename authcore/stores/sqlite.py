@@ -21,7 +21,6 @@ exactly, as the memory stores do.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import sqlite3
 import threading
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Final
 
 from authcore._encoding import json_dumps, json_loads
 from authcore._fork import lock as fork_safe_lock
-from authcore._options import int_option
+from authcore._options import int_option, seconds_option
 from authcore._sqlite import (
     FORKS,
     PRUNE_FACTOR,
@@ -405,17 +404,10 @@ class SQLiteKeyStore:
         synchronous: str = "FULL",
         max_staleness: float = 0.0,
     ) -> None:
-        given: object = max_staleness
-        if (
-            isinstance(given, bool)
-            or not isinstance(given, (int, float))
-            or not math.isfinite(given)
-            or given < 0
-        ):
-            raise ConfigurationError("max_staleness must be a finite number of seconds >= 0")
+        staleness = seconds_option(max_staleness, "max_staleness", positive=False)
         self._db = _open(path, KEYS_SCHEMA, timeout=timeout, synchronous=synchronous)
         self._local = _ThreadViews()
-        self._staleness_ns = int(given * 1e9)
+        self._staleness_ns = int(staleness * 1e9)
         # Row -> record, shared by this store's threads: a row (a tuple of str, int and None)
         # fully determines its immutable record, and decoding dominates a lookup's cost once
         # a commit elsewhere has emptied the per-thread views.  It holds only what this store

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from authcore._ct import bytes_eq
+from authcore._options import int_option
 from authcore.errors import ConfigurationError, InvalidKeyError
 
 __all__ = [
@@ -184,10 +185,7 @@ def generate_secret(nbytes: int = 32) -> str:
 
     .. versionadded:: 0.1.0
     """
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
-        raise ConfigurationError("nbytes must be an int")
-    if not MIN_SECRET_BYTES <= nbytes <= MAX_SECRET_BYTES:
-        raise ConfigurationError(f"nbytes must be {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES}")
+    int_option(nbytes, "nbytes", low=MIN_SECRET_BYTES, high=MAX_SECRET_BYTES)
     return "whsec_" + base64.b64encode(_secrets.token_bytes(nbytes)).decode("ascii")
 
 

@@ -310,6 +310,11 @@ def test_seconds_option_bounds() -> None:
             seconds_option(bad, "t")
     with pytest.raises(ConfigurationError, match=r": t must be seconds or a timedelta, from 0"):
         seconds_option(-0.5, "t", positive=False)
+    assert seconds_option(3, "t", high=3) == 3.0
+    with pytest.raises(ConfigurationError, match=r"> 0 and at most 3$"):
+        seconds_option(3.5, "t", high=3)
+    with pytest.raises(ConfigurationError, match=r"at most 3,162,240,000 \(a century\)$"):
+        seconds_option(MAX_SECONDS + 1, "t", high=MAX_SECONDS * 2)  # never above a century
 
 
 def _huge_calls() -> list[tuple[str, Any]]:
@@ -563,3 +568,142 @@ def test_gcra_period_is_a_duration_option() -> None:
     for bad in (0, -1, float("nan"), float("inf"), True, "1", 10**30):
         with pytest.raises(ConfigurationError, match="period must be seconds or a timedelta"):
             GCRA(rate=1, period=_bad(bad))
+
+
+def _duration_calls(tmp_path: Any) -> list[tuple[str, Any]]:
+    """Duration options that kept their own copy of the check (found by a source scan)."""
+    import datetime as dt  # noqa: PLC0415
+
+    from authcore.jose import denylist  # noqa: PLC0415
+    from authcore.oauth import dpop  # noqa: PLC0415
+    from authcore.oauth.resource import Introspector  # noqa: PLC0415
+    from authcore.stores.memory import MemoryOneTimeStore  # noqa: PLC0415
+    from authcore.stores.redis import RedisGrantStore, connect  # noqa: PLC0415
+    from authcore.stores.sqlite import SQLiteKeyStore  # noqa: PLC0415
+
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    claims = {"jti": "j", "exp": int(now.timestamp()) + 60}
+    return [
+        ("cache_ttl", lambda v: Introspector("https://as.example/i", _bad(print), cache_ttl=v)),
+        ("rotation", lambda v: dpop.HMACNonces(b"s" * 32, rotation=v)),
+        ("iat_window", lambda v: dpop.verify_proof("x", replay=MemoryOneTimeStore(),
+                                                   method="POST", url="https://as.example/t",
+                                                   iat_window=v, now=now)),
+        ("max_staleness", lambda v: SQLiteKeyStore(tmp_path / "k.db", max_staleness=v).close()),
+        ("leeway", lambda v: denylist.revoke(MemoryOneTimeStore(), claims, now=now, leeway=v)),
+        ("timeout", lambda v: connect("redis://127.0.0.1:1", timeout=v)),
+        ("retain", lambda v: RedisGrantStore(connect("redis://127.0.0.1:1"), retain=v)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_durations_go_through_seconds_option(index: int, tmp_path: Any) -> None:
+    """Huge, negative and non-finite durations are refused with the one message."""
+    import datetime as dt  # noqa: PLC0415
+
+    from authcore.errors import VerificationError  # noqa: PLC0415
+
+    name, call = _duration_calls(tmp_path)[index]
+    for bad in (10**30, -1, float("nan"), float("inf"), True, "5"):
+        with pytest.raises(ConfigurationError, match=f"{name} must be seconds or a timedelta"):
+            call(_bad(bad))
+    try:  # a timedelta is a duration too
+        call(dt.timedelta(seconds=30))
+    except VerificationError:  # the proof "x" itself
+        assert name == "iat_window"
+
+
+def test_counts_go_through_int_option() -> None:
+    """Response status, webhook secret sizes and pool sizes: the one int check."""
+    from authcore.http import Response  # noqa: PLC0415
+    from authcore.stores.postgres import PostgresDatabase  # noqa: PLC0415
+    from authcore.webhooks import generate_secret  # noqa: PLC0415
+
+    for status in (99, 600, True, 200.0, "200"):
+        with pytest.raises(ConfigurationError, match="status must be an int from 100 to 599"):
+            Response(status=_bad(status))
+    for nbytes in (23, 65, True, 32.0):
+        with pytest.raises(ConfigurationError, match="nbytes must be an int from 24 to 64"):
+            generate_secret(_bad(nbytes))
+    assert generate_secret(24).startswith("whsec_")
+    sizes: list[tuple[dict[str, Any], str]] = [
+        ({"max_size": 0}, "max_size must be an int >= 1"),
+        ({"max_size": True}, "max_size must be an int >= 1"),
+        ({"min_size": -1}, "min_size must be an int >= 0"),
+        ({"min_size": 1.0}, "min_size must be an int >= 0"),
+        ({"min_size": 3, "max_size": 2}, "min_size must be at most max_size"),
+    ]
+    for options, message in sizes:
+        with pytest.raises(ConfigurationError, match=message):
+            PostgresDatabase("host=127.0.0.1 port=1", **options)
+
+
+# Inline "an int/float, not a bool" checks that are not caller options, so not _options'
+# business: each raises its own error type for a value a peer, a store or a file chose.
+_INLINE_NUMBER_CHECKS = {
+    ("authcore/cli/_devserver.py", "_lifetime"): "a config-file value: UsageError",
+    ("authcore/clock.py", "as_unix"): "the Instant type test itself (no range rule)",
+    ("authcore/jose/_jwe_algs.py", "_wrap_pbes2"): "a JWE header's p2c: InvalidKeyError",
+    ("authcore/jose/_jwe_algs.py", "_check_p2c"): "a peer's p2c: MalformedToken",
+    ("authcore/jose/denylist.py", "_expiry"): "a token's exp: MalformedToken",
+    ("authcore/jose/jwt.py", "_claims_json"): "claims to encode: EncodeError",
+    ("authcore/jose/keyring.py", "_from_timestamp"): "a stored timestamp: StoreError",
+    ("authcore/oauth/client.py", "_seconds"): "a server's expires_in: MalformedError",
+    ("authcore/oauth/client.py", "_timestamp"): "a server's introspection time: MalformedError",
+    ("authcore/oauth/dpop.py", "_claims"): "a proof's iat: MalformedToken",
+    ("authcore/oauth/resource.py", "_store"): "an introspection exp, type test only",
+    ("authcore/oauth/resource.py", "_number"): "an introspection member: FetchError",
+}
+
+
+def _inline_number_checks() -> set[tuple[str, str]]:
+    """``isinstance(x, bool)`` beside ``isinstance(x, int/float)`` in one boolean expression."""
+    import ast  # noqa: PLC0415
+    import pathlib  # noqa: PLC0415
+
+    import authcore  # noqa: PLC0415
+
+    def is_check(node: ast.expr, kinds: set[str]) -> bool:
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            node = node.operand
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+        ):
+            return False
+        types = node.args[1]
+        elements = types.elts if isinstance(types, ast.Tuple) else [types]
+        return any(isinstance(e, ast.Name) and e.id in kinds for e in elements)
+
+    root = pathlib.Path(authcore.__file__).parent
+    found: set[tuple[str, str]] = set()
+    for path in root.rglob("*.py"):
+        if path.name == "_options.py":
+            continue
+        where = "authcore/" + path.relative_to(root).as_posix()
+        functions = [
+            node
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ]
+        for function in functions:
+            for node in ast.walk(function):
+                if isinstance(node, ast.BoolOp) and (
+                    any(is_check(v, {"bool"}) for v in node.values)
+                    and any(is_check(v, {"int", "float"}) for v in node.values)
+                ):
+                    found.add((where, function.name))
+    return found
+
+
+def test_option_number_checks_live_in_options() -> None:
+    """A new "an int, not a bool" check on an option goes through authcore._options.
+
+    Copies drifted before (GCRA's period lacked the century cap; cache_ttl, rotation,
+    iat_window, leeway, max_staleness and Redis timeouts accepted 10**30 and refused a
+    timedelta).  Peer, store and file values keep their own errors and are listed above
+    with the reason; a listed place that no longer exists fails too.
+    """
+    assert _inline_number_checks() == set(_INLINE_NUMBER_CHECKS)
