@@ -639,6 +639,10 @@ class _Core:
         ok = Response(status=200, headers=Headers([("Cache-Control", "no-store")]))
         for _ in range(2):
             record, _family = yield from self._load(self._token_key(token, now))
+            if isinstance(record, (AccessToken, RefreshToken)) and record.client_id != client_id:
+                # RFC 7009 section 2.1: "the request is refused and the client is informed";
+                # a silent 200 would let it believe a token it does not own is revoked.
+                return g.json_error(InvalidGrant("the token was issued to another client"))
             effects = _revocation_effects(record, client_id, now)
             if not effects or (yield _Apply(effects)):
                 return ok
@@ -755,7 +759,7 @@ def _user_code(raw: bytes) -> str:
 def _revocation_effects(record: Artefact | None, client_id: str, now: float) -> tuple[Effect, ...]:
     """RFC 7009 section 2.1: revoke a token of this client; a refresh token takes its family."""
     if record is None or getattr(record, "client_id", None) != client_id:
-        return ()
+        return ()  # codes and device codes are not revocable; other clients' are refused
     if isinstance(record, RefreshToken):
         effects: list[Effect] = [
             RevokeFamily(family_id=record.family_id, client_id=client_id, at=now)
@@ -1066,8 +1070,10 @@ class AuthorizationServer(_Core):
     ) -> Response:
         """Token revocation (RFC 7009).
 
-        Answers 200 for anything and revokes only the calling client's tokens; a refresh
-        token revokes its whole family (section 2.1).
+        Answers 200 for an unknown token and for the calling client's own tokens (expired
+        or already revoked too); a token issued to another client is refused with
+        ``invalid_grant`` and left alone (section 2.1).  A refresh token revokes its whole
+        family.
 
         Args:
             request: The HTTP request.

@@ -160,16 +160,25 @@ def test_opaque_access_tokens() -> None:
     assert introspect(env, access)["active"] is True
 
 
-def test_revocation_rules() -> None:
-    """200 for unknown tokens and unknown hints; another client's token is left alone."""
-    env = make_env()
+@pytest.mark.parametrize("access_token_format", [TokenFormat.JWT, TokenFormat.OPAQUE])
+def test_revocation_rules(access_token_format: TokenFormat) -> None:
+    """200 for unknown tokens and unknown hints; another client's token is refused, left alone.
+
+    RFC 7009 section 2.1: the server "verifies whether the token was issued to the client
+    making the revocation request.  If this validation fails, the request is refused and the
+    client is informed of the error".
+    """
+    env = make_env(policy=Policy(scopes=("read", "write"), access_token_format=access_token_format))
     issued = tokens(env)
     revoke = ISSUER + "/revoke"
     assert env.server.revocation_endpoint(post(revoke, {"token": "nope"})).status == 200
-    other = env.server.revocation_endpoint(
-        post(revoke, {"token": issued["refresh_token"], "token_type_hint": "weird"}, client="web2")
-    )
-    assert other.status == 200
+    for token in (issued["refresh_token"], issued["access_token"]):
+        other = env.server.revocation_endpoint(
+            post(revoke, {"token": token, "token_type_hint": "weird"}, client="web2")
+        )
+        assert other.status == 400
+        assert body(other)["error"] == "invalid_grant"
+        assert introspect(env, token)["active"] is True
     assert refresh(env, issued["refresh_token"]).status == 200
     missing = env.server.revocation_endpoint(post(revoke, {}))
     assert body(missing)["error"] == "invalid_request"
