@@ -99,6 +99,7 @@ class DevConfig:
     resources: tuple[str, ...] = ()
     dpop: str = "allowed"
     dpop_nonce: bool = False
+    resource_servers: tuple[str, ...] = ()
 
 
 def _strings(value: object, name: str) -> tuple[str, ...]:
@@ -183,6 +184,7 @@ _FIELDS: Final[dict[str, Callable[[object, str], object]]] = {
     "resources": _resources,
     "dpop": _choice(("allowed", "required")),
     "dpop_nonce": _flag,
+    "resource_servers": _strings,
 }
 """Each field of the file and its check: adding a field is one entry here and one in
 :class:`DevConfig`."""
@@ -315,7 +317,7 @@ class DevServer:
                 resources=config.resources,
                 default_audience=(resource,),
                 require_dpop=config.dpop == "required",
-                introspection_rule=resource_servers(_RESOURCE_CLIENT),
+                introspection_rule=resource_servers(_RESOURCE_CLIENT, *config.resource_servers),
             ),
             one_time=one_time,
             rate_limits=rate_limits,

@@ -586,3 +586,45 @@ def test_oauth_token_usage_errors_exit_2(
 
     assert main(["oauth", "token", "--issuer", auto.issuer, "--client-id", "app"]) == 2
     assert "https" in capsys.readouterr().err  # plain http needs --allow-http-loopback
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_resource_servers_may_introspect_other_clients_tokens(tmp_path: Path, listed: bool) -> None:
+    """``resource_servers`` names clients that see every access token at /introspect."""
+    from authcore.http import Request  # noqa: PLC0415
+
+    rs = {"client_id": "rs", "client_secret": "rs-" + SECRET, "grant_types": []}
+    config: dict[str, Any] = {"clients": [*CLIENTS, rs], "access_token_format": "opaque"}
+    if listed:
+        config["resource_servers"] = ["rs"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    app = _devserver.DevServer(_devserver.load_config(str(path)), "http://127.0.0.1:1", None)
+
+    def post(url: str, params: dict[str, str], client_id: str, secret: str) -> Any:
+        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        return Request(
+            method="POST",
+            url="http://127.0.0.1:1" + url,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Authorization": "Basic " + basic,
+            },
+            body=urllib.parse.urlencode(params).encode(),
+        )
+
+    issued = app.server.token_endpoint(
+        post("/token", {"grant_type": "client_credentials", "scope": "read"}, "app", SECRET)
+    )
+    token = json.loads(issued.body)["access_token"]
+    seen = app.server.introspection_endpoint(
+        post("/introspect", {"token": token}, "rs", "rs-" + SECRET)
+    )
+    assert json.loads(seen.body)["active"] is listed
+
+
+def test_resource_servers_must_be_a_list_of_ids(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"clients": CLIENTS, "resource_servers": "rs"}))
+    with pytest.raises(UsageError, match="resource_servers must be a list of non-empty strings"):
+        _devserver.load_config(str(path))
