@@ -105,7 +105,7 @@ IntrospectionRule: TypeAlias = Callable[[ClientRecord, Mapping[str, object]], bo
 """
 
 
-def may_introspect(client: ClientRecord, token: Mapping[str, object]) -> bool:
+def may_introspect(client: ClientRecord, answer: Mapping[str, object]) -> bool:
     """The default :data:`IntrospectionRule`: the token's own client, or its audience.
 
     RFC 7662 section 4 says the server "SHOULD require protected resources to be
@@ -118,11 +118,11 @@ def may_introspect(client: ClientRecord, token: Mapping[str, object]) -> bool:
 
     .. versionadded:: 0.1.0
     """
-    if token.get("client_id") == client.client_id:
+    if answer.get("client_id") == client.client_id:
         return True
-    audience = token.get("aud")
+    audience = answer.get("aud")
     return (
-        token.get("token_type") != "refresh_token"
+        answer.get("token_type") != "refresh_token"
         and isinstance(audience, (list, tuple))
         and client.client_id in audience
     )
@@ -143,10 +143,10 @@ def resource_servers(*client_ids: str) -> IntrospectionRule:
     """
     allowed = frozenset(strings_option(client_ids, "resource_servers client ids"))
 
-    def rule(client: ClientRecord, token: Mapping[str, object]) -> bool:
-        if client.client_id in allowed and token.get("token_type") != "refresh_token":
+    def rule(client: ClientRecord, answer: Mapping[str, object]) -> bool:
+        if client.client_id in allowed and answer.get("token_type") != "refresh_token":
             return True
-        return may_introspect(client, token)
+        return may_introspect(client, answer)
 
     return rule
 
