@@ -671,7 +671,16 @@ class _Core:
         return Response.json(200, answer)
 
     def _may_introspect(self, client: ClientRecord, answer: dict[str, object]) -> bool:
-        allowed: object = self.policy.introspection_rule(client, MappingProxyType(dict(answer)))
+        # Read-only all the way down: the rule must not edit the answer it is shown.
+        view = {
+            name: tuple(value)
+            if isinstance(value, list)
+            else MappingProxyType(dict(value))
+            if isinstance(value, dict)
+            else value
+            for name, value in answer.items()
+        }
+        allowed: object = self.policy.introspection_rule(client, MappingProxyType(view))
         if not isinstance(allowed, bool):  # a truthy "no" must not reveal the token
             raise ConfigurationError("introspection_rule must return a bool")
         return allowed

@@ -110,15 +110,25 @@ def test_the_rule_sees_the_client_and_a_read_only_answer() -> None:
         calls.append((client, token))
         with pytest.raises(TypeError):
             token["sub"] = "mallory"  # type: ignore[index]
+        if "cnf" in token:
+            with pytest.raises(TypeError):
+                token["cnf"]["jkt"] = "mallory"  # type: ignore[index]
+        with pytest.raises(AttributeError):
+            token["aud"].append("mallory")  # type: ignore[attr-defined]
         return True
 
     env = make_env(policy=_policy(introspection_rule=rule))
     access = tokens(env)["access_token"]
     seen = introspect(env, access, client="web2")
-    assert seen["sub"] == "alice"
+    assert (seen["sub"], seen["aud"]) == ("alice", ["https://as.example"])
     ((client, token),) = calls
     assert client.client_id == "web2"
-    assert dict(token) == seen
+    assert {**token, "aud": list(token["aud"])} == seen  # type: ignore[call-overload]
+    # Nested members too (a bound token's cnf): the answer sent is the one computed.
+    answer: dict[str, object] = {**seen, "cnf": {"jkt": "thumbprint"}}
+    assert env.server._may_introspect(client, answer) is True
+    assert answer["cnf"] == {"jkt": "thumbprint"}
+    assert answer["aud"] == ["https://as.example"]
 
 
 def test_the_rule_is_not_asked_about_inactive_tokens() -> None:
