@@ -100,8 +100,10 @@ IntrospectionRule: TypeAlias = Callable[[ClientRecord, Mapping[str, object]], bo
 """Who may learn about an active token, as ``rule(client, answer) -> bool``.
 
 ``client`` is the authenticated, confidential client calling the introspection endpoint;
-``answer`` is the read-only RFC 7662 answer it would get (``token_type``, ``client_id``,
-``aud``, ``scope``, ``sub``, ...).  ``False`` turns the answer into ``{"active": false}``.
+``answer`` is the RFC 7662 answer it would get (``token_type``, ``client_id``, ``aud``,
+``scope``, ``sub``, ...), read-only down to its members (``aud`` is a tuple).  ``False``
+turns the answer into ``{"active": false}``; anything but a ``bool`` is a
+:class:`~authcore.errors.ConfigurationError`.
 """
 
 
