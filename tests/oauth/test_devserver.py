@@ -7,7 +7,6 @@ resource, DPoP, and the refusals of bad configurations (one line, exit 2).
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import os
@@ -26,6 +25,8 @@ from authcore.errors import UsageError
 from authcore.jose import JWK, JWTVerifier
 from authcore.oauth import pkce
 from authcore.oauth.dpop import DPoPKey
+
+from .helpers import basic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -85,8 +86,7 @@ class Served:
         return response.status, fields, data
 
     def token(self, form: dict[str, str], **headers: str) -> tuple[int, dict[str, Any]]:
-        basic = base64.b64encode(f"app:{SECRET}".encode()).decode()
-        merged = {"Authorization": "Basic " + basic, **headers}
+        merged = {"Authorization": basic("app", SECRET), **headers}
         if form.get("client_id") == "spa":
             merged.pop("Authorization")
         status, _, data = self.call("POST", "/token", form, merged)
@@ -281,9 +281,8 @@ def test_dpop_bound_tokens_at_the_resource(auto: Served) -> None:
 
 
 def test_device_flow_approved_by_visiting_the_complete_uri(auto: Served) -> None:
-    basic = base64.b64encode(f"app:{SECRET}".encode()).decode()
     _, _, data = auto.call(
-        "POST", "/device_authorization", {"scope": "read"}, {"Authorization": "Basic " + basic}
+        "POST", "/device_authorization", {"scope": "read"}, {"Authorization": basic("app", SECRET)}
     )
     started = json.loads(data)
     poll = {"grant_type": DEVICE, "device_code": started["device_code"]}
@@ -602,13 +601,12 @@ def test_resource_servers_may_introspect_other_clients_tokens(tmp_path: Path, li
     app = _devserver.DevServer(_devserver.load_config(str(path)), "http://127.0.0.1:1", None)
 
     def post(url: str, params: dict[str, str], client_id: str, secret: str) -> Any:
-        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
         return Request(
             method="POST",
             url="http://127.0.0.1:1" + url,
             headers={
                 "Content-Type": "application/x-www-form-urlencoded",
-                "Authorization": "Basic " + basic,
+                "Authorization": basic(client_id, secret),
             },
             body=urllib.parse.urlencode(params).encode(),
         )
